@@ -114,6 +114,7 @@ def _copy_subclassed_model(model: keras.Model, replace: Replace) -> keras.Model:
     try:
         new_model = model.__class__.from_config(model.get_config())
         new_model.build_from_config(model.get_build_config())
+        new_model.built = True  # building by a symbolic run leaves the flag unset
     except Exception as error:  # the user's class decides what its config holds
         raise ValueError(
             f"Could not copy subclassed model '{model.name}' of type "

@@ -66,7 +66,7 @@ class Unstructured(MaskPattern):
 
 @keras.saving.register_keras_serializable(package="kerasprune")
 class Blocks(MaskPattern):
-    """Blocks over the last axes of a weight, scored by the L1 norm of the block.
+    """Blocks over the last axes of a weight, scored by the mean magnitude in the block.
 
     `block_shape=(4, 1)` on a Dense kernel `[in, out]` groups 4 consecutive input rows
     of one output column: the layout TFLite's sparse FULLY_CONNECTED kernel runs
@@ -82,7 +82,7 @@ class Blocks(MaskPattern):
     >>> import numpy as np
     >>> w = np.arange(8, dtype="float32").reshape(4, 2)
     >>> Blocks((2, 1)).group_scores(w)[0].tolist()
-    [2.0, 4.0, 10.0, 12.0]
+    [1.0, 2.0, 5.0, 6.0]
     """
 
     def __init__(self, block_shape: tuple[int, ...]):
@@ -119,8 +119,9 @@ class Blocks(MaskPattern):
         return tiled.transpose(order).reshape(-1, int(np.prod(block)))
 
     def group_scores(self, weight):
-        scores = np.abs(self._blocked(weight)).sum(axis=1)
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)
+        # Mean magnitude, so a smaller edge block competes fairly with whole blocks.
+        scores = np.abs(self._blocked(weight)).sum(axis=1) / sizes
         return scores, sizes
 
     def expand(self, keep, shape):

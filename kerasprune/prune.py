@@ -136,8 +136,10 @@ def _selector(argument: str, value: LayerSelector) -> Callable[[keras.layers.Lay
         return None
     if callable(value):
         return value
-    names = [value] if isinstance(value, str) else list(value)
-    if not names or not all(isinstance(n, str) for n in names):
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple, set)) or not names or not all(
+        isinstance(n, str) for n in names
+    ):
         raise TypeError(
             f"`{argument}` must be a layer name, a regex, a list of them, or a callable "
             f"layer -> bool. Received: {argument}={value!r}"

@@ -96,6 +96,8 @@ class PruneWrapper(keras.layers.Wrapper):
             self._attach_masks()
 
     def _attach_masks(self) -> None:
+        if self.weight_names is None and hasattr(self.layer, "get_prunable_weights"):
+            self.weight_names = [v.name for v in self.layer.get_prunable_weights()]
         names = self.weight_names or prunable_weight_names(self.layer)
         by_name = {v.name: v for v in self.layer.weights}
         missing = [n for n in names if n not in by_name]
@@ -116,6 +118,14 @@ class PruneWrapper(keras.layers.Wrapper):
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
+
+    def __getattr__(self, name):
+        # Public attributes of the wrapped layer read through the wrapper, so model code
+        # such as `self.dense.units` keeps working after pruning.
+        layer = self.__dict__.get("layer")
+        if layer is None or name.startswith("_"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(layer, name)
 
     def call(self, inputs, *args, **kwargs):
         return self.layer(inputs, *args, **kwargs)

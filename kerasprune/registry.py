@@ -18,8 +18,8 @@ _PRUNABLE: dict[type, tuple[str, ...]] = {
     keras.layers.Conv1DTranspose: ("kernel",),
     keras.layers.Conv2DTranspose: ("kernel",),
     keras.layers.Conv3DTranspose: ("kernel",),
-    keras.layers.DepthwiseConv1D: ("depthwise_kernel",),
-    keras.layers.DepthwiseConv2D: ("depthwise_kernel",),
+    keras.layers.DepthwiseConv1D: ("kernel",),
+    keras.layers.DepthwiseConv2D: ("kernel",),
     keras.layers.SeparableConv1D: ("depthwise_kernel", "pointwise_kernel"),
     keras.layers.SeparableConv2D: ("depthwise_kernel", "pointwise_kernel"),
     keras.layers.Embedding: ("embeddings",),
@@ -78,7 +78,8 @@ def prunable_weight_names(layer: keras.layers.Layer) -> tuple[str, ...] | None:
     ('kernel',)
     """
     if hasattr(layer, "get_prunable_weights"):
-        return tuple(v.name for v in layer.get_prunable_weights())
+        # Before the layer is built its variables do not exist yet: known, names pending.
+        return tuple(v.name for v in layer.get_prunable_weights()) if layer.built else ()
     for cls in type(layer).__mro__:
         if cls in _PRUNABLE:
             return _PRUNABLE[cls]
