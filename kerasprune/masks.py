@@ -22,6 +22,9 @@ def select_pruned(
 ) -> np.ndarray:
     """Return a boolean vector over groups: True where the group is pruned.
 
+    Groups scored `+inf` are never pruned (a pattern's way to protect them), even if the
+    target then cannot be met.
+
     Args:
         scores: importance per group (lowest pruned first), 1-D.
         sizes: number of weights in each group, 1-D.
@@ -46,6 +49,7 @@ def select_pruned(
 
 def _lowest_equal_size(scores: np.ndarray, k: int) -> np.ndarray:
     pruned = np.zeros(scores.size, dtype=bool)
+    k = min(k, int(np.isfinite(scores).sum()))
     if k <= 0:
         return pruned
     if k >= scores.size:
@@ -61,6 +65,7 @@ def _lowest_by_weight_count(scores: np.ndarray, sizes: np.ndarray, target: int) 
     # Groups of unequal size (edge blocks, channels of different fan-in): take the
     # lowest groups in order until the weight count is closest to the target.
     order = np.argsort(scores, kind="stable")
+    order = order[np.isfinite(scores[order])]
     counts = np.concatenate([[0], np.cumsum(sizes[order])])
     n_groups = int(np.argmin(np.abs(counts - target)))
     pruned = np.zeros(scores.size, dtype=bool)
@@ -82,9 +87,7 @@ def masks_for_set(wrappers: list, sparsity: float) -> list[list[np.ndarray]]:
         s, n = pattern.group_scores(weight)
         scores.append(s)
         sizes.append(n)
-        # A group is already pruned when none of its weights is kept.
-        kept, _ = pattern.group_scores(mask)
-        already.append(kept == 0)
+        already.append(pattern.pruned_groups(mask))
     pruned = select_pruned(
         np.concatenate(scores), np.concatenate(sizes), np.concatenate(already), sparsity
     )

@@ -34,6 +34,14 @@ class MaskPattern:
         """Map a boolean keep-vector over groups to a 0/1 float mask of `shape`."""
         raise NotImplementedError
 
+    def pruned_groups(self, mask: np.ndarray) -> np.ndarray:
+        """Boolean vector over groups: True where `mask` keeps none of the group's weights.
+
+        The default reads it off `group_scores(mask)`, right for magnitude scores;
+        patterns whose scores are not magnitudes override it.
+        """
+        return self.group_scores(mask)[0] == 0
+
     def get_config(self) -> dict:
         return {}
 

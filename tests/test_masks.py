@@ -115,3 +115,11 @@ def test_block_masks_are_whole_blocks_of_four_inputs():
     nonzero_per_block = (blocks != 0).sum(axis=1)
     assert set(np.unique(nonzero_per_block)) <= {0, 4}
     assert (nonzero_per_block == 0).sum() == 36  # 75% of 48 blocks
+
+
+def test_groups_scored_infinite_are_never_pruned():
+    scores = np.array([np.inf, 1.0, np.inf, 2.0])
+    pruned = select_pruned(scores, np.ones(4, int), np.zeros(4, bool), 0.75)
+    assert pruned.tolist() == [False, True, False, True]
+    pruned = select_pruned(scores, np.array([1, 2, 3, 4]), np.zeros(4, bool), 0.9)
+    assert pruned.tolist() == [False, True, False, True]
