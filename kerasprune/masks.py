@@ -147,6 +147,8 @@ def update_masks(model, sparsity: float, *, final_sparsity: float | None = None)
         raise ValueError(
             "The model has no PruneWrapper layers: call kerasprune.prune(model) first."
         )
+    followers = [w for w in wrappers if w.follows is not None]
+    wrappers = [w for w in wrappers if w.follows is None]
     shared = [w for w in wrappers if w.scope == "global" and w.sparsity_override is None
               and w.sparsity_scale is None]
     sets = [(shared, sparsity)] if shared else []
@@ -154,13 +156,31 @@ def update_masks(model, sparsity: float, *, final_sparsity: float | None = None)
     for members, target in sets:
         for wrapper, masks in zip(members, masks_for_set(members, target)):
             wrapper.assign_masks(masks)
+    _update_followers(followers, {w.layer.name: w for w in wrappers})
     return overall_sparsity(wrappers)
 
 
+def _update_followers(followers: list, leaders: dict) -> None:
+    """Give each follower the output channels its leader keeps."""
+    for follower in followers:
+        leader = leaders.get(follower.follows)
+        if leader is None:
+            raise ValueError(
+                f"Wrapper '{follower.name}' follows layer '{follower.follows}', which is not "
+                f"pruned in this model. Pruned layers: {sorted(leaders)}"
+            )
+        kept = ~leader.pattern.pruned_groups(np.asarray(leader.masks[-1]))
+        follower.assign_masks([
+            np.broadcast_to(kept, m.shape).astype(np.asarray(m).dtype) for m in follower.masks
+        ])
+
+
 def overall_sparsity(wrappers: list) -> float:
-    """Fraction of zeros in the masks of all `wrappers` together."""
+    """Fraction of zeros in the masks of all `wrappers` together (followers not counted)."""
     total = zeros = 0
     for wrapper in wrappers:
+        if wrapper.follows is not None:
+            continue
         for mask in wrapper.masks:
             m = np.asarray(mask)
             total += m.size

@@ -80,11 +80,14 @@ def prune(
     skip = _selector("exclude", exclude)
     candidates = [l for l in all_layers(model) if not isinstance(l, keras.Model)]
     chosen = _choose_layers(candidates, include, skip, explicit=layers is not None)
+    followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
         sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
     )
 
     def replace(layer):
+        if id(layer) in followers:
+            return PruneWrapper(fresh_copy(layer), follows=followers[id(layer)])
         if id(layer) not in chosen:
             return None
         override, scale = overrides.get(layer.name, (None, None))
@@ -129,6 +132,33 @@ def _pattern(block_shape, pattern) -> patterns_lib.MaskPattern:
     if block_shape is not None:
         return patterns_lib.Blocks(block_shape)
     return patterns_lib.get(pattern)
+
+
+def _prunes_channels(pattern) -> bool:
+    from kerasprune.structured_patterns import Channels
+
+    return isinstance(pattern, Channels)
+
+
+def _normalization_followers(candidates, chosen: set[int]) -> dict[int, str]:
+    """Normalization layers fed directly by a channel-pruned layer -> that layer's name.
+
+    Their `gamma` and `beta` are masked with the producer's channels, so a pruned channel
+    outputs exactly zero after normalization (found through the Functional graph; a
+    subclassed model has none and keeps its normalization dense).
+    """
+    followers = {}
+    for layer in candidates:
+        if not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+            continue
+        producers = {
+            id(t._keras_history.operation): t._keras_history.operation
+            for node in layer._inbound_nodes
+            for t in node.input_tensors
+        }
+        if len(producers) == 1 and next(iter(producers)) in chosen:
+            followers[id(layer)] = next(iter(producers.values())).name
+    return followers
 
 
 def _selector(argument: str, value: LayerSelector) -> Callable[[keras.layers.Layer], bool] | None:

@@ -51,6 +51,10 @@ class PruneWrapper(keras.layers.Wrapper):
             (one magnitude threshold across all global-scope wrappers of the model).
         sparsity_override: this layer's own final sparsity in [0, 1), or None.
         sparsity_scale: this layer's target as a fraction of the model-wide target.
+        follows: name of a channel-pruned layer whose output channels this wrapper's
+            per-channel weights mirror: a BatchNormalization after a pruned conv gets
+            `gamma` and `beta` zeroed for the conv's pruned channels, so those channels
+            output exactly zero and `kerasprune.shrink` can remove them.
         pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
 
     Example:
@@ -71,9 +75,14 @@ class PruneWrapper(keras.layers.Wrapper):
         scope: str = "layer",
         sparsity_override: float | None = None,
         sparsity_scale: float | None = None,
+        follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
         **kwargs,
     ):
+        if follows is not None and not isinstance(follows, str):
+            raise TypeError(f"`follows` must be a layer name or None. Received: follows={follows!r}")
+        if follows is not None and weight_names is None:
+            weight_names = _normalization_weight_names(layer)
         _check_layer(layer, weight_names)
         _check_options(scope, sparsity_override, sparsity_scale)
         kwargs.setdefault("name", f"prune_{layer.name}")
@@ -83,6 +92,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.scope = scope
         self.sparsity_override = sparsity_override
         self.sparsity_scale = sparsity_scale
+        self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.pruned_weights: list = []
         self.masks: list = []
@@ -176,9 +186,16 @@ class PruneWrapper(keras.layers.Wrapper):
             scope=self.scope,
             sparsity_override=self.sparsity_override,
             sparsity_scale=self.sparsity_scale,
+            follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
         )
         return config
+
+
+def _normalization_weight_names(layer) -> list[str]:
+    """`gamma` and `beta` of a normalization layer, those it has."""
+    flags = {"gamma": getattr(layer, "scale", True), "beta": getattr(layer, "center", True)}
+    return [name for name, present in flags.items() if present]
 
 
 def _check_layer(layer, weight_names) -> None:

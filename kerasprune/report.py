@@ -98,7 +98,7 @@ def sparsity_report(model: keras.Model) -> SparsityReport:
 
 
 def _prunable_weights(model):
-    wrappers = prune_wrappers(model)
+    wrappers = [w for w in prune_wrappers(model) if w.follows is None]
     if wrappers:
         return [(w.layer, v) for w in wrappers for v in w.pruned_weights]
     pairs = []

@@ -285,3 +285,36 @@ def test_shared_layer_is_named_in_the_error():
     outputs = shared(shared(inputs))
     with pytest.raises(ValueError, match="shared_dense"):
         shrink(keras.Model(inputs, outputs))
+
+
+def test_channel_pruning_masks_batchnorm_so_padded_conv_chains_really_shrink(tmp_path):
+    # Conv(same)-BN-ReLU twice: a pruned channel's BN would output a constant that a
+    # zero-padded 3x3 conv cannot absorb; prune() masks BN gamma/beta with the conv's
+    # channels, so the channels output exactly zero and shrink removes them.
+    inputs = keras.Input((12, 12, 3))
+    x = inputs
+    for name in ("c1", "c2"):
+        x = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name=name)(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{name}")(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, name="out")(x))
+    rng = np.random.default_rng(0)
+    model.set_weights([np.abs(rng.normal(size=w.shape)).astype("float32") + 0.1
+                       for w in model.weights])
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels("l1"), exclude=["out"])
+    followers = {w.layer.name: w.follows for w in kerasprune.prune_wrappers(pruned) if w.follows}
+    assert followers == {"bn_c1": "c1", "bn_c2": "c2"}
+    data = rng.normal(size=(32, 12, 12, 3)).astype("float32")
+    pruned.compile(keras.optimizers.SGD(0.01), "mse")
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=1)
+    pruned.fit(data, rng.normal(size=(32, 10)), epochs=2, callbacks=[gmp], verbose=0)
+    assert kerasprune.sparsity_report(pruned).total == 0.5  # BN weights are not counted
+    small = kerasprune.shrink(pruned)
+    assert [l.filters for l in small.layers if isinstance(l, keras.layers.Conv2D)] == [8, 8]
+    assert np.abs(np.asarray(small(data)) - np.asarray(pruned(data))).max() <= 1e-4
+    path = tmp_path / "bn.keras"
+    pruned.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [w.follows for w in kerasprune.prune_wrappers(loaded)].count("c1") == 1

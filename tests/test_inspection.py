@@ -1,0 +1,90 @@
+"""inspect(): what a TFLite file stores sparse and how each weight really runs."""
+
+import gzip
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+import tflite_export
+
+
+def mlp():
+    return keras.Sequential(
+        [keras.Input((32,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
+    )
+
+
+def converted(block_shape=None, sparsity=0.9, sparse=True):
+    model = kerasprune.prune(mlp(), block_shape=block_shape)
+    kerasprune.update_masks(model, sparsity)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tflite_export.SparsityWarning)
+        return tflite_export.convert(model, sparse=sparse)
+
+
+def test_block_sparse_file_runs_on_the_sparse_kernel():
+    report = tflite_export.inspect(converted(block_shape=(4, 1)))
+    assert len(report.tensors) == 2
+    for tensor in report.tensors:
+        assert tensor.sparse and tensor.op == "FULLY_CONNECTED"
+        assert tensor.block_shape == (1, 4)  # TFLite [out, in] layout
+        assert tensor.runs == "sparse kernel"
+    assert report.ops == ("FULLY_CONNECTED", "FULLY_CONNECTED")
+    assert report.densified == []
+
+
+def test_dense_conversion_has_no_sparse_tensors():
+    report = tflite_export.inspect(converted(block_shape=(4, 1), sparse=False))
+    assert report.sparse_tensors == []
+    assert [t.runs for t in report.tensors] == ["dense", "dense"]
+    assert [t.shape for t in report.tensors] == [(64, 32), (10, 64)]
+
+
+def test_random_sparsity_is_stored_sparse_but_densified():
+    report = tflite_export.inspect(converted())
+    assert [(t.block_shape, t.runs) for t in report.tensors] == [((1, 1), "DENSIFY")] * 2
+    assert report.ops.count("DENSIFY") == 2
+    assert report.on_sparse_kernel == []
+
+
+def test_sizes_raw_and_gzipped(tmp_path):
+    content = converted(block_shape=(4, 1))
+    path = tmp_path / "model.tflite"
+    path.write_bytes(content)
+    report = tflite_export.inspect(path)
+    assert report.file_bytes == len(content)
+    assert report.gzip_bytes == len(gzip.compress(content, compresslevel=9))
+    dense = tflite_export.inspect(converted(sparse=False))
+    assert report.file_bytes < 0.35 * dense.file_bytes
+
+
+def test_printed_table_names_every_tensor_and_the_sizes():
+    report = tflite_export.inspect(converted(block_shape=(4, 1)))
+    text = str(report)
+    for tensor in report.tensors:
+        assert tensor.name in text
+    assert "1x4" in text and "sparse kernel" in text
+    assert f"{report.file_bytes:,} B" in text
+    assert report.summary() == "2 sparse kernel"
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.tflite"):
+        tflite_export.inspect(tmp_path / "nothing.tflite")
+
+
+def test_non_tflite_bytes_raise_value_error(tmp_path):
+    with pytest.raises(ValueError, match="not a TFLite flatbuffer"):
+        tflite_export.inspect(b"PK\x03\x04 this is a zip, not a model")
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="model.keras"):
+        tflite_export.inspect(path)
+
+
+def test_wrong_type_raises_type_error():
+    with pytest.raises(TypeError, match="Received: model of type ndarray"):
+        tflite_export.inspect(np.zeros(10))

@@ -1,0 +1,75 @@
+"""The LiteRT interpreter loader and its fallback chain, exercised for real."""
+
+import importlib.util
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+import tflite_export
+from tflite_export.interpreter import load_interpreter, run
+
+X = np.random.default_rng(1).random((20, 16), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def model_and_content():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4)]
+    )
+    return model, tflite_export.convert(model, sparse=False)
+
+
+def test_ai_edge_litert_is_first_and_runs(model_and_content):
+    model, content = model_and_content
+    loaded = load_interpreter(content)
+    assert (loaded.backend, loaded.resolver, loaded.notes) == ("ai_edge_litert", "xnnpack", [])
+    np.testing.assert_allclose(run(loaded.interpreter, X), model.predict(X, verbose=0), atol=1e-5)
+
+
+def test_tf_lite_is_the_last_resort_and_gives_the_same_outputs(model_and_content):
+    _, content = model_and_content
+    litert = run(load_interpreter(content).interpreter, X)
+    loaded = load_interpreter(content, backends=("tensorflow",), xnnpack=False)
+    assert (loaded.backend, loaded.resolver) == ("tensorflow", "builtin")
+    np.testing.assert_allclose(run(loaded.interpreter, X), litert, atol=1e-5)
+
+
+def test_tflite_runtime_is_tried_then_skipped_with_a_note(model_and_content):
+    _, content = model_and_content
+    loaded = load_interpreter(content, backends=("tflite_runtime", "tensorflow"))
+    if importlib.util.find_spec("tflite_runtime") is None:
+        assert loaded.backend == "tensorflow"
+        assert len(loaded.notes) == 1
+        assert loaded.notes[0].startswith("tflite_runtime: not installed")
+    else:  # tflite-runtime 2.14 is built for NumPy 1.x and fails under NumPy 2
+        built = loaded.backend == "tflite_runtime"
+        assert built or "tflite_runtime: cannot build" in loaded.notes[0]
+
+
+def test_xnnpack_refusing_int8_sparse_falls_back_to_builtin_kernels():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(4)]
+    )
+    model = kerasprune.prune(model)  # random sparsity: int8 DENSIFY, which XNNPACK refuses
+    kerasprune.update_masks(model, 0.9)
+    x = np.random.default_rng(0).random((32, 64), dtype=np.float32)
+    with pytest.warns(tflite_export.SparsityWarning):
+        content = tflite_export.convert(model, quantize="int8", representative_data=x)
+    loaded = load_interpreter(content, xnnpack=True)
+    assert (loaded.backend, loaded.resolver) == ("ai_edge_litert", "builtin")
+    assert "XNNPACK refused the model" in loaded.notes[0]
+    assert run(loaded.interpreter, x).shape == (32, 4)
+
+
+def test_bad_arguments(model_and_content):
+    _, content = model_and_content
+    with pytest.raises(ValueError, match="backends=\\('litert',\\)"):
+        load_interpreter(content, backends=("litert",))
+    with pytest.raises(ValueError, match="num_threads=0"):
+        load_interpreter(content, num_threads=0)
+    with pytest.raises(ValueError, match="1 input"):
+        run(load_interpreter(content).interpreter, [X, X])

@@ -1,0 +1,39 @@
+"""Export pruned Keras 3 models to sparse TFLite, inspect them and benchmark them.
+
+Example:
+>>> import tflite_export  # doctest: +SKIP
+>>> content = tflite_export.convert(pruned_model)  # doctest: +SKIP
+>>> print(tflite_export.inspect(content))  # doctest: +SKIP
+>>> print(tflite_export.compare({"dense": dense, "pruned": pruned}, x, y))  # doctest: +SKIP
+"""
+
+from tflite_export.benchmarking import BenchmarkReport, Timing, benchmark
+from tflite_export.comparison import Comparison, ComparisonRow, compare
+from tflite_export.conversion import (
+    SparsityWarning,
+    convert,
+    tflite_block_shape,
+    why_not_sparse_kernel,
+)
+from tflite_export.inspection import Inspection, WeightTensor, inspect
+from tflite_export.interpreter import BACKENDS, LoadedInterpreter, load_interpreter, read_model
+
+__all__ = [
+    "BACKENDS",
+    "BenchmarkReport",
+    "Comparison",
+    "ComparisonRow",
+    "Inspection",
+    "LoadedInterpreter",
+    "SparsityWarning",
+    "Timing",
+    "WeightTensor",
+    "benchmark",
+    "compare",
+    "convert",
+    "inspect",
+    "load_interpreter",
+    "read_model",
+    "tflite_block_shape",
+    "why_not_sparse_kernel",
+]

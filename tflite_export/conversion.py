@@ -1,0 +1,290 @@
+"""Keras 3 model (pruned or not) -> TFLite flatbuffer, sparse when asked.
+
+The model is traced into one concrete function with its variables frozen into
+constants, so the converter sees the masked weights as constants and can
+encode them sparse (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`). Only TFLite
+built-in ops are allowed, so any LiteRT interpreter can run the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Iterable, Sequence
+
+import keras
+import numpy as np
+
+from tflite_export import inspection
+
+QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
+# The converter encodes a weight sparse only from this fraction of zeros on.
+MIN_ENCODED_SPARSITY = 0.3
+# TFLite's sparse FULLY_CONNECTED kernel: blocks of this many consecutive
+# input rows of a Keras Dense kernel [in, out] (1x4 / 1x16 in TFLite's [out, in]).
+FC_BLOCK_ROWS = {"float": 4, "int8": 16}
+
+_SPARSE_CAPABLE = {
+    "Dense": "FULLY_CONNECTED",
+    "Conv2D": "CONV_2D",
+    "DepthwiseConv2D": "DEPTHWISE_CONV_2D",
+    "Conv2DTranspose": "TRANSPOSE_CONV",
+}
+
+
+class SparsityWarning(UserWarning):
+    """Sparsity was asked for but no weight of the TFLite file runs sparse."""
+
+
+def tflite_block_shape(quantize: str | None = None) -> tuple[int, int]:
+    """The `block_shape` for `kerasprune.prune` that TFLite's sparse kernel runs.
+
+    TFLite's sparse FULLY_CONNECTED kernel reads float32 weights in blocks of 4
+    consecutive inputs and int8 weights in blocks of 16, so a Dense kernel
+    pruned in `(4, 1)` or `(16, 1)` blocks runs sparse. `(16, 1)` blocks also
+    satisfy the float kernel (and the float layers a "dynamic" export keeps).
+
+    Args:
+        quantize: the `quantize` you will pass to `convert`.
+
+    Example:
+    >>> tflite_block_shape(), tflite_block_shape("int8")
+    ((4, 1), (16, 1))
+    """
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(
+            f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
+        )
+    if quantize == "float16":
+        raise ValueError(
+            'quantize="float16" has no sparse kernel in TFLite: its weights are expanded '
+            'to float32 at run time. Use quantize=None or "dynamic" for sparse speed.'
+        )
+    return (FC_BLOCK_ROWS["float"], 1) if quantize is None else (FC_BLOCK_ROWS["int8"], 1)
+
+
+def convert(
+    model: keras.Model,
+    *,
+    sparse: bool = True,
+    quantize: str | None = None,
+    representative_data: np.ndarray | Sequence[np.ndarray] | Callable[[], Iterable] | None = None,
+    input_signature: Sequence | None = None,
+) -> bytes:
+    """Converts a Keras 3 model (TensorFlow backend) to a TFLite flatbuffer.
+
+    kerasprune wrappers are stripped first (`kerasprune.strip`), so a model in
+    the middle of pruning converts as its masked plain version.
+
+    Args:
+        model: a built Sequential, Functional or subclassed `keras.Model`.
+        sparse: encode weights with >= 30% zeros sparse
+            (`EXPERIMENTAL_SPARSITY`). Warns with `SparsityWarning` when no
+            weight ends up on TFLite's sparse kernel, saying why.
+        quantize: None (float32), "float16", "dynamic" (int8 weights, float
+            activations) or "int8" (int8 weights and activations, float
+            inputs/outputs; needs `representative_data`).
+        representative_data: samples for int8 calibration: an array with a
+            batch axis (or a list of arrays, one per input), or a callable
+            returning an iterable of input lists as the TFLite converter wants.
+        input_signature: list of `tf.TensorSpec`, only needed for a subclassed
+            model Keras cannot infer input shapes for.
+
+    Returns:
+        The TFLite flatbuffer as bytes.
+
+    Example:
+    >>> import kerasprune, tflite_export  # doctest: +SKIP
+    >>> pruned = kerasprune.prune(model, block_shape=(4, 1))  # doctest: +SKIP
+    >>> # ... train with kerasprune.PruningCallback ...
+    >>> content = tflite_export.convert(pruned)  # doctest: +SKIP
+    >>> open("model.tflite", "wb").write(content)  # doctest: +SKIP
+    """
+    _check_arguments(model, sparse, quantize, representative_data)
+    import kerasprune  # late: kerasprune may import this package
+
+    # Before strip: a stripped subclassed copy has not been called on data yet.
+    signature = _input_signature(model, input_signature)
+    if kerasprune.prune_wrappers(model):
+        model = kerasprune.strip(model)
+    converter = _converter(model, signature)
+    _configure(converter, sparse, quantize, representative_data, signature)
+    with warnings.catch_warnings():
+        # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        content = converter.convert()
+    if sparse:
+        _warn_if_not_sparse(model, content, quantize)
+    return content
+
+
+def _check_arguments(model, sparse, quantize, representative_data) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"Expected model to be a keras.Model. Received: model of type {type(model).__name__}"
+        )
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "TFLite conversion needs the TensorFlow backend of Keras 3. "
+            f"Received: a model on the {keras.backend.backend()!r} backend; "
+            "set KERAS_BACKEND=tensorflow before importing keras."
+        )
+    if not isinstance(sparse, bool):
+        raise TypeError(f"Expected sparse to be True or False. Received: sparse={sparse!r}")
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(
+            f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
+        )
+    if quantize == "int8" and representative_data is None:
+        raise ValueError(
+            'quantize="int8" needs representative_data (a few hundred input '
+            "samples to calibrate activation ranges). Received: representative_data=None"
+        )
+    if not model.built:
+        raise ValueError(
+            f"The model {model.name!r} is not built: call it on data (or build it) first."
+        )
+
+
+def _input_signature(model: keras.Model, given: Sequence | None) -> list:
+    import tensorflow as tf
+
+    if given is not None:
+        return list(given)
+    inputs = getattr(model, "inputs", None)
+    if inputs:
+        return [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in inputs]
+    # Subclassed model: Keras records input shapes on first call (what model.export uses).
+    try:
+        from keras.src.export.export_utils import get_input_signature
+
+        specs = get_input_signature(model)
+    except (ImportError, ValueError) as e:
+        raise ValueError(
+            f"Cannot infer the input shapes of model {model.name!r} ({e}). "
+            "Pass input_signature=[tf.TensorSpec(shape, dtype), ...]."
+        ) from e
+    return [tf.TensorSpec(s.shape, s.dtype) for s in specs]
+
+
+def _converter(model: keras.Model, signature: list):
+    import tensorflow as tf
+
+    def serve(*args):
+        return model(args[0] if len(args) == 1 else list(args), training=False)
+
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    function = tf.function(serve).get_concrete_function(*signature)
+    # Weights frozen into constants: the converter then sees (and encodes) the
+    # zeros, where resource variables would stay dense VAR_HANDLE reads.
+    frozen = convert_variables_to_constants_v2(function)
+    return tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
+
+
+def _configure(converter, sparse, quantize, representative_data, signature) -> None:
+    import tensorflow as tf
+
+    optimizations = []
+    if quantize is not None:
+        optimizations.append(tf.lite.Optimize.DEFAULT)
+    if sparse:
+        optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+    converter.optimizations = optimizations
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        converter.representative_dataset = _representative(representative_data, signature)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+
+
+def _representative(data, signature) -> Callable[[], Iterable]:
+    if callable(data):
+        return data
+    arrays = list(data) if isinstance(data, (list, tuple)) else [data]
+    arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+    if len(arrays) != len(signature):
+        raise ValueError(
+            f"representative_data has {len(arrays)} array(s); the model has "
+            f"{len(signature)} input(s)."
+        )
+
+    def samples():
+        for i in range(min(len(arrays[0]), 200)):
+            yield [a[i : i + 1] for a in arrays]
+
+    return samples
+
+
+def _warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None) -> None:
+    report = inspection.inspect(content)
+    if report.on_sparse_kernel:
+        return
+    if report.densified:
+        where = "DENSIFY-only: weights are stored sparse but expanded to dense before use"
+    else:
+        where = "dense: no weight was stored sparse"
+    reasons = why_not_sparse_kernel(model, quantize) or ["no Dense/Conv kernel found"]
+    warnings.warn(
+        f"Sparsity was asked for but the TFLite file is {where}, so it runs "
+        "no faster than dense. Why: " + "; ".join(reasons) + ".",
+        SparsityWarning,
+        stacklevel=3,
+    )
+
+
+def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> list[str]:
+    """For each sparse-capable kernel, why TFLite will not run it on a sparse kernel.
+
+    Returns an empty list when every Dense kernel has >= 30% zeros in the
+    block pattern TFLite's sparse FULLY_CONNECTED kernel runs.
+
+    Example:
+    >>> why_not_sparse_kernel(dense_model)  # doctest: +SKIP
+    ['dense: 0% zeros (the converter encodes only >= 30%)']
+    """
+    from kerasprune.model_walk import all_layers
+
+    rows = FC_BLOCK_ROWS["float" if quantize in (None, "float16") else "int8"]
+    reasons = []
+    if quantize == "float16":
+        reasons.append(
+            "float16 weights are expanded to dense float32 by DEQUANTIZE at run "
+            'time (TFLite has no float16 sparse kernel); use quantize=None or "dynamic"'
+        )
+    for layer in all_layers(model):
+        op = _SPARSE_CAPABLE.get(type(layer).__name__)
+        kernel = getattr(layer, "kernel", None)
+        if op is None or kernel is None:
+            continue
+        weights = np.asarray(kernel.numpy())
+        zeros = float(np.mean(weights == 0))
+        if zeros < MIN_ENCODED_SPARSITY:
+            reasons.append(
+                f"{layer.name}: {zeros:.0%} zeros (the converter encodes only >= "
+                f"{MIN_ENCODED_SPARSITY:.0%})"
+            )
+        elif op != "FULLY_CONNECTED":
+            reasons.append(
+                f"{layer.name}: {op} has no sparse kernel in TFLite, a DENSIFY op "
+                "expands it (only the file shrinks)"
+            )
+        elif _zero_block_fraction(weights, rows) < 0.9 * zeros:
+            reasons.append(
+                f"{layer.name}: {zeros:.0%} zeros but not in blocks of {rows} "
+                "consecutive input rows, the pattern of TFLite's sparse "
+                f"FULLY_CONNECTED kernel; prune with block_shape=({rows}, 1)"
+            )
+    return reasons
+
+
+def _zero_block_fraction(kernel: np.ndarray, rows: int) -> float:
+    """Fraction of weights in all-zero blocks of `rows` consecutive input rows."""
+    n_in, n_out = kernel.shape
+    usable = n_in - n_in % rows
+    if usable == 0:
+        return 0.0
+    blocks = kernel[:usable].reshape(usable // rows, rows, n_out)
+    return float(np.mean(np.all(blocks == 0, axis=1))) * usable / n_in

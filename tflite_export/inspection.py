@@ -1,0 +1,207 @@
+"""What a TFLite file really contains: which weights are sparse and how they run.
+
+A weight tensor stored sparse either feeds an op with a sparse kernel directly
+(only FULLY_CONNECTED has one: float blocks 1x4, int8 blocks 1x16 in TFLite's
+[out, in] layout), or feeds a DENSIFY op that expands it once at start-up, in
+which case the file is smaller but the model runs exactly as fast as dense.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+
+import numpy as np
+
+from tflite_export.interpreter import load_interpreter, read_model
+
+# Ops whose constant weights the converter may encode sparse.
+WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
+# Ops that sit between a stored weight and the op using it.
+_PASS_THROUGH = ("DENSIFY", "DEQUANTIZE")
+
+SPARSE_KERNEL = "sparse kernel"
+DENSIFY = "DENSIFY"
+DEQUANTIZE = "DEQUANTIZE"
+DENSE = "dense"
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightTensor:
+    """One weight tensor of a TFLite file.
+
+    Attributes:
+        name: tensor name given by the converter.
+        shape: stored (dense) shape, TFLite layout ([out, in] for FULLY_CONNECTED).
+        dtype: numpy dtype name, e.g. "float32", "int8".
+        op: the op that consumes the weight (after DENSIFY/DEQUANTIZE).
+        sparse: whether the tensor is stored in sparse format.
+        block_shape: block shape in TFLite layout, (1, 4) for a float sparse
+            FULLY_CONNECTED block, (1, 1) for random sparsity; None if dense.
+        runs: "sparse kernel"; "DENSIFY" or "DEQUANTIZE" when stored sparse
+            but expanded to dense by that op before use; or "dense".
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    op: str
+    sparse: bool
+    block_shape: tuple[int, ...] | None
+    runs: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Inspection:
+    """Result of `inspect`: weight tensors, ops and file size.
+
+    Attributes:
+        tensors: the weight tensors of WEIGHT_OPS (rank >= 2), in execution order.
+        ops: op names in execution order.
+        file_bytes: size of the flatbuffer.
+        gzip_bytes: size after gzip (level 9), what a download would cost.
+    """
+
+    tensors: tuple[WeightTensor, ...]
+    ops: tuple[str, ...]
+    file_bytes: int
+    gzip_bytes: int
+
+    @property
+    def sparse_tensors(self) -> list[WeightTensor]:
+        """Weight tensors stored sparse (on a sparse kernel or densified)."""
+        return [t for t in self.tensors if t.sparse]
+
+    @property
+    def on_sparse_kernel(self) -> list[WeightTensor]:
+        """Weight tensors that really run on a sparse kernel."""
+        return [t for t in self.tensors if t.runs == SPARSE_KERNEL]
+
+    @property
+    def densified(self) -> list[WeightTensor]:
+        """Weight tensors stored sparse but expanded to dense before use."""
+        return [t for t in self.tensors if t.sparse and t.runs != SPARSE_KERNEL]
+
+    def summary(self) -> str:
+        """One line: how many weights run sparse, densified, dense."""
+        counts = {kind: 0 for kind in (SPARSE_KERNEL, DENSIFY, DEQUANTIZE, DENSE)}
+        for t in self.tensors:
+            counts[t.runs] += 1
+        return ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "no weights"
+
+    def to_markdown(self) -> str:
+        """The tensors as a markdown table, then the file sizes."""
+        lines = [
+            "| tensor | op | shape | dtype | stored | block | runs |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for t in self.tensors:
+            block = "x".join(map(str, t.block_shape)) if t.block_shape else "-"
+            lines.append(
+                f"| {t.name} | {t.op} | {list(t.shape)} | {t.dtype} | "
+                f"{'sparse' if t.sparse else 'dense'} | {block} | {t.runs} |"
+            )
+        lines.append("")
+        lines.append(
+            f"file: {self.file_bytes:,} B, gzip: {self.gzip_bytes:,} B; "
+            f"weights: {self.summary()}"
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def inspect(tflite_bytes_or_path: bytes | str | os.PathLike) -> Inspection:
+    """Reports how each weight tensor of a TFLite model is stored and run.
+
+    Args:
+        tflite_bytes_or_path: TFLite flatbuffer bytes or a path to a .tflite file.
+
+    Returns:
+        An `Inspection`; `print` it for a table.
+
+    Example:
+    >>> from tflite_export import convert, inspect  # doctest: +SKIP
+    >>> report = inspect(convert(pruned_model))  # doctest: +SKIP
+    >>> [t.runs for t in report.tensors]  # doctest: +SKIP
+    ['sparse kernel', 'dense']
+    """
+    content = read_model(tflite_bytes_or_path)
+    # Built-in kernels only: the default delegate may refuse some sparse models.
+    interpreter = load_interpreter(content, xnnpack=False).interpreter
+    ops = interpreter._get_ops_details()  # no public API lists ops
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+    consumers = _consumers(ops)
+    produced = {int(i) for op in ops for i in op["outputs"]}
+    inputs = {d["index"] for d in interpreter.get_input_details()}
+    found = []  # (index of the op using the weight, WeightTensor)
+    for index, detail in details.items():
+        if index in produced or index in inputs or len(detail["shape"]) < 2:
+            continue
+        path, feeding = _follow(index, consumers)
+        if not path or path[-1]["op_name"] not in WEIGHT_OPS:
+            continue
+        read_sparse = bool(details[feeding].get("sparsity_parameters"))
+        tensor = _describe(detail, [op["op_name"] for op in path], read_sparse)
+        found.append((path[-1]["index"], tensor))
+    tensors = [tensor for _, tensor in sorted(found, key=lambda item: item[0])]
+    return Inspection(
+        tensors=tuple(tensors),
+        ops=tuple(op["op_name"] for op in ops),
+        file_bytes=len(content),
+        gzip_bytes=len(gzip.compress(content, compresslevel=9)),
+    )
+
+
+def _consumers(ops: list[dict]) -> dict[int, dict]:
+    """Maps a tensor index to the first op reading it."""
+    result: dict[int, dict] = {}
+    for op in ops:
+        for i in op["inputs"]:
+            result.setdefault(int(i), op)
+    return result
+
+
+def _follow(index: int, consumers: dict) -> tuple[list[dict], int]:
+    """Ops from a weight to the op using it (through DENSIFY/DEQUANTIZE), and
+    the index of the tensor that op really reads."""
+    path = []
+    while index in consumers:
+        op = consumers[index]
+        path.append(op)
+        if op["op_name"] not in _PASS_THROUGH or len(op["outputs"]) == 0:
+            break
+        index = int(op["outputs"][0])
+    return path, index
+
+
+def _describe(detail: dict, path: list[str], read_sparse: bool) -> WeightTensor:
+    sparsity = detail.get("sparsity_parameters") or {}
+    sparse = bool(sparsity)
+    if not sparse:
+        runs = DENSE
+    elif read_sparse:
+        runs = SPARSE_KERNEL
+    else:
+        runs = path[0]  # the op that expands it to dense: DENSIFY or DEQUANTIZE
+    shape = tuple(int(s) for s in detail["shape"])
+    return WeightTensor(
+        name=detail["name"],
+        shape=shape,
+        dtype=np.dtype(detail["dtype"]).name,
+        op=path[-1],
+        sparse=sparse,
+        block_shape=_block_shape(sparsity, len(shape)) if sparse else None,
+        runs=runs,
+    )
+
+
+def _block_shape(sparsity: dict, rank: int) -> tuple[int, ...]:
+    """Block size per original dimension, from the block dimensions' metadata."""
+    block = [1] * rank
+    block_dims = sparsity.get("dim_metadata", [])[rank:]
+    for original_dim, meta in zip(sparsity.get("block_map", []), block_dims):
+        block[int(original_dim)] = int(meta["dense_size"])
+    return tuple(block)

@@ -1,0 +1,230 @@
+"""Loading a TFLite model into a LiteRT interpreter, with a fallback chain.
+
+Implementations are tried in order: `ai-edge-litert` (the maintained one),
+`tflite-runtime` (its deprecated predecessor), then `tf.lite` (deprecated in
+TensorFlow 2.21 but always there when TensorFlow is). An implementation that is
+not installed, or that is installed but cannot build an interpreter (e.g.
+tflite-runtime 2.14 compiled against NumPy 1.x under NumPy 2), is skipped and
+the reason is kept in `LoadedInterpreter.notes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+BACKENDS: tuple[str, ...] = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+
+_BACKEND_MODULES = {
+    "ai_edge_litert": "ai_edge_litert.interpreter",
+    "tflite_runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow",
+}
+
+_TFLITE_IDENTIFIER = b"TFL3"
+
+
+@dataclasses.dataclass
+class LoadedInterpreter:
+    """An allocated interpreter and how it was obtained.
+
+    Attributes:
+        interpreter: the `Interpreter` object, tensors already allocated.
+        backend: which implementation built it (one of `BACKENDS`).
+        resolver: `"xnnpack"` (default delegates on) or `"builtin"`
+            (`BUILTIN_WITHOUT_DEFAULT_DELEGATES`).
+        notes: why earlier backends or the XNNPACK delegate were skipped.
+    """
+
+    interpreter: Any
+    backend: str
+    resolver: str
+    notes: list[str]
+
+
+def read_model(model: bytes | str | os.PathLike) -> bytes:
+    """Returns the bytes of a TFLite flatbuffer given as bytes or a path.
+
+    Raises `FileNotFoundError` for a missing file and `ValueError` when the
+    content is not a TFLite flatbuffer.
+
+    Example:
+    >>> content = read_model("model.tflite")  # doctest: +SKIP
+    """
+    if isinstance(model, (str, os.PathLike)):
+        if not os.path.isfile(model):
+            raise FileNotFoundError(
+                f"No TFLite file at model={os.fspath(model)!r}."
+            )
+        with open(model, "rb") as f:
+            content = f.read()
+        source = f"the file {os.fspath(model)!r}"
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        content = bytes(model)
+        source = "the bytes given"
+    else:
+        raise TypeError(
+            "Expected TFLite bytes or a path to a .tflite file. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    if len(content) < 8 or content[4:8] != _TFLITE_IDENTIFIER:
+        raise ValueError(
+            f"{source.capitalize()} is not a TFLite flatbuffer (no 'TFL3' "
+            f"identifier at bytes 4-8; got {content[4:8]!r}, "
+            f"{len(content)} bytes in total)."
+        )
+    return content
+
+
+def _interpreter_api(backend: str) -> tuple[Any, Any]:
+    """Returns (Interpreter class, OpResolverType enum) of a backend."""
+    module = importlib.import_module(_BACKEND_MODULES[backend])
+    if backend == "tensorflow":
+        return module.lite.Interpreter, module.lite.experimental.OpResolverType
+    return module.Interpreter, module.OpResolverType
+
+
+def _build(api, content: bytes, num_threads: int, resolver: str):
+    interpreter_cls, resolver_type = api
+    kind = (
+        resolver_type.AUTO
+        if resolver == "xnnpack"
+        else resolver_type.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter warns it is deprecated: we know, it is the last resort.
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = interpreter_cls(
+            model_content=content,
+            num_threads=num_threads,
+            experimental_op_resolver_type=kind,
+        )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _build_with_fallback(api, content: bytes, num_threads: int, xnnpack: bool):
+    """(interpreter, resolver used, why XNNPACK was refused or None)."""
+    refusal = None
+    if xnnpack:
+        try:
+            return _build(api, content, num_threads, "xnnpack"), "xnnpack", None
+        except Exception as e:  # the delegate fails in Prepare: RuntimeError/ValueError
+            refusal = _first_line(e)
+    return _build(api, content, num_threads, "builtin"), "builtin", refusal
+
+
+def _check_backends(backends: Sequence[str]) -> None:
+    unknown = [b for b in backends if b not in BACKENDS]
+    if not backends or unknown or isinstance(backends, str):
+        raise ValueError(
+            f"Expected a non-empty sequence of backends from {BACKENDS}. "
+            f"Received: backends={backends!r}"
+        )
+
+
+def load_interpreter(
+    model: bytes | str | os.PathLike,
+    *,
+    num_threads: int = 1,
+    xnnpack: bool = True,
+    backends: Sequence[str] = BACKENDS,
+) -> LoadedInterpreter:
+    """Builds and allocates an interpreter, falling back along `backends`.
+
+    With `xnnpack=True` the default delegates (XNNPACK) are on; if XNNPACK
+    refuses the model (int8 sparse FULLY_CONNECTED fails to prepare), the same
+    backend is retried with built-in kernels and a note says so.
+
+    Args:
+        model: TFLite bytes or path to a .tflite file.
+        num_threads: interpreter threads (>= 1).
+        xnnpack: try the default XNNPACK delegate first.
+        backends: implementations to try, in order; a subset of `BACKENDS`.
+            Passing `("tensorflow",)` forces the last resort.
+
+    Example:
+    >>> loaded = load_interpreter("model.tflite", xnnpack=False)  # doctest: +SKIP
+    >>> loaded.backend, loaded.resolver  # doctest: +SKIP
+    ('ai_edge_litert', 'builtin')
+    """
+    content = read_model(model)
+    if not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(
+            f"Expected num_threads to be an int >= 1. Received: num_threads={num_threads!r}"
+        )
+    _check_backends(backends)
+    notes: list[str] = []
+    for backend in backends:
+        try:
+            api = _interpreter_api(backend)
+        except ImportError as e:
+            notes.append(f"{backend}: not installed ({e}); skipped.")
+            continue
+        try:
+            interpreter, resolver, refusal = _build_with_fallback(api, content, num_threads, xnnpack)
+        except Exception as e:  # backends raise ValueError, RuntimeError, SystemError...
+            notes.append(
+                f"{backend}: cannot build an interpreter "
+                f"({type(e).__name__}: {_first_line(e)}); skipped."
+            )
+            continue
+        if refusal is not None:
+            notes.append(
+                f"{backend}: XNNPACK refused the model ({refusal}); ran with built-in kernels."
+            )
+        return LoadedInterpreter(interpreter, backend, resolver, notes)
+    raise RuntimeError(
+        "No LiteRT interpreter could run this model. " + " ".join(notes)
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
+def run(
+    interpreter: Any, x: np.ndarray | Sequence[np.ndarray], batch_size: int = 256
+) -> np.ndarray:
+    """Runs a single-output interpreter over `x` in batches, returns outputs.
+
+    `x` is one array (or a list, one per model input) with a batch axis first.
+
+    Example:
+    >>> y = run(load_interpreter(content).interpreter, x_test)  # doctest: +SKIP
+    """
+    inputs = list(x) if isinstance(x, (list, tuple)) else [x]
+    input_details = interpreter.get_input_details()
+    if len(inputs) != len(input_details):
+        raise ValueError(
+            f"The TFLite model has {len(input_details)} input(s); "
+            f"received {len(inputs)} array(s) in x."
+        )
+    n = len(inputs[0])
+    outputs = []
+    for start in range(0, n, batch_size):
+        chunk = [a[start : start + batch_size] for a in inputs]
+        _set_inputs(interpreter, input_details, chunk)
+        interpreter.invoke()
+        out = interpreter.get_output_details()[0]
+        outputs.append(interpreter.get_tensor(out["index"]).copy())
+    return np.concatenate(outputs)
+
+
+def _set_inputs(interpreter: Any, details: list[dict], arrays: list[np.ndarray]) -> None:
+    resized = False
+    for detail, array in zip(details, arrays):
+        if tuple(detail["shape"]) != array.shape:
+            interpreter.resize_tensor_input(detail["index"], list(array.shape))
+            resized = True
+    if resized:
+        interpreter.allocate_tensors()
+        details = interpreter.get_input_details()
+    for detail, array in zip(details, arrays):
+        interpreter.set_tensor(detail["index"], np.asarray(array, dtype=detail["dtype"]))
