@@ -28,6 +28,7 @@ from typing import Optional
 import numpy as np
 import keras
 
+from kerasprune.fit_checks import check_pruning_fit
 from kerasprune.masks import overall_sparsity, update_masks
 from kerasprune.model_walk import prune_wrappers
 from kerasprune.retrain_schedules import (
@@ -144,23 +145,11 @@ class IMPCallback(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        if not prune_wrappers(self.model):
-            raise ValueError(
-                f"{type(self).__name__} needs a model with PruneWrapper layers: train "
-                "kerasprune.prune(model), not the original model."
-            )
-        epochs, steps = self.params.get("epochs"), self.params.get("steps")
-        if epochs is not None and epochs < self.total_epochs:
-            raise ValueError(
-                f"fit(epochs={epochs}) is too short for {self.cycles} cycles: they need "
-                f"{self.total_epochs} epochs (dense {self.dense_epochs} + {self.cycles} "
-                f"cycles x {self.epochs_per_cycle} epochs)."
-            )
-        if not steps:
-            raise ValueError(
-                f"{type(self).__name__} needs the number of steps per epoch: pass "
-                "`steps_per_epoch` to fit when the data has no known length."
-            )
+        steps = check_pruning_fit(
+            self,
+            self.total_epochs,
+            f"dense {self.dense_epochs} + {self.cycles} cycles x {self.epochs_per_cycle} epochs",
+        )
         self._steps_per_epoch = steps
         self.cycle, self.lr_trace, self.cycle_records = 0, [], []
         self._rewind_values = None

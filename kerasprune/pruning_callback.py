@@ -16,6 +16,7 @@ from typing import Sequence
 
 import keras
 
+from kerasprune.fit_checks import check_pruning_fit
 from kerasprune.masks import overall_sparsity, update_masks
 from kerasprune.model_walk import all_layers, prune_wrappers
 from kerasprune.sparsity_schedules import ConstantSparsity, PolynomialDecay, SparsitySchedule
@@ -141,23 +142,12 @@ class PruningCallback(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        if not prune_wrappers(self.model):
-            raise ValueError(
-                "PruningCallback needs a model with PruneWrapper layers: "
-                "train kerasprune.prune(model), not the original model."
-            )
-        epochs, steps = self.params.get("epochs"), self.params.get("steps")
-        if epochs is not None and epochs < self.total_epochs:
-            raise ValueError(
-                f"fit(epochs={epochs}) is shorter than the {self.total_epochs} epochs the "
-                f"stages need (stabilization {self.stabilization_epochs} + pruning "
-                f"{self.pruning_epochs} + fine-tuning {self.finetune_epochs})."
-            )
-        if not steps:
-            raise ValueError(
-                "PruningCallback needs the number of steps per epoch: pass "
-                "`steps_per_epoch` to fit when the data has no known length."
-            )
+        steps = check_pruning_fit(
+            self,
+            self.total_epochs,
+            f"stabilization {self.stabilization_epochs} + pruning {self.pruning_epochs} + "
+            f"fine-tuning {self.finetune_epochs}",
+        )
         self._steps_per_epoch = steps
         self._sparsity_schedule = self._make_schedule(steps)
         if self.pruning_learning_rate is not None:

@@ -76,7 +76,7 @@ def test_bad_budgets_are_refused(kwargs, match):
 def test_fit_shorter_than_the_budget_fails_before_training(digits):
     (x, y), _ = digits
     bimp = BIMPCallback(0.9, total_epochs=6, dense_epochs=2, cycles=2)
-    with pytest.raises(ValueError, match="too short"):
+    with pytest.raises(ValueError, match="shorter than the 6 epochs BIMPCallback needs"):
         pruning_ready().fit(x, y, epochs=5, callbacks=[bimp], verbose=0)
 
 
