@@ -38,13 +38,21 @@ def select_pruned(
     ...               np.zeros(4, bool), 0.5).tolist()
     [False, True, True, False]
     """
-    scores = np.where(already, -1.0, scores.astype(np.float64))
     target = int(round(sparsity * int(sizes.sum())))
-    if np.all(sizes == sizes[0]):
-        pruned = _lowest_equal_size(scores, int(round(target / sizes[0])))
+    # Select among the groups still alive only: selection over an array where most values
+    # tie (the already-pruned ones) is many times slower.
+    alive = np.flatnonzero(~already)
+    left = target - int(sizes[already].sum())
+    alive_scores, alive_sizes = scores[alive].astype(np.float64), sizes[alive]
+    pruned = already.copy()
+    if alive.size == 0 or left <= 0:
+        return pruned
+    if np.all(alive_sizes == alive_sizes[0]):
+        chosen = _lowest_equal_size(alive_scores, int(round(left / alive_sizes[0])))
     else:
-        pruned = _lowest_by_weight_count(scores, sizes, target)
-    return pruned | already
+        chosen = _lowest_by_weight_count(alive_scores, alive_sizes, left)
+    pruned[alive[chosen]] = True
+    return pruned
 
 
 def _lowest_equal_size(scores: np.ndarray, k: int) -> np.ndarray:

@@ -150,6 +150,7 @@ class PruningCallback(keras.callbacks.Callback):
         )
         self._steps_per_epoch = steps
         self._sparsity_schedule = self._make_schedule(steps)
+        self._last_target = None  # the target of the last mask update of this fit
         if self.pruning_learning_rate is not None:
             _set_learning_rate(self.model.optimizer, self.pruning_learning_rate)
 
@@ -210,15 +211,14 @@ class PruningCallback(keras.callbacks.Callback):
 
     def _maybe_update(self, step: int) -> None:
         if self.stage == STAGES[1] and self._sparsity_schedule.updates_at(step):
-            update_masks(
-                self.model,
-                self._sparsity_schedule(step),
-                final_sparsity=self.target_sparsity,
-            )
+            self._last_target = self._sparsity_schedule(step)
+            update_masks(self.model, self._last_target, final_sparsity=self.target_sparsity)
 
     def _start_finetuning(self) -> None:
-        # Make sure the target is reached even when resuming straight into fine-tuning.
-        update_masks(self.model, self.target_sparsity, final_sparsity=self.target_sparsity)
+        # Reach the target if the pruning stage did not (e.g. resuming into fine-tuning).
+        if self._last_target != self.target_sparsity:
+            update_masks(self.model, self.target_sparsity, final_sparsity=self.target_sparsity)
+            self._last_target = self.target_sparsity
         if self.remove_regularization:
             _remove_weight_regularization(self.model)
 
