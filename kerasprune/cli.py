@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the `kerasprune` command line; returns the exit status.
 
     Example:
-    >>> main(["inspect", "model.tflite"])  # doctest: +SKIP
+    main(["inspect", "model.tflite"])
     0
     """
     args = _parser().parse_args(argv)

@@ -22,9 +22,9 @@ def prune_wrappers(model: keras.layers.Layer) -> list:
     Example:
 
     >>> import keras, kerasprune
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
     >>> [w.name for w in prune_wrappers(kerasprune.prune(model))]
-    ['prune_dense']
+    ['prune_out']
     """
     from kerasprune.prune_wrapper import PruneWrapper
 

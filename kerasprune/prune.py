@@ -57,11 +57,11 @@ def prune(
     Example:
 
     >>> import keras, kerasprune
-    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4),
-    ...                           keras.layers.Dense(2)])
-    >>> pruned = kerasprune.prune(model, scope="global", exclude=["dense_1"])
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="hidden"),
+    ...                           keras.layers.Dense(2, name="logits")])
+    >>> pruned = kerasprune.prune(model, scope="global", exclude=["logits"])
     >>> [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
-    ['dense']
+    ['hidden']
     """
     if not isinstance(model, keras.Model):
         raise TypeError(

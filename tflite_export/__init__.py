@@ -1,10 +1,10 @@
 """Export pruned Keras 3 models to sparse TFLite, inspect them and benchmark them.
 
 Example:
->>> import tflite_export  # doctest: +SKIP
->>> content = tflite_export.convert(pruned_model)  # doctest: +SKIP
->>> print(tflite_export.inspect(content))  # doctest: +SKIP
->>> print(tflite_export.compare({"dense": dense, "pruned": pruned}, x, y))  # doctest: +SKIP
+import tflite_export
+content = tflite_export.convert(pruned_model)
+print(tflite_export.inspect(content))
+print(tflite_export.compare({"dense": dense, "pruned": pruned}, x, y))
 """
 
 from tflite_export.benchmarking import BenchmarkReport, Timing, benchmark

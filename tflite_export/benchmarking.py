@@ -94,8 +94,8 @@ def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int) -> 
     Each interpreter must already hold its input tensors.
 
     Example:
-    >>> pair = [a.interpreter, b.interpreter]  # doctest: +SKIP
-    >>> times = time_interleaved(pair, runs=100, warmup=10)  # doctest: +SKIP
+    pair = [a.interpreter, b.interpreter]
+    times = time_interleaved(pair, runs=100, warmup=10)
     """
     for interpreter in interpreters:
         for _ in range(warmup):
@@ -146,8 +146,8 @@ def benchmark(
         backends: interpreter implementations to try, in order.
 
     Example:
-    >>> report = benchmark(pruned_model, x_test, y=y_test)  # doctest: +SKIP
-    >>> print(report)  # doctest: +SKIP
+    report = benchmark(pruned_model, x_test, y=y_test)
+    print(report)
     """
     _check_counts(runs, warmup)
     if not xnnpack or any(not isinstance(v, bool) for v in xnnpack):

@@ -117,8 +117,8 @@ def compare(
         xnnpack: run with the default XNNPACK delegate (False: built-in kernels).
 
     Example:
-    >>> table = compare({"dense": dense, "pruned": pruned}, x_test, y_test)  # doctest: +SKIP
-    >>> print(table)  # doctest: +SKIP
+    table = compare({"dense": dense, "pruned": pruned}, x_test, y_test)
+    print(table)
     """
     if not isinstance(models, Mapping) or not models:
         raise ValueError(

@@ -93,11 +93,11 @@ def convert(
         The TFLite flatbuffer as bytes.
 
     Example:
-    >>> import kerasprune, tflite_export  # doctest: +SKIP
-    >>> pruned = kerasprune.prune(model, block_shape=(4, 1))  # doctest: +SKIP
-    >>> # ... train with kerasprune.PruningCallback ...
-    >>> content = tflite_export.convert(pruned)  # doctest: +SKIP
-    >>> open("model.tflite", "wb").write(content)  # doctest: +SKIP
+    import kerasprune, tflite_export
+    pruned = kerasprune.prune(model, block_shape=(4, 1))
+    # ... train with kerasprune.PruningCallback ...
+    content = tflite_export.convert(pruned)
+    open("model.tflite", "wb").write(content)
     """
     _check_arguments(model, sparse, quantize, representative_data)
     import kerasprune  # late: kerasprune may import this package
@@ -242,7 +242,7 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
     block pattern TFLite's sparse FULLY_CONNECTED kernel runs.
 
     Example:
-    >>> why_not_sparse_kernel(dense_model)  # doctest: +SKIP
+    why_not_sparse_kernel(dense_model)
     ['dense: 0% zeros (the converter encodes only >= 30%)']
     """
     from kerasprune.model_walk import all_layers

@@ -123,9 +123,9 @@ def inspect(tflite_bytes_or_path: bytes | str | os.PathLike) -> Inspection:
         An `Inspection`; `print` it for a table.
 
     Example:
-    >>> from tflite_export import convert, inspect  # doctest: +SKIP
-    >>> report = inspect(convert(pruned_model))  # doctest: +SKIP
-    >>> [t.runs for t in report.tensors]  # doctest: +SKIP
+    from tflite_export import convert, inspect
+    report = inspect(convert(pruned_model))
+    [t.runs for t in report.tensors]
     ['sparse kernel', 'dense']
     """
     content = read_model(tflite_bytes_or_path)

@@ -54,7 +54,7 @@ def read_model(model: bytes | str | os.PathLike) -> bytes:
     content is not a TFLite flatbuffer.
 
     Example:
-    >>> content = read_model("model.tflite")  # doctest: +SKIP
+    content = read_model("model.tflite")
     """
     if isinstance(model, (str, os.PathLike)):
         if not os.path.isfile(model):
@@ -149,8 +149,8 @@ def load_interpreter(
             Passing `("tensorflow",)` forces the last resort.
 
     Example:
-    >>> loaded = load_interpreter("model.tflite", xnnpack=False)  # doctest: +SKIP
-    >>> loaded.backend, loaded.resolver  # doctest: +SKIP
+    loaded = load_interpreter("model.tflite", xnnpack=False)
+    loaded.backend, loaded.resolver
     ('ai_edge_litert', 'builtin')
     """
     content = read_model(model)
@@ -197,7 +197,7 @@ def run(
     `x` is one array (or a list, one per model input) with a batch axis first.
 
     Example:
-    >>> y = run(load_interpreter(content).interpreter, x_test)  # doctest: +SKIP
+    y = run(load_interpreter(content).interpreter, x_test)
     """
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
     input_details = interpreter.get_input_details()
