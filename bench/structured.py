@@ -75,10 +75,39 @@ def _conv_bn(x, filters, kernel, stride, name, relu):
 
 
 def mobilenet_v2() -> tuple[keras.Model, list[list[str]]]:
-    """MobileNetV2 96x96; its prunable groups are the expansion convs (one per block)."""
+    """MobileNetV2 96x96 and its channel groups: every expansion conv on its own, the
+    project convs of each residual stream together (the convs an Add joins), the stem and
+    the last 1x1 conv."""
     model = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3))
-    groups = [[l.name] for l in model.layers if l.name.endswith("_expand")]
-    return model, groups
+    streams = _add_groups(model)
+    joined = {name for group in streams for name in group}
+    singles = [[l.name] for l in model.layers
+               if isinstance(l, keras.layers.Conv2D) and not isinstance(l, keras.layers.DepthwiseConv2D)
+               and l.name not in joined]
+    return model, singles + streams
+
+
+def _add_groups(model: keras.Model) -> list[list[str]]:
+    """Names of the convs whose outputs an Add joins (through BN), merged transitively."""
+    groups: list[set[str]] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Add):
+            members = set().union(*(_source_convs(t) for t in layer.input))
+            overlapping = [g for g in groups if g & members]
+            for g in overlapping:
+                members |= g
+                groups.remove(g)
+            groups.append(members)
+    return [sorted(g) for g in groups]
+
+
+def _source_convs(tensor) -> set[str]:
+    op = tensor._keras_history.operation
+    if isinstance(op, keras.layers.BatchNormalization):
+        return _source_convs(op.input)
+    if isinstance(op, keras.layers.Add):
+        return set().union(*(_source_convs(t) for t in op.input))
+    return {op.name}
 
 
 def prune_groups(model: keras.Model, groups: list[list[str]], fraction: float) -> keras.Model:
@@ -213,8 +242,9 @@ def main() -> None:
         "",
         "### Speed: dense vs 50% of channels pruned and removed by `shrink`",
         "ResNet-20: 50% of every conv's output channels (residual-stream channels chosen once "
-        "per Add group). MobileNetV2: 50% of every block's expansion channels (expand conv, "
-        "depthwise conv and the project conv's inputs). L1 choice, random weights. "
+        "per Add group). MobileNetV2: 50% of the output channels of every conv (stem, "
+        "expansion convs, the last 1x1 conv, and each residual stream's project convs as one "
+        "group; depthwise convs follow their inputs). L1 choice, random weights. "
         "TFLite float32 (plain conversion), median of "
         f"{args.runs} interleaved invokes, batch 1, 1 thread. "
         f"Max |masked - shrunk| output difference: {max(diffs):.1e}.",
