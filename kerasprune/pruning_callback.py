@@ -151,6 +151,8 @@ class PruningCallback(keras.callbacks.Callback):
         self._steps_per_epoch = steps
         self._sparsity_schedule = self._make_schedule(steps)
         self._last_target = None  # the target of the last mask update of this fit
+        if self.pruning_learning_rate is not None or self.finetune_learning_rates:
+            _check_settable_learning_rate(self.model.optimizer)
         if self.pruning_learning_rate is not None:
             _set_learning_rate(self.model.optimizer, self.pruning_learning_rate)
 
@@ -251,16 +253,17 @@ def _check_fraction(name: str, value) -> None:
         raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
 
 
-def _set_learning_rate(optimizer, rate: float) -> None:
-    if isinstance(optimizer.learning_rate, keras.optimizers.schedules.LearningRateSchedule) or (
-        getattr(optimizer, "_learning_rate", None) is not None
-        and isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
-    ):
+def _check_settable_learning_rate(optimizer) -> None:
+    if isinstance(getattr(optimizer, "_learning_rate", None),
+                  keras.optimizers.schedules.LearningRateSchedule):
         raise ValueError(
             "The optimizer's learning rate is a schedule, so PruningCallback cannot set it. "
             "Use a constant learning rate, or leave `pruning_learning_rate` and "
             "`finetune_learning_rates` unset."
         )
+
+
+def _set_learning_rate(optimizer, rate: float) -> None:
     optimizer.learning_rate.assign(rate)
 
 

@@ -173,3 +173,11 @@ def test_custom_schedule_object_is_used():
     model.fit(np.random.rand(64, 8, 8, 1), np.random.randint(0, 10, 64), epochs=1,
               callbacks=[callback], verbose=0)
     assert kerasprune.sparsity_report(model).total == pytest.approx(0.6, abs=0.01)
+
+
+def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_training():
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-2, 10, 0.9)
+    model = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.Adam(schedule))
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, finetune_learning_rates=[1e-4])
+    _fit_expecting("learning rate is a schedule", callback, model=model)
