@@ -221,6 +221,9 @@ def section(args, dense_acc, pruned_acc, results, d_values, part2, seconds) -> s
         for s in args.sparsities for b in args.budgets) + ".", "",
         "Seed 003's Table 1 ordering at high sparsity and small budget, checked on the means:", ""]
     out += ordering_lines(results, args.sparsities, args.budgets)
+    out += ["", "Caveat: MNIST is easy. Apart from FT, the schedules differ by less than about "
+            "one standard deviation over the seeds, so these orderings are indicative, not "
+            "significant."]
     if part2:
         total, t0, cycles = args.total_epochs, args.bimp_dense_epochs, args.bimp_cycles
         stab, prune_epochs, fine = gmp_stages(total)
