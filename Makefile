@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py $(ARGS)
+	$(PY) -m examples.quickstart $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)

@@ -1,10 +1,10 @@
 """kerasprune's main job: train a CNN, prune it with GMP, export sparse TFLite, benchmark.
 
-Runs on scikit-learn's embedded 8x8 digits by default (no download), on MNIST IDX files
-with `--data-dir ../shared/data/mnist`, or on `keras.datasets.mnist` with `--mnist`.
+Runs on 3,000 real MNIST digits shipped in `examples/data` by default (no download), on
+MNIST IDX files with `--data-dir DIR`, or on `keras.datasets.mnist` with `--mnist`.
 
-    python examples/quickstart.py                      # embedded digits
-    python examples/quickstart.py --data-dir ../shared/data/mnist
+    python -m examples.quickstart                      # embedded MNIST digits
+    python -m examples.quickstart --data-dir path/to/mnist
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import keras  # noqa: E402
 
 import kerasprune  # noqa: E402
 import tflite_export  # noqa: E402
-from kerasprune import datasets  # noqa: E402
+from examples import datasets  # noqa: E402
 
 
 def build_cnn(input_shape: tuple[int, ...], classes: int = 10) -> keras.Model:
     """A small CNN; on 28x28 inputs it is the benchmarks' Conv32-Conv64-Dense256 network."""
-    small = input_shape[0] < 16
+    small = input_shape[0] < 16  # tiny test images keep their size through the convs
     return keras.Sequential(
         [
             keras.Input(input_shape),
@@ -66,7 +66,7 @@ def load(args):
         return "MNIST (IDX files)", datasets.load_mnist_idx(args.data_dir)
     if args.mnist:
         return "MNIST (keras.datasets)", datasets.load_mnist()
-    return "scikit-learn digits 8x8 (embedded)", datasets.load_digits()
+    return "MNIST, 3,000 real digits (embedded)", datasets.load_embedded_mnist()
 
 
 def main(argv=None) -> None:

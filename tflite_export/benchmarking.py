@@ -149,7 +149,7 @@ def benchmark(
     report = benchmark(pruned_model, x_test, y=y_test)
     print(report)
     """
-    _check_counts(runs, warmup)
+    check_counts(runs, warmup)
     if not xnnpack or any(not isinstance(v, bool) for v in xnnpack):
         raise ValueError(
             "Expected xnnpack to be a non-empty sequence of booleans. "
@@ -169,7 +169,7 @@ def benchmark(
         set_single_sample(item.interpreter, inputs)
     times = time_interleaved([item.interpreter for item in loaded], runs=runs, warmup=warmup)
     timings = tuple(
-        Timing(v, item.backend, item.resolver, *_median_p90(t), tuple(item.notes))
+        Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes))
         for v, item, t in zip(xnnpack, loaded, times)
     )
     outputs = run(loaded[0].interpreter, inputs)
@@ -192,7 +192,8 @@ def format_us(microseconds: float) -> str:
     return f"{microseconds:.1f}" if microseconds < 100 else f"{microseconds:.0f}"
 
 
-def _median_p90(seconds: np.ndarray) -> tuple[float, float]:
+def median_p90(seconds: np.ndarray) -> tuple[float, float]:
+    """Median and 90th percentile of invoke times given in seconds, in microseconds."""
     return float(np.median(seconds) * 1e6), float(np.percentile(seconds, 90) * 1e6)
 
 
@@ -200,7 +201,8 @@ def _as_list(inputs) -> list[np.ndarray]:
     return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
 
 
-def _check_counts(runs: int, warmup: int) -> None:
+def check_counts(runs: int, warmup: int) -> None:
+    """Refuse a non-positive number of timed invokes or a negative warm-up."""
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"Expected runs to be an int >= 1. Received: runs={runs!r}")
     if not isinstance(warmup, int) or warmup < 0:

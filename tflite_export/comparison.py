@@ -11,8 +11,8 @@ import keras
 import numpy as np
 
 from tflite_export.benchmarking import (
-    _check_counts,
-    _median_p90,
+    check_counts,
+    median_p90,
     format_us,
     set_single_sample,
     time_interleaved,
@@ -126,7 +126,7 @@ def compare(
         )
     if y is not None and len(y) != len(x):
         raise ValueError(f"x has {len(x)} samples but y has {len(y)}.")
-    _check_counts(runs, warmup)
+    check_counts(runs, warmup)
     contents = {name: _tflite(name, model) for name, model in models.items()}
     loaded = {
         name: load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)
@@ -144,7 +144,7 @@ def compare(
                 name,
                 report.file_bytes,
                 report.gzip_bytes,
-                *_median_p90(seconds),
+                *median_p90(seconds),
                 accuracy,
                 report.summary(),
                 f"{item.backend}/{item.resolver}",

@@ -14,7 +14,8 @@ from typing import Callable, Iterable, Sequence
 import keras
 import numpy as np
 
-from tflite_export import inspection
+import kerasprune
+from tflite_export import _compat, inspection
 
 QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
 # The converter encodes a weight sparse only from this fraction of zeros on.
@@ -100,7 +101,6 @@ def convert(
     open("model.tflite", "wb").write(content)
     """
     _check_arguments(model, sparse, quantize, representative_data)
-    import kerasprune  # late: kerasprune may import this package
 
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
@@ -155,9 +155,7 @@ def _input_signature(model: keras.Model, given: Sequence | None) -> list:
         return [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in inputs]
     # Subclassed model: Keras records input shapes on first call (what model.export uses).
     try:
-        from keras.src.export.export_utils import get_input_signature
-
-        specs = get_input_signature(model)
+        specs = _compat.keras_input_signature(model)
     except (ImportError, ValueError) as e:
         raise ValueError(
             f"Cannot infer the input shapes of model {model.name!r} ({e}). "
@@ -172,14 +170,10 @@ def _converter(model: keras.Model, signature: list):
     def serve(*args):
         return model(args[0] if len(args) == 1 else list(args), training=False)
 
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
     function = tf.function(serve).get_concrete_function(*signature)
     # Weights frozen into constants: the converter then sees (and encodes) the
     # zeros, where resource variables would stay dense VAR_HANDLE reads.
-    frozen = convert_variables_to_constants_v2(function)
+    frozen = _compat.freeze_variables(function)
     return tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
 
 
@@ -245,8 +239,6 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
     why_not_sparse_kernel(dense_model)
     ['dense: 0% zeros (the converter encodes only >= 30%)']
     """
-    from kerasprune.model_walk import all_layers
-
     rows = FC_BLOCK_ROWS["float" if quantize in (None, "float16") else "int8"]
     reasons = []
     if quantize == "float16":
@@ -254,7 +246,7 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
             "float16 weights are expanded to dense float32 by DEQUANTIZE at run "
             'time (TFLite has no float16 sparse kernel); use quantize=None or "dynamic"'
         )
-    for layer in all_layers(model):
+    for layer in _all_layers(model):
         op = _SPARSE_CAPABLE.get(type(layer).__name__)
         kernel = getattr(layer, "kernel", None)
         if op is None or kernel is None:
@@ -288,3 +280,11 @@ def _zero_block_fraction(kernel: np.ndarray, rows: int) -> float:
         return 0.0
     blocks = kernel[:usable].reshape(usable // rows, rows, n_out)
     return float(np.mean(np.all(blocks == 0, axis=1))) * usable / n_in
+
+
+def _all_layers(model: keras.Model) -> list:
+    """Every layer of `model`, descending into nested models (public `layers` only)."""
+    result = []
+    for layer in model.layers:
+        result += _all_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return result

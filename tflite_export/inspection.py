@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from tflite_export import _compat
 from tflite_export.interpreter import load_interpreter, read_model
 
 # Ops whose constant weights the converter may encode sparse.
@@ -131,7 +132,7 @@ def inspect(tflite_bytes_or_path: bytes | str | os.PathLike) -> Inspection:
     content = read_model(tflite_bytes_or_path)
     # Built-in kernels only: the default delegate may refuse some sparse models.
     interpreter = load_interpreter(content, xnnpack=False).interpreter
-    ops = interpreter._get_ops_details()  # no public API lists ops
+    ops = _compat.ops_details(interpreter)
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
     consumers = _consumers(ops)
     produced = {int(i) for op in ops for i in op["outputs"]}

@@ -1,0 +1,99 @@
+"""The one door to Keras internals: every private attribute kerasprune reads lives here.
+
+Keras 3 has no public API for some things a pruning library must do (walk every nested
+layer, read a Functional graph's nodes, add state to a built layer, tell whether an
+optimizer's learning rate is a schedule). Each such use is one small function below, so
+a Keras upgrade that moves an internal breaks this file only. Nothing else in kerasprune
+imports `keras.src` or reads an attribute whose name starts with `_` on a Keras object.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+def flatten_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Every layer below `layer`, recursively, without `layer` itself (may repeat)."""
+    return list(layer._flatten_layers(include_self=False, recursive=True))
+
+
+def direct_sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers tracked directly by `layer`, in the order they were assigned."""
+    return list(getattr(layer, "_layers", []))
+
+
+def own_variables(layer: keras.layers.Layer) -> list:
+    """The variables `layer` created itself (not those of its sublayers)."""
+    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
+
+
+def is_functional(model: keras.Model) -> bool:
+    """True for a plain Functional model (not a subclass with its own `__init__`)."""
+    from keras.src.models.functional import Functional
+
+    return isinstance(model, Functional) and type(model).__init__ in (
+        Functional.__init__,
+        keras.Model.__init__,
+    )
+
+
+def producer_of(tensor) -> keras.layers.Layer:
+    """The layer (operation) whose call produced a symbolic tensor."""
+    return tensor._keras_history.operation
+
+
+def inbound_producers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers whose outputs `layer` was called on, over all of its calls."""
+    return [producer_of(t) for node in layer._inbound_nodes for t in node.input_tensors]
+
+
+def functional_graph(model: keras.Model):
+    """The Functional graph behind a model, or None (a Sequential keeps one inside)."""
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None)
+    if hasattr(model, "_nodes_by_depth") and hasattr(model, "_operations"):
+        return model
+    return None
+
+
+def graph_nodes(graph) -> list:
+    """The call nodes of a Functional graph in execution order (inputs excluded)."""
+    nodes = []
+    for depth in sorted(graph._nodes_by_depth, reverse=True):
+        nodes += [n for n in graph._nodes_by_depth[depth] if n.operation and not n.is_input]
+    return nodes
+
+
+def run_graph(graph, inputs, operation_fn):
+    """Call a Functional graph on new inputs, substituting each operation."""
+    return graph._run_through_graph(inputs, operation_fn=operation_fn)
+
+
+def learning_rate_is_schedule(optimizer) -> bool:
+    """True when the optimizer was created with a `LearningRateSchedule`."""
+    return isinstance(
+        getattr(optimizer, "_learning_rate", None),
+        keras.optimizers.schedules.LearningRateSchedule,
+    )
+
+
+def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
+    """Give a built layer a new tracked sublayer (Keras locks built layers' state)."""
+    tracker = parent._tracker
+    was_locked = tracker.locked
+    tracker.unlock()
+    try:
+        setattr(parent, name, child)
+    finally:
+        if was_locked:
+            tracker.lock()
+
+
+def attention_projections(layer) -> dict[str, keras.layers.Layer]:
+    """The query, key, value and output `EinsumDense` layers of a `MultiHeadAttention`."""
+    return {
+        "query": layer._query_dense,
+        "key": layer._key_dense,
+        "value": layer._value_dense,
+        "output": layer._output_dense,
+    }

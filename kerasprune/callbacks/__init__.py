@@ -1,0 +1,7 @@
+"""callbacks: pruning inside `model.fit`, one policy per callback on one engine.
+
+Owns `BasePruningCallback` (fit's clock, the fit checks, mask updates, logs, learning-rate
+setting and resume state) and the policies built on it: `PruningCallback` (GMP),
+`IMPCallback` (iterative pruning with retraining) and `BIMPCallback` (budgeted IMP).
+May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy.
+"""

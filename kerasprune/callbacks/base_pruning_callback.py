@@ -1,0 +1,221 @@
+"""`BasePruningCallback`: the one engine under every pruning callback.
+
+A pruning callback advances a clock; a schedule decides. The base class owns everything
+the policies share:
+
+- fit's clock: `step = epoch * steps_per_epoch + batch`, the same count Keras' own
+  schedulers use, so a resumed `fit(initial_epoch=k)` lands on the same step;
+- the checks before the first step (a pruning-ready model, a known epoch length, a
+  learning rate the callback may set, the data a gradient criterion needs);
+- asking the policy's `SparsitySchedule` whether to prune at this step and to what
+  sparsity, and calling `update_masks` (with loss gradients when a criterion needs them);
+- setting the learning rate one way (`optimizer.learning_rate = value`) when the policy
+  drives it;
+- writing `sparsity`, the policy's progress key and `learning_rate` into `logs`;
+- the resume state (`PruningState`) that survives `BackupAndRestore` and `.keras` saving.
+
+A policy (`PruningCallback`, `IMPCallback`, `BIMPCallback`) implements `total_epochs`,
+`make_schedule`, and optionally `learning_rate_at`, `on_pruned`, `progress_logs`,
+`state_spec` and `check_begin`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+
+from kerasprune import _compat
+from kerasprune.core.mask_update import overall_sparsity, update_masks
+from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.pruning_state import PruningState, attach_pruning_state
+from kerasprune.core.sparsity_schedules import SparsitySchedule
+from kerasprune.core.validation import check_sparsity
+
+
+class BasePruningCallback(keras.callbacks.Callback):
+    """Base class of the pruning callbacks: clock, checks, mask updates, logs, state.
+
+    Not used directly: subclass it with a policy. The example below is the smallest
+    policy, one-shot pruning at the first step.
+
+    Args:
+        target_sparsity: the sparsity the policy ends at, in [0, 1).
+        importance: a `kerasprune.TaylorImportance` giving the loss gradients that
+            gradient-based criteria (`Channels("taylor")`) need; None otherwise.
+
+    Example:
+
+    >>> import numpy as np, keras, kerasprune
+    >>> class OneShot(BasePruningCallback):
+    ...     total_epochs = 1
+    ...     def make_schedule(self, steps_per_epoch):
+    ...         return kerasprune.ConstantSparsity(self.target_sparsity)
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]))
+    >>> model.compile("sgd", "mse")
+    >>> history = model.fit(np.ones((8, 8)), np.ones((8, 4)), callbacks=[OneShot(0.5)],
+    ...                     verbose=0)
+    >>> history.history["sparsity"]
+    [0.5]
+    """
+
+    #: The log key of the policy's progress (stage, cycle), written by `progress_logs`.
+    total_epochs: int
+
+    def __init__(self, target_sparsity: float, *, importance: Any = None):
+        super().__init__()
+        self.target_sparsity = check_sparsity("target_sparsity", target_sparsity)
+        if importance is not None and not callable(getattr(importance, "gradients", None)):
+            raise TypeError(
+                "`importance` must be a kerasprune.TaylorImportance (an object with a "
+                f"`gradients(model)` method) or None. Received: importance={importance!r}"
+            )
+        self.importance = importance
+        self.steps_per_epoch = 0
+        self.epoch = 0
+        self.schedule: SparsitySchedule | None = None
+        self.state: PruningState | None = None
+        self._last_rate: float | None = None
+
+    # -- what a policy provides ------------------------------------------------------
+
+    def make_schedule(self, steps_per_epoch: int) -> SparsitySchedule:
+        """The schedule that decides when to prune and to which sparsity."""
+        raise NotImplementedError
+
+    def prunes_at(self, step: int) -> bool:
+        """Whether masks are recomputed at `step` (default: when the schedule says so)."""
+        return self.schedule.updates_at(step)
+
+    def learning_rate_at(self, step: int) -> float | None:
+        """The learning rate to set before `step`, or None to leave the optimizer's."""
+        return None
+
+    def on_pruned(self, step: int, target: float) -> None:
+        """Called right after the masks were updated to `target` at `step`."""
+
+    def before_pruning(self, step: int) -> None:
+        """Called right before the masks are updated at `step`."""
+
+    def progress_logs(self) -> dict[str, float]:
+        """The policy's own log values (its stage or cycle)."""
+        return {}
+
+    def state_spec(self, model: keras.Model) -> dict[str, list[int]]:
+        """`{name: shape}` of the values the policy must keep to resume exactly."""
+        return {}
+
+    def check_begin(self) -> None:
+        """Policy-specific checks in `on_train_begin`, before any state changes."""
+
+    # -- the clock ---------------------------------------------------------------------
+
+    def global_step(self, batch: int) -> int:
+        """Fit's step at `batch` of the current epoch."""
+        return self.epoch * self.steps_per_epoch + batch
+
+    # -- Keras hooks ---------------------------------------------------------------
+
+    def set_model(self, model):
+        super().set_model(model)
+        # Before any `on_train_begin`: `BackupAndRestore` loads the weights there, and the
+        # state must already exist to receive its values.
+        spec = self.state_spec(model) if prune_wrappers(model) else {}
+        self.state = attach_pruning_state(model, spec) if spec else None
+
+    def on_train_begin(self, logs=None):
+        self.steps_per_epoch = self._check_fit()
+        self.check_begin()
+        self.schedule = self.make_schedule(self.steps_per_epoch)
+        self._last_rate = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.maybe_prune(self.global_step(0))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self.global_step(batch)
+        if batch > 0:  # an epoch's first step is handled in `on_epoch_begin`
+            self.maybe_prune(step)
+        rate = self.learning_rate_at(step)
+        if rate is not None and rate != self._last_rate:
+            self.model.optimizer.learning_rate = rate
+            self._last_rate = rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.log_values())
+
+    def on_train_end(self, logs=None):
+        reached = overall_sparsity(prune_wrappers(self.model))
+        epochs = self.params.get("epochs") if self.params else None
+        if epochs is not None and epochs < self.total_epochs and reached < self.target_sparsity:
+            warnings.warn(
+                f"{type(self).__name__}: fit stopped after epoch {epochs} of the "
+                f"{self.total_epochs} the schedule needs, so the model has sparsity "
+                f"{reached:.4f}, not the target {self.target_sparsity}. Continue with the "
+                f"same callback: fit(..., initial_epoch={epochs}, epochs={self.total_epochs}).",
+                stacklevel=2,
+            )
+
+    # -- shared work -------------------------------------------------------------------
+
+    def maybe_prune(self, step: int) -> None:
+        """Prune at `step` if the policy says so."""
+        if self.prunes_at(step):
+            self.prune_now(step, self.schedule(step))
+
+    def prune_now(self, step: int, target: float) -> float:
+        """Update every mask to `target` now; returns the sparsity reached."""
+        self.before_pruning(step)
+        gradients = self.importance.gradients(self.model) if self._needs_gradients() else None
+        reached = update_masks(
+            self.model, target, final_sparsity=self.target_sparsity, gradients=gradients
+        )
+        self.on_pruned(step, target)
+        return reached
+
+    def log_values(self) -> dict[str, float]:
+        """`sparsity`, the policy's progress and `learning_rate`, as written into logs."""
+        values = {"sparsity": overall_sparsity(prune_wrappers(self.model))}
+        values.update(self.progress_logs())
+        rate = getattr(self.model.optimizer, "learning_rate", None)
+        if rate is not None:
+            values["learning_rate"] = float(np.asarray(rate))
+        return values
+
+    def _needs_gradients(self) -> bool:
+        return any(w.pattern.needs_gradients for w in prune_wrappers(self.model))
+
+    def _check_fit(self) -> int:
+        name = type(self).__name__
+        if not prune_wrappers(self.model):
+            raise ValueError(
+                f"{name} needs a model with PruneWrapper layers: train "
+                "kerasprune.prune(model), not the original model."
+            )
+        if self._needs_gradients() and self.importance is None:
+            raise ValueError(
+                f"{name}: a pattern of this model scores channels by the Taylor criterion, "
+                "which needs loss gradients on data. Pass "
+                "`importance=kerasprune.TaylorImportance(x_sample, y_sample)`."
+            )
+        steps = self.params.get("steps") if self.params else None
+        if not steps:
+            raise ValueError(
+                f"{name} needs the number of steps per epoch: pass `steps_per_epoch` to fit "
+                "when the data has no known length."
+            )
+        return int(steps)
+
+
+def check_settable_learning_rate(callback: keras.callbacks.Callback, what: str) -> None:
+    """Refuse an optimizer whose learning rate is a schedule, which a callback cannot set."""
+    if _compat.learning_rate_is_schedule(callback.model.optimizer):
+        raise ValueError(
+            f"{type(callback).__name__} sets the learning rate ({what}), but the optimizer "
+            "was created with a LearningRateSchedule. Create the optimizer with a float "
+            "learning rate, or leave those options unset."
+        )

@@ -1,0 +1,124 @@
+"""`BIMPCallback`: Budgeted IMP (seed 003) from scratch inside one `model.fit`.
+
+Given a budget of T epochs, train dense for T0 < T epochs with a linear learning-rate
+decay, then spend the remaining T - T0 epochs on IMP with ALLR retraining. It is an
+`IMPCallback` whose original schedule (the linear dense phase) is built when `fit`
+starts, because only then is the number of steps per epoch known.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import keras
+
+from kerasprune.callbacks.imp_callback import IMPCallback
+from kerasprune.core.validation import check_int, check_learning_rate
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class BIMPCallback(IMPCallback):
+    """Budgeted IMP: dense training for `dense_epochs`, then IMP with ALLR.
+
+    The learning rate decays linearly from `max_learning_rate` to 0 over the dense
+    phase; each of the `cycles` retraining phases of `(total_epochs - dense_epochs) /
+    cycles` epochs uses ALLR (the original length T for ALLR's `d2` is `dense_epochs`).
+    Logs `sparsity`, `cycle` and `lr` like `IMPCallback`. Train with
+    `fit(epochs=total_epochs)` and an optimizer created with a float learning rate.
+
+    Args:
+        target_sparsity: final sparsity in (0, 1).
+        total_epochs: the budget T, in epochs.
+        dense_epochs: T0 < T, the epochs of dense training.
+        cycles: prune-retrain cycles in the remaining `T - T0` epochs (must divide them).
+        max_learning_rate: the starting rate of the linear dense phase; defaults to the
+            optimizer's learning rate when `fit` starts.
+        warmup: warm-up fraction of each retraining phase (default 0.1).
+
+    Example:
+
+    >>> import numpy as np, keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
+    ...     keras.layers.Dense(16), keras.layers.Dense(1)]), scope="global")
+    >>> model.compile(keras.optimizers.SGD(0.05), "mse")
+    >>> bimp = kerasprune.BIMPCallback(0.8, total_epochs=4, dense_epochs=2, cycles=2)
+    >>> history = model.fit(np.ones((32, 8)), np.ones((32, 1)), epochs=4,
+    ...                     callbacks=[bimp], verbose=0)
+    >>> history.history["cycle"], round(history.history["sparsity"][-1], 2)
+    ([0, 0, 1, 2], 0.8)
+    """
+
+    _builds_original = True
+
+    def __init__(
+        self,
+        target_sparsity: float,
+        *,
+        total_epochs: int,
+        dense_epochs: int,
+        cycles: int = 1,
+        max_learning_rate: Optional[float] = None,
+        warmup: Optional[float] = None,
+    ):
+        _check_budget(total_epochs, dense_epochs, cycles)
+        check_learning_rate("max_learning_rate", max_learning_rate, optional=True)
+        super().__init__(
+            target_sparsity,
+            cycles=cycles,
+            epochs_per_cycle=(total_epochs - dense_epochs) // cycles,
+            retrain_schedule="allr",
+            original_epochs=dense_epochs,
+            dense_epochs=dense_epochs,
+            warmup=warmup,
+        )
+        self.total_budget = total_epochs
+        self.max_learning_rate = max_learning_rate
+
+    def state_spec(self, model: keras.Model) -> dict[str, list[int]]:
+        return {**super().state_spec(model), "max_learning_rate": []}
+
+    def original_schedule(self, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+        start = self.max_learning_rate
+        if start is None:
+            # Read once, when the run starts; a resumed run finds it in the state (the
+            # optimizer's rate has been driven by the callback since).
+            start = float(self.state.read("max_learning_rate"))
+            if start == 0.0:
+                start = float(np.asarray(self.model.optimizer.learning_rate))
+                self.state.values["max_learning_rate"].assign(start)
+        return keras.optimizers.schedules.PolynomialDecay(
+            start, decay_steps=self.dense_epochs * steps_per_epoch, end_learning_rate=0.0
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "target_sparsity": self.target_sparsity,
+            "total_epochs": self.total_budget,
+            "dense_epochs": self.dense_epochs,
+            "cycles": self.cycles,
+            "max_learning_rate": self.max_learning_rate,
+            "warmup": self.warmup,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "BIMPCallback":
+        return cls(**config)
+
+
+def _check_budget(total_epochs, dense_epochs, cycles) -> None:
+    for name, value in (("total_epochs", total_epochs), ("dense_epochs", dense_epochs),
+                        ("cycles", cycles)):
+        check_int(name, value, minimum=1)
+    if dense_epochs >= total_epochs:
+        raise ValueError(
+            "`dense_epochs` (T0) must be smaller than `total_epochs` (T) to leave epochs for "
+            f"retraining. Received: dense_epochs={dense_epochs}, total_epochs={total_epochs}"
+        )
+    retrain = total_epochs - dense_epochs
+    if retrain < cycles or retrain % cycles:
+        raise ValueError(
+            f"The {retrain} retraining epochs (total_epochs - dense_epochs) must split into "
+            f"{cycles} cycles of equal whole epochs. Received: total_epochs={total_epochs}, "
+            f"dense_epochs={dense_epochs}, cycles={cycles}"
+        )

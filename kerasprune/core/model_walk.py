@@ -1,0 +1,169 @@
+"""Walking and copying models of every kind: Sequential, Functional and subclassed.
+
+`copy_model(model, replace)` returns a new model in which every layer is a fresh copy
+with the same weights, except where `replace(layer)` returns a substitute. Sequential and
+Functional models (nested ones included, shared layers kept shared) go through
+`keras.models.clone_model`; subclassed models are rebuilt from their config and their
+layer attributes are swapped in place on the copy. The input model is never modified.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+
+from kerasprune import _compat
+from kerasprune.core.prune_wrapper import PruneWrapper
+
+Replace = Callable[[keras.layers.Layer], "keras.layers.Layer | None"]
+
+
+def prune_wrappers(model: keras.layers.Layer) -> list:
+    """All `PruneWrapper` layers inside `model`, nested models included, each once.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
+    >>> [w.name for w in prune_wrappers(kerasprune.prune(model))]
+    ['prune_out']
+    """
+    return [layer for layer in all_layers(model) if isinstance(layer, PruneWrapper)]
+
+
+def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Every layer below `model` (recursively, without the model itself), each once."""
+    seen: dict[int, keras.layers.Layer] = {}
+    for layer in _compat.flatten_layers(model):
+        seen.setdefault(id(layer), layer)
+    return list(seen.values())
+
+
+def is_graph_model(model: keras.Model) -> bool:
+    """True for Sequential and Functional models (those `clone_model` can rebuild)."""
+    return isinstance(model, keras.Sequential) or _compat.is_functional(model)
+
+
+def fresh_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A new, unbuilt layer with the same config (weights are copied later)."""
+    return layer.__class__.from_config(layer.get_config())
+
+
+def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None:
+    """Copy weights between a layer and its copy, looking through PruneWrappers.
+
+    A wrapper's masks are copied only into another wrapper.
+    """
+    if isinstance(source, PruneWrapper) and not isinstance(target, PruneWrapper):
+        source = source.layer
+    elif isinstance(target, PruneWrapper) and not isinstance(source, PruneWrapper):
+        target = target.layer
+    target.set_weights(source.get_weights())
+
+
+def copy_model(model: keras.Model, replace: Replace) -> keras.Model:
+    """Copy `model`, substituting `replace(layer)` wherever it is not None.
+
+    `replace` receives each original layer and returns a new layer (unbuilt is fine) or
+    None to keep an ordinary copy. Weights are copied afterwards with `copy_weights`.
+    """
+    if is_graph_model(model):
+        return _copy_graph_model(model, replace)
+    return _copy_subclassed_model(model, replace)
+
+
+def _copy_graph_model(model: keras.Model, replace: Replace) -> keras.Model:
+    pairs = []
+
+    def clone_function(layer):
+        new = replace(layer)
+        if new is None:
+            new = fresh_copy(_unwrapped(layer))
+        pairs.append((layer, new))
+        return new
+
+    new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
+    for old, new in pairs:
+        copy_weights(old, new)
+    return new_model
+
+
+def _unwrapped(layer):
+    return layer.layer if isinstance(layer, PruneWrapper) else layer
+
+
+def _copy_subclassed_model(model: keras.Model, replace: Replace) -> keras.Model:
+    if not model.built:
+        raise ValueError(
+            f"Model '{model.name}' is not built. Call it once on data (or call "
+            "`model.build(input_shape)`) before pruning it."
+        )
+    try:
+        new_model = model.__class__.from_config(model.get_config())
+        new_model.build_from_config(model.get_build_config())
+        new_model.built = True  # building by a symbolic run leaves the flag unset
+    except Exception as error:  # the user's class decides what its config holds
+        raise ValueError(
+            f"Could not copy subclassed model '{model.name}' of type "
+            f"{type(model).__name__} from its config ({error}). Give the class a "
+            "`get_config()` returning its constructor arguments."
+        ) from error
+    _copy_tree_weights(model, new_model)
+    _replace_in_place(model, new_model, replace, {})
+    return new_model
+
+
+def _copy_tree_weights(source, target) -> None:
+    """Copy weights from `source` into its structural twin `target`, layer by layer."""
+    if isinstance(source, PruneWrapper) or not _compat.direct_sublayers(source):
+        copy_weights(source, target)
+        return
+    source_children = _compat.direct_sublayers(source)
+    target_children = _compat.direct_sublayers(target)
+    if len(source_children) != len(target_children):
+        raise ValueError(
+            f"The copy of '{source.name}' has {len(target_children)} sublayers instead of "
+            f"{len(source_children)}: its class must build the same layers from its config."
+        )
+    for s, t in zip(source_children, target_children):
+        _copy_tree_weights(s, t)
+    for s, t in zip(_compat.own_variables(source), _compat.own_variables(target)):
+        t.assign(s)
+
+
+def _replace_in_place(original, copy, replace: Replace, done: dict) -> None:
+    """Walk `original` and its twin `copy`; swap the copy's sublayers where asked."""
+    for old, new in zip(_compat.direct_sublayers(original), _compat.direct_sublayers(copy)):
+        if id(new) in done:
+            substitute = done[id(new)]
+        else:
+            substitute = replace(old)
+            if substitute is None:
+                _replace_in_place(old, new, replace, done)
+                continue
+            if not substitute.built:
+                substitute.build(_input_shape_of(new))
+            copy_weights(old, substitute)
+            done[id(new)] = substitute
+        _swap_attribute(copy, new, substitute)
+
+
+def _input_shape_of(layer):
+    config = layer.get_build_config() or {}
+    return config.get("input_shape")
+
+
+def _swap_attribute(parent, old, new) -> None:
+    """Make `parent` hold `new` wherever it held `old` (attributes, lists, dicts)."""
+    for name, value in list(vars(parent).items()):
+        if value is old:
+            object.__setattr__(parent, name, new)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if item is old:
+                    list.__setitem__(value, i, new)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if item is old:
+                    dict.__setitem__(value, key, new)

@@ -1,0 +1,176 @@
+"""Mask patterns: how the weights of one tensor are grouped before pruning.
+
+A pattern turns a weight tensor into one score per group (and the number of weights
+in each group), and turns a keep/prune decision per group back into a 0/1 mask of the
+weight's shape. The selection of which groups to prune (layer or global scope, exact
+counts, ties) lives in `kerasprune.core.selection` and is the same for every pattern.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+
+
+class MaskPattern:
+    """Base class of mask patterns.
+
+    Subclasses implement `group_scores` and `expand`. Scores are importance values:
+    the groups with the lowest scores are pruned first.
+
+    Example:
+
+    >>> import numpy as np
+    >>> scores, sizes = Unstructured().group_scores(np.array([[1.0, -3.0]]))
+    >>> scores.tolist(), sizes.tolist()
+    ([1.0, 3.0], [1, 1])
+    """
+
+    #: True for criteria that need the loss gradients of the weight (Taylor).
+    needs_gradients = False
+
+    def group_scores(
+        self, weight: np.ndarray, gradients: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return `(scores, sizes)`: one score and one weight count per group (1-D).
+
+        `gradients` holds the loss gradient of `weight` on each of a few batches; only
+        patterns with `needs_gradients` use it.
+        """
+        raise NotImplementedError
+
+    def expand(self, keep: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Map a boolean keep-vector over groups to a 0/1 float mask of `shape`."""
+        raise NotImplementedError
+
+    def pruned_groups(self, mask: np.ndarray) -> np.ndarray:
+        """Boolean vector over groups: True where `mask` keeps none of the group's weights.
+
+        The default reads it off `group_scores(mask)`, right for magnitude scores;
+        patterns whose scores are not magnitudes override it.
+        """
+        return self.group_scores(mask)[0] == 0
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "MaskPattern":
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class Unstructured(MaskPattern):
+    """Every weight is its own group, scored by its magnitude `|w|`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> Unstructured().expand(np.array([True, False]), (1, 2)).tolist()
+    [[1.0, 0.0]]
+    """
+
+    def group_scores(self, weight, gradients=None):
+        scores = np.abs(weight).ravel()
+        return scores, np.ones(scores.size, dtype=np.int64)
+
+    def expand(self, keep, shape):
+        return keep.reshape(shape).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return "Unstructured()"
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class Blocks(MaskPattern):
+    """Blocks over the last axes of a weight, scored by the mean magnitude in the block.
+
+    `block_shape=(4, 1)` on a Dense kernel `[in, out]` groups 4 consecutive input rows
+    of one output column: the layout TFLite's sparse FULLY_CONNECTED kernel runs
+    (a 1x4 block in TFLite's `[out, in]` order). On a conv kernel `[h, w, in, out]` the
+    block covers the `(in, out)` axes. Edge blocks of a dimension that the block does not
+    divide are smaller; their size is counted exactly.
+
+    Args:
+        block_shape: tuple of positive ints, at most as many as the weight has axes.
+
+    Example:
+
+    >>> import numpy as np
+    >>> w = np.arange(8, dtype="float32").reshape(4, 2)
+    >>> Blocks((2, 1)).group_scores(w)[0].tolist()
+    [1.0, 2.0, 5.0, 6.0]
+    """
+
+    def __init__(self, block_shape: tuple[int, ...]):
+        block_shape = tuple(block_shape) if isinstance(block_shape, (tuple, list)) else block_shape
+        if (
+            not isinstance(block_shape, tuple)
+            or not block_shape
+            or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in block_shape)
+        ):
+            raise ValueError(
+                "`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
+                f"Received: block_shape={block_shape!r}"
+            )
+        self.block_shape = tuple(int(b) for b in block_shape)
+
+    def _full_block(self, ndim: int) -> tuple[int, ...]:
+        if len(self.block_shape) > ndim:
+            raise ValueError(
+                f"block_shape={self.block_shape} has more axes than a weight of rank {ndim}."
+            )
+        return (1,) * (ndim - len(self.block_shape)) + self.block_shape
+
+    def _blocked(self, array: np.ndarray) -> np.ndarray:
+        """Pad `array` to whole blocks and reshape to (groups, block elements)."""
+        block = self._full_block(array.ndim)
+        pads = [(0, -n % b) for n, b in zip(array.shape, block)]
+        padded = np.pad(array, pads)
+        split = []
+        for n, b in zip(padded.shape, block):
+            split += [n // b, b]
+        tiled = padded.reshape(split)
+        ndim = array.ndim
+        order = list(range(0, 2 * ndim, 2)) + list(range(1, 2 * ndim, 2))
+        return tiled.transpose(order).reshape(-1, int(np.prod(block)))
+
+    def group_scores(self, weight, gradients=None):
+        sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)
+        # Mean magnitude, so a smaller edge block competes fairly with whole blocks.
+        scores = np.abs(self._blocked(weight)).sum(axis=1) / sizes
+        return scores, sizes
+
+    def expand(self, keep, shape):
+        block = self._full_block(len(shape))
+        grid = [-(-n // b) for n, b in zip(shape, block)]
+        mask = keep.reshape(grid).astype(np.float32)
+        for axis, b in enumerate(block):
+            mask = np.repeat(mask, b, axis=axis)
+        return mask[tuple(slice(0, n) for n in shape)]
+
+    def get_config(self):
+        return {"block_shape": list(self.block_shape)}
+
+    def __repr__(self) -> str:
+        return f"Blocks({self.block_shape})"
+
+
+def get(pattern: "MaskPattern | dict | None") -> MaskPattern:
+    """Return a pattern from an instance, a serialized config or None (unstructured).
+
+    Example:
+
+    >>> get(None)
+    Unstructured()
+    """
+    if pattern is None:
+        return Unstructured()
+    if isinstance(pattern, MaskPattern):
+        return pattern
+    if isinstance(pattern, dict):
+        return keras.saving.deserialize_keras_object(pattern)
+    raise TypeError(
+        "`pattern` must be a kerasprune.patterns.MaskPattern instance or None. "
+        f"Received: pattern={pattern!r} of type {type(pattern).__name__}"
+    )

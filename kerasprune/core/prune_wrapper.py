@@ -1,0 +1,256 @@
+"""`PruneWrapper`: the Keras layer that holds a layer's pruning masks.
+
+The wrapper owns one non-trainable mask per pruned weight and makes it hard: the mask
+becomes part of the weight's Keras constraint, which the optimizer applies right after
+every update, so a pruned weight is exactly 0.0 after every step whatever the optimizer's
+momentum says. The forward pass is the wrapped layer's own, with no extra work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+
+from kerasprune.core import patterns as patterns_lib
+from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, prunable_weight_names
+
+SCOPES = ("layer", "global")
+
+
+def apply_mask(weight, mask):
+    """The pruned weight: `weight * mask`. The one place where a mask is applied."""
+    return weight * mask
+
+
+class MaskConstraint:
+    """Variable constraint: the user's own constraint (if any), then the mask."""
+
+    def __init__(self, mask, inner=None):
+        self.mask = mask
+        self.inner = inner
+
+    def __call__(self, weight):
+        if self.inner is not None:
+            weight = self.inner(weight)
+        return apply_mask(weight, self.mask)
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class PruneWrapper(keras.layers.Wrapper):
+    """Wraps a layer so that some of its weights can be pruned with hard masks.
+
+    Usually created by `kerasprune.prune(model)`, but usable by hand in model code,
+    including subclassed models. The masks start at ones (nothing pruned); a callback
+    (`PruningCallback`, `IMPCallback`) or `kerasprune.update_masks` fills them.
+
+    Args:
+        layer: the layer to wrap (Dense, Conv*, Embedding, ... or any layer with
+            `get_prunable_weights()`).
+        weight_names: names of the variables to prune; defaults to the layer's kernels.
+        scope: `"layer"` (this layer reaches the target on its own) or `"global"`
+            (one magnitude threshold across all global-scope wrappers of the model).
+        sparsity_override: this layer's own final sparsity in [0, 1), or None.
+        sparsity_scale: this layer's target as a fraction of the model-wide target.
+        follows: name of a channel-pruned layer whose output channels this wrapper's
+            per-channel weights mirror: a BatchNormalization after a pruned conv gets
+            `gamma` and `beta` zeroed for the conv's pruned channels, so those channels
+            output exactly zero and `kerasprune.shrink` can remove them.
+        pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
+        pruning_state: a callback's resume state (`kerasprune.core.pruning_state`),
+            set by the callbacks on the model's first wrapper; not for users.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> inputs = keras.Input((16,))
+    >>> outputs = kerasprune.PruneWrapper(keras.layers.Dense(4))(inputs)
+    >>> model = keras.Model(inputs, outputs)
+    >>> round(kerasprune.update_masks(model, 0.75), 2)
+    0.75
+    """
+
+    def __init__(
+        self,
+        layer: keras.layers.Layer,
+        *,
+        weight_names: list[str] | None = None,
+        scope: str = "layer",
+        sparsity_override: float | None = None,
+        sparsity_scale: float | None = None,
+        follows: str | None = None,
+        pattern: patterns_lib.MaskPattern | dict | None = None,
+        pruning_state: keras.layers.Layer | dict | None = None,
+        **kwargs,
+    ):
+        if follows is not None and not isinstance(follows, str):
+            raise TypeError(f"`follows` must be a layer name or None. Received: follows={follows!r}")
+        if follows is not None and weight_names is None:
+            weight_names = _normalization_weight_names(layer)
+        _check_layer(layer, weight_names)
+        _check_options(scope, sparsity_override, sparsity_scale)
+        kwargs.setdefault("name", f"prune_{layer.name}")
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        super().__init__(layer, **kwargs)
+        self.weight_names = None if weight_names is None else list(weight_names)
+        self.scope = scope
+        self.sparsity_override = sparsity_override
+        self.sparsity_scale = sparsity_scale
+        self.follows = follows
+        self.pattern = patterns_lib.get(pattern)
+        if isinstance(pruning_state, dict):
+            pruning_state = keras.saving.deserialize_keras_object(pruning_state)
+        if pruning_state is not None:
+            self.pruning_state = pruning_state
+        self.pruned_weights: list = []
+        self.masks: list = []
+        if layer.built:
+            self._attach_masks()
+            self.built = True
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        if not self.masks:
+            self._attach_masks()
+
+    def _attach_masks(self) -> None:
+        if self.weight_names is None and hasattr(self.layer, "get_prunable_weights"):
+            self.weight_names = [v.name for v in self.layer.get_prunable_weights()]
+        names = self.weight_names or prunable_weight_names(self.layer)
+        by_name = {v.name: v for v in self.layer.weights}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ValueError(
+                f"Layer '{self.layer.name}' has no variables named {missing}. "
+                f"Its variables are {sorted(by_name)}."
+            )
+        self.weight_names = list(names)
+        self.pruned_weights = [by_name[n] for n in names]
+        for weight in self.pruned_weights:
+            mask = self.add_weight(
+                shape=weight.shape,
+                initializer="ones",
+                dtype=weight.dtype,
+                trainable=False,
+                name=f"{weight.name}_mask",
+            )
+            self.masks.append(mask)
+            weight.constraint = MaskConstraint(mask, weight.constraint)
+
+    def __getattr__(self, name):
+        # Public attributes of the wrapped layer read through the wrapper, so model code
+        # such as `self.dense.units` keeps working after pruning.
+        layer = self.__dict__.get("layer")
+        if layer is None or name.startswith("_"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(layer, name)
+
+    def call(self, inputs, *args, **kwargs):
+        return self.layer(inputs, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.layer.compute_mask(inputs, mask)
+
+    def assign_masks(self, masks: list[np.ndarray]) -> None:
+        """Set new masks and zero the pruned weights at once.
+
+        Example:
+
+        >>> import numpy as np, keras, kerasprune
+        >>> wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2))
+        >>> wrapper.build((None, 2))
+        >>> wrapper.assign_masks([np.eye(2, dtype="float32")])
+        >>> float(np.count_nonzero(wrapper.layer.kernel.numpy()))
+        2.0
+        """
+        if len(masks) != len(self.masks):
+            raise ValueError(
+                f"Expected {len(self.masks)} masks for layer '{self.layer.name}'. "
+                f"Received: {len(masks)} masks"
+            )
+        for weight, mask, value in zip(self.pruned_weights, self.masks, masks):
+            if tuple(np.shape(value)) != tuple(mask.shape):
+                raise ValueError(
+                    f"Mask for '{weight.path}' must have shape {tuple(mask.shape)}. "
+                    f"Received: shape {tuple(np.shape(value))}"
+                )
+            mask.assign(value)
+            weight.assign(apply_mask(weight, mask))
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of this wrapper's pruned weights that are masked."""
+        total = sum(int(np.prod(m.shape)) for m in self.masks)
+        kept = sum(int(np.count_nonzero(m.numpy())) for m in self.masks)
+        return 1.0 - kept / total if total else 0.0
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            weight_names=self.weight_names,
+            scope=self.scope,
+            sparsity_override=self.sparsity_override,
+            sparsity_scale=self.sparsity_scale,
+            follows=self.follows,
+            pattern=keras.saving.serialize_keras_object(self.pattern),
+        )
+        state = getattr(self, "pruning_state", None)
+        if state is not None:
+            config["pruning_state"] = keras.saving.serialize_keras_object(state)
+        return config
+
+
+def _normalization_weight_names(layer) -> list[str]:
+    """`gamma` and `beta` of a normalization layer, those it has."""
+    flags = {"gamma": getattr(layer, "scale", True), "beta": getattr(layer, "center", True)}
+    return [name for name, present in flags.items() if present]
+
+
+def _check_layer(layer, weight_names) -> None:
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(
+            "`layer` must be a keras.layers.Layer. "
+            f"Received: layer={layer!r} of type {type(layer).__name__}"
+        )
+    if isinstance(layer, PruneWrapper):
+        raise ValueError(f"Layer '{layer.name}' is already a PruneWrapper; wrap it only once.")
+    if isinstance(layer, keras.Model):
+        raise TypeError(
+            f"`layer` must be a single layer, not a model ('{layer.name}'). "
+            "Use kerasprune.prune(model) to prune a whole model."
+        )
+    if weight_names is None and prunable_weight_names(layer) is None:
+        raise ValueError(
+            f"Layer '{layer.name}' of type {type(layer).__name__} has no known prunable "
+            f"weights. {HOW_TO_MAKE_PRUNABLE}"
+        )
+    if weight_names is not None and (
+        isinstance(weight_names, str) or not all(isinstance(n, str) for n in weight_names)
+    ):
+        raise TypeError(
+            "`weight_names` must be a list of variable names such as ['kernel']. "
+            f"Received: weight_names={weight_names!r}"
+        )
+
+
+def _check_options(scope, sparsity_override, sparsity_scale) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"`scope` must be one of {SCOPES}. Received: scope={scope!r}")
+    if sparsity_override is not None and not (
+        isinstance(sparsity_override, (int, float)) and 0.0 <= sparsity_override < 1.0
+    ):
+        raise ValueError(
+            "`sparsity_override` must be a float in [0, 1) or None. "
+            f"Received: sparsity_override={sparsity_override!r}"
+        )
+    if sparsity_scale is not None and not (
+        isinstance(sparsity_scale, (int, float)) and 0.0 <= sparsity_scale
+    ):
+        raise ValueError(
+            "`sparsity_scale` must be a non-negative float or None. "
+            f"Received: sparsity_scale={sparsity_scale!r}"
+        )
+    if sparsity_override is not None and sparsity_scale is not None:
+        raise ValueError("Give at most one of `sparsity_override` and `sparsity_scale`.")

@@ -1,0 +1,204 @@
+"""`RetrainSchedule`: the base of the retraining learning-rate schedules.
+
+Seed 003 (Zimmer, Spiegel, Pokutta, ICLR 2023) shows that how well a pruned
+network recovers in a short retraining budget is mostly a matter of the
+learning-rate schedule used to retrain it. Every schedule here is derived from
+the *original* training schedule (any Keras schedule, or a constant) and the
+retraining length:
+
+| name | learning rate during the `retrain_steps` steps of retraining | warm-up |
+|------|------------------------------------------------------------|---------|
+| FT   | constant, the last rate of the original training               | none |
+| LRW  | the last `retrain_steps` steps of the original schedule, replayed | none |
+| SLR  | the whole original schedule compressed into the retraining phase | 10% |
+| CLR  | one cosine decay from the original maximum to its last rate     | 10% |
+| LLR  | linear decay from the original maximum to zero                 | 10% |
+| ALLR | LLR started at `d * max`, `d` from the pruning and the budget   | 10% |
+
+Warm-up ramps linearly from 0 to the value the schedule has when warm-up ends
+(its first `int(warmup * retrain_steps)` steps); the decay then runs over the
+remaining steps. All schedules are pure functions of `step` (the optimizer's
+iteration count): a phase starting later than step 0 is described by
+`start_step`, so any schedule can be plotted and tested point by point.
+
+Steps are optimizer steps: convert epochs with `epochs * steps_per_epoch`.
+"""
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import keras
+from keras import ops
+
+LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
+
+_MAX_EVALUATED_STEPS = 10_000
+
+
+def evaluate_schedule(schedule: LearningRate, steps: Sequence[int]) -> np.ndarray:
+    """Evaluates a learning rate (a schedule or a constant) at many steps.
+
+    Args:
+        schedule: a `keras.optimizers.schedules.LearningRateSchedule` or a float.
+        steps: the optimizer steps to evaluate at.
+
+    Returns:
+        A float64 numpy array of the learning rates, one per step.
+
+    Example:
+
+    >>> lin = keras.optimizers.schedules.PolynomialDecay(0.1, 10, 0.0)
+    >>> evaluate_schedule(lin, [0, 5, 10]).round(3).tolist()
+    [0.1, 0.05, 0.0]
+    """
+    steps = np.asarray(steps, dtype="float32")
+    if not callable(schedule):
+        return np.full(steps.shape, float(schedule))
+    try:  # built-in Keras schedules are elementwise in `step`
+        values = np.asarray(ops.convert_to_numpy(schedule(ops.convert_to_tensor(steps))))
+        if values.shape == steps.shape:
+            return values.astype("float64")
+    except Exception:  # a user schedule that only takes scalars
+        pass
+    return np.array([float(ops.convert_to_numpy(schedule(s))) for s in steps])
+
+
+class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Base class of the retraining schedules (not used directly).
+
+    Args:
+        original: the learning rate of the original training: a float or any
+            `keras.optimizers.schedules.LearningRateSchedule`.
+        retrain_steps: length of the retraining phase, in optimizer steps.
+        original_steps: length `T` of the original training, in optimizer steps.
+            Required when `original` is a schedule (and always for ALLR).
+        warmup: fraction of `retrain_steps` spent warming up linearly from 0.
+            Defaults to the class's value (0.1, or 0 for FT and LRW).
+        start_step: optimizer step at which the retraining phase starts; before
+            it the schedule returns its first value, after the phase its last.
+        max_lr: largest rate of the original schedule. Computed from
+            `original` when omitted (from up to 10,000 evenly spaced steps).
+
+    Subclasses implement `_decay(t)`: the rate at local step `t`
+    (`warmup_steps <= t <= retrain_steps`, float tensor).
+    """
+
+    default_warmup = 0.1
+    needs_original_steps = False
+
+    def __init__(
+        self,
+        original: LearningRate,
+        retrain_steps: int,
+        original_steps: Optional[int] = None,
+        *,
+        warmup: Optional[float] = None,
+        start_step: int = 0,
+        max_lr: Optional[float] = None,
+    ):
+        warmup = self.default_warmup if warmup is None else warmup
+        self._validate(original, retrain_steps, original_steps, warmup, start_step)
+        self.original = original
+        self.retrain_steps = int(retrain_steps)
+        self.original_steps = None if original_steps is None else int(original_steps)
+        self.warmup = float(warmup)
+        self.start_step = int(start_step)
+        self.warmup_steps = int(self.warmup * self.retrain_steps)
+        self.max_lr = float(max_lr) if max_lr is not None else self._original_max()
+        self.last_lr = self._original_last()
+
+    def _validate(self, original, retrain_steps, original_steps, warmup, start_step):
+        name = type(self).__name__
+        if callable(original):
+            if not isinstance(original, keras.optimizers.schedules.LearningRateSchedule):
+                raise TypeError(
+                    f"{name}: `original` must be a float or a keras LearningRateSchedule. "
+                    f"Received: original={original!r}"
+                )
+        elif not isinstance(original, (int, float)) or not original > 0:
+            raise ValueError(
+                f"{name}: `original` must be a positive float or a keras "
+                f"LearningRateSchedule. Received: original={original!r}"
+            )
+        if not isinstance(retrain_steps, (int, np.integer)) or retrain_steps < 1:
+            raise ValueError(
+                f"{name}: `retrain_steps` must be an integer >= 1. "
+                f"Received: retrain_steps={retrain_steps!r}"
+            )
+        needs_t = callable(original) or self.needs_original_steps
+        if original_steps is None and needs_t:
+            raise ValueError(
+                f"{name} needs the original training length: pass `original_steps` "
+                f"(steps of the original training). Received: original_steps=None"
+            )
+        if original_steps is not None and (
+            not isinstance(original_steps, (int, np.integer)) or original_steps < 1
+        ):
+            raise ValueError(
+                f"{name}: `original_steps` must be an integer >= 1. "
+                f"Received: original_steps={original_steps!r}"
+            )
+        if not 0.0 <= warmup < 1.0:
+            raise ValueError(
+                f"{name}: `warmup` must be a fraction in [0, 1). Received: warmup={warmup!r}"
+            )
+        if not isinstance(start_step, (int, np.integer)) or start_step < 0:
+            raise ValueError(
+                f"{name}: `start_step` must be an integer >= 0. "
+                f"Received: start_step={start_step!r}"
+            )
+
+    def _original_steps_grid(self) -> np.ndarray:
+        n = self.original_steps or 1
+        return np.unique(np.linspace(0, n - 1, min(n, _MAX_EVALUATED_STEPS)).round())
+
+    def _original_max(self) -> float:
+        return float(evaluate_schedule(self.original, self._original_steps_grid()).max())
+
+    def _original_last(self) -> float:
+        last = (self.original_steps or 1) - 1
+        return float(evaluate_schedule(self.original, [last])[0])
+
+    def _original_at(self, step):
+        if callable(self.original):
+            return ops.cast(self.original(step), "float32")
+        return ops.zeros_like(step) + self.original
+
+    def _progress(self, t):
+        """Fraction of the post-warm-up phase done at local step t, in [0, 1]."""
+        span = max(self.retrain_steps - self.warmup_steps, 1)
+        return (t - self.warmup_steps) / span
+
+    def _decay(self, t):
+        raise NotImplementedError
+
+    def __call__(self, step):
+        step = ops.cast(ops.convert_to_tensor(step), "float32")
+        t = ops.clip(step - self.start_step, 0.0, float(self.retrain_steps))
+        decay = self._decay(ops.maximum(t, float(self.warmup_steps)))
+        if self.warmup_steps == 0:
+            return decay
+        peak = self._decay(ops.zeros_like(t) + self.warmup_steps)
+        return ops.where(t < self.warmup_steps, peak * t / self.warmup_steps, decay)
+
+    def get_config(self) -> dict:
+        original = self.original
+        if callable(original):
+            original = keras.optimizers.schedules.serialize(original)
+        return {
+            "original": original,
+            "retrain_steps": self.retrain_steps,
+            "original_steps": self.original_steps,
+            "warmup": self.warmup,
+            "start_step": self.start_step,
+            "max_lr": self.max_lr,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RetrainSchedule":
+        config = dict(config)
+        if isinstance(config["original"], dict):
+            config["original"] = keras.optimizers.schedules.deserialize(config["original"])
+        return cls(**config)
+
+

@@ -1,0 +1,190 @@
+"""Structured mask patterns: whole output channels (`Channels`) and N:M sparsity (`NM`).
+
+Both plug into `kerasprune.prune(model, pattern=...)`, so the GMP `PruningCallback`, the
+IMP callbacks and `update_masks` prune whole channels or N:M groups with the same
+schedules as unstructured pruning. Channels pruned this way are then physically removed
+by `kerasprune.shrink`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+
+from kerasprune.core.patterns import MaskPattern
+from kerasprune.core.validation import check_choice, is_int
+from kerasprune.structured.criteria import CRITERIA, by_channel, channel_axis, channel_scores
+
+NORMALIZATIONS = ("none", "size", "layer")
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class Channels(MaskPattern):
+    """Prune whole output channels: conv filters, Dense/EinsumDense units, depthwise channels.
+
+    Each channel (the kernel slice at one index of `kerasprune.channel_scores.channel_axis`)
+    is one group, scored by `criterion`. With `scope="global"`, scores of layers of
+    different fan-in are made comparable by `normalize`.
+
+    Args:
+        criterion: `"l1"`, `"l2"`, `"taylor"` (needs `importance=TaylorImportance(x, y)`
+            on the pruning callback) or `"random"`.
+        normalize: `"size"` divides each score by the channel's weight count (mean |w|
+            for L1), `"layer"` divides the layer's scores by their L2 norm (Molchanov et
+            al.), `"none"` keeps raw scores. Irrelevant in layer scope.
+        min_channels: channels of each layer never pruned (the highest-scoring ones get an
+            infinite score; see the report for the selection rule this relies on).
+        seed: seed of the `"random"` criterion.
+
+    Example:
+
+    >>> import numpy as np
+    >>> kernel = np.array([[1.0, 0.1, -3.0], [1.0, 0.1, 3.0]])
+    >>> pattern = Channels("l1")
+    >>> scores, sizes = pattern.group_scores(kernel)
+    >>> sizes.tolist()
+    [2, 2, 2]
+    >>> pattern.expand(np.array([True, False, True]), kernel.shape).tolist()
+    [[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]]
+    """
+
+    def __init__(
+        self,
+        criterion: str = "l1",
+        *,
+        normalize: str = "size",
+        min_channels: int = 1,
+        seed: int = 0,
+    ):
+        check_choice("criterion", criterion, CRITERIA)
+        check_choice("normalize", normalize, NORMALIZATIONS)
+        if not is_int(min_channels) or min_channels < 0:
+            raise ValueError(
+                f"`min_channels` must be an int >= 0. Received: min_channels={min_channels!r}"
+            )
+        self.criterion = criterion
+        self.normalize = normalize
+        self.min_channels = min_channels
+        self.seed = seed
+
+    #: Structured: `prune` masks the BatchNormalization after a channel-pruned layer too.
+    prunes_channels = True
+
+    @property
+    def needs_gradients(self) -> bool:
+        return self.criterion == "taylor"
+
+    def group_scores(self, weight, gradients=None):
+        weight = np.asarray(weight)
+        axis = channel_axis(weight.shape)
+        sizes = np.full(weight.shape[axis], weight.size // weight.shape[axis], dtype=np.int64)
+        scores = channel_scores(weight, self.criterion, axis=axis,
+                                gradients=gradients, seed=self.seed)
+        if self.normalize == "size":
+            scores = scores / sizes
+        elif self.normalize == "layer":
+            norm = np.linalg.norm(scores)
+            scores = scores / norm if norm > 0 else scores
+        if self.min_channels:
+            protected = np.argsort(-scores, kind="stable")[: self.min_channels]
+            scores = scores.astype(np.float64)
+            scores[protected[scores[protected] > 0]] = np.inf
+        return scores, sizes
+
+    def pruned_groups(self, mask):
+        return ~channels_kept(mask)
+
+    def expand(self, keep, shape):
+        axis = channel_axis(tuple(shape))
+        view = [1] * len(shape)
+        view[axis] = shape[axis]
+        return np.broadcast_to(keep.reshape(view), shape).astype(np.float32)
+
+    def get_config(self):
+        return {"criterion": self.criterion, "normalize": self.normalize,
+                "min_channels": self.min_channels, "seed": self.seed}
+
+    def __repr__(self) -> str:
+        return f"Channels({self.criterion!r})"
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class NM(MaskPattern):
+    """N:M sparsity: at most `n` nonzeros in every `m` consecutive weights of the input axis.
+
+    Groups are runs of `m` consecutive entries along the input axis (axis -2 of a Dense
+    kernel `[in, out]` or a conv kernel `[..., in, out]`), the layout of 2:4 sparse tensor
+    cores. Each weight is scored by its magnitude rank inside its run, so the selection
+    prunes the smallest weight of every run first: at the target sparsity `1 - n/m`
+    (0.5 for 2:4) every run keeps exactly `n` weights, and a gradual schedule passes
+    through (m-1):m, (m-2):m, ... on the way. Targets above `1 - n/m` are not N:M.
+
+    Args:
+        n: weights kept per run, 1 <= n < m.
+        m: run length; must divide the input axis of every pruned kernel.
+
+    Example:
+
+    >>> import numpy as np
+    >>> w = np.array([[4.0], [-1.0], [3.0], [0.5]])
+    >>> NM(2, 4).group_scores(w)[0].round(2).tolist()
+    [3.5, 1.12, 2.38, 0.06]
+    """
+
+    def __init__(self, n: int = 2, m: int = 4):
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (n, m))
+        if not ok or not 1 <= n < m:
+            raise ValueError(f"Expected ints with 1 <= n < m. Received: n={n!r}, m={m!r}")
+        self.n, self.m = n, m
+
+    @property
+    def sparsity(self) -> float:
+        """The sparsity at which every run has exactly `n` nonzeros."""
+        return 1.0 - self.n / self.m
+
+    def _runs(self, array: np.ndarray) -> np.ndarray:
+        """`array` as `(runs, m)`, runs along axis -2 (axis 0 of a vector)."""
+        if array.ndim < 2 or array.shape[-2] % self.m:
+            raise ValueError(
+                f"NM({self.n}, {self.m}) needs a kernel whose input axis (-2) is a multiple "
+                f"of {self.m}. Received: shape={array.shape}"
+            )
+        moved = np.moveaxis(array, -2, -1)
+        return moved.reshape(-1, self.m)
+
+    def group_scores(self, weight, gradients=None):
+        magnitude = np.abs(self._runs(np.asarray(weight, dtype=np.float64)))
+        rank = np.argsort(np.argsort(magnitude, axis=1, kind="stable"), axis=1)
+        peak = magnitude.max(axis=1, keepdims=True)
+        # The rank dominates; the magnitude in [0, 1) orders runs at the same rank.
+        fraction = np.divide(magnitude, peak * 2, out=np.zeros_like(magnitude), where=peak > 0)
+        scores = rank + fraction
+        return self._unruns(scores, np.shape(weight)).ravel(), np.ones(scores.size, np.int64)
+
+    def _unruns(self, runs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        moved_shape = shape[:-2] + (shape[-1], shape[-2])
+        return np.moveaxis(runs.reshape(moved_shape), -1, -2)
+
+    def pruned_groups(self, mask):
+        return np.asarray(mask).ravel() == 0
+
+    def expand(self, keep, shape):
+        return keep.reshape(shape).astype(np.float32)
+
+    def get_config(self):
+        return {"n": self.n, "m": self.m}
+
+    def __repr__(self) -> str:
+        return f"NM({self.n}, {self.m})"
+
+
+def channels_kept(mask: np.ndarray) -> np.ndarray:
+    """Boolean vector over output channels: True where the mask keeps any weight.
+
+    Example:
+
+    >>> channels_kept(np.array([[1.0, 0.0], [1.0, 0.0]])).tolist()
+    [True, False]
+    """
+    mask = np.asarray(mask)
+    return by_channel(mask, channel_axis(mask.shape)).any(axis=1)

@@ -1,0 +1,92 @@
+"""BIMPCallback: dense phase with a linear schedule, then IMP with ALLR, in one fit."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+from kerasprune.callbacks.bimp_callback import BIMPCallback
+from kerasprune.retrain.retrain_schedule import evaluate_schedule
+from kerasprune.retrain.schedules import ALLR
+
+BATCH = 64
+
+
+def pruning_ready(lr=0.1) -> keras.Model:
+    model = kerasprune.prune(keras.Sequential([
+        keras.Input((7, 7, 1)),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(10),
+    ]), scope="global")
+    model.compile(keras.optimizers.SGD(lr, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def test_bimp_trains_dense_linearly_then_prunes_with_allr(digits):
+    (x, y), (x_test, y_test) = digits
+    steps = int(np.ceil(len(x) / BATCH))
+    model = pruning_ready(lr=0.1)
+    bimp = BIMPCallback(0.9, total_epochs=6, dense_epochs=4, cycles=2)
+    history = model.fit(x, y, batch_size=BATCH, epochs=6, callbacks=[bimp], verbose=0)
+
+    assert history.history["cycle"] == [0, 0, 0, 0, 1, 2]
+    np.testing.assert_allclose(history.history["sparsity"], [0, 0, 0, 0, 0.6838, 0.9], atol=1e-3)
+    dense_phase = np.array(bimp.lr_trace[:4 * steps])
+    np.testing.assert_allclose(dense_phase, 0.1 * (1 - np.arange(4 * steps) / (4 * steps)), rtol=1e-5)
+    linear = keras.optimizers.schedules.PolynomialDecay(0.1, 4 * steps, 0.0)
+    for cycle, record in enumerate(bimp.cycle_records):
+        expected = ALLR(linear, steps, 4 * steps, d1=record["d1"])  # d2 = 1/4
+        assert record["d"] == pytest.approx(min(1, max(record["d1"], 0.25)))
+        start = (4 + cycle) * steps
+        np.testing.assert_allclose(bimp.lr_trace[start:start + steps],
+                                   evaluate_schedule(expected, range(steps)), rtol=1e-5)
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    assert accuracy > 0.8  # a 90%-sparse model that still reads 7x7 digits (chance: 0.1)
+    assert kerasprune.sparsity_report(model).total == pytest.approx(0.9, abs=1e-3)
+
+
+def test_max_learning_rate_overrides_the_optimizer(digits):
+    (x, y), _ = digits
+    model = pruning_ready(lr=0.5)
+    bimp = BIMPCallback(0.5, total_epochs=2, dense_epochs=1, max_learning_rate=0.05)
+    model.fit(x[:512], y[:512], batch_size=BATCH, epochs=2, callbacks=[bimp], verbose=0)
+    assert bimp.lr_trace[0] == pytest.approx(0.05)
+    assert max(bimp.lr_trace) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(total_epochs=4, dense_epochs=4), "dense_epochs=4, total_epochs=4"),
+        (dict(total_epochs=4, dense_epochs=5), "dense_epochs=5, total_epochs=4"),
+        (dict(total_epochs=5, dense_epochs=2, cycles=2), "3 retraining epochs"),
+        (dict(total_epochs=5, dense_epochs=3, cycles=3), "2 retraining epochs"),
+        (dict(total_epochs=5, dense_epochs=0), "dense_epochs=0"),
+        (dict(total_epochs=5, dense_epochs=2, max_learning_rate=-1.0), "max_learning_rate=-1.0"),
+    ],
+)
+def test_bad_budgets_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BIMPCallback(0.9, **kwargs)
+
+
+def test_fit_shorter_than_the_budget_warns_and_continues_to_the_target(digits):
+    (x, y), _ = digits
+    bimp = BIMPCallback(0.9, total_epochs=6, dense_epochs=2, cycles=2)
+    model = pruning_ready()
+    with pytest.warns(UserWarning, match=r"not the target 0.9.*initial_epoch=3, epochs=6"):
+        model.fit(x, y, epochs=3, callbacks=[bimp], verbose=0)
+    history = model.fit(x, y, initial_epoch=3, epochs=6, callbacks=[bimp], verbose=0)
+    assert history.history["cycle"] == [1, 2, 2]
+    assert history.history["sparsity"][-1] == pytest.approx(0.9, abs=1e-3)
+
+
+def test_config_round_trip():
+    bimp = BIMPCallback(0.8, total_epochs=10, dense_epochs=4, cycles=3, max_learning_rate=0.2)
+    restored = BIMPCallback.from_config(bimp.get_config())
+    assert restored.get_config() == bimp.get_config()
+    assert (restored.epochs_per_cycle, restored.retrain_schedule) == (2, "allr")

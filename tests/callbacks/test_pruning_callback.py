@@ -1,0 +1,190 @@
+"""GMP in model.fit: stages, hard masks, logs, learning rates, regularization, bad settings."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+from tests.helpers import compile_classifier, small_cnn
+
+
+def _pruned_kernels(model):
+    return [np.asarray(v) for w in kerasprune.prune_wrappers(model) for v in w.pruned_weights]
+
+
+def _masks(model):
+    return [np.asarray(m) for w in kerasprune.prune_wrappers(model) for m in w.masks]
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [lambda: keras.optimizers.Adam(1e-2), lambda: keras.optimizers.SGD(0.05, momentum=0.9)],
+    ids=["adam", "sgd_momentum"],
+)
+def test_masked_weights_are_exactly_zero_after_fit(optimizer, digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()), optimizer())
+    callback = kerasprune.PruningCallback(
+        0.8, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=2, update_every=5
+    )
+    model.fit(x, y, epochs=4, batch_size=64, callbacks=[callback], verbose=0)
+    for kernel, mask in zip(_pruned_kernels(model), _masks(model)):
+        assert np.all(kernel[mask == 0] == 0.0)
+        # The momentum kept pushing these weights during fine-tuning: they stay zero.
+        assert (mask == 0).sum() == round(0.8 * mask.size)
+
+
+def test_stages_sparsity_and_stage_in_history(digits):
+    (x, y), (xt, yt) = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(
+        0.9, stabilization_epochs=1, pruning_epochs=3, finetune_epochs=1, initial_sparsity=0.1
+    )
+    history = model.fit(x, y, epochs=5, batch_size=64, callbacks=[callback], verbose=0)
+    assert history.history["stage"] == [0, 1, 1, 1, 2]
+    sparsity = history.history["sparsity"]
+    assert sparsity[0] == 0.0
+    assert sparsity[1] == pytest.approx(0.1, abs=0.01)
+    assert sparsity[1] < sparsity[2] < sparsity[3]
+    assert sparsity[3] == pytest.approx(0.9, abs=0.01) and sparsity[4] == sparsity[3]
+    # Cubic schedule: the middle update is s_f + (s_i - s_f) * (1 - 1/2)^3.
+    assert sparsity[2] == pytest.approx(0.9 + (0.1 - 0.9) * 0.125, abs=0.01)
+    _, accuracy = model.evaluate(xt, yt, verbose=0)
+    assert accuracy > 0.6  # 90% of a tiny CNN pruned on 7x7 digits (dense: 0.89, chance: 0.1)
+
+
+def test_masks_frozen_during_finetuning(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(
+        0.7, stabilization_epochs=0, pruning_epochs=1, finetune_epochs=2, schedule="one_shot"
+    )
+    seen = []
+    snapshot = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append(_masks(model)))
+    model.fit(x, y, epochs=3, batch_size=64, callbacks=[callback, snapshot], verbose=0)
+    for a, b in zip(seen[0], seen[2]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_global_scope_reaches_the_overall_target(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn(), scope="global"))
+    callback = kerasprune.PruningCallback(0.75, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=0)
+    model.fit(x, y, epochs=2, batch_size=64, callbacks=[callback], verbose=0)
+    report = kerasprune.sparsity_report(model)
+    total = sum(r.size for r in report.rows)
+    assert sum(r.size - r.nonzeros for r in report.rows) == round(0.75 * total)
+
+
+def test_learning_rates_and_regularization_removed_for_finetuning(digits):
+    (x, y), _ = digits
+    base = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, kernel_regularizer=keras.regularizers.L2(0.1))])
+    model = compile_classifier(kerasprune.prune(base), keras.optimizers.AdamW(1e-2, weight_decay=0.1))
+    callback = kerasprune.PruningCallback(
+        0.5, stabilization_epochs=1, pruning_epochs=1, finetune_epochs=2,
+        pruning_learning_rate=0.02, finetune_learning_rates=[1e-3, 1e-4],
+        remove_regularization=True,
+    )
+    rates = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, l: rates.append(float(model.optimizer.learning_rate)))
+    history = model.fit(x, y, epochs=4, batch_size=64, callbacks=[callback, record], verbose=0)
+    assert rates == pytest.approx([0.02, 0.02, 1e-3, 1e-4])
+    assert model.optimizer.weight_decay is None
+    assert not model.losses  # no regularization loss left
+    # The total loss dropped sharply once the L2 term was gone.
+    assert history.history["loss"][2] < history.history["loss"][1]
+
+
+def test_resumed_fit_continues_the_schedule(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(0.8, stabilization_epochs=0, pruning_epochs=3,
+                                          finetune_epochs=1, initial_sparsity=0.2)
+    # The first run is interrupted after two epochs (as by a crash or a time limit).
+    stop = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, l: setattr(model, "stop_training", e == 1))
+    model.fit(x, y, epochs=4, batch_size=64, callbacks=[callback, stop], verbose=0)
+    first = kerasprune.sparsity_report(model).total
+    history = model.fit(x, y, epochs=4, initial_epoch=2, batch_size=64,
+                        callbacks=[callback], verbose=0)
+    assert first < 0.8
+    assert history.history["sparsity"] == pytest.approx([0.8, 0.8], abs=0.01)
+
+
+BAD_SETTINGS = [
+    (dict(target_sparsity=1.0), "`target_sparsity` must be a float in \\[0, 1\\)"),
+    (dict(target_sparsity=-0.1), "`target_sparsity` must be"),
+    (dict(initial_sparsity=0.95), "`initial_sparsity` must be <= `target_sparsity`"),
+    (dict(pruning_epochs=0), "`pruning_epochs` must be an int >= 1"),
+    (dict(stabilization_epochs=1.5), "`stabilization_epochs` must be an int"),
+    (dict(update_every="batch"), "`update_every` must be 'epoch' or an int"),
+    (dict(update_every=0), "`update_every` must be"),
+    (dict(schedule="quadratic"), "`schedule` must be"),
+    (dict(finetune_learning_rates=[-1.0]), "`finetune_learning_rates` must be"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_SETTINGS)
+def test_bad_callback_settings_raise_at_construction(change, message):
+    kwargs = dict(target_sparsity=0.9, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=0)
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=message):
+        kerasprune.PruningCallback(**kwargs)
+
+
+def _fit_expecting(error_match, callback, epochs=2, model=None, batch_size=64):
+    x = np.random.rand(128, 7, 7, 1).astype("float32")
+    y = np.random.randint(0, 10, 128)
+    model = model or compile_classifier(kerasprune.prune(small_cnn()))
+    before = [np.asarray(w).copy() for w in model.weights]
+    with pytest.raises(ValueError, match=error_match):
+        model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=[callback], verbose=0)
+    # Refused before the first step: nothing was trained or pruned.
+    for b, a in zip(before, model.weights):
+        np.testing.assert_array_equal(b, np.asarray(a))
+
+
+def test_frequency_longer_than_pruning_stage_is_refused_before_training():
+    callback = kerasprune.PruningCallback(0.9, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, update_every=100)
+    _fit_expecting("masks would never be updated", callback)
+
+
+def test_part_of_a_run_is_allowed_and_warns_that_the_target_is_not_reached():
+    callback = kerasprune.PruningCallback(0.9, stabilization_epochs=1, pruning_epochs=2,
+                                          finetune_epochs=1)
+    x = np.random.rand(128, 7, 7, 1).astype("float32")
+    y = np.random.randint(0, 10, 128)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    with pytest.warns(UserWarning, match=r"sparsity 0\.\d+, not the target 0\.9"):
+        model.fit(x, y, epochs=2, callbacks=[callback], verbose=0)
+    history = model.fit(x, y, initial_epoch=2, epochs=4, callbacks=[callback], verbose=0)
+    assert history.history["stage"] == [1, 2]
+    assert history.history["sparsity"][-1] == pytest.approx(0.9, abs=1e-3)
+
+
+def test_unpruned_model_is_refused_before_training():
+    callback = kerasprune.PruningCallback(0.9, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=0)
+    _fit_expecting("kerasprune.prune", callback, model=compile_classifier(small_cnn()))
+
+
+def test_custom_schedule_object_is_used():
+    schedule = kerasprune.ConstantSparsity(0.6, begin_step=0, end_step=0)
+    callback = kerasprune.PruningCallback(0.6, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=0, schedule=schedule)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    model.fit(np.random.rand(64, 7, 7, 1), np.random.randint(0, 10, 64), epochs=1,
+              callbacks=[callback], verbose=0)
+    assert kerasprune.sparsity_report(model).total == pytest.approx(0.6, abs=0.01)
+
+
+def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_training():
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-2, 10, 0.9)
+    model = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.Adam(schedule))
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, finetune_learning_rates=[1e-4])
+    _fit_expecting("created with a LearningRateSchedule", callback, model=model)

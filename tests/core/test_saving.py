@@ -1,0 +1,101 @@
+"""A pruned model saves as .keras and resumes training with the same masks."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+from tests.helpers import compile_classifier, small_cnn
+
+
+def _masks(model):
+    return [np.asarray(m) for w in kerasprune.prune_wrappers(model) for m in w.masks]
+
+
+def test_keras_round_trip_restores_masks_and_resumes(tmp_path, digits):
+    (x, y), (xt, _) = digits
+    model = compile_classifier(kerasprune.prune(small_cnn(), scope="global", block_shape=(2, 1)))
+    callback = kerasprune.PruningCallback(0.8, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=2)
+    stop = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, l: setattr(model, "stop_training", e == 2))
+    model.fit(x, y, epochs=4, batch_size=64, callbacks=[callback, stop], verbose=0)
+    path = tmp_path / "pruned.keras"
+    model.save(path)
+
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(xt, verbose=0), model.predict(xt, verbose=0),
+                               atol=1e-6)
+    for a, b in zip(_masks(model), _masks(loaded)):
+        np.testing.assert_array_equal(a, b)
+    wrapper = kerasprune.prune_wrappers(loaded)[0]
+    assert wrapper.scope == "global" and wrapper.pattern.block_shape == (2, 1)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
+
+    # Resume: the last epoch of fine-tuning, masks unchanged, pruned weights still zero.
+    before = _masks(loaded)
+    history = loaded.fit(x, y, epochs=4, initial_epoch=3, batch_size=64,
+                         callbacks=[kerasprune.PruningCallback(
+                             0.8, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=2)],
+                         verbose=0)
+    assert history.history["stage"] == [2]
+    for mask, after in zip(before, _masks(loaded)):
+        np.testing.assert_array_equal(mask, after)
+    for w in kerasprune.prune_wrappers(loaded):
+        for v, m in zip(w.pruned_weights, w.masks):
+            assert np.all(np.asarray(v)[np.asarray(m) == 0] == 0)
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class HandPruned(keras.Model):
+    """A subclassed model that uses PruneWrapper by hand in its own code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = kerasprune.PruneWrapper(keras.layers.Dense(16, activation="relu"))
+        self.out = kerasprune.PruneWrapper(keras.layers.Dense(3), sparsity_override=0.5)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_subclassed_model_with_wrappers_by_hand_round_trips(tmp_path):
+    model = HandPruned()
+    x = np.random.rand(32, 6).astype("float32")
+    model(x)
+    kerasprune.update_masks(model, 0.75)
+    path = tmp_path / "hand.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    rows = kerasprune.sparsity_report(loaded).rows
+    assert [round(r.sparsity, 2) for r in rows] == [0.75, 0.5]
+
+
+@pytest.mark.parametrize("obj", [
+    kerasprune.PolynomialDecay(0.1, 0.9, 10, 110, power=2, frequency=20),
+    kerasprune.ConstantSparsity(0.5, 5, 50, 5),
+    kerasprune.Blocks((4, 1)),
+    kerasprune.Unstructured(),
+])
+def test_public_objects_serialize(obj):
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))
+    assert type(clone) is type(obj) and clone.get_config() == obj.get_config()
+
+
+def test_wrapper_config_round_trips():
+    wrapper = kerasprune.PruneWrapper(keras.layers.Dense(4), scope="global", sparsity_scale=0.5,
+                                      pattern=kerasprune.Blocks((4, 1)))
+    clone = kerasprune.PruneWrapper.from_config(wrapper.get_config())
+    assert (clone.scope, clone.sparsity_scale, clone.pattern.block_shape) == ("global", 0.5, (4, 1))
+    assert clone.layer.units == 4
+
+
+def test_stripped_model_saves_without_kerasprune(tmp_path, digits):
+    pruned = kerasprune.prune(small_cnn())
+    kerasprune.update_masks(pruned, 0.5)
+    path = tmp_path / "plain.keras"
+    kerasprune.strip(pruned).save(path)
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        assert b"kerasprune" not in archive.read("config.json")

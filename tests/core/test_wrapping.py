@@ -1,0 +1,240 @@
+"""prune() and strip() on every kind of Keras model, layer selection, bad input."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+from tests.helpers import small_cnn, weights_snapshot
+
+
+class TwoTower(keras.Model):
+    """A subclassed model with layers in attributes and in a list."""
+
+    def __init__(self, units=16, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = keras.layers.Dense(units, activation="relu", name="encoder")
+        self.heads = [keras.layers.Dense(8, name="head_a"), keras.layers.Dense(4, name="head_b")]
+
+    def call(self, x):
+        x = self.encoder(x)
+        for head in self.heads:
+            x = head(x)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.encoder.units}
+
+
+def _nested_functional():
+    inner_in = keras.Input((6,))
+    inner = keras.Model(inner_in, keras.layers.Dense(6, name="inner_dense")(inner_in), name="inner")
+    inputs = keras.Input((6,))
+    shared = keras.layers.Dense(6, activation="tanh", name="shared")
+    h = shared(shared(inputs))
+    outputs = keras.layers.Dense(3, name="out")(inner(h))
+    return keras.Model(inputs, outputs)
+
+
+def _random_weights(model, seed=0):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.weights])
+    return model
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "subclassed"])
+def test_prune_copies_the_model_and_keeps_its_predictions(kind):
+    if kind == "sequential":
+        model, x = small_cnn(), np.random.rand(5, 7, 7, 1).astype("float32")
+    elif kind == "functional":
+        model, x = _nested_functional(), np.random.rand(5, 6).astype("float32")
+    else:
+        model, x = TwoTower(), np.random.rand(5, 6).astype("float32")
+        model(x)
+    _random_weights(model)
+    before = weights_snapshot(model)
+    pruned = kerasprune.prune(model)
+    assert len(kerasprune.prune_wrappers(pruned)) == 3
+    np.testing.assert_allclose(np.asarray(pruned(x)), np.asarray(model(x)), atol=1e-6)
+    kerasprune.update_masks(pruned, 0.5)
+    # The original model is untouched.
+    assert not kerasprune.prune_wrappers(model)
+    for b, a in zip(before, weights_snapshot(model)):
+        np.testing.assert_array_equal(b, a)
+    assert kerasprune.sparsity_report(pruned).total == pytest.approx(0.5, abs=0.02)
+
+
+def test_shared_layer_is_wrapped_once_and_stays_shared():
+    pruned = kerasprune.prune(_nested_functional())
+    names = [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
+    assert sorted(names) == ["inner_dense", "out", "shared"]
+    shared = [w for w in kerasprune.prune_wrappers(pruned) if w.layer.name == "shared"][0]
+    assert len(shared._inbound_nodes) == 2
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "subclassed"])
+def test_strip_returns_plain_model_with_identical_predictions(kind, digits):
+    if kind == "subclassed":
+        model, x = TwoTower(), np.random.rand(16, 6).astype("float32")
+        model(x)
+    elif kind == "functional":
+        model, x = _nested_functional(), np.random.rand(16, 6).astype("float32")
+    else:
+        model, x = small_cnn(), digits[1][0][:16]
+    pruned = kerasprune.prune(_random_weights(model))
+    kerasprune.update_masks(pruned, 0.8)
+    plain = kerasprune.strip(pruned)
+    assert not kerasprune.prune_wrappers(plain)
+    assert not any(isinstance(l, kerasprune.PruneWrapper) for l in plain._flatten_layers())
+    assert np.abs(np.asarray(plain(x)) - np.asarray(pruned(x))).max() <= 1e-6
+    assert kerasprune.sparsity_report(plain).total == pytest.approx(0.8, abs=0.02)
+    # The pruned model still works after strip.
+    assert kerasprune.prune_wrappers(pruned)
+
+
+def test_default_prunable_layers_and_weights():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(x)
+    x = keras.layers.SeparableConv2D(4, 1, name="separable")(x)
+    x = keras.layers.Conv2DTranspose(4, 3, name="transpose")(x)
+    x = keras.layers.LayerNormalization(name="ln")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.EinsumDense("ab,bc->ac", output_shape=5, name="einsum")(x)
+    outputs = keras.layers.Dense(2, name="dense")(x)
+    model = keras.Model(inputs, outputs)
+    pruned = kerasprune.prune(model)
+    found = {(w.layer.name, n) for w in kerasprune.prune_wrappers(pruned) for n in w.weight_names}
+    assert found == {
+        ("conv", "kernel"),
+        ("depthwise", "kernel"),
+        ("separable", "depthwise_kernel"),
+        ("separable", "pointwise_kernel"),
+        ("transpose", "kernel"),
+        ("einsum", "kernel"),
+        ("dense", "kernel"),
+    }
+
+
+def test_embedding_is_pruned():
+    model = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(50, 8),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.6)
+    rows = kerasprune.sparsity_report(pruned).as_dict()
+    assert rows["embedding/embeddings"] == pytest.approx(0.6)
+
+
+def test_layers_and_exclude_by_name_regex_and_callable():
+    model = small_cnn()
+    by_name = kerasprune.prune(model, layers=["hidden"])
+    assert [w.layer.name for w in kerasprune.prune_wrappers(by_name)] == ["hidden"]
+    by_regex = kerasprune.prune(model, layers="hid.*|logits")
+    assert [w.layer.name for w in kerasprune.prune_wrappers(by_regex)] == ["hidden", "logits"]
+    by_callable = kerasprune.prune(model, exclude=lambda l: isinstance(l, keras.layers.Dense))
+    assert [w.layer.name for w in kerasprune.prune_wrappers(by_callable)] == ["conv"]
+
+
+class Scale(keras.layers.Layer):
+    def build(self, shape):
+        self.kernel = self.add_weight(shape=shape[1:], name="kernel")
+
+    def call(self, x):
+        return x * self.kernel
+
+
+def test_unknown_layer_with_weights_is_left_dense_with_a_warning():
+    model = keras.Sequential([keras.Input((4,)), Scale(name="scale"), keras.layers.Dense(2, name="dense")])
+    with pytest.warns(kerasprune.UnprunableLayerWarning, match="scale"):
+        pruned = kerasprune.prune(model)
+    assert [w.layer.name for w in kerasprune.prune_wrappers(pruned)] == ["dense"]
+
+
+def test_unknown_layer_named_explicitly_is_an_error_saying_how_to_fix():
+    model = keras.Sequential([keras.Input((4,)), Scale(name="scale"), keras.layers.Dense(2, name="dense")])
+    with pytest.raises(ValueError, match="get_prunable_weights"):
+        kerasprune.prune(model, layers=["scale"])
+
+
+def test_custom_layer_with_get_prunable_weights_is_pruned():
+    class Prunable(Scale):
+        def get_prunable_weights(self):
+            return [self.kernel]
+
+    model = keras.Sequential([keras.Input((40,)), Prunable(name="custom")])
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    assert kerasprune.sparsity_report(pruned).as_dict()["custom/kernel"] == 0.5
+
+
+def test_normalization_layers_are_silent():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kerasprune.prune(model)
+
+
+def test_user_constraint_still_applies_with_the_mask():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
+        3, kernel_constraint=keras.constraints.MaxNorm(0.01))])
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    pruned.compile(keras.optimizers.SGD(1.0), "mse")
+    pruned.fit(np.ones((8, 4)), np.full((8, 3), 100.0), epochs=1, verbose=0)
+    kernel = np.asarray(kerasprune.prune_wrappers(pruned)[0].layer.kernel)
+    assert np.sqrt((kernel**2).sum(axis=0)).max() <= 0.0101
+    assert (kernel == 0).sum() == 6
+
+
+BAD_PRUNE_CALLS = [
+    ("not a model", {}, TypeError, "`model` must be a keras.Model"),
+    ("model", {"scope": "network"}, ValueError, "`scope` must be one of"),
+    ("model", {"layers": [3]}, TypeError, "`layers` must be"),
+    ("model", {"exclude": 5}, TypeError, "`exclude` must be"),
+    ("model", {"layers": ["(unclosed"]}, ValueError, "invalid regular expression"),
+    ("model", {"layers": ["no_such_layer"]}, ValueError, "No prunable layer"),
+    ("model", {"sparsity_overrides": {"hidden": 1.5}}, ValueError, "sparsity_overrides\\['hidden'\\]"),
+    ("model", {"sparsity_overrides": {"nope": 0.5}}, ValueError, "names layer 'nope'"),
+    ("model", {"sparsity_overrides": [("hidden", 0.5)]}, TypeError, "must be a dict"),
+    ("model", {"block_shape": (0, 1)}, ValueError, "`block_shape` must be"),
+    ("model", {"block_shape": (4, 1), "pattern": kerasprune.Unstructured()}, ValueError, "at most one"),
+    ("model", {"pattern": "blocks"}, TypeError, "`pattern` must be"),
+]
+
+
+@pytest.mark.parametrize("target, kwargs, error, message", BAD_PRUNE_CALLS)
+def test_bad_prune_arguments_raise_clear_errors_and_change_nothing(target, kwargs, error, message):
+    model = _random_weights(small_cnn())
+    before = weights_snapshot(model)
+    with pytest.raises(error, match=message):
+        kerasprune.prune(model if target == "model" else target, **kwargs)
+    assert not kerasprune.prune_wrappers(model)
+    for b, a in zip(before, weights_snapshot(model)):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_pruning_twice_is_refused():
+    pruned = kerasprune.prune(small_cnn())
+    with pytest.raises(ValueError, match="already pruning-ready"):
+        kerasprune.prune(pruned)
+
+
+def test_unbuilt_subclassed_model_is_refused():
+    with pytest.raises(ValueError, match="not built"):
+        kerasprune.prune(TwoTower())
+
+
+def test_bad_wrapper_arguments():
+    with pytest.raises(TypeError, match="`layer` must be a keras.layers.Layer"):
+        kerasprune.PruneWrapper("dense")
+    with pytest.raises(ValueError, match="get_prunable_weights"):
+        kerasprune.PruneWrapper(keras.layers.Flatten())
+    with pytest.raises(ValueError, match="`sparsity_override` must be"):
+        kerasprune.PruneWrapper(keras.layers.Dense(2), sparsity_override=1.0)
+    wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2))
+    with pytest.raises(ValueError, match="already a PruneWrapper"):
+        kerasprune.PruneWrapper(wrapper)

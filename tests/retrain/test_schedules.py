@@ -1,0 +1,184 @@
+"""Retraining schedules checked point by point against their formulas (seed 003)."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kerasprune.retrain.retrain_schedule import evaluate_schedule
+from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, RETRAIN_SCHEDULES, SLR, allr_d1
+
+T = 1000  # original training steps
+LINEAR = keras.optimizers.schedules.PolynomialDecay(0.1, decay_steps=T, end_learning_rate=0.0)
+STEPPED = keras.optimizers.schedules.PiecewiseConstantDecay([500], [0.1, 0.01])
+
+
+def eta(step):
+    """The original linear schedule, by hand."""
+    return 0.1 * (1 - min(step, T) / T)
+
+
+def lr(schedule, step):
+    return float(schedule(step))
+
+
+def approx(value):
+    """Schedules compute in float32."""
+    return pytest.approx(value, rel=1e-4, abs=1e-9)
+
+
+def test_ft_is_the_last_original_rate_without_warmup():
+    ft = FT(LINEAR, retrain_steps=100, original_steps=T)
+    for step in (0, 1, 50, 99, 100):
+        assert lr(ft, step) == approx(eta(T - 1))
+    assert lr(FT(STEPPED, 100, T), 0) == approx(0.01)
+
+
+def test_lrw_replays_the_last_steps_of_the_original():
+    lrw = LRW(LINEAR, retrain_steps=200, original_steps=T)
+    for t in (0, 1, 100, 199):
+        assert lr(lrw, t) == approx(eta(T - 200 + t))
+    stepped = LRW(STEPPED, retrain_steps=600, original_steps=T)
+    assert lr(stepped, 100) == approx(0.1)  # original step 500
+    assert lr(stepped, 101) == approx(0.01)  # original step 501
+
+
+def test_slr_compresses_the_original_after_a_linear_warmup():
+    slr = SLR(LINEAR, retrain_steps=200, original_steps=T)  # 20 warm-up steps
+    assert slr.warmup_steps == 20
+    assert lr(slr, 0) == 0.0
+    assert lr(slr, 10) == approx(0.5 * eta(0))
+    assert lr(slr, 19) == approx(19 / 20 * eta(0))
+    assert lr(slr, 20) == approx(eta(0))
+    t = 20 + 90  # half of the 180 post-warm-up steps = original step 500
+    assert lr(slr, t) == approx(eta(math.floor(90 * T / 180)))
+    assert lr(slr, 199) == approx(eta(math.floor(179 * T / 180)))
+
+
+def test_clr_is_one_cosine_from_the_max_to_the_last_rate():
+    clr = CLR(STEPPED, retrain_steps=110, original_steps=T)  # max 0.1, last 0.01
+    assert (clr.max_lr, clr.last_lr) == approx((0.1, 0.01))
+    assert lr(clr, 0) == 0.0
+    assert lr(clr, 5) == approx(0.1 * 5 / 11)
+    assert lr(clr, 11) == approx(0.1)
+    assert lr(clr, 11 + 33) == approx(0.01 + 0.09 * 0.5 * (1 + math.cos(math.pi / 3)))
+    assert lr(clr, 110) == approx(0.01)
+
+
+def test_llr_decays_linearly_from_the_max_to_zero():
+    llr = LLR(LINEAR, retrain_steps=111, original_steps=T)  # 11 warm-up + 100 decay
+    assert lr(llr, 0) == 0.0
+    assert lr(llr, 1) == approx(0.1 / 11)
+    assert lr(llr, 10) == approx(0.1 * 10 / 11)
+    assert lr(llr, 11) == approx(0.1)
+    assert lr(llr, 36) == approx(0.1 * 0.75)
+    assert lr(llr, 110) == approx(0.001)
+    assert lr(llr, 111) == approx(0.0)
+    assert lr(llr, 5000) == approx(0.0)  # after the phase: stays at its end
+
+
+def test_allr_starts_at_d_times_max():
+    allr = ALLR(LINEAR, retrain_steps=111, original_steps=T, d1=0.4)
+    assert allr.d == approx(0.4)
+    assert lr(allr, 11) == approx(0.04)
+    assert lr(allr, 5) == approx(0.04 * 5 / 11)
+    assert lr(allr, 61) == approx(0.02)
+
+
+@pytest.mark.parametrize("d1, d", [(0.01, 111 / T), (0.5, 0.5), (1.7, 1.0)])
+def test_allr_d_is_max_of_d1_and_budget_clipped_to_one(d1, d):
+    assert ALLR(LINEAR, 111, T, d1=d1).d == approx(d)
+
+
+def test_allr_d1_on_hand_made_weights():
+    kernel_before, bias = np.array([[3.0, 0.0], [0.0, 4.0]]), np.array([0.0, 0.0])
+    kernel_after = np.array([[0.0, 0.0], [0.0, 4.0]])
+    # ||diff|| = 3, ||w|| = 5; half of the alive weights pruned -> s = 0.5
+    d1 = allr_d1([kernel_before, bias], [kernel_after, bias], pruned_fraction=0.5)
+    assert d1 == approx(3 / (5 * math.sqrt(0.5)))
+    before = [np.array([1.0, 1.0, 2.0, 2.0])]
+    schedule = ALLR.from_pruning(0.1, 10, 100, before, [np.array([0.0, 1, 2, 2])], 0.25)
+    assert schedule.d == approx(1 / (math.sqrt(10) * 0.5))
+    with pytest.raises(ValueError, match="pruned_fraction"):
+        allr_d1(before, before, 0.0)
+
+
+def test_start_step_shifts_the_phase():
+    llr = LLR(0.1, retrain_steps=111, start_step=300)
+    assert lr(llr, 300 + 36) == approx(lr(LLR(0.1, 111), 36))
+    assert lr(llr, 0) == 0.0  # before its phase: its first value
+
+
+def test_constant_original_needs_no_original_length():
+    assert lr(FT(0.05, 10), 3) == approx(0.05)
+    assert lr(LRW(0.05, 10), 3) == approx(0.05)
+    assert lr(LLR(0.05, 10), 1) == approx(0.05)
+
+
+@pytest.mark.parametrize("name", sorted(RETRAIN_SCHEDULES))
+def test_schedule_needing_the_original_length_refuses_without_it(name):
+    with pytest.raises(ValueError, match="original_steps"):
+        RETRAIN_SCHEDULES[name](LINEAR, retrain_steps=10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(original=-0.1, retrain_steps=10), "original=-0.1"),
+        (dict(original="fast", retrain_steps=10), "original='fast'"),
+        (dict(original=lambda s: 0.1, retrain_steps=10), "LearningRateSchedule"),
+        (dict(original=0.1, retrain_steps=0), "retrain_steps=0"),
+        (dict(original=0.1, retrain_steps=10, warmup=1.0), "warmup=1.0"),
+        (dict(original=0.1, retrain_steps=10, start_step=-1), "start_step=-1"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        LLR(**kwargs)
+
+
+def test_lrw_longer_than_the_original_is_refused():
+    with pytest.raises(ValueError, match="retrain_steps=200, original_steps=100"):
+        LRW(LINEAR, retrain_steps=200, original_steps=100)
+
+
+@pytest.mark.parametrize("name", sorted(RETRAIN_SCHEDULES))
+def test_serialization_round_trip(name):
+    schedule = RETRAIN_SCHEDULES[name](STEPPED, 120, T, start_step=7)
+    if name == "allr":
+        schedule = ALLR(STEPPED, 120, T, start_step=7, d1=0.3)
+    config = keras.saving.serialize_keras_object(schedule)
+    restored = keras.saving.deserialize_keras_object(config)
+    assert type(restored) is type(schedule)
+    steps = [0, 7, 10, 19, 20, 60, 126, 127, 500]
+    np.testing.assert_allclose(evaluate_schedule(restored, steps), evaluate_schedule(schedule, steps))
+
+
+def test_schedule_drives_a_real_optimizer_in_compiled_training():
+    llr = LLR(0.1, retrain_steps=20)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=llr), loss="mse")
+    x, y = np.random.rand(64, 4).astype("float32"), np.random.rand(64, 1).astype("float32")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # 8 steps
+    assert int(model.optimizer.iterations) == 8
+    assert float(model.optimizer.learning_rate) == approx(0.1 * (1 - 6 / 18))
+    config = model.optimizer.get_config()
+    assert config["learning_rate"]["config"]["retrain_steps"] == 20
+    restored = keras.optimizers.SGD.from_config(config)
+    assert float(restored.learning_rate) == 0.0  # a fresh optimizer: step 0 of the warm-up
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    retrain=st.integers(1, 400),
+    d1=st.floats(0.0, 3.0),
+    steps=st.lists(st.integers(0, 500), min_size=2, max_size=6),
+)
+def test_allr_stays_within_zero_and_max_and_decays_after_warmup(retrain, d1, steps):
+    allr = ALLR(LINEAR, retrain, T, d1=d1)
+    values = evaluate_schedule(allr, sorted(steps))
+    assert np.all(values >= 0) and np.all(values <= allr.max_lr * allr.d + 1e-7)
+    decaying = evaluate_schedule(allr, sorted(s for s in steps if s >= allr.warmup_steps))
+    assert np.all(np.diff(decaying) <= 1e-7)

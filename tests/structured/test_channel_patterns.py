@@ -1,0 +1,124 @@
+"""Specification of the Channels and NM mask patterns, alone and inside prune/update_masks."""
+
+import numpy as np
+import keras
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import kerasprune
+from kerasprune.core.selection import select_pruned
+from kerasprune.structured.channel_patterns import NM, Channels, channels_kept
+
+RNG = np.random.default_rng(0)
+
+
+def masks_of(model):
+    return {w.layer.name: np.asarray(w.masks[0]) for w in kerasprune.prune_wrappers(model)}
+
+
+def test_channels_groups_output_channels_of_conv_dense_and_depthwise_kernels():
+    for shape, channels, size in [((3, 3, 4, 6), 6, 36), ((5, 7), 7, 5), ((3, 3, 8, 1), 8, 9)]:
+        scores, sizes = Channels("l2").group_scores(RNG.normal(size=shape))
+        assert scores.shape == (channels,)
+        assert sizes.tolist() == [size] * channels
+
+
+def test_channels_expand_zeroes_whole_channels():
+    keep = np.array([True, False, True, False])
+    mask = Channels().expand(keep, (3, 3, 2, 4))
+    assert mask.shape == (3, 3, 2, 4)
+    np.testing.assert_array_equal(channels_kept(mask), keep)
+    assert set(np.unique(mask)) == {0.0, 1.0}
+
+
+def test_layer_scope_prunes_the_lowest_l1_channels_of_each_layer():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="a"),
+                              keras.layers.Dense(4, name="b")])
+    kernel = np.ones((6, 8), "float32") * np.arange(1, 9, dtype="float32")
+    model.get_layer("a").set_weights([kernel, np.zeros(8, "float32")])
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["b"])
+    kerasprune.update_masks(pruned, 0.5)
+    assert channels_kept(masks_of(pruned)["a"]).tolist() == [False] * 4 + [True] * 4
+
+
+def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="big"),
+                              keras.layers.Dense(8, name="tiny")])
+    model.get_layer("tiny").set_weights([RNG.normal(size=(8, 8)).astype("float32") * 1e-3,
+                                         np.zeros(8, "float32")])
+    for min_channels, tiny_kept in [(0, 0), (2, 2)]:
+        pruned = kerasprune.prune(model, scope="global",
+                                  pattern=Channels("l1", min_channels=min_channels))
+        kerasprune.update_masks(pruned, 0.7)
+        masks = masks_of(pruned)
+        assert channels_kept(masks["tiny"]).sum() == tiny_kept
+
+
+def test_random_criterion_is_a_fixed_order_and_masks_only_grow():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, name="d")])
+    pruned = kerasprune.prune(model, pattern=Channels("random", seed=3))
+    kerasprune.update_masks(pruned, 0.25)
+    first = channels_kept(masks_of(pruned)["d"])
+    kerasprune.update_masks(pruned, 0.5)
+    second = channels_kept(masks_of(pruned)["d"])
+    assert first.sum() == 12 and second.sum() == 8
+    assert not np.any(second & ~first)  # nothing pruned comes back
+
+
+def test_channels_serializes():
+    pattern = Channels("taylor", normalize="layer", min_channels=2, seed=5)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pattern))
+    assert isinstance(restored, Channels)
+    assert restored.get_config() == pattern.get_config()
+
+
+@pytest.mark.parametrize("kwargs, name", [({"criterion": "l3"}, "criterion"),
+                                          ({"normalize": "max"}, "normalize"),
+                                          ({"min_channels": -1}, "min_channels")])
+def test_channels_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        Channels(**kwargs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 3), extra=st.integers(1, 3), runs=st.integers(1, 4),
+       outs=st.integers(1, 5), conv=st.booleans())
+def test_nm_masks_keep_exactly_n_of_every_m_along_the_input_axis(n, extra, runs, outs, conv):
+    m = n + extra
+    shape = (3, 3, runs * m, outs) if conv else (runs * m, outs)
+    weight = np.random.default_rng(runs * 7 + outs).normal(size=shape)
+    pattern = NM(n, m)
+    scores, sizes = pattern.group_scores(weight)
+    pruned = select_pruned(scores, sizes, np.zeros(scores.size, bool),
+                                            pattern.sparsity)
+    mask = pattern.expand(~pruned, shape)
+    per_run = np.moveaxis(mask, -2, -1).reshape(-1, m).sum(axis=1)
+    assert np.all(per_run == n)
+    # the kept weights are the n largest of their run
+    runs_w = np.abs(np.moveaxis(weight, -2, -1).reshape(-1, m))
+    runs_m = np.moveaxis(mask, -2, -1).reshape(-1, m)
+    assert np.all(runs_w[runs_m == 1].reshape(-1, n).min(axis=1)
+                  >= runs_w[runs_m == 0].reshape(-1, m - n).max(axis=1))
+
+
+def test_nm_through_gradual_pruning_ends_exactly_2_of_4():
+    model = keras.Sequential([keras.Input((3, 3, 8)), keras.layers.Conv2D(6, 2, name="c"),
+                              keras.layers.Flatten(), keras.layers.Dense(4, name="d")])
+    pruned = kerasprune.prune(model, pattern=NM(2, 4))
+    pruned.compile("adam", "mse")
+    x, y = RNG.normal(size=(32, 3, 3, 8)), RNG.normal(size=(32, 4))
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=1)
+    pruned.fit(x, y, epochs=3, callbacks=[callback], verbose=0)
+    for name, mask in masks_of(pruned).items():
+        per_run = np.moveaxis(mask, -2, -1).reshape(-1, 4).sum(axis=1)
+        assert np.all(per_run == 2), name
+    weights = kerasprune.strip(pruned).get_layer("d").kernel.numpy()
+    assert np.all(np.count_nonzero(weights.T.reshape(-1, 4), axis=1) <= 2)
+
+
+def test_nm_rejects_bad_arguments_and_shapes():
+    with pytest.raises(ValueError, match="n=4, m=4"):
+        NM(4, 4)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        NM(2, 4).group_scores(np.ones((6, 3)))

@@ -1,0 +1,128 @@
+"""Specification of the channel criteria: L1, L2, Taylor (Molchanov 2019), random, heads."""
+
+import numpy as np
+import keras
+import pytest
+
+import kerasprune
+from kerasprune import TaylorImportance
+from kerasprune.structured.criteria import channel_axis, channel_scores, head_scores, loss_gradients
+from kerasprune.structured.channel_patterns import Channels, channels_kept
+
+RNG = np.random.default_rng(0)
+
+
+def test_norms_per_output_channel():
+    w = RNG.normal(size=(3, 3, 4, 5))
+    np.testing.assert_allclose(channel_scores(w, "l1"), np.abs(w).sum(axis=(0, 1, 2)))
+    np.testing.assert_allclose(channel_scores(w, "l2"),
+                               np.sqrt((w ** 2).sum(axis=(0, 1, 2))))
+    depthwise = RNG.normal(size=(3, 3, 6, 1))
+    assert channel_axis(depthwise.shape) == 2
+    np.testing.assert_allclose(channel_scores(depthwise, "l1"),
+                               np.abs(depthwise).sum(axis=(0, 1, 3)))
+
+
+def test_random_is_reproducible_and_puts_dead_channels_first():
+    w = RNG.normal(size=(4, 10))
+    w[:, 3] = 0.0
+    a, b = channel_scores(w, "random", seed=1), channel_scores(w, "random", seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, channel_scores(w, "random", seed=2))
+    assert a.argmin() == 3 and a[3] == 0.0
+
+
+def test_taylor_is_the_mean_over_batches_of_the_squared_channel_sum():
+    w = RNG.normal(size=(6, 3))
+    grads = [RNG.normal(size=(6, 3)) for _ in range(4)]
+    expected = np.mean([np.square((w * g).sum(0)) for g in grads], axis=0)
+    np.testing.assert_allclose(channel_scores(w, "taylor", gradients=grads), expected)
+    with pytest.raises(ValueError, match="TaylorImportance"):
+        channel_scores(w, "taylor")
+    with pytest.raises(ValueError, match="shape"):
+        channel_scores(w, "taylor", gradients=[np.ones((3, 6))])
+
+
+def test_taylor_score_of_an_important_channel_survives_gradients_that_cancel():
+    # Near convergence the batch gradients point in opposite directions: their sum is 0,
+    # so a score built on the summed gradient calls every channel useless. Channel 0
+    # carries large weights with large per-batch gradients; channel 1 is tiny.
+    w = np.array([[3.0, 0.01], [3.0, 0.01]])
+    g = np.array([[1.0, 1.0], [1.0, 1.0]])
+    scores = channel_scores(w, "taylor", gradients=[g, -g, g, -g])
+    summed = np.abs((w * sum([g, -g, g, -g])).sum(0))
+    assert summed.tolist() == [0.0, 0.0]  # what the summed form would see
+    assert scores[0] == pytest.approx(36.0) and scores[0] > 1e4 * scores[1]
+
+
+def test_loss_gradients_match_the_analytic_gradient():
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, use_bias=False)])
+    model.compile(loss="mse")
+    x = RNG.normal(size=(40, 5)).astype("float32")
+    y = np.zeros((40, 3), "float32")
+    grads = loss_gradients(model, x, y, batch_size=20)
+    kernel = model.layers[0].kernel.numpy()
+    path = model.layers[0].kernel.path
+    assert len(grads[path]) == 2  # one gradient per batch
+    for batch, grad in zip((x[:20], x[20:]), grads[path]):
+        expected = 2.0 / (20 * 3) * batch.T @ (batch @ kernel)
+        np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_taylor_prunes_a_large_unit_the_loss_ignores_where_l1_keeps_it():
+    # Unit 0 of "hidden" has the largest weights but the next layer ignores it.
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="hidden"),
+                              keras.layers.Dense(1, name="out")])
+    hidden = RNG.normal(size=(4, 4)).astype("float32") * 0.1
+    hidden[:, 0] = 5.0
+    out = np.ones((4, 1), "float32")
+    out[0] = 0.0
+    model.get_layer("hidden").set_weights([hidden, np.zeros(4, "float32")])
+    model.get_layer("out").set_weights([out, np.zeros(1, "float32")])
+    x = RNG.normal(size=(64, 4)).astype("float32")
+    y = RNG.normal(size=(64, 1)).astype("float32")
+    kept = {}
+    for criterion in ("l1", "taylor"):
+        pruned = kerasprune.prune(model, pattern=Channels(criterion), exclude=["out"])
+        pruned.compile(keras.optimizers.SGD(0.0), "mse")  # lr 0: weights stay put
+        callbacks = [kerasprune.PruningCallback(0.25, stabilization_epochs=0,
+                                                pruning_epochs=1, finetune_epochs=0,
+                                                initial_sparsity=0.25,
+                                                importance=TaylorImportance(x, y))]
+        pruned.fit(x, y, epochs=1, batch_size=64, callbacks=callbacks, verbose=0)
+        kept[criterion] = channels_kept(kerasprune.prune_wrappers(pruned)[0].masks[0].numpy())
+    assert kept["l1"][0] and kept["l1"].sum() == 3
+    assert not kept["taylor"][0] and kept["taylor"].sum() == 3
+
+
+def test_taylor_importance_validates_arguments():
+    with pytest.raises(ValueError, match="batch_size"):
+        TaylorImportance(np.ones((2, 1)), np.ones((2, 1)), batch_size=0)
+    with pytest.raises(ValueError, match="equal length"):
+        TaylorImportance(np.ones((2, 1)), np.ones((3, 1)))
+
+
+def test_head_scores_sum_the_head_slices_of_all_projections():
+    mha = keras.layers.MultiHeadAttention(num_heads=3, key_dim=4)
+    x = RNG.normal(size=(2, 5, 6)).astype("float32")
+    mha(x, x)
+    for dense in (mha._query_dense, mha._key_dense, mha._value_dense):
+        kernel = dense.kernel.numpy()
+        kernel[:, 1, :] = 0.0
+        dense.kernel.assign(kernel)
+    out = mha._output_dense.kernel.numpy()
+    out[1] = 0.0
+    mha._output_dense.kernel.assign(out)
+    scores = head_scores(mha, "l1")
+    assert scores.shape == (3,) and scores[1] == 0.0 and scores[0] > 0 and scores[2] > 0
+    expected0 = sum(np.abs(d.kernel.numpy()[:, 0]).sum()
+                    for d in (mha._query_dense, mha._key_dense, mha._value_dense))
+    expected0 += np.abs(out[0]).sum()
+    np.testing.assert_allclose(scores[0], expected0, rtol=1e-5)
+    with pytest.raises(TypeError, match="MultiHeadAttention"):
+        head_scores(keras.layers.Dense(2))
+
+
+def test_unknown_criterion_is_rejected():
+    with pytest.raises(ValueError, match="criterion"):
+        channel_scores(np.ones((2, 2)), "l0")

@@ -1,0 +1,320 @@
+"""Specification of kerasprune.shrink: smaller dense models that compute the same outputs."""
+
+import numpy as np
+import keras
+import pytest
+
+import kerasprune
+from kerasprune import shrink
+from kerasprune.structured.channel_patterns import Channels
+
+RNG = np.random.default_rng(0)
+
+
+def randomize_batch_norms(model):
+    """Non-trivial statistics, so that a zeroed conv channel is not zero after BN."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([RNG.uniform(0.5, 1.5, n), RNG.normal(0, 0.5, n),
+                               RNG.normal(0, 0.5, n), RNG.uniform(0.5, 2.0, n)])
+
+
+def zero_channels(layer, channels, batch_norm=None):
+    """Prune output channels by hand: kernel slices (and bias) to zero; optionally the
+    BN scale and shift of the same channels, so that the channel is exactly zero."""
+    weights = layer.get_weights()
+    weights[0][..., channels] = 0.0
+    if len(weights) > 1:
+        weights[1][channels] = 0.0
+    layer.set_weights(weights)
+    if batch_norm is not None:
+        bn = batch_norm.get_weights()
+        bn[0][channels] = 0.0
+        bn[1][channels] = 0.0
+        batch_norm.set_weights(bn)
+
+
+def max_output_diff(a, b, shape):
+    x = RNG.normal(size=(4,) + shape).astype("float32")
+    return float(np.max(np.abs(a.predict(x, verbose=0) - b.predict(x, verbose=0))))
+
+
+def widths(model, kind):
+    return [layer.filters if hasattr(layer, "filters") else layer.units
+            for layer in model.layers if isinstance(layer, kind)]
+
+
+def test_conv_bn_relu_chain_removes_channels_and_matching_bn_entries():
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", use_bias=False)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    outputs = keras.layers.Conv2D(4, 1)(x)
+    model = keras.Model(inputs, outputs)
+    randomize_batch_norms(model)
+    conv1, bn1, _, conv2, bn2 = model.layers[1:6]
+    zero_channels(conv1, [0, 3, 5, 7], bn1)
+    zero_channels(conv2, [1, 2], bn2)
+
+    small = shrink(model)
+
+    assert widths(small, keras.layers.Conv2D) == [4, 4, 4]
+    bn_sizes = [l.gamma.shape[0] for l in small.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert bn_sizes == [4, 4]
+    # conv 3*3*3*4 + bn 4*4 + conv 3*3*4*4 + bn 4*4 + conv 1*1*4*4 + 4 biases
+    assert small.count_params() == 108 + 16 + 144 + 16 + 20
+    assert max_output_diff(model, small, (12, 12, 3)) <= 1e-4
+
+
+def test_constant_channels_are_folded_into_the_next_bias_through_flatten():
+    # Conv -> BN -> ReLU -> pool -> Flatten -> Dense: a pruned conv channel leaves a
+    # non-zero constant after BN; shrink folds it into the Dense bias.
+    model = keras.Sequential([
+        keras.Input((10, 10, 2)),
+        keras.layers.Conv2D(6, 3, padding="valid"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(5),
+    ])
+    randomize_batch_norms(model)
+    zero_channels(model.layers[0], [1, 4])  # BN left intact: constants are not zero
+
+    small = shrink(model)
+
+    assert widths(small, keras.layers.Conv2D) == [4]
+    dense = small.layers[-1]
+    assert dense.kernel.shape == (4 * 4 * 4, 5)
+    expected = (3 * 3 * 2 * 4 + 4) + 4 * 4 + (64 * 5 + 5)
+    assert small.count_params() == expected
+    assert max_output_diff(model, small, (10, 10, 2)) <= 1e-4
+
+
+def test_nonzero_constant_before_zero_padded_conv_is_kept_not_approximated():
+    # A constant channel entering a 'same' 3x3 conv differs at the borders, so it
+    # cannot become a bias: shrink keeps it rather than build a wrong model.
+    model = keras.Sequential([
+        keras.Input((8, 8, 2)),
+        keras.layers.Conv2D(4, 3, padding="same"),
+        keras.layers.Activation("sigmoid"),  # sigmoid(0) = 0.5, a non-zero constant
+        keras.layers.Conv2D(3, 3, padding="same"),
+    ])
+    zero_channels(model.layers[0], [2])
+
+    small = shrink(model)
+
+    assert widths(small, keras.layers.Conv2D) == [4, 3]
+    assert max_output_diff(model, small, (8, 8, 2)) <= 1e-4
+
+
+def residual_block(channels=8):
+    inputs = keras.Input((8, 8, channels))
+    x = keras.layers.Conv2D(channels, 3, padding="same", use_bias=False, name="a")(inputs)
+    x = keras.layers.BatchNormalization(name="bn_a")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(channels, 3, padding="same", use_bias=False, name="b")(x)
+    x = keras.layers.BatchNormalization(name="bn_b")(x)
+    shortcut = keras.layers.Conv2D(channels, 1, use_bias=False, name="shortcut")(inputs)
+    shortcut = keras.layers.BatchNormalization(name="bn_s")(shortcut)
+    x = keras.layers.Add()([x, shortcut])
+    x = keras.layers.ReLU()(x)
+    outputs = keras.layers.Conv2D(4, 1, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    randomize_batch_norms(model)
+    return model
+
+
+def test_activation_inside_the_layer_is_applied_to_the_constant():
+    model = keras.Sequential([
+        keras.Input((6, 6, 2)),
+        keras.layers.Conv2D(5, 3, activation="sigmoid"),  # a dead channel outputs 0.5
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="relu"),
+    ])
+    zero_channels(model.layers[0], [0, 2])
+    small = shrink(model)
+    assert widths(small, keras.layers.Conv2D) == [3]
+    assert max_output_diff(model, small, (6, 6, 2)) <= 1e-4
+
+
+def test_shrinks_a_model_pruned_by_channels_with_gmp():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((12, 12, 1)),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.DepthwiseConv2D(3),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(4, name="logits"),
+    ])
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["logits"])
+    pruned.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = RNG.random((64, 12, 12, 1)).astype("float32")
+    y = RNG.integers(0, 4, 64)
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=1)
+    pruned.fit(x, y, epochs=3, callbacks=[callback], verbose=0)
+
+    small = shrink(pruned)  # strips the wrappers itself
+
+    assert widths(small, (keras.layers.Conv2D, keras.layers.Dense)) == [4, 4, 8, 4]
+    diff = np.abs(pruned.predict(x, verbose=0) - small.predict(x, verbose=0)).max()
+    assert diff <= 1e-4
+
+
+def test_residual_add_removes_only_channels_pruned_in_every_branch():
+    model = residual_block()
+    get = model.get_layer
+    zero_channels(get("a"), [0, 1, 2, 3], get("bn_a"))  # inside the block: free to go
+    zero_channels(get("b"), [0, 1, 2, 5], get("bn_b"))
+    zero_channels(get("shortcut"), [0, 1, 2, 6], get("bn_s"))  # shares channels 0, 1, 2
+
+    small = shrink(model)
+
+    assert small.get_layer("a").filters == 4
+    assert small.get_layer("b").filters == 5
+    assert small.get_layer("shortcut").filters == 5
+    assert small.get_layer("head").kernel.shape == (1, 1, 5, 4)
+    assert small.get_layer("bn_b").gamma.shape == (5,)
+    assert max_output_diff(model, small, (8, 8, 8)) <= 1e-4
+
+
+def test_concatenate_maps_each_branch_to_its_slice_of_the_next_layer():
+    inputs = keras.Input((8, 8, 3))
+    left = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="left")(inputs)
+    right = keras.layers.Conv2D(6, 1, activation="relu", name="right")(inputs)
+    x = keras.layers.Concatenate()([left, right])
+    x = keras.layers.Conv2D(5, 3, padding="same", name="after")(x)
+    model = keras.Model(inputs, x)
+    zero_channels(model.get_layer("left"), [1])
+    zero_channels(model.get_layer("right"), [0, 4, 5])
+
+    small = shrink(model)
+
+    assert small.get_layer("left").filters == 3
+    assert small.get_layer("right").filters == 3
+    kept = [0, 2, 3, 5, 6, 7]  # left 0..3 without 1, right 4..9 without 4, 8, 9
+    np.testing.assert_array_equal(
+        small.get_layer("after").kernel.numpy(),
+        model.get_layer("after").kernel.numpy()[:, :, kept, :],
+    )
+    assert max_output_diff(model, small, (8, 8, 3)) <= 1e-4
+
+
+def test_dense_units_and_reshape():
+    inputs = keras.Input((6,))
+    x = keras.layers.Dense(8, activation="relu", name="d1")(inputs)
+    x = keras.layers.Reshape((2, 4))(x)  # does not keep the channel axis: stays as is
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(6, activation="tanh", name="d2")(x)
+    x = keras.layers.Reshape((1, 6))(x)  # keeps the last axis
+    outputs = keras.layers.Dense(3, name="d3")(x)
+    model = keras.Model(inputs, outputs)
+    zero_channels(model.get_layer("d2"), [0, 3])
+    zero_channels(model.get_layer("d1"), [5])
+
+    small = shrink(model)
+
+    assert small.get_layer("d1").units == 8
+    assert small.get_layer("d2").units == 4
+    assert small.get_layer("d3").kernel.shape == (4, 3)
+    assert max_output_diff(model, small, (6,)) <= 1e-4
+
+
+def test_mobilenet_v2_expansion_channels_halved():
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3))
+    randomize_batch_norms(model)
+    removed = 0
+    for layer in model.layers:
+        if layer.name.endswith("_expand") and isinstance(layer, keras.layers.Conv2D):
+            prefix = layer.name[: -len("expand")]
+            channels = np.arange(0, layer.filters, 2)  # every other expansion channel
+            zero_channels(layer, channels, model.get_layer(prefix + "expand_BN"))
+            fan_in = layer.kernel.shape[2]
+            fan_out = model.get_layer(prefix + "project").filters
+            # expand kernel + expand BN + 3x3 depthwise + depthwise BN + project kernel;
+            # the depthwise BN leaves constants that the project conv absorbs as a new bias
+            removed += len(channels) * (fan_in + 4 + 9 + 4 + fan_out) - fan_out
+
+    small = shrink(model)
+
+    assert small.count_params() == model.count_params() - removed
+    expand = small.get_layer("block_5_expand")
+    assert expand.filters == model.get_layer("block_5_expand").filters // 2
+    assert small.get_layer("block_5_depthwise").kernel.shape[2] == expand.filters
+    assert max_output_diff(model, small, (96, 96, 3)) <= 1e-4
+
+
+def test_input_model_is_not_modified():
+    model = residual_block()
+    zero_channels(model.get_layer("a"), [0, 1], model.get_layer("bn_a"))
+    before = [w.copy() for w in model.get_weights()]
+    shrink(model)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_rejects_non_models_and_subclassed_models():
+    with pytest.raises(TypeError, match="model"):
+        shrink(keras.layers.Dense(3))
+
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__(name="my_custom")
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    custom = Custom()
+    custom(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="my_custom"):
+        shrink(custom)
+
+
+def test_shared_layer_is_named_in_the_error():
+    inputs = keras.Input((4,))
+    shared = keras.layers.Dense(4, name="shared_dense")
+    outputs = shared(shared(inputs))
+    with pytest.raises(ValueError, match="shared_dense"):
+        shrink(keras.Model(inputs, outputs))
+
+
+def test_channel_pruning_masks_batchnorm_so_padded_conv_chains_really_shrink(tmp_path):
+    # Conv(same)-BN-ReLU twice: a pruned channel's BN would output a constant that a
+    # zero-padded 3x3 conv cannot absorb; prune() masks BN gamma/beta with the conv's
+    # channels, so the channels output exactly zero and shrink removes them.
+    inputs = keras.Input((12, 12, 3))
+    x = inputs
+    for name in ("c1", "c2"):
+        x = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name=name)(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{name}")(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, name="out")(x))
+    rng = np.random.default_rng(0)
+    model.set_weights([np.abs(rng.normal(size=w.shape)).astype("float32") + 0.1
+                       for w in model.weights])
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels("l1"), exclude=["out"])
+    followers = {w.layer.name: w.follows for w in kerasprune.prune_wrappers(pruned) if w.follows}
+    assert followers == {"bn_c1": "c1", "bn_c2": "c2"}
+    data = rng.normal(size=(32, 12, 12, 3)).astype("float32")
+    pruned.compile(keras.optimizers.SGD(0.01), "mse")
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=1)
+    pruned.fit(data, rng.normal(size=(32, 10)), epochs=2, callbacks=[gmp], verbose=0)
+    assert kerasprune.sparsity_report(pruned).total == 0.5  # BN weights are not counted
+    small = kerasprune.shrink(pruned)
+    assert [l.filters for l in small.layers if isinstance(l, keras.layers.Conv2D)] == [8, 8]
+    assert np.abs(np.asarray(small(data)) - np.asarray(pruned(data))).max() <= 1e-4
+    path = tmp_path / "bn.keras"
+    pruned.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [w.follows for w in kerasprune.prune_wrappers(loaded)].count("c1") == 1

@@ -1,0 +1,101 @@
+"""benchmark(): latency through the LiteRT interpreter plus accuracy and agreement with Keras."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+import tflite_export
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    (x_train, y_train), (x_test, y_test) = digits
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((7, 7, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model = kerasprune.prune(model, block_shape=(4, 1))
+    model.compile(
+        keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    callback = kerasprune.PruningCallback(
+        0.8, stabilization_epochs=2, pruning_epochs=2, finetune_epochs=2
+    )
+    model.fit(x_train, y_train, epochs=6, batch_size=64, callbacks=[callback], verbose=0)
+    return model, x_test, y_test
+
+
+def keras_accuracy(model, x, y):
+    return float(np.mean(model.predict(x, verbose=0).argmax(-1) == y))
+
+
+def test_benchmark_of_a_pruned_keras_model(trained):
+    model, x, y = trained
+    report = tflite_export.benchmark(model, x, y=y, runs=20, warmup=2)
+
+    assert [t.xnnpack for t in report.timings] == [True, False]
+    assert [t.resolver for t in report.timings] == ["xnnpack", "builtin"]
+    for timing in report.timings:
+        assert timing.backend == "ai_edge_litert"
+        assert 0 < timing.median_us <= timing.p90_us
+    assert report.max_abs_diff <= 1e-5
+    assert report.agreement == 1.0
+    assert report.accuracy == pytest.approx(keras_accuracy(model, x, y))
+    assert report.accuracy > 0.6  # real 7x7 digits, really trained (chance: 0.1)
+    assert report.file_bytes == len(tflite_export.convert(model))
+
+
+def test_benchmark_of_a_file_with_a_reference_model(trained, tmp_path):
+    model, x, y = trained
+    path = tmp_path / "pruned.tflite"
+    path.write_bytes(tflite_export.convert(model))
+    report = tflite_export.benchmark(
+        path, x, keras_model=model, runs=5, warmup=0, xnnpack=(False,), backends=("tensorflow",)
+    )
+    assert [(t.backend, t.resolver) for t in report.timings] == [("tensorflow", "builtin")]
+    assert report.accuracy is None
+    assert report.max_abs_diff <= 1e-5
+    text = str(report)
+    assert "median us" in text and "tensorflow" in text and "max abs diff" in text
+
+
+def test_benchmark_notes_xnnpack_refusal():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64), keras.layers.Dense(4)])
+    model = kerasprune.prune(model)
+    kerasprune.update_masks(model, 0.9)
+    x = np.random.default_rng(0).random((16, 64), dtype=np.float32)
+    with pytest.warns(tflite_export.SparsityWarning):
+        content = tflite_export.convert(model, quantize="int8", representative_data=x)
+    report = tflite_export.benchmark(content, x, runs=3, warmup=0)
+    asked_xnnpack = report.timings[0]
+    assert asked_xnnpack.xnnpack and asked_xnnpack.resolver == "builtin"
+    assert any("XNNPACK refused" in n for n in asked_xnnpack.notes)
+    assert "XNNPACK refused" in str(report)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"runs": 0}, "runs=0"),
+        ({"warmup": -1}, "warmup=-1"),
+        ({"xnnpack": ()}, "xnnpack=()"),
+        ({"y": np.zeros(3)}, "y has 3"),
+    ],
+)
+def test_bad_arguments_raise_value_error(trained, kwargs, words):
+    model, x, _ = trained
+    with pytest.raises(ValueError, match=words.replace("(", "\\(").replace(")", "\\)")):
+        tflite_export.benchmark(model, x, **kwargs)
+
+
+def test_empty_inputs_raise_value_error(trained):
+    model, x, _ = trained
+    with pytest.raises(ValueError, match="non-empty array"):
+        tflite_export.benchmark(model, x[:0])

@@ -1,0 +1,197 @@
+"""convert(): pruned Keras models -> TFLite whose outputs match and whose sparsity is real."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+import tflite_export
+from tflite_export.interpreter import load_interpreter, run
+
+X = np.random.default_rng(0).random((64, 32), dtype=np.float32)
+
+
+class TwoDense(keras.Model):
+    """A subclassed model (what TFMOT cannot prune)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(64, activation="relu")
+        self.logits = keras.layers.Dense(10)
+
+    def call(self, x):
+        return self.logits(self.hidden(x))
+
+
+def sequential():
+    return keras.Sequential(
+        [keras.Input((32,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
+    )
+
+
+def functional():
+    inputs = keras.Input((32,))
+    hidden = keras.layers.Dense(64, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(10)(hidden))
+
+
+def subclassed():
+    model = TwoDense()
+    model(X[:1])
+    return model
+
+
+def pruned(build, sparsity=0.9, **prune_kwargs):
+    model = kerasprune.prune(build(), **prune_kwargs)
+    model(X[:1])  # builds a subclassed copy; harmless for the others
+    kerasprune.update_masks(model, sparsity)
+    return model
+
+
+def convert_quietly(model, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", tflite_export.SparsityWarning)
+        content = tflite_export.convert(model, **kwargs)
+    sparsity_warnings = [w for w in caught if issubclass(w.category, tflite_export.SparsityWarning)]
+    return content, [str(w.message) for w in sparsity_warnings]
+
+
+@pytest.mark.parametrize("build", [sequential, functional, subclassed])
+def test_block_pruned_model_converts_with_matching_outputs_and_sparse_kernels(build):
+    model = pruned(build, block_shape=(4, 1))
+    content, warned = convert_quietly(model)
+
+    tflite_out = run(load_interpreter(content).interpreter, X)
+    np.testing.assert_allclose(tflite_out, np.asarray(model(X)), atol=1e-5, rtol=0)
+    report = tflite_export.inspect(content)
+    assert [t.runs for t in report.tensors] == ["sparse kernel", "sparse kernel"]
+    assert "DENSIFY" not in report.ops
+    assert warned == []
+
+
+def test_convert_strips_a_copy_and_leaves_the_pruned_model_untouched():
+    model = pruned(sequential, block_shape=(4, 1))
+    tflite_export.convert(model)
+    assert len(kerasprune.prune_wrappers(model)) == 2
+
+
+def test_sparse_false_gives_a_dense_file():
+    content, warned = convert_quietly(pruned(sequential, block_shape=(4, 1)), sparse=False)
+    report = tflite_export.inspect(content)
+    assert report.sparse_tensors == []
+    assert warned == []
+
+
+def test_random_sparsity_is_densify_only_and_warns_why():
+    content, warned = convert_quietly(pruned(sequential))
+    assert len(tflite_export.inspect(content).densified) == 2
+    assert len(warned) == 1
+    assert "DENSIFY-only" in warned[0]
+    assert "block_shape=(4, 1)" in warned[0]
+
+
+def test_dense_model_with_sparse_asked_warns_under_30_percent():
+    _, warned = convert_quietly(sequential())
+    assert len(warned) == 1
+    assert "no weight was stored sparse" in warned[0]
+    assert "0% zeros" in warned[0] and ">= 30%" in warned[0]
+
+
+def test_pruned_conv_warns_that_conv_has_no_sparse_kernel():
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 4)),
+            keras.layers.Conv2D(16, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    )
+    model = kerasprune.prune(model, layers=["conv"])
+    kerasprune.update_masks(model, 0.9)
+    _, warned = convert_quietly(model)
+    assert len(warned) == 1
+    assert "conv: CONV_2D has no sparse kernel" in warned[0]
+    assert "logits: 0% zeros" in warned[0]
+
+
+def test_int8_with_16_blocks_runs_on_the_int8_sparse_kernel():
+    model = pruned(sequential, block_shape=(16, 1))
+    content, warned = convert_quietly(model, quantize="int8", representative_data=X)
+    report = tflite_export.inspect(content)
+    assert [(t.dtype, t.block_shape, t.runs) for t in report.tensors] == [
+        ("int8", (1, 16), "sparse kernel")
+    ] * 2
+    assert warned == []
+    out = run(load_interpreter(content, xnnpack=False).interpreter, X)
+    assert np.mean(out.argmax(-1) == np.asarray(model(X)).argmax(-1)) >= 0.9
+
+
+def test_int8_with_4_blocks_warns_for_16_blocks():
+    model = pruned(sequential, block_shape=(4, 1))
+    _, warned = convert_quietly(model, quantize="int8", representative_data=X)
+    assert len(warned) == 1
+    assert "block_shape=(16, 1)" in warned[0]
+
+
+def test_float16_warns_that_weights_are_dequantized():
+    content, warned = convert_quietly(pruned(sequential, block_shape=(4, 1)), quantize="float16")
+    assert all(t.runs == "DEQUANTIZE" for t in tflite_export.inspect(content).sparse_tensors)
+    assert len(warned) == 1 and "float16" in warned[0]
+
+
+def test_dynamic_quantization_keeps_the_sparse_kernel():
+    content, warned = convert_quietly(pruned(sequential, block_shape=(16, 1)), quantize="dynamic")
+    assert [t.runs for t in tflite_export.inspect(content).tensors] == ["sparse kernel"] * 2
+    assert warned == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"quantize": "int8"}, ValueError, "representative_data"),
+        ({"quantize": "int4"}, ValueError, "quantize='int4'"),
+        ({"sparse": "yes"}, TypeError, "sparse='yes'"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        tflite_export.convert(sequential(), **kwargs)
+
+
+def test_non_model_raises_type_error():
+    with pytest.raises(TypeError, match="keras.Model"):
+        tflite_export.convert(np.zeros(3))
+
+
+def test_non_tensorflow_backend_raises_value_error():
+    # Keras' numpy backend (it imports jax, in the dev extra) in a child process.
+    code = (
+        "import keras, tflite_export\n"
+        "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+        "try:\n"
+        "    tflite_export.convert(m)\n"
+        "except ValueError as e:\n"
+        "    print('ValueError:', e)\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="numpy", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    assert "ValueError: TFLite conversion needs the TensorFlow backend" in result.stdout
+    assert "'numpy' backend" in result.stdout
+
+
+def test_tflite_block_shape_matches_the_kernels_that_run_sparse():
+    assert tflite_export.tflite_block_shape() == (4, 1)
+    assert tflite_export.tflite_block_shape("int8") == (16, 1)
+    assert tflite_export.tflite_block_shape("dynamic") == (16, 1)
+    with pytest.raises(ValueError, match="no sparse kernel"):
+        tflite_export.tflite_block_shape("float16")
+    with pytest.raises(ValueError, match="quantize='int4'"):
+        tflite_export.tflite_block_shape("int4")

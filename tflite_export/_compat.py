@@ -1,0 +1,30 @@
+"""The one door to TensorFlow, Keras and LiteRT internals used by `tflite_export`.
+
+Each private API the exporter needs is one function here, so an upgrade of TensorFlow,
+Keras or ai-edge-litert that moves it breaks this file only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def ops_details(interpreter: Any) -> list[dict]:
+    """The ops of an allocated interpreter in execution order (no public API lists them)."""
+    return interpreter._get_ops_details()
+
+
+def keras_input_signature(model) -> list:
+    """Input specs Keras recorded on a subclassed model's first call (as `model.export`)."""
+    from keras.src.export.export_utils import get_input_signature
+
+    return get_input_signature(model)
+
+
+def freeze_variables(concrete_function):
+    """The concrete function with its variables folded into constants."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    return convert_variables_to_constants_v2(concrete_function)
