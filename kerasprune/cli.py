@@ -92,10 +92,9 @@ def _export(args: argparse.Namespace) -> int:
     import kerasprune  # noqa: F401  registers PruneWrapper for loading
     import tflite_export
 
-    if not os.path.isfile(args.model):
-        raise FileNotFoundError(f"No model file at {args.model!r}.")
-    representative = np.load(args.representative_data) if args.representative_data else None
-    model = keras.saving.load_model(args.model)
+    _check_export_arguments(args)
+    representative = _load_array(args.representative_data) if args.representative_data else None
+    model = _load_keras_model(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", tflite_export.SparsityWarning)
         content = tflite_export.convert(
@@ -111,6 +110,52 @@ def _export(args: argparse.Namespace) -> int:
         if issubclass(w.category, tflite_export.SparsityWarning):
             print(f"warning: {w.message}", file=sys.stderr)
     return 0
+
+
+def _check_export_arguments(args: argparse.Namespace) -> None:
+    """Refuse option combinations and paths that would fail, or be ignored, after loading."""
+    if args.representative_data and args.quantize != "int8":
+        raise ValueError(
+            "--representative-data calibrates --quantize int8 only; with "
+            f"--quantize {args.quantize} it would be ignored. Add --quantize int8 or drop it."
+        )
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"No model file at {args.model!r}.")
+    if args.representative_data and not os.path.isfile(args.representative_data):
+        raise FileNotFoundError(f"No file at --representative-data {args.representative_data!r}.")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"The folder of --output {args.output!r} does not exist.")
+
+
+def _load_keras_model(path: str):
+    import zipfile
+
+    import keras
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a .keras file: a .keras file is a zip archive, and this one is "
+            "not (corrupt, truncated, or another format such as .h5 or a SavedModel)."
+        )
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many kinds for a damaged archive
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"Cannot load the Keras model in {path!r}: {first[:300]}") from None
+
+
+def _load_array(path: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        array = error
+    if not isinstance(array, np.ndarray):
+        raise ValueError(
+            f"--representative-data {path!r} must be a .npy file holding one array "
+            f"(samples first). Received: {type(array).__name__}"
+        )
+    return array
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -142,7 +187,14 @@ def _data(path: str | None, tflite: str) -> tuple[np.ndarray, np.ndarray | None]
     if path is not None:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No data file at --data {path!r}.")
-        with np.load(path) as data:
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise ValueError(f"--data {path!r} is not a .npz file: {error}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"--data {path!r} must be a .npz file with arrays x and y, "
+                             "not a single .npy array.")
+        with data:
             if "x" not in data:
                 raise ValueError(f"--data {path!r} must hold an array named 'x' (and 'y'); "
                                  f"found {sorted(data.files)}")

@@ -201,11 +201,7 @@ def run(
     """
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
     input_details = interpreter.get_input_details()
-    if len(inputs) != len(input_details):
-        raise ValueError(
-            f"The TFLite model has {len(input_details)} input(s); "
-            f"received {len(inputs)} array(s) in x."
-        )
+    check_inputs(input_details, inputs)
     n = len(inputs[0])
     outputs = []
     for start in range(0, n, batch_size):
@@ -215,6 +211,30 @@ def run(
         out = interpreter.get_output_details()[0]
         outputs.append(interpreter.get_tensor(out["index"]).copy())
     return np.concatenate(outputs)
+
+
+def check_inputs(input_details: list[dict], arrays: list[np.ndarray]) -> None:
+    """Refuse arrays that do not match the model's inputs after the batch axis.
+
+    The interpreter would otherwise reshape them silently (a wrong width can still run,
+    on the wrong data) or fail deep inside a delegate.
+    """
+    if len(arrays) != len(input_details):
+        raise ValueError(
+            f"The TFLite model has {len(input_details)} input(s). "
+            f"Received: {len(arrays)} input array(s)"
+        )
+    for detail, array in zip(input_details, arrays):
+        expected = [int(d) for d in detail["shape_signature"]][1:]
+        shape = tuple(np.shape(array))
+        fits = len(shape) == len(expected) + 1 and all(
+            e < 0 or e == a for e, a in zip(expected, shape[1:]))
+        if not fits:
+            wanted = ", ".join("None" if e < 0 else str(e) for e in expected)
+            raise ValueError(
+                f"Expected inputs of shape (batch, {wanted}) for the model's input "
+                f"'{detail['name']}'. Received: an array of shape {shape}"
+            )
 
 
 def _set_inputs(interpreter: Any, details: list[dict], arrays: list[np.ndarray]) -> None:

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from kerasprune import _compat
-from kerasprune.core.mask_update import overall_sparsity, update_masks
+from kerasprune.core.mask_update import check_pruning_request, overall_sparsity, update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.pruning_state import PruningState, attach_pruning_state
 from kerasprune.core.sparsity_schedules import SparsitySchedule
@@ -196,6 +196,7 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"{name} needs a model with PruneWrapper layers: train "
                 "kerasprune.prune(model), not the original model."
             )
+        check_pruning_request(self.model, self.target_sparsity, self.target_sparsity)
         if self._needs_gradients() and self.importance is None:
             raise ValueError(
                 f"{name}: a pattern of this model scores channels by the Taylor criterion, "

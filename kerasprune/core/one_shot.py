@@ -6,7 +6,7 @@ import keras
 
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.validation import check_sparsity
+from kerasprune.core.validation import check_model, check_sparsity
 from kerasprune.core.wrapping import prune
 
 
@@ -39,11 +39,7 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global"
     0.75
     """
     check_sparsity("sparsity", sparsity)
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     if not prune_wrappers(model):
         model = prune(model, scope=scope, **prune_kwargs)
     elif prune_kwargs:

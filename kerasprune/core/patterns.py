@@ -43,6 +43,12 @@ class MaskPattern:
         """Map a boolean keep-vector over groups to a 0/1 float mask of `shape`."""
         raise NotImplementedError
 
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Raise `ValueError` if a weight of `shape` cannot be grouped by this pattern.
+
+        Called when a `PruneWrapper` is built, so a mismatch shows before training.
+        """
+
     def pruned_groups(self, mask: np.ndarray) -> np.ndarray:
         """Boolean vector over groups: True where `mask` keeps none of the group's weights.
 
@@ -134,6 +140,9 @@ class Blocks(MaskPattern):
         ndim = array.ndim
         order = list(range(0, 2 * ndim, 2)) + list(range(1, 2 * ndim, 2))
         return tiled.transpose(order).reshape(-1, int(np.prod(block)))
+
+    def check_shape(self, shape):
+        self._full_block(len(shape))
 
     def group_scores(self, weight, gradients=None):
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)

@@ -10,6 +10,7 @@ import keras
 from kerasprune.core.model_walk import all_layers, prune_wrappers
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import prunable_weight_names
+from kerasprune.core.validation import check_model
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,7 @@ def sparsity_report(model: keras.Model) -> SparsityReport:
     >>> kerasprune.sparsity_report(model).total
     0.5
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     rows = [_row(layer, weight) for layer, weight in _prunable_weights(model)]
     masks = {id(m) for w in prune_wrappers(model) for m in w.masks}
     values = [np.asarray(v) for v in model.weights if id(v) not in masks]

@@ -17,11 +17,14 @@ keep all of their input channels, so the result always computes the same functio
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import keras
 
 from kerasprune import _compat
 from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
 
 _MIXERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Dense)
@@ -75,6 +78,10 @@ def shrink(model: keras.Model) -> keras.Model:
     Returns:
         A new Functional `keras.Model` with fewer filters/units where channels were pruned.
 
+    Warns:
+        UserWarning: when no channel can be removed (e.g. an unstructured pruned model):
+            the copy then has the same size as `model`.
+
     Raises:
         TypeError: if `model` is not a `keras.Model`.
         ValueError: naming the model or layer when it cannot be rebuilt (subclassed
@@ -93,14 +100,18 @@ def shrink(model: keras.Model) -> keras.Model:
     >>> shrink(model).layers[1].units
     2
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     model = _without_wrappers(model)
     graph = _graph_of(model)
     analysis = _ChannelAnalysis(graph)
+    if not analysis.removed.any():
+        warnings.warn(
+            f"shrink removed nothing: no channel of model '{model.name}' is entirely zero "
+            "(or removable exactly), so the copy has the same size. Unstructured and block "
+            "pruning zero single weights, not channels: prune with "
+            "pattern=kerasprune.Channels(...) to remove channels.",
+            stacklevel=2,
+        )
     return _rebuild(graph, analysis)
 
 
