@@ -88,6 +88,9 @@ def ctx(tmp_path_factory):
     c["mha_alone"] = keras.Model(c["mha"].inputs, c["mha"].get_layer("mha").output)
     inputs = keras.Input((8,))
     c["det"] = keras.Model(inputs, Det(name="det")(inputs))
+    normalized = PruneWrapper(keras.layers.BatchNormalization(name="bn"), follows="missing")(
+        PruneWrapper(keras.layers.Dense(4, name="dd"))(inputs))
+    c["follower"] = keras.Model(inputs, normalized)
     c["tiny"](X[:2, :4])
     c["content"] = tflite_export.convert(c["plain"], sparse=False)
     files = {"ok.keras": None, "bad.keras": b"not a zip " * 50, "model.tflite": c["content"],

@@ -125,6 +125,8 @@ CASES = [
     ("update/nan weights", lambda c: U(c["nan"], .5), V,
      r"Layer 'd1' has 6 NaN/Inf values in its weight 'kernel'"),
     ("update/unbuilt wrapper", lambda c: U(Tiny(), .5), V, r"not built yet"),
+    ("update/follower", lambda c: U(c["follower"], .5), V,
+     r"follows layer 'missing', which is not pruned in this model. Pruned layers: \['dd'\]"),
     # PruneWrapper and patterns
     ("wrapper/layer str", lambda c: PruneWrapper("dense"), T, r"`layer` must be a keras"),
     ("wrapper/flatten", lambda c: PruneWrapper(keras.layers.Flatten()), V,

@@ -91,8 +91,8 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
 
     Refuses, before any mask changes: a `model` that is not a Keras layer or model, one
     without `PruneWrapper` layers or not built, targets out of [0, 1), a `final_sparsity`
-    below `sparsity`, a layer whose `sparsity_scale` would take it to 100% or more, and
-    NaN/Inf weights. The callbacks call it before training with their final target.
+    below `sparsity`, a layer whose `sparsity_scale` would take it to 100% or more, a
+    normalization wrapper following a layer that is not pruned, and NaN/Inf weights. The callbacks call it before training with their final target.
 
     Example:
 
@@ -137,6 +137,13 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
                 f"{wrapper.sparsity_scale * sparsity:.4g}. Lower it so that the layer stays "
                 "below 1 at the final target."
             )
+    leaders = {w.layer.name for w in wrappers if w.follows is None}
+    for follower in (w for w in wrappers if w.follows is not None):
+        if follower.follows not in leaders:
+            raise ValueError(
+                f"Wrapper '{follower.name}' follows layer '{follower.follows}', which is not "
+                f"pruned in this model. Pruned layers: {sorted(leaders)}"
+            )
     check_finite_weights(w for w in wrappers if w.follows is None)
     return wrappers
 
@@ -144,12 +151,7 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
 def _update_followers(followers: list, leaders: dict) -> None:
     """Give each follower the output channels its leader keeps."""
     for follower in followers:
-        leader = leaders.get(follower.follows)
-        if leader is None:
-            raise ValueError(
-                f"Wrapper '{follower.name}' follows layer '{follower.follows}', which is not "
-                f"pruned in this model. Pruned layers: {sorted(leaders)}"
-            )
+        leader = leaders[follower.follows]  # checked by `check_pruning_request`
         kept = ~leader.pattern.pruned_groups(np.asarray(leader.masks[-1]))
         follower.assign_masks([
             np.broadcast_to(kept, m.shape).astype(np.asarray(m).dtype) for m in follower.masks
