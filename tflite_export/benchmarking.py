@@ -16,7 +16,14 @@ import keras
 import numpy as np
 
 from tflite_export.conversion import convert
-from tflite_export.interpreter import BACKENDS, check_inputs, load_interpreter, read_model, run
+from tflite_export.interpreter import (
+    BACKENDS,
+    check_inputs,
+    is_count,
+    load_interpreter,
+    read_model,
+    run,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,9 +211,9 @@ def _as_list(inputs) -> list[np.ndarray]:
 
 def check_counts(runs: int, warmup: int) -> None:
     """Refuse a non-positive number of timed invokes or a negative warm-up."""
-    if not isinstance(runs, int) or runs < 1:
+    if not is_count(runs) or runs < 1:
         raise ValueError(f"Expected runs to be an int >= 1. Received: runs={runs!r}")
-    if not isinstance(warmup, int) or warmup < 0:
+    if not is_count(warmup) or warmup < 0:
         raise ValueError(f"Expected warmup to be an int >= 0. Received: warmup={warmup!r}")
 
 

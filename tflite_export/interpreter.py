@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import numbers
 import os
 import warnings
 from typing import Any, Sequence
@@ -154,10 +155,11 @@ def load_interpreter(
     ('ai_edge_litert', 'builtin')
     """
     content = read_model(model)
-    if not isinstance(num_threads, int) or num_threads < 1:
+    if not is_count(num_threads) or num_threads < 1:
         raise ValueError(
             f"Expected num_threads to be an int >= 1. Received: num_threads={num_threads!r}"
         )
+    num_threads = int(num_threads)
     _check_backends(backends)
     notes: list[str] = []
     for backend in backends:
@@ -182,6 +184,11 @@ def load_interpreter(
     raise RuntimeError(
         "No LiteRT interpreter could run this model. " + " ".join(notes)
     )
+
+
+def is_count(value: Any) -> bool:
+    """True for Python or numpy integers, False for bools and floats."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _first_line(error: BaseException) -> str:
