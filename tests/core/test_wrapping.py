@@ -239,3 +239,22 @@ def test_bad_wrapper_arguments():
     wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2))
     with pytest.raises(ValueError, match="already a PruneWrapper"):
         kerasprune.PruneWrapper(wrapper)
+
+
+def test_layer_scope_brings_each_layer_to_the_target_separable_kernels_together():
+    """As `prune` documents: in layer scope a SeparableConv's two kernels are ranked
+    together, so the layer has the target sparsity while each kernel may not."""
+    inputs = keras.Input((6, 6, 8))
+    x = keras.layers.SeparableConv2D(16, 3, name="separable")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="dense")(x))
+    separable = model.get_layer("separable")
+    depthwise, pointwise, bias = separable.get_weights()
+    separable.set_weights([depthwise * 10.0, pointwise, bias])  # kernels on different scales
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    rows = {(r.layer, r.weight): r for r in kerasprune.sparsity_report(pruned).rows}
+    kernels = [rows["separable", "depthwise_kernel"], rows["separable", "pointwise_kernel"]]
+    zeros = sum(r.size - r.nonzeros for r in kernels)
+    assert zeros == round(0.5 * sum(r.size for r in kernels))
+    assert kernels[0].sparsity < 0.5 < kernels[1].sparsity
+    assert rows["dense", "kernel"].sparsity == 0.5
