@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -178,9 +179,13 @@ def uninterrupted(name: str) -> tuple[keras.Model, dict]:
 def finish(name: str, workdir: Path) -> None:
     arrays, record = {}, {}
     for path in RESUME_PATHS:
-        model, logs, first_epoch = resume(name, workdir, path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model, logs, first_epoch = resume(name, workdir, path)
         arrays.update({f"{path}_{i}": a for i, a in enumerate(state(model))})
-        record[path] = {"first_epoch": first_epoch, "logs": logs}
+        record[path] = {"first_epoch": first_epoch, "logs": logs,
+                        "warnings": [str(w.message) for w in caught  # the callbacks' own
+                                     if "Callback" in str(w.message) or "IMP" in str(w.message)]}
     model, logs = uninterrupted(name)
     arrays.update({f"reference_{i}": a for i, a in enumerate(state(model))})
     record["reference"] = {"logs": logs}

@@ -62,6 +62,7 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(runs, name, path):
     make_callback, epochs, (kill_epoch, _) = SCENARIOS[name]
     # It resumed from the last epoch end before the kill, not from scratch.
     assert record[path]["first_epoch"] == kill_epoch
+    assert record[path]["warnings"] == []  # no cycle "pruned nothing", no target missed
     resumed, reference = record[path]["logs"], record["reference"]["logs"]
     assert len(reference["loss"]) == epochs
     for key, values in resumed.items():
