@@ -8,9 +8,10 @@ the next piece of work:
   and saving a `.keras` file at every epoch end, and SIGKILL this process at the
   scenario's kill step, mid-cycle;
 - a scenario killed before: resume it both ways, by running the same `fit` call again
-  (`BackupAndRestore` restores it) and by `load_model` + `fit(initial_epoch=k)`; then
-  run the same training uninterrupted from scratch, and store the three results in
-  `WORKDIR/<scenario>.npz`.
+  (`BackupAndRestore` restores it) and by `load_model` + `fit(initial_epoch=k)`; run
+  it as a run stopped on purpose (`fit(epochs=k)`, then `fit(initial_epoch=k)` with a
+  new callback); then run the same training uninterrupted from scratch, and store the
+  four results in `WORKDIR/<scenario>.npz`.
 
 The parent runs this process until it exits 0: one SIGKILL per scenario. Everything is
 seeded and op determinism is on, so an exact resume gives bit-identical weights.
@@ -132,7 +133,7 @@ def in_order(name: str, pruning, keep) -> list:
     return [pruning, keep] if list(SCENARIOS).index(name) % 2 == 0 else [keep, pruning]
 
 
-RESUME_PATHS = ("backup", "keras_file")
+RESUME_PATHS = ("backup", "keras_file", "split_fit")
 
 
 def start_and_kill(name: str, workdir: Path) -> None:
@@ -147,24 +148,35 @@ def start_and_kill(name: str, workdir: Path) -> None:
     raise AssertionError(f"{name}: the fit ended without reaching its kill point")
 
 
-def resume(name: str, workdir: Path, path: str) -> tuple[keras.Model, dict, int]:
-    """Resume the killed run through `BackupAndRestore` or through the `.keras` file."""
-    make_callback, epochs, _ = SCENARIOS[name]
+def resume(name: str, workdir: Path, path: str) -> tuple[keras.Model, dict]:
+    """Finish the run: through `BackupAndRestore`, through the `.keras` file, or (in this
+    process, no kill) as a run stopped with `fit(epochs=k)` and continued later."""
+    make_callback, epochs, (kill_epoch, _) = SCENARIOS[name]
     x, y = data()
-    first = FirstEpoch()
+    initial_epoch, callbacks = 0, [make_callback()]
     if path == "backup":
         model = new_model()  # the same fit call as before the kill
         backup = keras.callbacks.BackupAndRestore(str(workdir / f"{name}_backup"))
-        history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False,
-                            verbose=0, callbacks=[*in_order(name, make_callback(), backup),
-                                                  first])
-    else:
+        callbacks = in_order(name, callbacks[0], backup)
+    elif path == "keras_file":
         saved = workdir / f"{name}.keras"
         model = keras.saving.load_model(saved)
-        history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False,
-                            verbose=0, initial_epoch=int(saved.with_suffix(".epoch").read_text()),
-                            callbacks=[make_callback(), first])
-    return model, history.history, first.first
+        initial_epoch = int(saved.with_suffix(".epoch").read_text())
+    else:
+        model = new_model()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the first part warns that it stops early
+            model.fit(x, y, batch_size=BATCH, epochs=kill_epoch, shuffle=False, verbose=0,
+                      callbacks=[make_callback()])
+        initial_epoch = kill_epoch
+    first = FirstEpoch()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0,
+                            initial_epoch=initial_epoch, callbacks=[*callbacks, first])
+    own = [str(w.message) for w in caught  # the callbacks' own warnings
+           if "Callback" in str(w.message) or "IMP" in str(w.message)]
+    return model, {"first_epoch": first.first, "logs": history.history, "warnings": own}
 
 
 def uninterrupted(name: str) -> tuple[keras.Model, dict]:
@@ -179,13 +191,8 @@ def uninterrupted(name: str) -> tuple[keras.Model, dict]:
 def finish(name: str, workdir: Path) -> None:
     arrays, record = {}, {}
     for path in RESUME_PATHS:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model, logs, first_epoch = resume(name, workdir, path)
+        model, record[path] = resume(name, workdir, path)
         arrays.update({f"{path}_{i}": a for i, a in enumerate(state(model))})
-        record[path] = {"first_epoch": first_epoch, "logs": logs,
-                        "warnings": [str(w.message) for w in caught  # the callbacks' own
-                                     if "Callback" in str(w.message) or "IMP" in str(w.message)]}
     model, logs = uninterrupted(name)
     arrays.update({f"reference_{i}": a for i, a in enumerate(state(model))})
     record["reference"] = {"logs": logs}

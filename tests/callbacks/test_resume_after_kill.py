@@ -3,10 +3,11 @@
 For GMP, IMP with ALLR, IMP with weight rewinding and BIMP, a child process running `fit`
 with `keras.callbacks.BackupAndRestore` (and saving a `.keras` file at each epoch end)
 SIGKILLs itself mid-cycle. Running the same fit again resumes it, and so does
-`load_model` of the last `.keras` file + `fit(initial_epoch=k)`. Under `set_random_seed`
-and op determinism the resumed run must end with exactly the weights, masks, pruning
-state and optimizer state of an uninterrupted run, and log the same values for the
-epochs it ran. See `tests/callbacks/resume_child.py` for the scenarios.
+`load_model` of the last `.keras` file + `fit(initial_epoch=k)`; so does a run stopped
+on purpose with `fit(epochs=k)` and continued with `fit(initial_epoch=k)`. Under
+`set_random_seed` and op determinism the resumed run must end with exactly the weights,
+masks, pruning state and optimizer state of an uninterrupted run, and log the same values
+for the epochs it ran. See `tests/callbacks/resume_child.py` for the scenarios.
 """
 
 import json
