@@ -17,6 +17,11 @@ def content(c):
     return c["content"]
 
 
+def nan_samples():
+    for _ in range(4):
+        yield [np.full((1, 8), np.nan, np.float32)]
+
+
 # (id, call, what it raises, pattern of the message)
 CASES = [
     # tflite_export: convert, inspect, benchmark, compare, interpreter
@@ -42,6 +47,12 @@ CASES = [
     ("convert/int8 strings", lambda c: TE.convert(c["plain"], quantize="int8",
                                                   representative_data=np.array(["a", "b"])), T,
      r"representative_data to be numeric"),
+    ("convert/int8 no samples", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                     representative_data=lambda: iter([])), V,
+     r"quantize=\"int8\" produced a float32 file"),
+    ("convert/int8 nan samples", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                      representative_data=nan_samples), V,
+     r"produced a float32 file.*not finite"),
     ("convert/data unused", lambda c: TE.convert(c["plain"], representative_data=X), V,
      r"representative_data calibrates quantize=\"int8\" only"),
     ("convert/data dynamic", lambda c: TE.convert(c["plain"], quantize="dynamic",

@@ -118,6 +118,8 @@ def convert(
             content = converter.convert()
         except Exception as error:  # the converter raises its own ConverterError
             raise conversion_failure(error, model) from None
+    if quantize == "int8":
+        _check_int8(content)
     if sparse:
         _warn_if_not_sparse(model, content, quantize)
     return content
@@ -285,6 +287,17 @@ def _layer_of(calls: list[str], layer_names: set[str]) -> str | None:
             if name in layer_names:
                 found = name
     return found
+
+
+def _check_int8(content: bytes) -> None:
+    """Refuse an "int8" file whose weights stayed float32 (calibration saw no usable data)."""
+    tensors = inspection.inspect(content).tensors
+    if tensors and not any(t.dtype == "int8" for t in tensors):
+        raise ValueError(
+            'quantize="int8" produced a float32 file: the converter got no usable '
+            "calibration samples from representative_data (an empty iterable, or samples "
+            "that are not finite). Give it a few hundred real input samples."
+        )
 
 
 def _warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None) -> None:
