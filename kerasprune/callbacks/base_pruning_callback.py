@@ -5,8 +5,9 @@ the policies share:
 
 - fit's clock: `step = epoch * steps_per_epoch + batch`, the same count Keras' own
   schedulers use, so a resumed `fit(initial_epoch=k)` lands on the same step;
-- the checks before the first step (a pruning-ready model, a known epoch length, a
-  learning rate the callback may set, the data a gradient criterion needs);
+- the checks before the first step (a pruning-ready model whose layers stay below 100%
+  at the target and whose weights are finite, a known epoch length, a learning rate the
+  callback may set, the data a gradient criterion needs);
 - asking the policy's `SparsitySchedule` whether to prune at this step and to what
   sparsity, and calling `update_masks` (with loss gradients when a criterion needs them);
 - setting the learning rate one way (`optimizer.learning_rate = value`) when the policy

@@ -58,6 +58,10 @@ def update_masks(
     Returns:
         The sparsity of all pruned weights together after the update.
 
+    Raises:
+        ValueError, TypeError: before any mask changes, for what `check_pruning_request`
+            refuses (bad targets, a layer taken to 100%, NaN/Inf weights, ...).
+
     Example:
 
     >>> import keras, kerasprune
