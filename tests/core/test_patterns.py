@@ -38,3 +38,15 @@ def test_unstructured_and_get():
         Blocks((4, -1))
     with pytest.raises(ValueError, match="more axes"):
         Blocks((1, 1, 1)).group_scores(np.ones((2, 2)))
+
+
+def test_blocks_max_pooling_scores_a_block_by_its_largest_magnitude():
+    w = np.array([[0.1, 0.2], [-5.0, 0.3], [1.0, 1.0], [1.0, 1.0]], dtype="float32")
+    mean_scores, _ = Blocks((2, 1)).group_scores(w)
+    max_scores, _ = Blocks((2, 1), pooling="max").group_scores(w)
+    assert max_scores.tolist() == pytest.approx([5.0, 0.3, 1.0, 1.0])
+    assert mean_scores.tolist() == pytest.approx([2.55, 0.25, 1.0, 1.0])
+    restored = Blocks.from_config(Blocks((2, 1), pooling="max").get_config())
+    assert restored.pooling == "max" and restored.block_shape == (2, 1)
+    with pytest.raises(ValueError, match="pooling"):
+        Blocks((2, 1), pooling="avg")
