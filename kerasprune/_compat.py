@@ -107,3 +107,8 @@ def model_metrics(model: keras.Model) -> list:
 def add_model_metric(model: keras.Model, metric) -> None:
     """Attach a metric to a model, so `model.metrics` and the train step's logs include it."""
     model._metrics.append(metric)
+
+
+def outbound_consumers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers (operations) called on `layer`'s outputs, over all of its calls."""
+    return [node.operation for node in layer._outbound_nodes]
