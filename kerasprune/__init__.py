@@ -8,10 +8,14 @@ The pipeline, one subpackage per stage:
 - `kerasprune.retrain`: the retraining learning-rate schedules;
 - `kerasprune.structured`: channel and N:M patterns, criteria, `shrink`.
 
+Around them: `kerasprune.plot` (figures of a run), `kerasprune.Recipe` (a whole run as
+YAML) and `kerasprune.tfmot` (TFMOT's API on this engine).
+
 Export to sparse TFLite lives in the separate top-level package `tflite_export`.
 This module is the one list of public names.
 """
 
+from kerasprune import plot
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
@@ -68,6 +72,7 @@ __all__ = [
     "cycle_sparsities",
     "head_scores",
     "one_shot_prune",
+    "plot",
     "prune",
     "prune_wrappers",
     "register_prunable",
