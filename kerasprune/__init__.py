@@ -35,6 +35,7 @@ from kerasprune.core.sparsity_schedules import (
     cycle_sparsities,
 )
 from kerasprune.core.wrapping import UnprunableLayerWarning, prune, strip
+from kerasprune.recipe import Recipe
 from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, SLR, allr_d1
 from kerasprune.structured.channel_patterns import NM, Channels
 from kerasprune.structured.criteria import channel_scores, head_scores
@@ -61,6 +62,7 @@ __all__ = [
     "PolynomialDecay",
     "PruneWrapper",
     "PruningCallback",
+    "Recipe",
     "SLR",
     "SparsityReport",
     "SparsitySchedule",
