@@ -102,7 +102,13 @@ class Recipe:
                                                        tuple(TRAINING_DEFAULTS))}
         self.export = {**EXPORT_DEFAULTS, **_known("export", self.export,
                                                    tuple(EXPORT_DEFAULTS))}
-        self.make_callback()  # the callback checks its own arguments now
+        try:
+            self.make_callback()  # the callback checks its own arguments now
+        except TypeError as error:
+            raise ValueError(
+                f"Recipe section `callback` does not fit method {self.method!r} "
+                f"({METHODS[self.method].__name__}): {error}"
+            ) from error
         _check_training(self.training)
 
     # -- building ----------------------------------------------------------------------
