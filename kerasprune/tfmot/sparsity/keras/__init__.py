@@ -1,7 +1,7 @@
 """`tfmot.sparsity.keras`: TFMOT's pruning names, on kerasprune's engine."""
 
 from kerasprune.tfmot.sparsity.keras.prunable_layer import PrunableLayer
-from kerasprune.tfmot.sparsity.keras.prune_low_magnitude import (
+from kerasprune.tfmot.sparsity.keras.prune import (
     PruneLowMagnitude,
     prune_low_magnitude,
     prune_scope,

@@ -17,7 +17,7 @@ import keras
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.mask_update import update_layer_masks
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.tfmot.sparsity.keras.prune_low_magnitude import PruneLowMagnitude
+from kerasprune.tfmot.sparsity.keras.prune import PruneLowMagnitude
 
 STEP = "pruning_step"
 
