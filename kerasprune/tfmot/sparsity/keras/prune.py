@@ -135,10 +135,10 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
     >>> import keras
     >>> import kerasprune.tfmot as tfmot
     >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="fc"),
-    ...                           keras.layers.Flatten()])
+    ...                           keras.layers.Flatten(name="flat")])
     >>> pruned = tfmot.sparsity.keras.prune_low_magnitude(model)
     >>> [layer.name for layer in pruned.layers]
-    ['prune_low_magnitude_fc', 'flatten']
+    ['prune_low_magnitude_fc', 'flat']
     """
     params = dict(pruning_schedule=pruning_schedule, block_size=block_size,
                   block_pooling_type=block_pooling_type, sparsity_m_by_n=sparsity_m_by_n)
