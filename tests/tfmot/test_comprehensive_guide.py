@@ -178,7 +178,8 @@ def test_checkpoint_and_deserialize_keep_the_step(pretrained_weights, tmp_path):
     base_model = setup_model()
     base_model.load_weights(pretrained_weights)
     model_for_pruning = tfmot.sparsity.keras.prune_low_magnitude(base_model)
-    _train(model_for_pruning, epochs=1, batch_size=2)  # 64 steps: not pruned yet
+    with pytest.warns(UserWarning, match="first prunes at step 100"):
+        _train(model_for_pruning, epochs=1, batch_size=2)  # 64 steps: not pruned yet
     keras_model_file = str(tmp_path / "model.keras")
     model_for_pruning.save(keras_model_file, include_optimizer=True)
     with tfmot.sparsity.keras.prune_scope():
