@@ -44,11 +44,12 @@ def test_stages_sparsity_and_stage_in_history(digits):
     assert history.history["stage"] == [0, 1, 1, 1, 2]
     sparsity = history.history["sparsity"]
     assert sparsity[0] == 0.0
-    assert sparsity[1] == pytest.approx(0.1, abs=0.01)
+    assert sparsity[1] == pytest.approx(0.1, abs=1e-3)
     assert sparsity[1] < sparsity[2] < sparsity[3]
-    assert sparsity[3] == pytest.approx(0.9, abs=0.01) and sparsity[4] == sparsity[3]
+    assert sparsity[3] == pytest.approx(0.9, abs=1e-3) and sparsity[4] == sparsity[3]
+    assert _exactly_pruned(model, 0.9)
     # Cubic schedule: the middle update is s_f + (s_i - s_f) * (1 - 1/2)^3.
-    assert sparsity[2] == pytest.approx(0.9 + (0.1 - 0.9) * 0.125, abs=0.01)
+    assert sparsity[2] == pytest.approx(0.9 + (0.1 - 0.9) * 0.125, abs=1e-3)
     _, accuracy = model.evaluate(xt, yt, verbose=0)
     assert accuracy > 0.6  # 90% of a tiny CNN pruned on 7x7 digits (dense: 0.89, chance: 0.1)
 
@@ -142,7 +143,8 @@ def test_resumed_fit_continues_the_schedule(digits):
     history = model.fit(x, y, epochs=4, initial_epoch=2, batch_size=64,
                         callbacks=[callback], verbose=0)
     assert first < 0.8
-    assert history.history["sparsity"] == pytest.approx([0.8, 0.8], abs=0.01)
+    assert history.history["sparsity"] == pytest.approx([0.8, 0.8], abs=1e-3)
+    assert _exactly_pruned(model, 0.8)
 
 
 BAD_SETTINGS = [
@@ -210,7 +212,7 @@ def test_custom_schedule_object_is_used():
     model = compile_classifier(kerasprune.prune(small_cnn()))
     model.fit(np.random.rand(64, 7, 7, 1), np.random.randint(0, 10, 64), epochs=1,
               callbacks=[callback], verbose=0)
-    assert kerasprune.sparsity_report(model).total == pytest.approx(0.6, abs=0.01)
+    assert _exactly_pruned(model, 0.6)
 
 
 def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_training():
