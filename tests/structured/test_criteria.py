@@ -167,3 +167,41 @@ def test_each_wrapper_gets_the_gradients_of_its_own_weights(scope):
     pruned_channels = [set(np.flatnonzero(~channels_kept(w.masks[0].numpy())).tolist())
                        for w in kerasprune.prune_wrappers(pruned)]
     assert pruned_channels == expected
+
+
+def test_taylor_takes_a_single_gradient_array_as_one_batch():
+    w = RNG.normal(size=(6, 3))
+    g = RNG.normal(size=(6, 3))
+    np.testing.assert_allclose(channel_scores(w, "taylor", gradients=g),
+                               np.square((w * g).sum(axis=0)))
+
+
+def test_taylor_message_names_the_shapes_it_received():
+    import re
+
+    message = (
+        "The 'taylor' criterion needs the loss gradients of the weight on one or more "
+        "batches, each of shape (6, 3). Received: gradients of shapes [(3, 6)]. "
+        "Pass `importance=kerasprune.TaylorImportance(x, y)` to the pruning callback."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        channel_scores(np.ones((6, 3)), "taylor", gradients=[np.ones((3, 6))])
+
+
+def test_head_scores_use_the_criterion_and_refuse_an_unbuilt_layer():
+    import re
+
+    mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    x = RNG.normal(size=(1, 4, 6)).astype("float32")
+    mha(x, x)
+    kernels = [d.kernel.numpy() for d in (mha._query_dense, mha._key_dense, mha._value_dense)]
+    out = mha._output_dense.kernel.numpy()
+    expected = sum(np.sqrt(np.square(k).sum(axis=(0, 2))) for k in kernels)
+    expected = expected + np.sqrt(np.square(out).sum(axis=(1, 2)))
+    np.testing.assert_allclose(head_scores(mha, "l2"), expected, rtol=1e-5)
+    assert head_scores(mha, "random").shape == (2,)
+    with pytest.raises(TypeError, match="Received: layer=<MultiHeadAttention"):
+        head_scores(keras.layers.MultiHeadAttention(num_heads=2, key_dim=3))
+    message = "`criterion` must be one of ('l1', 'l2', 'random'). Received: criterion='taylor'"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        head_scores(mha, "taylor")
