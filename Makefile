@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,13 @@ bench: $(VENV)/.bench
 	$(PY) -m bench.retrain $(ARGS)
 	$(PY) -m bench.structured $(ARGS)
 
+# Mutation testing of the pure-numpy core (not part of CI): writes bench/RESULTS.md.
+$(VENV)/.mutation: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,mutation]"
+	touch $(VENV)/.mutation
+
+mutation: $(VENV)/.mutation
+	nice -n 10 $(PY) -m bench.mutation $(ARGS)
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out mutants
