@@ -54,7 +54,21 @@ SCOPE = (
 
 # Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes
 # it), with the reason. A survivor missing here is listed as unexplained.
+_SAME_SLICE = "`slice(None, n)` and `slice(n)` are `slice(0, n)`."
+_FLOAT64 = "`astype(None)` converts to float64, the dtype named."
 EQUIVALENT: dict[tuple[str, str], str] = {
+    ("kerasprune.core.patterns.Blocks.expand",
+     "return mask[tuple(slice(None, n) for n in shape)]"): _SAME_SLICE,
+    ("kerasprune.core.patterns.Blocks.expand",
+     "return mask[tuple(slice(n) for n in shape)]"): _SAME_SLICE,
+    ("kerasprune.retrain.schedules.allr_d1",
+     "before = np.concatenate([np.ravel(w).astype(None) for w in weights_before])"): _FLOAT64,
+    ("kerasprune.retrain.schedules.allr_d1",
+     "after = np.concatenate([np.ravel(w).astype(None) for w in weights_after])"): _FLOAT64,
+    ("kerasprune.retrain.schedules.SLR._decay",
+     "original_step = (t - self.warmup_steps) * (self.original_steps or 2) / span"):
+        "`original_steps` is None only for a constant original rate, which does not depend "
+        "on the step.",
 }
 
 

@@ -38,3 +38,21 @@ def test_unstructured_and_get():
         Blocks((4, -1))
     with pytest.raises(ValueError, match="more axes"):
         Blocks((1, 1, 1)).group_scores(np.ones((2, 2)))
+
+
+def test_blocks_take_a_list_and_refuse_anything_but_positive_ints_in_full():
+    import re
+
+    assert Blocks([4, 1]).block_shape == (4, 1)
+    for bad in ((), 4, "41", (4, 0), (2.0, 1)):
+        message = ("`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
+                   f"Received: block_shape={bad!r}")
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            Blocks(bad)
+
+
+def test_masks_are_float32_of_the_weight_shape():
+    for pattern, shape in ((Blocks((2, 2)), (5, 3)), (Unstructured(), (2, 3))):
+        scores, _ = pattern.group_scores(np.ones(shape, "float32"))
+        mask = pattern.expand(np.ones(scores.size, bool), shape)
+        assert mask.dtype == np.float32 and mask.shape == shape and mask.min() == 1.0

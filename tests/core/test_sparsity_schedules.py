@@ -122,3 +122,11 @@ def test_bad_arguments_are_refused_with_the_whole_message(make, message):
 
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         make()
+
+
+def test_cycle_sparsities_names_a_bad_target():
+    import re
+
+    message = "`target_sparsity` must be a float in [0, 1). Received: target_sparsity=1.5"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        kerasprune.cycle_sparsities(1.5, 2)
