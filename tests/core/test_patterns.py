@@ -56,3 +56,14 @@ def test_masks_are_float32_of_the_weight_shape():
         scores, _ = pattern.group_scores(np.ones(shape, "float32"))
         mask = pattern.expand(np.ones(scores.size, bool), shape)
         assert mask.dtype == np.float32 and mask.shape == shape and mask.min() == 1.0
+
+
+def test_patterns_print_and_serialize_as_constructed():
+    import keras
+
+    assert repr(Unstructured()) == "Unstructured()" and repr(Blocks([4, 1])) == "Blocks((4, 1))"
+    for pattern in (Unstructured(), Blocks((2, 3))):
+        config = keras.saving.serialize_keras_object(pattern)
+        restored = keras.saving.deserialize_keras_object(config)
+        assert type(restored) is type(pattern) and restored.get_config() == pattern.get_config()
+    assert Blocks((2, 3)).get_config() == {"block_shape": [2, 3]}

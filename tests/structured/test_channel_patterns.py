@@ -156,3 +156,11 @@ def test_channel_scores_are_normalized_by_size_or_by_the_layer_norm():
     np.testing.assert_allclose(scores["none"], l1)
     np.testing.assert_allclose(scores["size"], l1 / 36)
     np.testing.assert_allclose(scores["layer"], l1 / np.linalg.norm(l1))
+
+
+def test_nm_prints_and_serializes_as_constructed():
+    pattern = NM(1, 4)
+    assert repr(pattern) == "NM(1, 4)" and repr(Channels("l2")) == "Channels('l2')"
+    assert pattern.get_config() == {"n": 1, "m": 4}
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pattern))
+    assert (type(restored), restored.n, restored.m, restored.sparsity) == (NM, 1, 4, 0.75)
