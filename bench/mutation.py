@@ -125,12 +125,10 @@ def report(results: dict[str, dict[str, int | None]]) -> str:
         totals.update(count)
         detected = count["killed"] + count["timeout"]
         rows.append(f"| {path} | {len(codes)} | {count['killed']} | {count['timeout']} | "
-                    f"{count['survived']} | {count['no tests']} | "
+                    f"{count['survived']} | {count['no tests']} | {count['not checked']} | "
                     f"{100 * detected / len(codes):.1f}% |")
         survivors += [(path, n) for n, c in codes.items()
                       if status_by_exit_code[c] in ("survived", "no tests")]
-        if count["not checked"]:
-            print(f"{path}: {count['not checked']} mutants not checked (interrupted run?)")
     total = sum(len(codes) for codes in results.values())
     detected = totals["killed"] + totals["timeout"]
     lines = [
@@ -140,16 +138,21 @@ def report(results: dict[str, dict[str, int | None]]) -> str:
         "retraining schedules (IMP's cycle arithmetic included), validators, channel "
         "patterns and criteria, and shrink's channel analysis, and runs the fast test "
         "modules listed in setup.cfg `[mutmut]` that reach the mutated function. "
-        "Killed: a test failed; timeout: the mutant hung (also detected).",
+        "Killed: a test failed; timeout: the mutant hung (also detected); not run: the run "
+        "was stopped before it (continue with `--keep`).",
         "",
-        "| module | mutants | killed | timeout | survived | no tests | detected |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeout | survived | no tests | not run | detected |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         f"| **all** | **{total}** | **{totals['killed']}** | **{totals['timeout']}** | "
-        f"**{totals['survived']}** | **{totals['no tests']}** | "
+        f"**{totals['survived']}** | **{totals['no tests']}** | **{totals['not checked']}** | "
         f"**{100 * detected / max(total, 1):.1f}%** |",
         "",
     ]
+    if totals["not checked"]:
+        lines += [f"**Partial run**: {total - totals['not checked']} of {total} mutants were "
+                  "tested before the run was stopped; the score is not the campaign's. "
+                  "Continue with `python -m bench.mutation --keep`.", ""]
     explained = unexplained = 0
     notes = []
     for path, name in survivors:
