@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench constraints clean
+.PHONY: demo test bench mutation constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,5 +35,13 @@ constraints: $(STAMP)
 	@{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt
 
+# Mutation testing of the pure-numpy core (not part of CI): writes bench/RESULTS.md.
+$(VENV)/.mutation: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,mutation]"
+	touch $(VENV)/.mutation
+
+mutation: $(VENV)/.mutation
+	nice -n 10 $(PY) -m bench.mutation $(ARGS)
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out mutants
