@@ -96,7 +96,8 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
     Refuses, before any mask changes: a `model` that is not a Keras layer or model, one
     without `PruneWrapper` layers or not built, targets out of [0, 1), a `final_sparsity`
     below `sparsity`, a layer whose `sparsity_scale` would take it to 100% or more, a
-    normalization wrapper following a layer that is not pruned, and NaN/Inf weights. The callbacks call it before training with their final target.
+    normalization wrapper following a layer that is not pruned, and NaN/Inf weights. The
+    callbacks call it before training with their final target.
 
     Example:
 
@@ -150,6 +151,32 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
             )
     check_finite_weights(w for w in wrappers if w.follows is None)
     return wrappers
+
+
+def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None = None) -> None:
+    """Recompute the masks of some wrappers, each pruned on its own to its own target.
+
+    For policies where every layer follows its own schedule (`kerasprune.tfmot`); the
+    other wrappers of the model are left as they are. Masks only grow.
+
+    Args:
+        targets: `{PruneWrapper: sparsity in [0, 1)}`.
+        gradients: as for `update_masks`.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
+    ...     keras.layers.Dense(4, name="a"), keras.layers.Dense(4, name="b")]))
+    >>> a, b = kerasprune.prune_wrappers(model)
+    >>> update_layer_masks({a: 0.75})
+    >>> a.sparsity, b.sparsity
+    (0.75, 0.0)
+    """
+    targets = {wrapper: check_sparsity("sparsity", t) for wrapper, t in targets.items()}
+    check_finite_weights(targets)
+    for wrapper, target in targets.items():
+        wrapper.assign_masks(masks_for_set([wrapper], target, gradients)[0])
 
 
 def _update_followers(followers: list, leaders: dict) -> None:

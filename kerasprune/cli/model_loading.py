@@ -1,0 +1,45 @@
+"""Loading a `.keras` file for a command, after importing the modules its custom layers need."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import zipfile
+
+
+def add_import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import", dest="imports", action="append", default=[], metavar="MODULE",
+        help="import this module first (repeatable), so that the custom layers it registers "
+        "with Keras load; modules are found from the current folder too",
+    )
+
+
+def load_keras_model(path: str, imports: list[str]):
+    """Import `imports`, then load the model at `path` (kerasprune's classes registered)."""
+    import keras
+
+    import kerasprune  # noqa: F401  registers PruneWrapper and the patterns for loading
+    import kerasprune.tfmot  # noqa: F401  registers PruneLowMagnitude
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise ImportError(f"--import {name}: {error}") from error
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model file at {path!r}.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a .keras file: a .keras file is a zip archive, and this one is "
+            "not (corrupt, truncated, or another format such as .h5 or a SavedModel)."
+        )
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many kinds for a damaged archive
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"Cannot load the Keras model in {path!r}: {first[:300]}") from None
