@@ -19,6 +19,7 @@ import kerasprune
 import tflite_export
 from kerasprune import Channels, PruneWrapper, PruningCallback
 from kerasprune.cli import main
+from kerasprune.recipe import Recipe
 
 X = np.random.default_rng(0).random((16, 8), dtype=np.float32)
 Y = np.arange(16) % 3
@@ -104,6 +105,10 @@ def ctx(tmp_path_factory):
                     "rep_wide.npy": X[:, :5]}.items():
         np.save(folder / name, x)
     np.savez(folder / "data.npz", x=X, y=Y)
+    Recipe.from_callback(PruningCallback(0.5, **GMP)).save(folder / "recipe.yaml")
+    (folder / "bad_recipe.yaml").write_text(
+        "method: gmp\ncallback: {target_sparsity: 1.0, stabilization_epochs: 0, "
+        "pruning_epochs: 1, finetune_epochs: 0}\n")
     np.savez(folder / "wide.npz", x=np.ones((16, 12), np.float32), y=Y)
     np.savez(folder / "onehot.npz", x=X, y=np.eye(3)[Y])
     np.savez(folder / "no_x.npz", inputs=X)

@@ -11,6 +11,7 @@ import kerasprune
 from kerasprune import (ALLR, LLR, LRW, SLR, NM, BIMPCallback, Blocks, Channels,
                         ConstantSparsity, CycleSparsity, IMPCallback, PolynomialDecay,
                         PruneWrapper, PruningCallback, TaylorImportance)
+from kerasprune.recipe import Recipe
 from tests.bad_inputs import (GMP, IMP, X, Y, Tiny, check_refused, compiled, ctx, fit,  # noqa: F401
                               fit_generator, plain)
 
@@ -270,6 +271,19 @@ CASES = [
      r"created with a LearningRateSchedule"),
     ("fit/unknown length", lambda c: fit_generator(c["pruned"]), V,
      r"pass `steps_per_epoch` to fit"),
+    # recipes
+    ("recipe/method", lambda c: Recipe("sgd", {}), V, r"`method` must be one of \('gmp'"),
+    ("recipe/target", lambda c: Recipe("gmp", {"target_sparsity": 1.0, **GMP}), V,
+     r"`target_sparsity` must be a float in \[0, 1\)"),
+    ("recipe/callback key", lambda c: Recipe("imp", {"target_sparsity": .5, **GMP}), V,
+     r"`callback` does not fit method 'imp' \(IMPCallback\).*stabilization_epochs"),
+    ("recipe/prune key", lambda c: Recipe("gmp", {"target_sparsity": .5, **GMP},
+                                          prune={"scopes": "global"}), V,
+     r"Unknown keys \['scopes'\] in recipe section `prune`"),
+    ("recipe/section", lambda c: Recipe.from_dict({"method": "gmp", "extra": {}}), V,
+     r"Unknown recipe sections \['extra'\]"),
+    ("recipe/yaml list", lambda c: Recipe.from_yaml("- gmp\n- imp\n"), V,
+     r"A recipe must be a mapping of sections"),
     # shrink
     ("shrink/model", lambda c: kerasprune.shrink("x"), T, r"`model` must be a keras.Model"),
     ("shrink/subclassed", lambda c: kerasprune.shrink(c["tiny"]), V, r"is subclassed"),

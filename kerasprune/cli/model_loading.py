@@ -33,13 +33,17 @@ def load_keras_model(path: str, imports: list[str]):
             raise ImportError(f"--import {name}: {error}") from error
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
-    if not zipfile.is_zipfile(path):
+    if not _is_keras_archive(path):
         raise ValueError(
-            f"{path!r} is not a .keras file: a .keras file is a zip archive, and this one is "
-            "not (corrupt, truncated, or another format such as .h5 or a SavedModel)."
+            f"{path!r} is not a .keras file: a .keras file is a zip archive holding "
+            "config.json, and this one is not (corrupt, truncated, or another format such as "
+            ".h5 or a SavedModel)."
         )
-    try:
-        return keras.saving.load_model(path)
-    except Exception as error:  # Keras raises many kinds for a damaged archive
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ValueError(f"Cannot load the Keras model in {path!r}: {first[:300]}") from None
+    return keras.saving.load_model(path)
+
+
+def _is_keras_archive(path: str) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return "config.json" in archive.namelist()
