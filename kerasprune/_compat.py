@@ -97,3 +97,27 @@ def attention_projections(layer) -> dict[str, keras.layers.Layer]:
         "value": layer._value_dense,
         "output": layer._output_dense,
     }
+
+
+def conv_lstm_cell_class() -> type:
+    """The cell class of `ConvLSTM1D/2D/3D`, whose kernels live in it (not exported)."""
+    from keras.src.layers.rnn.conv_lstm import ConvLSTMCell
+
+    return ConvLSTMCell
+
+
+def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer) -> None:
+    """Make a built Functional graph call `new` wherever it called `old`.
+
+    A Functional subclass (a KerasHub backbone) cannot be rebuilt by `clone_model`
+    without losing its class, so its copy is edited in place: the graph's nodes and
+    operation lists point to the substitute.
+    """
+    for nodes in graph._nodes_by_depth.values():
+        for node in nodes:
+            if node.operation is old:
+                node.operation = new
+    for operations in [graph._operations, *graph._operations_by_depth.values()]:
+        for i, operation in enumerate(operations):
+            if operation is old:
+                operations[i] = new

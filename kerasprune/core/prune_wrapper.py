@@ -12,7 +12,11 @@ import numpy as np
 import keras
 
 from kerasprune.core import patterns as patterns_lib
-from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, prunable_weight_names
+from kerasprune.core.registry import (
+    HOW_TO_MAKE_PRUNABLE,
+    named_variables,
+    prunable_weight_names,
+)
 
 SCOPES = ("layer", "global")
 
@@ -43,10 +47,15 @@ class PruneWrapper(keras.layers.Wrapper):
     including subclassed models. The masks start at ones (nothing pruned); a callback
     (`PruningCallback`, `IMPCallback`) or `kerasprune.update_masks` fills them.
 
+    A composite layer (`MultiHeadAttention`, `LSTM`, `Bidirectional(...)`,
+    `TimeDistributed(...)`, a custom block) is wrapped whole: the masks sit on the
+    variables of its sublayers, so the layer runs exactly as before.
+
     Args:
-        layer: the layer to wrap (Dense, Conv*, Embedding, ... or any layer with
-            `get_prunable_weights()`).
-        weight_names: names of the variables to prune; defaults to the layer's kernels.
+        layer: the layer to wrap (Dense, Conv*, Embedding, attention, recurrent, ... or
+            any layer with `get_prunable_weights()`).
+        weight_names: names of the variables to prune, relative to `layer` (`"kernel"`,
+            or `"query/kernel"` for a sublayer's); defaults to the layer's kernels.
         scope: `"layer"` (this layer reaches the target on its own) or `"global"`
             (one magnitude threshold across all global-scope wrappers of the model).
         sparsity_override: this layer's own final sparsity in [0, 1), or None.
@@ -91,7 +100,10 @@ class PruneWrapper(keras.layers.Wrapper):
         kwargs.setdefault("name", f"prune_{layer.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
-        self.weight_names = None if weight_names is None else list(weight_names)
+        # Given names are saved; default ones are found again on load (sublayer names
+        # of a custom block may differ between copies).
+        self._given_weight_names = None if weight_names is None else list(weight_names)
+        self.weight_names = self._given_weight_names
         self.scope = scope
         self.sparsity_override = sparsity_override
         self.sparsity_scale = sparsity_scale
@@ -112,26 +124,42 @@ class PruneWrapper(keras.layers.Wrapper):
         if not self.masks:
             self._attach_masks()
 
+    def get_build_config(self):
+        # The wrapped layer's own build config: it knows how to rebuild itself
+        # (attention layers need several input shapes, a wrapper sees one).
+        return {"layer": self.layer.get_build_config()}
+
+    def build_from_config(self, config):
+        if config and "layer" in config:
+            if not self.layer.built:
+                self.layer.build_from_config(config["layer"])
+            self.build()
+        elif config:  # saved before the wrapped layer's build config was kept
+            super().build_from_config(config)
+
     def _attach_masks(self) -> None:
-        if self.weight_names is None and hasattr(self.layer, "get_prunable_weights"):
-            self.weight_names = [v.name for v in self.layer.get_prunable_weights()]
+        variables = named_variables(self.layer)
         names = self.weight_names or prunable_weight_names(self.layer)
-        by_name = {v.name: v for v in self.layer.weights}
-        missing = [n for n in names if n not in by_name]
+        if not names:
+            raise ValueError(
+                f"Layer '{self.layer.name}' of type {type(self.layer).__name__} has no "
+                f"prunable variables. Its variables are {sorted(variables)}."
+            )
+        missing = [n for n in names if n not in variables]
         if missing:
             raise ValueError(
                 f"Layer '{self.layer.name}' has no variables named {missing}. "
-                f"Its variables are {sorted(by_name)}."
+                f"Its variables are {sorted(variables)}."
             )
         self.weight_names = list(names)
-        self.pruned_weights = [by_name[n] for n in names]
-        for weight in self.pruned_weights:
+        self.pruned_weights = [variables[n] for n in names]
+        for name, weight in zip(names, self.pruned_weights):
             mask = self.add_weight(
                 shape=weight.shape,
                 initializer="ones",
                 dtype=weight.dtype,
                 trainable=False,
-                name=f"{weight.name}_mask",
+                name=f"{name.replace('/', '_')}_mask",
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
@@ -146,9 +174,6 @@ class PruneWrapper(keras.layers.Wrapper):
 
     def call(self, inputs, *args, **kwargs):
         return self.layer(inputs, *args, **kwargs)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
@@ -189,7 +214,7 @@ class PruneWrapper(keras.layers.Wrapper):
     def get_config(self):
         config = super().get_config()
         config.update(
-            weight_names=self.weight_names,
+            weight_names=self._given_weight_names,
             scope=self.scope,
             sparsity_override=self.sparsity_override,
             sparsity_scale=self.sparsity_scale,

@@ -10,11 +10,29 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
-from kerasprune.core.model_walk import all_layers, copy_model, fresh_copy, prune_wrappers
+from kerasprune.core.model_walk import (
+    built_copy,
+    copy_model,
+    fresh_copy,
+    model_units,
+    prune_wrappers,
+)
 from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper
-from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
+from kerasprune.core.registry import (
+    HOW_TO_MAKE_PRUNABLE,
+    prunable_weight_names,
+    unprunable_layers,
+)
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
+
+
+PRUNABLE_BY_DEFAULT = (
+    "the kernels of Dense, EinsumDense, Conv*, DepthwiseConv*, SeparableConv*, Embedding, "
+    "SimpleRNN/LSTM/GRU/ConvLSTM* (kernel and recurrent kernel), MultiHeadAttention and "
+    "GroupedQueryAttention (query, key, value, output), and of any layer inside "
+    "TimeDistributed, Bidirectional or a custom block"
+)
 
 
 class UnprunableLayerWarning(UserWarning):
@@ -34,7 +52,11 @@ def prune(
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
     The input model is left untouched. Works for Sequential, Functional (nested models
-    and shared layers included) and subclassed models. All masks start at ones; train
+    and shared layers included) and subclassed models (KerasHub backbones and tasks
+    keep their class). Composite layers (attention, RNN, `TimeDistributed`,
+    `Bidirectional`, custom blocks) are wrapped whole, with a mask on each kernel of
+    their sublayers; `layers` and `exclude` may name those sublayers (`"query"`,
+    `"feedforward_output_dense"`). All masks start at ones; train
     the result with `PruningCallback` (GMP) or `IMPCallback`, or prune it at once with
     `update_masks`.
 
@@ -43,7 +65,8 @@ def prune(
         scope: `"layer"` (each weight tensor reaches the target) or `"global"` (one
             magnitude threshold across all pruned tensors).
         layers: which layers to prune: layer names, regular expressions (full match),
-            or a callable `layer -> bool`. Default: every layer with known prunable weights.
+            or a callable `layer -> bool`; a composite layer's sublayers count too.
+            Default: every layer with known prunable weights.
         exclude: layers to leave dense, in the same forms.
         sparsity_overrides: `{layer name: sparsity}` with an absolute final sparsity in
             [0, 1), or a string such as `"0.5x"` for a fraction of the model-wide target.
@@ -79,21 +102,23 @@ def prune(
     pattern = _pattern(block_shape, pattern)
     include = _selector("layers", layers)
     skip = _selector("exclude", exclude)
-    candidates = [l for l in all_layers(model) if not isinstance(l, keras.Model)]
+    candidates = model_units(model)
     chosen = _choose_layers(candidates, include, skip, explicit=layers is not None)
     followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
         sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
     )
 
-    def replace(layer):
+    def replace(layer, twin):
         if id(layer) in followers:
-            return PruneWrapper(fresh_copy(layer), follows=followers[id(layer)])
+            return PruneWrapper(twin or built_copy(layer), follows=followers[id(layer)])
         if id(layer) not in chosen:
             return None
         override, scale = overrides.get(layer.name, (None, None))
+        names = chosen[id(layer)]
         return PruneWrapper(
-            fresh_copy(layer),
+            twin or built_copy(layer),
+            weight_names=None if names == prunable_weight_names(layer) else list(names),
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,
@@ -123,7 +148,8 @@ def strip(model: keras.Model) -> keras.Model:
             f"{type(model).__name__}"
         )
     return copy_model(
-        model, lambda layer: fresh_copy(layer.layer) if isinstance(layer, PruneWrapper) else None
+        model,
+        lambda layer, twin: fresh_copy(layer.layer) if isinstance(layer, PruneWrapper) else None,
     )
 
 
@@ -176,22 +202,25 @@ def _selector(argument: str, value: LayerSelector) -> Callable[[keras.layers.Lay
     return lambda layer: any(r.fullmatch(layer.name) for r in regexes)
 
 
-def _choose_layers(candidates, include, skip, explicit: bool) -> set[int]:
-    chosen: set[int] = set()
+def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple[str, ...]]:
+    """`{id(unit): names of the unit's variables to prune}` for the units to wrap."""
+    chosen: dict[int, tuple[str, ...]] = {}
     unknown = []
     for layer in candidates:
-        if (include and not include(layer)) or (skip and skip(layer)):
+        if skip and skip(layer):
             continue
-        if prunable_weight_names(layer) is not None:
-            chosen.add(id(layer))
-        elif explicit:
+        names = prunable_weight_names(layer)
+        if explicit and include(layer) and names is None:
             raise ValueError(
                 f"Layer '{layer.name}' of type {type(layer).__name__} was named in `layers` "
                 f"but kerasprune does not know which of its weights to prune. "
                 f"{HOW_TO_MAKE_PRUNABLE}"
             )
-        elif layer.weights and not is_never_pruned(layer) and not _is_container(layer):
-            unknown.append(layer)
+        selected = tuple(n for n in names or () if _selects(layer, n, include, skip))
+        if selected:
+            chosen[id(layer)] = selected
+        if not explicit:
+            unknown += unprunable_layers(layer)
     if unknown:
         warnings.warn(
             "These layers have weights but are left dense because kerasprune does not know "
@@ -202,15 +231,20 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> set[int]:
     if not chosen:
         raise ValueError(
             "No prunable layer was selected: check `layers` and `exclude`. "
-            "Prunable by default: Dense, EinsumDense, Conv*, DepthwiseConv*, SeparableConv*, "
-            "Embedding kernels."
+            f"Prunable by default: {PRUNABLE_BY_DEFAULT}."
         )
     return chosen
 
 
-def _is_container(layer) -> bool:
-    # A layer whose weights all belong to sublayers is judged through those sublayers.
-    return bool(_compat.direct_sublayers(layer)) and not _compat.own_variables(layer)
+def _selects(unit, name: str, include, skip) -> bool:
+    """Whether the selectors keep variable `name` of `unit`: a match on any layer on its path."""
+    chain = [unit]
+    for part in name.split("/")[:-1]:
+        by_name = {l.name: l for l in _compat.direct_sublayers(chain[-1])}
+        chain.append(by_name[part])
+    if skip and any(skip(l) for l in chain):
+        return False
+    return include is None or any(include(l) for l in chain)
 
 
 def _parse_overrides(overrides, chosen_names: set[str]) -> dict[str, tuple[float | None, float | None]]:
