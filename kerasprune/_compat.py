@@ -9,6 +9,8 @@ imports `keras.src` or reads an attribute whose name starts with `_` on a Keras 
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 
@@ -77,16 +79,23 @@ def learning_rate_is_schedule(optimizer) -> bool:
     )
 
 
-def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
-    """Give a built layer a new tracked sublayer (Keras locks built layers' state)."""
-    tracker = parent._tracker
+@contextlib.contextmanager
+def unlocked_state(layer: keras.layers.Layer):
+    """Let a built layer take new variables or sublayers (Keras locks built layers' state)."""
+    tracker = layer._tracker
     was_locked = tracker.locked
     tracker.unlock()
     try:
-        setattr(parent, name, child)
+        yield
     finally:
         if was_locked:
             tracker.lock()
+
+
+def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
+    """Give a built layer a new tracked sublayer."""
+    with unlocked_state(parent):
+        setattr(parent, name, child)
 
 
 def attention_projections(layer) -> dict[str, keras.layers.Layer]:
@@ -121,3 +130,16 @@ def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer
         for i, operation in enumerate(operations):
             if operation is old:
                 operations[i] = new
+
+
+def readable_value(variable):
+    """A variable's current value, or None where JAX's trainer has detached it.
+
+    Inside a `StatelessScope` (JAX's traced train step) the scope's value; elsewhere the
+    variable's own, which JAX's `fit` removes from the model's variables mid-epoch.
+    """
+    from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+    scope = get_stateless_scope()
+    value = scope.get_current_value(variable) if scope is not None else None
+    return variable._value if value is None else value

@@ -14,6 +14,7 @@ graph, or a subclassed model's sublayers, with nested models opened. A composite
 
 from __future__ import annotations
 
+import tempfile
 from typing import Callable
 
 import keras
@@ -76,18 +77,6 @@ def is_graph_model(model: keras.Model) -> bool:
 def fresh_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
     """A new, unbuilt layer with the same config (weights are copied later)."""
     return layer.__class__.from_config(layer.get_config())
-
-
-def built_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
-    """A new layer with the same config, built from the original's build config.
-
-    Built before it is called, a copy can be wrapped at once, and attention layers
-    (built from several input shapes) get exactly their original shapes.
-    """
-    copy = fresh_copy(layer)
-    if layer.built:
-        copy.build_from_config(layer.get_build_config())
-    return copy
 
 
 def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None:
@@ -157,6 +146,9 @@ def _copy_subclassed_model(model: keras.Model, replace: Replace) -> keras.Model:
 
 def _copy_tree_weights(source, target) -> None:
     """Copy weights from `source` into its structural twin `target`, layer by layer."""
+    if not source.weights:  # a KerasHub preprocessor: no weights, maybe a vocabulary
+        _copy_assets(source, target)
+        return
     if isinstance(source, PruneWrapper) or not _compat.direct_sublayers(source):
         copy_weights(source, target)
         return
@@ -173,6 +165,19 @@ def _copy_tree_weights(source, target) -> None:
         t.assign(s)
 
 
+def _copy_assets(source, target) -> None:
+    """Copy what weightless layers keep outside their config (a tokenizer's vocabulary),
+    through the `save_assets`/`load_assets` methods Keras' saving calls."""
+    if hasattr(source, "save_assets") and hasattr(target, "load_assets"):
+        with tempfile.TemporaryDirectory() as folder:
+            source.save_assets(folder)
+            target.load_assets(folder)
+    targets = {layer.name: layer for layer in _compat.direct_sublayers(target)}
+    for child in _compat.direct_sublayers(source):
+        if child.name in targets:
+            _copy_assets(child, targets[child.name])
+
+
 def _replace_in_place(original, copy, replace: Replace, done: dict) -> None:
     """Walk `original` and its twin `copy`; swap the copy's sublayers where asked."""
     for old, new in zip(_compat.direct_sublayers(original), _compat.direct_sublayers(copy)):
@@ -184,7 +189,7 @@ def _replace_in_place(original, copy, replace: Replace, done: dict) -> None:
                 _replace_in_place(old, new, replace, done)
                 continue
             if not substitute.built:
-                substitute.build_from_config(new.get_build_config())
+                substitute.build_from_config(_unwrapped(new).get_build_config())
             copy_weights(old, substitute)
             done[id(new)] = substitute
         _swap_attribute(copy, new, substitute)

@@ -8,9 +8,12 @@ momentum says. The forward pass is the wrapped layer's own, with no extra work.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import keras
 
+from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.registry import (
     HOW_TO_MAKE_PRUNABLE,
@@ -19,6 +22,7 @@ from kerasprune.core.registry import (
 )
 
 SCOPES = ("layer", "global")
+BACKENDS = ("tensorflow", "jax")
 
 
 def apply_mask(weight, mask):
@@ -27,16 +31,28 @@ def apply_mask(weight, mask):
 
 
 class MaskConstraint:
-    """Variable constraint: the user's own constraint (if any), then the mask."""
+    """Variable constraint: the user's own constraint (if any), then the mask.
+
+    On JAX the optimizer runs statelessly with the model's trainable and the optimizer's
+    variables only, so the mask (non-trainable) cannot be read there: the wrapper hands
+    the constraint the mask's value of the same traced train step (`traced_mask`).
+    """
 
     def __init__(self, mask, inner=None):
         self.mask = mask
         self.inner = inner
+        self.traced_mask = None
 
     def __call__(self, weight):
         if self.inner is not None:
             weight = self.inner(weight)
-        return apply_mask(weight, self.mask)
+        return apply_mask(weight, self._mask_value())
+
+    def _mask_value(self):
+        if self.traced_mask is None:
+            return self.mask
+        value = _compat.readable_value(self.mask)
+        return self.traced_mask if value is None else value
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
@@ -91,6 +107,7 @@ class PruneWrapper(keras.layers.Wrapper):
         pruning_state: keras.layers.Layer | dict | None = None,
         **kwargs,
     ):
+        check_backend()
         if follows is not None and not isinstance(follows, str):
             raise TypeError(f"`follows` must be a layer name or None. Received: follows={follows!r}")
         if follows is not None and weight_names is None:
@@ -115,27 +132,35 @@ class PruneWrapper(keras.layers.Wrapper):
             self.pruning_state = pruning_state
         self.pruned_weights: list = []
         self.masks: list = []
-        if layer.built:
+        if self._layer_has_state():
             self._attach_masks()
             self.built = True
 
     def build(self, input_shape=None):
-        super().build(input_shape)
-        if not self.masks:
+        # A layer built from one shape is built now; the others (attention needs all its
+        # input shapes, an RNN its state shapes, a custom block builds its sublayers
+        # when called) build on their first call, and `call` attaches the masks then.
+        if not self.layer.built and input_shape is not None and _builds_from_one_shape(
+            self.layer
+        ):
+            self.layer.build(input_shape)
+        if not self.masks and self._layer_has_state():
             self._attach_masks()
 
     def get_build_config(self):
-        # The wrapped layer's own build config: it knows how to rebuild itself
-        # (attention layers need several input shapes, a wrapper sees one).
+        # The wrapped layer's own build config: it knows how to rebuild itself.
         return {"layer": self.layer.get_build_config()}
 
     def build_from_config(self, config):
         if config and "layer" in config:
-            if not self.layer.built:
+            if not self.layer.built and config["layer"]:
                 self.layer.build_from_config(config["layer"])
             self.build()
         elif config:  # saved before the wrapped layer's build config was kept
             super().build_from_config(config)
+
+    def _layer_has_state(self) -> bool:
+        return self.layer.built and bool(named_variables(self.layer))
 
     def _attach_masks(self) -> None:
         variables = named_variables(self.layer)
@@ -173,7 +198,14 @@ class PruneWrapper(keras.layers.Wrapper):
         return getattr(layer, name)
 
     def call(self, inputs, *args, **kwargs):
-        return self.layer(inputs, *args, **kwargs)
+        outputs = self.layer(inputs, *args, **kwargs)
+        if not self.masks:  # the wrapped layer built itself in this first call
+            with _compat.unlocked_state(self):
+                self._attach_masks()
+        if keras.backend.backend() == "jax":
+            for weight, mask in zip(self.pruned_weights, self.masks):
+                weight.constraint.traced_mask = _compat.readable_value(mask)
+        return outputs
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
@@ -225,6 +257,30 @@ class PruneWrapper(keras.layers.Wrapper):
         if state is not None:
             config["pruning_state"] = keras.saving.serialize_keras_object(state)
         return config
+
+
+def check_backend() -> None:
+    """Refuse a Keras backend kerasprune does not run on, before anything is built.
+
+    PyTorch's CPU wheel is not on PyPI (its default wheel brings CUDA, several GB), so
+    the torch backend is not tested and not supported.
+    """
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"kerasprune runs on the Keras backends {BACKENDS}. Received: the {backend!r} "
+            "backend; set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax before importing keras."
+        )
+
+
+def _builds_from_one_shape(layer) -> bool:
+    """True when `layer.build` is its own and takes exactly one shape (Dense, Conv...)."""
+    if type(layer).build is keras.layers.Layer.build:
+        return False
+    parameters = inspect.signature(layer.build).parameters.values()
+    required = [p for p in parameters if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(required) == 1
 
 
 def _normalization_weight_names(layer) -> list[str]:

@@ -39,7 +39,8 @@ class PruningState(keras.layers.Layer):
 
     def __init__(self, spec: Mapping[str, list[int]], **kwargs):
         kwargs.setdefault("name", "pruning_state")
-        super().__init__(trainable=False, **kwargs)
+        kwargs["trainable"] = False  # also in a saved config
+        super().__init__(**kwargs)
         self.spec = {str(name): [int(d) for d in shape] for name, shape in spec.items()}
         self.values = {}
         for name, shape in self.spec.items():
@@ -50,7 +51,7 @@ class PruningState(keras.layers.Layer):
 
     def read(self, name: str) -> np.ndarray:
         """The current value of variable `name` as a numpy array."""
-        return np.asarray(self.values[name])
+        return np.array(self.values[name])  # a writable copy (JAX arrays are read-only)
 
     def call(self, inputs):
         return inputs

@@ -10,14 +10,8 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
-from kerasprune.core.model_walk import (
-    built_copy,
-    copy_model,
-    fresh_copy,
-    model_units,
-    prune_wrappers,
-)
-from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper
+from kerasprune.core.model_walk import copy_model, fresh_copy, model_units, prune_wrappers
+from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper, check_backend
 from kerasprune.core.registry import (
     HOW_TO_MAKE_PRUNABLE,
     prunable_weight_names,
@@ -92,6 +86,7 @@ def prune(
             f"`model` must be a keras.Model. Received: model={model!r} of type "
             f"{type(model).__name__}"
         )
+    check_backend()
     if scope not in SCOPES:
         raise ValueError(f"`scope` must be one of {SCOPES}. Received: scope={scope!r}")
     if prune_wrappers(model):
@@ -111,13 +106,13 @@ def prune(
 
     def replace(layer, twin):
         if id(layer) in followers:
-            return PruneWrapper(twin or built_copy(layer), follows=followers[id(layer)])
+            return PruneWrapper(twin or fresh_copy(layer), follows=followers[id(layer)])
         if id(layer) not in chosen:
             return None
         override, scale = overrides.get(layer.name, (None, None))
         names = chosen[id(layer)]
         return PruneWrapper(
-            twin or built_copy(layer),
+            twin or fresh_copy(layer),
             weight_names=None if names == prunable_weight_names(layer) else list(names),
             scope=scope,
             sparsity_override=override,
@@ -147,10 +142,16 @@ def strip(model: keras.Model) -> keras.Model:
             f"`model` must be a keras.Model. Received: model={model!r} of type "
             f"{type(model).__name__}"
         )
-    return copy_model(
-        model,
-        lambda layer, twin: fresh_copy(layer.layer) if isinstance(layer, PruneWrapper) else None,
-    )
+    return copy_model(model, _unwrapped_copy)
+
+
+def _unwrapped_copy(layer, twin):
+    """A plain copy of a wrapper's layer (a subclassed model's copy may hold one already)."""
+    if not isinstance(layer, PruneWrapper):
+        return None
+    if twin is not None and not isinstance(twin, PruneWrapper):
+        return twin
+    return fresh_copy(layer.layer)
 
 
 def _pattern(block_shape, pattern) -> patterns_lib.MaskPattern:
