@@ -24,10 +24,10 @@ $(VENV)/.bench: $(STAMP)
 	touch $(VENV)/.bench
 
 bench: $(VENV)/.bench
-	$(PY) bench/overhead.py
-	$(PY) bench/tflite.py
-	$(PY) bench/retrain.py
-	$(PY) bench/structured.py
+	$(PY) -m bench.overhead $(ARGS)
+	$(PY) -m bench.tflite $(ARGS)
+	$(PY) -m bench.retrain $(ARGS)
+	$(PY) -m bench.structured $(ARGS)
 
 clean:
 	rm -rf $(VENV) out

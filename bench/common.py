@@ -1,21 +1,25 @@
-"""Shared helpers for the benchmarks: the FACTS.md CNN, the MNIST 8k/2k split, epoch timing,
-machine info and writing one marked section of bench/RESULTS.md.
+"""What every benchmark shares: the FACTS.md CNN, the MNIST split, timing, the machine line
+and the writer of one section of bench/RESULTS.md.
 
-The CNN builder and the timer take the Keras module as an argument, so the same code builds
-and times a Keras 3 model (`import keras`) and a Keras 2 one (`import tf_keras`).
+Benchmarks run as modules from the repository root, e.g. `python -m bench.overhead`, and
+take the MNIST folder as `--data-dir` (default: `../shared/data/mnist` beside the
+repository). The CNN builder and the timer take the Keras module as an argument, so the
+same code builds and times a Keras 3 model (`import keras`) and a Keras 2 one
+(`import tf_keras`, for the TFMOT baseline).
 
 Example:
 
->>> import keras, common
->>> (x_train, y_train), (x_test, y_test) = common.load_split()  # doctest: +SKIP
+>>> import keras
+>>> from bench import common
 >>> model = common.build_cnn(keras)
 >>> common.compile_cnn(keras, model)
->>> timer = common.EpochTimer(keras)
->>> model.fit(x_train, y_train, epochs=2, callbacks=timer.around([]))  # doctest: +SKIP
+>>> [layer.name for layer in model.layers][:2]
+['conv1', 'pool1']
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import fcntl
 import os
@@ -29,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
-DEFAULT_MNIST_DIR = BENCH_DIR.parent.parent / "shared" / "data" / "mnist"
+DEFAULT_MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 RESULTS_HEADER = (
     "# kerasprune benchmark results\n\n"
     "Each section is written by one script in bench/ (its command is in the section); "
@@ -38,11 +43,26 @@ RESULTS_HEADER = (
 )
 
 
-def load_split(data_dir: str | os.PathLike = DEFAULT_MNIST_DIR, n_train: int = 8000):
-    """The benchmarks' MNIST split: first 8,000 test images to train, last 2,000 to test."""
-    from kerasprune.datasets import split_mnist_test
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up log; call before importing keras/tensorflow."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-    return split_mnist_test(data_dir, n_train=n_train)
+
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """`--data-dir`: the folder of MNIST IDX files (the full 10,000-image test set)."""
+    parser.add_argument(
+        "--data-dir", default=str(DEFAULT_MNIST_DIR),
+        help="folder of MNIST IDX files (t10k-*; train-* too if present); "
+        f"default {DEFAULT_MNIST_DIR}",
+    )
+
+
+def load_split(data_dir: str | os.PathLike = DEFAULT_MNIST_DIR):
+    """The benchmarks' MNIST split: of the 10,000 test images, 8,000 train and 2,000 test."""
+    from examples.datasets import load_mnist_idx
+
+    return load_mnist_idx(data_dir)
 
 
 def build_cnn(keras_module, input_shape=(28, 28, 1), classes: int = 10):
@@ -93,6 +113,12 @@ def kernel_sparsity(model) -> float:
     return zeros / total if total else 0.0
 
 
+def mean_std(values, scale: float = 1.0, digits: int = 2) -> str:
+    """`mean ± std` of `values` (times `scale`), e.g. accuracies as percentages."""
+    values = np.asarray(values, dtype=float) * scale
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
 class EpochTimer:
     """Wall time and process CPU time of every epoch, around all other callbacks of a `fit`.
 
@@ -139,45 +165,75 @@ def _hook_class(keras_module):
     return Hook
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    except OSError:
+        found = None
+    return found.group(1).strip() if found else (platform.processor() or "unknown CPU")
+
+
+def cache_sizes() -> str:
+    """L1d/L2/L3 sizes of CPU 0, e.g. 'L1d 32K, L2 512K, L3 32768K' (what latency depends on)."""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    sizes = []
+    for index in sorted(base.glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            sizes.append(f"L{level}{'d' if kind == 'Data' else ''} {size}")
+    return ", ".join(sizes) or "unknown"
+
+
 def machine_info() -> str:
-    """One line: date, nproc, CPU model, Python, TensorFlow and Keras versions."""
+    """One line: nproc, CPU, caches, Python/TensorFlow/Keras/LiteRT versions, load."""
     import keras
     import tensorflow as tf
+    from importlib.metadata import PackageNotFoundError, version
 
-    cpu = platform.processor() or "unknown CPU"
     try:
-        text = Path("/proc/cpuinfo").read_text()
-        found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-        if found:
-            cpu = found.group(1).strip()
-    except OSError:
-        pass
-    today = datetime.date.today().isoformat()
+        litert = version("ai-edge-litert")
+    except PackageNotFoundError:
+        litert = "not installed"
     return (
-        f"{today}; nproc {os.cpu_count()}; CPU {cpu}; Python {platform.python_version()}; "
-        f"TensorFlow {tf.__version__}; Keras {keras.__version__}"
+        f"nproc {len(os.sched_getaffinity(0))}; CPU {cpu_model()} ({cache_sizes()}); "
+        f"{platform.system()} {platform.machine()}; Python {platform.python_version()}; "
+        f"TensorFlow {tf.__version__}; Keras {keras.__version__}; ai-edge-litert {litert}; "
+        f"load average {os.getloadavg()[0]:.1f} when written"
     )
 
 
 def command_line() -> str:
-    """The command that ran this script, as it could be typed again."""
-    script = Path(sys.argv[0])
+    """The command that ran this benchmark, as it could be typed again from the repo root."""
+    module = Path(sys.argv[0]).resolve()
     try:
-        script = script.resolve().relative_to(BENCH_DIR.parent)
+        name = ".".join(module.relative_to(ROOT).with_suffix("").parts)
     except ValueError:
-        pass
-    return shlex.join(["python", str(script), *sys.argv[1:]])
+        name = str(module)
+    return shlex.join(["python", "-m", name, *sys.argv[1:]])
 
 
-def write_section(name: str, text: str, path: str | os.PathLike = RESULTS) -> None:
+def write_section(name: str, text: str, path: str | os.PathLike = RESULTS,
+                  wall_seconds: float | None = None) -> None:
     """Replace the block between `<!-- begin name -->` and `<!-- end name -->` in `path`.
 
-    Creates the file (with a short header) or appends the block when it is missing;
-    every other section is left byte for byte as it was.
+    The block is `text` followed by the command, the date, the wall time (if given) and
+    the machine line. Creates the file (with a short header) or appends the block when it
+    is missing; every other section is left byte for byte as it was.
     """
     path = Path(path)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    footer = [f"Command: `{command_line()}`  ", f"Date: {date}  "]
+    if wall_seconds is not None:
+        footer.append(f"Wall time: {wall_seconds / 60:.1f} min  ")
+    footer.append(f"Machine: {machine_info()}")
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
-    block = f"{begin}\n{text.strip()}\n{end}"
+    block = f"{begin}\n{text.strip()}\n\n" + "\n".join(footer) + f"\n{end}"
     # Benchmarks may finish at the same time: lock, so no writer loses another's section.
     lock = os.open(path.resolve().parent, os.O_RDONLY)  # the folder: no stray lock file
     try:
@@ -193,3 +249,4 @@ def write_section(name: str, text: str, path: str | os.PathLike = RESULTS) -> No
         os.replace(tmp, path)
     finally:
         os.close(lock)
+    print(f"wrote section {name!r} of {path}")

@@ -23,24 +23,24 @@ the train step, and the time of the `update_masks` calls the callback makes.
 
 Usage (from the repository root):
 
-    python bench/overhead.py            # full run, writes the `overhead` section of bench/RESULTS.md
-    python bench/overhead.py --quick    # 1 repetition on 2,048 images, prints only
+    python -m bench.overhead            # full run, writes the `overhead` section of bench/RESULTS.md
+    python -m bench.overhead --quick    # 1 repetition on 2,048 images, prints only
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from bench import common
+
+common.quiet_tensorflow()
 
 import keras  # noqa: E402  (after the log level is set)
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402
 import kerasprune  # noqa: E402
 
 EPOCHS = 4
@@ -243,9 +243,6 @@ def markdown(table, steady, costs, args, n_test: int) -> str:
     lines = [
         "## Training overhead and accuracy: kerasprune vs Keras 3, tf_keras and TFMOT",
         "",
-        f"Command: `{common.command_line()}`  ",
-        f"Machine: {common.machine_info()}",
-        "",
         f"MNIST {args.n_train} train / {n_test} test (split of the real MNIST test set), CNN "
         "Conv32-Pool-Conv64-Pool-Dense256-Dense10, Adam 1e-3, batch 128 "
         f"({steps} steps/epoch), {EPOCHS} epochs, cubic sparsity 0 -> {TARGET}: masks "
@@ -364,8 +361,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="steady-state rounds of one epoch per variant (default 8, --quick 2)")
     parser.add_argument("--n-train", type=int, default=None,
                         help="training images used of the 8,000 (default all, --quick 2048)")
-    parser.add_argument("--data-dir", default=str(common.DEFAULT_MNIST_DIR),
-                        help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz")
+    common.add_data_dir_argument(parser)
     parser.add_argument("--quick", action="store_true", help="1 repetition on 2,048 images, no file written")
     parser.add_argument("--write", action="store_true", help="write RESULTS.md even with --quick")
     args = parser.parse_args(argv)
@@ -394,7 +390,6 @@ def main(argv=None) -> dict:
     print(text)
     if args.write or not args.quick:
         common.write_section("overhead", text)
-        print(f"\nWrote the `overhead` section of {common.RESULTS}")
     return table
 
 

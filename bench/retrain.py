@@ -12,35 +12,25 @@ Part 2 (seed 003, Table 2 in small): under the same total epoch budget, BIMP
 Writes its own section of bench/RESULTS.md (between `<!-- begin retrain -->` and
 `<!-- end retrain -->`).
 
-    .venv/bin/python bench/retrain.py            # full run (~15-20 min on 2 cores)
-    .venv/bin/python bench/retrain.py --quick    # smoke run, does not write RESULTS.md
+    python -m bench.retrain            # full run (~15-20 min on 2 cores)
+    python -m bench.retrain --quick    # smoke run, does not write RESULTS.md
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from bench import common
+
+common.quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
 import kerasprune  # noqa: E402
-from kerasprune.datasets import split_mnist_test  # noqa: E402
-from kerasprune.imp_callback import IMPCallback  # noqa: E402
-from kerasprune.bimp import BIMPCallback  # noqa: E402
-from kerasprune.one_shot import one_shot_prune  # noqa: E402
+from kerasprune import BIMPCallback, IMPCallback, one_shot_prune  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
 SCHEDULES = ["ft", "lrw", "slr", "clr", "llr", "allr"]
 BATCH = 128
 MAX_LR = 0.05
@@ -182,22 +172,11 @@ def ordering_lines(results, sparsities, budgets) -> list[str]:
     return lines
 
 
-def section(args, dense_acc, pruned_acc, results, d_values, part2, seconds) -> str:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+def section(args, dense_acc, pruned_acc, results, d_values, part2) -> str:
     out = [
         "## Retraining schedules after one-shot pruning; BIMP vs GMP (bench/retrain.py)",
         "",
-        f"Command: `.venv/bin/python bench/retrain.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
-        f"Date: {datetime.date.today().isoformat()}; machine: {nproc} cores, {cpu}, "
-        f"Python {platform.python_version()}, keras {keras.__version__}; "
-        f"wall time {seconds / 60:.1f} min (machine shared with other jobs).",
-        "",
-        f"MNIST test set split 8,000 train / 2,000 test (`split_mnist_test`). CNN "
+        f"MNIST test set split 8,000 train / 2,000 test (`common.load_split`). CNN "
         f"Conv32-Pool-Conv64-Pool-Dense256-Dense10, SGD momentum {MOMENTUM}, batch {BATCH}. "
         f"Dense: {args.dense_epochs} epochs, learning rate linear from {MAX_LR} to 0 "
         f"(this is the original schedule the retraining schedules are derived from). "
@@ -249,19 +228,6 @@ def section(args, dense_acc, pruned_acc, results, d_values, part2, seconds) -> s
     return "\n".join(out) + "\n"
 
 
-def write_section(text: str) -> None:
-    begin, end = "<!-- begin retrain -->", "<!-- end retrain -->"
-    block = f"{begin}\n{text}{end}"
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if begin in current and end in current:
-        head, rest = current.split(begin, 1)
-        tail = rest.split(end, 1)[1]
-        current = head + block + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -274,13 +240,14 @@ def main() -> None:
     parser.add_argument("--update-every", type=int, default=10)
     parser.add_argument("--skip-gmp", action="store_true", help="skip part 2")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run; no RESULTS.md")
+    common.add_data_dir_argument(parser)
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.dense_epochs, args.budgets, args.total_epochs = [1], 1, [1], 4
         args.bimp_dense_epochs, args.bimp_cycles, args.update_every = 2, 2, 2
 
     start = time.perf_counter()
-    train, test = split_mnist_test(MNIST)
+    train, test = common.load_split(args.data_dir)
     if args.quick:
         train = (train[0][:1024], train[1][:1024])
     steps = int(np.ceil(len(train[0]) / BATCH))
@@ -311,11 +278,10 @@ def main() -> None:
             for name, run in runs:
                 part2[name].append(run())
                 print(f"  {name}: {part2[name][-1]}", flush=True)
-    text = section(args, dense_acc, pruned_acc, results, d_values, part2,
-                   time.perf_counter() - start)
+    text = section(args, dense_acc, pruned_acc, results, d_values, part2)
     print(text)
     if not args.quick:
-        write_section(text)
+        common.write_section("retrain", text, wall_seconds=time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -11,30 +11,24 @@ Part 2, accuracy: MNIST 8k/2k split, the FACTS.md CNN, dense vs pruned 50% by ch
 with GMP (`Channels` pattern + `PruningCallback`), criteria L1, Taylor and random; the
 pruned models are then shrunk and their accuracy re-measured.
 
-Run: TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python bench/structured.py [--epochs 4] [--runs 200]
+Run: python -m bench.structured [--epochs 4] [--runs 200] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import common
+
+common.quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
-import common  # noqa: E402
 import kerasprune  # noqa: E402
 import tflite_export  # noqa: E402
 from tflite_export.benchmarking import set_single_sample, time_interleaved  # noqa: E402
-from kerasprune.channel_scores import TaylorImportance, channel_scores  # noqa: E402
-from kerasprune.shrink import shrink  # noqa: E402
-from kerasprune.structured_patterns import Channels  # noqa: E402
+from kerasprune import Channels, TaylorImportance, channel_scores, shrink  # noqa: E402
 
 SECTION = "structured"
 
@@ -187,8 +181,8 @@ def speed_rows(name, model, groups, runs) -> list[str]:
 
 
 # --- part 2: accuracy ---------------------------------------------------------------
-def accuracy_rows(epochs: int) -> list[str]:
-    (x_train, y_train), (x_test, y_test) = common.load_split()
+def accuracy_rows(epochs: int, data_dir: str) -> list[str]:
+    (x_train, y_train), (x_test, y_test) = common.load_split(data_dir)
     rows = []
     keras.utils.set_random_seed(0)
     dense = common.build_cnn(keras)
@@ -202,11 +196,12 @@ def accuracy_rows(epochs: int) -> list[str]:
         model = kerasprune.prune(common.build_cnn(keras), pattern=Channels(criterion),
                                  exclude=["logits"])
         common.compile_cnn(keras, model)
+        importance = None
+        if criterion == "taylor":
+            importance = TaylorImportance(x_train[:512], y_train[:512], batch_size=128)
         callbacks = [kerasprune.PruningCallback(0.5, stabilization_epochs=1,
                                                 pruning_epochs=max(1, epochs - 2),
-                                                finetune_epochs=1)]
-        if criterion == "taylor":
-            callbacks.insert(0, TaylorImportance(x_train[:512], y_train[:512], batch_size=128))
+                                                finetune_epochs=1, importance=importance)]
         model.fit(x_train, y_train, epochs=epochs, batch_size=128, callbacks=callbacks, verbose=0)
         small = shrink(model)
         acc_masked = common.accuracy(model, x_test, y_test)
@@ -226,6 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--runs", type=int, default=200)
+    common.add_data_dir_argument(parser)
     args = parser.parse_args()
     speed, diffs = [], []
     for name, (model, groups) in (("ResNet-20 32x32", resnet20()),
@@ -233,12 +229,9 @@ def main() -> None:
         rows, diff = speed_rows(name, model, groups, args.runs)
         speed += rows
         diffs.append(diff)
-    accuracy = accuracy_rows(args.epochs)
+    accuracy = accuracy_rows(args.epochs, args.data_dir)
     text = "\n".join([
         "## Structured pruning: 50% channels removed (bench/structured.py)",
-        "",
-        f"Command: `TF_CPP_MIN_LOG_LEVEL=3 {common.command_line()}`  ",
-        f"Machine: {common.machine_info()}",
         "",
         "### Speed: dense vs 50% of channels pruned and removed by `shrink`",
         "ResNet-20: 50% of every conv's output channels (residual-stream channels chosen once "

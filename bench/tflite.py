@@ -7,81 +7,26 @@ Parts (each writes its own section of bench/RESULTS.md):
   int8  int8 (and dynamic-range) + sparsity on the MLP, with the resolver that ran it.
 
 Run from the repository root:
-    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python bench/tflite.py [--parts mlp,cnn,int8]
+    python -m bench.tflite [--parts mlp,cnn,int8] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
-import re
-import sys
 import time
 import warnings
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench import common
+
+common.quiet_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasprune  # noqa: E402
-import kerasprune.datasets  # noqa: E402
 import tflite_export  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 SPARSITY = 0.9
-
-
-# ---------------------------------------------------------------- reporting
-
-
-def machine() -> str:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    import ai_edge_litert
-    import tensorflow as tf
-
-    litert = getattr(ai_edge_litert, "__version__", None) or _pip_version("ai-edge-litert")
-    return (
-        f"Machine: `nproc` = {len(os.sched_getaffinity(0))}, CPU: {cpu}, "
-        f"{platform.system()} {platform.machine()}; Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, ai-edge-litert {litert}; "
-        f"load average when written: {os.getloadavg()[0]:.1f} (the machine is shared)."
-    )
-
-
-def _pip_version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
-
-
-def write_section(name: str, body: str, command: str) -> None:
-    """Replace only this script's `<!-- begin name -->` block of RESULTS.md."""
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    block = (
-        f"<!-- begin {name} -->\n{body.rstrip()}\n\n"
-        f"Command: `{command}`  \nDate: {date}  \n{machine()}\n<!-- end {name} -->"
-    )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    marker = re.escape(name)
-    pattern = re.compile(rf"<!-- begin {marker} -->.*?<!-- end {marker} -->", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
-    print(f"wrote section {name!r} of {RESULTS}")
 
 
 def quiet_convert(model, **kwargs) -> bytes:
@@ -112,7 +57,7 @@ def pruned_mlp(block_shape) -> keras.Model:
     return model
 
 
-def part_mlp(runs: int, command: str) -> None:
+def part_mlp(runs: int) -> None:
     x = np.random.default_rng(0).random((1, 2048), dtype=np.float32)
     models = {
         "dense": mlp(),
@@ -151,7 +96,7 @@ def part_mlp(runs: int, command: str) -> None:
         f"- {runs} timed single-sample invokes per model and resolver after 20 warm-up, "
         "models alternated; weights are random (latency does not depend on training).",
     ]
-    write_section("tflite-mlp", "\n".join(body), command)
+    common.write_section("tflite-mlp", "\n".join(body))
 
 
 # ---------------------------------------------------------------- (b) MNIST CNN
@@ -222,8 +167,8 @@ def tfmot_cnn(dense: keras.Model, data, epochs: int) -> bytes:
     return converter.convert()
 
 
-def part_cnn(runs: int, epochs: int, command: str) -> None:
-    data = kerasprune.datasets.split_mnist_test(MNIST_DIR)
+def part_cnn(runs: int, epochs: int, data_dir: str) -> None:
+    data = common.load_split(data_dir)
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
@@ -247,7 +192,7 @@ def part_cnn(runs: int, epochs: int, command: str) -> None:
         "## Sparse TFLite: MNIST CNN at 90% (FACTS.md), dense vs kerasprune vs TFMOT",
         "",
         f"Conv32-Pool-Conv64-Pool-Dense256-Dense10, real MNIST 8,000 train / 2,000 test "
-        f"(`split_mnist_test`). Dense: Adam 1e-3, batch 128, {epochs} epochs. Each pruned model "
+        f"(`common.load_split`). Dense: Adam 1e-3, batch 128, {epochs} epochs. Each pruned model "
         f"starts from the trained dense weights and trains {epochs} more epochs: kerasprune "
         f"`PruningCallback(0.9, pruning_epochs={epochs - 1}, finetune_epochs=1)` (cubic GMP, layer "
         f"scope); TFMOT 0.8.1 on tf_keras: `prune_low_magnitude` with `PolynomialDecay(0 -> 0.9)` "
@@ -260,13 +205,13 @@ def part_cnn(runs: int, epochs: int, command: str) -> None:
         "so the convolutions (most of this CNN's time) run dense in every pruned file; only the "
         "Dense 1600x256 layer can run on the sparse kernel, and only in (4, 1) blocks.",
     ]
-    write_section("tflite-cnn", "\n".join(body), command)
+    common.write_section("tflite-cnn", "\n".join(body))
 
 
 # ---------------------------------------------------------------- (c) int8
 
 
-def part_int8(runs: int, command: str) -> None:
+def part_int8(runs: int) -> None:
     rng = np.random.default_rng(0)
     x = rng.random((1, 2048), dtype=np.float32)
     calibration = rng.random((100, 2048), dtype=np.float32)
@@ -295,7 +240,7 @@ def part_int8(runs: int, command: str) -> None:
         "weights, float activations. TFLite's int8 sparse FULLY_CONNECTED kernel runs 1x16 "
         "blocks, hence `block_shape=(16, 1)`.",
     ]
-    write_section("tflite-int8", "\n".join(body), command)
+    common.write_section("tflite-int8", "\n".join(body))
 
 
 def main() -> None:
@@ -305,15 +250,15 @@ def main() -> None:
     parser.add_argument("--parts", default="mlp,cnn,int8", help="comma-separated: mlp,cnn,int8")
     parser.add_argument("--runs", type=int, default=500, help="timed invokes per model")
     parser.add_argument("--epochs", type=int, default=4, help="CNN training epochs")
+    common.add_data_dir_argument(parser)
     args = parser.parse_args()
-    command = "TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python bench/tflite.py " + " ".join(sys.argv[1:])
     parts = args.parts.split(",")
     if "mlp" in parts:
-        part_mlp(args.runs, command.strip())
+        part_mlp(args.runs)
     if "int8" in parts:
-        part_int8(args.runs, command.strip())
+        part_int8(args.runs)
     if "cnn" in parts:
-        part_cnn(args.runs, args.epochs, command.strip())
+        part_cnn(args.runs, args.epochs, args.data_dir)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,14 @@ class BasePruningCallback(keras.callbacks.Callback):
     def check_begin(self) -> None:
         """Policy-specific checks in `on_train_begin`, before any state changes."""
 
+    def get_config(self) -> dict:
+        """The constructor arguments (without `importance`, which holds data)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict) -> "BasePruningCallback":
+        return cls(**config)
+
     # -- the clock ---------------------------------------------------------------------
 
     def global_step(self, batch: int) -> int:

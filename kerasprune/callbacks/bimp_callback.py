@@ -101,9 +101,6 @@ class BIMPCallback(IMPCallback):
             "warmup": self.warmup,
         }
 
-    @classmethod
-    def from_config(cls, config: dict) -> "BIMPCallback":
-        return cls(**config)
 
 
 def _check_budget(total_epochs, dense_epochs, cycles) -> None:

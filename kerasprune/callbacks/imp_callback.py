@@ -308,9 +308,6 @@ class IMPCallback(BasePruningCallback):
             "warmup": self.warmup,
         }
 
-    @classmethod
-    def from_config(cls, config: dict) -> "IMPCallback":
-        return cls(**config)
 
 
 def _rewindable_weights(model: keras.Model) -> list:

@@ -218,9 +218,6 @@ class PruningCallback(BasePruningCallback):
             "remove_regularization": self.remove_regularization,
         }
 
-    @classmethod
-    def from_config(cls, config: dict) -> "PruningCallback":
-        return cls(**config)
 
 
 def _schedule_option(schedule):
