@@ -1,7 +1,8 @@
 """Pruning under a distribution, run as `python -m tests.distributed_checks MODE OUT.npz`.
 
-Trains the same small model on the same digits while pruning it, and saves its masks to
-OUT.npz, so that tests/test_distributed.py can compare them with a one-device run:
+Trains the same small model on the same digits while pruning it, and saves its masks and
+kernels to OUT.npz, so that tests/test_distributed.py can compare them with a one-device
+run:
 
 - `loop` / `multi_worker_loop` (TensorFlow): a custom training loop that calls
   `update_masks` on a GMP schedule, on one device or under `MultiWorkerMirroredStrategy`
@@ -9,9 +10,10 @@ OUT.npz, so that tests/test_distributed.py can compare them with a one-device ru
   `MultiWorkerMirroredStrategy` (it fails building the model before the first step:
   keras-team/keras#20585), so the strategy is driven the way TensorFlow documents for
   custom loops, with the masks as hard constraints applied by the optimizer;
-- `fit` / `data_parallel_fit` (JAX): `fit` with `PruningCallback`, on one device or under
-  Keras' distribution API, `DataParallel` over every JAX device
-  (XLA_FLAGS=--xla_force_host_platform_device_count=2 gives two CPU devices).
+- `data_parallel_fit` (JAX): `fit` with `PruningCallback` on one device (saved to
+  OUT.npz), then under Keras' distribution API, `DataParallel` over every JAX device
+  (XLA_FLAGS=--xla_force_host_platform_device_count=2 gives two CPU devices), saved to
+  OUT_parallel.npz.
 """
 
 from __future__ import annotations
@@ -105,25 +107,27 @@ def train_with_loop(strategy) -> keras.Model:
     return model
 
 
-def run(mode: str) -> keras.Model:
-    if mode == "fit":
-        return train_with_fit(contextlib.nullcontext())
+def save(path: str, model: keras.Model) -> None:
+    np.savez(path, **masks_and_kernels(model))
+
+
+def run(mode: str, out: str) -> None:
     if mode == "data_parallel_fit":
         import jax
 
         if len(jax.devices()) < 2:
             raise RuntimeError(f"DataParallel needs 2 devices; JAX has {jax.devices()}")
+        save(out, train_with_fit(contextlib.nullcontext()))
         distribution = keras.distribution.DataParallel(devices=jax.devices())
         keras.distribution.set_distribution(distribution)
-        return train_with_fit(distribution.scope())
-    import tensorflow as tf
+        save(out.replace(".npz", "_parallel.npz"), train_with_fit(distribution.scope()))
+    elif mode == "multi_worker_loop":
+        import tensorflow as tf
 
-    if mode == "loop":
-        return train_with_loop(tf.distribute.get_strategy())
-    if mode == "multi_worker_loop":
-        return train_with_loop(tf.distribute.MultiWorkerMirroredStrategy())
-    raise ValueError(f"Unknown mode {mode!r}")
+        save(out, train_with_loop(tf.distribute.MultiWorkerMirroredStrategy()))
+    else:
+        raise ValueError(f"Unknown mode {mode!r}")
 
 
 if __name__ == "__main__":
-    np.savez(sys.argv[2], **masks_and_kernels(run(sys.argv[1])))
+    run(sys.argv[1], sys.argv[2])

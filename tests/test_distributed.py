@@ -1,8 +1,8 @@
 """Masks under distribution equal one device's: MultiWorkerMirroredStrategy, JAX DataParallel.
 
-Each run is a child process of tests/distributed_checks.py (a TF_CONFIG worker pair on
-127.0.0.1, or JAX with two virtual CPU devices); the masks they save are compared with a
-one-device run of the same code.
+The distributed runs are child processes of tests/distributed_checks.py (a TF_CONFIG
+worker pair on 127.0.0.1; JAX with two virtual CPU devices); the masks they save are
+compared with a one-device run of the same code.
 """
 
 import json
@@ -12,6 +12,9 @@ import subprocess
 import sys
 
 import numpy as np
+import tensorflow as tf
+
+from tests import distributed_checks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,11 +57,13 @@ def assert_same_pruning(single, distributed):
 
 def test_multi_worker_mirrored_strategy_gives_the_masks_of_one_device(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = [start("loop", tmp_path / "single.npz", KERAS_BACKEND="tensorflow")]
+    processes = []
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         processes.append(start("multi_worker_loop", tmp_path / f"worker{index}.npz",
                                KERAS_BACKEND="tensorflow", TF_CONFIG=json.dumps(config)))
+    distributed_checks.save(str(tmp_path / "single.npz"),
+                            distributed_checks.train_with_loop(tf.distribute.get_strategy()))
     for process in processes:
         finish(process)
     for index in range(2):
@@ -66,11 +71,6 @@ def test_multi_worker_mirrored_strategy_gives_the_masks_of_one_device(tmp_path):
 
 
 def test_jax_data_parallel_on_two_devices_gives_the_masks_of_one_device(tmp_path):
-    processes = [
-        start("fit", tmp_path / "single.npz", KERAS_BACKEND="jax"),
-        start("data_parallel_fit", tmp_path / "parallel.npz", KERAS_BACKEND="jax",
-              XLA_FLAGS="--xla_force_host_platform_device_count=2"),
-    ]
-    for process in processes:
-        finish(process)
-    assert_same_pruning(tmp_path / "single.npz", tmp_path / "parallel.npz")
+    finish(start("data_parallel_fit", tmp_path / "single.npz", KERAS_BACKEND="jax",
+                 XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+    assert_same_pruning(tmp_path / "single.npz", tmp_path / "single_parallel.npz")
