@@ -132,14 +132,17 @@ def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer
                 operations[i] = new
 
 
-def readable_value(variable):
-    """A variable's current value, or None where JAX's trainer has detached it.
+def in_stateless_scope() -> bool:
+    """True inside a `keras.StatelessScope` (JAX's traced train step runs in them)."""
+    from keras.src.backend.common.stateless_scope import in_stateless_scope as inside
 
-    Inside a `StatelessScope` (JAX's traced train step) the scope's value; elsewhere the
-    variable's own, which JAX's `fit` removes from the model's variables mid-epoch.
-    """
+    return inside()
+
+
+def scoped_value(variable):
+    """A variable's value in the current `StatelessScope`, or None if the scope does not
+    map it (JAX's optimizer step maps only trainable and optimizer variables)."""
     from keras.src.backend.common.stateless_scope import get_stateless_scope
 
     scope = get_stateless_scope()
-    value = scope.get_current_value(variable) if scope is not None else None
-    return variable._value if value is None else value
+    return None if scope is None else scope.get_current_value(variable)

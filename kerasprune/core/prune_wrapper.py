@@ -49,9 +49,9 @@ class MaskConstraint:
         return apply_mask(weight, self._mask_value())
 
     def _mask_value(self):
-        if self.traced_mask is None:
+        if self.traced_mask is None or not _compat.in_stateless_scope():
             return self.mask
-        value = _compat.readable_value(self.mask)
+        value = _compat.scoped_value(self.mask)
         return self.traced_mask if value is None else value
 
 
@@ -204,7 +204,7 @@ class PruneWrapper(keras.layers.Wrapper):
                 self._attach_masks()
         if keras.backend.backend() == "jax":
             for weight, mask in zip(self.pruned_weights, self.masks):
-                weight.constraint.traced_mask = _compat.readable_value(mask)
+                weight.constraint.traced_mask = _compat.scoped_value(mask)
         return outputs
 
     def compute_mask(self, inputs, mask=None):

@@ -54,6 +54,7 @@ _NEVER_PRUNED = (
     keras.layers.LayerNormalization,
     keras.layers.GroupNormalization,
     keras.layers.UnitNormalization,
+    keras.layers.RMSNormalization,
     keras.layers.Normalization,
 )
 

@@ -24,7 +24,7 @@ LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], b
 PRUNABLE_BY_DEFAULT = (
     "the kernels of Dense, EinsumDense, Conv*, DepthwiseConv*, SeparableConv*, Embedding, "
     "SimpleRNN/LSTM/GRU/ConvLSTM* (kernel and recurrent kernel), MultiHeadAttention and "
-    "GroupedQueryAttention (query, key, value, output), and of any layer inside "
+    "GroupQueryAttention (query, key, value, output), and of any layer inside "
     "TimeDistributed, Bidirectional or a custom block"
 )
 
