@@ -83,10 +83,40 @@ def update_masks(
     for wrapper in wrappers:
         if wrapper not in shared:
             target = layer_target(wrapper, sparsity, final)
-            wrapper.assign_masks([masks_for_set([one], target, gradients)[0][0]
-                                  for one in _each_weight(wrapper)])
+            wrapper.assign_masks(_layer_masks(wrapper, target, gradients))
     _update_followers(followers, {w.layer.name: w for w in wrappers})
     return overall_sparsity(wrappers)
+
+
+def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None = None) -> None:
+    """Recompute the masks of some wrappers, each pruned on its own to its own target.
+
+    For policies where every layer follows its own schedule (`kerasprune.tfmot`); the
+    other wrappers of the model are left as they are. Masks only grow.
+
+    Args:
+        targets: `{PruneWrapper: sparsity in [0, 1)}`.
+        gradients: as for `update_masks`.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
+    ...     keras.layers.Dense(4, name="a"), keras.layers.Dense(4, name="b")]))
+    >>> a, b = kerasprune.prune_wrappers(model)
+    >>> update_layer_masks({a: 0.75})
+    >>> a.sparsity, b.sparsity
+    (0.75, 0.0)
+    """
+    for wrapper, target in targets.items():
+        target = check_sparsity("sparsity", target)
+        wrapper.assign_masks(_layer_masks(wrapper, target, gradients))
+
+
+def _layer_masks(wrapper, target: float, gradients) -> list[np.ndarray]:
+    """New masks of a layer-scope wrapper: each of its weight tensors pruned on its own
+    (the kernel and recurrent kernel of an LSTM, the four kernels of an attention layer)."""
+    return [masks_for_set([one], target, gradients)[0][0] for one in _each_weight(wrapper)]
 
 
 def _each_weight(wrapper) -> list:

@@ -39,7 +39,7 @@ class PruningState(keras.layers.Layer):
 
     def __init__(self, spec: Mapping[str, list[int]], **kwargs):
         kwargs.setdefault("name", "pruning_state")
-        kwargs["trainable"] = False  # also in a saved config
+        kwargs["trainable"] = False  # also when a config (which holds it) is loaded
         super().__init__(**kwargs)
         self.spec = {str(name): [int(d) for d in shape] for name, shape in spec.items()}
         self.values = {}
