@@ -19,7 +19,8 @@ first epoch (tracing) is reported apart, the others give the minimum and median.
 is that of the stripped models (`kerasprune.strip`, `strip_pruning`) on the 2,000
 held-out images. Two smaller measurements say where the time goes: a steady state (all
 variants at 90% sparsity, single epochs interleaved, no schedule work) for the cost of
-the train step, and the time of the `update_masks` calls the callback makes.
+the train step, and the time of the `update_masks` calls the callback makes. Then the
+rows of `bench.backend_overhead`: the CNN on JAX, a KerasHub encoder on TensorFlow.
 
 Usage (from the repository root):
 
@@ -34,7 +35,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from bench import common
+from bench import backend_overhead, common
 
 common.quiet_tensorflow()
 
@@ -387,6 +388,7 @@ def main(argv=None) -> dict:
     steady = summarize_steady(steady_state(data, args.rounds))
     costs = mask_update_cost()
     text = markdown(table, steady, costs, args, len(test[0]))
+    text += "\n\n" + backend_overhead.section(args)  # the JAX and transformer rows
     print(text)
     if args.write or not args.quick:
         common.write_section("overhead", text)

@@ -7,11 +7,16 @@ Every loader returns `((x_train, y_train), (x_test, y_test))` with float32 image
   download), the default of `make demo` and the digits the tests train on;
 - `load_mnist_idx(folder)`: MNIST from IDX files (e.g. the full test set);
 - `load_mnist()`: the full MNIST through `keras.datasets` (downloads).
+
+`load_docstring_topics()` is the text data of the KerasHub example: real English sentences
+that ship with every Python, labelled by topic.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib
+import inspect
 import os
 from pathlib import Path
 
@@ -128,3 +133,48 @@ def load_embedded_mnist(n_train: int = 2400, pool: int = 1) -> Split:
         x = x[:, : h - h % pool, : w - w % pool]
         x = x.reshape(n, h // pool, pool, w // pool, pool, c).mean(axis=(2, 4))
     return split_arrays(x, y, n_train)
+
+
+# Modules whose docstrings talk about numbers (label 0) or files and the system (label 1).
+DOCSTRING_TOPICS = (
+    ("math", "cmath", "statistics", "fractions", "decimal", "random"),
+    ("os", "os.path", "shutil", "pathlib", "tempfile", "glob", "fnmatch", "filecmp"),
+)
+
+
+def load_docstring_topics(test_fraction: float = 0.2, seed: int = 0):
+    """Sentences of the Python standard library's docstrings, labelled by topic.
+
+    The first paragraph of each public function's or class's docstring in modules about
+    numbers (label 0: math, statistics, ...) or about files and the system (label 1:
+    os, shutil, pathlib, ...): about 400 real English sentences, no download. Returns
+    `((x_train, y_train), (x_test, y_test))` with string arrays and int64 labels,
+    shuffled with `seed`.
+
+    Example:
+
+    >>> (x_train, y_train), (x_test, y_test) = load_docstring_topics()
+    >>> len(x_train) > 250, sorted(set(y_train.tolist()))
+    (True, [0, 1])
+    """
+    texts, labels = [], []
+    for label, modules in enumerate(DOCSTRING_TOPICS):
+        found = sorted({s for m in modules for s in _docstring_sentences(m)} - set(texts))
+        texts += found
+        labels += [label] * len(found)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    x, y = np.array(texts)[order], np.array(labels, dtype=np.int64)[order]
+    return split_arrays(x, y, n_train=int(round(len(x) * (1 - test_fraction))))
+
+
+def _docstring_sentences(module_name: str) -> set[str]:
+    module = importlib.import_module(module_name)
+    found = set()
+    for name, obj in vars(module).items():
+        if name.startswith("_") or not (inspect.isroutine(obj) or inspect.isclass(obj)):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        first = " ".join(doc.strip().split("\n\n")[0].split())
+        if 15 < len(first) < 300 and not first.startswith(f"{name}("):
+            found.add(first)
+    return found

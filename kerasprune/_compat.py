@@ -9,6 +9,8 @@ imports `keras.src` or reads an attribute whose name starts with `_` on a Keras 
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 
@@ -77,16 +79,23 @@ def learning_rate_is_schedule(optimizer) -> bool:
     )
 
 
-def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
-    """Give a built layer a new tracked sublayer (Keras locks built layers' state)."""
-    tracker = parent._tracker
+@contextlib.contextmanager
+def unlocked_state(layer: keras.layers.Layer):
+    """Let a built layer take new variables or sublayers (Keras locks built layers' state)."""
+    tracker = layer._tracker
     was_locked = tracker.locked
     tracker.unlock()
     try:
-        setattr(parent, name, child)
+        yield
     finally:
         if was_locked:
             tracker.lock()
+
+
+def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
+    """Give a built layer a new tracked sublayer."""
+    with unlocked_state(parent):
+        setattr(parent, name, child)
 
 
 def attention_projections(layer) -> dict[str, keras.layers.Layer]:
@@ -112,3 +121,43 @@ def add_model_metric(model: keras.Model, metric) -> None:
 def outbound_consumers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     """The layers (operations) called on `layer`'s outputs, over all of its calls."""
     return [node.operation for node in layer._outbound_nodes]
+
+
+def conv_lstm_cell_class() -> type:
+    """The cell class of `ConvLSTM1D/2D/3D`, whose kernels live in it (not exported)."""
+    from keras.src.layers.rnn.conv_lstm import ConvLSTMCell
+
+    return ConvLSTMCell
+
+
+def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer) -> None:
+    """Make a built Functional graph call `new` wherever it called `old`.
+
+    A Functional subclass (a KerasHub backbone) cannot be rebuilt by `clone_model`
+    without losing its class, so its copy is edited in place: the graph's nodes and
+    operation lists point to the substitute.
+    """
+    for nodes in graph._nodes_by_depth.values():
+        for node in nodes:
+            if node.operation is old:
+                node.operation = new
+    for operations in [graph._operations, *graph._operations_by_depth.values()]:
+        for i, operation in enumerate(operations):
+            if operation is old:
+                operations[i] = new
+
+
+def in_stateless_scope() -> bool:
+    """True inside a `keras.StatelessScope` (JAX's traced train step runs in them)."""
+    from keras.src.backend.common.stateless_scope import in_stateless_scope as inside
+
+    return inside()
+
+
+def scoped_value(variable):
+    """A variable's value in the current `StatelessScope`, or None if the scope does not
+    map it (JAX's optimizer step maps only trainable and optimizer variables)."""
+    from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+    scope = get_stateless_scope()
+    return None if scope is None else scope.get_current_value(variable)

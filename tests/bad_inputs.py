@@ -62,11 +62,20 @@ def compiled(model, learning_rate=0.1):
     return model
 
 
-def sequence_model(inner):
-    inputs = keras.Input((4, 8))
-    attention = isinstance(inner, keras.layers.MultiHeadAttention)
-    x = inner(inputs, inputs) if attention else inner(inputs)
-    return keras.Model(inputs, keras.layers.Dense(2, name="head")(keras.layers.Flatten()(x)))
+class Gain(keras.layers.Layer):
+    """A custom layer with a weight and no pruning declaration (no get_prunable_weights)."""
+
+    def build(self, input_shape):
+        self.gain = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.gain
+
+
+def gain_model():
+    inputs = keras.Input((8,))
+    x = Gain(name="gain")(keras.layers.Dense(8, name="d1")(inputs))
+    return keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
 
 
 @pytest.fixture(scope="session")
@@ -81,12 +90,11 @@ def ctx(tmp_path_factory):
          "nan": compiled(kerasprune.prune(plain())),
          "taylor": compiled(kerasprune.prune(plain(), pattern=Channels("taylor"))),
          "unstructured": kerasprune.one_shot_prune(plain(), 0.5),
-         "mha": sequence_model(keras.layers.MultiHeadAttention(2, 4, name="mha")),
-         "td": sequence_model(keras.layers.TimeDistributed(keras.layers.Dense(3), name="td")),
+         "gain": gain_model(),
          "tiny": Tiny(), "folder": folder}
     kernel = kerasprune.prune_wrappers(c["nan"])[0].layer.kernel
     kernel.assign(np.where(np.eye(8, 6) > 0, np.nan, np.asarray(kernel)))
-    c["mha_alone"] = keras.Model(c["mha"].inputs, c["mha"].get_layer("mha").output)
+    c["gain_alone"] = keras.Model(c["gain"].inputs, c["gain"].get_layer("gain").output)
     inputs = keras.Input((8,))
     c["det"] = keras.Model(inputs, Det(name="det")(inputs))
     normalized = PruneWrapper(keras.layers.BatchNormalization(name="bn"), follows="missing")(

@@ -28,3 +28,8 @@ def freeze_variables(concrete_function):
     )
 
     return convert_variables_to_constants_v2(concrete_function)
+
+
+def flatten_layers(model) -> list:
+    """Every layer inside `model`, nested ones included (Keras has no public walk)."""
+    return list(model._flatten_layers(include_self=True, recursive=True))

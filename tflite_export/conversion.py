@@ -3,11 +3,20 @@
 The model is traced into one concrete function with its variables frozen into
 constants, so the converter sees the masked weights as constants and can
 encode them sparse (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`). Only TFLite
-built-in ops are allowed, so any LiteRT interpreter can run the file.
+built-in ops are allowed, so any LiteRT interpreter can run the file:
+
+- a mixed-precision model is traced computing in float32 (TFLite has no float16
+  arithmetic; `quantize="float16"` stores float16 weights);
+- recurrent layers (LSTM, GRU, SimpleRNN, Bidirectional, ConvLSTM) loop over a
+  tensor list whose shape TFLite needs static, so such a model converts with a
+  batch of 1 (a `WHILE` op of built-in ops); pass `input_signature` for another
+  fixed batch. Keras' own `model.export(format="litert")` keeps these as Select
+  TF (Flex) ops, which the LiteRT interpreter cannot run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from typing import Callable, Iterable, Sequence
@@ -89,7 +98,8 @@ def convert(
             batch axis (or a list of arrays, one per input), or a callable
             returning an iterable of input lists as the TFLite converter wants.
         input_signature: list of `tf.TensorSpec`, only needed for a subclassed
-            model Keras cannot infer input shapes for.
+            model Keras cannot infer input shapes for, or to fix the batch size.
+            Models with recurrent layers convert with batch 1 unless given.
 
     Returns:
         The TFLite flatbuffer as bytes.
@@ -109,15 +119,10 @@ def convert(
         check_representative_data(representative_data, signature)
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
-    converter = _converter(model, signature)
-    _configure(converter, sparse, quantize, representative_data, signature)
-    with warnings.catch_warnings():
-        # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
-        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        try:
-            content = converter.convert()
-        except Exception as error:  # the converter raises its own ConverterError
-            raise conversion_failure(error, model) from None
+    if input_signature is None and _has_recurrent_layer(model):
+        # A recurrent layer's loop: TFLite lowers its tensor list only with a static batch.
+        signature = [_with_batch(spec, 1) for spec in signature]
+    content = _convert(model, signature, sparse, quantize, representative_data)
     if quantize == "int8":
         _check_int8(content)
     if sparse:
@@ -178,13 +183,52 @@ def _input_signature(model: keras.Model, given: Sequence | None) -> list:
     return [tf.TensorSpec(s.shape, s.dtype) for s in specs]
 
 
+def _convert(model, signature, sparse, quantize, representative_data) -> bytes:
+    converter = _converter(model, signature)
+    _configure(converter, sparse, quantize, representative_data, signature)
+    with warnings.catch_warnings():
+        # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        try:
+            return converter.convert()
+        except Exception as error:  # the converter raises its own ConverterError
+            raise conversion_failure(error, model) from None
+
+
+def _has_recurrent_layer(model: keras.Model) -> bool:
+    return any(isinstance(layer, keras.layers.RNN) for layer in _compat.flatten_layers(model))
+
+
+def _with_batch(spec, batch: int):
+    import tensorflow as tf
+
+    return tf.TensorSpec((batch,) + tuple(spec.shape[1:]), spec.dtype, spec.name)
+
+
+@contextlib.contextmanager
+def _float32_compute(model: keras.Model):
+    """Layers of a mixed-precision model compute in float32 while it is traced."""
+    changed = []
+    for layer in _compat.flatten_layers(model):
+        policy = layer.dtype_policy
+        if policy.compute_dtype in ("float16", "bfloat16") and policy.variable_dtype == "float32":
+            changed.append((layer, policy))
+            layer.dtype_policy = "float32"
+    try:
+        yield
+    finally:
+        for layer, policy in changed:
+            layer.dtype_policy = policy
+
+
 def _converter(model: keras.Model, signature: list):
     import tensorflow as tf
 
     def serve(*args):
         return model(args[0] if len(args) == 1 else list(args), training=False)
 
-    function = tf.function(serve).get_concrete_function(*signature)
+    with _float32_compute(model):
+        function = tf.function(serve).get_concrete_function(*signature)
     # Weights frozen into constants: the converter then sees (and encodes) the
     # zeros, where resource variables would stay dense VAR_HANDLE reads.
     frozen = _compat.freeze_variables(function)

@@ -201,7 +201,9 @@ def run(
 ) -> np.ndarray:
     """Runs a single-output interpreter over `x` in batches, returns outputs.
 
-    `x` is one array (or a list, one per model input) with a batch axis first.
+    `x` is one array (or a list, one per model input) with a batch axis first. A file
+    converted with a fixed batch (recurrent layers convert with batch 1) runs in
+    batches of that size.
 
     Example:
     y = run(load_interpreter(content).interpreter, x_test)
@@ -210,13 +212,19 @@ def run(
     input_details = interpreter.get_input_details()
     check_inputs(input_details, inputs)
     n = len(inputs[0])
+    fixed = int(input_details[0].get("shape_signature", [-1])[0])
+    batch_size = fixed if fixed > 0 else batch_size
     outputs = []
     for start in range(0, n, batch_size):
         chunk = [a[start : start + batch_size] for a in inputs]
+        real = len(chunk[0])
+        if fixed > 0 and real < fixed:  # the last batch, padded to the file's batch
+            chunk = [np.concatenate([a, np.zeros((fixed - real,) + a.shape[1:], a.dtype)])
+                     for a in chunk]
         _set_inputs(interpreter, input_details, chunk)
         interpreter.invoke()
         out = interpreter.get_output_details()[0]
-        outputs.append(interpreter.get_tensor(out["index"]).copy())
+        outputs.append(interpreter.get_tensor(out["index"])[:real].copy())
     return np.concatenate(outputs)
 
 

@@ -1,12 +1,13 @@
 """`update_masks(model, sparsity)`: recompute every mask of a model by magnitude.
 
-This is what the callbacks call. It gathers the model's `PruneWrapper` layers into
-pruning sets (one per layer, or one global set), asks `kerasprune.core.selection` for new
-masks and hands them to the wrappers, which apply them.
+This is what the callbacks call. It gathers the model's pruned weights into pruning sets
+(one per weight tensor in layer scope, or one set of every global-scope weight), asks
+`kerasprune.core.selection` for new masks and hands them to the wrappers, which apply them.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Mapping
 
 import keras
@@ -44,7 +45,8 @@ def update_masks(
     """Recompute every mask of `model` by magnitude for the target `sparsity`.
 
     Wrappers with `scope="global"` and no override share one threshold; every other
-    wrapper is pruned on its own. Masks only grow: what was pruned stays pruned.
+    weight tensor (each kernel of an attention or recurrent layer too) reaches its target
+    on its own. Masks only grow: what was pruned stays pruned.
 
     Args:
         model: a model holding `PruneWrapper` layers (see `kerasprune.prune`).
@@ -81,11 +83,13 @@ def update_masks(
     wrappers = [w for w in wrappers if w.follows is None]
     shared = [w for w in wrappers if w.scope == "global" and w.sparsity_override is None
               and w.sparsity_scale is None]
-    sets = [(shared, sparsity)] if shared else []
-    sets += [([w], layer_target(w, sparsity, final)) for w in wrappers if w not in shared]
-    for members, target in sets:
-        for wrapper, masks in zip(members, masks_for_set(members, target, gradients)):
+    if shared:
+        for wrapper, masks in zip(shared, masks_for_set(shared, sparsity, gradients)):
             wrapper.assign_masks(masks)
+    for wrapper in wrappers:
+        if wrapper not in shared:
+            target = layer_target(wrapper, sparsity, final)
+            wrapper.assign_masks(_layer_masks(wrapper, target, gradients))
     _update_followers(followers, {w.layer.name: w for w in wrappers})
     return overall_sparsity(wrappers)
 
@@ -176,7 +180,19 @@ def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None
     targets = {wrapper: check_sparsity("sparsity", t) for wrapper, t in targets.items()}
     check_finite_weights(targets)
     for wrapper, target in targets.items():
-        wrapper.assign_masks(masks_for_set([wrapper], target, gradients)[0])
+        wrapper.assign_masks(_layer_masks(wrapper, target, gradients))
+
+
+def _layer_masks(wrapper, target: float, gradients) -> list[np.ndarray]:
+    """New masks of a layer-scope wrapper: each of its weight tensors pruned on its own
+    (the kernel and recurrent kernel of an LSTM, the four kernels of an attention layer)."""
+    return [masks_for_set([one], target, gradients)[0][0] for one in _each_weight(wrapper)]
+
+
+def _each_weight(wrapper) -> list:
+    """One pruning set per weight of `wrapper`, in the form `masks_for_set` reads."""
+    return [SimpleNamespace(pruned_weights=[weight], masks=[mask], pattern=wrapper.pattern)
+            for weight, mask in zip(wrapper.pruned_weights, wrapper.masks)]
 
 
 def _update_followers(followers: list, leaders: dict) -> None:

@@ -1,14 +1,20 @@
 """Walking and copying models of every kind: Sequential, Functional and subclassed.
 
 `copy_model(model, replace)` returns a new model in which every layer is a fresh copy
-with the same weights, except where `replace(layer)` returns a substitute. Sequential and
-Functional models (nested ones included, shared layers kept shared) go through
-`keras.models.clone_model`; subclassed models are rebuilt from their config and their
-layer attributes are swapped in place on the copy. The input model is never modified.
+with the same weights, except where `replace(layer, twin)` returns a substitute. Sequential
+and Functional models (nested ones included, shared layers kept shared) go through
+`keras.models.clone_model`; subclassed models (KerasHub backbones and tasks among them) are
+rebuilt from their config, and their layer attributes (and graph, for a Functional
+subclass) are swapped in place on the copy. The input model is never modified.
+
+The layers `replace` is offered are the model's units (`model_units`): the layers of each
+graph, or a subclassed model's sublayers, with nested models opened. A composite layer
+(attention, RNN, a custom block) is one unit.
 """
 
 from __future__ import annotations
 
+import tempfile
 from typing import Callable
 
 import keras
@@ -16,7 +22,8 @@ import keras
 from kerasprune import _compat
 from kerasprune.core.prune_wrapper import PruneWrapper
 
-Replace = Callable[[keras.layers.Layer], "keras.layers.Layer | None"]
+# replace(original layer, its twin in a subclassed model's copy or None) -> substitute | None
+Replace = Callable[[keras.layers.Layer, "keras.layers.Layer | None"], "keras.layers.Layer | None"]
 
 
 def prune_wrappers(model: keras.layers.Layer) -> list:
@@ -38,6 +45,28 @@ def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     for layer in _compat.flatten_layers(model):
         seen.setdefault(id(layer), layer)
     return list(seen.values())
+
+
+def model_units(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers `copy_model` offers to `replace`: nested models opened, each once.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((3, 8))
+    >>> mha = keras.layers.MultiHeadAttention(2, 4, name="mha")
+    >>> model = keras.Model(inputs, mha(inputs, inputs))
+    >>> [layer.name for layer in model_units(model)]
+    ['mha']
+    """
+    units: dict[int, keras.layers.Layer] = {}
+    for layer in _compat.direct_sublayers(model):
+        if isinstance(layer, keras.Model):
+            for unit in model_units(layer):
+                units.setdefault(id(unit), unit)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            units.setdefault(id(layer), layer)
+    return list(units.values())
 
 
 def is_graph_model(model: keras.Model) -> bool:
@@ -65,7 +94,8 @@ def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None
 def copy_model(model: keras.Model, replace: Replace) -> keras.Model:
     """Copy `model`, substituting `replace(layer)` wherever it is not None.
 
-    `replace` receives each original layer and returns a new layer (unbuilt is fine) or
+    `replace` receives each original unit and, in a subclassed model, its twin in the
+    copy (already built, with the weights); it returns a new layer (unbuilt is fine) or
     None to keep an ordinary copy. Weights are copied afterwards with `copy_weights`.
     """
     if is_graph_model(model):
@@ -77,7 +107,7 @@ def _copy_graph_model(model: keras.Model, replace: Replace) -> keras.Model:
     pairs = []
 
     def clone_function(layer):
-        new = replace(layer)
+        new = replace(layer, None)
         if new is None:
             new = fresh_copy(_unwrapped(layer))
         pairs.append((layer, new))
@@ -116,6 +146,9 @@ def _copy_subclassed_model(model: keras.Model, replace: Replace) -> keras.Model:
 
 def _copy_tree_weights(source, target) -> None:
     """Copy weights from `source` into its structural twin `target`, layer by layer."""
+    if not source.weights:  # a KerasHub preprocessor: no weights, maybe a vocabulary
+        _copy_assets(source, target)
+        return
     if isinstance(source, PruneWrapper) or not _compat.direct_sublayers(source):
         copy_weights(source, target)
         return
@@ -132,26 +165,36 @@ def _copy_tree_weights(source, target) -> None:
         t.assign(s)
 
 
+def _copy_assets(source, target) -> None:
+    """Copy what weightless layers keep outside their config (a tokenizer's vocabulary),
+    through the `save_assets`/`load_assets` methods Keras' saving calls."""
+    if hasattr(source, "save_assets") and hasattr(target, "load_assets"):
+        with tempfile.TemporaryDirectory() as folder:
+            source.save_assets(folder)
+            target.load_assets(folder)
+    targets = {layer.name: layer for layer in _compat.direct_sublayers(target)}
+    for child in _compat.direct_sublayers(source):
+        if child.name in targets:
+            _copy_assets(child, targets[child.name])
+
+
 def _replace_in_place(original, copy, replace: Replace, done: dict) -> None:
     """Walk `original` and its twin `copy`; swap the copy's sublayers where asked."""
     for old, new in zip(_compat.direct_sublayers(original), _compat.direct_sublayers(copy)):
         if id(new) in done:
             substitute = done[id(new)]
         else:
-            substitute = replace(old)
+            substitute = replace(old, new)
             if substitute is None:
                 _replace_in_place(old, new, replace, done)
                 continue
             if not substitute.built:
-                substitute.build(_input_shape_of(new))
+                substitute.build_from_config(_unwrapped(new).get_build_config())
             copy_weights(old, substitute)
             done[id(new)] = substitute
         _swap_attribute(copy, new, substitute)
-
-
-def _input_shape_of(layer):
-    config = layer.get_build_config() or {}
-    return config.get("input_shape")
+        if _compat.functional_graph(copy) is copy:
+            _compat.substitute_operation(copy, new, substitute)
 
 
 def _swap_attribute(parent, old, new) -> None:
@@ -162,7 +205,7 @@ def _swap_attribute(parent, old, new) -> None:
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if item is old:
-                    list.__setitem__(value, i, new)
+                    value[i] = new
         elif isinstance(value, dict):
             for key, item in value.items():
                 if item is old:

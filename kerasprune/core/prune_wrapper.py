@@ -8,14 +8,22 @@ momentum says. The forward pass is the wrapped layer's own, with no extra work.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import keras
 
+from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
-from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, prunable_weight_names
+from kerasprune.core.registry import (
+    HOW_TO_MAKE_PRUNABLE,
+    named_variables,
+    prunable_weight_names,
+)
 from kerasprune.core.validation import check_choice, check_scale, check_sparsity
 
 SCOPES = ("layer", "global")
+BACKENDS = ("tensorflow", "jax")
 
 
 def apply_mask(weight, mask):
@@ -24,16 +32,28 @@ def apply_mask(weight, mask):
 
 
 class MaskConstraint:
-    """Variable constraint: the user's own constraint (if any), then the mask."""
+    """Variable constraint: the user's own constraint (if any), then the mask.
+
+    On JAX the optimizer runs statelessly with the model's trainable and the optimizer's
+    variables only, so the mask (non-trainable) cannot be read there: the wrapper hands
+    the constraint the mask's value of the same traced train step (`traced_mask`).
+    """
 
     def __init__(self, mask, inner=None):
         self.mask = mask
         self.inner = inner
+        self.traced_mask = None
 
     def __call__(self, weight):
         if self.inner is not None:
             weight = self.inner(weight)
-        return apply_mask(weight, self.mask)
+        return apply_mask(weight, self._mask_value())
+
+    def _mask_value(self):
+        if self.traced_mask is None or not _compat.in_stateless_scope():
+            return self.mask
+        value = _compat.scoped_value(self.mask)
+        return self.traced_mask if value is None else value
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
@@ -44,10 +64,15 @@ class PruneWrapper(keras.layers.Wrapper):
     including subclassed models. The masks start at ones (nothing pruned); a callback
     (`PruningCallback`, `IMPCallback`) or `kerasprune.update_masks` fills them.
 
+    A composite layer (`MultiHeadAttention`, `LSTM`, `Bidirectional(...)`,
+    `TimeDistributed(...)`, a custom block) is wrapped whole: the masks sit on the
+    variables of its sublayers, so the layer runs exactly as before.
+
     Args:
-        layer: the layer to wrap (Dense, Conv*, Embedding, ... or any layer with
-            `get_prunable_weights()`).
-        weight_names: names of the variables to prune; defaults to the layer's kernels.
+        layer: the layer to wrap (Dense, Conv*, Embedding, attention, recurrent, ... or
+            any layer with `get_prunable_weights()`).
+        weight_names: names of the variables to prune, relative to `layer` (`"kernel"`,
+            or `"query/kernel"` for a sublayer's); defaults to the layer's kernels.
         scope: `"layer"` (this layer reaches the target on its own) or `"global"`
             (one magnitude threshold across all global-scope wrappers of the model).
         sparsity_override: this layer's own final sparsity in [0, 1), or None.
@@ -83,6 +108,7 @@ class PruneWrapper(keras.layers.Wrapper):
         pruning_state: keras.layers.Layer | dict | None = None,
         **kwargs,
     ):
+        check_backend()
         if follows is not None and not isinstance(follows, str):
             raise TypeError(f"`follows` must be a layer name or None. Received: follows={follows!r}")
         if follows is not None and weight_names is None:
@@ -92,7 +118,10 @@ class PruneWrapper(keras.layers.Wrapper):
         kwargs.setdefault("name", f"prune_{layer.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
-        self.weight_names = None if weight_names is None else list(weight_names)
+        # Given names are saved; default ones are found again on load (sublayer names
+        # of a custom block may differ between copies).
+        self._given_weight_names = None if weight_names is None else list(weight_names)
+        self.weight_names = self._given_weight_names
         self.scope = scope
         self.sparsity_override = None if sparsity_override is None else float(sparsity_override)
         self.sparsity_scale = None if sparsity_scale is None else float(sparsity_scale)
@@ -104,28 +133,52 @@ class PruneWrapper(keras.layers.Wrapper):
             self.pruning_state = pruning_state
         self.pruned_weights: list = []
         self.masks: list = []
-        if layer.built:
+        if self._layer_has_state():
             self._attach_masks()
             self.built = True
 
     def build(self, input_shape=None):
-        super().build(input_shape)
-        if not self.masks:
+        # A layer built from one shape is built now; the others (attention needs all its
+        # input shapes, an RNN its state shapes, a custom block builds its sublayers
+        # when called) build on their first call, and `call` attaches the masks then.
+        if not self.layer.built and input_shape is not None and _builds_from_one_shape(
+            self.layer
+        ):
+            self.layer.build(input_shape)
+        if not self.masks and self._layer_has_state():
             self._attach_masks()
 
+    def get_build_config(self):
+        # The wrapped layer's own build config: it knows how to rebuild itself.
+        return {"layer": self.layer.get_build_config()}
+
+    def build_from_config(self, config):
+        if config and "layer" in config:
+            if not self.layer.built and config["layer"]:
+                self.layer.build_from_config(config["layer"])
+            self.build()
+        elif config:  # saved before the wrapped layer's build config was kept
+            super().build_from_config(config)
+
+    def _layer_has_state(self) -> bool:
+        return self.layer.built and bool(named_variables(self.layer))
+
     def _attach_masks(self) -> None:
-        if self.weight_names is None and hasattr(self.layer, "get_prunable_weights"):
-            self.weight_names = [v.name for v in self.layer.get_prunable_weights()]
+        variables = named_variables(self.layer)
         names = self.weight_names or prunable_weight_names(self.layer)
-        by_name = {v.name: v for v in self.layer.weights}
-        missing = [n for n in names if n not in by_name]
+        if not names:
+            raise ValueError(
+                f"Layer '{self.layer.name}' of type {type(self.layer).__name__} has no "
+                f"prunable variables. Its variables are {sorted(variables)}."
+            )
+        missing = [n for n in names if n not in variables]
         if missing:
             raise ValueError(
                 f"Layer '{self.layer.name}' has no variables named {missing}. "
-                f"Its variables are {sorted(by_name)}."
+                f"Its variables are {sorted(variables)}."
             )
         self.weight_names = list(names)
-        self.pruned_weights = [by_name[n] for n in names]
+        self.pruned_weights = [variables[n] for n in names]
         for weight in self.pruned_weights:
             try:
                 self.pattern.check_shape(tuple(weight.shape))
@@ -135,13 +188,13 @@ class PruneWrapper(keras.layers.Wrapper):
                     f"{self.pattern!r}: its weight '{weight.name}' has shape "
                     f"{tuple(weight.shape)}. {error}"
                 ) from None
-        for weight in self.pruned_weights:
+        for name, weight in zip(names, self.pruned_weights):
             mask = self.add_weight(
                 shape=weight.shape,
                 initializer="ones",
                 dtype=weight.dtype,
                 trainable=False,
-                name=f"{weight.name}_mask",
+                name=f"{name.replace('/', '_')}_mask",
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
@@ -155,10 +208,14 @@ class PruneWrapper(keras.layers.Wrapper):
         return getattr(layer, name)
 
     def call(self, inputs, *args, **kwargs):
-        return self.layer(inputs, *args, **kwargs)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        outputs = self.layer(inputs, *args, **kwargs)
+        if not self.masks:  # the wrapped layer built itself in this first call
+            with _compat.unlocked_state(self):
+                self._attach_masks()
+        if keras.backend.backend() == "jax":
+            for weight, mask in zip(self.pruned_weights, self.masks):
+                weight.constraint.traced_mask = _compat.scoped_value(mask)
+        return outputs
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
@@ -199,7 +256,7 @@ class PruneWrapper(keras.layers.Wrapper):
     def get_config(self):
         config = super().get_config()
         config.update(
-            weight_names=self.weight_names,
+            weight_names=self._given_weight_names,
             scope=self.scope,
             sparsity_override=self.sparsity_override,
             sparsity_scale=self.sparsity_scale,
@@ -210,6 +267,30 @@ class PruneWrapper(keras.layers.Wrapper):
         if state is not None:
             config["pruning_state"] = keras.saving.serialize_keras_object(state)
         return config
+
+
+def check_backend() -> None:
+    """Refuse a Keras backend kerasprune does not run on, before anything is built.
+
+    PyTorch's CPU wheel is not on PyPI (its default wheel brings CUDA, several GB), so
+    the torch backend is not tested and not supported.
+    """
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"kerasprune runs on the Keras backends {BACKENDS}. Received: the {backend!r} "
+            "backend; set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax before importing keras."
+        )
+
+
+def _builds_from_one_shape(layer) -> bool:
+    """True when `layer.build` is its own and takes exactly one shape (Dense, Conv...)."""
+    if type(layer).build is keras.layers.Layer.build:
+        return False
+    parameters = inspect.signature(layer.build).parameters.values()
+    required = [p for p in parameters if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(required) == 1
 
 
 def _normalization_weight_names(layer) -> list[str]:

@@ -51,7 +51,7 @@ class PruningState(keras.layers.Layer):
 
     def read(self, name: str) -> np.ndarray:
         """The current value of variable `name` as a numpy array."""
-        return np.asarray(self.values[name])
+        return np.array(self.values[name])  # a writable copy (JAX arrays are read-only)
 
     def call(self, inputs):
         return inputs

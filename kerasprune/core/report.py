@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import keras
 
-from kerasprune.core.model_walk import all_layers, prune_wrappers
-from kerasprune.core.prune_wrapper import PruneWrapper
-from kerasprune.core.registry import prunable_weight_names
+from kerasprune.core.model_walk import model_units, prune_wrappers
+from kerasprune.core.registry import named_variables, prunable_weight_names
 from kerasprune.core.validation import check_model
 
 
@@ -84,7 +83,7 @@ def sparsity_report(model: keras.Model) -> SparsityReport:
     0.5
     """
     check_model(model)
-    rows = [_row(layer, weight) for layer, weight in _prunable_weights(model)]
+    rows = [_row(layer, name, weight) for layer, name, weight in _prunable_weights(model)]
     masks = {id(m) for w in prune_wrappers(model) for m in w.masks}
     values = [np.asarray(v) for v in model.weights if id(v) not in masks]
     return SparsityReport(
@@ -97,23 +96,21 @@ def sparsity_report(model: keras.Model) -> SparsityReport:
 def _prunable_weights(model):
     wrappers = [w for w in prune_wrappers(model) if w.follows is None]
     if wrappers:
-        return [(w.layer, v) for w in wrappers for v in w.pruned_weights]
-    pairs = []
-    for layer in all_layers(model):
-        if isinstance(layer, keras.Model) or isinstance(layer, PruneWrapper):
-            continue
-        names = prunable_weight_names(layer)
-        if names:
-            pairs += [(layer, v) for v in layer.weights if v.name in names]
-    return pairs
+        return [(w.layer, n, v) for w in wrappers for n, v in zip(w.weight_names, w.pruned_weights)]
+    triples = []
+    for layer in model_units(model):
+        variables = named_variables(layer)
+        triples += [(layer, n, variables[n]) for n in prunable_weight_names(layer) or ()
+                    if n in variables]
+    return triples
 
 
-def _row(layer, weight) -> SparsityRow:
+def _row(layer, name: str, weight) -> SparsityRow:
     value = np.asarray(weight)
     nonzeros = int(np.count_nonzero(value))
     return SparsityRow(
         layer=layer.name,
-        weight=weight.name,
+        weight=name,
         shape=tuple(int(d) for d in value.shape),
         nonzeros=nonzeros,
         sparsity=1.0 - nonzeros / value.size if value.size else 0.0,

@@ -11,12 +11,30 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
-from kerasprune.core.model_walk import all_layers, copy_model, fresh_copy, prune_wrappers
-from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper
-from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
+from kerasprune.core.model_walk import (
+    all_layers,
+    copy_model,
+    fresh_copy,
+    model_units,
+    prune_wrappers,
+)
+from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper, check_backend
+from kerasprune.core.registry import (
+    HOW_TO_MAKE_PRUNABLE,
+    prunable_weight_names,
+    unprunable_layers,
+)
 from kerasprune.core.validation import check_choice, check_model, is_number
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
+
+
+PRUNABLE_BY_DEFAULT = (
+    "the kernels of Dense, EinsumDense, Conv*, DepthwiseConv*, SeparableConv*, Embedding, "
+    "SimpleRNN/LSTM/GRU/ConvLSTM* (kernel and recurrent kernel), MultiHeadAttention and "
+    "GroupQueryAttention (query, key, value, output), and of any layer inside "
+    "TimeDistributed, Bidirectional or a custom block"
+)
 
 
 class UnprunableLayerWarning(UserWarning):
@@ -36,19 +54,22 @@ def prune(
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
     The input model is left untouched. Works for Sequential, Functional (nested models
-    and shared layers included) and subclassed models. All masks start at ones; train
+    and shared layers included) and subclassed models (KerasHub backbones and tasks
+    keep their class). Composite layers (attention, RNN, `TimeDistributed`,
+    `Bidirectional`, custom blocks) are wrapped whole, with a mask on each kernel of
+    their sublayers; `layers` and `exclude` may name those sublayers (`"query"`,
+    `"feedforward_output_dense"`). All masks start at ones; train
     the result with `PruningCallback` (GMP) or `IMPCallback`, or prune it at once with
     `update_masks`.
 
     Args:
         model: a built Keras model.
-        scope: `"layer"` (each layer reaches the target on its own; the two kernels
-            of a SeparableConv are ranked together, so the layer, not each kernel, has
-            the target sparsity) or `"global"` (one magnitude threshold across all
-            pruned tensors).
+        scope: `"layer"` (each weight tensor reaches the target) or `"global"` (one
+            magnitude threshold across all pruned tensors).
         layers: which layers to prune: layer names, regular expressions (full match),
-            or a callable `layer -> bool`. Default: every layer with known prunable weights.
-            A name or regex that matches no layer of the model is an error.
+            or a callable `layer -> bool`; a composite layer's sublayers count too.
+            Default: every layer with known prunable weights. A name or regex that
+            matches no layer of the model is an error.
         exclude: layers to leave dense, in the same forms.
         sparsity_overrides: `{layer name: sparsity}` with an absolute final sparsity in
             [0, 1), or a string such as `"0.5x"` for a multiple of the model-wide target
@@ -71,6 +92,7 @@ def prune(
     ['hidden']
     """
     check_model(model)
+    check_backend()
     check_choice("scope", scope, SCOPES)
     if prune_wrappers(model):
         raise ValueError(
@@ -78,33 +100,33 @@ def prune(
             "Call kerasprune.strip(model) first to start again."
         )
     pattern = _pattern(block_shape, pattern)
-    candidates = [l for l in all_layers(model)
-                  if not isinstance(l, (keras.Model, keras.layers.InputLayer))]
-    include = _selector("layers", layers, candidates, model)
-    skip = _selector("exclude", exclude, candidates, model)
+    names = [l.name for l in all_layers(model) if not isinstance(l, keras.layers.InputLayer)]
+    include = _selector("layers", layers, names, model)
+    skip = _selector("exclude", exclude, names, model)
+    candidates = model_units(model)
     chosen = _choose_layers(candidates, include, skip, explicit=layers is not None)
     followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
         sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
     )
 
-    def replace(layer):
+    def replace(layer, twin):
         if id(layer) in followers:
-            return PruneWrapper(fresh_copy(layer), follows=followers[id(layer)])
+            return PruneWrapper(twin or fresh_copy(layer), follows=followers[id(layer)])
         if id(layer) not in chosen:
             return None
         override, scale = overrides.get(layer.name, (None, None))
+        names = chosen[id(layer)]
         return PruneWrapper(
-            fresh_copy(layer),
+            twin or fresh_copy(layer),
+            weight_names=None if names == prunable_weight_names(layer) else list(names),
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,
             pattern=pattern,
         )
 
-    pruned = copy_model(model, replace)
-    _check_all_wrapped([l for l in candidates if id(l) in chosen], candidates, pruned)
-    return pruned
+    return copy_model(model, replace)
 
 
 def strip(model: keras.Model) -> keras.Model:
@@ -122,9 +144,16 @@ def strip(model: keras.Model) -> keras.Model:
     []
     """
     check_model(model)
-    return copy_model(
-        model, lambda layer: fresh_copy(layer.layer) if isinstance(layer, PruneWrapper) else None
-    )
+    return copy_model(model, _unwrapped_copy)
+
+
+def _unwrapped_copy(layer, twin):
+    """A plain copy of a wrapper's layer (a subclassed model's copy may hold one already)."""
+    if not isinstance(layer, PruneWrapper):
+        return None
+    if twin is not None and not isinstance(twin, PruneWrapper):
+        return twin
+    return fresh_copy(layer.layer)
 
 
 def _pattern(block_shape, pattern) -> patterns_lib.MaskPattern:
@@ -157,7 +186,7 @@ def _normalization_followers(candidates, chosen: set[int]) -> dict[int, str]:
 
 
 def _selector(
-    argument: str, value: LayerSelector, candidates: list, model: keras.Model
+    argument: str, value: LayerSelector, layer_names: list[str], model: keras.Model
 ) -> Callable[[keras.layers.Layer], bool] | None:
     if value is None:
         return None
@@ -176,31 +205,34 @@ def _selector(
     except re.error as error:
         raise ValueError(f"`{argument}` holds an invalid regular expression: {error}") from error
     for name, regex in zip(names, regexes):
-        if not any(regex.fullmatch(layer.name) for layer in candidates):
+        if not any(regex.fullmatch(layer_name) for layer_name in layer_names):
             raise ValueError(
                 f"`{argument}` holds {name!r}, which matches no layer of model "
                 f"'{model.name}' (names match in full and are case-sensitive). Its layers: "
-                f"{[layer.name for layer in candidates]}. Received: {argument}={value!r}"
+                f"{layer_names}. Received: {argument}={value!r}"
             )
     return lambda layer: any(r.fullmatch(layer.name) for r in regexes)
 
 
-def _choose_layers(candidates, include, skip, explicit: bool) -> set[int]:
-    chosen: set[int] = set()
+def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple[str, ...]]:
+    """`{id(unit): names of the unit's variables to prune}` for the units to wrap."""
+    chosen: dict[int, tuple[str, ...]] = {}
     unknown = []
     for layer in candidates:
-        if (include and not include(layer)) or (skip and skip(layer)):
+        if skip and skip(layer):
             continue
-        if prunable_weight_names(layer) is not None:
-            chosen.add(id(layer))
-        elif explicit:
+        names = prunable_weight_names(layer)
+        if explicit and include(layer) and names is None:
             raise ValueError(
                 f"Layer '{layer.name}' of type {type(layer).__name__} was named in `layers` "
                 f"but kerasprune does not know which of its weights to prune. "
                 f"{HOW_TO_MAKE_PRUNABLE}"
             )
-        elif layer.weights and not is_never_pruned(layer) and not _is_container(layer):
-            unknown.append(layer)
+        selected = tuple(n for n in names or () if _selects(layer, n, include, skip))
+        if selected:
+            chosen[id(layer)] = selected
+        if not explicit:
+            unknown += unprunable_layers(layer)
     if unknown:
         warnings.warn(
             "These layers have weights but are left dense because kerasprune does not know "
@@ -211,44 +243,21 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> set[int]:
     if not chosen:
         raise ValueError(
             "No prunable layer was selected: check `layers` and `exclude`. "
-            "Prunable by default: Dense, EinsumDense, Conv*, DepthwiseConv*, SeparableConv*, "
-            f"Embedding kernels. The model's layers: {[l.name for l in candidates]}"
+            f"Prunable by default: {PRUNABLE_BY_DEFAULT}. "
+            f"The model's layers: {[l.name for l in candidates]}"
         )
     return chosen
 
 
-def _check_all_wrapped(chosen: list, candidates: list, pruned: keras.Model) -> None:
-    """Warn about chosen layers the copy could not wrap; refuse a copy with none wrapped.
-
-    Layers inside other layers (the projections of a MultiHeadAttention, the layer of a
-    TimeDistributed) are found by the walk but only replaceable where kerasprune knows
-    how to rebuild their container.
-    """
-    wrapped = {w.layer.name for w in prune_wrappers(pruned)}
-    container = {id(child): parent.name for parent in candidates
-                 for child in _compat.direct_sublayers(parent)}
-    missed = [f"'{l.name}'" + (f" (inside '{container[id(l)]}')" if id(l) in container else "")
-              for l in chosen if l.name not in wrapped]
-    if missed and not wrapped:
-        raise ValueError(
-            f"None of the selected layers ({', '.join(missed)}) could be wrapped for "
-            "pruning: they sit inside layers kerasprune cannot rebuild (such as "
-            "MultiHeadAttention or TimeDistributed), so nothing would be pruned. Select "
-            "other layers."
-        )
-    if missed:
-        warnings.warn(
-            "These selected layers are left dense because they sit inside layers "
-            "kerasprune cannot rebuild (such as MultiHeadAttention or TimeDistributed): "
-            f"{', '.join(missed)}.",
-            UnprunableLayerWarning,
-            stacklevel=3,
-        )
-
-
-def _is_container(layer) -> bool:
-    # A layer whose weights all belong to sublayers is judged through those sublayers.
-    return bool(_compat.direct_sublayers(layer)) and not _compat.own_variables(layer)
+def _selects(unit, name: str, include, skip) -> bool:
+    """Whether the selectors keep variable `name` of `unit`: a match on any layer on its path."""
+    chain = [unit]
+    for part in name.split("/")[:-1]:
+        by_name = {l.name: l for l in _compat.direct_sublayers(chain[-1])}
+        chain.append(by_name[part])
+    if skip and any(skip(l) for l in chain):
+        return False
+    return include is None or any(include(l) for l in chain)
 
 
 def _parse_overrides(overrides, chosen_names: set[str]) -> dict[str, tuple[float | None, float | None]]:

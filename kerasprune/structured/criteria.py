@@ -21,6 +21,7 @@ import numpy as np
 import keras
 
 from kerasprune import _compat
+from kerasprune.core.gradients import batch_gradients
 from kerasprune.core.validation import check_choice
 
 CRITERIA = ("l1", "l2", "taylor", "random")
@@ -156,8 +157,6 @@ def loss_gradients(
     >>> [g.shape for g in grads[model.layers[0].kernel.path]]
     [(3, 2), (3, 2)]
     """
-    import tensorflow as tf
-
     if getattr(model, "loss", None) is None:
         raise ValueError(
             f"Model '{model.name}' has no loss: compile it before computing Taylor scores."
@@ -167,10 +166,6 @@ def loss_gradients(
     result: dict[str, list[np.ndarray]] = {v.path: [] for v in variables}
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        with tf.GradientTape() as tape:
-            y_pred = model(xb, training=False)
-            loss = model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=False)
-        for variable, grad in zip(variables, tape.gradient(loss, [v.value for v in variables])):
-            result[variable.path].append(
-                np.zeros(variable.shape) if grad is None else np.asarray(grad, np.float64))
+        for variable, grad in zip(variables, batch_gradients(model, xb, yb, variables)):
+            result[variable.path].append(np.zeros(variable.shape) if grad is None else grad)
     return result

@@ -99,3 +99,19 @@ def test_stripped_model_saves_without_kerasprune(tmp_path, digits):
     import zipfile
     with zipfile.ZipFile(path) as archive:
         assert b"kerasprune" not in archive.read("config.json")
+
+
+def test_callback_resume_state_survives_a_keras_file(tmp_path, digits):
+    (x, y), _ = digits
+    model = kerasprune.prune(small_cnn(), scope="global")
+    model.compile(keras.optimizers.SGD(0.05), "sparse_categorical_crossentropy")
+    imp = kerasprune.IMPCallback(0.75, cycles=2, epochs_per_cycle=1, dense_epochs=1,
+                                 retrain_schedule="allr", original_learning_rate=0.05)
+    model.fit(x[:256], y[:256], epochs=2, batch_size=64, callbacks=[imp], verbose=0)
+    model.save(tmp_path / "half.keras")
+    loaded = keras.saving.load_model(tmp_path / "half.keras")
+    state = kerasprune.prune_wrappers(model)[0].pruning_state
+    restored = kerasprune.prune_wrappers(loaded)[0].pruning_state
+    assert restored.spec == state.spec and restored.read("cycles_done") == 1.0
+    for name in state.spec:
+        np.testing.assert_array_equal(restored.read(name), state.read(name))

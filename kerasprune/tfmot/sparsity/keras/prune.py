@@ -167,7 +167,7 @@ def _wrap_listed(layer, params):
 def _prune_model(model, params, policy) -> keras.Model:
     unknown = []
 
-    def replace(layer):
+    def replace(layer, twin):
         if isinstance(layer, (keras.Model, PruneWrapper)) or _inside_wrapper(layer, model):
             return None
         if policy is not None and not policy.allow_pruning(layer):

@@ -1,0 +1,167 @@
+"""kerasprune end to end on the backend in KERAS_BACKEND, run as `python -m tests.backend_checks`.
+
+The suite runs on TensorFlow; tests/test_backends.py runs this module in a child process
+with KERAS_BACKEND=jax. Each check asserts; the module prints `PASS name` or `FAIL name`
+with the traceback, one line per check, and exits non-zero if any failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerasprune  # noqa: E402
+from examples.datasets import load_embedded_mnist  # noqa: E402
+
+(X, Y), _ = load_embedded_mnist(pool=4)
+X, Y = X[:256], Y[:256]
+SEQ = X[..., 0]  # 7 steps of 7 features
+
+
+def mixed_model() -> keras.Model:
+    """Conv, attention, LSTM and Dense on 7x7 digits: one layer of each family."""
+    inputs = keras.Input((7, 7, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.Reshape((7, 56))(x)
+    x = keras.layers.MultiHeadAttention(2, 8, name="mha")(x, x)
+    x = keras.layers.LSTM(16, name="lstm")(x)
+    outputs = keras.layers.Dense(10, name="logits")(x)
+    return keras.Model(inputs, outputs)
+
+
+def cnn() -> keras.Model:
+    return keras.Sequential([
+        keras.Input((7, 7, 1)),
+        keras.layers.Conv2D(16, 3, activation="relu", name="conv"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu", name="hidden"),
+        keras.layers.Dense(10, name="logits"),
+    ])
+
+
+def compiled(model, optimizer=None):
+    model.compile(optimizer or keras.optimizers.Adam(1e-2),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def kernels_and_masks(model):
+    return [(np.asarray(v), np.asarray(m)) for w in kerasprune.prune_wrappers(model)
+            for v, m in zip(w.pruned_weights, w.masks)]
+
+
+def check_gmp_masks_strip_and_saving():
+    pruned = compiled(kerasprune.prune(mixed_model()))
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=1)
+    history = pruned.fit(X, Y, batch_size=64, epochs=2, callbacks=[gmp], verbose=0)
+    assert history.history["sparsity"] == [0.5, 0.5], history.history
+    rows = kerasprune.sparsity_report(pruned).as_dict()
+    assert len(rows) == 8 and all(abs(s - 0.5) <= 0.02 for s in rows.values()), rows
+    for kernel, mask in kernels_and_masks(pruned):
+        assert np.all(kernel[mask == 0] == 0)  # hard masks after Adam's fine-tuning steps
+    expected = np.asarray(pruned(X[:16]))
+    np.testing.assert_array_equal(np.asarray(kerasprune.strip(pruned)(X[:16])), expected)
+    with tempfile.TemporaryDirectory() as folder:
+        pruned.save(os.path.join(folder, "pruned.keras"))
+        loaded = keras.saving.load_model(os.path.join(folder, "pruned.keras"))
+    np.testing.assert_array_equal(np.asarray(loaded(X[:16])), expected)
+    for (k1, m1), (k2, m2) in zip(kernels_and_masks(pruned), kernels_and_masks(loaded)):
+        np.testing.assert_array_equal(m1, m2)
+        np.testing.assert_array_equal(k1, k2)
+
+
+def check_imp_resumes_exactly_from_a_saved_model():
+    def run(epochs, model=None, initial_epoch=0):
+        model = model or compiled(kerasprune.prune(cnn(), scope="global"),
+                                  keras.optimizers.SGD(0.05, momentum=0.9))
+        imp = kerasprune.IMPCallback(0.75, cycles=2, epochs_per_cycle=1, dense_epochs=1,
+                                     retrain_schedule="allr", original_learning_rate=0.05,
+                                     rewind_epoch=1)
+        model.fit(X, Y, batch_size=64, epochs=epochs, initial_epoch=initial_epoch,
+                  callbacks=[imp], verbose=0, shuffle=False)
+        return model
+
+    keras.utils.set_random_seed(1)
+    whole = run(3)
+    keras.utils.set_random_seed(1)
+    first = run(2)
+    with tempfile.TemporaryDirectory() as folder:
+        first.save(os.path.join(folder, "half.keras"))
+        resumed = keras.saving.load_model(os.path.join(folder, "half.keras"))
+    resumed = run(3, resumed, initial_epoch=2)
+    assert abs(kerasprune.sparsity_report(whole).total - 0.75) < 1e-3
+    for (k1, m1), (k2, m2) in zip(kernels_and_masks(whole), kernels_and_masks(resumed)):
+        np.testing.assert_array_equal(m1, m2)
+        np.testing.assert_allclose(k1, k2, atol=1e-6)
+
+
+def check_bimp_reaches_its_target():
+    model = compiled(kerasprune.prune(cnn(), scope="global"),
+                     keras.optimizers.SGD(0.05, momentum=0.9))
+    bimp = kerasprune.BIMPCallback(0.6, total_epochs=3, dense_epochs=1, cycles=2)
+    history = model.fit(X, Y, batch_size=64, epochs=3, callbacks=[bimp], verbose=0)
+    assert abs(history.history["sparsity"][-1] - 0.6) < 1e-3, history.history
+
+
+def check_channels_taylor_and_shrink():
+    pruned = compiled(kerasprune.prune(cnn(), pattern=kerasprune.Channels("taylor"),
+                                       exclude=["logits"]))
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=1,
+                                     importance=kerasprune.TaylorImportance(X[:128], Y[:128]))
+    pruned.fit(X, Y, batch_size=64, epochs=2, callbacks=[gmp], verbose=0)
+    small = kerasprune.shrink(pruned)
+    widths = [layer.filters if hasattr(layer, "filters") else layer.units
+              for layer in small.layers if hasattr(layer, "kernel")]
+    assert widths == [8, 16, 10], widths
+    np.testing.assert_allclose(np.asarray(small(X[:16])), np.asarray(pruned(X[:16])),
+                               atol=1e-5)
+
+
+def check_export_says_it_needs_tensorflow():
+    import tflite_export
+
+    try:
+        tflite_export.convert(cnn())
+    except ValueError as error:
+        assert "TensorFlow backend" in str(error), error
+    else:
+        raise AssertionError("convert() accepted a model on another backend")
+
+
+CHECKS = [
+    check_gmp_masks_strip_and_saving,
+    check_imp_resumes_exactly_from_a_saved_model,
+    check_bimp_reaches_its_target,
+    check_channels_taylor_and_shrink,
+    check_export_says_it_needs_tensorflow,
+]
+
+
+def main(names: list[str]) -> int:
+    failed = 0
+    for check in CHECKS:
+        if names and check.__name__ not in names:
+            continue
+        keras.utils.set_random_seed(0)
+        start = time.perf_counter()
+        try:
+            check()
+            print(f"PASS {check.__name__} {time.perf_counter() - start:.1f}s", flush=True)
+        except Exception:  # report every check, then fail
+            failed += 1
+            print(f"FAIL {check.__name__}\n{traceback.format_exc()}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+"""convert() on what needs care: recurrent layers (a WHILE loop of built-in ops, fixed batch)
+and mixed-precision models (traced computing in float32)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasprune
+import tflite_export
+from tflite_export.interpreter import load_interpreter, run
+
+SEQUENCES = np.random.default_rng(0).random((6, 5, 4), dtype=np.float32)
+
+
+def recurrent_model(units=8):
+    inputs = keras.Input((5, 4))
+    x = keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True))(inputs)
+    x = keras.layers.GRU(units)(x)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, dtype="float32")(x))
+
+
+def pruned_recurrent_model():
+    model = kerasprune.prune(recurrent_model())
+    kerasprune.update_masks(model, 0.5)
+    return model
+
+
+def test_recurrent_model_converts_to_builtin_ops_with_batch_one():
+    model = pruned_recurrent_model()
+    content = tflite_export.convert(model, sparse=False)
+    interpreter = load_interpreter(content).interpreter
+    assert list(interpreter.get_input_details()[0]["shape_signature"]) == [1, 5, 4]
+    ops = tflite_export.inspect(content).ops
+    assert "WHILE" in ops and not any(op.startswith("Flex") for op in ops)
+    np.testing.assert_allclose(run(interpreter, SEQUENCES), np.asarray(model(SEQUENCES)),
+                               atol=1e-5, rtol=0)
+
+
+def test_input_signature_sets_another_fixed_batch_and_run_pads_the_last_one():
+    model = pruned_recurrent_model()
+    content = tflite_export.convert(
+        model, sparse=False, input_signature=[tf.TensorSpec((4, 5, 4), tf.float32)])
+    interpreter = load_interpreter(content).interpreter
+    assert list(interpreter.get_input_details()[0]["shape_signature"]) == [4, 5, 4]
+    out = run(interpreter, SEQUENCES)  # 6 samples: a batch of 4, then 2 padded to 4
+    np.testing.assert_allclose(out, np.asarray(model(SEQUENCES)), atol=1e-5, rtol=0)
+
+
+@pytest.fixture
+def mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_float16_model_converts_computing_in_float32(mixed_precision):
+    mixed = recurrent_model()
+    mixed.set_weights([np.random.default_rng(1).normal(0, 0.3, w.shape) for w in mixed.weights])
+    pruned = kerasprune.prune(mixed)
+    kerasprune.update_masks(pruned, 0.5)
+    content = tflite_export.convert(pruned, sparse=False)
+    keras.mixed_precision.set_global_policy("float32")
+    reference = recurrent_model()
+    reference.set_weights(kerasprune.strip(pruned).get_weights())
+
+    out = run(load_interpreter(content).interpreter, SEQUENCES)
+    np.testing.assert_allclose(out, np.asarray(reference(SEQUENCES)), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out, np.asarray(pruned(SEQUENCES), "float32"), atol=2e-2)
+    # The model itself still computes in float16.
+    assert kerasprune.prune_wrappers(pruned)[0].layer.compute_dtype == "float16"
+
+
+def test_converting_an_unpruned_mixed_model_leaves_its_policies_alone(mixed_precision):
+    model = recurrent_model()
+    tflite_export.convert(model, sparse=False)
+    assert [l.dtype_policy.name for l in model.layers[1:]] == [
+        "mixed_float16", "mixed_float16", "mixed_float16", "float32"]
