@@ -9,14 +9,10 @@ print(tflite_export.compare({"dense": dense, "pruned": pruned}, x, y))
 
 from tflite_export.benchmarking import BenchmarkReport, Timing, benchmark
 from tflite_export.comparison import Comparison, ComparisonRow, compare
-from tflite_export.conversion import (
-    SparsityWarning,
-    convert,
-    tflite_block_shape,
-    why_not_sparse_kernel,
-)
+from tflite_export.conversion import convert
 from tflite_export.inspection import Inspection, WeightTensor, inspect
 from tflite_export.interpreter import BACKENDS, LoadedInterpreter, load_interpreter, read_model
+from tflite_export.sparse_kernels import SparsityWarning, tflite_block_shape, why_not_sparse_kernel
 
 __all__ = [
     "BACKENDS",

@@ -19,7 +19,8 @@ from tflite_export.benchmarking import (
     time_interleaved,
     top1,
 )
-from tflite_export.conversion import SparsityWarning, convert
+from tflite_export.conversion import convert
+from tflite_export.sparse_kernels import SparsityWarning
 from tflite_export.inspection import inspect
 from tflite_export.interpreter import check_inputs, load_interpreter, read_model, run
 

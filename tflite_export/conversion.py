@@ -26,52 +26,7 @@ import numpy as np
 
 import kerasprune
 from tflite_export import _compat, inspection
-
-QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
-# The converter encodes a weight sparse only from this fraction of zeros on.
-MIN_ENCODED_SPARSITY = 0.3
-# TFLite's sparse FULLY_CONNECTED kernel: blocks of this many consecutive
-# input rows of a Keras Dense kernel [in, out] (1x4 / 1x16 in TFLite's [out, in]).
-FC_BLOCK_ROWS = {"float": 4, "int8": 16}
-
-_SPARSE_CAPABLE = {
-    "Dense": "FULLY_CONNECTED",
-    "Conv2D": "CONV_2D",
-    "DepthwiseConv2D": "DEPTHWISE_CONV_2D",
-    "Conv2DTranspose": "TRANSPOSE_CONV",
-}
-
-
-class SparsityWarning(UserWarning):
-    """Sparsity was asked for but no weight of the TFLite file runs sparse."""
-
-
-def tflite_block_shape(quantize: str | None = None) -> tuple[int, int]:
-    """The `block_shape` for `kerasprune.prune` that TFLite's sparse kernel runs.
-
-    TFLite's sparse FULLY_CONNECTED kernel reads float32 weights in blocks of 4
-    consecutive inputs and int8 weights in blocks of 16, so a Dense kernel
-    pruned in `(4, 1)` or `(16, 1)` blocks runs sparse. `(16, 1)` blocks also
-    satisfy the float kernel (and the float layers a "dynamic" export keeps).
-
-    Args:
-        quantize: the `quantize` you will pass to `convert`.
-
-    Example:
-    >>> tflite_block_shape(), tflite_block_shape("int8")
-    ((4, 1), (16, 1))
-    """
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(
-            f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
-        )
-    if quantize == "float16":
-        raise ValueError(
-            'quantize="float16" has no sparse kernel in TFLite: its weights are expanded '
-            'to float32 at run time. Use quantize=None or "dynamic" for sparse speed.'
-        )
-    return (FC_BLOCK_ROWS["float"], 1) if quantize is None else (FC_BLOCK_ROWS["int8"], 1)
-
+from tflite_export.sparse_kernels import QUANTIZE_MODES, all_layers, warn_if_not_sparse
 
 def convert(
     model: keras.Model,
@@ -126,7 +81,7 @@ def convert(
     if quantize == "int8":
         _check_int8(content)
     if sparse:
-        _warn_if_not_sparse(model, content, quantize)
+        warn_if_not_sparse(model, content, quantize)
     return content
 
 
@@ -303,7 +258,7 @@ def conversion_failure(error: Exception, model: keras.Model) -> ValueError:
     The converter's own message is hundreds of lines of MLIR; its structured `errors`
     (op name, location) are read instead when present.
     """
-    layer_names = {layer.name for layer in _all_layers(model)}
+    layer_names = {layer.name for layer in all_layers(model)}
     refused = []
     for item in getattr(error, "errors", None) or []:
         op = getattr(getattr(item, "operator", None), "name", "") or "an op"
@@ -342,81 +297,3 @@ def _check_int8(content: bytes) -> None:
             "calibration samples from representative_data (an empty iterable, or samples "
             "that are not finite). Give it a few hundred real input samples."
         )
-
-
-def _warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None) -> None:
-    report = inspection.inspect(content)
-    if report.on_sparse_kernel:
-        return
-    if report.densified:
-        where = "DENSIFY-only: weights are stored sparse but expanded to dense before use"
-    else:
-        where = "dense: no weight was stored sparse"
-    reasons = why_not_sparse_kernel(model, quantize) or ["no Dense/Conv kernel found"]
-    warnings.warn(
-        f"Sparsity was asked for but the TFLite file is {where}, so it runs "
-        "no faster than dense. Why: " + "; ".join(reasons) + ".",
-        SparsityWarning,
-        stacklevel=3,
-    )
-
-
-def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> list[str]:
-    """For each sparse-capable kernel, why TFLite will not run it on a sparse kernel.
-
-    Returns an empty list when every Dense kernel has >= 30% zeros in the
-    block pattern TFLite's sparse FULLY_CONNECTED kernel runs.
-
-    Example:
-    why_not_sparse_kernel(dense_model)
-    ['dense: 0% zeros (the converter encodes only >= 30%)']
-    """
-    rows = FC_BLOCK_ROWS["float" if quantize in (None, "float16") else "int8"]
-    reasons = []
-    if quantize == "float16":
-        reasons.append(
-            "float16 weights are expanded to dense float32 by DEQUANTIZE at run "
-            'time (TFLite has no float16 sparse kernel); use quantize=None or "dynamic"'
-        )
-    for layer in _all_layers(model):
-        op = _SPARSE_CAPABLE.get(type(layer).__name__)
-        kernel = getattr(layer, "kernel", None)
-        if op is None or kernel is None:
-            continue
-        weights = np.asarray(kernel.numpy())
-        zeros = float(np.mean(weights == 0))
-        if zeros < MIN_ENCODED_SPARSITY:
-            reasons.append(
-                f"{layer.name}: {zeros:.0%} zeros (the converter encodes only >= "
-                f"{MIN_ENCODED_SPARSITY:.0%})"
-            )
-        elif op != "FULLY_CONNECTED":
-            reasons.append(
-                f"{layer.name}: {op} has no sparse kernel in TFLite, a DENSIFY op "
-                "expands it (only the file shrinks)"
-            )
-        elif _zero_block_fraction(weights, rows) < 0.9 * zeros:
-            reasons.append(
-                f"{layer.name}: {zeros:.0%} zeros but not in blocks of {rows} "
-                "consecutive input rows, the pattern of TFLite's sparse "
-                f"FULLY_CONNECTED kernel; prune with block_shape=({rows}, 1)"
-            )
-    return reasons
-
-
-def _zero_block_fraction(kernel: np.ndarray, rows: int) -> float:
-    """Fraction of weights in all-zero blocks of `rows` consecutive input rows."""
-    n_in, n_out = kernel.shape
-    usable = n_in - n_in % rows
-    if usable == 0:
-        return 0.0
-    blocks = kernel[:usable].reshape(usable // rows, rows, n_out)
-    return float(np.mean(np.all(blocks == 0, axis=1))) * usable / n_in
-
-
-def _all_layers(model: keras.Model) -> list:
-    """Every layer of `model`, descending into nested models (public `layers` only)."""
-    result = []
-    for layer in model.layers:
-        result += _all_layers(layer) if isinstance(layer, keras.Model) else [layer]
-    return result
