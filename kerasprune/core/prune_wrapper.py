@@ -13,8 +13,14 @@ import keras
 
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, prunable_weight_names
+from kerasprune.core.validation import is_number
 
-SCOPES = ("layer", "global")
+#: Where a wrapper's target comes from: itself, or a set shared by every wrapper of a scope.
+SCOPES = ("layer", "global", "erk", "lamp")
+#: The scopes that share the model-wide target among their wrappers.
+ALLOCATED_SCOPES = ("global", "erk", "lamp")
+#: Default `min_density`: every pruned tensor keeps at least 1% of its weights.
+DEFAULT_MIN_DENSITY = 0.01
 
 
 def apply_mask(weight, mask):
@@ -47,10 +53,15 @@ class PruneWrapper(keras.layers.Wrapper):
         layer: the layer to wrap (Dense, Conv*, Embedding, ... or any layer with
             `get_prunable_weights()`).
         weight_names: names of the variables to prune; defaults to the layer's kernels.
-        scope: `"layer"` (this layer reaches the target on its own) or `"global"`
-            (one magnitude threshold across all global-scope wrappers of the model).
+        scope: `"layer"` (each wrapper reaches the target on its own), `"global"` (one
+            magnitude threshold across all global-scope wrappers of the model), `"lamp"`
+            (one threshold on LAMP-normalized magnitudes) or `"erk"` (per-tensor
+            sparsities from the Erdos-Renyi-Kernel rule); see `kerasprune.update_masks`.
         sparsity_override: this layer's own final sparsity in [0, 1), or None.
         sparsity_scale: this layer's target as a fraction of the model-wide target.
+        min_density: the fraction of each pruned weight tensor that is kept at least
+            (at least one weight), in [0, 1]; 0 lets a model-wide scope empty a layer.
+            Never more than the tensor's uniform share of the target.
         follows: name of a channel-pruned layer whose output channels this wrapper's
             per-channel weights mirror: a BatchNormalization after a pruned conv gets
             `gamma` and `beta` zeroed for the conv's pruned channels, so those channels
@@ -77,6 +88,7 @@ class PruneWrapper(keras.layers.Wrapper):
         scope: str = "layer",
         sparsity_override: float | None = None,
         sparsity_scale: float | None = None,
+        min_density: float = DEFAULT_MIN_DENSITY,
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
         pruning_state: keras.layers.Layer | dict | None = None,
@@ -88,6 +100,7 @@ class PruneWrapper(keras.layers.Wrapper):
             weight_names = _normalization_weight_names(layer)
         _check_layer(layer, weight_names)
         _check_options(scope, sparsity_override, sparsity_scale)
+        check_min_density(min_density)
         kwargs.setdefault("name", f"prune_{layer.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
@@ -95,6 +108,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.scope = scope
         self.sparsity_override = sparsity_override
         self.sparsity_scale = sparsity_scale
+        self.min_density = float(min_density)
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         if isinstance(pruning_state, dict):
@@ -193,6 +207,7 @@ class PruneWrapper(keras.layers.Wrapper):
             scope=self.scope,
             sparsity_override=self.sparsity_override,
             sparsity_scale=self.sparsity_scale,
+            min_density=self.min_density,
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
         )
@@ -233,6 +248,16 @@ def _check_layer(layer, weight_names) -> None:
             "`weight_names` must be a list of variable names such as ['kernel']. "
             f"Received: weight_names={weight_names!r}"
         )
+
+
+def check_min_density(min_density) -> float:
+    """A fraction in [0, 1]: the part of each pruned tensor kept at least."""
+    if not (is_number(min_density) and 0.0 <= min_density <= 1.0):
+        raise ValueError(
+            "`min_density` must be a float in [0, 1]. "
+            f"Received: min_density={min_density!r}"
+        )
+    return float(min_density)
 
 
 def _check_options(scope, sparsity_override, sparsity_scale) -> None:

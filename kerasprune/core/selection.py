@@ -2,29 +2,39 @@
 
 `select_pruned` is used everywhere: exactly `round(s * n)` weights pruned per set (to the
 granularity of the groups), ties broken by position (the earlier group is pruned first),
-already-pruned groups always stay pruned, and a k-th value selection (`np.partition`,
-linear time) instead of a full sort. `masks_for_set` applies it to the weights of one or
-more wrappers pruned together (one layer, or every global-scope layer).
+already-pruned groups always stay pruned, groups scored `+inf` are never pruned, and a
+k-th value selection (`np.partition`, linear time) instead of a full sort.
+
+`PruningSet` applies it to the weight tensors of one or more wrappers pruned together
+(one layer, or every global-scope layer). It keeps the memory of a mask update small: the
+scores of the whole set are held once, in their own precision (float32 for float32
+weights), with one byte per group for what is already pruned; everything else is the
+size of one layer. A per-tensor floor (`min_density`) keeps the highest-scoring groups
+of a tensor that the set's threshold would otherwise take below it.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+import math
+from typing import Mapping, Sequence
 
 import numpy as np
 
+_CHUNK = 1 << 20  # groups per chunk when looking for the first ties in set order
+
 
 def select_pruned(
-    scores: np.ndarray, sizes: np.ndarray, already: np.ndarray, sparsity: float
+    scores: np.ndarray, sizes: np.ndarray | int, already: np.ndarray, sparsity: float
 ) -> np.ndarray:
     """Return a boolean vector over groups: True where the group is pruned.
 
     Groups scored `+inf` are never pruned (a pattern's way to protect them), even if the
-    target then cannot be met.
+    target then cannot be met. NaN scores are refused.
 
     Args:
         scores: importance per group (lowest pruned first), 1-D.
-        sizes: number of weights in each group, 1-D.
+        sizes: number of weights in each group, 1-D, or one int when every group has
+            that many weights.
         already: groups pruned before; they stay pruned whatever their score.
         sparsity: fraction of all weights (sum of `sizes`) to prune, in [0, 1].
 
@@ -35,47 +45,220 @@ def select_pruned(
     ...               np.zeros(4, bool), 0.5).tolist()
     [False, True, True, False]
     """
-    target = int(round(sparsity * int(sizes.sum())))
-    # Select among the groups still alive only: selection over an array where most values
-    # tie (the already-pruned ones) is many times slower.
-    alive = np.flatnonzero(~already)
-    left = target - int(sizes[already].sum())
-    alive_scores, alive_sizes = scores[alive].astype(np.float64), sizes[alive]
-    pruned = already.copy()
-    if alive.size == 0 or left <= 0:
-        return pruned
-    if np.all(alive_sizes == alive_sizes[0]):
-        chosen = _lowest_equal_size(alive_scores, int(round(left / alive_sizes[0])))
+    scores, already = np.asarray(scores), np.asarray(already, dtype=bool)
+    if np.isnan(scores).any():
+        raise ValueError("`scores` must not contain NaN: every group needs a comparable score.")
+    size = uniform_size(sizes)
+    if size is not None:
+        total, done = size * scores.size, size * int(np.count_nonzero(already))
     else:
-        chosen = _lowest_by_weight_count(alive_scores, alive_sizes, left)
-    pruned[alive[chosen]] = True
-    return pruned
-
-
-def _lowest_equal_size(scores: np.ndarray, k: int) -> np.ndarray:
-    pruned = np.zeros(scores.size, dtype=bool)
-    k = min(k, int(np.isfinite(scores).sum()))
-    if k <= 0:
+        sizes = np.asarray(sizes)
+        total, done = int(sizes.sum()), int(sizes[already].sum())
+    left = int(round(sparsity * total)) - done
+    pruned = already.copy()
+    if left <= 0 or done == total:
         return pruned
-    if k >= scores.size:
-        return ~pruned
-    threshold = np.partition(scores, k - 1)[k - 1]
-    pruned = scores < threshold
-    ties = np.flatnonzero(scores == threshold)[: k - int(pruned.sum())]
-    pruned[ties] = True
+    if size is not None:
+        groups, rest = divmod(left, size)  # the closest count; fewer groups on a tie
+        _prune_lowest_equal_size(scores, pruned, groups + (2 * rest > size))
+    else:
+        # Groups of unequal size are few (blocks, channels): an index per group is cheap.
+        alive = np.flatnonzero(~already)
+        pruned[alive[_lowest_by_weight_count(scores[alive], sizes[alive], left)]] = True
     return pruned
+
+
+def uniform_size(sizes: np.ndarray | int) -> int | None:
+    """The common group size when every group has the same number of weights, else None."""
+    if np.ndim(sizes) == 0:
+        return int(sizes)
+    sizes = np.asarray(sizes)
+    if sizes.size == 0:
+        return 1
+    if sizes.strides == (0,) or np.all(sizes == sizes[0]):
+        return int(sizes[0])
+    return None
+
+
+def _prune_lowest_equal_size(scores: np.ndarray, pruned: np.ndarray, k: int) -> None:
+    """Mark the `k` lowest-scoring groups not yet in `pruned` (ties: earliest first)."""
+    alive_scores = scores[~pruned]  # the only copy of the scores: alive groups only
+    k = min(k, int(np.count_nonzero(alive_scores < np.inf)))
+    if k <= 0:
+        return
+    if k == alive_scores.size:
+        pruned[:] = True
+        return
+    alive_scores.partition(k - 1)
+    threshold = alive_scores[k - 1]
+    ties = k - int(np.count_nonzero(alive_scores[: k - 1] < threshold))
+    del alive_scores
+    tied = ~pruned & (scores == threshold)
+    pruned |= scores < threshold
+    end = _end_of_first(tied, ties)
+    pruned[:end] |= tied[:end]
+
+
+def _end_of_first(mask: np.ndarray, count: int) -> int:
+    """Position just after the `count`-th True of `mask` (looked for chunk by chunk)."""
+    for start in range(0, mask.size, _CHUNK):
+        chunk = np.flatnonzero(mask[start : start + _CHUNK])
+        if chunk.size >= count:
+            return start + int(chunk[count - 1]) + 1
+        count -= chunk.size
+    return mask.size
 
 
 def _lowest_by_weight_count(scores: np.ndarray, sizes: np.ndarray, target: int) -> np.ndarray:
     # Groups of unequal size (edge blocks, channels of different fan-in): take the
     # lowest groups in order until the weight count is closest to the target.
     order = np.argsort(scores, kind="stable")
-    order = order[np.isfinite(scores[order])]
+    order = order[scores[order] < np.inf]
     counts = np.concatenate([[0], np.cumsum(sizes[order])])
     n_groups = int(np.argmin(np.abs(counts - target)))
     pruned = np.zeros(scores.size, dtype=bool)
     pruned[order[:n_groups]] = True
     return pruned
+
+
+class PruningSet:
+    """The pruned weight tensors of some wrappers, scored once to be pruned together.
+
+    Args:
+        wrappers: the `PruneWrapper` layers of the set (followers excluded).
+        gradients: `{weight path: [gradient, ...]}` for patterns that need them.
+        masks_only_grow: True to keep every already-pruned group pruned; False lets a
+            selection restore groups (their weights restart from zero).
+        transform: optional `f(scores) -> scores` applied to each tensor's group scores
+            (LAMP's normalization).
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((4,)), keras.layers.Dense(5)]))
+    >>> pruning_set = PruningSet(kerasprune.prune_wrappers(model))
+    >>> pruning_set.weight_counts().tolist()
+    [20]
+    """
+
+    def __init__(self, wrappers: Sequence, gradients: Mapping[str, list] | None = None, *,
+                 masks_only_grow: bool = True, transform=None):
+        gradients = gradients or {}
+        self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
+        scores, sizes, already = [], [], []
+        for wrapper, i in self.tensors:
+            weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
+            s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path))
+            s = _as_float(s)
+            if np.isnan(s).any():
+                raise ValueError(
+                    f"The {pattern!r} pattern scored groups of '{weight.path}' as NaN "
+                    "(NaN gradients?); the masks were not changed."
+                )
+            scores.append(s if transform is None else transform(s))
+            size = uniform_size(n)
+            sizes.append(np.asarray(n) if size is None else size)
+            already.append(pattern.pruned_groups(np.asarray(wrapper.masks[i]))
+                           if masks_only_grow else np.zeros(s.size, dtype=bool))
+        self.offsets = np.cumsum([0] + [s.size for s in scores])
+        self.scores = np.concatenate(scores) if scores else np.zeros(0)
+        scores.clear()
+        self.already = np.concatenate(already) if already else np.zeros(0, bool)
+        self.group_sizes = sizes  # per tensor: an int, or one int per group
+        common = {s for s in sizes if isinstance(s, int)}
+        if len(common) == 1 and all(isinstance(s, int) for s in sizes):
+            self.sizes: np.ndarray | int = common.pop()
+        else:
+            self.sizes = np.concatenate([
+                np.full(self.count(t), s, np.int64) if isinstance(s, int) else s
+                for t, s in enumerate(sizes)
+            ]) if sizes else 1
+
+    def count(self, t: int) -> int:
+        """Number of groups of tensor `t`."""
+        return int(self.offsets[t + 1] - self.offsets[t])
+
+    def part(self, array: np.ndarray, t: int) -> np.ndarray:
+        """The slice of a per-group array that belongs to tensor `t`."""
+        return array[self.offsets[t] : self.offsets[t + 1]]
+
+    def weight_counts(self, groups: np.ndarray | None = None) -> np.ndarray:
+        """Per tensor, the weights of the groups flagged in `groups` (default: all)."""
+        counts = []
+        for t, size in enumerate(self.group_sizes):
+            flags = None if groups is None else self.part(groups, t)
+            if isinstance(size, int):
+                counts.append(size * (self.count(t) if flags is None else
+                                      int(np.count_nonzero(flags))))
+            else:
+                counts.append(int(size.sum() if flags is None else size[flags].sum()))
+        return np.array(counts, dtype=np.int64)
+
+    def select(self, sparsity: float, floors: np.ndarray | None = None) -> np.ndarray:
+        """Groups to prune for `sparsity` over the set, each tensor keeping its floor.
+
+        `floors[t]` is the number of weights tensor `t` keeps at least. A tensor the
+        threshold would take below it gets its highest-scoring alive groups scored `+inf`
+        (never pruned) and the selection runs again; the others then give more.
+        """
+        pruned = select_pruned(self.scores, self.sizes, self.already, sparsity)
+        protected = np.zeros(len(self.tensors), dtype=bool)
+        while floors is not None:
+            short = ~protected & (self.weight_counts(~pruned) < floors)
+            if not short.any():
+                break
+            for t in np.flatnonzero(short):
+                self._protect(int(t), int(floors[t]))
+            protected |= short
+            # Protecting only raises the threshold: what was pruned stays pruned (but the
+            # groups just protected), so the next selection runs over the kept groups only.
+            pruned = (pruned & (self.scores < np.inf)) | self.already
+            pruned = select_pruned(self.scores, self.sizes, pruned, sparsity)
+        return pruned
+
+    def select_each(self, sparsities: Sequence[float]) -> np.ndarray:
+        """Groups to prune with each tensor pruned alone to its own sparsity."""
+        pruned = np.empty(self.already.size, dtype=bool)
+        for t, sparsity in enumerate(sparsities):
+            self.part(pruned, t)[:] = select_pruned(
+                self.part(self.scores, t), self.group_sizes[t], self.part(self.already, t),
+                sparsity,
+            )
+        return pruned
+
+    def _protect(self, t: int, floor: int) -> None:
+        scores, alive = self.part(self.scores, t), np.flatnonzero(~self.part(self.already, t))
+        size = self.group_sizes[t]
+        if alive.size == 0 or floor <= 0:
+            return
+        if isinstance(size, int):
+            keep = min(alive.size, math.ceil(floor / size))
+            top = np.argpartition(scores[alive], alive.size - keep)[alive.size - keep :]
+        else:
+            order = np.argsort(-scores[alive], kind="stable")
+            keep = int(np.searchsorted(np.cumsum(size[alive][order]), floor)) + 1
+            top = order[:keep]
+        scores[alive[top]] = np.inf
+
+    def masks(self, pruned: np.ndarray):
+        """Yield `(wrapper, masks)` for the selection `pruned`, one wrapper at a time."""
+        by_wrapper: dict[int, list] = {}
+        for t, (wrapper, i) in enumerate(self.tensors):
+            keep = ~self.part(pruned, t)
+            weight = wrapper.pruned_weights[i]
+            mask = wrapper.pattern.expand(keep, tuple(weight.shape))
+            by_wrapper.setdefault(id(wrapper), []).append(mask)
+            if i == len(wrapper.pruned_weights) - 1:
+                yield wrapper, by_wrapper.pop(id(wrapper))
+
+
+def _as_float(scores) -> np.ndarray:
+    """Scores as float32 or float64 (float16/bfloat16 widened exactly, ints to float64)."""
+    scores = np.asarray(scores).ravel()
+    if scores.dtype in (np.float32, np.float64):
+        return scores
+    wide = np.float32 if scores.dtype.kind == "f" or "float" in scores.dtype.name else np.float64
+    return scores.astype(wide)
 
 
 def masks_for_set(
@@ -85,29 +268,9 @@ def masks_for_set(
 
     `gradients` maps a weight's path to its loss gradients on a few batches, for
     patterns that need them (Taylor). Returns one list of masks per wrapper, in the
-    order of `wrapper.pruned_weights`.
+    order of `wrapper.pruned_weights`. (`update_masks` assigns them one wrapper at a
+    time instead, so the masks of a whole model are never held at once.)
     """
-    gradients = gradients or {}
-    entries = []  # (wrapper index, weight, old mask, pattern, gradients)
-    for i, wrapper in enumerate(wrappers):
-        for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
-            entries.append((i, np.asarray(weight), np.asarray(mask), wrapper.pattern,
-                            gradients.get(weight.path)))
-    scores, sizes, already = [], [], []
-    for _, weight, mask, pattern, grads in entries:
-        s, n = pattern.group_scores(weight, grads)
-        scores.append(s)
-        sizes.append(n)
-        already.append(pattern.pruned_groups(mask))
-    pruned = select_pruned(
-        np.concatenate(scores), np.concatenate(sizes), np.concatenate(already), sparsity
-    )
-    result: list[list[np.ndarray]] = [[] for _ in wrappers]
-    offset = 0
-    for (i, weight, _, pattern, _), s in zip(entries, scores):
-        keep = ~pruned[offset : offset + s.size]
-        offset += s.size
-        result[i].append(pattern.expand(keep, weight.shape).astype(weight.dtype))
-    return result
-
-
+    pruning_set = PruningSet(wrappers, gradients)
+    masks = dict((id(w), m) for w, m in pruning_set.masks(pruning_set.select(sparsity)))
+    return [masks[id(w)] for w in wrappers]

@@ -11,7 +11,12 @@ import keras
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.model_walk import all_layers, copy_model, fresh_copy, prune_wrappers
-from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper
+from kerasprune.core.prune_wrapper import (
+    DEFAULT_MIN_DENSITY,
+    SCOPES,
+    PruneWrapper,
+    check_min_density,
+)
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
@@ -30,6 +35,7 @@ def prune(
     sparsity_overrides: dict[str, float | str] | None = None,
     block_shape: tuple[int, ...] | None = None,
     pattern: patterns_lib.MaskPattern | None = None,
+    min_density: float = DEFAULT_MIN_DENSITY,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -40,8 +46,12 @@ def prune(
 
     Args:
         model: a built Keras model.
-        scope: `"layer"` (each weight tensor reaches the target) or `"global"` (one
-            magnitude threshold across all pruned tensors).
+        scope: how the target is shared among the pruned layers: `"layer"` (each
+            layer reaches it), `"global"` (one magnitude threshold across all pruned
+            tensors), `"lamp"` (one threshold on layer-adaptive magnitude scores, Lee et
+            al. 2021) or `"erk"` (Erdos-Renyi-Kernel: a tensor's density proportional to
+            the sum of its dims over their product, Evci et al. 2020). Each reaches the
+            model-wide target exactly.
         layers: which layers to prune: layer names, regular expressions (full match),
             or a callable `layer -> bool`. Default: every layer with known prunable weights.
         exclude: layers to leave dense, in the same forms.
@@ -51,6 +61,10 @@ def prune(
             consecutive inputs of one Dense unit, the pattern TFLite's sparse
             FULLY_CONNECTED kernel runs fast (use `(16, 1)` for int8 export).
         pattern: any `kerasprune.patterns.MaskPattern` (alternative to `block_shape`).
+        min_density: the floor of every scope: each pruned weight tensor keeps at least
+            this fraction of its weights, and at least one weight (default 0.01), unless
+            the target itself leaves it less than that (then its uniform share). A tensor
+            that still ends fully pruned is named in a warning. 0 removes the floor.
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -71,6 +85,7 @@ def prune(
         )
     if scope not in SCOPES:
         raise ValueError(f"`scope` must be one of {SCOPES}. Received: scope={scope!r}")
+    check_min_density(min_density)
     if prune_wrappers(model):
         raise ValueError(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
@@ -97,6 +112,7 @@ def prune(
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,
+            min_density=min_density,
             pattern=pattern,
         )
 
