@@ -23,8 +23,18 @@ ALLOCATED_SCOPES = ("global", "erk", "lamp")
 DEFAULT_MIN_DENSITY = 0.01
 
 
+#: Mask storage: None (the weight's own dtype, the default) or "uint8" (1 byte per weight).
+MASK_DTYPES = (None, "uint8")
+
+
 def apply_mask(weight, mask):
-    """The pruned weight: `weight * mask`. The one place where a mask is applied."""
+    """The pruned weight: `weight * mask`. The one place where a mask is applied.
+
+    A narrow (uint8) mask is cast to the weight's dtype first.
+    """
+    dtype = keras.backend.standardize_dtype(weight.dtype)
+    if keras.backend.standardize_dtype(mask.dtype) != dtype:
+        mask = keras.ops.cast(mask, dtype)
     return weight * mask
 
 
@@ -59,6 +69,10 @@ class PruneWrapper(keras.layers.Wrapper):
             sparsities from the Erdos-Renyi-Kernel rule); see `kerasprune.update_masks`.
         sparsity_override: this layer's own final sparsity in [0, 1), or None.
         sparsity_scale: this layer's target as a fraction of the model-wide target.
+        mask_dtype: None (default): masks in the weight's dtype, 4 bytes per float32
+            weight; `"uint8"`: 1 byte per weight, cast to the weight's dtype in the
+            constraint after every optimizer step (slightly slower; see bench/RESULTS.md,
+            section "scale").
         min_density: the fraction of each pruned weight tensor that is kept at least
             (at least one weight), in [0, 1]; 0 lets a model-wide scope empty a layer.
             Never more than the tensor's uniform share of the target.
@@ -89,6 +103,7 @@ class PruneWrapper(keras.layers.Wrapper):
         sparsity_override: float | None = None,
         sparsity_scale: float | None = None,
         min_density: float = DEFAULT_MIN_DENSITY,
+        mask_dtype: str | None = None,
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
         pruning_state: keras.layers.Layer | dict | None = None,
@@ -101,6 +116,7 @@ class PruneWrapper(keras.layers.Wrapper):
         _check_layer(layer, weight_names)
         _check_options(scope, sparsity_override, sparsity_scale)
         check_min_density(min_density)
+        check_mask_dtype(mask_dtype)
         kwargs.setdefault("name", f"prune_{layer.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
@@ -109,6 +125,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.sparsity_override = sparsity_override
         self.sparsity_scale = sparsity_scale
         self.min_density = float(min_density)
+        self.mask_dtype = mask_dtype
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         if isinstance(pruning_state, dict):
@@ -143,7 +160,7 @@ class PruneWrapper(keras.layers.Wrapper):
             mask = self.add_weight(
                 shape=weight.shape,
                 initializer="ones",
-                dtype=weight.dtype,
+                dtype=self.mask_dtype or weight.dtype,
                 trainable=False,
                 name=f"{weight.name}_mask",
             )
@@ -190,7 +207,7 @@ class PruneWrapper(keras.layers.Wrapper):
                     f"Mask for '{weight.path}' must have shape {tuple(mask.shape)}. "
                     f"Received: shape {tuple(np.shape(value))}"
                 )
-            mask.assign(value)
+            mask.assign(np.asarray(value).astype(mask.dtype))
             weight.assign(apply_mask(weight, mask))
 
     @property
@@ -208,6 +225,7 @@ class PruneWrapper(keras.layers.Wrapper):
             sparsity_override=self.sparsity_override,
             sparsity_scale=self.sparsity_scale,
             min_density=self.min_density,
+            mask_dtype=self.mask_dtype,
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
         )
@@ -258,6 +276,14 @@ def check_min_density(min_density) -> float:
             f"Received: min_density={min_density!r}"
         )
     return float(min_density)
+
+
+def check_mask_dtype(mask_dtype) -> None:
+    """None (the weight's dtype) or "uint8"."""
+    if mask_dtype not in MASK_DTYPES or isinstance(mask_dtype, bool):
+        raise ValueError(
+            f"`mask_dtype` must be one of {MASK_DTYPES}. Received: mask_dtype={mask_dtype!r}"
+        )
 
 
 def _check_options(scope, sparsity_override, sparsity_scale) -> None:

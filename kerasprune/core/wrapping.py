@@ -15,6 +15,7 @@ from kerasprune.core.prune_wrapper import (
     DEFAULT_MIN_DENSITY,
     SCOPES,
     PruneWrapper,
+    check_mask_dtype,
     check_min_density,
 )
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
@@ -36,6 +37,7 @@ def prune(
     block_shape: tuple[int, ...] | None = None,
     pattern: patterns_lib.MaskPattern | None = None,
     min_density: float = DEFAULT_MIN_DENSITY,
+    mask_dtype: str | None = None,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -65,6 +67,9 @@ def prune(
             this fraction of its weights, and at least one weight (default 0.01), unless
             the target itself leaves it less than that (then its uniform share). A tensor
             that still ends fully pruned is named in a warning. 0 removes the floor.
+        mask_dtype: how masks are stored: None (default, the weight's dtype: a float32
+            mask costs as much memory as its kernel) or `"uint8"` (a quarter of that,
+            with a cast after every optimizer step).
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -86,6 +91,7 @@ def prune(
     if scope not in SCOPES:
         raise ValueError(f"`scope` must be one of {SCOPES}. Received: scope={scope!r}")
     check_min_density(min_density)
+    check_mask_dtype(mask_dtype)
     if prune_wrappers(model):
         raise ValueError(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
@@ -113,6 +119,7 @@ def prune(
             sparsity_override=override,
             sparsity_scale=scale,
             min_density=min_density,
+            mask_dtype=mask_dtype,
             pattern=pattern,
         )
 
