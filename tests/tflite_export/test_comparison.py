@@ -66,3 +66,21 @@ def test_bad_arguments(dense_and_pruned):
         tflite_export.compare({"dense": 3}, x, y)
     with pytest.raises(ValueError, match="y has 5"):
         tflite_export.compare({"dense": dense}, x, y[:5])
+
+
+def test_table_reports_both_protocols_and_the_conservative_speedup(dense_and_pruned):
+    dense, pruned, x, _ = dense_and_pruned
+    table = tflite_export.compare({"dense": dense, "pruned": pruned}, x, runs=6, warmup=1,
+                                  block=2, num_threads=2)
+    row, base = table["pruned"], table["dense"]
+    assert 0 < row.blocked_median_us <= row.blocked_p90_us
+    interleaved = base.median_us / row.median_us
+    blocked = base.blocked_median_us / row.blocked_median_us
+    assert table.speedup("pruned", "interleaved") == pytest.approx(interleaved)
+    assert table.speedup("pruned", "blocked") == pytest.approx(blocked)
+    assert table.speedup("pruned") == pytest.approx(min(interleaved, blocked))
+    text = str(table)
+    assert f"{interleaved:.2f}x / {blocked:.2f}x" in text
+    assert "2 thread(s)" in text and "blocked = 2 consecutive invokes" in text
+    with pytest.raises(ValueError, match="protocol"):
+        table.speedup("pruned", "fastest")
