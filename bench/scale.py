@@ -1,6 +1,6 @@
 """Scale: what a mask update costs as the model grows, and what frequent updates cost in fit.
 
-Part `update`: one `kerasprune.update_masks` call, 0 -> 90% (every weight alive: the
+Part `update` (section `scale-update` of bench/RESULTS.md): one `kerasprune.update_masks` call, 0 -> 90% (every weight alive: the
 largest selection) and then 90% -> 95%, on models of about 1M, 10M, 25M and 100M pruned
 weights, in each scope. The 25M model is `keras.applications.ResNet50(weights=None)`
 through `kerasprune.prune`; the others hold ResNet50's 54 kernel shapes with every channel
@@ -10,7 +10,7 @@ memory = the peak resident set during the call (VmHWM, reset just before it thro
 /proc/self/clear_refs) minus the resident set before it. Memory does not depend on the
 machine's load; times do.
 
-Part `train`: GMP (`PruningCallback(0.9)`, cubic, pruning in every epoch, layer scope) on
+Part `train` (section `scale-train`): GMP (`PruningCallback(0.9)`, cubic, pruning in every epoch, layer scope) on
 ResNet-20 (0.27M weights; MNIST 28x28, 8,000 images, batch 32: 250 steps per epoch) with
 masks updated every epoch, every 100 steps and every 10 steps, and every 100 steps with
 uint8 masks, against plain Keras 3. The variants run in one process, interleaved (the
@@ -326,33 +326,39 @@ def main(argv=None) -> None:
         size, scope, dtype = json.loads(args.one_update)
         print(json.dumps(measure_update(size, scope, dtype)))
         return
-    start = time.perf_counter()
     parts = args.parts.split(",")
-    body = ["## Scale: mask-update cost vs model size, and update frequency in training", ""]
     if "update" in parts:
+        start = time.perf_counter()
         sizes = [float(s) if "." in s else int(s) for s in args.sizes.split(",")]
         results = run_update_part(sizes, args.scopes.split(","), args.repeats)
-        body += ["### One `update_masks` call vs model size", "",
-                 f"Median of {args.repeats} runs for times, maximum for memory; each run in a "
-                 "fresh subprocess (see `bench/scale.py`).", "", *update_table(results), "",
-                 *update_verdicts(results), ""]
+        body = ["## Scale: one `update_masks` call vs model size (bench/scale.py)", "",
+                f"Median of {args.repeats} runs for times, maximum for memory; each run in a "
+                "fresh subprocess (see `bench/scale.py`). Memory does not depend on the "
+                "machine's load; times do.", "", *update_table(results), "",
+                *update_verdicts(results)]
+        _finish("scale-update", body, args.quick, start)
     if "train" in parts:
+        start = time.perf_counter()
         data = common.load_split(args.data_dir)
         if args.quick:
             data = ((data[0][0][:3200], data[0][1][:3200]), data[1])
         steps = math.ceil(len(data[0][0]) / args.batch_size)
         times = run_train_part(data, args.repeats, args.epochs, args.batch_size)
-        body += [f"### Training overhead of `update_every` on ResNet-20 ({steps} steps per "
-                 "epoch)", "",
-                 f"Epochs 2-{args.epochs} of {args.repeats} runs per variant (the first epoch "
-                 "traces), interleaved; paired = median over repetitions of (variant's mean "
-                 "epoch / plain Keras 3's in the same repetition).", "",
-                 *train_table(times, steps, update_time()), "", *train_verdicts(times)]
+        body = ["## Scale: training overhead of `update_every` on ResNet-20 (bench/scale.py)",
+                "",
+                f"{steps} steps per epoch; epochs 2-{args.epochs} of {args.repeats} runs per "
+                "variant (the first epoch traces), interleaved; paired = median over "
+                "repetitions of (variant's mean epoch / plain Keras 3's in the same "
+                "repetition).", "",
+                *train_table(times, steps, update_time()), "", *train_verdicts(times)]
+        _finish("scale-train", body, args.quick, start)
+
+
+def _finish(section: str, body: list[str], quick: bool, start: float) -> None:
     text = "\n".join(body)
     print(text)
-    if not args.quick:
-        common.write_section("scale", text, wall_seconds=time.perf_counter() - start)
-
+    if not quick:
+        common.write_section(section, text, wall_seconds=time.perf_counter() - start)
 
 if __name__ == "__main__":
     main()
