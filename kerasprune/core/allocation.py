@@ -50,7 +50,7 @@ def erk_kept(shapes: list[tuple[int, ...]], budget: int, lower: np.ndarray,
 
     >>> import numpy as np
     >>> erk_kept([(100, 10), (10, 10)], 300, np.zeros(2, int), np.array([1000, 100])).tolist()
-    [200, 100]
+    [254, 46]
     """
     lower = np.asarray(lower, np.int64)
     upper = np.maximum(np.asarray(upper, np.int64), lower)
@@ -91,7 +91,7 @@ def lamp_scores(scores: np.ndarray) -> np.ndarray:
     Example:
 
     >>> import numpy as np
-    >>> lamp_scores(np.array([1.0, 2.0, 2.0])).round(3).tolist()
+    >>> [round(float(s), 3) for s in lamp_scores(np.array([1.0, 2.0, 2.0]))]
     [0.111, 0.5, 1.0]
     """
     scores = np.asarray(scores)
