@@ -7,8 +7,9 @@ through `kerasprune.prune`; the others hold ResNet50's 54 kernel shapes with eve
 width scaled (x0.167, x0.611, x2.021; the 3 input channels and 1000 classes kept). Each
 measurement runs in a fresh subprocess: wall and CPU time of the call, and its peak extra
 memory = the peak resident set during the call (VmHWM, reset just before it through
-/proc/self/clear_refs) minus the resident set before it. Memory does not depend on the
-machine's load; times do.
+/proc/self/clear_refs) minus the resident set before it, after one update of a tiny model
+of the same kind (TensorFlow's one-time set-up is not counted). Memory does not depend on
+the machine's load; times do.
 
 Part `train` (section `scale-train`): GMP (`PruningCallback(0.9)`, cubic, pruning in every epoch, layer scope) on
 ResNet-20 (0.27M weights; MNIST 28x28, 8,000 images, batch 32: 250 steps per epoch) with
@@ -120,6 +121,11 @@ def _status(field: str) -> int:
 
 def measure_update(size: int, scope: str, mask_dtype: str | None) -> dict:
     """Time and peak extra memory of two `update_masks` calls on a fresh model (this process)."""
+    warm = size_model(0.01, scope, mask_dtype)  # TensorFlow's one-time set-up is not counted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kerasprune.update_masks(warm, 0.9)
+    del warm
     model = size_model(size, scope, mask_dtype)
     wrappers = kerasprune.prune_wrappers(model)
     result = {"weights": sum(int(np.prod(v.shape)) for w in wrappers for v in w.pruned_weights)}

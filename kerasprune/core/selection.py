@@ -145,7 +145,9 @@ class PruningSet:
                  masks_only_grow: bool = True, transform=None):
         gradients = gradients or {}
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
-        scores, sizes, already = [], [], []
+        # A tensor has at most as many groups as weights: room for every score at once.
+        capacity = sum(int(np.prod(w.pruned_weights[i].shape)) for w, i in self.tensors)
+        scores, already, sizes, counts = _Filler(capacity), _Filler(capacity), [], [0]
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
             s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path))
@@ -158,12 +160,11 @@ class PruningSet:
             scores.append(s if transform is None else transform(s))
             size = uniform_size(n)
             sizes.append(np.asarray(n) if size is None else size)
+            counts.append(s.size)
             already.append(pattern.pruned_groups(np.asarray(wrapper.masks[i]))
                            if masks_only_grow else np.zeros(s.size, dtype=bool))
-        self.offsets = np.cumsum([0] + [s.size for s in scores])
-        self.scores = np.concatenate(scores) if scores else np.zeros(0)
-        scores.clear()
-        self.already = np.concatenate(already) if already else np.zeros(0, bool)
+        self.offsets = np.cumsum(counts)
+        self.scores, self.already = scores.filled(), already.filled()
         self.group_sizes = sizes  # per tensor: an int, or one int per group
         common = {s for s in sizes if isinstance(s, int)}
         if len(common) == 1 and all(isinstance(s, int) for s in sizes):
@@ -250,6 +251,28 @@ class PruningSet:
             by_wrapper.setdefault(id(wrapper), []).append(mask)
             if i == len(wrapper.pruned_weights) - 1:
                 yield wrapper, by_wrapper.pop(id(wrapper))
+
+
+class _Filler:
+    """A 1-D array filled part by part in one allocation of `capacity` items: its pages
+    become resident only as they are written, and no part is ever held twice."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.used, self.array = max(capacity, 1), 0, None
+
+    def append(self, part: np.ndarray) -> None:
+        dtype = part.dtype if self.array is None else np.result_type(self.array, part)
+        if self.array is None or dtype != self.array.dtype or self.used + part.size > self.capacity:
+            self.capacity = max(self.capacity, self.used + part.size)
+            grown = np.empty(self.capacity, dtype=dtype)
+            if self.array is not None:
+                grown[: self.used] = self.array[: self.used]
+            self.array = grown
+        self.array[self.used : self.used + part.size] = part
+        self.used += part.size
+
+    def filled(self) -> np.ndarray:
+        return np.zeros(0) if self.array is None else self.array[: self.used]
 
 
 def _as_float(scores) -> np.ndarray:
