@@ -82,7 +82,7 @@ def _two_scale_model():
 def test_erk_and_lamp_reach_the_target_exactly_and_never_empty_a_layer(scope):
     model = kerasprune.prune(_two_scale_model(), scope=scope, min_density=0.0)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no layer ends fully pruned
+        warnings.filterwarnings("error", message=".*fully pruned")
         reached = kerasprune.update_masks(model, 0.95)
     rows = kerasprune.sparsity_report(model).rows
     size = sum(r.size for r in rows)
@@ -107,3 +107,21 @@ def test_lamp_prunes_by_normalized_score_with_one_threshold():
     lamp = [lamp_scores(np.abs(np.asarray(l.kernel)).ravel()) for l in model.layers]
     kept = [np.asarray(w.layer.kernel).ravel() != 0 for w in kerasprune.prune_wrappers(pruned)]
     assert max(s[~k].max() for s, k in zip(lamp, kept)) <= min(s[k].min() for s, k in zip(lamp, kept))
+
+
+@pytest.mark.parametrize("scope", ["erk", "lamp"])
+def test_model_wide_scopes_plug_into_the_gmp_callback(scope, digits):
+    from tests.helpers import compile_classifier, small_cnn
+
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn(), scope=scope))
+    callback = kerasprune.PruningCallback(0.9, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=1, update_every=5)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*fully pruned")
+        history = model.fit(x[:640], y[:640], epochs=3, batch_size=64, callbacks=[callback],
+                            verbose=0)
+    assert history.history["sparsity"][-1] == pytest.approx(0.9, abs=1e-3)
+    rows = kerasprune.sparsity_report(model).rows
+    assert all(r.nonzeros > 0 for r in rows)
+    assert len({round(r.sparsity, 2) for r in rows}) > 1  # not uniform
