@@ -107,7 +107,8 @@ def update_masks(
         pruned = _select(pruning_set, scope, target)
         for wrapper, masks in pruning_set.masks(pruned):
             wrapper.assign_masks(masks)
-        counts, kept = pruning_set.weight_counts(), pruning_set.weight_counts(~pruned)
+        counts = pruning_set.weight_counts()
+        kept = pruning_set.weight_counts(pruned, flagged=False)
         total, zeros = total + int(counts.sum()), zeros + int((counts - kept).sum())
         empty += [_tensor_name(*pruning_set.tensors[t]) for t in np.flatnonzero(kept == 0)]
     _update_followers(followers, {w.layer.name: w for w in wrappers})
@@ -141,7 +142,7 @@ def _select(pruning_set: PruningSet, scope: str, target: float) -> np.ndarray:
     floors = floor_weights(counts, target, densities)
     if scope != "erk":
         return pruning_set.select(target, floors)
-    alive = pruning_set.weight_counts(~pruning_set.already)
+    alive = pruning_set.weight_counts(pruning_set.already, flagged=False)
     shapes = [tuple(w.pruned_weights[i].shape) for w, i in pruning_set.tensors]
     budget = int(counts.sum()) - int(round(target * int(counts.sum())))
     kept = erk_kept(shapes, budget, np.minimum(floors, alive), alive)

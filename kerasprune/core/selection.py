@@ -3,7 +3,7 @@
 `select_pruned` is used everywhere: exactly `round(s * n)` weights pruned per set (to the
 granularity of the groups), ties broken by position (the earlier group is pruned first),
 already-pruned groups always stay pruned, groups scored `+inf` are never pruned, and a
-k-th value selection (`np.partition`, linear time) instead of a full sort.
+linear-time k-th value selection (`kerasprune.core.order_statistics`) instead of a sort.
 
 `PruningSet` applies it to the weight tensors of one or more wrappers pruned together
 (one layer, or every global-scope layer). It keeps the memory of a mask update small: the
@@ -20,7 +20,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-_CHUNK = 1 << 20  # groups per chunk when looking for the first ties in set order
+from kerasprune.core.order_statistics import kth_smallest
+
+_CHUNK = 1 << 18  # groups per chunk of a marking pass (stays in the cache)
 
 
 def select_pruned(
@@ -46,7 +48,8 @@ def select_pruned(
     [False, True, True, False]
     """
     scores, already = np.asarray(scores), np.asarray(already, dtype=bool)
-    if np.isnan(scores).any():
+    highest = np.max(scores) if scores.size else 0.0  # one pass: NaN propagates
+    if np.isnan(highest):
         raise ValueError("`scores` must not contain NaN: every group needs a comparable score.")
     size = uniform_size(sizes)
     if size is not None:
@@ -60,7 +63,7 @@ def select_pruned(
         return pruned
     if size is not None:
         groups, rest = divmod(left, size)  # the closest count; fewer groups on a tie
-        _prune_lowest_equal_size(scores, pruned, groups + (2 * rest > size))
+        _prune_lowest_equal_size(scores, pruned, groups + (2 * rest > size), highest == np.inf)
     else:
         # Groups of unequal size are few (blocks, channels): an index per group is cheap.
         alive = np.flatnonzero(~already)
@@ -80,33 +83,36 @@ def uniform_size(sizes: np.ndarray | int) -> int | None:
     return None
 
 
-def _prune_lowest_equal_size(scores: np.ndarray, pruned: np.ndarray, k: int) -> None:
+def _prune_lowest_equal_size(scores: np.ndarray, pruned: np.ndarray, k: int,
+                             has_inf: bool) -> None:
     """Mark the `k` lowest-scoring groups not yet in `pruned` (ties: earliest first)."""
-    alive_scores = scores[~pruned]  # the only copy of the scores: alive groups only
-    k = min(k, int(np.count_nonzero(alive_scores < np.inf)))
+    alive = ~pruned if pruned.any() else None  # None: nothing pruned yet (a first update)
+    n_alive = scores.size if alive is None else int(np.count_nonzero(alive))
+    if 4 * n_alive < scores.size:  # most groups already pruned: select among the others only
+        where = np.flatnonzero(alive)
+        del alive
+        chosen = np.zeros(where.size, dtype=bool)
+        _prune_lowest_equal_size(scores[where], chosen, k, has_inf)
+        pruned[where[chosen]] = True
+        return
+    if has_inf:
+        infinite = scores == np.inf
+        k = min(k, n_alive - int(np.count_nonzero(infinite if alive is None else infinite & alive)))
+        del infinite
     if k <= 0:
         return
-    if k == alive_scores.size:
+    if k >= n_alive:
         pruned[:] = True
         return
-    alive_scores.partition(k - 1)
-    threshold = alive_scores[k - 1]
-    ties = k - int(np.count_nonzero(alive_scores[: k - 1] < threshold))
-    del alive_scores
-    tied = ~pruned & (scores == threshold)
-    pruned |= scores < threshold
-    end = _end_of_first(tied, ties)
-    pruned[:end] |= tied[:end]
-
-
-def _end_of_first(mask: np.ndarray, count: int) -> int:
-    """Position just after the `count`-th True of `mask` (looked for chunk by chunk)."""
-    for start in range(0, mask.size, _CHUNK):
-        chunk = np.flatnonzero(mask[start : start + _CHUNK])
-        if chunk.size >= count:
-            return start + int(chunk[count - 1]) + 1
-        count -= chunk.size
-    return mask.size
+    threshold, below = kth_smallest(scores, alive, k)
+    del alive
+    ties = k - below  # the first `ties` alive groups scoring `threshold`, in set order
+    for start in range(0, scores.size, _CHUNK):
+        values, marks = scores[start : start + _CHUNK], pruned[start : start + _CHUNK]
+        tied = np.flatnonzero((values == threshold) & ~marks)[:ties] if ties else []
+        marks |= values < threshold
+        marks[tied] = True
+        ties -= len(tied)
 
 
 def _lowest_by_weight_count(scores: np.ndarray, sizes: np.ndarray, target: int) -> np.ndarray:
@@ -183,16 +189,21 @@ class PruningSet:
         """The slice of a per-group array that belongs to tensor `t`."""
         return array[self.offsets[t] : self.offsets[t + 1]]
 
-    def weight_counts(self, groups: np.ndarray | None = None) -> np.ndarray:
-        """Per tensor, the weights of the groups flagged in `groups` (default: all)."""
+    def weight_counts(self, groups: np.ndarray | None = None, *, flagged: bool = True
+                      ) -> np.ndarray:
+        """Per tensor, the weights of the groups flagged in `groups` (default: all), or of
+        the groups not flagged with `flagged=False`."""
         counts = []
         for t, size in enumerate(self.group_sizes):
             flags = None if groups is None else self.part(groups, t)
-            if isinstance(size, int):
-                counts.append(size * (self.count(t) if flags is None else
-                                      int(np.count_nonzero(flags))))
+            if flags is None:
+                count = size * self.count(t) if isinstance(size, int) else int(size.sum())
+            elif isinstance(size, int):
+                marked = int(np.count_nonzero(flags))
+                count = size * (marked if flagged else self.count(t) - marked)
             else:
-                counts.append(int(size.sum() if flags is None else size[flags].sum()))
+                count = int(size[flags if flagged else ~flags].sum())
+            counts.append(count)
         return np.array(counts, dtype=np.int64)
 
     def select(self, sparsity: float, floors: np.ndarray | None = None) -> np.ndarray:
@@ -203,18 +214,31 @@ class PruningSet:
         (never pruned) and the selection runs again; the others then give more.
         """
         pruned = select_pruned(self.scores, self.sizes, self.already, sparsity)
-        protected = np.zeros(len(self.tensors), dtype=bool)
-        while floors is not None:
-            short = ~protected & (self.weight_counts(~pruned) < floors)
-            if not short.any():
-                break
+        short = (np.zeros(len(self.tensors), dtype=bool) if floors is None
+                 else self.weight_counts(pruned, flagged=False) < floors)
+        if not short.any():
+            return pruned
+        # Protecting only raises the threshold: what this selection pruned stays pruned
+        # (but the groups protected), so the next ones run over the rest only: the kept
+        # groups and the protected ones, a small part of the set.
+        total = int(self.weight_counts().sum())
+        target = int(round(sparsity * total))
+        rest, protected = ~pruned, np.zeros_like(short)
+        while short.any():
             for t in np.flatnonzero(short):
-                self._protect(int(t), int(floors[t]))
+                rest[self._protect(int(t), int(floors[t]))] = True
+            where = np.flatnonzero(rest)
             protected |= short
-            # Protecting only raises the threshold: what was pruned stays pruned (but the
-            # groups just protected), so the next selection runs over the kept groups only.
-            pruned = (pruned & (self.scores < np.inf)) | self.already
-            pruned = select_pruned(self.scores, self.sizes, pruned, sparsity)
+            sizes = self.sizes if isinstance(self.sizes, int) else self.sizes[where]
+            inside = int(sizes * where.size if isinstance(sizes, int) else sizes.sum())
+            left = target - (total - inside)  # weights to prune among the rest
+            chosen = select_pruned(self.scores[where], sizes, np.zeros(where.size, bool),
+                                   max(left, 0) / max(inside, 1))
+            bounds = np.searchsorted(where, self.offsets)  # each tensor's part of `where`
+            kept = np.array([_weights(sizes, ~chosen, bounds[t], bounds[t + 1])
+                             for t in range(len(self.tensors))])
+            short = ~protected & (kept < floors)
+        pruned[where] = chosen
         return pruned
 
     def select_each(self, sparsities: Sequence[float]) -> np.ndarray:
@@ -227,19 +251,24 @@ class PruningSet:
             )
         return pruned
 
-    def _protect(self, t: int, floor: int) -> None:
-        scores, alive = self.part(self.scores, t), np.flatnonzero(~self.part(self.already, t))
-        size = self.group_sizes[t]
-        if alive.size == 0 or floor <= 0:
-            return
-        if isinstance(size, int):
-            keep = min(alive.size, math.ceil(floor / size))
-            top = np.argpartition(scores[alive], alive.size - keep)[alive.size - keep :]
+    def _protect(self, t: int, floor: int) -> np.ndarray:
+        """Score `+inf` the highest alive groups of tensor `t` holding `floor` weights;
+        return their positions in the set."""
+        scores, alive = self.part(self.scores, t), ~self.part(self.already, t)
+        size, n_alive = self.group_sizes[t], int(np.count_nonzero(alive))
+        if n_alive == 0 or floor <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if not isinstance(size, int):
+            order = np.flatnonzero(alive)[np.argsort(-scores[alive], kind="stable")]
+            top = order[: int(np.searchsorted(np.cumsum(size[order]), floor)) + 1]
         else:
-            order = np.argsort(-scores[alive], kind="stable")
-            keep = int(np.searchsorted(np.cumsum(size[alive][order]), floor)) + 1
-            top = order[:keep]
-        scores[alive[top]] = np.inf
+            keep = min(n_alive, math.ceil(floor / size))
+            value, _ = kth_smallest(scores, alive, n_alive - keep + 1)
+            above = np.flatnonzero(alive & (scores > value))
+            tied = np.flatnonzero(alive & (scores == value))  # the later ties are kept
+            top = np.concatenate([above, tied[tied.size - (keep - above.size) :]])
+        scores[top] = np.inf
+        return top + self.offsets[t]
 
     def masks(self, pruned: np.ndarray):
         """Yield `(wrapper, masks)` for the selection `pruned`, one wrapper at a time."""
@@ -251,6 +280,13 @@ class PruningSet:
             by_wrapper.setdefault(id(wrapper), []).append(mask)
             if i == len(wrapper.pruned_weights) - 1:
                 yield wrapper, by_wrapper.pop(id(wrapper))
+
+
+def _weights(sizes: np.ndarray | int, flags: np.ndarray, start: int, stop: int) -> int:
+    """Weights of the flagged groups among groups `start:stop`."""
+    if isinstance(sizes, int):
+        return sizes * int(np.count_nonzero(flags[start:stop]))
+    return int(sizes[start:stop][flags[start:stop]].sum())
 
 
 class _Filler:
