@@ -1,7 +1,7 @@
 """Scale: what a mask update costs as the model grows, and what frequent updates cost in fit.
 
-Part `update` (section `scale-update` of bench/RESULTS.md): one `kerasprune.update_masks` call, 0 -> 90% (every weight alive: the
-largest selection) and then 90% -> 95%, on models of about 1M, 10M, 25M and 100M pruned
+Part `update` (section `scale-update` of bench/RESULTS.md): one `kerasprune.update_masks`
+call, 0 -> 90% (every weight alive: the largest selection) and then 90% -> 95%, on models of about 1M, 10M, 25M and 100M pruned
 weights, in each scope. The 25M model is `keras.applications.ResNet50(weights=None)`
 through `kerasprune.prune`; the others hold ResNet50's 54 kernel shapes with every channel
 width scaled (x0.167, x0.611, x2.021; the 3 input channels and 1000 classes kept). Each
@@ -11,8 +11,8 @@ memory = the peak resident set during the call (VmHWM, reset just before it thro
 of the same kind (TensorFlow's one-time set-up is not counted). Memory does not depend on
 the machine's load; times do.
 
-Part `train` (section `scale-train`): GMP (`PruningCallback(0.9)`, cubic, pruning in every epoch, layer scope) on
-ResNet-20 (0.27M weights; MNIST 28x28, 8,000 images, batch 32: 250 steps per epoch) with
+Part `train` (section `scale-train`): GMP (`PruningCallback(0.9)`, cubic, pruning in every
+epoch, layer scope) on ResNet-20 (0.27M weights; MNIST 28x28, 8,000 images, batch 32: 250 steps per epoch) with
 masks updated every epoch, every 100 steps and every 10 steps, and every 100 steps with
 uint8 masks, against plain Keras 3. The variants run in one process, interleaved (the
 order rotates every repetition). Epoch times after the first (tracing) epoch.
@@ -140,7 +140,8 @@ def measure_update(size: int, scope: str, mask_dtype: str | None) -> dict:
             kerasprune.update_masks(model, target)
         result[label] = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
                          "peak": _status("VmHWM") - before}
-    result["empty"] = sum(int(np.count_nonzero(np.asarray(m)) == 0) for w in wrappers for m in w.masks)
+    result["empty"] = sum(int(np.count_nonzero(np.asarray(m)) == 0)
+                          for w in wrappers for m in w.masks)
     return result
 
 

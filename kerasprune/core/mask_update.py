@@ -88,7 +88,8 @@ def update_masks(
     final = sparsity if final_sparsity is None else check_sparsity("final_sparsity", final_sparsity)
     if not isinstance(masks_only_grow, bool):
         raise TypeError(
-            f"`masks_only_grow` must be True or False. Received: masks_only_grow={masks_only_grow!r}"
+            "`masks_only_grow` must be True or False. "
+            f"Received: masks_only_grow={masks_only_grow!r}"
         )
     wrappers = prune_wrappers(model)
     if not wrappers:

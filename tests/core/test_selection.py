@@ -155,7 +155,8 @@ def test_selection_matches_reference_for_equal_and_unequal_groups(scores, data, 
     n = scores.size
     equal = data.draw(st.booleans(), label="equal sizes")
     size = data.draw(st.integers(1, 4), label="size")
-    sizes = np.full(n, size) if equal else data.draw(arrays(np.int64, n, elements=st.integers(1, 5)))
+    sizes = (np.full(n, size) if equal
+             else data.draw(arrays(np.int64, n, elements=st.integers(1, 5))))
     already = data.draw(arrays(bool, n))
     pruned = select_pruned(scores, sizes, already, sparsity)
     np.testing.assert_array_equal(pruned, reference_selection(scores, sizes, already, sparsity))
@@ -216,7 +217,8 @@ def _masks(model):
     scope=st.sampled_from(["layer", "global", "erk", "lamp"]),
     min_density=st.sampled_from([0.0, 0.01, 0.2]),
 )
-def test_masks_only_grow_and_floors_hold_in_every_scope(widths, scales, targets, scope, min_density):
+def test_masks_only_grow_and_floors_hold_in_every_scope(widths, scales, targets, scope,
+                                                        min_density):
     from kerasprune.core.allocation import floor_weights
 
     model = kerasprune.prune(_random_model(widths, scales, 0), scope=scope,
@@ -299,7 +301,8 @@ def test_global_update_holds_at_most_16_bytes_per_weight_of_numpy_memory():
     import tracemalloc
 
     model = kerasprune.prune(_random_model([256, 512, 512, 256], [1.0], seed=2), scope="global")
-    n = sum(int(np.prod(v.shape)) for w in kerasprune.prune_wrappers(model) for v in w.pruned_weights)
+    n = sum(int(np.prod(v.shape))
+            for w in kerasprune.prune_wrappers(model) for v in w.pruned_weights)
     tracemalloc.start()
     kerasprune.update_masks(model, 0.9)
     peak = tracemalloc.get_traced_memory()[1]
