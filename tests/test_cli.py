@@ -86,6 +86,7 @@ def test_bench_alone_and_against_dense(files, tmp_path, capsys):
     accuracy = np.mean(files["expected"].argmax(-1) == Y)
     assert f"accuracy: {accuracy:.4f}" in alone
     assert "| on | xnnpack |" in alone and "| off | builtin |" in alone
+    assert "recommended: " in alone
 
     assert main(["bench", str(out), "--dense", str(files["dense"]), "--runs", "5"]) == 0
     table = capsys.readouterr().out

@@ -1,8 +1,17 @@
 """Latency and accuracy of a TFLite model through the LiteRT interpreter.
 
-Latency is per `invoke()` on one sample (batch 1), after warm-up, with the
-configurations timed in alternation (round-robin) so a change in machine load
-hits all of them alike. Accuracy and output agreement run the whole data set.
+Latency is per `invoke()` on one sample (batch 1), measured two ways, since a
+memory-bound model's time depends on what ran just before it:
+
+- interleaved: the configurations (or models) alternate invoke by invoke, so a
+  change in machine load hits all of them alike, but each invoke may find its
+  weights evicted from the caches by the other model;
+- blocked: each configuration runs `block` consecutive invokes after a few
+  untimed ones, the configurations alternating block by block: the speed of a
+  model that runs alone, as deployed.
+
+Headline figures should quote the more conservative of the two. Accuracy and
+output agreement run the whole data set.
 """
 
 from __future__ import annotations
@@ -34,9 +43,11 @@ class Timing:
         xnnpack: whether the default XNNPACK delegate was asked for.
         backend: implementation that ran (see `interpreter.BACKENDS`).
         resolver: what really ran: "xnnpack" or "builtin" (XNNPACK refused).
-        median_us: median latency of one invoke, microseconds.
-        p90_us: 90th percentile, microseconds.
+        median_us: median latency of one invoke, interleaved protocol, microseconds.
+        p90_us: 90th percentile, interleaved protocol, microseconds.
         notes: fallbacks taken on the way (backend missing, delegate refused).
+        blocked_median_us: median latency in the blocked protocol, microseconds.
+        blocked_p90_us: 90th percentile in the blocked protocol, microseconds.
     """
 
     xnnpack: bool
@@ -45,6 +56,18 @@ class Timing:
     median_us: float
     p90_us: float
     notes: tuple[str, ...]
+    blocked_median_us: float = float("nan")
+    blocked_p90_us: float = float("nan")
+
+    @property
+    def conservative_us(self) -> float:
+        """The larger of the two protocols' medians."""
+        return max(self.median_us, self.blocked_median_us)
+
+    @property
+    def setting(self) -> str:
+        """What ran, in words: "XNNPACK" or "built-in kernels"."""
+        return "XNNPACK" if self.resolver == "xnnpack" else "built-in kernels"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +82,8 @@ class BenchmarkReport:
             without a Keras model to compare with.
         agreement: fraction of samples where TFLite and Keras pick the same
             class (argmax), or None without a Keras model.
+        num_threads: interpreter threads of the timings.
+        block: consecutive invokes per block in the blocked protocol.
     """
 
     timings: tuple[Timing, ...]
@@ -66,19 +91,42 @@ class BenchmarkReport:
     accuracy: float | None
     max_abs_diff: float | None
     agreement: float | None
+    num_threads: int = 1
+    block: int = 50
+
+    @property
+    def fastest(self) -> Timing:
+        """The timing with the lowest conservative latency (worse of the two protocols)."""
+        return min(self.timings, key=lambda t: t.conservative_us)
+
+    @property
+    def recommendation(self) -> str:
+        """Which runtime setting to deploy this file with, and by how much it wins."""
+        best = self.fastest
+        how = ("the default resolver (XNNPACK)" if best.resolver == "xnnpack" else
+               "built-in kernels: OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+        others = [t for t in self.timings if t.resolver != best.resolver]
+        versus = "; ".join(f"{format_us(t.conservative_us)} us with {t.setting}" for t in others)
+        return (f"recommended: {how}, {format_us(best.conservative_us)} us per invoke"
+                + (f" (vs {versus})" if versus else "")
+                + f", {self.num_threads} thread(s), the worse of the two protocols")
 
     def to_markdown(self) -> str:
-        """The timings as a markdown table, then accuracy and agreement."""
+        """The timings as a markdown table, the protocol, the recommendation, accuracy."""
         lines = [
-            "| XNNPACK asked | ran with | backend | median us | p90 us |",
-            "|---|---|---|---|---|",
+            "| XNNPACK asked | ran with | backend | interleaved median us | p90 us "
+            "| blocked median us | p90 us |",
+            "|---|---|---|---:|---:|---:|---:|",
         ]
         for t in self.timings:
             lines.append(
                 f"| {'on' if t.xnnpack else 'off'} | {t.resolver} | {t.backend} | "
-                f"{format_us(t.median_us)} | {format_us(t.p90_us)} |"
+                f"{format_us(t.median_us)} | {format_us(t.p90_us)} | "
+                f"{format_us(t.blocked_median_us)} | {format_us(t.blocked_p90_us)} |"
             )
         lines.append("")
+        lines.append(protocol_line(self.num_threads, self.block))
+        lines.append(self.recommendation)
         lines.append(f"file: {self.file_bytes:,} B")
         if self.accuracy is not None:
             lines.append(f"accuracy: {self.accuracy:.4f}")
@@ -93,6 +141,40 @@ class BenchmarkReport:
 
     def __str__(self) -> str:
         return self.to_markdown()
+
+
+def protocol_line(num_threads: int, block: int) -> str:
+    """The sentence that says how a latency table was measured."""
+    return (
+        f"Latency: one sample per invoke, {num_threads} thread(s); interleaved = the "
+        f"configurations alternate invoke by invoke; blocked = {block} consecutive invokes "
+        "per configuration after untimed warm-up ones, alternating block by block."
+    )
+
+
+def time_blocked(
+    interpreters: Sequence[Any], *, runs: int, warmup: int, block: int = 50
+) -> list[np.ndarray]:
+    """Invoke times in seconds, one array per interpreter, timed in blocks.
+
+    Each interpreter in turn runs `warmup` untimed invokes then `block` timed
+    consecutive ones, until each has `runs` timed invokes. Each interpreter must
+    already hold its input tensors.
+
+    Example:
+    times = time_blocked([a.interpreter, b.interpreter], runs=100, warmup=5)
+    """
+    times = [[] for _ in interpreters]
+    while len(times[0]) < runs:
+        count = min(block, runs - len(times[0]))
+        for i, interpreter in enumerate(interpreters):
+            for _ in range(warmup):
+                interpreter.invoke()
+            for _ in range(count):
+                start = time.perf_counter()
+                interpreter.invoke()
+                times[i].append(time.perf_counter() - start)
+    return [np.array(t) for t in times]
 
 
 def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int) -> list[np.ndarray]:
@@ -132,11 +214,14 @@ def benchmark(
     warmup: int = 10,
     xnnpack: Sequence[bool] = (True, False),
     backends: Sequence[str] = BACKENDS,
+    block: int = 50,
 ) -> BenchmarkReport:
     """Times a TFLite model with XNNPACK on and off, and checks its outputs.
 
     A Keras model is first converted with `convert(model)` (sparse) and is
-    then also the reference for output agreement.
+    then also the reference for output agreement. Both protocols (interleaved and
+    blocked, see the module docstring) time every setting; `report.recommendation`
+    names the setting that is fastest by the worse of the two.
 
     Args:
         model_or_bytes: a Keras model, TFLite bytes, or a .tflite path.
@@ -145,18 +230,21 @@ def benchmark(
         y: integer labels for `inputs`; gives `accuracy`.
         keras_model: reference Keras model when `model_or_bytes` is a file.
         num_threads: interpreter threads.
-        runs: timed invokes per configuration.
-        warmup: untimed invokes first.
+        runs: timed invokes per configuration and protocol.
+        warmup: untimed invokes first (and before every block).
         xnnpack: XNNPACK settings to time. When XNNPACK refuses the model
             (int8 sparse FULLY_CONNECTED), built-in kernels run and the timing
             says so in `resolver` and `notes`.
         backends: interpreter implementations to try, in order.
+        block: consecutive timed invokes per block in the blocked protocol.
 
     Example:
     report = benchmark(pruned_model, x_test, y=y_test)
     print(report)
+    print(report.recommendation)
     """
     check_counts(runs, warmup)
+    check_block(block)
     if not xnnpack or any(not isinstance(v, bool) for v in xnnpack):
         raise ValueError(
             "Expected xnnpack to be a non-empty sequence of booleans. "
@@ -175,10 +263,12 @@ def benchmark(
     check_inputs(loaded[0].interpreter.get_input_details(), _as_list(inputs))
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
-    times = time_interleaved([item.interpreter for item in loaded], runs=runs, warmup=warmup)
+    interpreters = [item.interpreter for item in loaded]
+    times = time_interleaved(interpreters, runs=runs, warmup=warmup)
+    blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block)
     timings = tuple(
-        Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes))
-        for v, item, t in zip(xnnpack, loaded, times)
+        Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b))
+        for v, item, t, b in zip(xnnpack, loaded, times, blocked)
     )
     outputs = run(loaded[0].interpreter, inputs)
     accuracy = top1(outputs, y) if y is not None else None
@@ -187,7 +277,8 @@ def benchmark(
         expected = np.asarray(keras_model.predict(inputs, batch_size=256, verbose=0))
         max_abs_diff = float(np.max(np.abs(outputs - expected)))
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
-    return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement)
+    return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
+                           num_threads, block)
 
 
 def top1(outputs: np.ndarray, y: np.ndarray) -> float:
@@ -215,6 +306,12 @@ def check_counts(runs: int, warmup: int) -> None:
         raise ValueError(f"Expected runs to be an int >= 1. Received: runs={runs!r}")
     if not is_count(warmup) or warmup < 0:
         raise ValueError(f"Expected warmup to be an int >= 0. Received: warmup={warmup!r}")
+
+
+def check_block(block: int) -> None:
+    """Refuse a block of fewer than one invoke."""
+    if not is_count(block) or block < 1:
+        raise ValueError(f"Expected block to be an int >= 1. Received: block={block!r}")
 
 
 def check_data(inputs, y) -> None:

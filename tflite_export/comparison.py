@@ -11,11 +11,14 @@ import keras
 import numpy as np
 
 from tflite_export.benchmarking import (
+    check_block,
     check_counts,
     check_data,
-    median_p90,
     format_us,
+    median_p90,
+    protocol_line,
     set_single_sample,
+    time_blocked,
     time_interleaved,
     top1,
 )
@@ -33,11 +36,15 @@ class ComparisonRow:
         name: the key given to `compare`.
         file_bytes: TFLite flatbuffer size.
         gzip_bytes: size after gzip.
-        median_us: median latency of one single-sample invoke, microseconds.
-        p90_us: 90th percentile latency, microseconds.
+        median_us: median latency of one single-sample invoke, models interleaved
+            invoke by invoke, microseconds.
+        p90_us: 90th percentile latency, interleaved, microseconds.
         accuracy: top-1 accuracy of the TFLite model, or None without labels.
         weights: how the weight tensors run, e.g. "2 sparse kernel, 1 dense".
         runtime: interpreter backend and resolver that ran, e.g. "ai_edge_litert/xnnpack".
+        blocked_median_us: median latency with each model timed in blocks of
+            consecutive invokes (see `tflite_export.benchmarking`), microseconds.
+        blocked_p90_us: 90th percentile latency, blocked, microseconds.
     """
 
     name: str
@@ -48,6 +55,8 @@ class ComparisonRow:
     accuracy: float | None
     weights: str
     runtime: str
+    blocked_median_us: float = float("nan")
+    blocked_p90_us: float = float("nan")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +66,19 @@ class Comparison:
     rows: tuple[ComparisonRow, ...]
     num_threads: int
     notes: tuple[str, ...] = ()
+    block: int = 50
+
+    def speedup(self, name: str, protocol: str = "conservative") -> float:
+        """Baseline latency / `name`'s: "interleaved", "blocked", or "conservative"
+        (the lower of the two ratios)."""
+        base, row = self.rows[0], self[name]
+        interleaved = base.median_us / row.median_us
+        blocked = base.blocked_median_us / row.blocked_median_us
+        ratios = {"interleaved": interleaved, "blocked": blocked,
+                  "conservative": min(interleaved, blocked)}
+        if protocol not in ratios:
+            raise ValueError(f"Expected protocol in {sorted(ratios)}. Received: {protocol!r}")
+        return ratios[protocol]
 
     def __getitem__(self, name: str) -> ComparisonRow:
         for row in self.rows:
@@ -68,22 +90,22 @@ class Comparison:
         """The rows as a markdown table, then the notes."""
         base = self.rows[0]
         lines = [
-            f"| model | TFLite bytes | size vs {base.name} | gzip bytes | median us | p90 us "
-            f"| speed-up vs {base.name} | accuracy | weights | runtime |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+            f"| model | TFLite bytes | size vs {base.name} | gzip bytes "
+            "| interleaved median us | p90 us | blocked median us | p90 us "
+            f"| speed-up vs {base.name}, interleaved / blocked | accuracy | weights | runtime |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for r in self.rows:
             accuracy = "-" if r.accuracy is None else f"{r.accuracy:.4f}"
             lines.append(
                 f"| {r.name} | {r.file_bytes:,} | {r.file_bytes / base.file_bytes:.3f} | "
                 f"{r.gzip_bytes:,} | {format_us(r.median_us)} | {format_us(r.p90_us)} | "
-                f"{base.median_us / r.median_us:.2f}x | {accuracy} | {r.weights} | {r.runtime} |"
+                f"{format_us(r.blocked_median_us)} | {format_us(r.blocked_p90_us)} | "
+                f"{self.speedup(r.name, 'interleaved'):.2f}x / "
+                f"{self.speedup(r.name, 'blocked'):.2f}x | {accuracy} | {r.weights} | {r.runtime} |"
             )
         lines.append("")
-        lines.append(
-            f"Latency: one sample per invoke, {self.num_threads} thread(s), "
-            "models timed in alternation."
-        )
+        lines.append(protocol_line(self.num_threads, self.block))
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -100,6 +122,7 @@ def compare(
     runs: int = 100,
     warmup: int = 10,
     xnnpack: bool = True,
+    block: int = 50,
 ) -> Comparison:
     """Converts each model to sparse TFLite and tabulates size, latency, accuracy.
 
@@ -114,9 +137,10 @@ def compare(
         x: samples with a batch axis; latency uses the first one.
         y: integer labels for `x`, for the accuracy column.
         num_threads: interpreter threads.
-        runs: timed invokes per model.
-        warmup: untimed invokes per model first.
+        runs: timed invokes per model and protocol (interleaved, then blocked).
+        warmup: untimed invokes per model first (and before every block).
         xnnpack: run with the default XNNPACK delegate (False: built-in kernels).
+        block: consecutive timed invokes per block in the blocked protocol.
 
     Example:
     table = compare({"dense": dense, "pruned": pruned}, x_test, y_test)
@@ -128,6 +152,7 @@ def compare(
         )
     check_data(x, y)
     check_counts(runs, warmup)
+    check_block(block)
     contents = {name: _tflite(name, model) for name, model in models.items()}
     loaded = {
         name: load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)
@@ -137,9 +162,11 @@ def compare(
     for item in loaded.values():
         check_inputs(item.interpreter.get_input_details(), arrays)
         set_single_sample(item.interpreter, x)
-    times = time_interleaved([i.interpreter for i in loaded.values()], runs=runs, warmup=warmup)
+    interpreters = [i.interpreter for i in loaded.values()]
+    times = time_interleaved(interpreters, runs=runs, warmup=warmup)
+    blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block)
     rows = []
-    for (name, item), seconds in zip(loaded.items(), times):
+    for (name, item), seconds, block_seconds in zip(loaded.items(), times, blocked):
         report = inspect(contents[name])
         accuracy = top1(run(item.interpreter, x), y) if y is not None else None
         rows.append(
@@ -151,10 +178,11 @@ def compare(
                 accuracy,
                 report.summary(),
                 f"{item.backend}/{item.resolver}",
+                *median_p90(block_seconds),
             )
         )
     notes = tuple(f"{name}: {n}" for name, item in loaded.items() for n in item.notes)
-    return Comparison(tuple(rows), num_threads, notes)
+    return Comparison(tuple(rows), num_threads, notes, block)
 
 
 def _tflite(name: str, model) -> bytes:

@@ -71,6 +71,8 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     #: The log key of the policy's progress (stage, cycle), written by `progress_logs`.
     total_epochs: int
+    #: GMP and IMP never restore a pruned weight; a regrowth policy sets this to False.
+    masks_only_grow: bool = True
 
     def __init__(self, target_sparsity: float, *, importance: Any = None,
                  log_dir: str | None = None):
@@ -213,7 +215,8 @@ class BasePruningCallback(keras.callbacks.Callback):
         self.before_pruning(step)
         gradients = self.importance.gradients(self.model) if self._needs_gradients() else None
         reached = update_masks(
-            self.model, target, final_sparsity=self.target_sparsity, gradients=gradients
+            self.model, target, final_sparsity=self.target_sparsity, gradients=gradients,
+            masks_only_grow=self.masks_only_grow,
         )
         self.on_pruned(step, target)
         self.record_masks(step)

@@ -1,7 +1,8 @@
 """core: the pruning engine every other part builds on.
 
 Owns the sparsity schedules (target as a function of the step), the mask patterns (how
-weights are grouped and scored), the one selection rule, the `PruneWrapper` layer that
+weights are grouped and scored), the one selection rule, the allocation of a model-wide
+target among tensors (per-tensor floor, ERK, LAMP), the `PruneWrapper` layer that
 holds hard masks, the registry of prunable layers, `prune`/`strip` (wrapping models of
 every kind), `update_masks`, the resume state, `one_shot_prune`, `sparsity_report` and the
 loss gradients per backend (TensorFlow, JAX) that gradient criteria use.

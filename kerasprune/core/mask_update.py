@@ -1,20 +1,25 @@
 """`update_masks(model, sparsity)`: recompute every mask of a model by magnitude.
 
-This is what the callbacks call. It gathers the model's pruned weights into pruning sets
-(one per weight tensor in layer scope, or one set of every global-scope weight), asks
-`kerasprune.core.selection` for new masks and hands them to the wrappers, which apply them.
+This is what the callbacks call. It checks the request (`check_pruning_request`: targets,
+NaN/Inf weights) before any mask changes, gathers the model's pruned weights into pruning
+sets by scope (in layer scope each weight tensor on its own; one set per model-wide scope:
+global, LAMP, ERK), shares the target with `kerasprune.core.allocation` (floors, ERK),
+asks `kerasprune.core.selection` for the pruned groups and hands the masks to the
+wrappers one at a time, which apply them.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import warnings
 from typing import Mapping
 
 import keras
 import numpy as np
 
+from kerasprune.core.allocation import erk_kept, floor_weights, lamp_scores
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.selection import masks_for_set
+from kerasprune.core.prune_wrapper import ALLOCATED_SCOPES
+from kerasprune.core.selection import PruningSet
 from kerasprune.core.validation import check_finite_weights, check_sparsity
 
 
@@ -41,12 +46,18 @@ def update_masks(
     *,
     final_sparsity: float | None = None,
     gradients: Mapping[str, list] | None = None,
+    masks_only_grow: bool = True,
 ) -> float:
     """Recompute every mask of `model` by magnitude for the target `sparsity`.
 
-    Wrappers with `scope="global"` and no override share one threshold; every other
-    weight tensor (each kernel of an attention or recurrent layer too) reaches its target
-    on its own. Masks only grow: what was pruned stays pruned.
+    Wrappers are pruned in sets by their `scope`: in `"layer"` wrappers (and wrappers
+    with an override) each weight tensor on its own (each kernel of an attention or
+    recurrent layer too); all `"global"` wrappers with one magnitude threshold;
+    all `"lamp"` wrappers with one threshold on LAMP-normalized scores; all `"erk"`
+    wrappers with per-tensor sparsities from the Erdos-Renyi-Kernel rule. Each set reaches
+    its target exactly (to the granularity of the pattern's groups), and in every set each
+    tensor keeps at least its wrapper's `min_density` of its weights (see
+    `kerasprune.prune`). A tensor that still ends fully pruned is named in a warning.
 
     Args:
         model: a model holding `PruneWrapper` layers (see `kerasprune.prune`).
@@ -56,6 +67,9 @@ def update_masks(
         gradients: `{weight path: [gradient on batch 1, ...]}` for patterns whose
             criterion needs the loss gradient (`Channels("taylor")`); see
             `kerasprune.TaylorImportance`.
+        masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
+            target leaves the masks as they are. False: the masks are chosen afresh and
+            may shrink; restored weights restart from zero (for regrowth methods).
 
     Returns:
         The sparsity of all pruned weights together after the update.
@@ -71,9 +85,17 @@ def update_masks(
     >>> pruned = kerasprune.prune(model)
     >>> round(kerasprune.update_masks(pruned, 0.5), 2)
     0.5
+    >>> round(kerasprune.update_masks(pruned, 0.25, masks_only_grow=False), 2)
+    0.25
     """
     final = sparsity if final_sparsity is None else final_sparsity
     wrappers = check_pruning_request(model, sparsity, final)
+    sparsity = float(sparsity)
+    if not isinstance(masks_only_grow, bool):
+        raise TypeError(
+            "`masks_only_grow` must be True or False. "
+            f"Received: masks_only_grow={masks_only_grow!r}"
+        )
     if gradients is not None and not isinstance(gradients, Mapping):
         raise TypeError(
             "`gradients` must be a dict {weight path: [gradient per batch]} or None. "
@@ -81,17 +103,65 @@ def update_masks(
         )
     followers = [w for w in wrappers if w.follows is not None]
     wrappers = [w for w in wrappers if w.follows is None]
-    shared = [w for w in wrappers if w.scope == "global" and w.sparsity_override is None
-              and w.sparsity_scale is None]
-    if shared:
-        for wrapper, masks in zip(shared, masks_for_set(shared, sparsity, gradients)):
-            wrapper.assign_masks(masks)
-    for wrapper in wrappers:
-        if wrapper not in shared:
-            target = layer_target(wrapper, sparsity, final)
-            wrapper.assign_masks(_layer_masks(wrapper, target, gradients))
+    counts, empty = np.zeros(2, dtype=np.int64), []
+    for scope, members, target in _pruning_sets(wrappers, sparsity, float(final)):
+        pruning_set = PruningSet(members, gradients, masks_only_grow=masks_only_grow,
+                                 transform=lamp_scores if scope == "lamp" else None)
+        counts += _prune(pruning_set, scope, target, empty)
     _update_followers(followers, {w.layer.name: w for w in wrappers})
-    return overall_sparsity(wrappers)
+    if empty:
+        warnings.warn(
+            f"update_masks: these weights are fully pruned: {empty}; their layers' outputs "
+            "no longer depend on their inputs. Lower the target, give those layers a "
+            "`sparsity_overrides` entry, raise `min_density` in kerasprune.prune, or use "
+            "scope='erk' or 'lamp'.",
+            stacklevel=2,
+        )
+    return float(counts[1] / counts[0]) if counts[0] else 0.0
+
+
+def _pruning_sets(wrappers: list, sparsity: float, final: float) -> list[tuple[str, list, float]]:
+    """`(scope, members, target)` for each set of wrappers pruned together."""
+    sets, shared = [], set()
+    for scope in ALLOCATED_SCOPES:
+        members = [w for w in wrappers if w.scope == scope and w.sparsity_override is None
+                   and w.sparsity_scale is None]
+        shared.update(id(w) for w in members)
+        sets += [(scope, members, sparsity)] if members else []
+    sets += [("layer", [w], layer_target(w, sparsity, final))
+             for w in wrappers if id(w) not in shared]
+    return sets
+
+
+def _prune(pruning_set: PruningSet, scope: str, target: float, empty: list) -> np.ndarray:
+    """Select and assign the masks of one set; returns `[weights, pruned weights]` and
+    appends the names of the tensors left with no weight to `empty`."""
+    pruned = _select(pruning_set, scope, target)
+    for wrapper, masks in pruning_set.masks(pruned):
+        wrapper.assign_masks(masks)
+    counts = pruning_set.weight_counts()
+    kept = pruning_set.weight_counts(pruned, flagged=False)
+    empty += [_tensor_name(*pruning_set.tensors[t]) for t in np.flatnonzero(kept == 0)]
+    return np.array([counts.sum(), (counts - kept).sum()], dtype=np.int64)
+
+
+def _select(pruning_set: PruningSet, scope: str, target: float) -> np.ndarray:
+    if scope == "layer":
+        return pruning_set.select_each([target] * len(pruning_set.tensors))
+    counts = pruning_set.weight_counts()
+    densities = np.array([w.min_density for w, _ in pruning_set.tensors], dtype=np.float64)
+    floors = floor_weights(counts, target, densities)
+    if scope != "erk":
+        return pruning_set.select(target, floors)
+    alive = pruning_set.weight_counts(pruning_set.already, flagged=False)
+    shapes = [tuple(w.pruned_weights[i].shape) for w, i in pruning_set.tensors]
+    budget = int(counts.sum()) - int(round(target * int(counts.sum())))
+    kept = erk_kept(shapes, budget, np.minimum(floors, alive), alive)
+    return pruning_set.select_each((counts - kept) / np.maximum(counts, 1))
+
+
+def _tensor_name(wrapper, index: int) -> str:
+    return f"{wrapper.layer.name}/{wrapper.pruned_weights[index].name}"
 
 
 def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list:
@@ -179,20 +249,9 @@ def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None
     """
     targets = {wrapper: check_sparsity("sparsity", t) for wrapper, t in targets.items()}
     check_finite_weights(targets)
+    empty: list = []
     for wrapper, target in targets.items():
-        wrapper.assign_masks(_layer_masks(wrapper, target, gradients))
-
-
-def _layer_masks(wrapper, target: float, gradients) -> list[np.ndarray]:
-    """New masks of a layer-scope wrapper: each of its weight tensors pruned on its own
-    (the kernel and recurrent kernel of an LSTM, the four kernels of an attention layer)."""
-    return [masks_for_set([one], target, gradients)[0][0] for one in _each_weight(wrapper)]
-
-
-def _each_weight(wrapper) -> list:
-    """One pruning set per weight of `wrapper`, in the form `masks_for_set` reads."""
-    return [SimpleNamespace(pruned_weights=[weight], masks=[mask], pattern=wrapper.pattern)
-            for weight, mask in zip(wrapper.pruned_weights, wrapper.masks)]
+        _prune(PruningSet([wrapper], gradients), "layer", target, empty)
 
 
 def _update_followers(followers: list, leaders: dict) -> None:

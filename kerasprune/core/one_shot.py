@@ -22,7 +22,8 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global"
     Args:
         model: a plain Keras model, or one returned by `kerasprune.prune`.
         sparsity: target sparsity of the pruned weights, in [0, 1).
-        scope: `"global"` (one magnitude threshold, as in IMP) or `"layer"`.
+        scope: `"global"` (one magnitude threshold, as in IMP), `"layer"`, `"lamp"` or
+            `"erk"` (see `kerasprune.prune`).
         **prune_kwargs: other `kerasprune.prune` options (`layers`, `exclude`,
             `sparsity_overrides`, `block_shape`, `pattern`).
 

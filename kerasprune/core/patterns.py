@@ -81,7 +81,11 @@ class Unstructured(MaskPattern):
 
     def group_scores(self, weight, gradients=None):
         scores = np.abs(weight).ravel()
-        return scores, np.ones(scores.size, dtype=np.int64)
+        # Every group is one weight: a read-only view of a single 1, not an array per weight.
+        return scores, np.broadcast_to(np.int64(1), scores.shape)
+
+    def pruned_groups(self, mask):
+        return np.asarray(mask).ravel() == 0
 
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)

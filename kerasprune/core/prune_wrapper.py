@@ -20,14 +20,27 @@ from kerasprune.core.registry import (
     named_variables,
     prunable_weight_names,
 )
-from kerasprune.core.validation import check_choice, check_scale, check_sparsity
+from kerasprune.core.validation import check_choice, check_scale, check_sparsity, is_number
 
-SCOPES = ("layer", "global")
+#: Where a wrapper's target comes from: itself, or a set shared by every wrapper of a scope.
+SCOPES = ("layer", "global", "erk", "lamp")
+#: The scopes that share the model-wide target among their wrappers.
+ALLOCATED_SCOPES = ("global", "erk", "lamp")
+#: Default `min_density`: every pruned tensor keeps at least 1% of its weights.
+DEFAULT_MIN_DENSITY = 0.01
+#: Mask storage: None (the weight's own dtype, the default) or "uint8" (1 byte per weight).
+MASK_DTYPES = (None, "uint8")
 BACKENDS = ("tensorflow", "jax")
 
 
 def apply_mask(weight, mask):
-    """The pruned weight: `weight * mask`. The one place where a mask is applied."""
+    """The pruned weight: `weight * mask`. The one place where a mask is applied.
+
+    A narrow (uint8) mask is cast to the weight's dtype first.
+    """
+    dtype = keras.backend.standardize_dtype(weight.dtype)
+    if keras.backend.standardize_dtype(mask.dtype) != dtype:
+        mask = keras.ops.cast(mask, dtype)
     return weight * mask
 
 
@@ -73,10 +86,19 @@ class PruneWrapper(keras.layers.Wrapper):
             any layer with `get_prunable_weights()`).
         weight_names: names of the variables to prune, relative to `layer` (`"kernel"`,
             or `"query/kernel"` for a sublayer's); defaults to the layer's kernels.
-        scope: `"layer"` (this layer reaches the target on its own) or `"global"`
-            (one magnitude threshold across all global-scope wrappers of the model).
+        scope: `"layer"` (each weight tensor reaches the target on its own), `"global"`
+            (one magnitude threshold across all global-scope wrappers of the model),
+            `"lamp"` (one threshold on LAMP-normalized magnitudes) or `"erk"` (per-tensor
+            sparsities from the Erdos-Renyi-Kernel rule); see `kerasprune.update_masks`.
         sparsity_override: this layer's own final sparsity in [0, 1), or None.
         sparsity_scale: this layer's target as a fraction of the model-wide target.
+        mask_dtype: None (default): masks in the weight's dtype, 4 bytes per float32
+            weight; `"uint8"`: 1 byte per weight, cast to the weight's dtype in the
+            constraint after every optimizer step (slightly slower; see bench/RESULTS.md,
+            section "scale").
+        min_density: the fraction of each pruned weight tensor that is kept at least
+            (at least one weight), in [0, 1]; 0 lets a model-wide scope empty a layer.
+            Never more than the tensor's uniform share of the target.
         follows: name of a channel-pruned layer whose output channels this wrapper's
             per-channel weights mirror: a BatchNormalization after a pruned conv gets
             `gamma` and `beta` zeroed for the conv's pruned channels, so those channels
@@ -103,6 +125,8 @@ class PruneWrapper(keras.layers.Wrapper):
         scope: str = "layer",
         sparsity_override: float | None = None,
         sparsity_scale: float | None = None,
+        min_density: float = DEFAULT_MIN_DENSITY,
+        mask_dtype: str | None = None,
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
         pruning_state: keras.layers.Layer | dict | None = None,
@@ -115,6 +139,8 @@ class PruneWrapper(keras.layers.Wrapper):
             weight_names = _normalization_weight_names(layer)
         _check_layer(layer, weight_names)
         _check_options(scope, sparsity_override, sparsity_scale)
+        check_min_density(min_density)
+        check_mask_dtype(mask_dtype)
         kwargs.setdefault("name", f"prune_{layer.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
@@ -125,6 +151,8 @@ class PruneWrapper(keras.layers.Wrapper):
         self.scope = scope
         self.sparsity_override = None if sparsity_override is None else float(sparsity_override)
         self.sparsity_scale = None if sparsity_scale is None else float(sparsity_scale)
+        self.min_density = float(min_density)
+        self.mask_dtype = mask_dtype
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         if isinstance(pruning_state, dict):
@@ -192,7 +220,7 @@ class PruneWrapper(keras.layers.Wrapper):
             mask = self.add_weight(
                 shape=weight.shape,
                 initializer="ones",
-                dtype=weight.dtype,
+                dtype=self.mask_dtype or weight.dtype,
                 trainable=False,
                 name=f"{name.replace('/', '_')}_mask",
             )
@@ -243,7 +271,7 @@ class PruneWrapper(keras.layers.Wrapper):
                     f"Mask for '{weight.path}' must have shape {tuple(mask.shape)}. "
                     f"Received: shape {tuple(np.shape(value))}"
                 )
-            mask.assign(value)
+            mask.assign(np.asarray(value).astype(mask.dtype))
             weight.assign(apply_mask(weight, mask))
 
     @property
@@ -260,6 +288,8 @@ class PruneWrapper(keras.layers.Wrapper):
             scope=self.scope,
             sparsity_override=self.sparsity_override,
             sparsity_scale=self.sparsity_scale,
+            min_density=self.min_density,
+            mask_dtype=self.mask_dtype,
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
         )
@@ -323,6 +353,24 @@ def _check_layer(layer, weight_names) -> None:
         raise TypeError(
             "`weight_names` must be a list of variable names such as ['kernel']. "
             f"Received: weight_names={weight_names!r}"
+        )
+
+
+def check_min_density(min_density) -> float:
+    """A fraction in [0, 1]: the part of each pruned tensor kept at least."""
+    if not (is_number(min_density) and 0.0 <= min_density <= 1.0):
+        raise ValueError(
+            "`min_density` must be a float in [0, 1]. "
+            f"Received: min_density={min_density!r}"
+        )
+    return float(min_density)
+
+
+def check_mask_dtype(mask_dtype) -> None:
+    """None (the weight's dtype) or "uint8"."""
+    if mask_dtype not in MASK_DTYPES or isinstance(mask_dtype, bool):
+        raise ValueError(
+            f"`mask_dtype` must be one of {MASK_DTYPES}. Received: mask_dtype={mask_dtype!r}"
         )
 
 

@@ -18,7 +18,14 @@ from kerasprune.core.model_walk import (
     model_units,
     prune_wrappers,
 )
-from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper, check_backend
+from kerasprune.core.prune_wrapper import (
+    DEFAULT_MIN_DENSITY,
+    SCOPES,
+    PruneWrapper,
+    check_backend,
+    check_mask_dtype,
+    check_min_density,
+)
 from kerasprune.core.registry import (
     HOW_TO_MAKE_PRUNABLE,
     prunable_weight_names,
@@ -50,6 +57,8 @@ def prune(
     sparsity_overrides: dict[str, float | str] | None = None,
     block_shape: tuple[int, ...] | None = None,
     pattern: patterns_lib.MaskPattern | None = None,
+    min_density: float = DEFAULT_MIN_DENSITY,
+    mask_dtype: str | None = None,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -64,8 +73,12 @@ def prune(
 
     Args:
         model: a built Keras model.
-        scope: `"layer"` (each weight tensor reaches the target) or `"global"` (one
-            magnitude threshold across all pruned tensors).
+        scope: how the target is shared among the pruned layers: `"layer"` (each
+            weight tensor reaches it), `"global"` (one magnitude threshold across all pruned
+            tensors), `"lamp"` (one threshold on layer-adaptive magnitude scores, Lee et
+            al. 2021) or `"erk"` (Erdos-Renyi-Kernel: a tensor's density proportional to
+            the sum of its dims over their product, Evci et al. 2020). Each reaches the
+            model-wide target exactly.
         layers: which layers to prune: layer names, regular expressions (full match),
             or a callable `layer -> bool`; a composite layer's sublayers count too.
             Default: every layer with known prunable weights. A name or regex that
@@ -78,6 +91,13 @@ def prune(
             consecutive inputs of one Dense unit, the pattern TFLite's sparse
             FULLY_CONNECTED kernel runs fast (use `(16, 1)` for int8 export).
         pattern: any `kerasprune.patterns.MaskPattern` (alternative to `block_shape`).
+        min_density: the floor of every scope: each pruned weight tensor keeps at least
+            this fraction of its weights, and at least one weight (default 0.01), unless
+            the target itself leaves it less than that (then its uniform share). A tensor
+            that still ends fully pruned is named in a warning. 0 removes the floor.
+        mask_dtype: how masks are stored: None (default, the weight's dtype: a float32
+            mask costs as much memory as its kernel) or `"uint8"` (a quarter of that,
+            with a cast after every optimizer step).
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -94,6 +114,8 @@ def prune(
     check_model(model)
     check_backend()
     check_choice("scope", scope, SCOPES)
+    check_min_density(min_density)
+    check_mask_dtype(mask_dtype)
     if prune_wrappers(model):
         raise ValueError(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
@@ -123,6 +145,8 @@ def prune(
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,
+            min_density=min_density,
+            mask_dtype=mask_dtype,
             pattern=pattern,
         )
 

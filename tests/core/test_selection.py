@@ -1,5 +1,7 @@
 """Selection of the weights to prune: exact counts, ties, masks only grow, scopes."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -123,3 +125,186 @@ def test_groups_scored_infinite_are_never_pruned():
     assert pruned.tolist() == [False, True, False, True]
     pruned = select_pruned(scores, np.array([1, 2, 3, 4]), np.zeros(4, bool), 0.9)
     assert pruned.tolist() == [False, True, False, True]
+
+
+# -- the rule against a reference written for clarity, not speed ------------------------
+
+
+def reference_selection(scores, sizes, already, sparsity):
+    """Lowest (score, position) first among alive finite groups, counted in weights."""
+    target = round(sparsity * int(sizes.sum()))
+    left = target - int(sizes[already].sum())
+    pruned = already.copy()
+    order = sorted((i for i in range(scores.size) if not already[i] and scores[i] < np.inf),
+                   key=lambda i: (scores[i], i))
+    if left <= 0 or not order:
+        return pruned
+    counts = np.concatenate([[0], np.cumsum(sizes[order])])
+    n_groups = int(np.argmin(np.abs(counts - left)))  # closest count, fewer groups on a tie
+    pruned[order[:n_groups]] = True
+    return pruned
+
+
+group_scores = arrays(np.float32, st.integers(1, 80),
+                      elements=st.sampled_from([0.0, 0.25, 1.0, 2.0, 3.5, np.inf]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(scores=group_scores, data=st.data(), sparsity=st.floats(0.0, 1.0))
+def test_selection_matches_reference_for_equal_and_unequal_groups(scores, data, sparsity):
+    n = scores.size
+    equal = data.draw(st.booleans(), label="equal sizes")
+    size = data.draw(st.integers(1, 4), label="size")
+    sizes = (np.full(n, size) if equal
+             else data.draw(arrays(np.int64, n, elements=st.integers(1, 5))))
+    already = data.draw(arrays(bool, n))
+    pruned = select_pruned(scores, sizes, already, sparsity)
+    np.testing.assert_array_equal(pruned, reference_selection(scores, sizes, already, sparsity))
+    if equal:  # one int for every group gives the same answer without an array
+        np.testing.assert_array_equal(select_pruned(scores, size, already, sparsity), pruned)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores=group_scores, sparsity=st.floats(0.0, 1.0))
+def test_selection_exact_count_when_enough_finite_groups(scores, sparsity):
+    n = scores.size
+    pruned = select_pruned(scores, 1, np.zeros(n, bool), sparsity)
+    k = round(sparsity * n)
+    assert pruned.sum() == min(k, int(np.isfinite(scores).sum()))
+    assert not pruned[np.isinf(scores)].any()
+
+
+def test_edge_block_ties_go_to_the_earlier_group_and_closest_count():
+    # Blocks of 4, 4 and an edge block of 2, all tied: the earliest go first, and the
+    # count closest to the target wins (6 of 10 -> the first block and the edge block
+    # cannot be reached without the second one; 4 is as close as 8, fewer groups win).
+    scores = np.ones(3)
+    sizes = np.array([4, 4, 2])
+    assert select_pruned(scores, sizes, np.zeros(3, bool), 0.6).tolist() == [True, False, False]
+    assert select_pruned(scores, sizes, np.zeros(3, bool), 0.7).tolist() == [True, True, False]
+
+
+def test_selection_refuses_nan_scores():
+    with pytest.raises(ValueError, match="NaN"):
+        select_pruned(np.array([1.0, np.nan]), 1, np.zeros(2, bool), 0.5)
+
+
+# -- update_masks: masks only grow, NaN refusal, floors in every scope ------------------
+
+
+def _random_model(widths, scales, seed):
+    rng = np.random.default_rng(seed)
+    layers = [keras.Input((widths[0],))]
+    layers += [keras.layers.Dense(w, name=f"d{i}") for i, w in enumerate(widths[1:])]
+    model = keras.Sequential(layers)
+    values = []
+    for weight in model.weights:
+        scale = scales[len(values) // 2 % len(scales)]
+        values.append((rng.normal(size=weight.shape) * scale).astype("float32"))
+    model.set_weights(values)
+    return model
+
+
+def _masks(model):
+    return [np.asarray(m).copy() for w in kerasprune.prune_wrappers(model) for m in w.masks]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 24), min_size=3, max_size=5),
+    scales=st.lists(st.sampled_from([1e-3, 0.1, 1.0, 30.0]), min_size=1, max_size=4),
+    targets=st.lists(st.floats(0.0, 0.99), min_size=1, max_size=4),
+    scope=st.sampled_from(["layer", "global", "erk", "lamp"]),
+    min_density=st.sampled_from([0.0, 0.01, 0.2]),
+)
+def test_masks_only_grow_and_floors_hold_in_every_scope(widths, scales, targets, scope,
+                                                        min_density):
+    from kerasprune.core.allocation import floor_weights
+
+    model = kerasprune.prune(_random_model(widths, scales, 0), scope=scope,
+                             min_density=min_density)
+    before = _masks(model)
+    counts = np.array([m.size for m in before])
+    for target in targets:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reached = kerasprune.update_masks(model, target)
+        after = _masks(model)
+        for b, a in zip(before, after):
+            assert np.all(a[b == 0] == 0)  # masks only grow
+        kept = np.array([int(np.count_nonzero(m)) for m in after])
+        high = max(target, 1 - (sum(int(np.count_nonzero(m)) for m in before) / counts.sum()))
+        if high == target:  # nothing was pruned beyond this target before: exact
+            if scope == "layer":
+                np.testing.assert_array_equal(counts - kept, np.round(target * counts))
+            else:
+                assert (counts - kept).sum() == round(target * counts.sum())
+            densities = np.full(counts.size, min_density)
+            floors = (np.concatenate([floor_weights(counts[i:i + 1], target, densities[:1])
+                                      for i in range(counts.size)])
+                      if scope == "layer" else floor_weights(counts, target, densities))
+            assert np.all(kept >= floors)
+        assert reached == pytest.approx(1 - kept.sum() / counts.sum())
+        before = after
+
+
+def test_masks_may_shrink_when_asked():
+    model = kerasprune.prune(_dense_model())
+    kerasprune.update_masks(model, 0.8)
+    assert kerasprune.update_masks(model, 0.3, masks_only_grow=False) < 0.31
+    for mask in _masks(model):  # restored weights restart from zero; the masks say kept
+        assert mask.size - np.count_nonzero(mask) == round(0.3 * mask.size)
+    with pytest.raises(TypeError, match="masks_only_grow"):
+        kerasprune.update_masks(model, 0.5, masks_only_grow="yes")
+
+
+def test_update_masks_refuses_nan_weights_naming_the_layer():
+    model = kerasprune.prune(_dense_model())
+    kerasprune.update_masks(model, 0.5)
+    kernel = kerasprune.prune_wrappers(model)[1].layer.kernel
+    value = np.asarray(kernel).copy()
+    value[0, 0] = np.nan
+    kernel.assign(value)
+    masks = _masks(model)
+    with pytest.raises(ValueError, match=r"Layer .d1. has 1 NaN/Inf values in its weight .kernel."):
+        kerasprune.update_masks(model, 0.8)
+    for old, new in zip(masks, _masks(model)):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_global_scope_floor_keeps_small_scale_layers_and_warns_when_disabled():
+    # d0's weights are 1000x smaller: one global threshold would empty it.
+    model = _random_model([12, 16, 8, 4], [1e-3, 1.0, 1.0], seed=1)
+    floored = kerasprune.prune(model, scope="global")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*fully pruned")
+        kerasprune.update_masks(floored, 0.7)
+    report = kerasprune.sparsity_report(floored).as_dict()
+    assert report["d0/kernel"] == pytest.approx(1 - 2 / 192)  # ceil(1% of 192) = 2 kept
+    bare = kerasprune.prune(model, scope="global", min_density=0.0)
+    with pytest.warns(UserWarning, match=r"fully pruned: \['d0/kernel'\]"):
+        kerasprune.update_masks(bare, 0.7)
+
+
+def test_min_density_is_checked_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="min_density"):
+        kerasprune.prune(_dense_model(), min_density=1.5)
+    model = kerasprune.prune(_dense_model(), scope="lamp", min_density=0.05)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    wrapper = kerasprune.prune_wrappers(loaded)[0]
+    assert (wrapper.scope, wrapper.min_density) == ("lamp", 0.05)
+
+
+def test_global_update_holds_at_most_16_bytes_per_weight_of_numpy_memory():
+    import tracemalloc
+
+    model = kerasprune.prune(_random_model([256, 512, 512, 256], [1.0], seed=2), scope="global")
+    n = sum(int(np.prod(v.shape))
+            for w in kerasprune.prune_wrappers(model) for v in w.pruned_weights)
+    tracemalloc.start()
+    kerasprune.update_masks(model, 0.9)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= 16 * n

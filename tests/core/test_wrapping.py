@@ -287,3 +287,23 @@ def test_layer_scope_brings_each_kernel_to_the_target_whatever_its_scale():
     for row in kernels:
         assert row.size - row.nonzeros == round(0.5 * row.size)
     assert rows["dense", "kernel"].sparsity == 0.5
+
+
+def test_uint8_masks_prune_like_float_masks_and_keep_zeros_through_training(tmp_path):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="a"),
+                              keras.layers.Dense(4, name="b")])
+    narrow = kerasprune.prune(model, mask_dtype="uint8")
+    wide = kerasprune.prune(model)
+    kerasprune.update_masks(narrow, 0.75)
+    kerasprune.update_masks(wide, 0.75)
+    for n, w in zip(kerasprune.prune_wrappers(narrow), kerasprune.prune_wrappers(wide)):
+        assert n.masks[0].dtype == "uint8" and w.masks[0].dtype == "float32"
+        np.testing.assert_array_equal(np.asarray(n.masks[0]), np.asarray(w.masks[0]))
+    narrow.compile(keras.optimizers.Adam(0.1), "mse")
+    narrow.fit(np.ones((16, 8)), np.ones((16, 4)), epochs=2, verbose=0)
+    assert kerasprune.sparsity_report(narrow).total == pytest.approx(0.75)
+    narrow.save(tmp_path / "narrow.keras")
+    loaded = keras.saving.load_model(tmp_path / "narrow.keras")
+    assert kerasprune.prune_wrappers(loaded)[0].masks[0].dtype == "uint8"
+    with pytest.raises(ValueError, match="mask_dtype"):
+        kerasprune.prune(model, mask_dtype="int4")

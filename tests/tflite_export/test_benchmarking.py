@@ -130,3 +130,34 @@ def test_time_interleaved_warms_each_model_up_then_alternates():
     assert log == ["a", "a", "b", "b"] + ["a", "b"] * 3
     assert [t.shape for t in times] == [(3,), (3,)]
     assert all(np.all(t > 0) for t in times)
+
+
+def test_both_protocols_are_timed_and_stated(trained):
+    model, x, _ = trained
+    report = tflite_export.benchmark(model, x, runs=7, warmup=1, block=3, num_threads=2)
+    for timing in report.timings:
+        assert 0 < timing.blocked_median_us <= timing.blocked_p90_us
+        assert timing.conservative_us == max(timing.median_us, timing.blocked_median_us)
+    text = str(report)
+    assert "interleaved median us" in text and "blocked median us" in text
+    assert "2 thread(s)" in text and "blocked = 3 consecutive invokes" in text
+    assert report.recommendation in text
+    with pytest.raises(ValueError, match="block"):
+        tflite_export.benchmark(model, x, runs=2, block=0)
+
+
+def _timing(resolver, interleaved, blocked):
+    return tflite_export.Timing(resolver == "xnnpack", "ai_edge_litert", resolver,
+                                interleaved, interleaved, (), blocked, blocked)
+
+
+def test_recommendation_picks_the_setting_fastest_by_the_worse_protocol():
+    # Built-in kernels win on the interleaved median, XNNPACK on the worse of the two.
+    timings = (_timing("xnnpack", 300.0, 310.0), _timing("builtin", 250.0, 400.0))
+    report = tflite_export.BenchmarkReport(timings, 1, None, None, None, num_threads=1)
+    assert report.fastest.resolver == "xnnpack"
+    assert report.recommendation.startswith("recommended: the default resolver (XNNPACK), 310 us")
+    assert "400 us with built-in kernels" in report.recommendation
+    timings = (_timing("xnnpack", 287.0, 290.0), _timing("builtin", 68.0, 70.0))
+    report = tflite_export.BenchmarkReport(timings, 1, None, None, None, num_threads=1)
+    assert "BUILTIN_WITHOUT_DEFAULT_DELEGATES, 70.0 us" in report.recommendation

@@ -71,11 +71,34 @@ def test_bad_arguments(dense_and_pruned):
 def test_speed_up_column_is_the_baseline_latency_over_the_row_latency():
     from tflite_export.comparison import Comparison, ComparisonRow
 
-    rows = (ComparisonRow("dense", 1000, 900, 200.0, 250.0, None, "1 dense", "r"),
-            ComparisonRow("faster", 250, 200, 50.0, 60.0, None, "1 sparse kernel", "r"),
-            ComparisonRow("slower", 500, 400, 400.0, 450.0, 0.5, "1 DENSIFY", "r"))
-    lines = Comparison(rows, num_threads=1).to_markdown().splitlines()
-    assert lines[0].split("|")[7].strip() == "speed-up vs dense"
+    rows = (ComparisonRow("dense", 1000, 900, 200.0, 250.0, None, "1 dense", "r", 300.0, 330.0),
+            ComparisonRow("faster", 250, 200, 50.0, 60.0, None, "1 sparse kernel", "r",
+                          100.0, 110.0),
+            ComparisonRow("slower", 500, 400, 400.0, 450.0, 0.5, "1 DENSIFY", "r",
+                          600.0, 650.0))
+    table = Comparison(rows, num_threads=1)
+    lines = table.to_markdown().splitlines()
+    assert lines[0].split("|")[9].strip() == "speed-up vs dense, interleaved / blocked"
     cells = {line.split("|")[1].strip(): line.split("|") for line in lines[2:5]}
-    assert [cells[n][7].strip() for n in ("dense", "faster", "slower")] == ["1.00x", "4.00x", "0.50x"]
+    assert [cells[n][9].strip() for n in ("dense", "faster", "slower")] == [
+        "1.00x / 1.00x", "4.00x / 3.00x", "0.50x / 0.50x"]
     assert [cells[n][3].strip() for n in ("dense", "faster", "slower")] == ["1.000", "0.250", "0.500"]
+    assert table.speedup("faster") == 3.0  # the conservative figure: the lower ratio
+
+
+def test_table_reports_both_protocols_and_the_conservative_speedup(dense_and_pruned):
+    dense, pruned, x, _ = dense_and_pruned
+    table = tflite_export.compare({"dense": dense, "pruned": pruned}, x, runs=6, warmup=1,
+                                  block=2, num_threads=2)
+    row, base = table["pruned"], table["dense"]
+    assert 0 < row.blocked_median_us <= row.blocked_p90_us
+    interleaved = base.median_us / row.median_us
+    blocked = base.blocked_median_us / row.blocked_median_us
+    assert table.speedup("pruned", "interleaved") == pytest.approx(interleaved)
+    assert table.speedup("pruned", "blocked") == pytest.approx(blocked)
+    assert table.speedup("pruned") == pytest.approx(min(interleaved, blocked))
+    text = str(table)
+    assert f"{interleaved:.2f}x / {blocked:.2f}x" in text
+    assert "2 thread(s)" in text and "blocked = 2 consecutive invokes" in text
+    with pytest.raises(ValueError, match="protocol"):
+        table.speedup("pruned", "fastest")
