@@ -22,7 +22,7 @@ from kerasprune.core.one_shot import one_shot_prune
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import register_prunable
-from kerasprune.core.report import SparsityReport, sparsity_report
+from kerasprune.core.report import MacRow, SparsityReport, multiply_accumulates, sparsity_report
 from kerasprune.core.sparsity_schedules import (
     ConstantSparsity,
     CycleSparsity,
@@ -52,6 +52,7 @@ __all__ = [
     "IMPCallback",
     "LLR",
     "LRW",
+    "MacRow",
     "MaskPattern",
     "NM",
     "PolynomialDecay",
@@ -67,6 +68,7 @@ __all__ = [
     "channel_scores",
     "cycle_sparsities",
     "head_scores",
+    "multiply_accumulates",
     "one_shot_prune",
     "prune",
     "prune_wrappers",
