@@ -16,6 +16,7 @@ from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
+from kerasprune.core.criterion_data import ChannelActivity, CriterionData
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.one_shot import one_shot_prune
@@ -45,8 +46,10 @@ __all__ = [
     "BasePruningCallback",
     "Blocks",
     "CLR",
+    "ChannelActivity",
     "Channels",
     "ConstantSparsity",
+    "CriterionData",
     "CycleSparsity",
     "FT",
     "IMPCallback",

@@ -5,6 +5,8 @@ layer, read a Functional graph's nodes, add state to a built layer, tell whether
 optimizer's learning rate is a schedule). Each such use is one small function below, so
 a Keras upgrade that moves an internal breaks this file only. Nothing else in kerasprune
 imports `keras.src` or reads an attribute whose name starts with `_` on a Keras object.
+The backend's gradient tape lives here too: Keras 3 has no backend-independent gradient
+API, and kerasprune runs on the TensorFlow backend.
 """
 
 from __future__ import annotations
@@ -143,3 +145,13 @@ def observing_calls(layers, observer):
     finally:
         for layer in patched:
             object.__delattr__(layer, "call")
+
+
+def loss_gradients_on_batch(model: keras.Model, x, y, variables: list) -> list:
+    """Gradients of the model's compiled loss on one batch w.r.t. `variables` (TensorFlow)."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+    return tape.gradient(loss, [v.value for v in variables])

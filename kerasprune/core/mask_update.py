@@ -38,6 +38,7 @@ def update_masks(
     *,
     final_sparsity: float | None = None,
     gradients: Mapping[str, list] | None = None,
+    activations: Mapping[str, object] | None = None,
 ) -> float:
     """Recompute every mask of `model` by magnitude for the target `sparsity`.
 
@@ -51,7 +52,9 @@ def update_masks(
             overrides along the schedule; defaults to `sparsity`.
         gradients: `{weight path: [gradient on batch 1, ...]}` for patterns whose
             criterion needs the loss gradient (`Channels("taylor")`); see
-            `kerasprune.TaylorImportance`.
+            `kerasprune.CriterionData`.
+        activations: `{weight path: ChannelActivity}` for patterns whose criterion reads
+            the layer's output (`Channels("apoz")`, `Channels("mean_activation")`).
 
     Returns:
         The sparsity of all pruned weights together after the update.
@@ -78,7 +81,8 @@ def update_masks(
     sets = [(shared, sparsity)] if shared else []
     sets += [([w], layer_target(w, sparsity, final)) for w in wrappers if w not in shared]
     for members, target in sets:
-        for wrapper, masks in zip(members, masks_for_set(members, target, gradients)):
+        new_masks = masks_for_set(members, target, gradients, activations)
+        for wrapper, masks in zip(members, new_masks):
             wrapper.assign_masks(masks)
     _update_followers(followers, {w.layer.name: w for w in wrappers})
     return overall_sparsity(wrappers)

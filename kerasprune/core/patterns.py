@@ -26,16 +26,22 @@ class MaskPattern:
     ([1.0, 3.0], [1, 1])
     """
 
-    #: True for criteria that need the loss gradients of the weight (Taylor).
+    #: True for criteria that need the loss gradients of the weight (Taylor, SNIP).
     needs_gradients = False
+    #: True for criteria that need the layer's output on data (APoZ, mean activation).
+    needs_activations = False
 
     def group_scores(
-        self, weight: np.ndarray, gradients: list[np.ndarray] | None = None
+        self,
+        weight: np.ndarray,
+        gradients: list[np.ndarray] | None = None,
+        activations=None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return `(scores, sizes)`: one score and one weight count per group (1-D).
 
-        `gradients` holds the loss gradient of `weight` on each of a few batches; only
-        patterns with `needs_gradients` use it.
+        `gradients` holds the loss gradient of `weight` on each of a few batches (used by
+        patterns with `needs_gradients`); `activations` the `ChannelActivity` of the
+        layer's output (used by patterns with `needs_activations`).
         """
         raise NotImplementedError
 
@@ -70,7 +76,7 @@ class Unstructured(MaskPattern):
     [[1.0, 0.0]]
     """
 
-    def group_scores(self, weight, gradients=None):
+    def group_scores(self, weight, gradients=None, activations=None):
         scores = np.abs(weight).ravel()
         return scores, np.ones(scores.size, dtype=np.int64)
 
@@ -135,7 +141,7 @@ class Blocks(MaskPattern):
         order = list(range(0, 2 * ndim, 2)) + list(range(1, 2 * ndim, 2))
         return tiled.transpose(order).reshape(-1, int(np.prod(block)))
 
-    def group_scores(self, weight, gradients=None):
+    def group_scores(self, weight, gradients=None, activations=None):
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)
         # Mean magnitude, so a smaller edge block competes fairly with whole blocks.
         scores = np.abs(self._blocked(weight)).sum(axis=1) / sizes

@@ -79,23 +79,27 @@ def _lowest_by_weight_count(scores: np.ndarray, sizes: np.ndarray, target: int) 
 
 
 def masks_for_set(
-    wrappers: list, sparsity: float, gradients: Mapping[str, list] | None = None
+    wrappers: list,
+    sparsity: float,
+    gradients: Mapping[str, list] | None = None,
+    activations: Mapping[str, object] | None = None,
 ) -> list[list[np.ndarray]]:
     """New masks for the pruned weights of `wrappers`, pruned together as one set.
 
-    `gradients` maps a weight's path to its loss gradients on a few batches, for
-    patterns that need them (Taylor). Returns one list of masks per wrapper, in the
-    order of `wrapper.pruned_weights`.
+    `gradients` maps a weight's path to its loss gradients on a few batches, and
+    `activations` to its layer's output statistics, for patterns that need them (Taylor,
+    SNIP; APoZ, mean activation). Returns one list of masks per wrapper, in the order of
+    `wrapper.pruned_weights`.
     """
-    gradients = gradients or {}
-    entries = []  # (wrapper index, weight, old mask, pattern, gradients)
+    gradients, activations = gradients or {}, activations or {}
+    entries = []  # (wrapper index, weight, old mask, pattern, gradients, activations)
     for i, wrapper in enumerate(wrappers):
         for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
             entries.append((i, np.asarray(weight), np.asarray(mask), wrapper.pattern,
-                            gradients.get(weight.path)))
+                            gradients.get(weight.path), activations.get(weight.path)))
     scores, sizes, already = [], [], []
-    for _, weight, mask, pattern, grads in entries:
-        s, n = pattern.group_scores(weight, grads)
+    for _, weight, mask, pattern, grads, acts in entries:
+        s, n = pattern.group_scores(weight, grads, acts)
         scores.append(s)
         sizes.append(n)
         already.append(pattern.pruned_groups(mask))
@@ -104,7 +108,7 @@ def masks_for_set(
     )
     result: list[list[np.ndarray]] = [[] for _ in wrappers]
     offset = 0
-    for (i, weight, _, pattern, _), s in zip(entries, scores):
+    for (i, weight, _, pattern, _, _), s in zip(entries, scores):
         keep = ~pruned[offset : offset + s.size]
         offset += s.size
         result[i].append(pattern.expand(keep, weight.shape).astype(weight.dtype))

@@ -71,7 +71,7 @@ def test_macs_of_a_subclassed_model_count_every_call():
 
 
 def test_macs_need_a_known_input_shape():
-    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4),
+    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4, name="emb"),
                               keras.layers.Dense(3, name="d")])
     report = kerasprune.sparsity_report(model)
     assert report.macs is None and report.speedup is None
