@@ -65,26 +65,73 @@ class MaskPattern:
         return cls(**config)
 
 
+UNSTRUCTURED_CRITERIA = ("magnitude", "snip")
+
+
 @keras.saving.register_keras_serializable(package="kerasprune")
 class Unstructured(MaskPattern):
-    """Every weight is its own group, scored by its magnitude `|w|`.
+    """Every weight is its own group, scored by its magnitude `|w|` or by SNIP.
+
+    SNIP (Lee et al., 2019) scores a weight by its connection sensitivity `|g * w|`, with
+    `g` the loss gradient summed over the batches of a data sample: the first-order change
+    of the loss when the weight is removed. It is meant for pruning at initialization,
+    before training (`one_shot_prune(model, s, criterion="snip", data=(x, y))`), where
+    magnitudes say little.
+
+    Args:
+        criterion: `"magnitude"` or `"snip"` (needs loss gradients: `data=` of
+            `one_shot_prune`, or `importance=CriterionData(x, y)` on a callback).
 
     Example:
 
     >>> import numpy as np
     >>> Unstructured().expand(np.array([True, False]), (1, 2)).tolist()
     [[1.0, 0.0]]
+    >>> w, g = np.array([[2.0, 1.0]]), np.array([[0.0, 0.5]])
+    >>> Unstructured("snip").group_scores(w, [g, g])[0].tolist()
+    [0.0, 1.0]
     """
 
+    def __init__(self, criterion: str = "magnitude"):
+        if criterion not in UNSTRUCTURED_CRITERIA:
+            raise ValueError(
+                f"`criterion` must be one of {UNSTRUCTURED_CRITERIA}. "
+                f"Received: criterion={criterion!r}"
+            )
+        self.criterion = criterion
+
+    @property
+    def needs_gradients(self) -> bool:
+        return self.criterion == "snip"
+
     def group_scores(self, weight, gradients=None, activations=None):
-        scores = np.abs(weight).ravel()
+        weight = np.asarray(weight)
+        if self.criterion == "snip":
+            if not gradients or any(np.shape(g) != weight.shape for g in gradients):
+                raise ValueError(
+                    "The 'snip' criterion needs the loss gradients of the weight (each of "
+                    f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
+                    "one_shot_prune or `importance=kerasprune.CriterionData(x, y)` to the "
+                    "pruning callback."
+                )
+            scores = np.abs(weight * np.sum(gradients, axis=0)).ravel()
+        else:
+            scores = np.abs(weight).ravel()
         return scores, np.ones(scores.size, dtype=np.int64)
+
+    def pruned_groups(self, mask):
+        return np.asarray(mask).ravel() == 0
 
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)
 
+    def get_config(self):
+        return {"criterion": self.criterion}
+
     def __repr__(self) -> str:
-        return "Unstructured()"
+        if self.criterion == "magnitude":
+            return "Unstructured()"
+        return f"Unstructured({self.criterion!r})"
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")

@@ -38,3 +38,13 @@ def test_unstructured_and_get():
         Blocks((4, -1))
     with pytest.raises(ValueError, match="more axes"):
         Blocks((1, 1, 1)).group_scores(np.ones((2, 2)))
+
+
+def test_unstructured_criterion_is_checked_and_snip_needs_gradients():
+    with pytest.raises(ValueError, match="Received: criterion='grasp'"):
+        Unstructured("grasp")
+    assert Unstructured("snip").needs_gradients and not Unstructured().needs_gradients
+    with pytest.raises(ValueError, match="loss gradients"):
+        Unstructured("snip").group_scores(np.ones((2, 2)))
+    mask = np.array([[1.0, 0.0]])
+    assert Unstructured("snip").pruned_groups(mask).tolist() == [False, True]
