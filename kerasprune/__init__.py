@@ -24,6 +24,7 @@ from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import register_prunable
 from kerasprune.core.report import MacRow, SparsityReport, multiply_accumulates, sparsity_report
+from kerasprune.core.sensitivity_analysis import SensitivityResult, sensitivity
 from kerasprune.core.sparsity_schedules import (
     ConstantSparsity,
     CycleSparsity,
@@ -62,6 +63,7 @@ __all__ = [
     "PruneWrapper",
     "PruningCallback",
     "SLR",
+    "SensitivityResult",
     "SparsityReport",
     "SparsitySchedule",
     "TaylorImportance",
@@ -76,6 +78,7 @@ __all__ = [
     "prune",
     "prune_wrappers",
     "register_prunable",
+    "sensitivity",
     "shrink",
     "sparsity_report",
     "strip",

@@ -84,12 +84,13 @@ def update_masks(
         new_masks = masks_for_set(members, target, gradients, activations)
         for wrapper, masks in zip(members, new_masks):
             wrapper.assign_masks(masks)
-    _update_followers(followers, {w.layer.name: w for w in wrappers})
+    update_followers(followers, {w.layer.name: w for w in wrappers})
     return overall_sparsity(wrappers)
 
 
-def _update_followers(followers: list, leaders: dict) -> None:
-    """Give each follower the output channels its leader keeps."""
+def update_followers(followers: list, leaders: dict) -> None:
+    """Give each follower (a normalization after a channel-pruned layer) the output
+    channels its leader keeps; `leaders` maps layer names to their wrappers."""
     for follower in followers:
         leader = leaders.get(follower.follows)
         if leader is None:
