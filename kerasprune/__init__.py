@@ -16,6 +16,7 @@ from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
+from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import ChannelActivity, CriterionData
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
@@ -62,6 +63,7 @@ __all__ = [
     "PolynomialDecay",
     "PruneWrapper",
     "PruningCallback",
+    "RigLCallback",
     "SLR",
     "SensitivityResult",
     "SparsityReport",

@@ -2,6 +2,7 @@
 
 Owns `BasePruningCallback` (fit's clock, the fit checks, mask updates, logs, learning-rate
 setting and resume state) and the policies built on it: `PruningCallback` (GMP),
-`IMPCallback` (iterative pruning with retraining) and `BIMPCallback` (budgeted IMP).
+`IMPCallback` (iterative pruning with retraining), `BIMPCallback` (budgeted IMP) and
+`RigLCallback` (sparse training with drop-and-regrow mask updates).
 May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy.
 """
