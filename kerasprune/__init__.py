@@ -15,9 +15,11 @@ This module is the one list of public names.
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
+from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
 from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import ChannelActivity, CriterionData
+from kerasprune.core.group_lasso import GroupLasso
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.one_shot import one_shot_prune
@@ -54,12 +56,14 @@ __all__ = [
     "CriterionData",
     "CycleSparsity",
     "FT",
+    "GroupLasso",
     "IMPCallback",
     "LLR",
     "LRW",
     "MacRow",
     "MaskPattern",
     "NM",
+    "PenaltyPruningCallback",
     "PolynomialDecay",
     "PruneWrapper",
     "PruningCallback",

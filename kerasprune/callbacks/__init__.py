@@ -2,7 +2,8 @@
 
 Owns `BasePruningCallback` (fit's clock, the fit checks, mask updates, logs, learning-rate
 setting and resume state) and the policies built on it: `PruningCallback` (GMP),
-`IMPCallback` (iterative pruning with retraining), `BIMPCallback` (budgeted IMP) and
-`RigLCallback` (sparse training with drop-and-regrow mask updates).
+`IMPCallback` (iterative pruning with retraining), `BIMPCallback` (budgeted IMP),
+`RigLCallback` (sparse training with drop-and-regrow mask updates) and
+`PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero).
 May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy.
 """

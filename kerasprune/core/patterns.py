@@ -49,6 +49,13 @@ class MaskPattern:
         """Map a boolean keep-vector over groups to a 0/1 float mask of `shape`."""
         raise NotImplementedError
 
+    def group_ids(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Int array of `shape`: the index of the group each weight belongs to.
+
+        These are the groups a group-lasso penalty acts on (`kerasprune.GroupLasso`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define group_ids.")
+
     def pruned_groups(self, mask: np.ndarray) -> np.ndarray:
         """Boolean vector over groups: True where `mask` keeps none of the group's weights.
 
@@ -125,6 +132,9 @@ class Unstructured(MaskPattern):
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)
 
+    def group_ids(self, shape):
+        return np.arange(int(np.prod(shape))).reshape(shape)
+
     def get_config(self):
         return {"criterion": self.criterion}
 
@@ -195,12 +205,21 @@ class Blocks(MaskPattern):
         return scores, sizes
 
     def expand(self, keep, shape):
+        return self._tile(keep, shape).astype(np.float32)
+
+    def group_ids(self, shape):
+        block = self._full_block(len(shape))
+        return self._tile(np.arange(int(np.prod([-(-n // b) for n, b in zip(shape, block)]))),
+                          shape)
+
+    def _tile(self, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """One value per block, repeated over the block's entries of `shape`."""
         block = self._full_block(len(shape))
         grid = [-(-n // b) for n, b in zip(shape, block)]
-        mask = keep.reshape(grid).astype(np.float32)
+        tiled = values.reshape(grid)
         for axis, b in enumerate(block):
-            mask = np.repeat(mask, b, axis=axis)
-        return mask[tuple(slice(0, n) for n in shape)]
+            tiled = np.repeat(tiled, b, axis=axis)
+        return tiled[tuple(slice(0, n) for n in shape)]
 
     def get_config(self):
         return {"block_shape": list(self.block_shape)}

@@ -12,7 +12,9 @@ import numpy as np
 import keras
 
 from kerasprune.core import patterns as patterns_lib
+from kerasprune.core.group_lasso import AddedPenalty, GroupLasso
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, prunable_weight_names
+from kerasprune.core.validation import check_positive
 
 SCOPES = ("layer", "global")
 
@@ -56,6 +58,8 @@ class PruneWrapper(keras.layers.Wrapper):
             `gamma` and `beta` zeroed for the conv's pruned channels, so those channels
             output exactly zero and `kerasprune.shrink` can remove them.
         pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
+        penalty: strength of a `kerasprune.GroupLasso` penalty over the pattern's groups
+            added to each pruned weight's regularizer (L1 when unstructured), or None.
         pruning_state: a callback's resume state (`kerasprune.core.pruning_state`),
             set by the callbacks on the model's first wrapper; not for users.
 
@@ -79,6 +83,7 @@ class PruneWrapper(keras.layers.Wrapper):
         sparsity_scale: float | None = None,
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
+        penalty: float | None = None,
         pruning_state: keras.layers.Layer | dict | None = None,
         **kwargs,
     ):
@@ -97,6 +102,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.sparsity_scale = sparsity_scale
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
+        self.penalty = check_positive("penalty", penalty, optional=True)
         if isinstance(pruning_state, dict):
             pruning_state = keras.saving.deserialize_keras_object(pruning_state)
         if pruning_state is not None:
@@ -135,6 +141,24 @@ class PruneWrapper(keras.layers.Wrapper):
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
+            if self.penalty is not None:
+                penalty = GroupLasso(self.penalty, self.pattern)
+                weight.regularizer = AddedPenalty(penalty, weight.regularizer)
+
+    @property
+    def penalized(self) -> bool:
+        """True while the pruned weights carry this wrapper's penalty."""
+        return any(isinstance(w.regularizer, AddedPenalty) for w in self.pruned_weights)
+
+    def remove_penalty(self) -> None:
+        """Take the penalty off the pruned weights (their own regularizers stay).
+
+        A compiled model keeps the penalty in its traced train step until
+        `model.make_train_function(force=True)`.
+        """
+        for weight in self.pruned_weights:
+            if isinstance(weight.regularizer, AddedPenalty):
+                weight.regularizer = weight.regularizer.inner
 
     def __getattr__(self, name):
         # Public attributes of the wrapped layer read through the wrapper, so model code
@@ -195,6 +219,7 @@ class PruneWrapper(keras.layers.Wrapper):
             sparsity_scale=self.sparsity_scale,
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
+            penalty=self.penalty,
         )
         state = getattr(self, "pruning_state", None)
         if state is not None:

@@ -13,6 +13,7 @@ from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.model_walk import all_layers, copy_model, fresh_copy, prune_wrappers
 from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
+from kerasprune.core.validation import check_positive
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
 
@@ -30,6 +31,7 @@ def prune(
     sparsity_overrides: dict[str, float | str] | None = None,
     block_shape: tuple[int, ...] | None = None,
     pattern: patterns_lib.MaskPattern | None = None,
+    penalty: float | None = None,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -51,6 +53,9 @@ def prune(
             consecutive inputs of one Dense unit, the pattern TFLite's sparse
             FULLY_CONNECTED kernel runs fast (use `(16, 1)` for int8 export).
         pattern: any `kerasprune.patterns.MaskPattern` (alternative to `block_shape`).
+        penalty: strength of a group-lasso penalty (`kerasprune.GroupLasso`) on every
+            pruned weight, over its pattern's groups (L1 when unstructured), for
+            penalty-based pruning with `kerasprune.PenaltyPruningCallback`.
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -76,6 +81,7 @@ def prune(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
             "Call kerasprune.strip(model) first to start again."
         )
+    check_positive("penalty", penalty, optional=True)
     pattern = _pattern(block_shape, pattern)
     include = _selector("layers", layers)
     skip = _selector("exclude", exclude)
@@ -98,6 +104,7 @@ def prune(
             sparsity_override=override,
             sparsity_scale=scale,
             pattern=pattern,
+            penalty=penalty,
         )
 
     return copy_model(model, replace)

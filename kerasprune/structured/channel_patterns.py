@@ -111,6 +111,12 @@ class Channels(MaskPattern):
         view[axis] = shape[axis]
         return np.broadcast_to(keep.reshape(view), shape).astype(np.float32)
 
+    def group_ids(self, shape):
+        axis = channel_axis(tuple(shape))
+        view = [1] * len(shape)
+        view[axis] = shape[axis]
+        return np.broadcast_to(np.arange(shape[axis]).reshape(view), shape).copy()
+
     def get_config(self):
         return {"criterion": self.criterion, "normalize": self.normalize,
                 "min_channels": self.min_channels, "seed": self.seed}
@@ -181,6 +187,12 @@ class NM(MaskPattern):
 
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)
+
+    def group_ids(self, shape):
+        """The runs of `m` consecutive inputs: a penalty pushes whole runs to zero."""
+        runs = np.repeat(np.arange(int(np.prod(shape)) // self.m), self.m).reshape(-1, self.m)
+        self._runs(np.zeros(shape))  # the same shape check as the selection
+        return self._unruns(runs, tuple(shape))
 
     def get_config(self):
         return {"n": self.n, "m": self.m}
