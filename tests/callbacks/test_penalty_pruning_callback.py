@@ -1,4 +1,4 @@
-"""Penalty-based pruning: threshold removal of groups, target top-up, penalty off for fine-tuning."""
+"""Penalty-based pruning: threshold removal, top-up to the target, no penalty when fine-tuning."""
 
 import keras
 import numpy as np

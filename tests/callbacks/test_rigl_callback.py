@@ -91,7 +91,10 @@ def test_rigl_regrows_while_the_sparsity_stays_at_the_target(digits):
 def test_rigl_resumes_a_split_fit_exactly(digits):
     (x, y), _ = digits
     importance = CriterionData(x[:128], y[:128], batch_size=64)
-    make = lambda: [RigLCallback(0.7, importance=importance, update_every=3, end_epoch=3)]  # noqa: E731
+
+    def make():
+        return [RigLCallback(0.7, importance=importance, update_every=3, end_epoch=3)]
+
     whole = _rigl_run(digits, 4, make)
     split = _rigl_run(digits, 4, make, fits=((0, 2), (2, 4)))
     for a, b in zip(_masks(whole), _masks(split)):
