@@ -318,3 +318,84 @@ def test_channel_pruning_masks_batchnorm_so_padded_conv_chains_really_shrink(tmp
     pruned.save(path)
     loaded = keras.saving.load_model(path)
     assert [w.follows for w in kerasprune.prune_wrappers(loaded)].count("c1") == 1
+
+
+@pytest.mark.parametrize("constant_source", ["sigmoid", "batch_norm"])
+def test_zero_padding_keeps_a_channel_whose_constant_is_not_zero(constant_source):
+    # The padded border is 0 while the channel's inside holds a non-zero constant: the
+    # channel is no longer constant, so the 'valid' conv after it cannot fold it away.
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inputs)
+    if constant_source == "sigmoid":
+        x = keras.layers.Activation("sigmoid")(x)  # sigmoid(0) = 0.5
+    else:
+        x = keras.layers.BatchNormalization(name="bn")(x)  # the BN shift
+    x = keras.layers.ZeroPadding2D(1)(x)
+    outputs = keras.layers.Conv2D(3, 3, name="c2")(x)
+    model = keras.Model(inputs, outputs)
+    randomize_batch_norms(model)
+    zero_channels(model.get_layer("c1"), [1, 2])
+
+    small = shrink(model)
+
+    assert widths(small, keras.layers.Conv2D) == [4, 3]
+    assert max_output_diff(model, small, (8, 8, 2)) <= 1e-4
+
+
+def test_zero_padding_passes_a_zero_channel_through():
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.ZeroPadding2D(1)(x)
+    outputs = keras.layers.Conv2D(3, 3, padding="same", name="c2")(x)
+    model = keras.Model(inputs, outputs)
+    zero_channels(model.get_layer("c1"), [1, 2])
+
+    small = shrink(model)
+
+    assert widths(small, keras.layers.Conv2D) == [2, 3]
+    assert max_output_diff(model, small, (8, 8, 2)) <= 1e-4
+
+
+def test_a_layer_whose_channels_are_all_pruned_keeps_one_channel():
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(5, activation="relu", name="hidden")(x)
+    outputs = keras.layers.Dense(3, name="logits")(x)
+    model = keras.Model(inputs, outputs)
+    zero_channels(model.get_layer("conv"), [0, 1, 2, 3])
+    zero_channels(model.get_layer("hidden"), [0, 1, 2, 3, 4])
+
+    small = shrink(model)
+
+    assert small.get_layer("conv").filters == 1
+    assert small.get_layer("hidden").units == 1
+    assert small.get_layer("logits").kernel.shape == (1, 3)
+    assert max_output_diff(model, small, (6, 6, 2)) <= 1e-4
+
+
+def test_a_rule_registered_for_a_new_layer_type_is_used():
+    from kerasprune.structured.layer_rules import ActivationRule, register_layer_rule
+
+    class Double(keras.layers.Layer):
+        """An elementwise layer shrink does not know: opaque until given a rule."""
+
+        def call(self, x):
+            return 2.0 * x
+
+    def model_with(layer):
+        inputs = keras.Input((6,))
+        x = keras.layers.Dense(4, name="d1")(inputs)
+        x = layer(x)
+        outputs = keras.layers.Dense(2, name="d2")(x)
+        model = keras.Model(inputs, outputs)
+        zero_channels(model.get_layer("d1"), [0, 3])
+        return model
+
+    assert shrink(model_with(Double())).get_layer("d1").units == 4  # opaque: kept
+    register_layer_rule(Double, ActivationRule())
+    model = model_with(Double())
+    small = shrink(model)
+    assert small.get_layer("d1").units == 2
+    assert small.get_layer("d2").kernel.shape == (2, 2)
+    assert max_output_diff(model, small, (6,)) <= 1e-4
