@@ -114,7 +114,12 @@ class SparsityReport:
         return "\n".join(lines)
 
 
-def sparsity_report(model: keras.Model, *, input_shape: tuple | None = None) -> SparsityReport:
+def sparsity_report(
+    model: keras.Model,
+    *,
+    input_shape: tuple | None = None,
+    baseline: keras.Model | None = None,
+) -> SparsityReport:
     """Report the sparsity of every prunable weight of `model` and the MACs it saves.
 
     For a pruning-ready model the rows are the wrapped weights; for a plain (e.g.
@@ -126,6 +131,9 @@ def sparsity_report(model: keras.Model, *, input_shape: tuple | None = None) -> 
         model: a built Keras model.
         input_shape: one example's input shape (without the batch axis), needed for the
             MAC counts when the model's inputs have unknown dimensions.
+        baseline: the model `model` was made from, e.g. the pruned model before
+            `kerasprune.shrink`: each layer's dense MACs are then the baseline's (matched
+            by layer name), so `speedup` is the baseline's MACs over this model's.
 
     Example:
 
@@ -141,6 +149,8 @@ def sparsity_report(model: keras.Model, *, input_shape: tuple | None = None) -> 
         macs = None
     else:
         macs = multiply_accumulates(model, input_shape=input_shape)
+        if baseline is not None:
+            macs = _against(macs, multiply_accumulates(baseline, input_shape=input_shape))
     rows = [_row(layer, weight) for layer, weight in _prunable_weights(model)]
     masks = {id(m) for w in prune_wrappers(model) for m in w.masks}
     values = [np.asarray(v) for v in model.weights if id(v) not in masks]
@@ -234,6 +244,14 @@ def multiply_accumulates(model: keras.Model, *, input_shape: tuple | None = None
             rows.append(MacRow(layer=layer.name, dense=count * sum(w.size for w in weights),
                                remaining=count * sum(int(np.count_nonzero(w)) for w in weights)))
     return rows
+
+
+def _against(rows: list[MacRow], baseline_rows: list[MacRow]) -> list[MacRow]:
+    """`rows` with each layer's dense count taken from the baseline (removed layers: 0 left)."""
+    dense = {r.layer: r.dense for r in baseline_rows}
+    names = {r.layer for r in rows}
+    result = [MacRow(r.layer, dense.get(r.layer, r.dense), r.remaining) for r in rows]
+    return result + [MacRow(r.layer, r.dense, 0) for r in baseline_rows if r.layer not in names]
 
 
 def _mac_weights(layer) -> list:

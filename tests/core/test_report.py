@@ -93,3 +93,16 @@ def test_macs_of_named_inputs_and_convolution_kinds():
     model = keras.Model(inputs, x)
     rows = {r.layer: r.dense for r in kerasprune.multiply_accumulates(model)}
     assert rows == {"sep": 9 * (27 + 12), "up": 9 * 72, "dw": 9 * 18}
+
+
+def test_speedup_of_a_shrunk_model_against_its_baseline():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="a"),
+                              keras.layers.Dense(3, name="b")])
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels(), layers=["a"])
+    kerasprune.update_masks(pruned, 0.5)
+    small = kerasprune.shrink(pruned)
+    report = kerasprune.sparsity_report(small, baseline=pruned)
+    assert {r.layer: (r.dense, r.remaining) for r in report.macs} == {
+        "a": (48, 24), "b": (24, 12)}
+    assert report.speedup == pytest.approx(2.0)
+    assert kerasprune.sparsity_report(small).speedup == pytest.approx(1.0)  # dense itself
