@@ -155,3 +155,18 @@ def loss_gradients_on_batch(model: keras.Model, x, y, variables: list) -> list:
         y_pred = model(x, training=False)
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
     return tape.gradient(loss, [v.value for v in variables])
+
+
+def model_metrics(model: keras.Model) -> list:
+    """The metrics attached to the model itself (not compiled ones, not its layers')."""
+    return list(getattr(model, "_metrics", []))
+
+
+def add_model_metric(model: keras.Model, metric) -> None:
+    """Attach a metric to a model, so `model.metrics` and the train step's logs include it."""
+    model._metrics.append(metric)
+
+
+def outbound_consumers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers (operations) called on `layer`'s outputs, over all of its calls."""
+    return [node.operation for node in layer._outbound_nodes]

@@ -99,3 +99,34 @@ def test_empty_inputs_raise_value_error(trained):
     model, x, _ = trained
     with pytest.raises(ValueError, match="non-empty array"):
         tflite_export.benchmark(model, x[:0])
+
+
+class Recording:
+    """A real interpreter whose invokes are also written to a shared log."""
+
+    def __init__(self, name, interpreter, log):
+        self.name, self.interpreter, self.log = name, interpreter, log
+
+    def invoke(self):
+        self.log.append(self.name)
+        self.interpreter.invoke()
+
+
+def test_time_interleaved_warms_each_model_up_then_alternates():
+    from tflite_export.benchmarking import set_single_sample, time_interleaved
+    from tflite_export.interpreter import load_interpreter
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+    content = tflite_export.convert(model, sparse=False)
+    x = np.ones((1, 16), np.float32)
+    log = []
+    pair = []
+    for name in ("a", "b"):
+        interpreter = load_interpreter(content, xnnpack=False).interpreter
+        set_single_sample(interpreter, x)
+        pair.append(Recording(name, interpreter, log))
+    times = time_interleaved(pair, runs=3, warmup=2)
+    assert log == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert [t.shape for t in times] == [(3,), (3,)]
+    assert all(np.all(t > 0) for t in times)
