@@ -16,7 +16,14 @@ import keras
 import numpy as np
 
 from tflite_export.conversion import convert
-from tflite_export.interpreter import BACKENDS, load_interpreter, read_model, run
+from tflite_export.interpreter import (
+    BACKENDS,
+    check_inputs,
+    is_count,
+    load_interpreter,
+    read_model,
+    run,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +162,7 @@ def benchmark(
             "Expected xnnpack to be a non-empty sequence of booleans. "
             f"Received: xnnpack={xnnpack!r}"
         )
-    _check_data(inputs, y)
+    check_data(inputs, y)
     if isinstance(model_or_bytes, keras.Model):
         keras_model = keras_model or model_or_bytes
         content = convert(model_or_bytes)
@@ -165,6 +172,7 @@ def benchmark(
         load_interpreter(content, num_threads=num_threads, xnnpack=v, backends=backends)
         for v in xnnpack
     ]
+    check_inputs(loaded[0].interpreter.get_input_details(), _as_list(inputs))
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
     times = time_interleaved([item.interpreter for item in loaded], runs=runs, warmup=warmup)
@@ -203,21 +211,34 @@ def _as_list(inputs) -> list[np.ndarray]:
 
 def check_counts(runs: int, warmup: int) -> None:
     """Refuse a non-positive number of timed invokes or a negative warm-up."""
-    if not isinstance(runs, int) or runs < 1:
+    if not is_count(runs) or runs < 1:
         raise ValueError(f"Expected runs to be an int >= 1. Received: runs={runs!r}")
-    if not isinstance(warmup, int) or warmup < 0:
+    if not is_count(warmup) or warmup < 0:
         raise ValueError(f"Expected warmup to be an int >= 0. Received: warmup={warmup!r}")
 
 
-def _check_data(inputs, y) -> None:
+def check_data(inputs, y) -> None:
+    """Refuse empty inputs, and labels that are not one integer per sample."""
     arrays = _as_list(inputs)
     if not arrays or any(not hasattr(a, "shape") or len(a) == 0 for a in arrays):
         raise ValueError(
             "Expected inputs to be a non-empty array with a batch axis (or a list "
             f"of them). Received: inputs of type {type(inputs).__name__}"
         )
-    if y is not None and len(y) != len(arrays[0]):
+    if y is None:
+        return
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    whole = np.issubdtype(labels.dtype, np.number) and bool(np.all(labels == np.round(labels)))
+    if labels.ndim != 1 or not whole:
+        raise ValueError(
+            "Expected y to be integer class labels, one per sample (shape (n,)), not "
+            f"one-hot rows or fractions. Received: y of shape {labels.shape} and dtype "
+            f"{labels.dtype}"
+        )
+    if len(labels) != len(arrays[0]):
         raise ValueError(
             f"Expected one label per sample: inputs has {len(arrays[0])} samples, "
-            f"y has {len(y)}."
+            f"y has {len(labels)}."
         )

@@ -12,6 +12,7 @@ import numpy as np
 
 from tflite_export.benchmarking import (
     check_counts,
+    check_data,
     median_p90,
     format_us,
     set_single_sample,
@@ -20,7 +21,7 @@ from tflite_export.benchmarking import (
 )
 from tflite_export.conversion import SparsityWarning, convert
 from tflite_export.inspection import inspect
-from tflite_export.interpreter import load_interpreter, read_model, run
+from tflite_export.interpreter import check_inputs, load_interpreter, read_model, run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,15 +125,16 @@ def compare(
         raise ValueError(
             f"Expected models to be a non-empty dict of name -> model. Received: {models!r}"
         )
-    if y is not None and len(y) != len(x):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}.")
+    check_data(x, y)
     check_counts(runs, warmup)
     contents = {name: _tflite(name, model) for name, model in models.items()}
     loaded = {
         name: load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)
         for name, c in contents.items()
     }
+    arrays = list(x) if isinstance(x, (list, tuple)) else [x]
     for item in loaded.values():
+        check_inputs(item.interpreter.get_input_details(), arrays)
         set_single_sample(item.interpreter, x)
     times = time_interleaved([i.interpreter for i in loaded.values()], runs=runs, warmup=warmup)
     rows = []

@@ -8,6 +8,7 @@ built-in ops are allowed, so any LiteRT interpreter can run the file.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Callable, Iterable, Sequence
 
@@ -104,6 +105,8 @@ def convert(
 
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
+    if quantize == "int8" and not callable(representative_data):
+        check_representative_data(representative_data, signature)
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     converter = _converter(model, signature)
@@ -111,7 +114,12 @@ def convert(
     with warnings.catch_warnings():
         # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        content = converter.convert()
+        try:
+            content = converter.convert()
+        except Exception as error:  # the converter raises its own ConverterError
+            raise conversion_failure(error, model) from None
+    if quantize == "int8":
+        _check_int8(content)
     if sparse:
         _warn_if_not_sparse(model, content, quantize)
     return content
@@ -138,6 +146,12 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         raise ValueError(
             'quantize="int8" needs representative_data (a few hundred input '
             "samples to calibrate activation ranges). Received: representative_data=None"
+        )
+    if quantize != "int8" and representative_data is not None:
+        raise ValueError(
+            'representative_data calibrates quantize="int8" only; with '
+            f"quantize={quantize!r} it would be ignored. Pass quantize=\"int8\" or drop "
+            "representative_data."
         )
     if not model.built:
         raise ValueError(
@@ -199,17 +213,91 @@ def _representative(data, signature) -> Callable[[], Iterable]:
         return data
     arrays = list(data) if isinstance(data, (list, tuple)) else [data]
     arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
-    if len(arrays) != len(signature):
-        raise ValueError(
-            f"representative_data has {len(arrays)} array(s); the model has "
-            f"{len(signature)} input(s)."
-        )
 
     def samples():
         for i in range(min(len(arrays[0]), 200)):
             yield [a[i : i + 1] for a in arrays]
 
     return samples
+
+
+def check_representative_data(data, signature: list) -> None:
+    """Refuse calibration data that would silently give a float32 file or wrong ranges.
+
+    One array per model input, each with samples along the first axis, at least one
+    sample, finite values, and the input's shape after the batch axis.
+    """
+    arrays = list(data) if isinstance(data, (list, tuple)) else [data]
+    if len(arrays) != len(signature):
+        raise ValueError(
+            f"Expected representative_data to hold one array per model input: the model "
+            f"has {len(signature)} input(s). Received: {len(arrays)} array(s)"
+        )
+    for array, spec in zip(arrays, signature):
+        try:
+            array = np.asarray(array, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                "Expected representative_data to be numeric arrays. "
+                f"Received: {type(array).__name__} ({error})"
+            ) from None
+        expected = tuple(spec.shape)[1:]
+        fits = array.ndim == len(expected) + 1 and all(
+            e is None or e == a for e, a in zip(expected, array.shape[1:]))
+        if not fits or len(array) == 0 or not np.isfinite(array).all():
+            raise ValueError(
+                "Expected representative_data to be samples of shape (n >= 1, "
+                f"{', '.join('None' if e is None else str(e) for e in expected)}) with finite "
+                f"values, like the model's input. Received: shape {array.shape}"
+                + ("" if np.isfinite(array).all() else ", with NaN/Inf values")
+            )
+
+
+def conversion_failure(error: Exception, model: keras.Model) -> ValueError:
+    """A short error naming the ops the TFLite converter refused and their layers.
+
+    The converter's own message is hundreds of lines of MLIR; its structured `errors`
+    (op name, location) are read instead when present.
+    """
+    layer_names = {layer.name for layer in _all_layers(model)}
+    refused = []
+    for item in getattr(error, "errors", None) or []:
+        op = getattr(getattr(item, "operator", None), "name", "") or "an op"
+        calls = [c.name for c in getattr(getattr(item, "location", None), "call", [])]
+        layer = _layer_of(calls, layer_names)
+        refused.append(f"{op}" + (f" (layer '{layer}')" if layer else ""))
+    if not refused:
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        return ValueError(f"TFLite conversion of model '{model.name}' failed: {first[:300]}")
+    return ValueError(
+        f"TFLite conversion of model '{model.name}' failed: these ops have no TFLite "
+        f"built-in kernel: {', '.join(dict.fromkeys(refused))}. tflite_export allows only "
+        "built-in ops, so that any LiteRT interpreter runs the file: replace those layers by "
+        "ones built from supported ops (Dense, Conv, pooling, elementwise math), or export "
+        "the model another way (model.export(path, format='tf_saved_model'))."
+    )
+
+
+def _layer_of(calls: list[str], layer_names: set[str]) -> str | None:
+    """The deepest layer named in a converter location such as 'model/dense_1/MatMul@fn'."""
+    found = None
+    for call in calls:
+        for part in call.split("@")[0].split("/"):
+            name = part if part in layer_names else re.sub(r"_\d+$", "", part)
+            if name in layer_names:
+                found = name
+    return found
+
+
+def _check_int8(content: bytes) -> None:
+    """Refuse an "int8" file whose weights stayed float32 (calibration saw no usable data)."""
+    tensors = inspection.inspect(content).tensors
+    if tensors and not any(t.dtype == "int8" for t in tensors):
+        raise ValueError(
+            'quantize="int8" produced a float32 file: the converter got no usable '
+            "calibration samples from representative_data (an empty iterable, or samples "
+            "that are not finite). Give it a few hundred real input samples."
+        )
 
 
 def _warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None) -> None:

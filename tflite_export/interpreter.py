@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import numbers
 import os
 import warnings
 from typing import Any, Sequence
@@ -154,10 +155,11 @@ def load_interpreter(
     ('ai_edge_litert', 'builtin')
     """
     content = read_model(model)
-    if not isinstance(num_threads, int) or num_threads < 1:
+    if not is_count(num_threads) or num_threads < 1:
         raise ValueError(
             f"Expected num_threads to be an int >= 1. Received: num_threads={num_threads!r}"
         )
+    num_threads = int(num_threads)
     _check_backends(backends)
     notes: list[str] = []
     for backend in backends:
@@ -184,6 +186,11 @@ def load_interpreter(
     )
 
 
+def is_count(value: Any) -> bool:
+    """True for Python or numpy integers, False for bools and floats."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0][:200]
@@ -201,11 +208,7 @@ def run(
     """
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
     input_details = interpreter.get_input_details()
-    if len(inputs) != len(input_details):
-        raise ValueError(
-            f"The TFLite model has {len(input_details)} input(s); "
-            f"received {len(inputs)} array(s) in x."
-        )
+    check_inputs(input_details, inputs)
     n = len(inputs[0])
     outputs = []
     for start in range(0, n, batch_size):
@@ -215,6 +218,30 @@ def run(
         out = interpreter.get_output_details()[0]
         outputs.append(interpreter.get_tensor(out["index"]).copy())
     return np.concatenate(outputs)
+
+
+def check_inputs(input_details: list[dict], arrays: list[np.ndarray]) -> None:
+    """Refuse arrays that do not match the model's inputs after the batch axis.
+
+    The interpreter would otherwise reshape them silently (a wrong width can still run,
+    on the wrong data) or fail deep inside a delegate.
+    """
+    if len(arrays) != len(input_details):
+        raise ValueError(
+            f"The TFLite model has {len(input_details)} input(s). "
+            f"Received: {len(arrays)} input array(s)"
+        )
+    for detail, array in zip(input_details, arrays):
+        expected = [int(d) for d in detail["shape_signature"]][1:]
+        shape = tuple(np.shape(array))
+        fits = len(shape) == len(expected) + 1 and all(
+            e < 0 or e == a for e, a in zip(expected, shape[1:]))
+        if not fits:
+            wanted = ", ".join("None" if e < 0 else str(e) for e in expected)
+            raise ValueError(
+                f"Expected inputs of shape (batch, {wanted}) for the model's input "
+                f"'{detail['name']}'. Received: an array of shape {shape}"
+            )
 
 
 def _set_inputs(interpreter: Any, details: list[dict], arrays: list[np.ndarray]) -> None:

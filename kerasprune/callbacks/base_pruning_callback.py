@@ -5,8 +5,9 @@ the policies share:
 
 - fit's clock: `step = epoch * steps_per_epoch + batch`, the same count Keras' own
   schedulers use, so a resumed `fit(initial_epoch=k)` lands on the same step;
-- the checks before the first step (a pruning-ready model, a known epoch length, a
-  learning rate the callback may set, the data a gradient criterion needs);
+- the checks before the first step (a pruning-ready model whose layers stay below 100%
+  at the target and whose weights are finite, a known epoch length, a learning rate the
+  callback may set, the data a gradient criterion needs);
 - asking the policy's `SparsitySchedule` whether to prune at this step and to what
   sparsity, and calling `update_masks` (with loss gradients when a criterion needs them);
 - setting the learning rate one way (`optimizer.learning_rate = value`) when the policy
@@ -34,7 +35,7 @@ from kerasprune import _compat
 from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
 from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
-from kerasprune.core.mask_update import overall_sparsity, update_masks
+from kerasprune.core.mask_update import check_pruning_request, overall_sparsity, update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.pruning_state import PruningState, attach_pruning_state
 from kerasprune.core.sparsity_schedules import SparsitySchedule
@@ -267,6 +268,7 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"{name} needs a model with PruneWrapper layers: train "
                 "kerasprune.prune(model), not the original model."
             )
+        check_pruning_request(self.model, self.target_sparsity, self.target_sparsity)
         needs = needed_data(self.model)
         if needs and self.importance is None:
             raise ValueError(

@@ -34,7 +34,12 @@ from kerasprune.callbacks.base_pruning_callback import (
 )
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.sparsity_schedules import CycleSparsity
-from kerasprune.core.validation import check_choice, check_int, check_sparsity
+from kerasprune.core.validation import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_sparsity,
+)
 from kerasprune.retrain.retrain_schedule import LearningRate, RetrainSchedule, evaluate_schedule
 from kerasprune.retrain.schedules import RETRAIN_SCHEDULES, allr_d1
 
@@ -121,6 +126,10 @@ class IMPCallback(BasePruningCallback):
             original_epochs = self.dense_epochs
         if isinstance(original_learning_rate, dict):
             original_learning_rate = keras.optimizers.schedules.deserialize(original_learning_rate)
+        original_learning_rate = check_learning_rate(
+            "original_learning_rate", original_learning_rate, optional=True, schedule_ok=True)
+        if warmup is not None:
+            warmup = check_sparsity("warmup", warmup)  # a fraction in [0, 1), as a sparsity
         self.retrain_schedule = retrain_schedule
         self.original_learning_rate = original_learning_rate
         self.original_epochs = original_epochs

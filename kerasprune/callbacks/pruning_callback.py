@@ -160,6 +160,13 @@ class PruningCallback(BasePruningCallback):
                     f"pruning stage ends (step {last} = {steps_per_epoch} steps x "
                     f"{self.finetune_start} epochs)."
                 )
+            if self.schedule_option(self.schedule_option.end_step) > self.target_sparsity:
+                raise ValueError(
+                    f"The schedule ends at sparsity "
+                    f"{self.schedule_option(self.schedule_option.end_step)}, above "
+                    f"`target_sparsity`={self.target_sparsity}. Give the callback the "
+                    "schedule's final sparsity as its target."
+                )
             return self.schedule_option
         pruning_steps = self.pruning_epochs * steps_per_epoch
         frequency = steps_per_epoch if self.update_every == "epoch" else self.update_every

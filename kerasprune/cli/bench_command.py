@@ -51,7 +51,14 @@ def _data(path: str | None, tflite: str) -> tuple[np.ndarray, np.ndarray | None]
     if path is not None:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No data file at --data {path!r}.")
-        with np.load(path) as data:
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise ValueError(f"--data {path!r} is not a .npz file: {error}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"--data {path!r} must be a .npz file with arrays x and y, "
+                             "not a single .npy array.")
+        with data:
             if "x" not in data:
                 raise ValueError(f"--data {path!r} must hold an array named 'x' (and 'y'); "
                                  f"found {sorted(data.files)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -32,8 +33,9 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     import tflite_export
 
+    check_arguments(args)
+    representative = _load_array(args.representative_data) if args.representative_data else None
     model = load_keras_model(args.model, args.imports)
-    representative = np.load(args.representative_data) if args.representative_data else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", tflite_export.SparsityWarning)
         content = tflite_export.convert(
@@ -49,3 +51,30 @@ def run(args: argparse.Namespace) -> int:
         if issubclass(w.category, tflite_export.SparsityWarning):
             print(f"warning: {w.message}", file=sys.stderr)
     return 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option combinations and paths that would fail, or be ignored, after loading."""
+    if args.representative_data and args.quantize != "int8":
+        raise ValueError(
+            "--representative-data calibrates --quantize int8 only; with "
+            f"--quantize {args.quantize} it would be ignored. Add --quantize int8 or drop it."
+        )
+    if args.representative_data and not os.path.isfile(args.representative_data):
+        raise FileNotFoundError(f"No file at --representative-data {args.representative_data!r}.")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"The folder of --output {args.output!r} does not exist.")
+
+
+def _load_array(path: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        array = error
+    if not isinstance(array, np.ndarray):
+        raise ValueError(
+            f"--representative-data {path!r} must be a .npy file holding one array "
+            f"(samples first). Received: {type(array).__name__}"
+        )
+    return array

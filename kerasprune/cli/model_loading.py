@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import zipfile
 
 
 def add_import_option(parser: argparse.ArgumentParser) -> None:
@@ -32,4 +33,17 @@ def load_keras_model(path: str, imports: list[str]):
             raise ImportError(f"--import {name}: {error}") from error
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
+    if not _is_keras_archive(path):
+        raise ValueError(
+            f"{path!r} is not a .keras file: a .keras file is a zip archive holding "
+            "config.json, and this one is not (corrupt, truncated, or another format such as "
+            ".h5 or a SavedModel)."
+        )
     return keras.saving.load_model(path)
+
+
+def _is_keras_archive(path: str) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return "config.json" in archive.namelist()

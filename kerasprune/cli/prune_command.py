@@ -56,7 +56,14 @@ def load_training_data(path: str):
     """`((x_train, y_train), (x_test, y_test))` from an `.npz` file."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"No data file at --data {path!r}.")
-    with np.load(path) as data:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"--data {path!r} is not a .npz file: {error}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"--data {path!r} must be a .npz file of named arrays, not a single "
+                         ".npy array.")
+    with data:
         names = set(data.files)
         if {"x_train", "y_train", "x_test", "y_test"} <= names:
             return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])

@@ -13,7 +13,7 @@ from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.patterns import Unstructured
-from kerasprune.core.validation import check_choice, check_sparsity
+from kerasprune.core.validation import check_choice, check_model, check_sparsity
 from kerasprune.core.wrapping import prune
 
 CRITERIA = ("magnitude", "snip")
@@ -62,11 +62,7 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global"
     0.75
     """
     check_sparsity("sparsity", sparsity)
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     check_choice("criterion", criterion, (None, *CRITERIA))
     data = _as_criterion_data(data)
     if not prune_wrappers(model):

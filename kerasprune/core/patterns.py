@@ -59,6 +59,12 @@ class MaskPattern:
         """
         raise NotImplementedError(f"{type(self).__name__} does not define group_ids.")
 
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Raise `ValueError` if a weight of `shape` cannot be grouped by this pattern.
+
+        Called when a `PruneWrapper` is built, so a mismatch shows before training.
+        """
+
     def pruned_groups(self, mask: np.ndarray) -> np.ndarray:
         """Boolean vector over groups: True where `mask` keeps none of the group's weights.
 
@@ -204,6 +210,9 @@ class Blocks(MaskPattern):
         ndim = array.ndim
         order = list(range(0, 2 * ndim, 2)) + list(range(1, 2 * ndim, 2))
         return tiled.transpose(order).reshape(-1, int(np.prod(block)))
+
+    def check_shape(self, shape):
+        self._full_block(len(shape))
 
     def group_scores(self, weight, gradients=None, activations=None):
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)

@@ -14,7 +14,7 @@ import keras
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.group_lasso import AddedPenalty, GroupLasso
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, prunable_weight_names
-from kerasprune.core.validation import check_positive
+from kerasprune.core.validation import check_choice, check_positive, check_scale, check_sparsity
 
 SCOPES = ("layer", "global")
 
@@ -98,8 +98,8 @@ class PruneWrapper(keras.layers.Wrapper):
         super().__init__(layer, **kwargs)
         self.weight_names = None if weight_names is None else list(weight_names)
         self.scope = scope
-        self.sparsity_override = sparsity_override
-        self.sparsity_scale = sparsity_scale
+        self.sparsity_override = None if sparsity_override is None else float(sparsity_override)
+        self.sparsity_scale = None if sparsity_scale is None else float(sparsity_scale)
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.penalty = check_positive("penalty", penalty, optional=True)
@@ -131,6 +131,15 @@ class PruneWrapper(keras.layers.Wrapper):
             )
         self.weight_names = list(names)
         self.pruned_weights = [by_name[n] for n in names]
+        for weight in self.pruned_weights:
+            try:
+                self.pattern.check_shape(tuple(weight.shape))
+            except ValueError as error:
+                raise ValueError(
+                    f"Layer '{self.layer.name}' cannot be pruned with `pattern`="
+                    f"{self.pattern!r}: its weight '{weight.name}' has shape "
+                    f"{tuple(weight.shape)}. {error}"
+                ) from None
         for weight in self.pruned_weights:
             mask = self.add_weight(
                 shape=weight.shape,
@@ -261,21 +270,10 @@ def _check_layer(layer, weight_names) -> None:
 
 
 def _check_options(scope, sparsity_override, sparsity_scale) -> None:
-    if scope not in SCOPES:
-        raise ValueError(f"`scope` must be one of {SCOPES}. Received: scope={scope!r}")
-    if sparsity_override is not None and not (
-        isinstance(sparsity_override, (int, float)) and 0.0 <= sparsity_override < 1.0
-    ):
-        raise ValueError(
-            "`sparsity_override` must be a float in [0, 1) or None. "
-            f"Received: sparsity_override={sparsity_override!r}"
-        )
-    if sparsity_scale is not None and not (
-        isinstance(sparsity_scale, (int, float)) and 0.0 <= sparsity_scale
-    ):
-        raise ValueError(
-            "`sparsity_scale` must be a non-negative float or None. "
-            f"Received: sparsity_scale={sparsity_scale!r}"
-        )
+    check_choice("scope", scope, SCOPES)
+    if sparsity_override is not None:
+        check_sparsity("sparsity_override", sparsity_override)
+    if sparsity_scale is not None:
+        check_scale("sparsity_scale", sparsity_scale)
     if sparsity_override is not None and sparsity_scale is not None:
         raise ValueError("Give at most one of `sparsity_override` and `sparsity_scale`.")

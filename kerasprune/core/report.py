@@ -18,6 +18,7 @@ from kerasprune import _compat
 from kerasprune.core.model_walk import all_layers, prune_wrappers
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import prunable_weight_names
+from kerasprune.core.validation import check_model
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def sparsity_report(
     >>> report.total, report.dense_macs, report.remaining_macs, report.speedup
     (0.5, 32, 16, 2.0)
     """
-    _check_model(model)
+    check_model(model)
     if input_shape is None and not _input_fully_known(model):
         macs = None
     else:
@@ -226,7 +227,7 @@ def multiply_accumulates(model: keras.Model, *, input_shape: tuple | None = None
     >>> [(r.dense, r.remaining) for r in multiply_accumulates(model)]  # 16 positions x 36
     [(576, 576), (128, 128)]
     """
-    _check_model(model)
+    check_model(model)
     example = _example_input(model, input_shape)
     layers = [layer for layer in all_layers(model) if _mac_weights(layer)]
     positions = {id(layer): 0 for layer in layers}
@@ -319,11 +320,3 @@ def _example_input(model, input_shape):
         lambda t: np.zeros((1, *t.shape[1:]), dtype=keras.backend.standardize_dtype(t.dtype)),
         _compat.model_inputs(model),
     )
-
-
-def _check_model(model) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )

@@ -24,7 +24,7 @@ from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.core.mask_update import update_followers
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.selection import masks_for_set
-from kerasprune.core.validation import check_sparsity
+from kerasprune.core.validation import check_model, check_sparsity
 from kerasprune.core.wrapping import prune
 
 DEFAULT_SPARSITIES = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
@@ -229,11 +229,7 @@ def _check_sparsities(sparsities) -> tuple[float, ...]:
 
 
 def _measured_model(model, prune_kwargs) -> keras.Model:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     config = model.get_compile_config() if getattr(model, "compiled", False) else None
     if config is None:
         raise ValueError(

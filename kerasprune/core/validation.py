@@ -11,6 +11,9 @@ import math
 import numbers
 from typing import Any, Iterable
 
+import keras
+import numpy as np
+
 
 def is_number(value: Any) -> bool:
     """True for real numbers (Python or numpy scalars), False for bools and strings.
@@ -70,8 +73,26 @@ def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
     return int(value)
 
 
-def check_learning_rate(name: str, value: Any, *, optional: bool = False) -> float | None:
-    """A finite learning rate > 0 (or None when `optional`).
+def check_scale(name: str, value: Any) -> float:
+    """A finite factor >= 0 (a fraction or multiple of something); returns it as a float.
+
+    Example:
+
+    >>> check_scale("sparsity_scale", float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `sparsity_scale` must be a finite float >= 0. Received: sparsity_scale=nan
+    """
+    if not (is_number(value) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"`{name}` must be a finite float >= 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_learning_rate(
+    name: str, value: Any, *, optional: bool = False, schedule_ok: bool = False
+) -> Any:
+    """A finite learning rate > 0 (or None when `optional`, or a Keras
+    `LearningRateSchedule` when `schedule_ok`).
 
     Example:
 
@@ -82,11 +103,13 @@ def check_learning_rate(name: str, value: Any, *, optional: bool = False) -> flo
     """
     if value is None and optional:
         return None
+    if schedule_ok and isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
     if not (is_number(value) and math.isfinite(value) and value > 0):
-        raise ValueError(
-            f"`{name}` must be a finite float > 0{' or None' if optional else ''}. "
-            f"Received: {name}={value!r}"
-        )
+        allowed = "a finite float > 0"
+        allowed += " or a keras LearningRateSchedule" if schedule_ok else ""
+        allowed += " or None" if optional else ""
+        raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}")
     return float(value)
 
 
@@ -142,3 +165,56 @@ def check_update_every(value: Any) -> str | int:
             f"Received: update_every={value!r}"
         )
     return int(value)
+
+
+def check_model(value: Any, name: str = "model", *, built: bool = True) -> keras.Model:
+    """A `keras.Model`, built (holding its weights) unless `built=False`.
+
+    Example:
+
+    >>> check_model("model.keras")
+    Traceback (most recent call last):
+    ...
+    TypeError: `model` must be a keras.Model. Received: model='model.keras' of type str
+    """
+    if not isinstance(value, keras.Model):
+        raise TypeError(
+            f"`{name}` must be a keras.Model. Received: {name}={value!r} of type "
+            f"{type(value).__name__}"
+        )
+    if built and not value.built:
+        raise ValueError(
+            f"`{name}` must be a built model, and model '{value.name}' is not built yet (it "
+            "has no weights). Start a Sequential model with keras.Input(shape), or call "
+            f"model.build(input_shape) or the model on data first. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_finite_weights(wrappers: Iterable) -> None:
+    """Refuse pruned weights holding NaN or Inf: their magnitudes cannot be ranked.
+
+    `wrappers` are `PruneWrapper` layers; the message names the first layer and weight
+    found with non-finite values.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2, name="d"))
+    >>> wrapper.build((None, 2))
+    >>> _ = wrapper.layer.kernel.assign([[float("nan"), 1.0], [1.0, 1.0]])
+    >>> check_finite_weights([wrapper])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer 'd' has 1 NaN/Inf values in its weight 'kernel': ...
+    """
+    for wrapper in wrappers:
+        for weight in wrapper.pruned_weights:
+            bad = int(np.size(weight) - np.count_nonzero(np.isfinite(np.asarray(weight))))
+            if bad:
+                raise ValueError(
+                    f"Layer '{wrapper.layer.name}' has {bad} NaN/Inf values in its weight "
+                    f"'{weight.name}': magnitude pruning cannot rank them. Training probably "
+                    "diverged: lower the learning rate, or restore finite weights before "
+                    "pruning."
+                )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from typing import Callable, Iterable, Union
@@ -13,7 +14,7 @@ from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.model_walk import all_layers, copy_model, fresh_copy, prune_wrappers
 from kerasprune.core.prune_wrapper import SCOPES, PruneWrapper
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
-from kerasprune.core.validation import check_positive
+from kerasprune.core.validation import check_choice, check_model, check_positive, is_number
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
 
@@ -42,13 +43,17 @@ def prune(
 
     Args:
         model: a built Keras model.
-        scope: `"layer"` (each weight tensor reaches the target) or `"global"` (one
-            magnitude threshold across all pruned tensors).
+        scope: `"layer"` (each layer reaches the target on its own; the two kernels
+            of a SeparableConv are ranked together, so the layer, not each kernel, has
+            the target sparsity) or `"global"` (one magnitude threshold across all
+            pruned tensors).
         layers: which layers to prune: layer names, regular expressions (full match),
             or a callable `layer -> bool`. Default: every layer with known prunable weights.
+            A name or regex that matches no layer of the model is an error.
         exclude: layers to leave dense, in the same forms.
         sparsity_overrides: `{layer name: sparsity}` with an absolute final sparsity in
-            [0, 1), or a string such as `"0.5x"` for a fraction of the model-wide target.
+            [0, 1), or a string such as `"0.5x"` for a multiple of the model-wide target
+            (pruning refuses a multiple that takes the layer to 100%).
         block_shape: prune in blocks over the last weight axes, e.g. `(4, 1)`: 4
             consecutive inputs of one Dense unit, the pattern TFLite's sparse
             FULLY_CONNECTED kernel runs fast (use `(16, 1)` for int8 export).
@@ -69,13 +74,8 @@ def prune(
     >>> [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
     ['hidden']
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
-    if scope not in SCOPES:
-        raise ValueError(f"`scope` must be one of {SCOPES}. Received: scope={scope!r}")
+    check_model(model)
+    check_choice("scope", scope, SCOPES)
     if prune_wrappers(model):
         raise ValueError(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
@@ -83,9 +83,10 @@ def prune(
         )
     check_positive("penalty", penalty, optional=True)
     pattern = _pattern(block_shape, pattern)
-    include = _selector("layers", layers)
-    skip = _selector("exclude", exclude)
-    candidates = [l for l in all_layers(model) if not isinstance(l, keras.Model)]
+    candidates = [l for l in all_layers(model)
+                  if not isinstance(l, (keras.Model, keras.layers.InputLayer))]
+    include = _selector("layers", layers, candidates, model)
+    skip = _selector("exclude", exclude, candidates, model)
     chosen = _choose_layers(candidates, include, skip, explicit=layers is not None)
     followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
@@ -107,7 +108,9 @@ def prune(
             penalty=penalty,
         )
 
-    return copy_model(model, replace)
+    pruned = copy_model(model, replace)
+    _check_all_wrapped([l for l in candidates if id(l) in chosen], candidates, pruned)
+    return pruned
 
 
 def strip(model: keras.Model) -> keras.Model:
@@ -124,11 +127,7 @@ def strip(model: keras.Model) -> keras.Model:
     >>> kerasprune.prune_wrappers(plain)
     []
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     return copy_model(
         model, lambda layer: fresh_copy(layer.layer) if isinstance(layer, PruneWrapper) else None
     )
@@ -163,7 +162,9 @@ def _normalization_followers(candidates, chosen: set[int]) -> dict[int, str]:
     return followers
 
 
-def _selector(argument: str, value: LayerSelector) -> Callable[[keras.layers.Layer], bool] | None:
+def _selector(
+    argument: str, value: LayerSelector, candidates: list, model: keras.Model
+) -> Callable[[keras.layers.Layer], bool] | None:
     if value is None:
         return None
     if callable(value):
@@ -180,6 +181,13 @@ def _selector(argument: str, value: LayerSelector) -> Callable[[keras.layers.Lay
         regexes = [re.compile(n) for n in names]
     except re.error as error:
         raise ValueError(f"`{argument}` holds an invalid regular expression: {error}") from error
+    for name, regex in zip(names, regexes):
+        if not any(regex.fullmatch(layer.name) for layer in candidates):
+            raise ValueError(
+                f"`{argument}` holds {name!r}, which matches no layer of model "
+                f"'{model.name}' (names match in full and are case-sensitive). Its layers: "
+                f"{[layer.name for layer in candidates]}. Received: {argument}={value!r}"
+            )
     return lambda layer: any(r.fullmatch(layer.name) for r in regexes)
 
 
@@ -210,9 +218,38 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> set[int]:
         raise ValueError(
             "No prunable layer was selected: check `layers` and `exclude`. "
             "Prunable by default: Dense, EinsumDense, Conv*, DepthwiseConv*, SeparableConv*, "
-            "Embedding kernels."
+            f"Embedding kernels. The model's layers: {[l.name for l in candidates]}"
         )
     return chosen
+
+
+def _check_all_wrapped(chosen: list, candidates: list, pruned: keras.Model) -> None:
+    """Warn about chosen layers the copy could not wrap; refuse a copy with none wrapped.
+
+    Layers inside other layers (the projections of a MultiHeadAttention, the layer of a
+    TimeDistributed) are found by the walk but only replaceable where kerasprune knows
+    how to rebuild their container.
+    """
+    wrapped = {w.layer.name for w in prune_wrappers(pruned)}
+    container = {id(child): parent.name for parent in candidates
+                 for child in _compat.direct_sublayers(parent)}
+    missed = [f"'{l.name}'" + (f" (inside '{container[id(l)]}')" if id(l) in container else "")
+              for l in chosen if l.name not in wrapped]
+    if missed and not wrapped:
+        raise ValueError(
+            f"None of the selected layers ({', '.join(missed)}) could be wrapped for "
+            "pruning: they sit inside layers kerasprune cannot rebuild (such as "
+            "MultiHeadAttention or TimeDistributed), so nothing would be pruned. Select "
+            "other layers."
+        )
+    if missed:
+        warnings.warn(
+            "These selected layers are left dense because they sit inside layers "
+            "kerasprune cannot rebuild (such as MultiHeadAttention or TimeDistributed): "
+            f"{', '.join(missed)}.",
+            UnprunableLayerWarning,
+            stacklevel=3,
+        )
 
 
 def _is_container(layer) -> bool:
@@ -235,17 +272,23 @@ def _parse_overrides(overrides, chosen_names: set[str]) -> dict[str, tuple[float
                 f"`sparsity_overrides` names layer {name!r}, which is not pruned. "
                 f"Pruned layers: {sorted(chosen_names)}"
             )
-        if isinstance(value, str) and value.endswith("x"):
-            try:
-                parsed[name] = (None, float(value[:-1]))
-                continue
-            except ValueError:
-                pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
-            parsed[name] = (float(value), None)
-            continue
-        raise ValueError(
-            f"`sparsity_overrides['{name}']` must be a sparsity in [0, 1) or a string like "
-            f"'0.5x' (a fraction of the model-wide target). Received: {value!r}"
-        )
+        parsed[name] = _parse_override(name, value)
     return parsed
+
+
+def _parse_override(name: str, value) -> tuple[float | None, float | None]:
+    """`(absolute sparsity, None)` for a number, `(None, scale)` for a string 'Nx'."""
+    if is_number(value) and math.isfinite(value) and 0 <= value < 1:
+        return float(value), None
+    if isinstance(value, str) and value.endswith("x"):
+        try:
+            scale = float(value[:-1])
+        except ValueError:
+            scale = None
+        if scale is not None and math.isfinite(scale) and scale >= 0:
+            return None, scale
+    raise ValueError(
+        f"`sparsity_overrides['{name}']` must be a sparsity in [0, 1) or a string 'Nx' "
+        "with N a finite number >= 0 (N times the model-wide target, e.g. '0.5x'). "
+        f"Received: {value!r}"
+    )

@@ -24,11 +24,14 @@ iteration count): a phase starting later than step 0 is described by
 Steps are optimizer steps: convert epochs with `epochs * steps_per_epoch`.
 """
 
+import math
 from typing import Optional, Sequence, Union
 
 import numpy as np
 import keras
 from keras import ops
+
+from kerasprune.core.validation import is_int, is_number
 
 LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
 
@@ -115,12 +118,12 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
                     f"{name}: `original` must be a float or a keras LearningRateSchedule. "
                     f"Received: original={original!r}"
                 )
-        elif not isinstance(original, (int, float)) or not original > 0:
+        elif not (is_number(original) and math.isfinite(original) and original > 0):
             raise ValueError(
-                f"{name}: `original` must be a positive float or a keras "
+                f"{name}: `original` must be a finite float > 0 or a keras "
                 f"LearningRateSchedule. Received: original={original!r}"
             )
-        if not isinstance(retrain_steps, (int, np.integer)) or retrain_steps < 1:
+        if not is_int(retrain_steps) or retrain_steps < 1:
             raise ValueError(
                 f"{name}: `retrain_steps` must be an integer >= 1. "
                 f"Received: retrain_steps={retrain_steps!r}"
@@ -131,18 +134,16 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"{name} needs the original training length: pass `original_steps` "
                 f"(steps of the original training). Received: original_steps=None"
             )
-        if original_steps is not None and (
-            not isinstance(original_steps, (int, np.integer)) or original_steps < 1
-        ):
+        if original_steps is not None and (not is_int(original_steps) or original_steps < 1):
             raise ValueError(
                 f"{name}: `original_steps` must be an integer >= 1. "
                 f"Received: original_steps={original_steps!r}"
             )
-        if not 0.0 <= warmup < 1.0:
+        if not (is_number(warmup) and 0.0 <= warmup < 1.0):
             raise ValueError(
                 f"{name}: `warmup` must be a fraction in [0, 1). Received: warmup={warmup!r}"
             )
-        if not isinstance(start_step, (int, np.integer)) or start_step < 0:
+        if not is_int(start_step) or start_step < 0:
             raise ValueError(
                 f"{name}: `start_step` must be an integer >= 0. "
                 f"Received: start_step={start_step!r}"

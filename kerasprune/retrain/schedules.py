@@ -11,6 +11,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from kerasprune.core.validation import is_number
 from kerasprune.retrain.retrain_schedule import LearningRate, RetrainSchedule
 
 
@@ -179,7 +180,7 @@ class ALLR(LLR):
 
     def __init__(self, original: LearningRate, retrain_steps: int,
                  original_steps: Optional[int] = None, *, d1: float = 1.0, **kwargs):
-        if not (isinstance(d1, (int, float)) and d1 >= 0 and math.isfinite(d1)):
+        if not (is_number(d1) and d1 >= 0 and math.isfinite(d1)):
             raise ValueError(f"ALLR: `d1` must be a finite float >= 0. Received: d1={d1!r}")
         super().__init__(original, retrain_steps, original_steps, **kwargs)
         self.d1 = float(d1)

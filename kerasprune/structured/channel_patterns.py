@@ -159,13 +159,16 @@ class NM(MaskPattern):
         """The sparsity at which every run has exactly `n` nonzeros."""
         return 1.0 - self.n / self.m
 
-    def _runs(self, array: np.ndarray) -> np.ndarray:
-        """`array` as `(runs, m)`, runs along axis -2 (axis 0 of a vector)."""
-        if array.ndim < 2 or array.shape[-2] % self.m:
+    def check_shape(self, shape):
+        if len(shape) < 2 or shape[-2] % self.m:
             raise ValueError(
                 f"NM({self.n}, {self.m}) needs a kernel whose input axis (-2) is a multiple "
-                f"of {self.m}. Received: shape={array.shape}"
+                f"of {self.m}. Received: shape={tuple(shape)}"
             )
+
+    def _runs(self, array: np.ndarray) -> np.ndarray:
+        """`array` as `(runs, m)`, runs along axis -2 (axis 0 of a vector)."""
+        self.check_shape(array.shape)
         moved = np.moveaxis(array, -2, -1)
         return moved.reshape(-1, self.m)
 

@@ -19,11 +19,14 @@ Which channels go is `ChannelAnalysis`'s decision; how each layer is rebuilt is 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import keras
 
 from kerasprune import _compat
 from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import ChannelAnalysis, graph_of
 
@@ -43,6 +46,10 @@ def shrink(model: keras.Model) -> keras.Model:
         A new Functional `keras.Model` with fewer filters/units where channels were pruned.
         `kerasprune.sparsity_report(shrunk, baseline=model)` reports its multiply-
         accumulates per layer against `model`'s and the theoretical speed-up.
+
+    Warns:
+        UserWarning: when no channel can be removed (e.g. an unstructured pruned model):
+            the copy then has the same size as `model`.
 
     Raises:
         TypeError: if `model` is not a `keras.Model`.
@@ -66,15 +73,20 @@ def shrink(model: keras.Model) -> keras.Model:
     >>> sparsity_report(small, baseline=model).speedup  # (8x4 + 4x2) / (8x2 + 2x2)
     2.0
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"`model` must be a keras.Model. Received: model={model!r} of type "
-            f"{type(model).__name__}"
-        )
+    check_model(model)
     if prune_wrappers(model):
         model = strip(model)
     graph = graph_of(model)
-    return _rebuild(graph, ChannelAnalysis(graph))
+    analysis = ChannelAnalysis(graph)
+    if not analysis.removed.any():
+        warnings.warn(
+            f"shrink removed nothing: no channel of model '{model.name}' is entirely zero "
+            "(or removable exactly), so the copy has the same size. Unstructured and block "
+            "pruning zero single weights, not channels: prune with "
+            "pattern=kerasprune.Channels(...) to remove channels.",
+            stacklevel=2,
+        )
+    return _rebuild(graph, analysis)
 
 
 def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:

@@ -200,7 +200,8 @@ BAD_PRUNE_CALLS = [
     ("model", {"layers": [3]}, TypeError, "`layers` must be"),
     ("model", {"exclude": 5}, TypeError, "`exclude` must be"),
     ("model", {"layers": ["(unclosed"]}, ValueError, "invalid regular expression"),
-    ("model", {"layers": ["no_such_layer"]}, ValueError, "No prunable layer"),
+    ("model", {"layers": ["no_such_layer"]}, ValueError, "'no_such_layer', which matches no layer"),
+    ("model", {"exclude": ["conv", "hidden", "logits"]}, ValueError, "No prunable layer"),
     ("model", {"sparsity_overrides": {"hidden": 1.5}}, ValueError, "sparsity_overrides\\['hidden'\\]"),
     ("model", {"sparsity_overrides": {"nope": 0.5}}, ValueError, "names layer 'nope'"),
     ("model", {"sparsity_overrides": [("hidden", 0.5)]}, TypeError, "must be a dict"),
@@ -268,3 +269,22 @@ def test_strip_removes_wrappers_a_subclassed_model_built_itself():
     np.testing.assert_allclose(np.asarray(plain(x)), np.asarray(model(x)), atol=1e-6)
     for row in kerasprune.sparsity_report(plain).rows:
         assert row.size - row.nonzeros == round(0.75 * row.size)
+
+
+def test_layer_scope_brings_each_layer_to_the_target_separable_kernels_together():
+    """As `prune` documents: in layer scope a SeparableConv's two kernels are ranked
+    together, so the layer has the target sparsity while each kernel may not."""
+    inputs = keras.Input((6, 6, 8))
+    x = keras.layers.SeparableConv2D(16, 3, name="separable")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="dense")(x))
+    separable = model.get_layer("separable")
+    depthwise, pointwise, bias = separable.get_weights()
+    separable.set_weights([depthwise * 10.0, pointwise, bias])  # kernels on different scales
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    rows = {(r.layer, r.weight): r for r in kerasprune.sparsity_report(pruned).rows}
+    kernels = [rows["separable", "depthwise_kernel"], rows["separable", "pointwise_kernel"]]
+    zeros = sum(r.size - r.nonzeros for r in kernels)
+    assert zeros == round(0.5 * sum(r.size for r in kernels))
+    assert kernels[0].sparsity < 0.5 < kernels[1].sparsity
+    assert rows["dense", "kernel"].sparsity == 0.5

@@ -1,0 +1,171 @@
+"""Bad inputs to tflite_export and the `kerasprune` command: refused before any change.
+
+See `tests/bad_inputs.py` for what every row must show.
+"""
+
+import numpy as np
+import pytest
+
+import tflite_export as TE
+from tests.bad_inputs import X, Y, CommandFailed, check_refused, cli, ctx  # noqa: F401
+from tests.test_bad_inputs_api import CASES as API_CASES
+
+V, T, C = ValueError, TypeError, CommandFailed
+
+
+def content(c):
+    return c["content"]
+
+
+def nan_samples():
+    for _ in range(4):
+        yield [np.full((1, 8), np.nan, np.float32)]
+
+
+# (id, call, what it raises, pattern of the message)
+CASES = [
+    # tflite_export: convert, inspect, benchmark, compare, interpreter
+    ("convert/model", lambda c: TE.convert("model.keras"), T, r"Expected model to be a keras"),
+    ("convert/unbuilt", lambda c: TE.convert(c["unbuilt"]), V, r"is not built"),
+    ("convert/sparse", lambda c: TE.convert(c["plain"], sparse="yes"), T, r"sparse to be True"),
+    ("convert/quantize", lambda c: TE.convert(c["plain"], quantize="int4"), V,
+     r"quantize to be one of"),
+    ("convert/int8 no data", lambda c: TE.convert(c["plain"], quantize="int8"), V,
+     r"needs representative_data"),
+    ("convert/int8 empty", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                representative_data=X[:0]), V,
+     r"representative_data to be samples of shape \(n >= 1, 8\).*Received: shape \(0, 8\)"),
+    ("convert/int8 nan", lambda c: TE.convert(c["plain"], quantize="int8",
+                                              representative_data=np.full_like(X, np.nan)), V,
+     r"representative_data .* finite values.*NaN/Inf"),
+    ("convert/int8 width", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                representative_data=X[:, :5]), V,
+     r"representative_data to be samples of shape \(n >= 1, 8\).*\(16, 5\)"),
+    ("convert/int8 arrays", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                 representative_data=[X, X]), V,
+     r"one array per model input: the model has 1 input"),
+    ("convert/int8 strings", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                  representative_data=np.array(["a", "b"])), T,
+     r"representative_data to be numeric"),
+    ("convert/int8 no samples", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                     representative_data=lambda: iter([])), V,
+     r"quantize=\"int8\" produced a float32 file"),
+    ("convert/int8 nan samples", lambda c: TE.convert(c["plain"], quantize="int8",
+                                                      representative_data=nan_samples), V,
+     r"produced a float32 file.*not finite"),
+    ("convert/data unused", lambda c: TE.convert(c["plain"], representative_data=X), V,
+     r"representative_data calibrates quantize=\"int8\" only"),
+    ("convert/data dynamic", lambda c: TE.convert(c["plain"], quantize="dynamic",
+                                                  representative_data=X), V,
+     r"with quantize='dynamic' it would be ignored"),
+    ("convert/unsupported op", lambda c: TE.convert(c["det"]), V,
+     r"tf.MatrixDeterminant \(layer 'det'\).*replace those layers"),
+    ("block_shape/float16", lambda c: TE.tflite_block_shape("float16"), V, r"float16"),
+    ("block_shape/int4", lambda c: TE.tflite_block_shape("int4"), V, r"quantize to be one of"),
+    ("inspect/bytes", lambda c: TE.inspect(b"not a tflite file"), V, r"not a TFLite flatbuffer"),
+    ("inspect/type", lambda c: TE.inspect(123), T, r"Expected TFLite bytes or a path"),
+    ("inspect/missing", lambda c: TE.inspect("missing.tflite"), FileNotFoundError,
+     r"No TFLite file at model='missing.tflite'"),
+    ("bench/width", lambda c: TE.benchmark(content(c), X[:, :5], runs=1, warmup=0), V,
+     r"Expected inputs of shape \(batch, 8\).*Received: an array of shape \(16, 5\)"),
+    ("bench/width 16", lambda c: TE.benchmark(content(c), np.ones((4, 16), np.float32),
+                                              y=Y[:4], runs=1, warmup=0), V,
+     r"Expected inputs of shape \(batch, 8\)"),
+    ("bench/one-hot", lambda c: TE.benchmark(content(c), X, y=np.eye(3)[Y], runs=1), V,
+     r"Expected y to be integer class labels.*\(16, 3\)"),
+    ("bench/short y", lambda c: TE.benchmark(content(c), X, y=Y[:-1], runs=1), V,
+     r"one label per sample: inputs has 16 samples, y has 15"),
+    ("bench/empty", lambda c: TE.benchmark(content(c), X[:0], runs=1), V,
+     r"Expected inputs to be a non-empty array"),
+    ("bench/str", lambda c: TE.benchmark(content(c), "x.npy", runs=1), V, r"Expected inputs"),
+    ("bench/runs", lambda c: TE.benchmark(content(c), X, runs=0), V, r"runs to be an int >= 1"),
+    ("bench/warmup", lambda c: TE.benchmark(content(c), X, warmup=-1), V, r"warmup to be an int"),
+    ("bench/xnnpack ()", lambda c: TE.benchmark(content(c), X, xnnpack=()), V, r"xnnpack to be"),
+    ("bench/xnnpack str", lambda c: TE.benchmark(content(c), X, xnnpack=("on",)), V,
+     r"xnnpack to be a non-empty sequence of booleans"),
+    ("bench/threads", lambda c: TE.benchmark(content(c), X, num_threads=0, runs=1), V,
+     r"num_threads to be an int >= 1"),
+    ("bench/backends", lambda c: TE.benchmark(content(c), X, backends=("tflite",), runs=1), V,
+     r"backends from"),
+    ("compare/empty", lambda c: TE.compare({}, X), V, r"Expected models to be a non-empty dict"),
+    ("compare/list", lambda c: TE.compare([content(c)], X), V, r"Expected models to be"),
+    ("compare/int", lambda c: TE.compare({"a": 3}, X, runs=1), T, r"models\['a'\]"),
+    ("compare/width", lambda c: TE.compare({"a": content(c)}, X[:, :5], runs=1), V,
+     r"Expected inputs of shape \(batch, 8\)"),
+    ("compare/short y", lambda c: TE.compare({"a": content(c)}, X, Y[:-1], runs=1), V,
+     r"one label per sample"),
+    ("compare/runs", lambda c: TE.compare({"a": content(c)}, X, runs=0), V, r"runs to be"),
+    ("interpreter/threads", lambda c: TE.load_interpreter(content(c), num_threads=0), V,
+     r"num_threads to be an int >= 1"),
+    ("interpreter/backends", lambda c: TE.load_interpreter(content(c), backends="tensorflow"),
+     V, r"backends from"),
+    ("read_model/short", lambda c: TE.read_model(b"TFL3"), V, r"not a TFLite flatbuffer"),
+    # the command line
+    ("cli/no command", lambda c: cli(c), C, r"exit 2"),
+    ("cli/missing model", lambda c: cli(c, "export", "{missing}", "-o", "{out}"), C,
+     r"error: No model file at '.*missing.keras'"),
+    ("cli/corrupt keras", lambda c: cli(c, "export", "{bad_keras}", "-o", "{out}"), C,
+     r"error: '.*bad.keras' is not a .keras file: a .keras file is a zip archive"),
+    ("cli/rep without int8", lambda c: cli(c, "export", "{ok_keras}", "-o", "{out}",
+                                           "--representative-data", "{rep_npy}"), C,
+     r"error: --representative-data calibrates --quantize int8 only"),
+    ("cli/int8 no data", lambda c: cli(c, "export", "{ok_keras}", "-o", "{out}", "--quantize",
+                                       "int8"), C, r"needs representative_data"),
+    ("cli/int8 nan", lambda c: cli(c, "export", "{ok_keras}", "-o", "{out}", "--quantize", "int8",
+                                   "--representative-data", "{rep_nan_npy}"), C, r"NaN/Inf"),
+    ("cli/int8 width", lambda c: cli(c, "export", "{ok_keras}", "-o", "{out}", "--quantize",
+                                     "int8", "--representative-data", "{rep_wide_npy}"), C,
+     r"shape \(n >= 1, 8\).*\(16, 5\)"),
+    ("cli/rep npz", lambda c: cli(c, "export", "{ok_keras}", "-o", "{out}", "--quantize", "int8",
+                                  "--representative-data", "{data_npz}"), C,
+     r"--representative-data .* must be a .npy file"),
+    ("cli/quantize int4", lambda c: cli(c, "export", "{ok_keras}", "-o", "{out}", "--quantize",
+                                        "int4"), C, r"exit 2"),
+    ("cli/output folder", lambda c: cli(c, "export", "{ok_keras}", "-o", "{no_folder}"), C,
+     r"The folder of --output .* does not exist"),
+    ("cli/inspect bad", lambda c: cli(c, "inspect", "{not_tflite}"), C, r"not a TFLite"),
+    ("cli/inspect missing", lambda c: cli(c, "inspect", "{missing}"), C, r"No TFLite file"),
+    ("cli/bench runs", lambda c: cli(c, "bench", "{model_tflite}", "--runs", "0"), C,
+     r"runs to be an int >= 1"),
+    ("cli/bench runs abc", lambda c: cli(c, "bench", "{model_tflite}", "--runs", "abc"), C,
+     r"exit 2"),
+    ("cli/bench threads", lambda c: cli(c, "bench", "{model_tflite}", "--threads", "0"), C,
+     r"num_threads to be an int >= 1"),
+    ("cli/bench warmup", lambda c: cli(c, "bench", "{model_tflite}", "--warmup", "-1"), C,
+     r"warmup to be an int >= 0"),
+    ("cli/bench no data", lambda c: cli(c, "bench", "{model_tflite}", "--data", "{missing}"), C,
+     r"No data file at --data"),
+    ("cli/bench width", lambda c: cli(c, "bench", "{model_tflite}", "--data", "{wide_npz}"), C,
+     r"Expected inputs of shape \(batch, 8\).*\(16, 12\)"),
+    ("cli/bench one-hot", lambda c: cli(c, "bench", "{model_tflite}", "--data", "{onehot_npz}"),
+     C, r"Expected y to be integer class labels"),
+    ("cli/bench npy", lambda c: cli(c, "bench", "{model_tflite}", "--data", "{rep_npy}"), C,
+     r"must be a .npz file with arrays x and y"),
+    ("cli/bench no x", lambda c: cli(c, "bench", "{model_tflite}", "--data", "{no_x_npz}"), C,
+     r"must hold an array named 'x'"),
+    ("cli/prune no recipe", lambda c: cli(c, "prune", "{ok_keras}", "--recipe", "{missing}",
+                                          "--data", "{data_npz}", "-o", "{no_folder}"), C,
+     r"No recipe file at"),
+    ("cli/prune bad recipe", lambda c: cli(c, "prune", "{ok_keras}", "--recipe",
+                                           "{bad_recipe_yaml}", "--data", "{data_npz}", "-o",
+                                           "{no_folder}"), C, r"`target_sparsity` must be"),
+    ("cli/prune npy data", lambda c: cli(c, "prune", "{ok_keras}", "--recipe", "{recipe_yaml}",
+                                         "--data", "{rep_npy}", "-o", "{no_folder}"), C,
+     r"--data .* must be a .npz file of named arrays"),
+    ("cli/prune corrupt", lambda c: cli(c, "prune", "{bad_keras}", "--recipe", "{recipe_yaml}",
+                                        "--data", "{data_npz}", "-o", "{no_folder}"), C,
+     r"is not a .keras file"),
+    ("cli/bench dense", lambda c: cli(c, "bench", "{model_tflite}", "--dense", "{not_tflite}"),
+     C, r"not a TFLite flatbuffer"),
+]
+
+
+def test_the_tables_hold_at_least_120_distinct_cases():
+    ids = [case[0] for case in API_CASES + CASES]
+    assert len(ids) >= 120 and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("call, expected, message", [case[1:] for case in CASES],
+                         ids=[case[0] for case in CASES])
+def test_bad_input_is_refused_before_any_state_changes(ctx, capsys, call, expected, message):
+    check_refused(ctx, capsys, call, expected, message)
