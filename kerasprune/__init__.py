@@ -19,14 +19,19 @@ from kerasprune import plot
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
+from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
+from kerasprune.callbacks.rigl_callback import RigLCallback
+from kerasprune.core.criterion_data import ChannelActivity, CriterionData
+from kerasprune.core.group_lasso import GroupLasso
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.one_shot import one_shot_prune
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import register_prunable
-from kerasprune.core.report import SparsityReport, sparsity_report
+from kerasprune.core.report import MacRow, SparsityReport, multiply_accumulates, sparsity_report
+from kerasprune.core.sensitivity_analysis import SensitivityResult, sensitivity
 from kerasprune.core.sparsity_schedules import (
     ConstantSparsity,
     CycleSparsity,
@@ -50,20 +55,27 @@ __all__ = [
     "BasePruningCallback",
     "Blocks",
     "CLR",
+    "ChannelActivity",
     "Channels",
     "ConstantSparsity",
+    "CriterionData",
     "CycleSparsity",
     "FT",
+    "GroupLasso",
     "IMPCallback",
     "LLR",
     "LRW",
+    "MacRow",
     "MaskPattern",
     "NM",
+    "PenaltyPruningCallback",
     "PolynomialDecay",
     "PruneWrapper",
     "PruningCallback",
     "Recipe",
+    "RigLCallback",
     "SLR",
+    "SensitivityResult",
     "SparsityReport",
     "SparsitySchedule",
     "TaylorImportance",
@@ -73,11 +85,13 @@ __all__ = [
     "channel_scores",
     "cycle_sparsities",
     "head_scores",
+    "multiply_accumulates",
     "one_shot_prune",
     "plot",
     "prune",
     "prune_wrappers",
     "register_prunable",
+    "sensitivity",
     "shrink",
     "sparsity_report",
     "strip",

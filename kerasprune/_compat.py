@@ -108,6 +108,50 @@ def attention_projections(layer) -> dict[str, keras.layers.Layer]:
     }
 
 
+def model_inputs(model: keras.Model):
+    """The model's symbolic inputs in their structure (a dict stays a dict), or None.
+
+    A Functional or Sequential model keeps its `keras.Input`s; a subclassed model that was
+    built by a call remembers the shape it was built with (a float input is assumed).
+    """
+    graph = functional_graph(model)
+    if graph is not None:
+        struct = getattr(graph, "_inputs_struct", None)
+        return graph.inputs if struct is None else struct
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    if len(shapes) == 1:
+        return keras.KerasTensor(tuple(next(iter(shapes.values()))), dtype="float32")
+    return None
+
+
+@contextlib.contextmanager
+def observing_calls(layers, observer):
+    """Within the block, each eager call of one of `layers` reports to `observer`.
+
+    `observer(layer, inputs, outputs)` receives the first positional argument of the
+    call and its result. Keras looks `call` up on the instance at every `__call__`, so an
+    instance attribute wraps it; leaving the block removes it again.
+    """
+    patched = []
+    for layer in layers:
+        if "call" in layer.__dict__:
+            continue  # a layer whose call is already an instance attribute is left alone
+        original = layer.call
+
+        def watched(*args, _layer=layer, _call=original, **kwargs):
+            outputs = _call(*args, **kwargs)
+            observer(_layer, args[0] if args else None, outputs)
+            return outputs
+
+        object.__setattr__(layer, "call", watched)
+        patched.append(layer)
+    try:
+        yield
+    finally:
+        for layer in patched:
+            object.__delattr__(layer, "call")
+
+
 def model_metrics(model: keras.Model) -> list:
     """The metrics attached to the model itself (not compiled ones, not its layers')."""
     return list(getattr(model, "_metrics", []))

@@ -3,7 +3,9 @@
 - `schedule(callback)`: the sparsity and learning rate a pruning callback set over its fit;
 - `layer_sparsity(model)`: one bar per pruned weight;
 - `accuracy_vs_sparsity(curves)`: accuracy against sparsity, one line per method of a sweep;
-- `tflite_comparison(comparison)`: latency and file size of `tflite_export.compare`'s models.
+- `tflite_comparison(comparison)`: latency and file size of `tflite_export.compare`'s models;
+- `sensitivity(result)`: the per-layer curves of `kerasprune.sensitivity`
+  (`kerasprune.core.sensitivity_plot.plot_sensitivity`).
 
 matplotlib is imported when a plot is drawn, not when kerasprune is imported; the figures are
 built without `pyplot`, so no display or global state is involved.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from kerasprune.core.report import sparsity_report
+from kerasprune.core.sensitivity_plot import plot_sensitivity as sensitivity  # noqa: F401
 
 
 def _figure(rows: int = 1, cols: int = 1, *, height: float = 3.2, width: float = 6.4):

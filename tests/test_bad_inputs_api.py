@@ -9,8 +9,9 @@ import pytest
 
 import kerasprune
 from kerasprune import (ALLR, LLR, LRW, SLR, NM, BIMPCallback, Blocks, Channels,
-                        ConstantSparsity, CycleSparsity, IMPCallback, PolynomialDecay,
-                        PruneWrapper, PruningCallback, TaylorImportance)
+                        ConstantSparsity, CriterionData, CycleSparsity, GroupLasso,
+                        IMPCallback, PenaltyPruningCallback, PolynomialDecay, PruneWrapper,
+                        PruningCallback, RigLCallback, TaylorImportance)
 from kerasprune.recipe import Recipe
 from tests.bad_inputs import (GMP, IMP, X, Y, Tiny, check_refused, compiled, ctx, fit,  # noqa: F401
                               fit_generator, plain)
@@ -156,8 +157,9 @@ CASES = [
     ("Channels/criterion", lambda c: Channels("l3"), V, r"`criterion` must be one of"),
     ("Channels/normalize", lambda c: Channels(normalize="max"), V, r"`normalize` must be one of"),
     ("Channels/min", lambda c: Channels(min_channels=-1), V, r"`min_channels` must be an int"),
-    ("Taylor/lengths", lambda c: TaylorImportance(X, Y[:-1]), V, r"`x` and `y` must be"),
-    ("Taylor/empty", lambda c: TaylorImportance([], []), V, r"`x` and `y` must be non-empty"),
+    ("Taylor/lengths", lambda c: TaylorImportance(X, Y[:-1]), V,
+     r"`x` must be a non-empty array, and `y` None or an array of equal length"),
+    ("Taylor/empty", lambda c: TaylorImportance([], []), V, r"`x` must be a non-empty array"),
     ("Taylor/batch", lambda c: TaylorImportance(X, Y, batch_size=0), V, r"`batch_size` must"),
     # sparsity schedules
     ("Poly/initial>final", lambda c: PolynomialDecay(.9, .5, 0, 10), V,
@@ -215,7 +217,7 @@ CASES = [
     ("GMP/regularization", lambda c: PruningCallback(.5, remove_regularization="yes", **GMP),
      T, r"`remove_regularization` must be True or False"),
     ("GMP/importance", lambda c: PruningCallback(.5, importance=object(), **GMP), T,
-     r"`importance` must be a kerasprune.TaylorImportance"),
+     r"`importance` must be a kerasprune.CriterionData \(or TaylorImportance\)"),
     ("IMP/target 0", lambda c: IMPCallback(0.0, **IMP), V, r"`target_sparsity` must be .*\(0, 1\)"),
     ("IMP/cycles", lambda c: IMPCallback(.5, cycles=0, **IMP), V, r"`cycles` must be an int >= 1"),
     ("IMP/epochs", lambda c: IMPCallback(.5, epochs_per_cycle=0, **IMP), V, r"`epochs_per_cycle`"),
@@ -254,7 +256,7 @@ CASES = [
     ("fit/taylor", lambda c: fit(c["taylor"], PruningCallback(.5, stabilization_epochs=1,
                                                                pruning_epochs=1,
                                                                finetune_epochs=0)), V,
-     r"Pass `importance=kerasprune.TaylorImportance"),
+     r"Pass `importance=kerasprune.CriterionData"),
     ("fit/nan weights", lambda c: fit(c["nan"], IMPCallback(.5, **IMP)), V,
      r"Layer 'd1' has 6 NaN/Inf values"),
     ("fit/schedule above", lambda c: fit(c["pruned"], PruningCallback(
@@ -282,6 +284,44 @@ CASES = [
      r"Unknown recipe sections \['extra'\]"),
     ("recipe/yaml list", lambda c: Recipe.from_yaml("- gmp\n- imp\n"), V,
      r"A recipe must be a mapping of sections"),
+    # methods beyond GMP: RigL, penalties, sensitivity, SNIP, criterion data, MACs
+    ("RigL/drop", lambda c: RigLCallback(.5, drop_fraction=1.5), V,
+     r"`drop_fraction` must be a float in \(0, 1\)"),
+    ("RigL/every", lambda c: RigLCallback(.5, update_every=0), V,
+     r"`update_every` must be an int >= 1"),
+    ("RigL/importance", lambda c: RigLCallback(.5, importance=(X, Y)), T,
+     r"`importance` must be a kerasprune.CriterionData"),
+    ("fit/rigl no data", lambda c: fit(c["pruned"], RigLCallback(.5)), V,
+     r"pass `importance=kerasprune.CriterionData\(x_sample, y_sample\)`"),
+    ("fit/rigl channels", lambda c: fit(compiled(kerasprune.prune(plain(), pattern=Channels())),
+                                        RigLCallback(.5, importance=CriterionData(X, Y))), V,
+     r"layer 'd1' has pattern Channels\('l1'\)"),
+    ("Penalty/threshold", lambda c: PenaltyPruningCallback(-1, penalty_epochs=1,
+                                                           finetune_epochs=0), V,
+     r"`threshold` must be a finite float > 0"),
+    ("fit/penalty every", lambda c: fit(c["pruned"], PenaltyPruningCallback(
+        .1, penalty_epochs=1, finetune_epochs=0, update_every=100)), V,
+     r"update_every=100 .* is longer than the penalty phase"),
+    ("prune/penalty", lambda c: P(c["plain"], penalty=0), V,
+     r"`penalty` must be a finite float > 0 or None"),
+    ("GroupLasso/strength", lambda c: GroupLasso(np.nan), V, r"`strength` must be"),
+    ("sensitivity/compile", lambda c: kerasprune.sensitivity(c["plain"], X, Y), V,
+     r"is not compiled"),
+    ("sensitivity/grid", lambda c: kerasprune.sensitivity(c["pruned"], X, Y,
+                                                          sparsities=(.5, .5)), V,
+     r"`sparsities` must be increasing"),
+    ("sensitivity/metric", lambda c: kerasprune.sensitivity(c["pruned"], X, Y, metric="auc",
+                                                            verbose=0), V,
+     r"`metric` must be 'loss' or one of the model's compiled metrics"),
+    ("one_shot/snip data", lambda c: kerasprune.one_shot_prune(compiled(plain()), .5,
+                                                               criterion="snip"), V,
+     r"pass data=\(x, y\)"),
+    ("one_shot/criterion", lambda c: kerasprune.one_shot_prune(c["plain"], .5,
+                                                               criterion="grasp"), V,
+     r"`criterion` must be one of \(None, 'magnitude', 'snip'\)"),
+    ("CriterionData/y", lambda c: CriterionData(X, Y[:3]), V, r"of equal length"),
+    ("report/input_shape", lambda c: kerasprune.sparsity_report(c["plain"], input_shape=(0,)),
+     V, r"`input_shape` must be a tuple of positive ints"),
     # shrink
     ("shrink/model", lambda c: kerasprune.shrink("x"), T, r"`model` must be a keras.Model"),
     ("shrink/subclassed", lambda c: kerasprune.shrink(c["tiny"]), V, r"is subclassed"),

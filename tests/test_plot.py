@@ -83,3 +83,21 @@ def test_kerasprune_imports_and_trains_without_matplotlib():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "needs matplotlib" in result.stdout
+
+
+def test_sensitivity_draws_one_curve_per_layer_and_the_allocation(digits):
+    (x, y), (x_test, y_test) = digits
+    model = compile_classifier(small_cnn())
+    model.fit(x[:512], y[:512], epochs=1, verbose=0)
+    result = kerasprune.sensitivity(model, x_test[:200], y_test[:200],
+                                    sparsities=(0.5, 0.9), verbose=0)
+    figure = plot.sensitivity(result, target=0.8)
+    (ax,) = figure.axes
+    curves = [line for line in ax.lines if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in curves] == ["conv", "hidden", "logits"]
+    for line in curves:
+        assert line.get_xdata().tolist() == [0.0, 0.5, 0.9]
+        np.testing.assert_allclose(line.get_ydata()[1:], result.drops[line.get_label()])
+    stars = [line for line in ax.lines if line.get_marker() == "*"]
+    overrides = result.overrides(0.8)
+    assert sorted(s.get_xdata()[0] for s in stars) == pytest.approx(sorted(overrides.values()))

@@ -2,7 +2,9 @@
 
 Owns `BasePruningCallback` (fit's clock, the fit checks, mask updates, logs, learning-rate
 setting and resume state) and the policies built on it: `PruningCallback` (GMP),
-`IMPCallback` (iterative pruning with retraining) and `BIMPCallback` (budgeted IMP), and
+`IMPCallback` (iterative pruning with retraining), `BIMPCallback` (budgeted IMP),
+`RigLCallback` (sparse training with drop-and-regrow mask updates) and
+`PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero), and
 how they report: `SparsityMetric` (sparsity in every callback's logs) and `LayerSummaries`
 (per-layer TensorBoard scalars).
 May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from kerasprune import _compat
+from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
 from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
 from kerasprune.core.mask_update import check_pruning_request, overall_sparsity, update_masks
@@ -49,8 +50,9 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     Args:
         target_sparsity: the sparsity the policy ends at, in [0, 1).
-        importance: a `kerasprune.TaylorImportance` giving the loss gradients that
-            gradient-based criteria (`Channels("taylor")`) need; None otherwise.
+        importance: a `kerasprune.CriterionData` (or `TaylorImportance`) giving the
+            loss gradients or layer outputs that data-driven criteria need
+            (`Channels("taylor")`, `Channels("apoz")`, ...); None otherwise.
         log_dir: a TensorBoard log folder: every pruned weight's sparsity and magnitude
             threshold are written there (`log_dir/pruning`) whenever the masks change.
 
@@ -78,10 +80,10 @@ class BasePruningCallback(keras.callbacks.Callback):
                  log_dir: str | None = None):
         super().__init__()
         self.target_sparsity = check_sparsity("target_sparsity", target_sparsity)
-        if importance is not None and not callable(getattr(importance, "gradients", None)):
+        if importance is not None and not isinstance(importance, CriterionData):
             raise TypeError(
-                "`importance` must be a kerasprune.TaylorImportance (an object with a "
-                f"`gradients(model)` method) or None. Received: importance={importance!r}"
+                "`importance` must be a kerasprune.CriterionData (or TaylorImportance) or "
+                f"None. Received: importance={importance!r}"
             )
         self.importance = importance
         self.log_dir = check_log_dir(log_dir)
@@ -213,11 +215,9 @@ class BasePruningCallback(keras.callbacks.Callback):
     def prune_now(self, step: int, target: float) -> float:
         """Update every mask to `target` now; returns the sparsity reached."""
         self.before_pruning(step)
-        gradients = self.importance.gradients(self.model) if self._needs_gradients() else None
-        reached = update_masks(
-            self.model, target, final_sparsity=self.target_sparsity, gradients=gradients,
-            masks_only_grow=self.masks_only_grow,
-        )
+        data = self.importance.for_update(self.model) if self.importance is not None else {}
+        reached = update_masks(self.model, target, final_sparsity=self.target_sparsity,
+                               masks_only_grow=self.masks_only_grow, **data)
         self.on_pruned(step, target)
         self.record_masks(step)
         return reached
@@ -264,9 +264,6 @@ class BasePruningCallback(keras.callbacks.Callback):
         rate = getattr(self.model.optimizer, "learning_rate", None)
         return None if rate is None else float(np.asarray(rate))
 
-    def _needs_gradients(self) -> bool:
-        return any(w.pattern.needs_gradients for w in prune_wrappers(self.model))
-
     def _check_fit(self) -> int:
         name = type(self).__name__
         if not prune_wrappers(self.model):
@@ -275,11 +272,17 @@ class BasePruningCallback(keras.callbacks.Callback):
                 "kerasprune.prune(model), not the original model."
             )
         check_pruning_request(self.model, self.target_sparsity, self.target_sparsity)
-        if self._needs_gradients() and self.importance is None:
+        needs = needed_data(self.model)
+        if needs and self.importance is None:
             raise ValueError(
-                f"{name}: a pattern of this model scores channels by the Taylor criterion, "
-                "which needs loss gradients on data. Pass "
-                "`importance=kerasprune.TaylorImportance(x_sample, y_sample)`."
+                f"{name}: a pattern of this model scores by a data-driven criterion, which "
+                f"needs {' and '.join(needs)} on data. Pass "
+                "`importance=kerasprune.CriterionData(x_sample, y_sample)`."
+            )
+        if "gradients" in needs and self.importance.y is None:
+            raise ValueError(
+                f"{name}: a pattern of this model needs loss gradients, so the "
+                "`importance` data needs targets: CriterionData(x_sample, y_sample)."
             )
         steps = self.params.get("steps") if self.params else None
         if not steps:

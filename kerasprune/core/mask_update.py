@@ -46,6 +46,7 @@ def update_masks(
     *,
     final_sparsity: float | None = None,
     gradients: Mapping[str, list] | None = None,
+    activations: Mapping[str, object] | None = None,
     masks_only_grow: bool = True,
 ) -> float:
     """Recompute every mask of `model` by magnitude for the target `sparsity`.
@@ -66,7 +67,9 @@ def update_masks(
             overrides along the schedule; defaults to `sparsity`.
         gradients: `{weight path: [gradient on batch 1, ...]}` for patterns whose
             criterion needs the loss gradient (`Channels("taylor")`); see
-            `kerasprune.TaylorImportance`.
+            `kerasprune.CriterionData`.
+        activations: `{weight path: ChannelActivity}` for patterns whose criterion reads
+            the layer's output (`Channels("apoz")`, `Channels("mean_activation")`).
         masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
             target leaves the masks as they are. False: the masks are chosen afresh and
             may shrink; restored weights restart from zero (for regrowth methods).
@@ -105,10 +108,11 @@ def update_masks(
     wrappers = [w for w in wrappers if w.follows is None]
     counts, empty = np.zeros(2, dtype=np.int64), []
     for scope, members, target in _pruning_sets(wrappers, sparsity, float(final)):
-        pruning_set = PruningSet(members, gradients, masks_only_grow=masks_only_grow,
+        pruning_set = PruningSet(members, gradients, activations=activations,
+                                 masks_only_grow=masks_only_grow,
                                  transform=lamp_scores if scope == "lamp" else None)
         counts += _prune(pruning_set, scope, target, empty)
-    _update_followers(followers, {w.layer.name: w for w in wrappers})
+    update_followers(followers, {w.layer.name: w for w in wrappers})
     if empty:
         warnings.warn(
             f"update_masks: these weights are fully pruned: {empty}; their layers' outputs "
@@ -254,8 +258,9 @@ def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None
         _prune(PruningSet([wrapper], gradients), "layer", target, empty)
 
 
-def _update_followers(followers: list, leaders: dict) -> None:
-    """Give each follower the output channels its leader keeps."""
+def update_followers(followers: list, leaders: dict) -> None:
+    """Give each follower (a normalization after a channel-pruned layer) the output
+    channels its leader keeps; `leaders` maps layer names to their wrappers."""
     for follower in followers:
         leader = leaders[follower.follows]  # checked by `check_pruning_request`
         kept = ~leader.pattern.pruned_groups(np.asarray(leader.masks[-1]))

@@ -29,22 +29,35 @@ class MaskPattern:
     ([1.0, 3.0], [1, 1])
     """
 
-    #: True for criteria that need the loss gradients of the weight (Taylor).
+    #: True for criteria that need the loss gradients of the weight (Taylor, SNIP).
     needs_gradients = False
+    #: True for criteria that need the layer's output on data (APoZ, mean activation).
+    needs_activations = False
 
     def group_scores(
-        self, weight: np.ndarray, gradients: list[np.ndarray] | None = None
+        self,
+        weight: np.ndarray,
+        gradients: list[np.ndarray] | None = None,
+        activations=None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return `(scores, sizes)`: one score and one weight count per group (1-D).
 
-        `gradients` holds the loss gradient of `weight` on each of a few batches; only
-        patterns with `needs_gradients` use it.
+        `gradients` holds the loss gradient of `weight` on each of a few batches (used by
+        patterns with `needs_gradients`); `activations` the `ChannelActivity` of the
+        layer's output (used by patterns with `needs_activations`).
         """
         raise NotImplementedError
 
     def expand(self, keep: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """Map a boolean keep-vector over groups to a 0/1 float mask of `shape`."""
         raise NotImplementedError
+
+    def group_ids(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Int array of `shape`: the index of the group each weight belongs to.
+
+        These are the groups a group-lasso penalty acts on (`kerasprune.GroupLasso`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define group_ids.")
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Raise `ValueError` if a weight of `shape` cannot be grouped by this pattern.
@@ -68,19 +81,58 @@ class MaskPattern:
         return cls(**config)
 
 
+UNSTRUCTURED_CRITERIA = ("magnitude", "snip")
+
+
 @keras.saving.register_keras_serializable(package="kerasprune")
 class Unstructured(MaskPattern):
-    """Every weight is its own group, scored by its magnitude `|w|`.
+    """Every weight is its own group, scored by its magnitude `|w|` or by SNIP.
+
+    SNIP (Lee et al., 2019) scores a weight by its connection sensitivity `|g * w|`, with
+    `g` the loss gradient summed over the batches of a data sample: the first-order change
+    of the loss when the weight is removed. It is meant for pruning at initialization,
+    before training (`one_shot_prune(model, s, criterion="snip", data=(x, y))`), where
+    magnitudes say little.
+
+    Args:
+        criterion: `"magnitude"` or `"snip"` (needs loss gradients: `data=` of
+            `one_shot_prune`, or `importance=CriterionData(x, y)` on a callback).
 
     Example:
 
     >>> import numpy as np
     >>> Unstructured().expand(np.array([True, False]), (1, 2)).tolist()
     [[1.0, 0.0]]
+    >>> w, g = np.array([[2.0, 1.0]]), np.array([[0.0, 0.5]])
+    >>> Unstructured("snip").group_scores(w, [g, g])[0].tolist()
+    [0.0, 1.0]
     """
 
-    def group_scores(self, weight, gradients=None):
-        scores = np.abs(weight).ravel()
+    def __init__(self, criterion: str = "magnitude"):
+        if criterion not in UNSTRUCTURED_CRITERIA:
+            raise ValueError(
+                f"`criterion` must be one of {UNSTRUCTURED_CRITERIA}. "
+                f"Received: criterion={criterion!r}"
+            )
+        self.criterion = criterion
+
+    @property
+    def needs_gradients(self) -> bool:
+        return self.criterion == "snip"
+
+    def group_scores(self, weight, gradients=None, activations=None):
+        weight = np.asarray(weight)
+        if self.criterion == "snip":
+            if not gradients or any(np.shape(g) != weight.shape for g in gradients):
+                raise ValueError(
+                    "The 'snip' criterion needs the loss gradients of the weight (each of "
+                    f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
+                    "one_shot_prune or `importance=kerasprune.CriterionData(x, y)` to the "
+                    "pruning callback."
+                )
+            scores = np.abs(weight * np.sum(gradients, axis=0)).ravel()
+        else:
+            scores = np.abs(weight).ravel()
         # Every group is one weight: a read-only view of a single 1, not an array per weight.
         return scores, np.broadcast_to(np.int64(1), scores.shape)
 
@@ -90,8 +142,16 @@ class Unstructured(MaskPattern):
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)
 
+    def group_ids(self, shape):
+        return np.arange(int(np.prod(shape))).reshape(shape)
+
+    def get_config(self):
+        return {"criterion": self.criterion}
+
     def __repr__(self) -> str:
-        return "Unstructured()"
+        if self.criterion == "magnitude":
+            return "Unstructured()"
+        return f"Unstructured({self.criterion!r})"
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
@@ -155,7 +215,7 @@ class Blocks(MaskPattern):
     def check_shape(self, shape):
         self._full_block(len(shape))
 
-    def group_scores(self, weight, gradients=None):
+    def group_scores(self, weight, gradients=None, activations=None):
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)
         magnitudes = np.abs(self._blocked(weight))
         if self.pooling == "max":
@@ -164,12 +224,21 @@ class Blocks(MaskPattern):
         return magnitudes.sum(axis=1) / sizes, sizes
 
     def expand(self, keep, shape):
+        return self._tile(keep, shape).astype(np.float32)
+
+    def group_ids(self, shape):
+        block = self._full_block(len(shape))
+        return self._tile(np.arange(int(np.prod([-(-n // b) for n, b in zip(shape, block)]))),
+                          shape)
+
+    def _tile(self, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """One value per block, repeated over the block's entries of `shape`."""
         block = self._full_block(len(shape))
         grid = [-(-n // b) for n, b in zip(shape, block)]
-        mask = keep.reshape(grid).astype(np.float32)
+        tiled = values.reshape(grid)
         for axis, b in enumerate(block):
-            mask = np.repeat(mask, b, axis=axis)
-        return mask[tuple(slice(0, n) for n in shape)]
+            tiled = np.repeat(tiled, b, axis=axis)
+        return tiled[tuple(slice(0, n) for n in shape)]
 
     def get_config(self):
         return {"block_shape": list(self.block_shape), "pooling": self.pooling}

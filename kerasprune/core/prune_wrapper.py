@@ -15,12 +15,19 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
+from kerasprune.core.group_lasso import AddedPenalty, GroupLasso
 from kerasprune.core.registry import (
     HOW_TO_MAKE_PRUNABLE,
     named_variables,
     prunable_weight_names,
 )
-from kerasprune.core.validation import check_choice, check_scale, check_sparsity, is_number
+from kerasprune.core.validation import (
+    check_choice,
+    check_positive,
+    check_scale,
+    check_sparsity,
+    is_number,
+)
 
 #: Where a wrapper's target comes from: itself, or a set shared by every wrapper of a scope.
 SCOPES = ("layer", "global", "erk", "lamp")
@@ -104,6 +111,8 @@ class PruneWrapper(keras.layers.Wrapper):
             `gamma` and `beta` zeroed for the conv's pruned channels, so those channels
             output exactly zero and `kerasprune.shrink` can remove them.
         pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
+        penalty: strength of a `kerasprune.GroupLasso` penalty over the pattern's groups
+            added to each pruned weight's regularizer (L1 when unstructured), or None.
         pruning_state: a callback's resume state (`kerasprune.core.pruning_state`),
             set by the callbacks on the model's first wrapper; not for users.
 
@@ -129,6 +138,7 @@ class PruneWrapper(keras.layers.Wrapper):
         mask_dtype: str | None = None,
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
+        penalty: float | None = None,
         pruning_state: keras.layers.Layer | dict | None = None,
         **kwargs,
     ):
@@ -155,6 +165,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.mask_dtype = mask_dtype
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
+        self.penalty = check_positive("penalty", penalty, optional=True)
         if isinstance(pruning_state, dict):
             pruning_state = keras.saving.deserialize_keras_object(pruning_state)
         if pruning_state is not None:
@@ -226,6 +237,24 @@ class PruneWrapper(keras.layers.Wrapper):
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
+            if self.penalty is not None:
+                penalty = GroupLasso(self.penalty, self.pattern)
+                weight.regularizer = AddedPenalty(penalty, weight.regularizer)
+
+    @property
+    def penalized(self) -> bool:
+        """True while the pruned weights carry this wrapper's penalty."""
+        return any(isinstance(w.regularizer, AddedPenalty) for w in self.pruned_weights)
+
+    def remove_penalty(self) -> None:
+        """Take the penalty off the pruned weights (their own regularizers stay).
+
+        A compiled model keeps the penalty in its traced train step until
+        `model.make_train_function(force=True)`.
+        """
+        for weight in self.pruned_weights:
+            if isinstance(weight.regularizer, AddedPenalty):
+                weight.regularizer = weight.regularizer.inner
 
     def __getattr__(self, name):
         # Public attributes of the wrapped layer read through the wrapper, so model code
@@ -292,6 +321,7 @@ class PruneWrapper(keras.layers.Wrapper):
             mask_dtype=self.mask_dtype,
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
+            penalty=self.penalty,
         )
         state = getattr(self, "pruning_state", None)
         if state is not None:

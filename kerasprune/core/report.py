@@ -1,4 +1,11 @@
-"""`sparsity_report(model)`: how many zeros each weight of a model holds."""
+"""`sparsity_report(model)`: how many zeros each weight of a model holds, and what they save.
+
+Besides the zeros, the report counts multiply-accumulates (MACs) per layer: those of the
+dense layer and those that remain when every zero weight is skipped, and the model's
+theoretical speed-up, dense MACs / remaining MACs (the FLOP measure of Blalock et al.
+and of the retraining paper's Table 2). `multiply_accumulates(model)` gives the per-layer
+counts alone, for any model (pruned, stripped or shrunk).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import keras
 
-from kerasprune.core.model_walk import model_units, prune_wrappers
+from kerasprune import _compat
+from kerasprune.core.model_walk import all_layers, model_units, prune_wrappers
 from kerasprune.core.registry import named_variables, prunable_weight_names
 from kerasprune.core.validation import check_model
 
@@ -28,6 +36,15 @@ class SparsityRow:
 
 
 @dataclass(frozen=True)
+class MacRow:
+    """One layer's multiply-accumulates for one example: dense, and with zero weights skipped."""
+
+    layer: str
+    dense: int
+    remaining: int
+
+
+@dataclass(frozen=True)
 class SparsityReport:
     """Per-weight rows plus totals; `print(report)` shows a table.
 
@@ -38,6 +55,24 @@ class SparsityReport:
     rows: list[SparsityRow] = field(default_factory=list)
     model_zeros: int = 0
     model_size: int = 0
+    macs: list[MacRow] | None = None
+
+    @property
+    def dense_macs(self) -> int | None:
+        """Multiply-accumulates of one example through the dense model (None: not counted)."""
+        return None if self.macs is None else sum(r.dense for r in self.macs)
+
+    @property
+    def remaining_macs(self) -> int | None:
+        """Multiply-accumulates left when every zero weight is skipped."""
+        return None if self.macs is None else sum(r.remaining for r in self.macs)
+
+    @property
+    def speedup(self) -> float | None:
+        """Theoretical speed-up: dense MACs / remaining MACs (None when not counted)."""
+        if not self.macs or not self.remaining_macs:
+            return None
+        return self.dense_macs / self.remaining_macs
 
     @property
     def total(self) -> float:
@@ -65,24 +100,57 @@ class SparsityReport:
         fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
         rule = "  ".join("-" * w for w in widths)
         body = [fmt.format(*header), rule] + [fmt.format(*line) for line in lines[:-1]]
-        return "\n".join(body + [rule, fmt.format(*lines[-1])])
+        return "\n".join(body + [rule, fmt.format(*lines[-1]), "", self._macs_text()])
+
+    def _macs_text(self) -> str:
+        if self.macs is None:
+            return ("MACs not counted: the model's input shape is unknown; pass "
+                    "sparsity_report(model, input_shape=...).")
+        lines = [f"{'layer':<24}  {'dense MACs':>14}  {'remaining MACs':>14}"]
+        lines += [f"{r.layer:<24}  {r.dense:>14,}  {r.remaining:>14,}" for r in self.macs]
+        speedup = "n/a" if self.speedup is None else f"{self.speedup:.2f}x"
+        lines.append(f"{'total':<24}  {self.dense_macs:>14,}  {self.remaining_macs:>14,}  "
+                     f"theoretical speed-up {speedup}")
+        return "\n".join(lines)
 
 
-def sparsity_report(model: keras.Model) -> SparsityReport:
-    """Report the sparsity of every prunable weight of `model`.
+def sparsity_report(
+    model: keras.Model,
+    *,
+    input_shape: tuple | None = None,
+    baseline: keras.Model | None = None,
+) -> SparsityReport:
+    """Report the sparsity of every prunable weight of `model` and the MACs it saves.
 
     For a pruning-ready model the rows are the wrapped weights; for a plain (e.g.
-    stripped) model they are the weights kerasprune would prune.
+    stripped) model they are the weights kerasprune would prune. The MAC counts
+    (`macs`, `dense_macs`, `remaining_macs`, `speedup`) come from `multiply_accumulates`;
+    they are None when the input shape is unknown and `input_shape` is not given.
+
+    Args:
+        model: a built Keras model.
+        input_shape: one example's input shape (without the batch axis), needed for the
+            MAC counts when the model's inputs have unknown dimensions.
+        baseline: the model `model` was made from, e.g. the pruned model before
+            `kerasprune.shrink`: each layer's dense MACs are then the baseline's (matched
+            by layer name), so `speedup` is the baseline's MACs over this model's.
 
     Example:
 
     >>> import keras, kerasprune
     >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]))
     >>> _ = kerasprune.update_masks(model, 0.5)
-    >>> kerasprune.sparsity_report(model).total
-    0.5
+    >>> report = kerasprune.sparsity_report(model)
+    >>> report.total, report.dense_macs, report.remaining_macs, report.speedup
+    (0.5, 32, 16, 2.0)
     """
     check_model(model)
+    if input_shape is None and not _input_fully_known(model):
+        macs = None
+    else:
+        macs = multiply_accumulates(model, input_shape=input_shape)
+        if baseline is not None:
+            macs = _against(macs, multiply_accumulates(baseline, input_shape=input_shape))
     rows = [_row(layer, name, weight) for layer, name, weight in _prunable_weights(model)]
     masks = {id(m) for w in prune_wrappers(model) for m in w.masks}
     values = [np.asarray(v) for v in model.weights if id(v) not in masks]
@@ -90,6 +158,7 @@ def sparsity_report(model: keras.Model) -> SparsityReport:
         rows=rows,
         model_zeros=int(sum(v.size - np.count_nonzero(v) for v in values)),
         model_size=int(sum(v.size for v in values)),
+        macs=macs,
     )
 
 
@@ -114,4 +183,137 @@ def _row(layer, name: str, weight) -> SparsityRow:
         shape=tuple(int(d) for d in value.shape),
         nonzeros=nonzeros,
         sparsity=1.0 - nonzeros / value.size if value.size else 0.0,
+    )
+
+
+# -- multiply-accumulates ---------------------------------------------------------------
+
+_CONVOLUTIONS = (
+    keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+    keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D, keras.layers.SeparableConv2D,
+)
+_TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+               keras.layers.Conv3DTranspose)
+_RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
+
+
+def multiply_accumulates(model: keras.Model, *, input_shape: tuple | None = None) -> list[MacRow]:
+    """Multiply-accumulates of one example through each layer with weights that multiply.
+
+    One forward pass (batch of 1, zeros, inference mode) records where every Dense,
+    EinsumDense, convolution (plain, depthwise, separable, transposed) and SimpleRNN/LSTM/
+    GRU layer is called; a layer's MACs are the positions it is applied at (output pixels,
+    time steps, tokens) times its kernel size, summed over its calls. `remaining` counts
+    the nonzero weights only: what a sparse kernel would compute. Biases, normalization,
+    activations and attention's score products are not counted.
+
+    Args:
+        model: a built Keras model (Sequential, Functional or subclassed).
+        input_shape: one example's input shape without the batch axis; by default the
+            model's own (it must have no unknown dimension besides the batch).
+
+    Returns:
+        One `MacRow(layer, dense, remaining)` per called layer, in the model's order.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3),
+    ...                           keras.layers.Flatten(), keras.layers.Dense(2)])
+    >>> [(r.dense, r.remaining) for r in multiply_accumulates(model)]  # 16 positions x 36
+    [(576, 576), (128, 128)]
+    """
+    check_model(model)
+    example = _example_input(model, input_shape)
+    layers = [layer for layer in all_layers(model) if _mac_weights(layer)]
+    positions = {id(layer): 0 for layer in layers}
+
+    def observe(layer, inputs, outputs):
+        positions[id(layer)] += _positions(layer, inputs, outputs)
+
+    with _compat.observing_calls(layers, observe):
+        model(example, training=False)
+    rows = []
+    for layer in layers:
+        count = positions[id(layer)]
+        if count:
+            weights = [np.asarray(w) for w in _mac_weights(layer)]
+            rows.append(MacRow(layer=layer.name, dense=count * sum(w.size for w in weights),
+                               remaining=count * sum(int(np.count_nonzero(w)) for w in weights)))
+    return rows
+
+
+def _against(rows: list[MacRow], baseline_rows: list[MacRow]) -> list[MacRow]:
+    """`rows` with each layer's dense count taken from the baseline (removed layers: 0 left)."""
+    dense = {r.layer: r.dense for r in baseline_rows}
+    names = {r.layer for r in rows}
+    result = [MacRow(r.layer, dense.get(r.layer, r.dense), r.remaining) for r in rows]
+    return result + [MacRow(r.layer, r.dense, 0) for r in baseline_rows if r.layer not in names]
+
+
+def _mac_weights(layer) -> list:
+    """The variables of `layer` each of whose entries is one multiply per position."""
+    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
+        return [layer.depthwise_kernel, layer.pointwise_kernel] if layer.built else []
+    if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
+        return [layer.kernel] if layer.built else []
+    if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense, *_CONVOLUTIONS,
+                          *_TRANSPOSED)):
+        return [layer.kernel] if layer.built else []
+    if isinstance(layer, _RECURRENT) and layer.built:
+        return [layer.cell.kernel, layer.cell.recurrent_kernel]
+    return []
+
+
+def _positions(layer, inputs, outputs) -> int:
+    """How many times the layer's kernel is applied in one call (batch of 1)."""
+    if isinstance(layer, _RECURRENT):
+        return int(inputs.shape[0] * inputs.shape[1])  # batch x time steps
+    if isinstance(layer, _TRANSPOSED):
+        return _per_channel(inputs.shape, layer.data_format)
+    if isinstance(layer, _CONVOLUTIONS):
+        return _per_channel(outputs.shape, layer.data_format)
+    if isinstance(layer, keras.layers.EinsumDense):
+        inputs_spec, output_spec = layer.equation.split("->")
+        kernel_letters = set(inputs_spec.split(",")[1])
+        letters = output_spec.replace("...", "")
+        shape = tuple(outputs.shape)
+        tail = shape[len(shape) - len(letters):]
+        in_kernel = [d for letter, d in zip(letters, tail) if letter in kernel_letters]
+        return int(np.prod(shape) // max(int(np.prod(in_kernel)), 1))
+    return int(np.prod(tuple(outputs.shape)[:-1]))  # Dense: every position of the last axis
+
+
+def _per_channel(shape, data_format: str) -> int:
+    channels = shape[1] if data_format == "channels_first" else shape[-1]
+    return int(np.prod(tuple(shape)) // channels)
+
+
+def _input_fully_known(model) -> bool:
+    inputs = _compat.model_inputs(model)
+    return inputs is not None and all(
+        d is not None for t in keras.tree.flatten(inputs) for d in t.shape[1:]
+    )
+
+
+def _example_input(model, input_shape):
+    """A batch of one zero example, in the structure the model is called with."""
+    if input_shape is not None:
+        if not isinstance(input_shape, (tuple, list)) or not all(
+            isinstance(d, int) and d > 0 for d in input_shape
+        ):
+            raise ValueError(
+                "`input_shape` must be a tuple of positive ints (one example, without the "
+                f"batch axis). Received: input_shape={input_shape!r}"
+            )
+        return np.zeros((1, *input_shape), dtype="float32")
+    if not _input_fully_known(model):
+        raise ValueError(
+            f"The input shape of model '{model.name}' is not fully known: pass "
+            "`input_shape` (one example's shape, without the batch axis)."
+        )
+    return keras.tree.map_structure(
+        lambda t: np.zeros((1, *t.shape[1:]), dtype=keras.backend.standardize_dtype(t.dtype)),
+        _compat.model_inputs(model),
     )

@@ -133,6 +133,7 @@ class PruningSet:
     Args:
         wrappers: the `PruneWrapper` layers of the set (followers excluded).
         gradients: `{weight path: [gradient, ...]}` for patterns that need them.
+        activations: `{weight path: output statistics}` for patterns that need them.
         masks_only_grow: True to keep every already-pruned group pruned; False lets a
             selection restore groups (their weights restart from zero).
         transform: optional `f(scores) -> scores` applied to each tensor's group scores
@@ -148,15 +149,17 @@ class PruningSet:
     """
 
     def __init__(self, wrappers: Sequence, gradients: Mapping[str, list] | None = None, *,
+                 activations: Mapping[str, object] | None = None,
                  masks_only_grow: bool = True, transform=None):
-        gradients = gradients or {}
+        gradients, activations = gradients or {}, activations or {}
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
         # A tensor has at most as many groups as weights: room for every score at once.
         capacity = sum(int(np.prod(w.pruned_weights[i].shape)) for w, i in self.tensors)
         scores, already, sizes, counts = _Filler(capacity), _Filler(capacity), [], [0]
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
-            s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path))
+            s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path),
+                                        activations.get(weight.path))
             s = _as_float(s)
             if np.isnan(s).any():
                 raise ValueError(
@@ -321,15 +324,19 @@ def _as_float(scores) -> np.ndarray:
 
 
 def masks_for_set(
-    wrappers: list, sparsity: float, gradients: Mapping[str, list] | None = None
+    wrappers: list,
+    sparsity: float,
+    gradients: Mapping[str, list] | None = None,
+    activations: Mapping[str, object] | None = None,
 ) -> list[list[np.ndarray]]:
     """New masks for the pruned weights of `wrappers`, pruned together as one set.
 
-    `gradients` maps a weight's path to its loss gradients on a few batches, for
-    patterns that need them (Taylor). Returns one list of masks per wrapper, in the
-    order of `wrapper.pruned_weights`. (`update_masks` assigns them one wrapper at a
-    time instead, so the masks of a whole model are never held at once.)
+    `gradients` maps a weight's path to its loss gradients on a few batches, and
+    `activations` to its layer's output statistics, for patterns that need them (Taylor,
+    SNIP; APoZ, mean activation). Returns one list of masks per wrapper, in the order of
+    `wrapper.pruned_weights`. (`update_masks` assigns them one wrapper at a time instead,
+    so the masks of a whole model are never held at once.)
     """
-    pruning_set = PruningSet(wrappers, gradients)
+    pruning_set = PruningSet(wrappers, gradients, activations=activations)
     masks = dict((id(w), m) for w, m in pruning_set.masks(pruning_set.select(sparsity)))
     return [masks[id(w)] for w in wrappers]

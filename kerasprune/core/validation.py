@@ -113,6 +113,26 @@ def check_learning_rate(
     return float(value)
 
 
+def check_positive(name: str, value: Any, *, optional: bool = False) -> float | None:
+    """A finite float > 0 (or None when `optional`): a strength, a threshold.
+
+    Example:
+
+    >>> check_positive("penalty", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `penalty` must be a finite float > 0. Received: penalty=0
+    """
+    if value is None and optional:
+        return None
+    if not (is_number(value) and math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"`{name}` must be a finite float > 0{' or None' if optional else ''}. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
 def check_choice(name: str, value: Any, choices: Iterable) -> Any:
     """One of `choices`.
 

@@ -31,7 +31,7 @@ from kerasprune.core.registry import (
     prunable_weight_names,
     unprunable_layers,
 )
-from kerasprune.core.validation import check_choice, check_model, is_number
+from kerasprune.core.validation import check_choice, check_model, check_positive, is_number
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
 
@@ -59,6 +59,7 @@ def prune(
     pattern: patterns_lib.MaskPattern | None = None,
     min_density: float = DEFAULT_MIN_DENSITY,
     mask_dtype: str | None = None,
+    penalty: float | None = None,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -98,6 +99,9 @@ def prune(
         mask_dtype: how masks are stored: None (default, the weight's dtype: a float32
             mask costs as much memory as its kernel) or `"uint8"` (a quarter of that,
             with a cast after every optimizer step).
+        penalty: strength of a group-lasso penalty (`kerasprune.GroupLasso`) on every
+            pruned weight, over its pattern's groups (L1 when unstructured), for
+            penalty-based pruning with `kerasprune.PenaltyPruningCallback`.
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -121,6 +125,7 @@ def prune(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
             "Call kerasprune.strip(model) first to start again."
         )
+    check_positive("penalty", penalty, optional=True)
     pattern = _pattern(block_shape, pattern)
     names = [l.name for l in all_layers(model) if not isinstance(l, keras.layers.InputLayer)]
     include = _selector("layers", layers, names, model)
@@ -148,6 +153,7 @@ def prune(
             min_density=min_density,
             mask_dtype=mask_dtype,
             pattern=pattern,
+            penalty=penalty,
         )
 
     return copy_model(model, replace)

@@ -13,7 +13,13 @@ import keras
 
 from kerasprune.core.patterns import MaskPattern
 from kerasprune.core.validation import check_choice, is_int
-from kerasprune.structured.criteria import CRITERIA, by_channel, channel_axis, channel_scores
+from kerasprune.structured.criteria import (
+    ACTIVATION_CRITERIA,
+    CRITERIA,
+    by_channel,
+    channel_axis,
+    channel_scores,
+)
 
 NORMALIZATIONS = ("none", "size", "layer")
 
@@ -28,7 +34,8 @@ class Channels(MaskPattern):
 
     Args:
         criterion: `"l1"`, `"l2"`, `"taylor"` (needs `importance=TaylorImportance(x, y)`
-            on the pruning callback) or `"random"`.
+            on the pruning callback), `"apoz"` or `"mean_activation"` (need
+            `importance=CriterionData(x)`), or `"random"`.
         normalize: `"size"` divides each score by the channel's weight count (mean |w|
             for L1), `"layer"` divides the layer's scores by their L2 norm (Molchanov et
             al.), `"none"` keeps raw scores. Irrelevant in layer scope.
@@ -74,12 +81,16 @@ class Channels(MaskPattern):
     def needs_gradients(self) -> bool:
         return self.criterion == "taylor"
 
-    def group_scores(self, weight, gradients=None):
+    @property
+    def needs_activations(self) -> bool:
+        return self.criterion in ACTIVATION_CRITERIA
+
+    def group_scores(self, weight, gradients=None, activations=None):
         weight = np.asarray(weight)
         axis = channel_axis(weight.shape)
         sizes = np.full(weight.shape[axis], weight.size // weight.shape[axis], dtype=np.int64)
-        scores = channel_scores(weight, self.criterion, axis=axis,
-                                gradients=gradients, seed=self.seed)
+        scores = channel_scores(weight, self.criterion, axis=axis, gradients=gradients,
+                                activations=activations, seed=self.seed)
         if self.normalize == "size":
             scores = scores / sizes
         elif self.normalize == "layer":
@@ -99,6 +110,12 @@ class Channels(MaskPattern):
         view = [1] * len(shape)
         view[axis] = shape[axis]
         return np.broadcast_to(keep.reshape(view), shape).astype(np.float32)
+
+    def group_ids(self, shape):
+        axis = channel_axis(tuple(shape))
+        view = [1] * len(shape)
+        view[axis] = shape[axis]
+        return np.broadcast_to(np.arange(shape[axis]).reshape(view), shape).copy()
 
     def get_config(self):
         return {"criterion": self.criterion, "normalize": self.normalize,
@@ -155,7 +172,7 @@ class NM(MaskPattern):
         moved = np.moveaxis(array, -2, -1)
         return moved.reshape(-1, self.m)
 
-    def group_scores(self, weight, gradients=None):
+    def group_scores(self, weight, gradients=None, activations=None):
         magnitude = np.abs(self._runs(np.asarray(weight, dtype=np.float64)))
         rank = np.argsort(np.argsort(magnitude, axis=1, kind="stable"), axis=1)
         peak = magnitude.max(axis=1, keepdims=True)
@@ -173,6 +190,12 @@ class NM(MaskPattern):
 
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)
+
+    def group_ids(self, shape):
+        """The runs of `m` consecutive inputs: a penalty pushes whole runs to zero."""
+        runs = np.repeat(np.arange(int(np.prod(shape)) // self.m), self.m).reshape(-1, self.m)
+        self._runs(np.zeros(shape))  # the same shape check as the selection
+        return self._unruns(runs, tuple(shape))
 
     def get_config(self):
         return {"n": self.n, "m": self.m}

@@ -10,6 +10,11 @@ depthwise kernel (`[h, w, channels, 1]`). Scores (higher = more important):
   removed, from the loss gradients on a few batches of data (see `TaylorImportance`).
   Squaring each batch before averaging matters: near convergence the gradients of
   different batches cancel, so a score built on their sum would be noise;
+- `"apoz"`: one minus the Average Percentage of Zeros of the channel's output after a
+  ReLU over a data sample (Hu et al., 2016): a channel that is almost always zero matters
+  little. `"mean_activation"`: the mean of the channel's ReLU output (Molchanov et al.,
+  2017). Both read the layer's output (outputs <= 0 count as zeros, so a linear layer
+  followed by a ReLU is scored as the ReLU sees it) from `kerasprune.CriterionData`;
 - `"random"`: a fixed random order, the baseline every criterion must beat.
 """
 
@@ -21,10 +26,11 @@ import numpy as np
 import keras
 
 from kerasprune import _compat
-from kerasprune.core.gradients import batch_gradients
+from kerasprune.core.criterion_data import ChannelActivity
 from kerasprune.core.validation import check_choice
 
-CRITERIA = ("l1", "l2", "taylor", "random")
+CRITERIA = ("l1", "l2", "taylor", "random", "apoz", "mean_activation")
+ACTIVATION_CRITERIA = ("apoz", "mean_activation")
 
 
 def channel_axis(shape: tuple[int, ...]) -> int:
@@ -62,16 +68,20 @@ def channel_scores(
     *,
     axis: int | None = None,
     gradients: Sequence[np.ndarray] | None = None,
+    activations: ChannelActivity | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """One importance score per channel of `weight` (higher = keep).
 
     Args:
         weight: a kernel.
-        criterion: one of `"l1"`, `"l2"`, `"taylor"`, `"random"`.
+        criterion: one of `"l1"`, `"l2"`, `"taylor"`, `"random"`, `"apoz"`,
+            `"mean_activation"`.
         axis: the channel axis; default `channel_axis(weight.shape)`.
         gradients: the loss gradients w.r.t. `weight` on one or more minibatches (each of
             `weight`'s shape); needed for `"taylor"`.
+        activations: the `ChannelActivity` of the layer's output; needed for `"apoz"`
+            and `"mean_activation"`.
         seed: seed of the `"random"` order.
 
     Example:
@@ -96,6 +106,8 @@ def channel_scores(
         return np.where(groups.any(axis=1), order + 1e-3, 0.0)
     if criterion == "taylor":
         return _taylor(weight, gradients, axis)
+    if criterion in ACTIVATION_CRITERIA:
+        return _activation_score(criterion, activations, groups.shape[0])
     raise ValueError(f"`criterion` must be one of {CRITERIA}. Received: criterion={criterion!r}")
 
 
@@ -112,6 +124,19 @@ def _taylor(weight: np.ndarray, gradients, axis: int) -> np.ndarray:
     per_batch = [by_channel(weight * np.asarray(g, np.float64), axis).sum(axis=1)
                  for g in batches]
     return np.mean(np.square(per_batch), axis=0)
+
+
+def _activation_score(criterion: str, activity, channels: int) -> np.ndarray:
+    if activity is None or np.shape(activity.mean) != (channels,):
+        shape = None if activity is None else np.shape(activity.mean)
+        raise ValueError(
+            f"The {criterion!r} criterion needs the layer's output statistics for each of "
+            f"its {channels} channels. Received: statistics of shape {shape}. Pass "
+            "`importance=kerasprune.CriterionData(x)` to the pruning callback."
+        )
+    if criterion == "apoz":
+        return 1.0 - np.asarray(activity.zero_fraction, np.float64)
+    return np.asarray(activity.mean, np.float64)
 
 
 def head_scores(layer: keras.layers.MultiHeadAttention, criterion: str = "l1") -> np.ndarray:
@@ -139,33 +164,3 @@ def head_scores(layer: keras.layers.MultiHeadAttention, criterion: str = "l1") -
     head_axes = {"query": 1, "key": 1, "value": 1, "output": 0}
     return sum(channel_scores(np.asarray(projections[name].kernel), criterion, axis=axis)
                for name, axis in head_axes.items())
-
-
-def loss_gradients(
-    model: keras.Model, x, y, *, batch_size: int = 64, paths: Sequence[str] | None = None
-) -> dict[str, list[np.ndarray]]:
-    """Gradients of `model`'s compiled loss on each batch of `(x, y)`.
-
-    Returns `{variable path: [gradient on batch 1, gradient on batch 2, ...]}` for the
-    trainable variables named in `paths` (all of them by default).
-
-    Example:
-
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> model.compile(loss="mse")
-    >>> grads = loss_gradients(model, np.ones((4, 3)), np.zeros((4, 2)), batch_size=2)
-    >>> [g.shape for g in grads[model.layers[0].kernel.path]]
-    [(3, 2), (3, 2)]
-    """
-    if getattr(model, "loss", None) is None:
-        raise ValueError(
-            f"Model '{model.name}' has no loss: compile it before computing Taylor scores."
-        )
-    wanted = None if paths is None else set(paths)
-    variables = [v for v in model.trainable_variables if wanted is None or v.path in wanted]
-    result: dict[str, list[np.ndarray]] = {v.path: [] for v in variables}
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        for variable, grad in zip(variables, batch_gradients(model, xb, yb, variables)):
-            result[variable.path].append(np.zeros(variable.shape) if grad is None else grad)
-    return result

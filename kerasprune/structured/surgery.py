@@ -44,6 +44,8 @@ def shrink(model: keras.Model) -> keras.Model:
 
     Returns:
         A new Functional `keras.Model` with fewer filters/units where channels were pruned.
+        `kerasprune.sparsity_report(shrunk, baseline=model)` reports its multiply-
+        accumulates per layer against `model`'s and the theoretical speed-up.
 
     Warns:
         UserWarning: when no channel can be removed (e.g. an unstructured pruned model):
@@ -64,8 +66,12 @@ def shrink(model: keras.Model) -> keras.Model:
     >>> kernel, bias = model.layers[0].get_weights()
     >>> kernel[:, :2] = 0.0; bias[:2] = 0.0
     >>> model.layers[0].set_weights([kernel, bias])
-    >>> shrink(model).layers[1].units
+    >>> small = shrink(model)
+    >>> small.layers[1].units
     2
+    >>> from kerasprune import sparsity_report
+    >>> sparsity_report(small, baseline=model).speedup  # (8x4 + 4x2) / (8x2 + 2x2)
+    2.0
     """
     check_model(model)
     if prune_wrappers(model):

@@ -1,24 +1,19 @@
 """`TaylorImportance(x, y)`: the data behind the Taylor criterion's loss gradients.
 
 `Channels("taylor")` scores a channel by how much the loss would change without it,
-which needs loss gradients on real data. A `TaylorImportance` holds a fixed sample and
-computes those gradients on demand; a pruning callback given `importance=` asks it for
-them right before each mask update and passes them to `update_masks(gradients=...)`.
-Nothing is written onto the patterns, so every wrapper gets the gradients of its own
-weights.
+which needs loss gradients on real data. A `TaylorImportance` is a
+`kerasprune.CriterionData` whose targets are required: a pruning callback given
+`importance=` asks it for the gradients right before each mask update and passes them to
+`update_masks(gradients=...)`. Nothing is written onto the patterns, so every wrapper gets
+the gradients of its own weights.
 """
 
 from __future__ import annotations
 
-import keras
-import numpy as np
-
-from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.validation import check_int
-from kerasprune.structured.criteria import loss_gradients
+from kerasprune.core.criterion_data import CriterionData
 
 
-class TaylorImportance:
+class TaylorImportance(CriterionData):
     """A fixed sample `(x, y)` whose per-batch loss gradients feed gradient-based criteria.
 
     Args:
@@ -40,20 +35,4 @@ class TaylorImportance:
     """
 
     def __init__(self, x, y, *, batch_size: int = 64):
-        if not hasattr(x, "__len__") or not hasattr(y, "__len__") or len(x) != len(y) or not len(x):
-            raise ValueError(
-                "`x` and `y` must be non-empty arrays of equal length. Received: "
-                f"x of type {type(x).__name__}, y of type {type(y).__name__}"
-            )
-        self.x, self.y = x, y
-        self.batch_size = check_int("batch_size", batch_size, minimum=1)
-
-    def gradients(self, model: keras.Model) -> dict[str, list[np.ndarray]]:
-        """`{weight path: [gradient per batch]}` for every weight whose pattern needs them."""
-        paths = [
-            weight.path
-            for wrapper in prune_wrappers(model)
-            if wrapper.pattern.needs_gradients
-            for weight in wrapper.pruned_weights
-        ]
-        return loss_gradients(model, self.x, self.y, batch_size=self.batch_size, paths=paths)
+        super().__init__(x, y, batch_size=batch_size)

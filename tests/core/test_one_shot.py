@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.core.criterion_data import loss_gradients
 from kerasprune.core.one_shot import one_shot_prune
 
 
@@ -54,3 +55,65 @@ def test_bad_sparsity_is_refused(sparsity):
 def test_not_a_model_is_refused():
     with pytest.raises(TypeError, match="keras.Model"):
         one_shot_prune(keras.layers.Dense(3), 0.5)
+
+
+def _snip_case():
+    """Input feature 0 is always zero in the data, so its weights (the largest) have zero
+    gradient: SNIP calls them useless, magnitude calls them the most important."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, use_bias=False, name="d")])
+    kernel = np.array([[9.0, 9.0], [0.5, -0.4], [0.3, 0.2], [-0.6, 0.1]], "float32")
+    model.get_layer("d").set_weights([kernel])
+    model.compile(loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    x[:, 0] = 0.0
+    y = rng.normal(size=(32, 2)).astype("float32")
+    return model, kernel, x, y
+
+
+def test_snip_prunes_by_gradient_times_weight_where_magnitude_keeps_large_weights():
+    model, kernel, x, y = _snip_case()
+    by_magnitude = one_shot_prune(model, 0.25)
+    by_snip = one_shot_prune(model, 0.25, criterion="snip", data=(x, y))
+    magnitude_mask = kerasprune.prune_wrappers(by_magnitude)[0].masks[0].numpy()
+    snip_mask = kerasprune.prune_wrappers(by_snip)[0].masks[0].numpy()
+    assert magnitude_mask[0].all() and snip_mask[0].sum() == 0  # row 0: kept vs pruned
+    assert snip_mask.sum() == magnitude_mask.sum() == 6  # exactly 25% of 8 pruned each
+    # Beyond the constructed rows, SNIP keeps the weights of largest |g * w|.
+    grad = 2.0 / (32 * 2) * x.T @ (x @ kernel - y)  # d(mse)/d(kernel), one batch of 32
+    snip_scores = np.abs(grad * kernel)
+    assert snip_scores[snip_mask == 1].min() >= snip_scores[snip_mask == 0].max()
+
+
+def test_snip_at_half_sparsity_is_one_global_threshold_on_saliency():
+    model = mlp()
+    model.compile(loss="mse")
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(64, 16)), rng.normal(size=(64, 8))
+    pruned = one_shot_prune(model, 0.5, criterion="snip", data=(x, y))
+    assert kerasprune.sparsity_report(pruned).total == 0.5
+    grads = loss_gradients(model, x, y, batch_size=64)
+    kept, dropped = [], []
+    for layer, wrapper in zip(model.layers, kerasprune.prune_wrappers(pruned)):
+        assert wrapper.pattern.criterion == "snip"
+        saliency = np.abs(grads[layer.kernel.path][0] * layer.kernel.numpy())
+        mask = wrapper.masks[0].numpy() == 1
+        kept.append(saliency[mask])
+        dropped.append(saliency[~mask])
+    assert np.concatenate(kept).min() >= np.concatenate(dropped).max()
+
+
+def test_snip_needs_data_a_loss_and_a_plain_model():
+    model, _, x, y = _snip_case()
+    with pytest.raises(ValueError, match=r"pass data=\(x, y\)"):
+        one_shot_prune(model, 0.5, criterion="snip")
+    with pytest.raises(ValueError, match="compile it first"):
+        one_shot_prune(mlp(), 0.5, criterion="snip", data=(x[:, :4], y))
+    with pytest.raises(ValueError, match="criterion"):
+        one_shot_prune(model, 0.5, criterion="grasp", data=(x, y))
+    with pytest.raises(ValueError, match="already pruning-ready"):
+        one_shot_prune(kerasprune.prune(model), 0.5, criterion="snip", data=(x, y))
+    with pytest.raises(ValueError, match="no `pattern`"):
+        one_shot_prune(model, 0.5, criterion="snip", data=(x, y), block_shape=(2, 1))
+    with pytest.raises(TypeError, match="`data` must be"):
+        one_shot_prune(model, 0.5, criterion="snip", data=x)

@@ -40,6 +40,16 @@ def test_unstructured_and_get():
         Blocks((1, 1, 1)).group_scores(np.ones((2, 2)))
 
 
+def test_unstructured_criterion_is_checked_and_snip_needs_gradients():
+    with pytest.raises(ValueError, match="Received: criterion='grasp'"):
+        Unstructured("grasp")
+    assert Unstructured("snip").needs_gradients and not Unstructured().needs_gradients
+    with pytest.raises(ValueError, match="loss gradients"):
+        Unstructured("snip").group_scores(np.ones((2, 2)))
+    mask = np.array([[1.0, 0.0]])
+    assert Unstructured("snip").pruned_groups(mask).tolist() == [False, True]
+
+
 def test_blocks_max_pooling_scores_a_block_by_its_largest_magnitude():
     w = np.array([[0.1, 0.2], [-5.0, 0.3], [1.0, 1.0], [1.0, 1.0]], dtype="float32")
     mean_scores, _ = Blocks((2, 1)).group_scores(w)

@@ -36,3 +36,73 @@ def test_report_on_plain_model_counts_zeros_in_prunable_kernels():
 def test_report_rejects_non_models():
     with pytest.raises(TypeError, match="`model` must be a keras.Model"):
         kerasprune.sparsity_report([1, 2])
+
+
+def test_macs_per_layer_and_speedup_of_a_pruned_cnn():
+    pruned = kerasprune.prune(small_cnn(), layers=["conv", "hidden"])
+    kerasprune.update_masks(pruned, 0.75)
+    report = kerasprune.sparsity_report(pruned)
+    # conv: 5x5 output positions x 3x3x1x8 kernel; Dense: its kernel once per example.
+    dense = {"conv": 25 * 72, "hidden": 200 * 32, "logits": 32 * 10}
+    assert {r.layer: r.dense for r in report.macs} == dense
+    remaining = {r.layer: r.remaining for r in report.macs}
+    assert remaining == {"conv": 25 * 18, "hidden": 1600, "logits": 320}
+    assert report.dense_macs == sum(dense.values())
+    assert report.speedup == pytest.approx(sum(dense.values()) / (450 + 1600 + 320))
+    assert "theoretical speed-up 3.59x" in str(report)
+
+
+def test_macs_of_a_subclassed_model_count_every_call():
+    class Twice(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.shared = keras.layers.Dense(4)
+            self.rnn = keras.layers.GRU(2)
+
+        def call(self, x):
+            return self.rnn(self.shared(self.shared(x)[..., :3]))
+
+    model = Twice()
+    model(np.zeros((2, 5, 3), "float32"))
+    rows = {r.layer: r.dense for r in kerasprune.multiply_accumulates(model)}
+    # The shared Dense runs twice over 5 time steps; the GRU: 5 steps x (4x6 + 2x6).
+    assert rows == {model.shared.name: 2 * 5 * 3 * 4, model.rnn.name: 5 * (24 + 12)}
+    assert "call" not in model.shared.__dict__  # the observation is undone
+
+
+def test_macs_need_a_known_input_shape():
+    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4, name="emb"),
+                              keras.layers.Dense(3, name="d")])
+    report = kerasprune.sparsity_report(model)
+    assert report.macs is None and report.speedup is None
+    assert "pass sparsity_report(model, input_shape=...)" in str(report)
+    sized = kerasprune.sparsity_report(model, input_shape=(6,))
+    assert [(r.layer, r.dense) for r in sized.macs] == [("d", 6 * 12)]
+    with pytest.raises(ValueError, match="input_shape"):
+        kerasprune.multiply_accumulates(model)
+    with pytest.raises(ValueError, match="Received: input_shape=6"):
+        kerasprune.multiply_accumulates(model, input_shape=6)
+
+
+def test_macs_of_named_inputs_and_convolution_kinds():
+    inputs = {"a": keras.Input((8, 8, 3), name="a"), "b": keras.Input((8, 8, 3), name="b")}
+    x = keras.layers.Add()([inputs["a"], inputs["b"]])
+    x = keras.layers.SeparableConv2D(4, 3, strides=2, name="sep")(x)  # 3x3 positions
+    x = keras.layers.Conv2DTranspose(2, 3, name="up")(x)  # applied at its 3x3 inputs
+    x = keras.layers.DepthwiseConv2D(3, name="dw")(x)  # 5x5 -> 3x3 positions
+    model = keras.Model(inputs, x)
+    rows = {r.layer: r.dense for r in kerasprune.multiply_accumulates(model)}
+    assert rows == {"sep": 9 * (27 + 12), "up": 9 * 72, "dw": 9 * 18}
+
+
+def test_speedup_of_a_shrunk_model_against_its_baseline():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="a"),
+                              keras.layers.Dense(3, name="b")])
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels(), layers=["a"])
+    kerasprune.update_masks(pruned, 0.5)
+    small = kerasprune.shrink(pruned)
+    report = kerasprune.sparsity_report(small, baseline=pruned)
+    assert {r.layer: (r.dense, r.remaining) for r in report.macs} == {
+        "a": (48, 24), "b": (24, 12)}
+    assert report.speedup == pytest.approx(2.0)
+    assert kerasprune.sparsity_report(small).speedup == pytest.approx(1.0)  # dense itself

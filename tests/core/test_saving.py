@@ -77,6 +77,7 @@ def test_subclassed_model_with_wrappers_by_hand_round_trips(tmp_path):
     kerasprune.ConstantSparsity(0.5, 5, 50, 5),
     kerasprune.Blocks((4, 1)),
     kerasprune.Unstructured(),
+    kerasprune.Unstructured("snip"),
 ])
 def test_public_objects_serialize(obj):
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))

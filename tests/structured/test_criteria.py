@@ -5,8 +5,8 @@ import keras
 import pytest
 
 import kerasprune
-from kerasprune import TaylorImportance
-from kerasprune.structured.criteria import channel_axis, channel_scores, head_scores, loss_gradients
+from kerasprune import CriterionData, TaylorImportance
+from kerasprune.structured.criteria import channel_axis, channel_scores, head_scores
 from kerasprune.structured.channel_patterns import Channels, channels_kept
 
 RNG = np.random.default_rng(0)
@@ -53,20 +53,6 @@ def test_taylor_score_of_an_important_channel_survives_gradients_that_cancel():
     summed = np.abs((w * sum([g, -g, g, -g])).sum(0))
     assert summed.tolist() == [0.0, 0.0]  # what the summed form would see
     assert scores[0] == pytest.approx(36.0) and scores[0] > 1e4 * scores[1]
-
-
-def test_loss_gradients_match_the_analytic_gradient():
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, use_bias=False)])
-    model.compile(loss="mse")
-    x = RNG.normal(size=(40, 5)).astype("float32")
-    y = np.zeros((40, 3), "float32")
-    grads = loss_gradients(model, x, y, batch_size=20)
-    kernel = model.layers[0].kernel.numpy()
-    path = model.layers[0].kernel.path
-    assert len(grads[path]) == 2  # one gradient per batch
-    for batch, grad in zip((x[:20], x[20:]), grads[path]):
-        expected = 2.0 / (20 * 3) * batch.T @ (batch @ kernel)
-        np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_taylor_prunes_a_large_unit_the_loss_ignores_where_l1_keeps_it():
@@ -126,6 +112,57 @@ def test_head_scores_sum_the_head_slices_of_all_projections():
 def test_unknown_criterion_is_rejected():
     with pytest.raises(ValueError, match="criterion"):
         channel_scores(np.ones((2, 2)), "l0")
+
+
+def _dead_unit_model():
+    """Unit 0 has the largest weights but a bias that keeps it below zero (a dead ReLU);
+    unit 1 has tiny weights and a large positive output."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, "relu", name="hidden"),
+                              keras.layers.Dense(1, name="out")])
+    kernel = RNG.normal(size=(4, 4)).astype("float32") * 0.5
+    kernel[:, 0] = 1.0
+    kernel[:, 1] = 0.01
+    bias = np.array([-100.0, 5.0, 0.0, 0.0], "float32")
+    model.get_layer("hidden").set_weights([kernel, bias])
+    return model
+
+
+def test_apoz_and_mean_activation_score_what_the_channel_outputs():
+    x = RNG.normal(size=(64, 4)).astype("float32")
+    kept = {}
+    for criterion in ("l1", "apoz", "mean_activation"):
+        pruned = kerasprune.prune(_dead_unit_model(), pattern=Channels(criterion),
+                                  exclude=["out"])
+        kerasprune.update_masks(pruned, 0.25, **CriterionData(x).for_update(pruned))
+        kept[criterion] = channels_kept(kerasprune.prune_wrappers(pruned)[0].masks[0].numpy())
+    assert kept["l1"][0] and not kept["l1"][1]  # magnitude keeps the dead unit
+    assert not kept["apoz"][0] and kept["apoz"].sum() == 3
+    assert not kept["mean_activation"][0] and kept["mean_activation"][1]
+
+
+def test_activation_criteria_need_statistics_of_every_channel():
+    w = np.ones((3, 2))
+    with pytest.raises(ValueError, match="CriterionData"):
+        channel_scores(w, "apoz")
+    wrong = kerasprune.ChannelActivity(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="each of its 2 channels"):
+        channel_scores(w, "mean_activation", activations=wrong)
+    assert Channels("apoz").needs_activations and not Channels("apoz").needs_gradients
+
+
+def test_pruning_callback_feeds_activations_to_apoz():
+    x = RNG.normal(size=(64, 4)).astype("float32")
+    y = RNG.normal(size=(64, 1)).astype("float32")
+    pruned = kerasprune.prune(_dead_unit_model(), pattern=Channels("apoz"), exclude=["out"])
+    pruned.compile(keras.optimizers.SGD(0.0), "mse")
+    gmp = dict(stabilization_epochs=0, pruning_epochs=1, finetune_epochs=0,
+               initial_sparsity=0.25)
+    with pytest.raises(ValueError, match="needs activations on data"):
+        pruned.fit(x, y, callbacks=[kerasprune.PruningCallback(0.25, **gmp)], verbose=0)
+    callback = kerasprune.PruningCallback(0.25, importance=CriterionData(x), **gmp)
+    pruned.fit(x, y, epochs=1, batch_size=64, callbacks=[callback], verbose=0)
+    kept = channels_kept(kerasprune.prune_wrappers(pruned)[0].masks[0].numpy())
+    assert not kept[0] and kept.sum() == 3
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])

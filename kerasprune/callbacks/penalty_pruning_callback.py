@@ -1,0 +1,189 @@
+"""`PenaltyPruningCallback`: penalty-based pruning (L1, group lasso) inside `model.fit`.
+
+Train a model made with `kerasprune.prune(model, penalty=strength)`: every pruned weight
+carries a group-lasso penalty over its pattern's groups (L1 for single weights), which
+drives unneeded groups toward zero. Then:
+
+1. penalty phase (`penalty_epochs`): every `update_every` steps and at the phase's end
+   the groups whose RMS norm `||w_g|| / sqrt(|g|)` is below `threshold` are removed
+   (masked; masks only grow). A weight always keeps its largest group, so no layer is
+   emptied;
+2. at the end of the penalty phase, if `target_sparsity` is given and the threshold left
+   the model below it, the lowest-scoring remaining groups are removed to reach it
+   exactly; the penalty is taken off the weights;
+3. fine-tuning (`finetune_epochs`) with frozen masks.
+
+Logs: `sparsity`, `threshold_sparsity` (what the threshold alone reached, the penalty's
+own result) and `stage` (0 penalty, 1 fine-tuning). The threshold sparsity is kept in the
+model's `PruningState`, so a resumed run reports it too.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+
+from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
+from kerasprune.core.group_lasso import group_rms
+from kerasprune.core.mask_update import overall_sparsity, update_followers, update_masks
+from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.sparsity_schedules import ConstantSparsity, SparsitySchedule
+from kerasprune.core.validation import (
+    check_int,
+    check_positive,
+    check_sparsity,
+    check_update_every,
+)
+
+
+@keras.saving.register_keras_serializable(package="kerasprune")
+class PenaltyPruningCallback(BasePruningCallback):
+    """Remove groups whose norm a penalty drove below `threshold`, then fine-tune.
+
+    Args:
+        threshold: groups with RMS norm below it are removed (in the units of a weight's
+            magnitude, whatever the group size).
+        penalty_epochs: epochs of training with the penalty, removing groups as they fall.
+        finetune_epochs: epochs with frozen masks and no penalty at the end.
+        update_every: `"epoch"` or a number of steps between removals.
+        target_sparsity: if given, the sparsity reached at the start of fine-tuning: the
+            lowest-scoring groups left are removed when the threshold fell short (a
+            warning says when it overshot).
+
+    Example:
+
+    >>> import numpy as np, keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(16),
+    ...                                            keras.layers.Dense(1)]), penalty=1e-2)
+    >>> model.compile("adam", "mse")
+    >>> x, y = np.random.rand(64, 8), np.random.rand(64, 1)
+    >>> callback = kerasprune.PenaltyPruningCallback(0.05, penalty_epochs=2,
+    ...     finetune_epochs=1, target_sparsity=0.5)
+    >>> history = model.fit(x, y, epochs=3, callbacks=[callback], verbose=0)
+    >>> round(history.history["sparsity"][-1], 2), history.history["stage"]
+    (0.5, [0, 0, 1])
+    """
+
+    def __init__(
+        self,
+        threshold: float,
+        *,
+        penalty_epochs: int,
+        finetune_epochs: int,
+        update_every: str | int = "epoch",
+        target_sparsity: float | None = None,
+    ):
+        super().__init__(0.0 if target_sparsity is None else
+                         check_sparsity("target_sparsity", target_sparsity))
+        self.threshold = check_positive("threshold", threshold)
+        self.penalty_epochs = check_int("penalty_epochs", penalty_epochs, minimum=1)
+        self.finetune_epochs = check_int("finetune_epochs", finetune_epochs)
+        self.update_every = check_update_every(update_every)
+        self.target = target_sparsity
+
+    @property
+    def total_epochs(self) -> int:
+        return self.penalty_epochs + self.finetune_epochs
+
+    # -- policy -------------------------------------------------------------------------
+
+    def state_spec(self, model: keras.Model) -> dict[str, list[int]]:
+        return {"threshold_sparsity": []}
+
+    def check_begin(self) -> None:
+        if not any(w.penalized for w in prune_wrappers(self.model)):
+            warnings.warn(
+                "PenaltyPruningCallback: no pruned weight carries a penalty, so only the "
+                "threshold acts. Create the model with kerasprune.prune(model, penalty=...).",
+                stacklevel=2,
+            )
+
+    def make_schedule(self, steps_per_epoch: int) -> SparsitySchedule:
+        penalty_steps = self.penalty_epochs * steps_per_epoch
+        frequency = steps_per_epoch if self.update_every == "epoch" else self.update_every
+        if frequency > penalty_steps:
+            raise ValueError(
+                f"update_every={self.update_every} ({frequency} steps) is longer than the "
+                f"penalty phase ({penalty_steps} steps): no group would ever be removed."
+            )
+        # Removals after each `frequency` steps of training; the last one, with the
+        # top-up to the target, ends the phase in `on_epoch_end`.
+        return ConstantSparsity(self.target_sparsity, frequency, penalty_steps, frequency)
+
+    def prunes_at(self, step: int) -> bool:
+        return self.schedule.updates_at(step) and step < self.schedule.end_step
+
+    def prune_now(self, step: int, target: float) -> float:
+        return self.remove_below_threshold()
+
+    def remove_below_threshold(self) -> float:
+        """Mask every live group whose RMS norm is below the threshold; returns the sparsity."""
+        wrappers = prune_wrappers(self.model)
+        leaders = [w for w in wrappers if w.follows is None]
+        for wrapper in leaders:
+            wrapper.assign_masks([_threshold_mask(wrapper.pattern, np.asarray(v),
+                                                  np.asarray(m), self.threshold)
+                                  for v, m in zip(wrapper.pruned_weights, wrapper.masks)])
+        update_followers([w for w in wrappers if w.follows is not None],
+                         {w.layer.name: w for w in leaders})
+        reached = overall_sparsity(wrappers)
+        self.state.values["threshold_sparsity"].assign(reached)
+        return reached
+
+    def _end_penalty_phase(self) -> float:
+        reached = self.remove_below_threshold()
+        if self.target is not None and reached < self.target:
+            reached = update_masks(self.model, self.target)
+        elif self.target is not None and reached > self.target + 1e-3:
+            warnings.warn(
+                f"PenaltyPruningCallback: the threshold {self.threshold} removed more than "
+                f"the target: sparsity {reached:.4f} > target_sparsity {self.target}. "
+                "Lower the threshold or the penalty.",
+                stacklevel=2,
+            )
+        self._remove_penalty()
+        return reached
+
+    def _remove_penalty(self) -> None:
+        wrappers = [w for w in prune_wrappers(self.model) if w.penalized]
+        for wrapper in wrappers:
+            wrapper.remove_penalty()
+        if wrappers:
+            self.model.make_train_function(force=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        if epoch >= self.penalty_epochs:
+            self._remove_penalty()  # a run resumed into fine-tuning has it back from config
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.penalty_epochs - 1:
+            self._end_penalty_phase()
+        super().on_epoch_end(epoch, logs)
+
+    def progress_logs(self) -> dict[str, float]:
+        return {"threshold_sparsity": float(self.state.read("threshold_sparsity")),
+                "stage": int(self.epoch >= self.penalty_epochs)}
+
+    @property
+    def threshold_sparsity(self) -> float:
+        """The sparsity the threshold alone reached (before any top-up to the target)."""
+        return float(self.state.read("threshold_sparsity"))
+
+    def get_config(self) -> dict:
+        return {
+            "threshold": self.threshold,
+            "penalty_epochs": self.penalty_epochs,
+            "finetune_epochs": self.finetune_epochs,
+            "update_every": self.update_every,
+            "target_sparsity": self.target,
+        }
+
+
+def _threshold_mask(pattern, weight: np.ndarray, mask: np.ndarray, threshold: float):
+    rms, ids = group_rms(pattern, weight)
+    dead = rms < threshold
+    dead[np.argmax(rms)] = False  # the largest group stays: a layer is never emptied
+    return np.where(dead[ids], 0, mask).astype(mask.dtype)

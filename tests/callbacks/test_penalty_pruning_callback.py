@@ -1,0 +1,65 @@
+"""Penalty-based pruning: threshold removal, top-up to the target, no penalty when fine-tuning."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+from kerasprune import PenaltyPruningCallback
+from kerasprune.structured.channel_patterns import channels_kept
+from tests.helpers import compile_classifier, small_cnn
+
+
+def test_removes_exactly_the_groups_below_the_threshold():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, name="d"),
+                              keras.layers.Dense(3, name="e")])
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels(), penalty=1e-3)
+    d, e = kerasprune.prune_wrappers(pruned)
+    kernel = np.ones((4, 5), "float32") * np.array([0.5, 0.01, 0.2, 0.005, 1.0], "float32")
+    d.layer.kernel.assign(kernel)
+    e.layer.kernel.assign(np.full((5, 3), 0.001, "float32"))  # every unit below threshold
+    callback = PenaltyPruningCallback(0.1, penalty_epochs=1, finetune_epochs=0)
+    callback.set_model(pruned)
+    reached = callback.remove_below_threshold()
+    assert channels_kept(d.masks[0].numpy()).tolist() == [True, False, True, False, True]
+    assert channels_kept(e.masks[0].numpy()).sum() == 1  # its largest unit is kept
+    assert reached == pytest.approx((2 * 4 + 2 * 5) / (20 + 15))
+    assert callback.threshold_sparsity == pytest.approx(reached)
+
+
+def test_fit_reaches_the_target_and_fine_tunes_without_the_penalty(digits):
+    (x, y), _ = digits
+    pruned = compile_classifier(kerasprune.prune(small_cnn(), penalty=1e-3))
+    callback = PenaltyPruningCallback(0.02, penalty_epochs=2, finetune_epochs=1,
+                                      update_every=10, target_sparsity=0.8)
+    history = pruned.fit(x[:960], y[:960], epochs=3, batch_size=64, callbacks=[callback],
+                         verbose=0)
+    assert history.history["stage"] == [0, 0, 1]
+    threshold_sparsity = history.history["threshold_sparsity"]
+    assert 0 < threshold_sparsity[0] <= threshold_sparsity[-1] < 0.8
+    assert history.history["sparsity"][-1] == pytest.approx(0.8, abs=1e-3)
+    assert not any(w.penalized for w in kerasprune.prune_wrappers(pruned))
+    assert float(sum(pruned.losses)) == 0.0  # what the retraced train step adds
+    for wrapper in kerasprune.prune_wrappers(pruned):
+        kernel, mask = wrapper.pruned_weights[0].numpy(), wrapper.masks[0].numpy()
+        assert np.all(kernel[mask == 0] == 0.0)
+
+
+def test_overshooting_the_target_warns(digits):
+    (x, y), _ = digits
+    pruned = compile_classifier(kerasprune.prune(small_cnn(), penalty=1e-3))
+    callback = PenaltyPruningCallback(10.0, penalty_epochs=1, finetune_epochs=0,
+                                      target_sparsity=0.5)
+    with pytest.warns(UserWarning, match="removed more than the target"):
+        pruned.fit(x[:128], y[:128], epochs=1, batch_size=64, callbacks=[callback], verbose=0)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="Received: threshold=0"):
+        PenaltyPruningCallback(0, penalty_epochs=1, finetune_epochs=0)
+    with pytest.raises(ValueError, match="penalty_epochs"):
+        PenaltyPruningCallback(0.1, penalty_epochs=0, finetune_epochs=0)
+    callback = PenaltyPruningCallback(0.1, penalty_epochs=2, finetune_epochs=1, update_every=7,
+                                      target_sparsity=0.9)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
+    assert clone.get_config() == callback.get_config()
