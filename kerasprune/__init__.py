@@ -32,8 +32,10 @@ from kerasprune.core.sparsity_schedules import (
 )
 from kerasprune.core.wrapping import UnprunableLayerWarning, prune, strip
 from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, SLR, allr_d1
+from kerasprune.structured.channel_groups import ChannelGroups, channel_groups
 from kerasprune.structured.channel_patterns import NM, Channels
 from kerasprune.structured.criteria import channel_scores, head_scores
+from kerasprune.structured.group_selection import LayersLeftWholeWarning
 from kerasprune.structured.surgery import shrink
 from kerasprune.structured.taylor_importance import TaylorImportance
 
@@ -45,6 +47,7 @@ __all__ = [
     "BasePruningCallback",
     "Blocks",
     "CLR",
+    "ChannelGroups",
     "Channels",
     "ConstantSparsity",
     "CycleSparsity",
@@ -52,6 +55,7 @@ __all__ = [
     "IMPCallback",
     "LLR",
     "LRW",
+    "LayersLeftWholeWarning",
     "MaskPattern",
     "NM",
     "PolynomialDecay",
@@ -64,6 +68,7 @@ __all__ = [
     "UnprunableLayerWarning",
     "Unstructured",
     "allr_d1",
+    "channel_groups",
     "channel_scores",
     "cycle_sparsities",
     "head_scores",

@@ -109,6 +109,33 @@ def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int) -> 
     return list(times)
 
 
+def time_blocked(
+    interpreters: Sequence[Any], *, runs: int, warmup: int, rounds: int = 5
+) -> list[np.ndarray]:
+    """Invoke times in seconds, one array per interpreter, timed in blocks.
+
+    Each round times every interpreter in turn: `warmup` untimed invokes, then a block of
+    `runs // rounds` consecutive timed invokes, so each model runs with warm caches (the
+    way a deployed model runs), while alternating the blocks over `rounds` spreads a
+    change in machine load over all models.
+
+    Example:
+    pair = [a.interpreter, b.interpreter]
+    times = time_blocked(pair, runs=100, warmup=10)
+    """
+    per_block = max(1, runs // rounds)
+    times: list[list[float]] = [[] for _ in interpreters]
+    for _ in range(rounds):
+        for i, interpreter in enumerate(interpreters):
+            for _ in range(warmup):
+                interpreter.invoke()
+            for _ in range(per_block):
+                start = time.perf_counter()
+                interpreter.invoke()
+                times[i].append(time.perf_counter() - start)
+    return [np.array(t) for t in times]
+
+
 def set_single_sample(interpreter: Any, inputs: np.ndarray | Sequence[np.ndarray]) -> None:
     """Feeds the first sample of `inputs` (batch of 1) to the interpreter."""
     run(interpreter, [a[:1] for a in _as_list(inputs)])

@@ -42,7 +42,9 @@ def update_masks(
     """Recompute every mask of `model` by magnitude for the target `sparsity`.
 
     Wrappers with `scope="global"` and no override share one threshold; every other
-    wrapper is pruned on its own. Masks only grow: what was pruned stays pruned.
+    wrapper is pruned on its own. Wrappers whose pattern selects over the whole model
+    (`Channels` with coupled channel groups) are handed to it together. Masks only grow:
+    what was pruned stays pruned.
 
     Args:
         model: a model holding `PruneWrapper` layers (see `kerasprune.prune`).
@@ -73,10 +75,16 @@ def update_masks(
         )
     followers = [w for w in wrappers if w.follows is not None]
     wrappers = [w for w in wrappers if w.follows is None]
-    shared = [w for w in wrappers if w.scope == "global" and w.sparsity_override is None
+    joint = [w for w in wrappers if w.pattern.selects_over_model]
+    if joint:
+        masks = joint[0].pattern.masks_for_model(model, joint, sparsity, final, gradients)
+        for wrapper, wrapper_masks in zip(joint, masks):
+            wrapper.assign_masks(wrapper_masks)
+    alone = [w for w in wrappers if not w.pattern.selects_over_model]
+    shared = [w for w in alone if w.scope == "global" and w.sparsity_override is None
               and w.sparsity_scale is None]
     sets = [(shared, sparsity)] if shared else []
-    sets += [([w], layer_target(w, sparsity, final)) for w in wrappers if w not in shared]
+    sets += [([w], layer_target(w, sparsity, final)) for w in alone if w not in shared]
     for members, target in sets:
         for wrapper, masks in zip(members, masks_for_set(members, target, gradients)):
             wrapper.assign_masks(masks)

@@ -94,6 +94,7 @@ def prune(
         override, scale = overrides.get(layer.name, (None, None))
         return PruneWrapper(
             fresh_copy(layer),
+            weight_names=pattern.weight_names(layer),
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,

@@ -43,11 +43,12 @@ def test_layer_scope_prunes_the_lowest_l1_channels_of_each_layer():
 
 def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="big"),
-                              keras.layers.Dense(8, name="tiny")])
+                              keras.layers.Dense(8, name="tiny"),
+                              keras.layers.Dense(2, name="logits")])
     model.get_layer("tiny").set_weights([RNG.normal(size=(8, 8)).astype("float32") * 1e-3,
                                          np.zeros(8, "float32")])
     for min_channels, tiny_kept in [(0, 0), (2, 2)]:
-        pruned = kerasprune.prune(model, scope="global",
+        pruned = kerasprune.prune(model, scope="global", exclude=["logits"],
                                   pattern=Channels("l1", min_channels=min_channels))
         kerasprune.update_masks(pruned, 0.7)
         masks = masks_of(pruned)
@@ -55,8 +56,9 @@ def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
 
 
 def test_random_criterion_is_a_fixed_order_and_masks_only_grow():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, name="d")])
-    pruned = kerasprune.prune(model, pattern=Channels("random", seed=3))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, name="d"),
+                              keras.layers.Dense(2, name="logits")])
+    pruned = kerasprune.prune(model, pattern=Channels("random", seed=3), exclude=["logits"])
     kerasprune.update_masks(pruned, 0.25)
     first = channels_kept(masks_of(pruned)["d"])
     kerasprune.update_masks(pruned, 0.5)

@@ -99,3 +99,22 @@ def test_empty_inputs_raise_value_error(trained):
     model, x, _ = trained
     with pytest.raises(ValueError, match="non-empty array"):
         tflite_export.benchmark(model, x[:0])
+
+
+def test_blocked_timing_runs_each_model_in_consecutive_blocks_after_warm_up():
+    calls = []
+
+    class Recorder:  # records the invoke order; the timing itself is not asserted
+        def __init__(self, name):
+            self.name = name
+
+        def invoke(self):
+            calls.append(self.name)
+
+    from tflite_export.benchmarking import time_blocked
+
+    times = time_blocked([Recorder("a"), Recorder("b")], runs=6, warmup=2, rounds=2)
+
+    assert [t.size for t in times] == [6, 6]
+    block = ["a"] * (2 + 3) + ["b"] * (2 + 3)
+    assert calls == block * 2
