@@ -127,8 +127,7 @@ class ChannelAnalysis:
             self.fresh(tensor, np.full(channels(tensor), np.nan))
         self._walk(graph)
         for tensor in graph.outputs:
-            self.require(self.atoms(tensor), np.zeros(channels(tensor), dtype=bool),
-                         "it reaches a model output")
+            self.pin(tensor, "it reaches a model output")
         self.roots = np.array([self._find(a) for a in range(len(self._parent))], dtype=np.int64)
         self.removable, self._blocked_by = self._removable_roots()
         self.removed = self._decide(keep_one)
@@ -172,6 +171,11 @@ class ChannelAnalysis:
     def require(self, atoms: np.ndarray, ok: np.ndarray, reason: str) -> None:
         """Atom `atoms[i]` may be removed only if `ok[i]`; `reason` says why not."""
         self._constraints.append((atoms, ok, reason))
+
+    def pin(self, tensor, reason: str) -> None:
+        """Keep every channel of `tensor`; `reason` says why."""
+        atoms = self.atoms(tensor)
+        self.require(atoms, np.zeros(atoms.size, dtype=bool), reason)
 
     def set_internal(self, layer, atoms: np.ndarray) -> None:
         """Remember the atoms living inside `layer` (attention heads) for its rule."""
@@ -252,9 +256,8 @@ class ChannelAnalysis:
                 return
         for tensor in call.inputs:
             if id(tensor) in self._atoms:
-                self.require(self.atoms(tensor), np.zeros(channels(tensor), dtype=bool),
-                             f"it enters {self._where}, which structured pruning does not "
-                             "understand")
+                self.pin(tensor, f"it enters {self._where}, which structured pruning does "
+                         "not understand")
         self._where = f"{self._where}, whose outputs are not followed"
         for tensor in node.outputs:
             self.fresh(tensor, np.full(channels(tensor), np.nan))

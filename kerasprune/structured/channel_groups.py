@@ -119,10 +119,16 @@ class ChannelGroups:
                 reasons[wrapper.layer.name] = (
                     f"structured pruning does not follow {type(wrapper.layer).__name__} "
                     "layers here (no rule, or called inside a nested model)")
+        blocked: dict[int, str] = {}
         for member in self.members:
-            if member.groups.size and (member.groups < 0).all():
+            if (member.groups >= 0).any():
+                blocked[id(member.slot.layer)] = ""
+            elif member.groups.size and id(member.slot.layer) not in blocked:
                 root = self.analysis.roots[member.slot.atoms[0]]
-                reasons[member.slot.layer.name] = self.analysis.blocked_by(root)
+                blocked[id(member.slot.layer)] = self.analysis.blocked_by(root)
+        for member in self.members:
+            if blocked.get(id(member.slot.layer)):
+                reasons[member.slot.layer.name] = blocked[id(member.slot.layer)]
         return reasons
 
     def __str__(self) -> str:

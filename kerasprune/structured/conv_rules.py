@@ -1,4 +1,5 @@
-"""Rules for the layers that mix channels: Conv/Dense, depthwise, transposed and separable convs.
+"""Rules for the layers that make channels: Conv/Dense, depthwise, transposed and separable
+convs, embeddings.
 
 Each of these layers creates its output channels (new atoms) and holds them in its
 kernel's output axis, so its output channels are slots of channel groups. A dead output
@@ -213,6 +214,29 @@ class SeparableConvRule(LayerRule):
         return config, weights
 
 
+class EmbeddingRule(LayerRule):
+    """Embedding: each output column is a new channel; an all-zero column outputs 0."""
+
+    def applies(self, layer, inputs) -> bool:
+        return type(layer) is keras.layers.Embedding  # subclasses may reuse the table
+
+    def propagate(self, analysis, layer, inputs, output) -> None:
+        table = analysis.weight(layer, "embeddings")
+        analysis.fresh(output, np.where(table.any(axis=0), np.nan, 0.0))
+
+    def slots(self, analysis, layer, inputs, output):
+        return [ChannelSlot(layer, analysis.atoms(output), {"embeddings": -1}, ("embeddings",))]
+
+    def cost(self, analysis, layer, inputs, output):
+        return 0, layer.input_dim * int(analysis.keep(output).sum())
+
+    def rebuild(self, analysis, layer, inputs, output, config, weights):
+        keep = analysis.keep(output)
+        config["output_dim"] = int(keep.sum())
+        weights["embeddings"] = weights["embeddings"][:, keep]
+        return config, weights
+
+
 def _register() -> None:
     layers = keras.layers
     kinds = {
@@ -222,6 +246,7 @@ def _register() -> None:
         TransposedConvRule(): (layers.Conv1DTranspose, layers.Conv2DTranspose,
                                layers.Conv3DTranspose),
         SeparableConvRule(): (layers.SeparableConv1D, layers.SeparableConv2D),
+        EmbeddingRule(): (layers.Embedding,),
     }
     for rule, classes in kinds.items():
         for layer_class in classes:

@@ -89,15 +89,16 @@ class LayerRule:
         return config, weights
 
 
-_RULES: dict[type, list[LayerRule]] = {}
+_RULES: dict[type | str, list[LayerRule]] = {}
 
 
-def register_layer_rule(layer_class: type, rule: LayerRule) -> None:
+def register_layer_rule(layer_class: type | str, rule: LayerRule) -> None:
     """Use `rule` for `layer_class` and its subclasses, before any earlier rule of the class
     (the first rule whose `applies` accepts a layer is used).
 
-    `layer_class` is a Keras layer class, or a `keras.Operation` class for the
-    `keras.ops` calls a Functional graph records.
+    `layer_class` is a Keras layer class, a `keras.Operation` class (for the `keras.ops`
+    calls a Functional graph records), or the Keras registered name of a class of another
+    package (`"keras_hub>TransformerEncoder"`), which then need not be imported.
 
     Example:
 
@@ -107,10 +108,11 @@ def register_layer_rule(layer_class: type, rule: LayerRule) -> None:
     >>> from kerasprune.structured.channelwise_rules import PassThroughRule
     >>> register_layer_rule(Identity, PassThroughRule())
     """
-    if not (isinstance(layer_class, type) and issubclass(layer_class, keras.Operation)):
+    if not isinstance(layer_class, str) and not (
+            isinstance(layer_class, type) and issubclass(layer_class, keras.Operation)):
         raise TypeError(
-            "`layer_class` must be a subclass of keras.layers.Layer (or keras.Operation). "
-            f"Received: layer_class={layer_class!r}"
+            "`layer_class` must be a subclass of keras.layers.Layer (or keras.Operation), "
+            f"or a registered class name. Received: layer_class={layer_class!r}"
         )
     if not isinstance(rule, LayerRule):
         raise TypeError(f"`rule` must be a LayerRule instance. Received: rule={rule!r}")
@@ -131,7 +133,8 @@ def rule_for(layer, inputs) -> LayerRule | None:
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         return None
     for cls in type(layer).__mro__:
-        for rule in _RULES.get(cls, ()):
+        rules = _RULES.get(cls, []) + _RULES.get(keras.saving.get_registered_name(cls), [])
+        for rule in rules:
             arity = rule.single_input is None or rule.single_input == (len(inputs) == 1)
             if arity and rule.applies(layer, inputs):
                 return rule

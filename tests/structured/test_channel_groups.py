@@ -348,3 +348,18 @@ def test_gradual_channel_pruning_with_groups_shrinks_exactly(digits):
     assert width(small, "a") == width(small, "b") == 4
     np.testing.assert_allclose(np.asarray(small(x[:32])), np.asarray(pruned(x[:32])),
                                atol=1e-4)
+
+
+def test_embedding_columns_are_channels():
+    inputs = keras.Input((5,), dtype="int32")
+    x = keras.layers.Embedding(20, 8, name="embed")(inputs)
+    x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["out"])
+    kerasprune.update_masks(pruned, 0.5)
+    small = shrink(pruned)
+    ids = RNG.integers(0, 20, (4, 5)).astype("int32")
+    np.testing.assert_allclose(np.asarray(small(ids)), np.asarray(pruned(ids)), atol=1e-5)
+    assert small.get_layer("embed").output_dim == 4
+    assert width(small, "hidden") == 3

@@ -422,3 +422,23 @@ def test_attention_heads_with_zero_output_rows_are_removed():
                                   mha.get_weights()[0][:, [1, 3], :])
     assert small.get_layer("up").units == 13
     assert max_output_diff(model, small, (5, 8)) <= 1e-4
+
+
+def test_kerashub_encoder_loses_its_dead_feed_forward_units():
+    import keras_hub
+    inputs = keras.Input((6, 16))
+    encoder = keras_hub.layers.TransformerEncoder(intermediate_dim=32, num_heads=4,
+                                                  name="encoder")
+    outputs = keras.layers.Dense(3, name="head")(encoder(inputs))
+    model = keras.Model(inputs, outputs)
+    weights = {v.path.split("/", 1)[1]: v for v in encoder.weights}
+    up = weights["feedforward_intermediate_dense/kernel"].numpy()
+    up[:, 8:24] = 0.0  # 16 units output gelu(bias), a constant the down bias absorbs
+    weights["feedforward_intermediate_dense/kernel"].assign(up)
+    weights["feedforward_intermediate_dense/bias"].assign(RNG.normal(size=32))
+
+    small = shrink(model)
+
+    assert small.get_layer("encoder").intermediate_dim == 16
+    assert small.get_layer("encoder").num_heads == 4
+    assert max_output_diff(model, small, (6, 16)) <= 1e-4
