@@ -1,26 +1,27 @@
 # kerasprune: `make demo` runs the main job, `make test` the test suite.
-# Both create .venv and install the pinned dependencies from pyproject.toml first.
+# Both create .venv first and install the package with the exact versions of constraints.txt
+# (pyproject.toml declares compatible ranges; constraints.txt pins what the tests run with).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench mutation constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m examples.quickstart $(ARGS)
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m examples.quickstart $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
 $(VENV)/.bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	touch $(VENV)/.bench
 
 bench: $(VENV)/.bench
@@ -29,5 +30,18 @@ bench: $(VENV)/.bench
 	$(PY) -m bench.retrain $(ARGS)
 	$(PY) -m bench.structured $(ARGS)
 
+# Re-pin constraints.txt from the current venv (run after `make bench` so the bench extra is in).
+constraints: $(STAMP)
+	@{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+
+# Mutation testing of the pure-numpy core (not part of CI): writes bench/RESULTS.md.
+$(VENV)/.mutation: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,mutation]"
+	touch $(VENV)/.mutation
+
+mutation: $(VENV)/.mutation
+	nice -n 10 $(PY) -m bench.mutation $(ARGS)
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out mutants

@@ -10,10 +10,11 @@ MNIST IDX files with `--data-dir DIR`, or on `keras.datasets.mnist` with `--mnis
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from examples.quiet import import_quietly, native_stderr_silenced
+
+import_quietly()  # before anything imports TensorFlow: no start-up log lines
 
 import keras  # noqa: E402
 
@@ -56,6 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     source.add_argument("--mnist", action="store_true", help="download MNIST with keras.datasets")
     parser.add_argument("--sparsity", type=float, default=0.9, help="target sparsity (default 0.9)")
     parser.add_argument("--dense-epochs", type=int, default=15)
+    parser.add_argument("--train", type=int, default=None, help="use only this many training images")
     parser.add_argument("--output-dir", default="out", help="where the .keras/.tflite files go")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -73,6 +75,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     name, ((x_train, y_train), (x_test, y_test)) = load(args)
+    if args.train:
+        x_train, y_train = x_train[: args.train], y_train[: args.train]
     print(f"Data: {name}: {len(x_train)} train / {len(x_test)} test images {x_train.shape[1:]}")
 
     dense = compile_model(build_cnn(x_train.shape[1:]), 1e-3)
@@ -96,7 +100,9 @@ def main(argv=None) -> None:
     pruned.save(out / "pruned.keras")
     (out / "pruned.tflite").write_bytes(tflite_export.convert(pruned))
     print(f"\nSaved {out / 'pruned.keras'} and {out / 'pruned.tflite'}\n")
-    print(tflite_export.compare({"dense": dense, "pruned": pruned}, x_test, y_test))
+    with native_stderr_silenced():  # the interpreter's "Created XNNPACK delegate" line
+        table = tflite_export.compare({"dense": dense, "pruned": pruned}, x_test, y_test)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,14 @@ The pipeline, one subpackage per stage:
 - `kerasprune.retrain`: the retraining learning-rate schedules;
 - `kerasprune.structured`: channel and N:M patterns, criteria, `shrink`.
 
+Around them: `kerasprune.plot` (figures of a run), `kerasprune.Recipe` (a whole run as
+YAML) and `kerasprune.tfmot` (TFMOT's API on this engine).
+
 Export to sparse TFLite lives in the separate top-level package `tflite_export`.
 This module is the one list of public names.
 """
 
+from kerasprune import plot
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
@@ -31,6 +35,7 @@ from kerasprune.core.sparsity_schedules import (
     cycle_sparsities,
 )
 from kerasprune.core.wrapping import UnprunableLayerWarning, prune, strip
+from kerasprune.recipe import Recipe
 from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, SLR, allr_d1
 from kerasprune.structured.channel_groups import ChannelGroups, channel_groups
 from kerasprune.structured.channel_patterns import NM, Channels
@@ -61,6 +66,7 @@ __all__ = [
     "PolynomialDecay",
     "PruneWrapper",
     "PruningCallback",
+    "Recipe",
     "SLR",
     "SparsityReport",
     "SparsitySchedule",
@@ -73,6 +79,7 @@ __all__ = [
     "cycle_sparsities",
     "head_scores",
     "one_shot_prune",
+    "plot",
     "prune",
     "prune_wrappers",
     "register_prunable",

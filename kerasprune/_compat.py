@@ -129,3 +129,18 @@ def applications_layers() -> dict[str, type]:
 
     return {"LayerScale": convnext.LayerScale,
             "CustomScaleLayer": inception_resnet_v2.CustomScaleLayer}
+
+
+def model_metrics(model: keras.Model) -> list:
+    """The metrics attached to the model itself (not compiled ones, not its layers')."""
+    return list(getattr(model, "_metrics", []))
+
+
+def add_model_metric(model: keras.Model, metric) -> None:
+    """Attach a metric to a model, so `model.metrics` and the train step's logs include it."""
+    model._metrics.append(metric)
+
+
+def outbound_consumers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers (operations) called on `layer`'s outputs, over all of its calls."""
+    return [node.operation for node in layer._outbound_nodes]

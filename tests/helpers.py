@@ -30,3 +30,22 @@ def compile_classifier(model, optimizer=None):
 
 def weights_snapshot(model) -> list[np.ndarray]:
     return [np.array(w) for w in model.weights]
+
+
+def read_scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the TensorBoard event files of `folder`: `{tag: [(step, value)]}`."""
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(Path(folder).glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                array = tf.make_ndarray(value.tensor) if value.HasField("tensor") else None
+                if array is not None and (array.ndim or array.dtype.kind != "f"):
+                    continue  # not a scalar (e.g. the model's config Keras writes)
+                number = float(array) if array is not None else float(value.simple_value)
+                scalars.setdefault(value.tag, []).append((int(event.step), number))
+    return scalars

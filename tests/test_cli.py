@@ -110,3 +110,13 @@ def test_missing_and_wrong_files_give_clear_errors(files, tmp_path, capsys):
     assert "is not a TFLite flatbuffer" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing.keras"), "-o", str(tmp_path / "x.tflite")]) == 1
     assert "No model file" in capsys.readouterr().err
+
+
+def test_export_of_a_model_with_nothing_sparse_warns_on_stderr(tmp_path, capsys):
+    dense = keras.Sequential([keras.Input((32,)), keras.layers.Dense(8)])
+    path, out = tmp_path / "dense.keras", tmp_path / "dense.tflite"
+    dense.save(path)
+    assert main(["export", str(path), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: Sparsity was asked for but the TFLite file is dense" in captured.err
+    assert "warning" not in captured.out and f"wrote {out}" in captured.out

@@ -2,6 +2,9 @@
 
 Owns `BasePruningCallback` (fit's clock, the fit checks, mask updates, logs, learning-rate
 setting and resume state) and the policies built on it: `PruningCallback` (GMP),
-`IMPCallback` (iterative pruning with retraining) and `BIMPCallback` (budgeted IMP).
-May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy.
+`IMPCallback` (iterative pruning with retraining) and `BIMPCallback` (budgeted IMP), and
+how they report: `SparsityMetric` (sparsity in every callback's logs) and `LayerSummaries`
+(per-layer TensorBoard scalars).
+May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy
+(tensorflow inside `LayerSummaries.write`, for the summary ops).
 """

@@ -11,7 +11,10 @@ the policies share:
   sparsity, and calling `update_masks` (with loss gradients when a criterion needs them);
 - setting the learning rate one way (`optimizer.learning_rate = value`) when the policy
   drives it;
-- writing `sparsity`, the policy's progress key and `learning_rate` into `logs`;
+- writing `sparsity`, the policy's progress key and `learning_rate` into `logs`; `sparsity`
+  also through a `SparsityMetric`, so every callback of the fit sees it whatever its place
+  in the list; per-layer TensorBoard scalars when given `log_dir`; a trace of the sparsity
+  and learning rate over the fit (`trace`, what `kerasprune.plot.schedule` draws);
 - the resume state (`PruningState`) that survives `BackupAndRestore` and `.keras` saving.
 
 A policy (`PruningCallback`, `IMPCallback`, `BIMPCallback`) implements `total_epochs`,
@@ -28,6 +31,8 @@ import keras
 import numpy as np
 
 from kerasprune import _compat
+from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
+from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
 from kerasprune.core.mask_update import overall_sparsity, update_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.pruning_state import PruningState, attach_pruning_state
@@ -45,6 +50,8 @@ class BasePruningCallback(keras.callbacks.Callback):
         target_sparsity: the sparsity the policy ends at, in [0, 1).
         importance: a `kerasprune.TaylorImportance` giving the loss gradients that
             gradient-based criteria (`Channels("taylor")`) need; None otherwise.
+        log_dir: a TensorBoard log folder: every pruned weight's sparsity and magnitude
+            threshold are written there (`log_dir/pruning`) whenever the masks change.
 
     Example:
 
@@ -64,7 +71,8 @@ class BasePruningCallback(keras.callbacks.Callback):
     #: The log key of the policy's progress (stage, cycle), written by `progress_logs`.
     total_epochs: int
 
-    def __init__(self, target_sparsity: float, *, importance: Any = None):
+    def __init__(self, target_sparsity: float, *, importance: Any = None,
+                 log_dir: str | None = None):
         super().__init__()
         self.target_sparsity = check_sparsity("target_sparsity", target_sparsity)
         if importance is not None and not callable(getattr(importance, "gradients", None)):
@@ -73,11 +81,19 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"`gradients(model)` method) or None. Received: importance={importance!r}"
             )
         self.importance = importance
+        self.log_dir = check_log_dir(log_dir)
         self.steps_per_epoch = 0
         self.epoch = 0
         self.schedule: SparsitySchedule | None = None
         self.state: PruningState | None = None
         self._last_rate: float | None = None
+        #: `{"sparsity": [(step, value)], "learning_rate": [(step, value)]}` of the last
+        #: fit: the sparsity after every mask update, the learning rate whenever the
+        #: callback set it (else read at each epoch's start).
+        self.trace: dict[str, list[tuple[int, float]]] = {"sparsity": [], "learning_rate": []}
+        self.metric: SparsityMetric | None = None
+        self._training = False
+        self._summaries: LayerSummaries | None = None
 
     # -- what a policy provides ------------------------------------------------------
 
@@ -138,10 +154,14 @@ class BasePruningCallback(keras.callbacks.Callback):
         self.check_begin()
         self.schedule = self.make_schedule(self.steps_per_epoch)
         self._last_rate = None
+        self.start_logging()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.maybe_prune(self.global_step(0))
+        step = self.global_step(0)
+        if not self.trace["sparsity"]:  # where this fit starts
+            self.record_masks(step)
+        self.maybe_prune(step)
 
     def on_train_batch_begin(self, batch, logs=None):
         step = self.global_step(batch)
@@ -151,12 +171,24 @@ class BasePruningCallback(keras.callbacks.Callback):
         if rate is not None and rate != self._last_rate:
             self.model.optimizer.learning_rate = rate
             self._last_rate = rate
+            self.trace["learning_rate"].append((step, float(rate)))
+        elif rate is None and batch == 0:
+            self.trace["learning_rate"].append((step, self._optimizer_rate()))
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self.log_values())
 
+    def on_test_begin(self, logs=None):
+        if self.metric is not None:
+            self.metric.reporting = False  # evaluation logs keep their keys
+
+    def on_test_end(self, logs=None):
+        if self.metric is not None:
+            self.metric.reporting = self._training
+
     def on_train_end(self, logs=None):
+        self.stop_logging()
         reached = overall_sparsity(prune_wrappers(self.model))
         epochs = self.params.get("epochs") if self.params else None
         if epochs is not None and epochs < self.total_epochs and reached < self.target_sparsity:
@@ -183,16 +215,50 @@ class BasePruningCallback(keras.callbacks.Callback):
             self.model, target, final_sparsity=self.target_sparsity, gradients=gradients
         )
         self.on_pruned(step, target)
+        self.record_masks(step)
         return reached
 
     def log_values(self) -> dict[str, float]:
         """`sparsity`, the policy's progress and `learning_rate`, as written into logs."""
         values = {"sparsity": overall_sparsity(prune_wrappers(self.model))}
         values.update(self.progress_logs())
-        rate = getattr(self.model.optimizer, "learning_rate", None)
+        rate = self._optimizer_rate()
         if rate is not None:
-            values["learning_rate"] = float(np.asarray(rate))
+            values["learning_rate"] = rate
         return values
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def start_logging(self) -> None:
+        """At the start of a fit: attach the sparsity metric, open the summaries."""
+        self.trace = {"sparsity": [], "learning_rate": []}
+        self.metric = attach_sparsity_metric(self.model)
+        self.metric.value.assign(overall_sparsity(prune_wrappers(self.model)))
+        self.metric.reporting = self._training = True
+        if self.log_dir is not None and self._summaries is None:
+            self._summaries = LayerSummaries(self.log_dir)
+
+    def record_masks(self, step: int) -> None:
+        """After the masks changed at `step`: trace, metric and per-layer summaries."""
+        sparsity = overall_sparsity(prune_wrappers(self.model))
+        self.trace["sparsity"].append((int(step), sparsity))
+        if self.metric is not None:
+            self.metric.value.assign(sparsity)
+        if self._summaries is not None:
+            self._summaries.write(self.model, step)
+
+    def stop_logging(self) -> None:
+        """At the end of a fit: the metric goes quiet, the summaries are closed."""
+        self._training = False
+        if self.metric is not None:
+            self.metric.reporting = False
+        if self._summaries is not None:
+            self._summaries.close()
+            self._summaries = None
+
+    def _optimizer_rate(self) -> float | None:
+        rate = getattr(self.model.optimizer, "learning_rate", None)
+        return None if rate is None else float(np.asarray(rate))
 
     def _needs_gradients(self) -> bool:
         return any(w.pattern.needs_gradients for w in prune_wrappers(self.model))

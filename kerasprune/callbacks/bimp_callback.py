@@ -35,6 +35,7 @@ class BIMPCallback(IMPCallback):
         max_learning_rate: the starting rate of the linear dense phase; defaults to the
             optimizer's learning rate when `fit` starts.
         warmup: warm-up fraction of each retraining phase (default 0.1).
+        log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
 
@@ -60,6 +61,7 @@ class BIMPCallback(IMPCallback):
         cycles: int = 1,
         max_learning_rate: Optional[float] = None,
         warmup: Optional[float] = None,
+        log_dir: Optional[str] = None,
     ):
         _check_budget(total_epochs, dense_epochs, cycles)
         check_learning_rate("max_learning_rate", max_learning_rate, optional=True)
@@ -71,6 +73,7 @@ class BIMPCallback(IMPCallback):
             original_epochs=dense_epochs,
             dense_epochs=dense_epochs,
             warmup=warmup,
+            log_dir=log_dir,
         )
         self.total_budget = total_epochs
         self.max_learning_rate = max_learning_rate
@@ -99,6 +102,7 @@ class BIMPCallback(IMPCallback):
             "cycles": self.cycles,
             "max_learning_rate": self.max_learning_rate,
             "warmup": self.warmup,
+            "log_dir": self.log_dir,
         }
 
 

@@ -72,6 +72,7 @@ class IMPCallback(BasePruningCallback):
         warmup: warm-up fraction of each retraining phase; default per schedule (0.1, or 0
             for FT and LRW).
         importance: a `kerasprune.TaylorImportance`, for `Channels("taylor")`.
+        log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
 
@@ -101,8 +102,9 @@ class IMPCallback(BasePruningCallback):
         rewind_epoch: Optional[int] = None,
         warmup: Optional[float] = None,
         importance: Any = None,
+        log_dir: Optional[str] = None,
     ):
-        super().__init__(target_sparsity, importance=importance)
+        super().__init__(target_sparsity, importance=importance, log_dir=log_dir)
         check_sparsity("target_sparsity", target_sparsity, allow_zero=False)
         self.cycles = check_int("cycles", cycles, minimum=1)
         self.epochs_per_cycle = check_int("epochs_per_cycle", epochs_per_cycle, minimum=1)
@@ -306,6 +308,7 @@ class IMPCallback(BasePruningCallback):
             "dense_epochs": self.dense_epochs,
             "rewind_epoch": self.rewind_epoch,
             "warmup": self.warmup,
+            "log_dir": self.log_dir,
         }
 
 

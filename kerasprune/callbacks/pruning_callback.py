@@ -61,6 +61,7 @@ class PruningCallback(BasePruningCallback):
         remove_regularization: drop kernel regularizers and the optimizer's weight decay
             when fine-tuning starts.
         importance: a `kerasprune.TaylorImportance`, for `Channels("taylor")`.
+        log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
 
@@ -89,8 +90,9 @@ class PruningCallback(BasePruningCallback):
         finetune_learning_rates: Sequence[float] | None = None,
         remove_regularization: bool = False,
         importance: Any = None,
+        log_dir: str | None = None,
     ):
-        super().__init__(target_sparsity, importance=importance)
+        super().__init__(target_sparsity, importance=importance, log_dir=log_dir)
         self.initial_sparsity = check_sparsity("initial_sparsity", initial_sparsity)
         if self.initial_sparsity > self.target_sparsity:
             raise ValueError(
@@ -216,6 +218,7 @@ class PruningCallback(BasePruningCallback):
             "pruning_learning_rate": self.pruning_learning_rate,
             "finetune_learning_rates": self.finetune_learning_rates,
             "remove_regularization": self.remove_regularization,
+            "log_dir": self.log_dir,
         }
 
 

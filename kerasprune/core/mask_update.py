@@ -92,6 +92,31 @@ def update_masks(
     return overall_sparsity(wrappers)
 
 
+def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None = None) -> None:
+    """Recompute the masks of some wrappers, each pruned on its own to its own target.
+
+    For policies where every layer follows its own schedule (`kerasprune.tfmot`); the
+    other wrappers of the model are left as they are. Masks only grow.
+
+    Args:
+        targets: `{PruneWrapper: sparsity in [0, 1)}`.
+        gradients: as for `update_masks`.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
+    ...     keras.layers.Dense(4, name="a"), keras.layers.Dense(4, name="b")]))
+    >>> a, b = kerasprune.prune_wrappers(model)
+    >>> update_layer_masks({a: 0.75})
+    >>> a.sparsity, b.sparsity
+    (0.75, 0.0)
+    """
+    for wrapper, target in targets.items():
+        target = check_sparsity("sparsity", target)
+        wrapper.assign_masks(masks_for_set([wrapper], target, gradients)[0])
+
+
 def _update_followers(followers: list, leaders: dict) -> None:
     """Give each follower the output channels its leader keeps."""
     for follower in followers:

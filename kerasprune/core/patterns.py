@@ -12,6 +12,9 @@ import numpy as np
 import keras
 
 
+POOLINGS = ("mean", "max")
+
+
 class MaskPattern:
     """Base class of mask patterns.
 
@@ -96,7 +99,7 @@ class Unstructured(MaskPattern):
 
 @keras.saving.register_keras_serializable(package="kerasprune")
 class Blocks(MaskPattern):
-    """Blocks over the last axes of a weight, scored by the mean magnitude in the block.
+    """Blocks over the last axes of a weight, scored by the mean (or max) magnitude in it.
 
     `block_shape=(4, 1)` on a Dense kernel `[in, out]` groups 4 consecutive input rows
     of one output column: the layout TFLite's sparse FULLY_CONNECTED kernel runs
@@ -106,6 +109,7 @@ class Blocks(MaskPattern):
 
     Args:
         block_shape: tuple of positive ints, at most as many as the weight has axes.
+        pooling: `"mean"` (default) or `"max"`: how a block's magnitudes become its score.
 
     Example:
 
@@ -115,7 +119,7 @@ class Blocks(MaskPattern):
     [1.0, 2.0, 5.0, 6.0]
     """
 
-    def __init__(self, block_shape: tuple[int, ...]):
+    def __init__(self, block_shape: tuple[int, ...], pooling: str = "mean"):
         block_shape = tuple(block_shape) if isinstance(block_shape, (tuple, list)) else block_shape
         if (
             not isinstance(block_shape, tuple)
@@ -126,7 +130,10 @@ class Blocks(MaskPattern):
                 "`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
                 f"Received: block_shape={block_shape!r}"
             )
+        if pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
         self.block_shape = tuple(int(b) for b in block_shape)
+        self.pooling = pooling
 
     def _full_block(self, ndim: int) -> tuple[int, ...]:
         if len(self.block_shape) > ndim:
@@ -150,9 +157,11 @@ class Blocks(MaskPattern):
 
     def group_scores(self, weight, gradients=None):
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)
+        magnitudes = np.abs(self._blocked(weight))
+        if self.pooling == "max":
+            return magnitudes.max(axis=1), sizes
         # Mean magnitude, so a smaller edge block competes fairly with whole blocks.
-        scores = np.abs(self._blocked(weight)).sum(axis=1) / sizes
-        return scores, sizes
+        return magnitudes.sum(axis=1) / sizes, sizes
 
     def expand(self, keep, shape):
         block = self._full_block(len(shape))
@@ -163,10 +172,11 @@ class Blocks(MaskPattern):
         return mask[tuple(slice(0, n) for n in shape)]
 
     def get_config(self):
-        return {"block_shape": list(self.block_shape)}
+        return {"block_shape": list(self.block_shape), "pooling": self.pooling}
 
     def __repr__(self) -> str:
-        return f"Blocks({self.block_shape})"
+        pooling = "" if self.pooling == "mean" else f", pooling={self.pooling!r}"
+        return f"Blocks({self.block_shape}{pooling})"
 
 
 def get(pattern: "MaskPattern | dict | None") -> MaskPattern:

@@ -39,7 +39,8 @@ class PruningState(keras.layers.Layer):
 
     def __init__(self, spec: Mapping[str, list[int]], **kwargs):
         kwargs.setdefault("name", "pruning_state")
-        super().__init__(trainable=False, **kwargs)
+        kwargs["trainable"] = False  # also when a config (which holds it) is loaded
+        super().__init__(**kwargs)
         self.spec = {str(name): [int(d) for d in shape] for name, shape in spec.items()}
         self.values = {}
         for name, shape in self.spec.items():

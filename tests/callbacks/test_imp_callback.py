@@ -242,3 +242,31 @@ def test_allr_on_an_already_pruned_model_warns_that_d1_is_unmeasurable(digits):
     with pytest.warns(UserWarning, match="pruned nothing"):
         model.fit(x[:256], y[:256], batch_size=BATCH, epochs=1, callbacks=[imp], verbose=0)
     assert imp.cycle_records[0]["d"] == pytest.approx(1 / 4)  # d2 alone
+
+
+@pytest.mark.parametrize("kind", ["imp", "bimp"])
+def test_fit_longer_than_the_cycles_stops_pruning_at_the_target(kind, digits):
+    (x, y), _ = digits
+    model, recorder = pruning_ready(), Recorder()
+    if kind == "imp":
+        callback = IMPCallback(0.75, cycles=2, epochs_per_cycle=1, retrain_schedule="llr",
+                               original_learning_rate=0.1)
+        cycles = [1, 2, 2, 2, 2]
+    else:
+        callback = kerasprune.BIMPCallback(0.75, total_epochs=3, dense_epochs=1, cycles=2)
+        cycles = [0, 1, 2, 2, 2]
+    last = cycles.index(2)  # the epoch of the last pruning
+    history = model.fit(x[:256], y[:256], batch_size=BATCH, epochs=5,
+                        callbacks=[recorder, callback], verbose=0)
+    assert history.history["cycle"] == cycles
+    report = kerasprune.sparsity_report(model)
+    total = sum(r.size for r in report.rows)
+    assert sum(r.size - r.nonzeros for r in report.rows) == round(0.75 * total)
+    assert history.history["sparsity"][last:] == [report.total] * (5 - last)
+    for masks in recorder.masks[last + 1:]:
+        for done, later in zip(recorder.masks[last], masks):
+            np.testing.assert_array_equal(done, later)
+    # After the last cycle the learning rate stays where the last cycle's schedule ended.
+    steps = 256 // BATCH
+    assert callback.lr_trace[(last + 1) * steps:] == [0.0] * ((4 - last) * steps)
+    assert len(callback.cycle_records) == 2

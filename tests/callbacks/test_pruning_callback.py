@@ -44,26 +44,58 @@ def test_stages_sparsity_and_stage_in_history(digits):
     assert history.history["stage"] == [0, 1, 1, 1, 2]
     sparsity = history.history["sparsity"]
     assert sparsity[0] == 0.0
-    assert sparsity[1] == pytest.approx(0.1, abs=0.01)
+    assert sparsity[1] == pytest.approx(0.1, abs=1e-3)
     assert sparsity[1] < sparsity[2] < sparsity[3]
-    assert sparsity[3] == pytest.approx(0.9, abs=0.01) and sparsity[4] == sparsity[3]
+    assert sparsity[3] == pytest.approx(0.9, abs=1e-3) and sparsity[4] == sparsity[3]
+    assert _exactly_pruned(model, 0.9)
     # Cubic schedule: the middle update is s_f + (s_i - s_f) * (1 - 1/2)^3.
-    assert sparsity[2] == pytest.approx(0.9 + (0.1 - 0.9) * 0.125, abs=0.01)
+    assert sparsity[2] == pytest.approx(0.9 + (0.1 - 0.9) * 0.125, abs=1e-3)
     _, accuracy = model.evaluate(xt, yt, verbose=0)
     assert accuracy > 0.6  # 90% of a tiny CNN pruned on 7x7 digits (dense: 0.89, chance: 0.1)
+
+
+class EveryStep(kerasprune.SparsitySchedule):
+    """A user's schedule that asks for an update at every step, its target rising with
+    the step: it would keep pruning in any stage the callback let it."""
+
+    begin_step = end_step = 0
+    frequency = 1
+
+    def __init__(self, per_step):
+        self.per_step = per_step
+
+    def updates_at(self, step):
+        return True
+
+    def __call__(self, step):
+        return min(0.9, self.per_step * (step + 1))
+
+
+def _exactly_pruned(model, sparsity):
+    """Every pruned kernel (layer scope) has exactly round(sparsity * size) zeros."""
+    return all(row.size - row.nonzeros == round(sparsity * row.size)
+               for row in kerasprune.sparsity_report(model).rows)
 
 
 def test_masks_frozen_during_finetuning(digits):
     (x, y), _ = digits
     model = compile_classifier(kerasprune.prune(small_cnn()))
+    # 4 steps per epoch: the schedule asks 0.1..0.4 in the pruning epoch, then 0.5..0.9.
     callback = kerasprune.PruningCallback(
-        0.7, stabilization_epochs=0, pruning_epochs=1, finetune_epochs=2, schedule="one_shot"
+        0.4, stabilization_epochs=0, pruning_epochs=1, finetune_epochs=2,
+        schedule=EveryStep(0.1),
     )
     seen = []
     snapshot = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append(_masks(model)))
-    model.fit(x, y, epochs=3, batch_size=64, callbacks=[callback, snapshot], verbose=0)
-    for a, b in zip(seen[0], seen[2]):
-        np.testing.assert_array_equal(a, b)
+    history = model.fit(x[:256], y[:256], epochs=3, batch_size=64,
+                        callbacks=[callback, snapshot], verbose=0)
+    assert history.history["stage"] == [1, 2, 2]
+    assert _exactly_pruned(model, 0.4)
+    for epoch in (1, 2):
+        for a, b in zip(seen[0], seen[epoch]):
+            np.testing.assert_array_equal(a, b)
+    for kernel, mask in zip(_pruned_kernels(model), _masks(model)):
+        assert np.all(kernel[mask == 0] == 0.0)
 
 
 def test_global_scope_reaches_the_overall_target(digits):
@@ -111,7 +143,8 @@ def test_resumed_fit_continues_the_schedule(digits):
     history = model.fit(x, y, epochs=4, initial_epoch=2, batch_size=64,
                         callbacks=[callback], verbose=0)
     assert first < 0.8
-    assert history.history["sparsity"] == pytest.approx([0.8, 0.8], abs=0.01)
+    assert history.history["sparsity"] == pytest.approx([0.8, 0.8], abs=1e-3)
+    assert _exactly_pruned(model, 0.8)
 
 
 BAD_SETTINGS = [
@@ -179,7 +212,7 @@ def test_custom_schedule_object_is_used():
     model = compile_classifier(kerasprune.prune(small_cnn()))
     model.fit(np.random.rand(64, 7, 7, 1), np.random.randint(0, 10, 64), epochs=1,
               callbacks=[callback], verbose=0)
-    assert kerasprune.sparsity_report(model).total == pytest.approx(0.6, abs=0.01)
+    assert _exactly_pruned(model, 0.6)
 
 
 def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_training():
@@ -188,3 +221,74 @@ def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_trai
     callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
                                           finetune_epochs=1, finetune_learning_rates=[1e-4])
     _fit_expecting("created with a LearningRateSchedule", callback, model=model)
+
+
+def test_custom_schedule_starting_before_the_pruning_stage_waits_for_it(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    # Steps 0-3 are stabilization; the schedule asks 0.1..0.4 there, 0.5..0.8 after.
+    callback = kerasprune.PruningCallback(
+        0.8, stabilization_epochs=1, pruning_epochs=1, finetune_epochs=0,
+        schedule=EveryStep(0.1),
+    )
+    history = model.fit(x[:256], y[:256], epochs=2, batch_size=64, callbacks=[callback],
+                        verbose=0)
+    assert history.history["stage"] == [0, 1]
+    assert history.history["sparsity"][0] == 0.0
+    assert _exactly_pruned(model, 0.8)
+
+
+def test_finetune_learning_rates_split_the_stage_into_equal_parts(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.SGD(0.5))
+    callback = kerasprune.PruningCallback(
+        0.5, stabilization_epochs=0, pruning_epochs=1, finetune_epochs=6,
+        pruning_learning_rate=0.05, finetune_learning_rates=[1e-2, 1e-3, 1e-4],
+    )
+    history = model.fit(x[:128], y[:128], epochs=7, batch_size=64, callbacks=[callback],
+                        verbose=0)
+    assert history.history["learning_rate"] == pytest.approx(
+        [0.05, 1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4])
+
+
+def test_fit_resumed_into_finetuning_catches_up_to_the_target(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(0.8, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=1, initial_sparsity=0.2)
+    # Stopped after the first pruning epoch; resumed at the first fine-tuning epoch, so
+    # the pruning stage's last update (to the target) never ran.
+    with pytest.warns(UserWarning, match="not the target 0.8"):
+        model.fit(x[:256], y[:256], epochs=1, batch_size=64, callbacks=[callback], verbose=0)
+    assert _exactly_pruned(model, 0.2)
+    history = model.fit(x[:256], y[:256], initial_epoch=2, epochs=3, batch_size=64,
+                        callbacks=[callback], verbose=0)
+    assert history.history["stage"] == [2]
+    assert _exactly_pruned(model, 0.8)
+    for kernel, mask in zip(_pruned_kernels(model), _masks(model)):
+        assert np.all(kernel[mask == 0] == 0.0)
+
+
+@pytest.mark.parametrize("remove", [True, False])
+def test_remove_regularization_changes_the_compiled_training_loss(remove, digits):
+    (x, y), _ = digits
+    x, y = x[:256], y[:256]
+    base = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, kernel_regularizer=keras.regularizers.L2(1.0))])
+    # Learning rate 0: the weights change only by pruning (at the first step), so each
+    # epoch's loss is the data loss plus, while it is on, the L2 term of the kernel.
+    model = compile_classifier(kerasprune.prune(base), keras.optimizers.SGD(0.0))
+    callback = kerasprune.PruningCallback(
+        0.5, stabilization_epochs=0, pruning_epochs=1, finetune_epochs=1, schedule="one_shot",
+        remove_regularization=remove,
+    )
+    history = model.fit(x, y, epochs=2, batch_size=64, callbacks=[callback], verbose=0)
+    logits = model.predict(x, verbose=0)
+    data_loss = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits))
+    kernel = _pruned_kernels(model)[0]
+    l2 = float(np.sum(np.square(kernel)))
+    assert l2 > 1.0  # large next to the data loss: the check can tell
+    assert history.history["loss"][0] == pytest.approx(data_loss + l2, rel=1e-4)
+    expected = data_loss if remove else data_loss + l2
+    assert history.history["loss"][1] == pytest.approx(expected, rel=1e-4)
+

@@ -38,3 +38,44 @@ def test_unstructured_and_get():
         Blocks((4, -1))
     with pytest.raises(ValueError, match="more axes"):
         Blocks((1, 1, 1)).group_scores(np.ones((2, 2)))
+
+
+def test_blocks_max_pooling_scores_a_block_by_its_largest_magnitude():
+    w = np.array([[0.1, 0.2], [-5.0, 0.3], [1.0, 1.0], [1.0, 1.0]], dtype="float32")
+    mean_scores, _ = Blocks((2, 1)).group_scores(w)
+    max_scores, _ = Blocks((2, 1), pooling="max").group_scores(w)
+    assert max_scores.tolist() == pytest.approx([5.0, 0.3, 1.0, 1.0])
+    assert mean_scores.tolist() == pytest.approx([2.55, 0.25, 1.0, 1.0])
+    restored = Blocks.from_config(Blocks((2, 1), pooling="max").get_config())
+    assert restored.pooling == "max" and restored.block_shape == (2, 1)
+    with pytest.raises(ValueError, match="pooling"):
+        Blocks((2, 1), pooling="avg")
+
+
+def test_blocks_take_a_list_and_refuse_anything_but_positive_ints_in_full():
+    import re
+
+    assert Blocks([4, 1]).block_shape == (4, 1)
+    for bad in ((), 4, "41", (4, 0), (2.0, 1)):
+        message = ("`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
+                   f"Received: block_shape={bad!r}")
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            Blocks(bad)
+
+
+def test_masks_are_float32_of_the_weight_shape():
+    for pattern, shape in ((Blocks((2, 2)), (5, 3)), (Unstructured(), (2, 3))):
+        scores, _ = pattern.group_scores(np.ones(shape, "float32"))
+        mask = pattern.expand(np.ones(scores.size, bool), shape)
+        assert mask.dtype == np.float32 and mask.shape == shape and mask.min() == 1.0
+
+
+def test_patterns_print_and_serialize_as_constructed():
+    import keras
+
+    assert repr(Unstructured()) == "Unstructured()" and repr(Blocks([4, 1])) == "Blocks((4, 1))"
+    for pattern in (Unstructured(), Blocks((2, 3))):
+        config = keras.saving.serialize_keras_object(pattern)
+        restored = keras.saving.deserialize_keras_object(config)
+        assert type(restored) is type(pattern) and restored.get_config() == pattern.get_config()
+    assert Blocks((2, 3)).get_config() == {"block_shape": [2, 3], "pooling": "mean"}

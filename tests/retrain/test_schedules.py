@@ -182,3 +182,43 @@ def test_allr_stays_within_zero_and_max_and_decays_after_warmup(retrain, d1, ste
     assert np.all(values >= 0) and np.all(values <= allr.max_lr * allr.d + 1e-7)
     decaying = evaluate_schedule(allr, sorted(s for s in steps if s >= allr.warmup_steps))
     assert np.all(np.diff(decaying) <= 1e-7)
+
+
+def test_allr_d1_edges_and_messages():
+    import re
+
+    before, after = [np.array([0.6, 0.8])], [np.array([0.0, 0.8])]  # ||w|| = 1 exactly
+    assert allr_d1(before, after, 0.5) == approx(0.6 / math.sqrt(0.5))
+    assert allr_d1(before, after, 1.0) == approx(0.6)  # everything alive was pruned
+    assert allr_d1([np.zeros(3)], [np.zeros(3)], 0.5) == 0.0
+    message = "`pruned_fraction` must be in (0, 1]. Received: pruned_fraction=1.5"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        allr_d1(before, after, 1.5)
+    message = ("`weights_before` and `weights_after` must hold the same tensors. "
+               "Received 1 and 2 tensors")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        allr_d1(before, after * 2, 0.5)
+
+
+def test_allr_from_pruning_passes_its_options_on():
+    before, after = [np.array([1.0, 1, 2, 2])], [np.array([0.0, 1, 2, 2])]
+    schedule = ALLR.from_pruning(0.1, 10, 100, before, after, 0.25, warmup=0.5, start_step=3)
+    assert (schedule.warmup_steps, schedule.start_step) == (5, 3)
+
+
+def test_lrw_as_long_as_the_original_replays_all_of_it_and_longer_is_refused_in_full():
+    import re
+
+    lrw = LRW(LINEAR, retrain_steps=T, original_steps=T)
+    assert lr(lrw, 0) == approx(eta(0)) and lr(lrw, 500) == approx(eta(500))
+    message = ("LRW replays the last `retrain_steps` steps of the original schedule, so "
+               "`retrain_steps` must be <= `original_steps`. Received: retrain_steps=1001, "
+               f"original_steps={T}")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        LRW(LINEAR, retrain_steps=T + 1, original_steps=T)
+
+
+def test_slr_of_one_step_ends_where_the_original_ends():
+    slr = SLR(LINEAR, retrain_steps=1, original_steps=T, warmup=0.0)
+    assert lr(slr, 0) == approx(eta(0))
+    assert lr(slr, 1) == approx(eta(T))

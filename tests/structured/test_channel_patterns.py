@@ -124,3 +124,69 @@ def test_nm_rejects_bad_arguments_and_shapes():
         NM(4, 4)
     with pytest.raises(ValueError, match="multiple of 4"):
         NM(2, 4).group_scores(np.ones((6, 3)))
+
+
+@pytest.mark.parametrize("normalize, kept_a, kept_b", [
+    # raw L1: a's channels sum 8 weights, b's 4, so all of b goes first
+    ("none", [True] * 4, [False] * 4),
+    # mean |w|: a's two smallest channels
+    ("size", [False, False, True, True], [True] * 4),
+    # L1 over the layer's L2 norm: b's norm is the larger, so b gives up two channels
+    ("layer", [False, True, True, True], [False, False, True, True]),
+])
+def test_global_scope_normalization_decides_which_layer_gives_up_channels(
+        normalize, kept_a, kept_b):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="a"),
+                              keras.layers.Dense(4, name="b")])
+    alpha = np.array([1.0, 1.5, 1.55, 1.6], "float32")  # |w| of each channel of a (fan-in 8)
+    beta = np.array([1.6, 1.7, 1.9, 1.95], "float32")  # and of b (fan-in 4)
+    model.get_layer("a").set_weights([np.ones((8, 4), "float32") * alpha, np.zeros(4, "float32")])
+    model.get_layer("b").set_weights([-np.ones((4, 4), "float32") * beta, np.zeros(4, "float32")])
+    # Layer by layer (no channel groups), the target counts weights.
+    pattern = Channels("l1", normalize=normalize, min_channels=0, groups=False)
+    pruned = kerasprune.prune(model, scope="global", pattern=pattern)
+    kerasprune.update_masks(pruned, 16 / 48)  # 16 weights: 2 channels of a or 4 of b
+    masks = masks_of(pruned)
+    assert channels_kept(masks["a"]).tolist() == kept_a
+    assert channels_kept(masks["b"]).tolist() == kept_b
+
+
+@pytest.mark.parametrize("normalize, kept_a, kept_b", [
+    # raw L1: a = 8 * alpha = [8, 12, 12.4, 12.8], b = 4 * beta = [6.4, 6.8, 7.6, 7.8]
+    ("none", [True] * 4, [False, False, True, True]),
+    # mean |w|: alpha against beta
+    ("size", [False, False, True, True], [True] * 4),
+    # over the layer's L2 norm: a = [.349, .523, .541, .558], b = [.446, .474, .530, .544]
+    ("layer", [False, True, True, True], [False, True, True, True]),
+])
+def test_global_channel_groups_are_ranked_by_normalized_scores(normalize, kept_a, kept_b):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="a"),
+                              keras.layers.Dense(4, name="b"), keras.layers.Dense(2, name="out")])
+    alpha = np.array([1.0, 1.5, 1.55, 1.6], "float32")
+    beta = np.array([1.6, 1.7, 1.9, 1.95], "float32")
+    model.get_layer("a").set_weights([np.ones((8, 4), "float32") * alpha, np.zeros(4, "float32")])
+    model.get_layer("b").set_weights([-np.ones((4, 4), "float32") * beta, np.zeros(4, "float32")])
+    pattern = Channels("l1", normalize=normalize, min_channels=0)
+    pruned = kerasprune.prune(model, scope="global", pattern=pattern, exclude=["out"])
+    kerasprune.update_masks(pruned, 2 / 8)  # with groups, the target counts channels
+    masks = masks_of(pruned)
+    assert channels_kept(masks["a"]).tolist() == kept_a
+    assert channels_kept(masks["b"]).tolist() == kept_b
+
+
+def test_channel_scores_are_normalized_by_size_or_by_the_layer_norm():
+    kernel = RNG.normal(size=(3, 3, 4, 5))
+    l1 = np.abs(kernel).sum(axis=(0, 1, 2))
+    scores = {n: Channels("l1", normalize=n, min_channels=0).group_scores(kernel)[0]
+              for n in ("none", "size", "layer")}
+    np.testing.assert_allclose(scores["none"], l1)
+    np.testing.assert_allclose(scores["size"], l1 / 36)
+    np.testing.assert_allclose(scores["layer"], l1 / np.linalg.norm(l1))
+
+
+def test_nm_prints_and_serializes_as_constructed():
+    pattern = NM(1, 4)
+    assert repr(pattern) == "NM(1, 4)" and repr(Channels("l2")) == "Channels('l2')"
+    assert pattern.get_config() == {"n": 1, "m": 4}
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pattern))
+    assert (type(restored), restored.n, restored.m, restored.sparsity) == (NM, 1, 4, 0.75)

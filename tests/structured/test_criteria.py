@@ -126,3 +126,82 @@ def test_head_scores_sum_the_head_slices_of_all_projections():
 def test_unknown_criterion_is_rejected():
     with pytest.raises(ValueError, match="criterion"):
         channel_scores(np.ones((2, 2)), "l0")
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_each_wrapper_gets_the_gradients_of_its_own_weights(scope):
+    # Two pruned layers of the same kernel shape: mixing up their gradients would pass
+    # every shape check, so only the masks can tell.
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="a"),
+                              keras.layers.Dense(4, name="b"), keras.layers.Dense(2, name="out")])
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.weights])
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.normal(size=(32, 2)).astype("float32")
+    pattern = Channels("taylor", min_channels=0)
+    pruned = kerasprune.prune(model, scope=scope, pattern=pattern, exclude=["out"])
+    pruned.compile(keras.optimizers.SGD(0.0), "mse")  # lr 0: weights stay put
+    kernels = [w.pruned_weights[0] for w in kerasprune.prune_wrappers(pruned)]
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y, pruned(x))
+    grads = [np.asarray(g) for g in tape.gradient(loss, [k.value for k in kernels])]
+    weights = [np.asarray(k) for k in kernels]
+
+    def lowest(gradients):
+        """Pruned channels of (a, b) at 50% when a gets gradients[0] and b gradients[1]."""
+        scores = [np.square((w * g).sum(axis=0)) for w, g in zip(weights, gradients)]
+        if scope == "layer":
+            return [set(np.argsort(s)[:2].tolist()) for s in scores]
+        order = np.argsort(np.concatenate(scores))[:4]
+        return [set(order[order < 4].tolist()), set((order[order >= 4] - 4).tolist())]
+
+    expected = lowest(grads)
+    for mixed in ([grads[1], grads[0]], [grads[0], grads[0]], [grads[1], grads[1]]):
+        assert lowest(mixed) != expected  # the setup can tell the gradients apart
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0, initial_sparsity=0.5,
+                                     importance=TaylorImportance(x, y, batch_size=32))
+    pruned.fit(x, y, epochs=1, batch_size=32, callbacks=[gmp], verbose=0)
+    pruned_channels = [set(np.flatnonzero(~channels_kept(w.masks[0].numpy())).tolist())
+                       for w in kerasprune.prune_wrappers(pruned)]
+    assert pruned_channels == expected
+
+
+def test_taylor_takes_a_single_gradient_array_as_one_batch():
+    w = RNG.normal(size=(6, 3))
+    g = RNG.normal(size=(6, 3))
+    np.testing.assert_allclose(channel_scores(w, "taylor", gradients=g),
+                               np.square((w * g).sum(axis=0)))
+
+
+def test_taylor_message_names_the_shapes_it_received():
+    import re
+
+    message = (
+        "The 'taylor' criterion needs the loss gradients of the weight on one or more "
+        "batches, each of shape (6, 3). Received: gradients of shapes [(3, 6)]. "
+        "Pass `importance=kerasprune.TaylorImportance(x, y)` to the pruning callback."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        channel_scores(np.ones((6, 3)), "taylor", gradients=[np.ones((3, 6))])
+
+
+def test_head_scores_use_the_criterion_and_refuse_an_unbuilt_layer():
+    import re
+
+    mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    x = RNG.normal(size=(1, 4, 6)).astype("float32")
+    mha(x, x)
+    kernels = [d.kernel.numpy() for d in (mha._query_dense, mha._key_dense, mha._value_dense)]
+    out = mha._output_dense.kernel.numpy()
+    expected = sum(np.sqrt(np.square(k).sum(axis=(0, 2))) for k in kernels)
+    expected = expected + np.sqrt(np.square(out).sum(axis=(1, 2)))
+    np.testing.assert_allclose(head_scores(mha, "l2"), expected, rtol=1e-5)
+    assert head_scores(mha, "random").shape == (2,)
+    with pytest.raises(TypeError, match="Received: layer=<MultiHeadAttention"):
+        head_scores(keras.layers.MultiHeadAttention(num_heads=2, key_dim=3))
+    message = "`criterion` must be one of ('l1', 'l2', 'random'). Received: criterion='taylor'"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        head_scores(mha, "taylor")

@@ -101,20 +101,48 @@ def test_empty_inputs_raise_value_error(trained):
         tflite_export.benchmark(model, x[:0])
 
 
-def test_blocked_timing_runs_each_model_in_consecutive_blocks_after_warm_up():
-    calls = []
+class Recording:
+    """A real interpreter whose invokes are also written to a shared log."""
 
-    class Recorder:  # records the invoke order; the timing itself is not asserted
-        def __init__(self, name):
-            self.name = name
+    def __init__(self, name, interpreter, log):
+        self.name, self.interpreter, self.log = name, interpreter, log
 
-        def invoke(self):
-            calls.append(self.name)
+    def invoke(self):
+        self.log.append(self.name)
+        self.interpreter.invoke()
 
-    from tflite_export.benchmarking import time_blocked
 
-    times = time_blocked([Recorder("a"), Recorder("b")], runs=6, warmup=2, rounds=2)
+def test_time_interleaved_warms_each_model_up_then_alternates():
+    from tflite_export.benchmarking import set_single_sample, time_interleaved
+    from tflite_export.interpreter import load_interpreter
 
-    assert [t.size for t in times] == [6, 6]
-    block = ["a"] * (2 + 3) + ["b"] * (2 + 3)
-    assert calls == block * 2
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+    content = tflite_export.convert(model, sparse=False)
+    x = np.ones((1, 16), np.float32)
+    log = []
+    pair = []
+    for name in ("a", "b"):
+        interpreter = load_interpreter(content, xnnpack=False).interpreter
+        set_single_sample(interpreter, x)
+        pair.append(Recording(name, interpreter, log))
+    times = time_interleaved(pair, runs=3, warmup=2)
+    assert log == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert [t.shape for t in times] == [(3,), (3,)]
+    assert all(np.all(t > 0) for t in times)
+
+
+def test_time_blocked_runs_each_model_in_blocks_after_its_warm_up():
+    from tflite_export.benchmarking import set_single_sample, time_blocked
+    from tflite_export.interpreter import load_interpreter
+
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+    content = tflite_export.convert(model, sparse=False)
+    log, pair = [], []
+    for name in ("a", "b"):
+        interpreter = load_interpreter(content, xnnpack=False).interpreter
+        set_single_sample(interpreter, np.ones((1, 16), np.float32))
+        pair.append(Recording(name, interpreter, log))
+    times = time_blocked(pair, runs=6, warmup=2, rounds=2)
+    assert log == (["a"] * (2 + 3) + ["b"] * (2 + 3)) * 2
+    assert [t.shape for t in times] == [(6,), (6,)]

@@ -66,3 +66,16 @@ def test_bad_arguments(dense_and_pruned):
         tflite_export.compare({"dense": 3}, x, y)
     with pytest.raises(ValueError, match="y has 5"):
         tflite_export.compare({"dense": dense}, x, y[:5])
+
+
+def test_speed_up_column_is_the_baseline_latency_over_the_row_latency():
+    from tflite_export.comparison import Comparison, ComparisonRow
+
+    rows = (ComparisonRow("dense", 1000, 900, 200.0, 250.0, None, "1 dense", "r"),
+            ComparisonRow("faster", 250, 200, 50.0, 60.0, None, "1 sparse kernel", "r"),
+            ComparisonRow("slower", 500, 400, 400.0, 450.0, 0.5, "1 DENSIFY", "r"))
+    lines = Comparison(rows, num_threads=1).to_markdown().splitlines()
+    assert lines[0].split("|")[7].strip() == "speed-up vs dense"
+    cells = {line.split("|")[1].strip(): line.split("|") for line in lines[2:5]}
+    assert [cells[n][7].strip() for n in ("dense", "faster", "slower")] == ["1.00x", "4.00x", "0.50x"]
+    assert [cells[n][3].strip() for n in ("dense", "faster", "slower")] == ["1.000", "0.250", "0.500"]

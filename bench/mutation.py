@@ -1,0 +1,201 @@
+"""Mutation testing of kerasprune's pure-numpy core with mutmut (`make mutation`).
+
+mutmut seeds one small bug at a time (a flipped comparison, an off-by-one constant, a
+dropped argument, a changed string) into the functions below and runs the tests that
+cover the mutated function; a mutant the tests let pass *survived*. Scope: the selection
+rule, mask patterns, sparsity schedules (IMP's cycle arithmetic included), validators,
+the retraining schedules, channel patterns and criteria, and shrink's channel analysis.
+Which test modules run, and the other settings, are in the `[mutmut]` section of
+setup.cfg; only the tests that reach a mutated function run for it (mutmut's own
+bookkeeping), never the slow `fit`-based callback tests.
+
+Writes the `mutation` section of bench/RESULTS.md: mutants per module, the score, and
+every survivor with the reason it cannot be killed (`EQUIVALENT`), or flagged.
+
+    python -m bench.mutation                # a fresh run (deletes ./mutants first)
+    python -m bench.mutation --keep         # continue an interrupted run
+    python -m bench.mutation --survivors    # re-test only the survivors (after new tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import fnmatch
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import ROOT, write_section
+
+# Mutant names are `module.function` (methods: `module.xǁClassǁmethod`) + `__mutmut_N`.
+SCOPE = (
+    "kerasprune.core.selection.*",
+    "kerasprune.core.patterns.*",
+    "kerasprune.core.sparsity_schedules.*",
+    "kerasprune.core.validation.*",
+    "kerasprune.retrain.retrain_schedule.*",
+    "kerasprune.retrain.schedules.*",
+    "kerasprune.structured.channel_patterns.*",
+    "kerasprune.structured.criteria.*",
+    # shrink's channel analysis: the walk and each layer type's propagation rule (not the
+    # Keras model rebuilding around it)
+    "kerasprune.structured.channel_analysis.*",
+    "kerasprune.structured.layer_rules.xǁ*ǁapplies__mutmut_*",
+    "kerasprune.structured.layer_rules.xǁ*ǁpropagate__mutmut_*",
+    *(f"kerasprune.structured.layer_rules.x_{name}__mutmut_*" for name in (
+        "rule_for", "channels", "is_pointwise", "apply_known", "activate", "conv_folds",
+        "_reshape_kind",
+    )),
+)
+
+# Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes
+# it), with the reason. A survivor missing here is listed as unexplained.
+_SAME_SLICE = "`slice(None, n)` and `slice(n)` are `slice(0, n)`."
+_FLOAT64 = "`astype(None)` converts to float64, the dtype named."
+EQUIVALENT: dict[tuple[str, str], str] = {
+    ("kerasprune.core.patterns.Blocks.expand",
+     "return mask[tuple(slice(None, n) for n in shape)]"): _SAME_SLICE,
+    ("kerasprune.core.patterns.Blocks.expand",
+     "return mask[tuple(slice(n) for n in shape)]"): _SAME_SLICE,
+    ("kerasprune.retrain.schedules.allr_d1",
+     "before = np.concatenate([np.ravel(w).astype(None) for w in weights_before])"): _FLOAT64,
+    ("kerasprune.retrain.schedules.allr_d1",
+     "after = np.concatenate([np.ravel(w).astype(None) for w in weights_after])"): _FLOAT64,
+    ("kerasprune.retrain.schedules.SLR._decay",
+     "original_step = (t - self.warmup_steps) * (self.original_steps or 2) / span"):
+        "`original_steps` is None only for a constant original rate, which does not depend "
+        "on the step.",
+}
+
+
+def run_mutmut(max_children: int, names: tuple[str, ...] = SCOPE) -> None:
+    """Run mutmut on the mutants matching `names` (patterns or exact mutant names)."""
+    mutmut = Path(sys.executable).with_name("mutmut")
+    command = [str(mutmut), "run", "--max-children", str(max_children), *names]
+    print(" ".join(command), flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def collect_results() -> dict[str, dict[str, int | None]]:
+    """`{source path: {mutant name: exit code}}` for the mutants in SCOPE."""
+    results = {}
+    for meta in sorted((ROOT / "mutants").glob("kerasprune/**/*.py.meta")):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        chosen = {k: v for k, v in codes.items() if any(fnmatch.fnmatch(k, p) for p in SCOPE)}
+        if chosen:
+            results[str(meta.relative_to(ROOT / "mutants"))[: -len(".meta")]] = chosen
+    return results
+
+
+def mutated_lines(name: str, path: str) -> list[str]:
+    """The lines a mutant changes, as `-old` / `+new`."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    diff = get_diff_for_mutant(name, path=path).splitlines()
+    return [line[0] + line[1:].strip() for line in diff
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def function_of(name: str) -> str:
+    """`module.function` (methods: `module.Class.method`) of a mutant name."""
+    module, _, rest = name.rpartition(".")
+    rest = rest.split("__mutmut_")[0]
+    if rest.startswith("xǁ"):
+        _, cls, method = rest.split("ǁ")
+        return f"{module}.{cls}.{method}"
+    return f"{module}.{rest[2:]}"
+
+
+def explanation(name: str, lines: list[str]) -> str | None:
+    added = " ".join(line[1:] for line in lines if line.startswith("+"))
+    return EQUIVALENT.get((function_of(name), added))
+
+
+def report(results: dict[str, dict[str, int | None]]) -> str:
+    from mutmut.stats import status_by_exit_code
+
+    rows, survivors = [], []
+    totals = collections.Counter()
+    for path, codes in results.items():
+        count = collections.Counter(status_by_exit_code[c] for c in codes.values())
+        totals.update(count)
+        detected = count["killed"] + count["timeout"]
+        rows.append(f"| {path} | {len(codes)} | {count['killed']} | {count['timeout']} | "
+                    f"{count['survived']} | {count['no tests']} | {count['not checked']} | "
+                    f"{100 * detected / len(codes):.1f}% |")
+        survivors += [(path, n) for n, c in codes.items()
+                      if status_by_exit_code[c] in ("survived", "no tests")]
+    total = sum(len(codes) for codes in results.values())
+    detected = totals["killed"] + totals["timeout"]
+    lines = [
+        "## Mutation testing: the pure-numpy core (bench/mutation.py)",
+        "",
+        "mutmut 3 seeds one bug at a time into the selection rule, patterns, sparsity and "
+        "retraining schedules (IMP's cycle arithmetic included), validators, channel "
+        "patterns and criteria, and shrink's channel analysis, and runs the fast test "
+        "modules listed in setup.cfg `[mutmut]` that reach the mutated function. "
+        "Killed: a test failed; timeout: the mutant hung (also detected); not run: the run "
+        "was stopped before it (continue with `--keep`).",
+        "",
+        "| module | mutants | killed | timeout | survived | no tests | not run | detected |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        f"| **all** | **{total}** | **{totals['killed']}** | **{totals['timeout']}** | "
+        f"**{totals['survived']}** | **{totals['no tests']}** | **{totals['not checked']}** | "
+        f"**{100 * detected / max(total, 1):.1f}%** |",
+        "",
+    ]
+    if totals["not checked"]:
+        lines += [f"**Partial run**: {total - totals['not checked']} of {total} mutants were "
+                  "tested before the run was stopped; the score is not the campaign's. "
+                  "Continue with `python -m bench.mutation --keep`.", ""]
+    explained = unexplained = 0
+    notes = []
+    for path, name in survivors:
+        changed = mutated_lines(name, path)
+        why = explanation(name, changed)
+        explained += why is not None
+        unexplained += why is None
+        notes.append(f"- `{name}`: `{' / '.join(changed)}`: {why or '**unexplained**'}")
+    lines.append(f"Survivors: {len(survivors)} ({explained} equivalent, explained below; "
+                 f"{unexplained} unexplained).")
+    lines.append("")
+    lines.extend(notes)
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="continue from ./mutants instead of starting afresh")
+    parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
+    parser.add_argument("--survivors", action="store_true",
+                        help="re-test the survivors in ./mutants (after adding tests)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the section from ./mutants without running mutmut")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if args.survivors:
+        from mutmut.stats import status_by_exit_code
+
+        names = tuple(name for codes in collect_results().values() for name, code in codes.items()
+                      if status_by_exit_code[code] == "survived")
+        run_mutmut(args.max_children, names)
+    elif not args.report_only:
+        if not args.keep:
+            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        run_mutmut(args.max_children)
+    # The wall time is the full run's (kept beside its results), not a re-test's.
+    wall_file = ROOT / "mutants" / "full-run-seconds"
+    if not (args.report_only or args.survivors):
+        wall_file.write_text(f"{time.perf_counter() - start:.0f}")
+    wall = float(wall_file.read_text()) if wall_file.exists() else None
+    write_section("mutation", report(collect_results()), wall_seconds=wall)
+
+
+if __name__ == "__main__":
+    main()

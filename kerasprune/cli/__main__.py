@@ -1,0 +1,7 @@
+"""`python -m kerasprune.cli`: the `kerasprune` command."""
+
+import sys
+
+from kerasprune.cli import main
+
+sys.exit(main())

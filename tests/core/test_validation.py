@@ -1,0 +1,77 @@
+"""The validators every public entry point uses: what they accept and their whole messages."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from kerasprune.core.validation import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_sparsity,
+    check_update_every,
+    is_int,
+    is_number,
+)
+
+
+def refused(message):
+    return pytest.raises(ValueError, match=f"^{re.escape(message)}$")
+
+
+def test_numbers_and_ints_are_real_numbers_never_bools_or_strings():
+    assert [is_number(v) for v in (0, 0.5, np.float32(2), np.int64(3), math.inf)] == [True] * 5
+    assert [is_number(v) for v in (True, "1", None, 1j, [1])] == [False] * 5
+    assert [is_int(v) for v in (0, -3, np.int32(7))] == [True] * 3
+    assert [is_int(v) for v in (False, 1.0, "1", None)] == [False] * 4
+
+
+def test_check_sparsity():
+    assert check_sparsity("s", 0) == 0.0 and type(check_sparsity("s", 0)) is float
+    assert check_sparsity("s", np.float32(0.5)) == 0.5
+    assert check_sparsity("s", 0.999) == 0.999
+    for bad in (1.0, -0.01, math.nan, math.inf, True, "0.5", None):
+        with refused(f"`s` must be a float in [0, 1). Received: s={bad!r}"):
+            check_sparsity("s", bad)
+    assert check_sparsity("s", 0.1, allow_zero=False) == 0.1
+    with refused("`s` must be a float in (0, 1). Received: s=0"):
+        check_sparsity("s", 0, allow_zero=False)
+
+
+def test_check_int():
+    assert check_int("n", 0) == 0 and check_int("n", np.int64(4), minimum=4) == 4
+    assert type(check_int("n", np.int64(4))) is int
+    for bad, minimum in ((-1, 0), (2, 3), (1.0, 0), (True, 0), ("2", 0)):
+        with refused(f"`n` must be an int >= {minimum}. Received: n={bad!r}"):
+            check_int("n", bad, minimum=minimum)
+
+
+def test_check_learning_rate():
+    assert check_learning_rate("lr", 1e-3) == 1e-3 and check_learning_rate("lr", 2) == 2.0
+    assert check_learning_rate("lr", None, optional=True) is None
+    for bad in (0, -1.0, math.inf, math.nan, "0.1", True):
+        with refused(f"`lr` must be a finite float > 0. Received: lr={bad!r}"):
+            check_learning_rate("lr", bad)
+    with refused("`lr` must be a finite float > 0 or None. Received: lr=0.0"):
+        check_learning_rate("lr", 0.0, optional=True)
+    with refused("`lr` must be a finite float > 0. Received: lr=None"):
+        check_learning_rate("lr", None)
+
+
+def test_check_choice():
+    assert check_choice("scope", "layer", ["layer", "global"]) == "layer"
+    assert check_choice("schedule", None, ("ft", None)) is None
+    for bad in ("model", ["layer"], {"layer": 1}, {"layer"}):
+        with refused(f"`scope` must be one of ('layer', 'global'). Received: scope={bad!r}"):
+            check_choice("scope", bad, ["layer", "global"])
+
+
+def test_check_update_every():
+    assert check_update_every("epoch") == "epoch"
+    assert check_update_every(1) == 1 and type(check_update_every(np.int64(5))) is int
+    for bad in (0, -2, 1.5, True, "batch", "EPOCH", None):
+        with refused("`update_every` must be 'epoch' or an int number of steps >= 1. "
+                     f"Received: update_every={bad!r}"):
+            check_update_every(bad)

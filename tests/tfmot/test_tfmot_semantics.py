@@ -1,0 +1,168 @@
+"""TFMOT's semantics on kerasprune: schedules, the step clock, per-layer schedules, m-by-n."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+import kerasprune.tfmot as tfmot
+
+sk = tfmot.sparsity.keras
+X = np.random.default_rng(0).standard_normal((16, 8)).astype("float32")
+Y = np.random.default_rng(1).standard_normal((16, 8)).astype("float32")
+
+
+def _model():
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="a"),
+                             keras.layers.Dense(8, name="b")])
+
+
+def _fit(model, step, epochs=1, batch_size=4):
+    model.compile("sgd", "mse")
+    return model.fit(X, Y, epochs=epochs, batch_size=batch_size, callbacks=[step], verbose=0)
+
+
+def test_schedules_have_tfmot_defaults_and_arithmetic():
+    constant = sk.ConstantSparsity(0.5, begin_step=0)
+    assert (constant.end_step, constant.frequency) == (-1, 100)
+    assert [s for s in range(1, 401) if constant(s)[0]] == [100, 200, 300, 400]
+    decay = sk.PolynomialDecay(0.5, 0.8, begin_step=10, end_step=110, frequency=25)
+    assert [s for s in range(200) if decay(s)[0]] == [10, 35, 60, 85, 110]
+    assert decay(60)[1] == pytest.approx(0.8 - 0.3 * 0.5 ** 3)
+    assert decay(500) == (False, pytest.approx(0.8))
+    restored = sk.PolynomialDecay.from_config(decay.get_config()["config"])
+    assert restored.get_config() == decay.get_config()
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: sk.ConstantSparsity(1.0, 0), "target_sparsity"),
+    (lambda: sk.ConstantSparsity(0.5, -1), "begin_step"),
+    (lambda: sk.ConstantSparsity(0.5, 10, end_step=5), "end_step"),
+    (lambda: sk.PolynomialDecay(0.1, 0.5, 0, -1), "end_step"),
+    (lambda: sk.ConstantSparsity(0.5, 0, frequency=0), "frequency"),
+])
+def test_bad_schedule_arguments_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_first_batch_is_step_one_and_the_step_carries_over_fits():
+    schedule = sk.ConstantSparsity(0.5, begin_step=1, end_step=1)  # only at step 1
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=schedule)
+    step = sk.UpdatePruningStep()
+    seen = []
+    spy = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(model.layers[0].sparsity))
+    model.compile("sgd", "mse")
+    model.fit(X, Y, batch_size=4, callbacks=[step, spy], verbose=0)
+    assert seen == [0.5] * 4  # pruned before the first batch trained
+    assert step.step == 4
+    assert step.trace["sparsity"][-1] == (1, 0.5)
+    assert [w.sparsity for w in model.layers] == [0.5, 0.5]
+    again = sk.UpdatePruningStep()
+    _fit(model, again)
+    assert again.step == 8  # kept in the model, as TFMOT's pruning_step
+
+
+def test_each_layer_follows_its_own_schedule():
+    inputs = keras.Input((8,))
+    h = sk.prune_low_magnitude(keras.layers.Dense(8, name="a"),
+                               pruning_schedule=sk.ConstantSparsity(0.25, 0, frequency=2))(inputs)
+    outputs = sk.prune_low_magnitude(keras.layers.Dense(8, name="b"),
+                                     pruning_schedule=sk.ConstantSparsity(0.75, 3, frequency=1))(h)
+    model = keras.Model(inputs, outputs)
+    step = sk.UpdatePruningStep()
+    _fit(model, step, epochs=1)
+    a, b = model.layers[1:]
+    assert (a.sparsity, b.sparsity) == (0.25, 0.75)
+    assert [s for s, _ in step.trace["sparsity"]] == [0, 2, 3, 4]
+
+
+def test_schedule_that_never_fires_is_a_warning_naming_the_layer():
+    model = sk.prune_low_magnitude(_model())  # ConstantSparsity(0.5, 0): every 100 steps
+    with pytest.warns(UserWarning, match=r"'a' \(its schedule first prunes at step 100\)"):
+        _fit(model, sk.UpdatePruningStep())
+    assert model.layers[0].sparsity == 0.0
+
+
+def test_m_by_n_sets_two_zeros_in_every_four_inputs_at_step_one():
+    model = sk.prune_low_magnitude(_model(), sparsity_m_by_n=(2, 4))
+    step = sk.UpdatePruningStep()
+    _fit(model, step)
+    for wrapper in model.layers:
+        runs = np.asarray(wrapper.masks[0]).T.reshape(-1, 4)  # 4 consecutive inputs
+        assert (runs.sum(axis=1) == 2).all()
+    assert [s for s, _ in step.trace["sparsity"]] == [0, 1]
+
+
+def test_pruning_policy_wraps_only_allowed_layers_and_checks_the_model():
+    class OnlyB(sk.PruningPolicy):
+        def allow_pruning(self, layer):
+            return layer.name == "b"
+
+        def ensure_model_supports_pruning(self, model):
+            if len(model.layers) != 2:
+                raise ValueError("two layers expected")
+
+    pruned = sk.prune_low_magnitude(_model(), pruning_policy=OnlyB())
+    assert [type(l).__name__ for l in pruned.layers] == ["Dense", "PruneLowMagnitude"]
+    with pytest.raises(ValueError, match="two layers"):
+        sk.prune_low_magnitude(keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)]),
+                               pruning_policy=OnlyB())
+
+
+def _mobilenet_like():
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.ZeroPadding2D(1)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="valid")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.Conv2D(16, 1, name="pointwise")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    outputs = keras.layers.Dense(4)(keras.layers.Flatten()(x))
+    return keras.Model(inputs, outputs)
+
+
+def test_prune_for_latency_on_xnnpack():
+    pruned = sk.prune_low_magnitude(_mobilenet_like(),
+                                    pruning_policy=sk.PruneForLatencyOnXNNPack())
+    wrapped = [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
+    assert wrapped == ["pointwise"]
+    with pytest.raises(ValueError, match="Conv2D. 3x3"):
+        sk.prune_low_magnitude(_model(), pruning_policy=sk.PruneForLatencyOnXNNPack())
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.ZeroPadding2D(1)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2)(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="big_conv")(x)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    with pytest.raises(ValueError, match="big_conv"):
+        sk.prune_low_magnitude(keras.Model(inputs, x),
+                               pruning_policy=sk.PruneForLatencyOnXNNPack())
+
+
+def test_layers_lists_and_bad_input():
+    dense = keras.layers.Dense(4, name="d")
+    wrapper = sk.prune_low_magnitude(dense, block_size=(2, 2), block_pooling_type="MAX")
+    assert isinstance(wrapper, sk.PruneLowMagnitude) and wrapper.pattern.pooling == "max"
+    assert sk.prune_low_magnitude([wrapper])[0] is wrapper
+    with pytest.raises(ValueError, match="block_pooling_type"):
+        sk.prune_low_magnitude(keras.layers.Dense(2), block_pooling_type="MIN")
+    with pytest.raises(ValueError, match="sparsity_m_by_n"):
+        sk.prune_low_magnitude(keras.layers.Dense(2), sparsity_m_by_n=(4, 4))
+    with pytest.raises(ValueError, match="no known prunable weights"):
+        sk.prune_low_magnitude(keras.layers.Flatten())
+    with pytest.raises(ValueError, match="can prune a keras.Model"):
+        sk.prune_low_magnitude("model")
+    with pytest.raises(ValueError, match="no layer wrapped by prune_low_magnitude"):
+        _fit(kerasprune.prune(_model()), sk.UpdatePruningStep())
+
+
+def test_wrapper_config_round_trips():
+    wrapper = sk.PruneLowMagnitude(keras.layers.Dense(4, name="d"),
+                                   pruning_schedule=sk.PolynomialDecay(0.1, 0.6, 5, 50),
+                                   block_size=(4, 1))
+    wrapper.build((None, 8))
+    restored = sk.PruneLowMagnitude.from_config(wrapper.get_config())
+    assert restored.get_config() == wrapper.get_config()
+    assert restored.pattern.block_shape == (4, 1)
