@@ -91,7 +91,7 @@ def masked_counts(pruned: keras.Model) -> dict[str, int]:
     return counts
 
 
-def one_model(name: str, runs: int, with_tflite: bool) -> dict:
+def one_model(name: str, runs: int, with_tflite: bool, tflite_max_params: float) -> dict:
     keras.utils.set_random_seed(0)
     start = time.time()
     model = build(name)
@@ -121,7 +121,7 @@ def one_model(name: str, runs: int, with_tflite: bool) -> dict:
         "other_warnings": sorted({str(w.message)[:160] for w in caught
                                   if not issubclass(w.category, LayersLeftWholeWarning)}),
     }
-    if with_tflite:
+    if with_tflite and model.count_params() <= tflite_max_params:
         row.update(tflite_latency(model, small, x[:1], runs))
     row["seconds"] = time.time() - start
     return row
@@ -152,8 +152,9 @@ def _short(reason: str) -> str:
     return reason.split("'")[0].strip() if "'" in reason else reason
 
 
-def run_isolated(name: str, runs: int, with_tflite: bool) -> dict:
-    command = [sys.executable, "-m", "bench.prunability", "--one", name, "--runs", str(runs)]
+def run_isolated(name: str, runs: int, with_tflite: bool, tflite_max_params: float) -> dict:
+    command = [sys.executable, "-m", "bench.prunability", "--one", name, "--runs", str(runs),
+               "--tflite-max-params", str(tflite_max_params)]
     if not with_tflite:
         command.append("--no-tflite")
     done = subprocess.run(command, capture_output=True, text=True)
@@ -183,6 +184,8 @@ def table(rows: list[dict], with_tflite: bool) -> list[str]:
         if with_tflite and "dense_us" in r:
             line += (f" {r['dense_us'] / 1e3:.2f} ms | {r['shrunk_us'] / 1e3:.2f} ms "
                      f"| {r['speedup_blocked']:.2f}x | {r['speedup_interleaved']:.2f}x |")
+        elif with_tflite:
+            line += " - | - | - | - |"
         lines.append(line)
     return lines
 
@@ -196,15 +199,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--no-tflite", action="store_true")
+    parser.add_argument("--tflite-max-params", type=float, default=30e6,
+                        help="time TFLite only for models with at most this many parameters")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with_tflite = not args.no_tflite
     if args.one:
-        print(json.dumps(one_model(args.one, args.runs, with_tflite)))
+        print(json.dumps(one_model(args.one, args.runs, with_tflite, args.tflite_max_params)))
         return
     rows = []
     for name in args.models or constructors():
-        rows.append(run_isolated(name, args.runs, with_tflite))
+        rows.append(run_isolated(name, args.runs, with_tflite, args.tflite_max_params))
         print(json.dumps(rows[-1]), flush=True)
     write(rows, args, with_tflite)
 
@@ -223,7 +228,9 @@ def write(rows: list[dict], args, with_tflite: bool) -> None:
         "are those of the pruned layers (convs, depthwise convs, Dense), parameters of the "
         "whole model, MACs those of the layers kerasprune follows. `max rel. diff`: "
         "max |masked - shrunk| / max |masked| on two random inputs. TFLite float32, "
-        f"batch 1, 1 thread, median of {args.runs} invokes; blocked: each model in blocks "
+        f"batch 1, 1 thread, median of {args.runs} invokes, for the models of at most "
+        f"{args.tflite_max_params / 1e6:.0f} M parameters (converting the larger ones takes "
+        "many GB of memory); blocked: each model in blocks "
         "of consecutive invokes after 5 warm-up invokes, blocks alternated over 5 rounds; "
         "interleaved: the two models alternated invoke by invoke.",
         "",

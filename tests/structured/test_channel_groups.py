@@ -293,7 +293,7 @@ def test_sparsity_overrides_are_refused_with_a_cost_target():
         kerasprune.update_masks(pruned, 0.5)
 
 
-def test_channels_masks_the_bias_of_a_pruned_channel():
+def test_channels_masks_the_bias_of_a_pruned_channel(tmp_path):
     # Conv+bias -> ReLU -> zero-padded conv (VGG style): the bias must go with the filter,
     # or the dead channel's ReLU(bias) could not be removed.
     inputs = keras.Input((8, 8, 3))
@@ -305,6 +305,10 @@ def test_channels_masks_the_bias_of_a_pruned_channel():
     pruned, small = prune_shrink(model)
     assert [w.weight_names for w in kerasprune.prune_wrappers(pruned)] == [["kernel", "bias"]] * 2
     assert width(small, "a") == width(small, "b") == 4
+    pruned.save(tmp_path / "channels.keras")  # the bias masks and the pattern survive saving
+    loaded = keras.saving.load_model(tmp_path / "channels.keras")
+    assert loaded.get_layer("prune_a").pattern.get_config() == Channels("l1").get_config()
+    assert width(shrink(loaded), "a") == 4
 
 
 def test_a_subclassed_model_falls_back_to_layer_by_layer_channels():
