@@ -1,22 +1,25 @@
-"""Structured pruning benchmark: what removing 50% of the channels buys, and what it costs.
+"""Structured pruning benchmark: what removing channels buys, and what it costs.
 
-Part 1, speed: a CIFAR-style ResNet-20 (32x32x3) and MobileNetV2 (96x96x3), dense vs
-with 50% of their channels pruned and physically removed by `kerasprune.shrink.shrink`:
-parameters, FLOPs, TFLite file bytes and median latency (XNNPACK, 1 thread), the two
-interpreters timed interleaved in one process. Channels are chosen by L1 norm; channels
-joined by a residual Add get one shared choice (summed L1 over the group), as structured
-pruning must for the channels to be removable. Weights are random (speed only).
+Part 1, speed: keras.applications ResNet50 (64x64) and MobileNetV2 (96x96) and a
+CIFAR-style ResNet-20 (32x32), with the call a user writes:
+`prune(model, pattern=Channels("l1"), exclude=[<logits>])`, `update_masks(pruned, 0.5)`,
+`shrink(pruned)`. The library finds the channel groups (residual streams, depthwise
+convs, ...) itself. Conv output channels, parameters and multiply-accumulates kept,
+masked vs shrunk outputs, TFLite float32 latency dense vs shrunk (1 thread, batch 1;
+blocked timing, interleaved too). Weights are random (speed only).
 
-Part 2, accuracy: MNIST 8k/2k split, the FACTS.md CNN, dense vs pruned 50% by channels
-with GMP (`Channels` pattern + `PruningCallback`), criteria L1, Taylor and random; the
-pruned models are then shrunk and their accuracy re-measured.
+Part 2, accuracy: real MNIST (8,000 train / 2,000 test), the FACTS.md CNN, structured
+GMP with channel groups to 50% and 75% of the channels (criteria L1, L2, Taylor, random),
+then `shrink`; next to the dense model and to unstructured GMP at the same
+multiply-accumulates (counting only the nonzero weights, which no CPU kernel skips).
 
-Run: python -m bench.structured [--epochs 4] [--runs 200] [--data-dir DIR]
+Run: python -m bench.structured [--epochs 4] [--seeds 1 2 3] [--runs 200] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 
 from bench import common
 
@@ -27,39 +30,31 @@ import keras  # noqa: E402
 
 import kerasprune  # noqa: E402
 import tflite_export  # noqa: E402
-from tflite_export.benchmarking import set_single_sample, time_interleaved  # noqa: E402
-from kerasprune import Channels, TaylorImportance, channel_scores, shrink  # noqa: E402
+from kerasprune import Channels, TaylorImportance, shrink  # noqa: E402
+from tflite_export.benchmarking import set_single_sample, time_blocked, time_interleaved  # noqa: E402
 
 SECTION = "structured"
+CRITERIA = ("l1", "l2", "taylor", "random")
+LEVELS = (0.5, 0.75)
 
 
 # --- models -------------------------------------------------------------------------
-def resnet20(input_shape=(32, 32, 3), classes=10) -> tuple[keras.Model, list[list[str]]]:
-    """ResNet-20 (3 stages x 3 basic blocks, 16/32/64 channels, 1x1 projection shortcuts).
-
-    Returns the model and its channel groups: names of the convs whose outputs share
-    channels (one group per residual stream, one per block-internal conv).
-    """
+def resnet20(input_shape=(32, 32, 3), classes=10) -> keras.Model:
+    """ResNet-20 (3 stages x 3 basic blocks, 16/32/64 channels, 1x1 projection shortcuts)."""
     inputs = keras.Input(input_shape)
     x = _conv_bn(inputs, 16, 3, 1, "stem", relu=True)
-    groups, group = [], ["stem"]
     for stage, width in enumerate((16, 32, 64)):
         for block in range(3):
             name = f"s{stage}b{block}"
             stride = 2 if stage > 0 and block == 0 else 1
             y = _conv_bn(x, width, 3, stride, name + "_conv1", relu=True)
-            groups.append([name + "_conv1"])
             y = _conv_bn(y, width, 3, 1, name + "_conv2", relu=False)
             if stride != 1 or x.shape[-1] != width:
-                groups.append(group)
                 x = _conv_bn(x, width, 1, stride, name + "_short", relu=False)
-                group = [name + "_short"]
-            group.append(name + "_conv2")
             x = keras.layers.ReLU()(keras.layers.Add()([x, y]))
-    groups.append(group)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="resnet20"), groups
+    return keras.Model(inputs, outputs, name="resnet20")
 
 
 def _conv_bn(x, filters, kernel, stride, name, relu):
@@ -68,193 +63,276 @@ def _conv_bn(x, filters, kernel, stride, name, relu):
     return keras.layers.ReLU()(x) if relu else x
 
 
-def mobilenet_v2() -> tuple[keras.Model, list[list[str]]]:
-    """MobileNetV2 96x96 and its channel groups: every expansion conv on its own, the
-    project convs of each residual stream together (the convs an Add joins), the stem and
-    the last 1x1 conv."""
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3))
-    streams = _add_groups(model)
-    joined = {name for group in streams for name in group}
-    singles = [[l.name] for l in model.layers
-               if isinstance(l, keras.layers.Conv2D) and not isinstance(l, keras.layers.DepthwiseConv2D)
-               and l.name not in joined]
-    return model, singles + streams
+def speed_models() -> list[tuple[str, keras.Model]]:
+    return [
+        ("ResNet50 64x64", keras.applications.ResNet50(
+            weights=None, input_shape=(64, 64, 3), classifier_activation=None)),
+        ("MobileNetV2 96x96", keras.applications.MobileNetV2(
+            weights=None, input_shape=(96, 96, 3), classifier_activation=None)),
+        ("ResNet-20 32x32", resnet20()),
+    ]
 
 
-def _add_groups(model: keras.Model) -> list[list[str]]:
-    """Names of the convs whose outputs an Add joins (through BN), merged transitively."""
-    groups: list[set[str]] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Add):
-            members = set().union(*(_source_convs(t) for t in layer.input))
-            overlapping = [g for g in groups if g & members]
-            for g in overlapping:
-                members |= g
-                groups.remove(g)
-            groups.append(members)
-    return [sorted(g) for g in groups]
-
-
-def _source_convs(tensor) -> set[str]:
-    op = tensor._keras_history.operation
-    if isinstance(op, keras.layers.BatchNormalization):
-        return _source_convs(op.input)
-    if isinstance(op, keras.layers.Add):
-        return set().union(*(_source_convs(t) for t in op.input))
-    return {op.name}
-
-
-def prune_groups(model: keras.Model, groups: list[list[str]], fraction: float) -> keras.Model:
-    """A copy of `model` with `fraction` of the channels of every group zeroed by L1.
-
-    The channels of a group's convs and of their BatchNormalization go together, so the
-    pruned channels are exactly zero and `shrink` can remove them.
-    """
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    for names in groups:
-        convs = [copy.get_layer(n) for n in names]
-        scores = sum(channel_scores(np.asarray(c.kernel), "l1") for c in convs)
-        pruned = np.argsort(scores, kind="stable")[: int(round(fraction * scores.size))]
-        for conv in convs:
-            kernel = conv.kernel.numpy()
-            kernel[..., pruned] = 0.0
-            conv.kernel.assign(kernel)
-            bn = _following_batch_norm(copy, conv)
-            if bn is not None:
-                for variable in (bn.gamma, bn.beta):
-                    values = variable.numpy()
-                    values[pruned] = 0.0
-                    variable.assign(values)
-    return copy
-
-
-def _following_batch_norm(model, conv):
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            source = layer.input._keras_history.operation
-            if source is conv:
-                return layer
-    return None
-
-
-def flops(model: keras.Model) -> int:
-    """Multiply-adds x 2 of the convolution, depthwise and Dense layers, batch 1."""
+def conv_channels(model: keras.Model) -> int:
+    """Output channels of every convolution (depthwise ones included)."""
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kh, kw, channels, mult = layer.kernel.shape
-            h, w = layer.output.shape[1:3]
-            total += 2 * h * w * kh * kw * channels * mult
+            total += layer.kernel.shape[-2]
         elif isinstance(layer, keras.layers.Conv2D):
-            kh, kw, cin, cout = layer.kernel.shape
-            h, w = layer.output.shape[1:3]
-            total += 2 * h * w * kh * kw * cin * cout
-        elif isinstance(layer, keras.layers.Dense):
-            total += 2 * int(np.prod(layer.kernel.shape))
-    return int(total)
+            total += layer.filters
+    return total
+
+
+def nonzero_macs(model: keras.Model) -> int:
+    """Multiply-accumulates of the conv and Dense layers counting nonzero weights only."""
+    total = 0
+    for outer in model.layers:
+        layer = getattr(outer, "layer", outer)  # through a PruneWrapper
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense,
+                                  keras.layers.DepthwiseConv2D)):
+            continue
+        positions = int(np.prod(outer.output.shape[1:-1], dtype=np.int64))
+        total += positions * int(np.count_nonzero(np.asarray(layer.kernel)))
+    return total
 
 
 # --- part 1: speed ------------------------------------------------------------------
-def speed_rows(name, model, groups, runs) -> list[str]:
-    masked = prune_groups(model, groups, 0.5)
-    small = shrink(masked)
-    x = np.random.default_rng(0).random((8,) + tuple(model.input.shape[1:]), dtype=np.float32)
-    diff = float(np.abs(masked.predict(x, verbose=0) - small.predict(x, verbose=0)).max())
+def speed_rows(name: str, model: keras.Model, runs: int) -> tuple[list[str], list[str]]:
+    logits = [layer for layer in model.layers if layer.weights][-1].name
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=[logits])
+    kerasprune.update_masks(pruned, 0.5)
+    small = shrink(pruned)
+    x = np.random.default_rng(0).random((4,) + tuple(model.input.shape[1:]), dtype=np.float32)
+    masked_out = np.asarray(pruned(x))
+    relative = float(np.abs(masked_out - np.asarray(small(x))).max() / np.abs(masked_out).max())
     contents = [tflite_export.convert(m, sparse=False) for m in (model, small)]
-    loaded = [tflite_export.load_interpreter(c, num_threads=1, xnnpack=True) for c in contents]
-    for item in loaded:
-        set_single_sample(item.interpreter, x)
-    times = time_interleaved([item.interpreter for item in loaded], runs=runs, warmup=20)
-    medians = [float(np.median(t)) * 1e6 for t in times]
+    loaded = [tflite_export.load_interpreter(c, num_threads=1) for c in contents]
+    interpreters = [item.interpreter for item in loaded]
+    for interpreter in interpreters:
+        set_single_sample(interpreter, x)
+    blocked = [float(np.median(t)) * 1e6
+               for t in time_blocked(interpreters, runs=runs, warmup=20,
+                                       block=max(1, runs // 5))]
+    interleaved = [float(np.median(t)) * 1e6
+                   for t in time_interleaved(interpreters, runs=runs, warmup=20)]
+    kept = conv_channels(small) / conv_channels(model)
     rows = []
-    for label, m, content, median, item in zip(("dense", "50% channels removed"), (model, small),
-                                               contents, medians, loaded):
-        rows.append(f"| {name} | {label} | {m.count_params():,} | {flops(m) / 1e6:.1f} M "
-                    f"| {len(content):,} | {median:.0f} us ({item.resolver}) |")
-    ratio = medians[0] / medians[1]
-    rows.append(f"| {name} | **dense / shrunk** | {model.count_params() / small.count_params():.2f}x "
-                f"| {flops(model) / flops(small):.2f}x | {len(contents[0]) / len(contents[1]):.2f}x "
-                f"| **{ratio:.2f}x** |")
-    print(f"{name}: latency ratio {ratio:.2f}, max |masked - shrunk| = {diff:.2e}")
-    return rows, diff
+    for label, m, content, b, i, item in zip(("dense", "50% channels, shrunk"), (model, small),
+                                             contents, blocked, interleaved, loaded):
+        rows.append(f"| {name} | {label} | {conv_channels(m):,} | {m.count_params():,} "
+                    f"| {nonzero_macs(m) / 1e6:.1f} M | {len(content):,} | {b:.0f} us "
+                    f"| {i:.0f} us | {item.resolver} |")
+    speedup = blocked[0] / blocked[1]
+    rows.append(f"| {name} | **kept / dense, speed-up** | {kept:.3f} "
+                f"| {small.count_params() / model.count_params():.3f} "
+                f"| {nonzero_macs(small) / nonzero_macs(model):.3f} "
+                f"| {len(contents[1]) / len(contents[0]):.3f} | **{speedup:.2f}x** "
+                f"| {interleaved[0] / interleaved[1]:.2f}x | |")
+    checks = [
+        f"{name}: conv channels kept {kept:.3f} (target 0.50 +- 0.05: "
+        f"{'met' if abs(kept - 0.5) <= 0.05 else 'NOT met'}); max |masked - shrunk| / "
+        f"max |masked| = {relative:.1e} (target <= 1e-4: "
+        f"{'met' if relative <= 1e-4 else 'NOT met'}); TFLite speed-up blocked "
+        f"{speedup:.2f}x (target >= 2.5x: {'met' if speedup >= 2.5 else 'NOT met'})",
+    ]
+    print(checks[0], flush=True)
+    return rows, checks
+
+
+# --- part 1b: a KerasHub BERT-style classifier ---------------------------------------
+def bert_classifier(layers=4, heads=8, width=256, units=1024, length=64) -> keras.Model:
+    """A KerasHub BertBackbone (random weights) with a 2-class head on its pooled output."""
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=1000, num_layers=layers, num_heads=heads, hidden_dim=width,
+        intermediate_dim=units, max_sequence_length=length)
+    inputs = {name: keras.Input((length,), dtype="int32", name=name)
+              for name in ("token_ids", "segment_ids", "padding_mask")}
+    logits = keras.layers.Dense(2, name="logits")(backbone(inputs)["pooled_output"])
+    return keras.Model(list(inputs.values()), logits, name="bert_classifier")
+
+
+def encoder_sizes(model: keras.Model) -> tuple[int, int]:
+    """Attention heads and feed-forward units over the model's encoder blocks."""
+    layers = list(model.layers)
+    layers += [inner for outer in model.layers if isinstance(outer, keras.Model)
+               for inner in outer.layers]
+    blocks = [layer for layer in layers
+              if hasattr(layer, "intermediate_dim") and not isinstance(layer, keras.Model)]
+    return sum(b.num_heads for b in blocks), sum(b.intermediate_dim for b in blocks)
+
+
+def transformer_rows(runs: int) -> tuple[list[str], list[str]]:
+    model = bert_classifier()
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["logits"])
+    kerasprune.update_masks(pruned, 0.5)
+    small = shrink(pruned)
+    length = model.inputs[0].shape[1]
+    x = {"token_ids": np.random.default_rng(0).integers(0, 1000, (1, length)).astype("int32"),
+         "segment_ids": np.zeros((1, length), "int32"),
+         "padding_mask": np.ones((1, length), "int32")}
+    masked_out = np.asarray(pruned(list(x.values())))
+    relative = float(np.abs(masked_out - np.asarray(small(list(x.values())))).max()
+                     / np.abs(masked_out).max())
+    loaded = [tflite_export.load_interpreter(tflite_export.convert(m, sparse=False),
+                                             num_threads=1) for m in (model, small)]
+    interpreters = [item.interpreter for item in loaded]
+    arrays = list(x.values())
+    for interpreter in interpreters:  # the converter names inputs "..._args_<position>:0"
+        names = [d["name"] for d in interpreter.get_input_details()]
+        set_single_sample(interpreter, [arrays[int(re.search(r"args_(\d+)", n).group(1))]
+                                        for n in names])
+    blocked = [float(np.median(t)) * 1e6
+               for t in time_blocked(interpreters, runs=runs, warmup=20,
+                                       block=max(1, runs // 5))]
+    (heads, units), (small_heads, small_units) = encoder_sizes(model), encoder_sizes(small)
+    row = (f"| KerasHub BERT 4x256, 64 tokens | heads {small_heads}/{heads}, feed-forward units "
+           f"{small_units}/{units} | {small.count_params() / model.count_params():.3f} "
+           f"| {blocked[0]:.0f} us | {blocked[1]:.0f} us | **{blocked[0] / blocked[1]:.2f}x** |")
+    check = (f"KerasHub BERT: max |masked - shrunk| / max |masked| = {relative:.1e}")
+    print(row, check, flush=True)
+    return [row], [check]
 
 
 # --- part 2: accuracy ---------------------------------------------------------------
-def accuracy_rows(epochs: int, data_dir: str) -> list[str]:
-    (x_train, y_train), (x_test, y_test) = common.load_split(data_dir)
-    rows = []
-    keras.utils.set_random_seed(0)
-    dense = common.build_cnn(keras)
-    common.compile_cnn(keras, dense)
-    dense.fit(x_train, y_train, epochs=epochs, batch_size=128, verbose=0)
-    acc = common.accuracy(dense, x_test, y_test)
-    rows.append(f"| dense | {acc:.4f} | - | {dense.count_params():,} | - |")
-    print(f"dense accuracy {acc:.4f}")
-    for criterion in ("l1", "taylor", "random"):
-        keras.utils.set_random_seed(0)
-        model = kerasprune.prune(common.build_cnn(keras), pattern=Channels(criterion),
-                                 exclude=["logits"])
-        common.compile_cnn(keras, model)
-        importance = None
-        if criterion == "taylor":
-            importance = TaylorImportance(x_train[:512], y_train[:512], batch_size=128)
-        callbacks = [kerasprune.PruningCallback(0.5, stabilization_epochs=1,
-                                                pruning_epochs=max(1, epochs - 2),
-                                                finetune_epochs=1, importance=importance)]
-        model.fit(x_train, y_train, epochs=epochs, batch_size=128, callbacks=callbacks, verbose=0)
-        small = shrink(model)
-        acc_masked = common.accuracy(model, x_test, y_test)
-        acc_small = common.accuracy(small, x_test, y_test)
-        rows.append(f"| {criterion} | {acc_masked:.4f} | {acc_small:.4f} "
-                    f"| {small.count_params():,} | {_widths(small)} |")
-        print(f"{criterion}: masked {acc_masked:.4f}, shrunk {acc_small:.4f}")
+def train(model, data, epochs: int, callbacks=()) -> keras.Model:
+    (x_train, y_train), _ = data
+    common.compile_cnn(keras, model)
+    model.fit(x_train, y_train, epochs=epochs, batch_size=128, callbacks=list(callbacks),
+              verbose=0)
+    return model
+
+
+def gmp(target: float, epochs: int, **kwargs) -> kerasprune.PruningCallback:
+    return kerasprune.PruningCallback(target, stabilization_epochs=1,
+                                      pruning_epochs=max(1, epochs - 2), finetune_epochs=1,
+                                      **kwargs)
+
+
+def structured_run(criterion, level, seed, data, epochs):
+    (x_train, y_train), (x_test, y_test) = data
+    keras.utils.set_random_seed(seed)
+    model = kerasprune.prune(common.build_cnn(keras), pattern=Channels(criterion),
+                             exclude=["logits"])
+    importance = (TaylorImportance(x_train[:512], y_train[:512], batch_size=128)
+                  if criterion == "taylor" else None)
+    train(model, data, epochs, [gmp(level, epochs, importance=importance)])
+    small = shrink(model)
+    return common.accuracy(small, x_test, y_test), small
+
+
+def unstructured_run(sparsity, seed, data, epochs):
+    _, (x_test, y_test) = data
+    keras.utils.set_random_seed(seed)
+    model = kerasprune.prune(common.build_cnn(keras), exclude=["logits"])
+    train(model, data, epochs, [gmp(sparsity, epochs)])
+    return common.accuracy(model, x_test, y_test), model
+
+
+def equal_macs_sparsity(dense: keras.Model, macs: int) -> float:
+    """The layer-scope sparsity of conv1, conv2 and dense1 leaving `macs` nonzero MACs."""
+    logits = dense.get_layer("logits")
+    fixed = int(np.prod(logits.kernel.shape))
+    return 1.0 - (macs - fixed) / (nonzero_macs(dense) - fixed)
+
+
+def accuracy_rows(data, epochs: int, seeds: list[int]) -> list[str]:
+    _, (x_test, y_test) = data
+    dense_acc = []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        dense = train(common.build_cnn(keras), data, epochs)
+        dense_acc.append(common.accuracy(dense, x_test, y_test))
+    rows = [f"| dense | - | {common.mean_std(dense_acc, 100)} | {nonzero_macs(dense) / 1e6:.2f} M "
+            f"| {dense.count_params():,} |"]
+    print(rows[-1], flush=True)
+    for level in LEVELS:
+        macs = params = None
+        for criterion in CRITERIA:
+            results = [structured_run(criterion, level, seed, data, epochs) for seed in seeds]
+            small = results[-1][1]
+            macs, params = nonzero_macs(small), small.count_params()
+            rows.append(f"| structured {criterion}, {level:.0%} channels | {_widths(small)} "
+                        f"| {common.mean_std([r[0] for r in results], 100)} "
+                        f"| {macs / 1e6:.2f} M | {params:,} |")
+            print(rows[-1], flush=True)
+        sparsity = equal_macs_sparsity(dense, macs)
+        results = [unstructured_run(sparsity, seed, data, epochs) for seed in seeds]
+        rows.append(f"| unstructured {sparsity:.1%} (same MACs as {level:.0%} channels) | - "
+                    f"| {common.mean_std([r[0] for r in results], 100)} "
+                    f"| {nonzero_macs(results[-1][1]) / 1e6:.2f} M (nonzero) | - |")
+        print(rows[-1], flush=True)
     return rows
 
 
 def _widths(model) -> str:
-    return "-".join(str(getattr(l, "filters", None) or l.units) for l in model.layers
-                    if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense)))
+    return "-".join(str(getattr(layer, "filters", None) or layer.units) for layer in model.layers
+                    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--skip-accuracy", action="store_true")
     common.add_data_dir_argument(parser)
     args = parser.parse_args()
-    speed, diffs = [], []
-    for name, (model, groups) in (("ResNet-20 32x32", resnet20()),
-                                  ("MobileNetV2 96x96", mobilenet_v2())):
-        rows, diff = speed_rows(name, model, groups, args.runs)
+    speed, checks = [], []
+    for name, model in speed_models():
+        rows, model_checks = speed_rows(name, model, args.runs)
         speed += rows
-        diffs.append(diff)
-    accuracy = accuracy_rows(args.epochs, args.data_dir)
+        checks += model_checks
+    transformer, transformer_checks = transformer_rows(args.runs)
+    checks += transformer_checks
+    accuracy = [] if args.skip_accuracy else accuracy_rows(
+        common.load_split(args.data_dir), args.epochs, args.seeds)
     text = "\n".join([
-        "## Structured pruning: 50% channels removed (bench/structured.py)",
+        "## Structured pruning: channel groups, 50% of the channels removed (bench/structured.py)",
         "",
-        "### Speed: dense vs 50% of channels pruned and removed by `shrink`",
-        "ResNet-20: 50% of every conv's output channels (residual-stream channels chosen once "
-        "per Add group). MobileNetV2: 50% of the output channels of every conv (stem, "
-        "expansion convs, the last 1x1 conv, and each residual stream's project convs as one "
-        "group; depthwise convs follow their inputs). L1 choice, random weights. "
-        "TFLite float32 (plain conversion), median of "
-        f"{args.runs} interleaved invokes, batch 1, 1 thread. "
-        f"Max |masked - shrunk| output difference: {max(diffs):.1e}.",
+        "### Speed: dense vs 50% of the channels pruned and removed by `shrink`",
+        "The user's call: `prune(model, pattern=Channels(\"l1\"), exclude=[<logits>])`, "
+        "`update_masks(pruned, 0.5)`, `shrink(pruned)`; the library finds the channel groups "
+        "(residual streams, depthwise convs, ...). Random weights. TFLite float32 (plain "
+        f"conversion), batch 1, 1 thread, median of {args.runs} invokes. Blocked: each model "
+        "in blocks of consecutive invokes after 20 warm-up invokes, blocks alternated over 5 "
+        "rounds (the speed-up in bold); interleaved: the models alternated invoke by invoke.",
         "",
-        "| model | variant | params | FLOPs | TFLite bytes | median latency |",
-        "|---|---|---|---|---|---|",
+        "| model | variant | conv channels | params | MACs (conv+dense) | TFLite bytes "
+        "| latency blocked | latency interleaved | resolver |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
         *speed,
         "",
-        "### Accuracy: MNIST 8k/2k, CNN Conv32-Pool-Conv64-Pool-Dense256-Dense10",
-        f"Adam 1e-3, batch 128, {args.epochs} epochs. GMP: 1 epoch dense, cubic ramp to 50% of "
-        f"the channels of conv1, conv2 and dense1 over {max(1, args.epochs - 2)} epoch(s), "
-        "1 epoch fine-tuning (logits not pruned); Taylor gradients from 512 training images. "
-        "Then `shrink` removes the pruned channels.",
+        "KerasHub BERT-style classifier (BertBackbone, 4 encoder blocks of width 256, 8 "
+        "heads, 1024 feed-forward units, 64 tokens; random weights), same call; latency "
+        "blocked as above. Heads of a KerasHub `TransformerEncoder` are not removed: the "
+        "block derives its head size from its width and head count.",
         "",
-        "| criterion | test accuracy (masked) | test accuracy (shrunk) | params after shrink | widths |",
-        "|---|---|---|---|---|",
-        *accuracy,
+        "| model | kept after shrink | params kept | dense | shrunk | speed-up |",
+        "|---|---|---:|---:|---:|---:|",
+        *transformer,
+        "",
+        *[f"- {line}" for line in checks],
+        *([] if args.skip_accuracy else [
+            "",
+            "### Accuracy: MNIST 8k/2k, CNN Conv32-Pool-Conv64-Pool-Dense256-Dense10",
+            f"Adam 1e-3, batch 128, {args.epochs} epochs from scratch. GMP: 1 epoch dense, "
+            f"cubic ramp over {max(1, args.epochs - 2)} epoch(s), 1 epoch fine-tuning; conv1, "
+            "conv2 and dense1 pruned (logits not). Structured: `Channels(criterion)` with "
+            "channel groups to 50% / 75% of the channels, then `shrink` (accuracy of the "
+            "shrunk model); Taylor gradients from 512 training images. Unstructured: "
+            "magnitude GMP at the sparsity whose nonzero multiply-accumulates equal the "
+            f"shrunk model's. Test accuracy in %, mean ± std over seeds {args.seeds}.",
+            "",
+            "| model | widths | test accuracy | MACs | params |",
+            "|---|---|---:|---:|---:|",
+            *accuracy,
+        ]),
+        "",
+        f"Command: `{common.command_line()}`  ",
+        f"Machine: {common.machine_info()}",
     ])
     common.write_section(SECTION, text)
     print(text)

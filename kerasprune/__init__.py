@@ -42,8 +42,10 @@ from kerasprune.core.sparsity_schedules import (
 from kerasprune.core.wrapping import UnprunableLayerWarning, prune, strip
 from kerasprune.recipe import Recipe
 from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, SLR, allr_d1
+from kerasprune.structured.channel_groups import ChannelGroups, channel_groups
 from kerasprune.structured.channel_patterns import NM, Channels
 from kerasprune.structured.criteria import channel_scores, head_scores
+from kerasprune.structured.group_selection import LayersLeftWholeWarning
 from kerasprune.structured.surgery import shrink
 from kerasprune.structured.taylor_importance import TaylorImportance
 
@@ -56,6 +58,7 @@ __all__ = [
     "Blocks",
     "CLR",
     "ChannelActivity",
+    "ChannelGroups",
     "Channels",
     "ConstantSparsity",
     "CriterionData",
@@ -65,6 +68,7 @@ __all__ = [
     "IMPCallback",
     "LLR",
     "LRW",
+    "LayersLeftWholeWarning",
     "MacRow",
     "MaskPattern",
     "NM",
@@ -82,6 +86,7 @@ __all__ = [
     "UnprunableLayerWarning",
     "Unstructured",
     "allr_d1",
+    "channel_groups",
     "channel_scores",
     "cycle_sparsities",
     "head_scores",

@@ -152,6 +152,38 @@ def observing_calls(layers, observer):
             object.__delattr__(layer, "call")
 
 
+def call_on_values(node, values: dict):
+    """Call a graph node's operation again, its input tensors replaced by `values`
+    (`{id(tensor): array}`), its other arguments (constants, flags) as recorded."""
+    args, kwargs = node.arguments.fill_in(values)
+    return node.operation(*args, **kwargs)
+
+
+def elementwise_operations() -> list[type]:
+    """The `keras.ops` operation classes that act on each value alone (`x + y`, `x * 3`),
+    as they appear in a Functional graph built with `keras.ops` calls."""
+    from keras.src.ops import nn as ops_nn
+    from keras.src.ops import numpy as ops_numpy
+
+    names = {
+        ops_numpy: ("Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum",
+                    "Minimum", "Negative", "Absolute", "Square", "Tanh", "Clip"),
+        ops_nn: ("Relu", "Relu6", "Sigmoid", "HardSigmoid", "Silu", "HardSilu", "Gelu",
+                 "Elu", "Selu", "Celu", "LeakyRelu", "Softplus", "Softsign", "HardTanh"),
+    }
+    return [getattr(module, name) for module, module_names in names.items()
+            for name in module_names if hasattr(module, name)]
+
+
+def applications_layers() -> dict[str, type]:
+    """keras.applications' own per-channel layers, by name: ConvNeXt's `LayerScale`
+    (`x * gamma`) and InceptionResNetV2's `CustomScaleLayer` (`x + r * scale`)."""
+    from keras.src.applications import convnext, inception_resnet_v2
+
+    return {"LayerScale": convnext.LayerScale,
+            "CustomScaleLayer": inception_resnet_v2.CustomScaleLayer}
+
+
 def model_metrics(model: keras.Model) -> list:
     """The metrics attached to the model itself (not compiled ones, not its layers')."""
     return list(getattr(model, "_metrics", []))

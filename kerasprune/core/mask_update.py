@@ -59,6 +59,8 @@ def update_masks(
     its target exactly (to the granularity of the pattern's groups), and in every set each
     tensor keeps at least its wrapper's `min_density` of its weights (see
     `kerasprune.prune`). A tensor that still ends fully pruned is named in a warning.
+    Wrappers whose pattern selects over the whole model (`Channels` with coupled channel
+    groups) are handed to it together.
 
     Args:
         model: a model holding `PruneWrapper` layers (see `kerasprune.prune`).
@@ -107,7 +109,11 @@ def update_masks(
     followers = [w for w in wrappers if w.follows is not None]
     wrappers = [w for w in wrappers if w.follows is None]
     counts, empty = np.zeros(2, dtype=np.int64), []
-    for scope, members, target in _pruning_sets(wrappers, sparsity, float(final)):
+    joint = [w for w in wrappers if w.pattern.selects_over_model]
+    if joint:
+        counts += _prune_over_model(model, joint, sparsity, float(final), gradients, activations)
+    alone = [w for w in wrappers if not w.pattern.selects_over_model]
+    for scope, members, target in _pruning_sets(alone, sparsity, float(final)):
         pruning_set = PruningSet(members, gradients, activations=activations,
                                  masks_only_grow=masks_only_grow,
                                  transform=lamp_scores if scope == "lamp" else None)
@@ -135,6 +141,20 @@ def _pruning_sets(wrappers: list, sparsity: float, final: float) -> list[tuple[s
     sets += [("layer", [w], layer_target(w, sparsity, final))
              for w in wrappers if id(w) not in shared]
     return sets
+
+
+def _prune_over_model(model, wrappers: list, sparsity: float, final: float, gradients,
+                      activations) -> np.ndarray:
+    """Assign the masks a model-wide pattern (coupled channel groups) chooses for
+    `wrappers`; returns `[weights, pruned weights]` of their pruned tensors."""
+    masks = wrappers[0].pattern.masks_for_model(model, wrappers, sparsity, final, gradients,
+                                                activations)
+    counts = np.zeros(2, dtype=np.int64)
+    for wrapper, wrapper_masks in zip(wrappers, masks):
+        wrapper.assign_masks(wrapper_masks)
+        for mask in wrapper_masks:
+            counts += [np.size(mask), np.size(mask) - np.count_nonzero(mask)]
+    return counts
 
 
 def _prune(pruning_set: PruningSet, scope: str, target: float, empty: list) -> np.ndarray:

@@ -115,7 +115,8 @@ def _copy_graph_model(model: keras.Model, replace: Replace) -> keras.Model:
 
     new_model = keras.models.clone_model(model, clone_function=clone_function, recursive=True)
     for old, new in pairs:
-        copy_weights(old, new)
+        if isinstance(old, keras.layers.Layer):  # not a keras.ops operation (no weights)
+            copy_weights(old, new)
     return new_model
 
 

@@ -73,6 +73,20 @@ class MaskPattern:
         """
         return self.group_scores(mask)[0] == 0
 
+    #: True for patterns whose groups span layers (channels coupled through the model
+    #: graph): `update_masks` hands all their wrappers to `masks_for_model` at once.
+    selects_over_model = False
+
+    def masks_for_model(self, model, wrappers: list, sparsity: float,
+                        final_sparsity: float | None = None, gradients=None,
+                        activations=None) -> list:
+        """New masks for `wrappers` of `model`, one list per wrapper (see above)."""
+        raise NotImplementedError
+
+    def weight_names(self, layer) -> list[str] | None:
+        """The weights of `layer` this pattern masks; None for its prunable kernels."""
+        return None
+
     def get_config(self) -> dict:
         return {}
 

@@ -146,7 +146,7 @@ def prune(
         names = chosen[id(layer)]
         return PruneWrapper(
             twin or fresh_copy(layer),
-            weight_names=None if names == prunable_weight_names(layer) else list(names),
+            weight_names=_weight_names(layer, names, pattern),
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,
@@ -192,6 +192,15 @@ def _pattern(block_shape, pattern) -> patterns_lib.MaskPattern:
     if block_shape is not None:
         return patterns_lib.Blocks(block_shape)
     return patterns_lib.get(pattern)
+
+
+def _weight_names(layer, names: tuple[str, ...], pattern) -> list[str] | None:
+    """The variables to wrap: the selected ones (None when they are the layer's default
+    kernels), plus those the pattern masks along with them (a pruned channel's bias)."""
+    extra = pattern.weight_names(layer) if pattern is not None else None
+    if extra is not None:
+        return list(names) + [n for n in extra if n not in names]
+    return None if names == prunable_weight_names(layer) else list(names)
 
 
 def _prunes_channels(pattern) -> bool:

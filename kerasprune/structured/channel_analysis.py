@@ -3,22 +3,39 @@
 Every channel position of every tensor is mapped to an "atom": one channel created by one
 producing layer. Layers that keep channels aligned (Add, BatchNormalization, depthwise
 conv, ...) unify the atoms of their inputs and output, so that a set of unified atoms is
-one channel that lives or dies everywhere together. Each tensor also carries, per
-channel, the constant it holds whatever the input (NaN when not constant). How each layer
-moves atoms and constants is its `LayerRule` (`kerasprune.structured.layer_rules`).
+one channel that lives or dies everywhere together: a channel group. Each tensor also
+carries, per channel, the constant it holds whatever the input (NaN when not constant).
+How each layer moves atoms and constants is its `LayerRule`
+(`kerasprune.structured.layer_rules`); a layer without a rule is opaque.
 
-A channel (a set of unified atoms) is removable when it is constant in every tensor it
-reaches, no model output contains it, and every layer mixing it into other channels can
-absorb its constant (the rules state these conditions with `require`).
+A channel group is removable when it is constant in every tensor it reaches, no model
+output contains it, and every layer mixing it into other channels can absorb its constant
+(the rules state these conditions with `require`, each with the reason it would fail).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import keras
 import numpy as np
 
 from kerasprune import _compat
-from kerasprune.structured.layer_rules import LayerRule, channels, rule_for
+from kerasprune.core.prune_wrapper import PruneWrapper
+from kerasprune.structured import (  # noqa: F401 (they register the built-in rules)
+    attention_rules,
+    channelwise_rules,
+    conv_rules,
+)
+from kerasprune.structured.layer_rules import (
+    ChannelSlot,
+    LayerRule,
+    channels,
+    rule_for,
+    variables_by_name,
+)
+
+WeightView = Callable[[keras.layers.Layer, str], np.ndarray]
 
 
 def graph_of(model: keras.Model):
@@ -32,14 +49,39 @@ def graph_of(model: keras.Model):
     if graph is None and isinstance(model, keras.Sequential):
         raise ValueError(
             f"Sequential model '{model.name}' has no known input shape: start it with "
-            "keras.Input(shape) so that shrink can follow its graph."
+            "keras.Input(shape) so that its graph of layers can be followed."
         )
     if graph is None:
         raise ValueError(
-            f"Model '{model.name}' of type {type(model).__name__} is subclassed: shrink can "
-            "only rebuild Functional or Sequential models, whose graph of layers is known."
+            f"Model '{model.name}' of type {type(model).__name__} is subclassed: channels "
+            "can only be followed (and removed) in Functional or Sequential models, whose "
+            "graph of layers is known."
         )
     return graph
+
+
+def current_weight(layer: keras.layers.Layer, name: str) -> np.ndarray:
+    """The default weight view: the variable's current value."""
+    return np.asarray(variables_by_name(layer)[name])
+
+
+def nested_graph(operation):
+    """The Functional graph of a model used as a layer, or None for any other operation."""
+    if isinstance(operation, keras.Model):
+        return _compat.functional_graph(operation)
+    return None
+
+
+class LayerCall:
+    """One call of a layer in the graph, as the rules see it (wrappers looked through)."""
+
+    def __init__(self, node, rule: LayerRule | None):
+        layer = node.operation
+        self.node = node
+        self.layer = layer.layer if isinstance(layer, PruneWrapper) else layer
+        self.inputs = list(node.input_tensors)
+        self.output = node.outputs[0] if len(node.outputs) == 1 else None
+        self.rule = rule
 
 
 class ChannelAnalysis:
@@ -47,9 +89,15 @@ class ChannelAnalysis:
 
     Args:
         graph: a Functional graph (see `graph_of`) whose layers are called once each.
+            `PruneWrapper` layers are looked through.
+        weights: `(layer, name) -> array`, the weight values the rules see; by default
+            the current values (a what-if analysis passes other ones).
+        keep_one: never remove every channel of a tensor (keep its first one).
 
     Attributes:
-        removed: boolean per atom, True where the atom's channel is removed.
+        removed: boolean per atom, True where the atom's channel is removed; the cost and
+            rebuild methods of the rules read it through `keep`.
+        slots: the `ChannelSlot`s of every understood layer, in graph order.
 
     Example:
 
@@ -63,27 +111,26 @@ class ChannelAnalysis:
     [True, False, True]
     """
 
-    def __init__(self, graph):
+    def __init__(self, graph, *, weights: WeightView = current_weight, keep_one: bool = True):
         self._atoms: dict[int, np.ndarray] = {}  # id(tensor) -> atom id per channel
         self._values: dict[int, np.ndarray] = {}  # id(tensor) -> constant or NaN per channel
         self._parent: list[int] = []
-        self._constraints: list[tuple[np.ndarray, np.ndarray]] = []
-        self._rules: dict[int, LayerRule] = {}  # id(node) -> the rule that handled it
-        seen: set[int] = set()
+        self._constraints: list[tuple[np.ndarray, np.ndarray, str]] = []
+        self._internal: dict[int, np.ndarray] = {}  # id(layer) -> atoms living inside it
+        self._weights = weights
+        self._where = ""
+        self.calls: dict[int, LayerCall] = {}  # id(node) -> the call, its rule if any
+        self._node_of: dict[int, object] = {}  # id(layer) -> its node
+        self.slots: list[ChannelSlot] = []
         for tensor in graph.inputs:
+            self._where = "a model input"
             self.fresh(tensor, np.full(channels(tensor), np.nan))
-        for node in _compat.graph_nodes(graph):
-            layer = node.operation
-            if id(layer) in seen:
-                raise ValueError(
-                    f"Layer '{layer.name}' is called more than once in model '{graph.name}': "
-                    "shrink cannot remove channels of a shared layer."
-                )
-            seen.add(id(layer))
-            self._visit(node)
+        self._walk(graph)
         for tensor in graph.outputs:
-            self.pin(tensor)
-        self.removed = self._decide()
+            self.pin(tensor, "it reaches a model output")
+        self.roots = np.array([self._find(a) for a in range(len(self._parent))], dtype=np.int64)
+        self.removable, self._blocked_by = self._removable_roots()
+        self.removed = self._decide(keep_one)
 
     # --- what rules use -------------------------------------------------------
     def atoms(self, tensor) -> np.ndarray:
@@ -94,17 +141,25 @@ class ChannelAnalysis:
         """The constant of each channel of `tensor`, NaN where not constant."""
         return self._values[id(tensor)]
 
+    def weight(self, layer, name: str) -> np.ndarray:
+        """The value of `layer`'s weight `name` ("kernel", "query/kernel") as seen here."""
+        return np.asarray(self._weights(layer, name), dtype=np.float64)
+
     def fresh(self, tensor, values: np.ndarray) -> None:
         """Give `tensor` new atoms (a layer that creates its channels)."""
+        self.assign(tensor, self.new_atoms(values.size), values)
+
+    def new_atoms(self, count: int) -> np.ndarray:
+        """`count` new atoms (for a tensor, or channels inside a layer such as heads)."""
         start = len(self._parent)
-        self._parent += list(range(start, start + values.size))
-        self.assign(tensor, np.arange(start, start + values.size), values)
+        self._parent += list(range(start, start + count))
+        return np.arange(start, start + count)
 
     def assign(self, tensor, atoms: np.ndarray, values: np.ndarray) -> None:
         """Set the atoms and constants of `tensor`; a channel must be constant to go."""
         self._atoms[id(tensor)] = atoms
         self._values[id(tensor)] = values.astype(np.float64)
-        self.require(atoms, ~np.isnan(values))
+        self.require(atoms, ~np.isnan(values), f"it is not constant after {self._where}")
 
     def unify(self, a: np.ndarray, b: np.ndarray) -> None:
         """Make atoms `a[i]` and `b[i]` one channel, for every i."""
@@ -113,24 +168,39 @@ class ChannelAnalysis:
             if rx != ry:
                 self._parent[ry] = rx
 
-    def require(self, atoms: np.ndarray, ok: np.ndarray) -> None:
-        """Atom `atoms[i]` may be removed only if `ok[i]`."""
-        self._constraints.append((atoms, ok))
+    def require(self, atoms: np.ndarray, ok: np.ndarray, reason: str) -> None:
+        """Atom `atoms[i]` may be removed only if `ok[i]`; `reason` says why not."""
+        self._constraints.append((atoms, ok, reason))
 
-    def pin(self, tensor) -> None:
-        """Keep every channel of `tensor` (a model output, an opaque layer's input)."""
+    def pin(self, tensor, reason: str) -> None:
+        """Keep every channel of `tensor`; `reason` says why."""
         atoms = self.atoms(tensor)
-        self.require(atoms, np.zeros(atoms.size, dtype=bool))
+        self.require(atoms, np.zeros(atoms.size, dtype=bool), reason)
 
-    def keep(self, tensor) -> np.ndarray:
-        """Boolean per channel of `tensor`: True where the channel stays."""
-        return ~self.removed[self.atoms(tensor)]
+    def set_internal(self, layer, atoms: np.ndarray) -> None:
+        """Remember the atoms living inside `layer` (attention heads) for its rule."""
+        self._internal[id(layer)] = atoms
 
-    def rule_at(self, node) -> LayerRule | None:
-        """The rule that handled `node`, or None if its layer was opaque."""
-        return self._rules.get(id(node))
+    def internal(self, layer) -> np.ndarray:
+        """The atoms `set_internal` remembered for `layer`."""
+        return self._internal[id(layer)]
 
-    # --- the walk and the decision ------------------------------------------------
+    def keep(self, tensor_or_atoms) -> np.ndarray:
+        """Boolean per channel of a tensor (or per atom of an array): True where kept."""
+        atoms = tensor_or_atoms if isinstance(tensor_or_atoms, np.ndarray) else self.atoms(
+            tensor_or_atoms)
+        return ~self.removed[atoms]
+
+    # --- what the decision and the callers use ----------------------------------------
+    def call_at(self, node) -> LayerCall | None:
+        """The `LayerCall` of `node` (its `rule` is None if the layer was opaque)."""
+        return self.calls.get(id(node))
+
+    def blocked_by(self, root: int) -> str:
+        """Why the channel group of `root` cannot be removed ("" if it can)."""
+        index = self._blocked_by[root]
+        return "" if index < 0 else self._constraints[index][2]
+
     def _find(self, atom: int) -> int:
         parent = self._parent
         while parent[atom] != atom:
@@ -138,27 +208,76 @@ class ChannelAnalysis:
             atom = parent[atom]
         return atom
 
+    def evaluate(self, layer, values: list[np.ndarray]) -> np.ndarray:
+        """`layer`'s output when its input tensors hold `values` (one constant per
+        channel), its other arguments as in the graph."""
+        node = self._node_of[id(layer)]
+        arrays = {id(t): np.nan_to_num(v).astype(np.float32)
+                  for t, v in zip(node.input_tensors, values)}
+        return np.asarray(_compat.call_on_values(node, arrays), dtype=np.float64)
+
+    def _walk(self, graph, seen: set[int] | None = None) -> None:
+        seen = set() if seen is None else seen
+        for node in _compat.graph_nodes(graph):
+            operation = node.operation
+            if id(operation) in seen:
+                raise ValueError(
+                    f"Layer '{operation.name}' is called more than once in model "
+                    f"'{graph.name}': channels of a shared layer cannot be removed."
+                )
+            seen.add(id(operation))
+            inner = nested_graph(operation)
+            if inner is not None and len(node.input_tensors) == len(inner.inputs):
+                self._walk_nested(node, inner, seen)
+            else:
+                self._visit(node)
+
+    def _walk_nested(self, node, inner, seen: set[int]) -> None:
+        """A model used as a layer: its own graph, on the outer tensors' channels."""
+        for outer, tensor in zip(node.input_tensors, inner.inputs):
+            self._atoms[id(tensor)] = self.atoms(outer)
+            self._values[id(tensor)] = self.values(outer)
+        self._walk(inner, seen)
+        for outer, tensor in zip(node.outputs, inner.outputs):
+            self._atoms[id(outer)] = self.atoms(tensor)
+            self._values[id(outer)] = self.values(tensor)
+
     def _visit(self, node) -> None:
-        ins, outs = node.input_tensors, node.outputs
-        if len(outs) == 1 and len(ins) >= 1 and all(id(t) in self._atoms for t in ins):
-            rule = rule_for(node.operation, ins)
-            if rule is not None:
-                rule.propagate(self, node)
-                self._rules[id(node)] = rule
+        call = LayerCall(node, None)
+        self.calls[id(node)] = call
+        self._node_of[id(call.layer)] = node
+        self._where = f"'{call.layer.name}' ({type(call.layer).__name__})"
+        known = all(id(t) in self._atoms for t in call.inputs)
+        if call.output is not None and call.inputs and known:
+            call.rule = rule_for(call.layer, call.inputs)
+            if call.rule is not None:
+                call.rule.propagate(self, call.layer, call.inputs, call.output)
+                self.slots += call.rule.slots(self, call.layer, call.inputs, call.output)
                 return
-        for tensor in ins:
+        for tensor in call.inputs:
             if id(tensor) in self._atoms:
-                self.pin(tensor)
-        for tensor in outs:
+                self.pin(tensor, f"it enters {self._where}, which structured pruning does "
+                         "not understand")
+        self._where = f"{self._where}, whose outputs are not followed"
+        for tensor in node.outputs:
             self.fresh(tensor, np.full(channels(tensor), np.nan))
 
-    def _decide(self) -> np.ndarray:
-        roots = np.array([self._find(a) for a in range(len(self._parent))], dtype=np.int64)
+    def _removable_roots(self) -> tuple[np.ndarray, np.ndarray]:
+        roots = self.roots
         removable = np.ones(len(self._parent), dtype=bool)
-        for atoms, ok in self._constraints:
-            np.logical_and.at(removable, roots[atoms], ok)
-        # Never empty a tensor: keep its first channel if all of them could go.
-        for atoms in self._atoms.values():
-            if atoms.size and removable[roots[atoms]].all():
-                removable[roots[atoms[0]]] = False
-        return removable[roots]
+        blocked_by = np.full(len(self._parent), -1, dtype=np.int64)
+        for index, (atoms, ok, _) in enumerate(self._constraints):
+            bad = np.unique(roots[atoms[~ok]])
+            bad = bad[blocked_by[bad] < 0]
+            blocked_by[bad] = index
+            removable[bad] = False
+        return removable, blocked_by
+
+    def _decide(self, keep_one: bool) -> np.ndarray:
+        removable = self.removable.copy()
+        if keep_one:  # never empty a tensor: keep its first channel if all could go
+            groups = list(self._atoms.values()) + list(self._internal.values())
+            for atoms in groups:
+                if atoms.size and removable[self.roots[atoms]].all():
+                    removable[self.roots[atoms[0]]] = False
+        return removable[self.roots]

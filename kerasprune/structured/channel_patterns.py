@@ -8,11 +8,15 @@ by `kerasprune.shrink`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import keras
 
+from kerasprune import _compat
 from kerasprune.core.patterns import MaskPattern
-from kerasprune.core.validation import check_choice, is_int
+from kerasprune.core.registry import prunable_weight_names
+from kerasprune.core.validation import check_choice, is_int, is_number
 from kerasprune.structured.criteria import (
     ACTIVATION_CRITERIA,
     CRITERIA,
@@ -20,17 +24,27 @@ from kerasprune.structured.criteria import (
     channel_axis,
     channel_scores,
 )
+from kerasprune.structured.group_selection import group_masks, per_layer_masks
 
 NORMALIZATIONS = ("none", "size", "layer")
+COMBINATIONS = ("mean", "sum", "max")
+TARGETS = ("channels", "flops", "params")
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
 class Channels(MaskPattern):
-    """Prune whole output channels: conv filters, Dense/EinsumDense units, depthwise channels.
+    """Prune whole output channels: conv filters, Dense units, depthwise channels, heads.
 
-    Each channel (the kernel slice at one index of `kerasprune.channel_scores.channel_axis`)
-    is one group, scored by `criterion`. With `scope="global"`, scores of layers of
-    different fan-in are made comparable by `normalize`.
+    With `groups=True` (the default) channels are chosen by channel group over the
+    model's graph (see `kerasprune.channel_groups`): the convolutions whose outputs an
+    `Add` joins lose the same channels, a depthwise conv loses the channels its input
+    conv loses, and so on, so that `kerasprune.shrink` can remove every pruned channel.
+    A channel's bias is masked with it. Each layer scores its own channels by
+    `criterion`; a group's score is the `combine` of its members' scores. A pruned layer
+    with no group that can be removed exactly (its channels reach a model output, an
+    opaque layer, ...) is left whole, with a `LayersLeftWholeWarning` naming it.
+    With `groups=False` each layer's channels are chosen on their own (subclassed models,
+    which have no graph to follow, are always pruned that way).
 
     Args:
         criterion: `"l1"`, `"l2"`, `"taylor"` (needs `importance=TaylorImportance(x, y)`
@@ -41,6 +55,14 @@ class Channels(MaskPattern):
             al.), `"none"` keeps raw scores. Irrelevant in layer scope.
         min_channels: channels of each layer never pruned (the highest-scoring ones get an
             infinite score; see the report for the selection rule this relies on).
+        max_fraction: at most this fraction of each layer's channels is pruned.
+        groups: choose channels by coupled group over the model graph.
+        combine: how a group's score combines its members' scores: `"mean"` (default:
+            groups of many layers compete fairly with single layers), `"sum"` or `"max"`.
+        target: what `sparsity` measures: `"channels"` (the fraction of channels pruned),
+            `"flops"` or `"params"` (groups are pruned until the multiply-accumulates or
+            parameters of the layers kerasprune follows are at most `1 - sparsity` of the
+            dense model's; needs `groups=True`).
         seed: seed of the `"random"` criterion.
 
     Example:
@@ -61,17 +83,38 @@ class Channels(MaskPattern):
         *,
         normalize: str = "size",
         min_channels: int = 1,
+        max_fraction: float = 1.0,
+        groups: bool = True,
+        combine: str = "mean",
+        target: str = "channels",
         seed: int = 0,
     ):
         check_choice("criterion", criterion, CRITERIA)
         check_choice("normalize", normalize, NORMALIZATIONS)
+        check_choice("combine", combine, COMBINATIONS)
+        check_choice("target", target, TARGETS)
         if not is_int(min_channels) or min_channels < 0:
             raise ValueError(
                 f"`min_channels` must be an int >= 0. Received: min_channels={min_channels!r}"
             )
+        if not is_number(max_fraction) or not 0 < max_fraction <= 1:
+            raise ValueError(
+                f"`max_fraction` must be a number in (0, 1]. Received: max_fraction={max_fraction!r}"
+            )
+        if not isinstance(groups, bool):
+            raise TypeError(f"`groups` must be True or False. Received: groups={groups!r}")
+        if target != "channels" and not groups:
+            raise ValueError(
+                f"`target={target!r}` needs groups=True (the cost is the model's). "
+                f"Received: target={target!r}, groups=False"
+            )
         self.criterion = criterion
         self.normalize = normalize
         self.min_channels = min_channels
+        self.max_fraction = float(max_fraction)
+        self.groups = groups
+        self.combine = combine
+        self.target = target
         self.seed = seed
 
     #: Structured: `prune` masks the BatchNormalization after a channel-pruned layer too.
@@ -85,22 +128,53 @@ class Channels(MaskPattern):
     def needs_activations(self) -> bool:
         return self.criterion in ACTIVATION_CRITERIA
 
+    @property
+    def selects_over_model(self) -> bool:
+        return self.groups
+
+    def weight_names(self, layer):
+        names = prunable_weight_names(layer)
+        if self.groups and names and getattr(layer, "use_bias", False):
+            return list(names) + ["bias"]
+        return None
+
+    def masks_for_model(self, model, wrappers, sparsity, final_sparsity=None, gradients=None,
+                        activations=None):
+        if _compat.functional_graph(model) is None:
+            warnings.warn(
+                f"Model '{model.name}' has no graph of layers (it is subclassed): its "
+                "channels are chosen layer by layer, not by coupled group, and shrink "
+                "cannot rebuild it.", stacklevel=3)
+            return per_layer_masks(wrappers, sparsity, final_sparsity, gradients, activations)
+        return group_masks(model, wrappers, sparsity, final_sparsity, gradients, activations)
+
+    def scores_along(self, weight, axis: int, gradients=None, activations=None) -> np.ndarray:
+        """One normalized score per channel of `weight` along `axis`."""
+        weight = np.asarray(weight)
+        scores = channel_scores(weight, self.criterion, axis=axis, gradients=gradients,
+                                activations=activations, seed=self.seed)
+        if self.normalize == "size":
+            scores = scores / (weight.size // weight.shape[axis])
+        elif self.normalize == "layer":
+            norm = np.linalg.norm(scores)
+            scores = scores / norm if norm > 0 else scores
+        return scores
+
+    def protect(self, scores: np.ndarray) -> np.ndarray:
+        """`scores` with the channels the per-layer caps keep set to `+inf`."""
+        kept = max(self.min_channels, scores.size - int(np.floor(self.max_fraction * scores.size)))
+        if not kept:
+            return scores
+        protected = np.argsort(-scores, kind="stable")[:kept]
+        scores = scores.astype(np.float64)
+        scores[protected[scores[protected] > 0]] = np.inf
+        return scores
+
     def group_scores(self, weight, gradients=None, activations=None):
         weight = np.asarray(weight)
         axis = channel_axis(weight.shape)
         sizes = np.full(weight.shape[axis], weight.size // weight.shape[axis], dtype=np.int64)
-        scores = channel_scores(weight, self.criterion, axis=axis, gradients=gradients,
-                                activations=activations, seed=self.seed)
-        if self.normalize == "size":
-            scores = scores / sizes
-        elif self.normalize == "layer":
-            norm = np.linalg.norm(scores)
-            scores = scores / norm if norm > 0 else scores
-        if self.min_channels:
-            protected = np.argsort(-scores, kind="stable")[: self.min_channels]
-            scores = scores.astype(np.float64)
-            scores[protected[scores[protected] > 0]] = np.inf
-        return scores, sizes
+        return self.protect(self.scores_along(weight, axis, gradients, activations)), sizes
 
     def pruned_groups(self, mask):
         return ~channels_kept(mask)
@@ -119,7 +193,9 @@ class Channels(MaskPattern):
 
     def get_config(self):
         return {"criterion": self.criterion, "normalize": self.normalize,
-                "min_channels": self.min_channels, "seed": self.seed}
+                "min_channels": self.min_channels, "max_fraction": self.max_fraction,
+                "groups": self.groups, "combine": self.combine, "target": self.target,
+                "seed": self.seed}
 
     def __repr__(self) -> str:
         return f"Channels({self.criterion!r})"

@@ -28,7 +28,12 @@ from kerasprune import _compat
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
-from kerasprune.structured.channel_analysis import ChannelAnalysis, graph_of
+from kerasprune.structured.channel_analysis import (
+    ChannelAnalysis,
+    graph_of,
+    nested_graph,
+    variables_by_name,
+)
 
 
 def shrink(model: keras.Model) -> keras.Model:
@@ -91,21 +96,8 @@ def shrink(model: keras.Model) -> keras.Model:
 
 def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:
     new_ops: dict[int, object] = {}
-    new_weights: dict[int, dict[str, np.ndarray]] = {}
-    for node in _compat.graph_nodes(graph):
-        op = node.operation
-        if not isinstance(op, keras.layers.Layer):
-            new_ops[id(op)] = op  # a stateless keras.ops operation
-            continue
-        config, weights = _shrunk_layer(node, analysis)
-        try:
-            new_ops[id(op)] = type(op).from_config(config)
-        except Exception as error:  # any failure here means we cannot rebuild this layer
-            raise ValueError(
-                f"shrink cannot re-create layer '{op.name}' ({type(op).__name__}) from its "
-                f"config: {error}"
-            ) from error
-        new_weights[id(op)] = weights
+    new_weights: dict[int, dict[str, np.ndarray] | list[np.ndarray]] = {}
+    _new_operations(graph, analysis, new_ops, new_weights)
     inputs = [
         keras.Input(batch_shape=t.shape, dtype=t.dtype, name=_compat.producer_of(t).name)
         for t in graph.inputs
@@ -115,23 +107,54 @@ def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:
     )
     rebuilt = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs,
                           name=f"{graph.name}_shrunk")
-    for node in _compat.graph_nodes(graph):
-        if id(node.operation) in new_weights:
-            layer, weights = new_ops[id(node.operation)], new_weights[id(node.operation)]
-            layer.set_weights([weights[_short_name(v)] for v in layer.weights])
+    for key, weights in new_weights.items():
+        layer = new_ops[key]
+        if isinstance(weights, dict):
+            names = list(variables_by_name(layer))
+            # Same names: by name; auto-named variables ("variable_3") differ: in order.
+            weights = ([weights[n] for n in names] if set(names) == set(weights)
+                       else list(weights.values()))
+        layer.set_weights(weights)
     return rebuilt
 
 
-def _shrunk_layer(node, analysis: ChannelAnalysis) -> tuple[dict, dict[str, np.ndarray]]:
-    """The config and weights of the rebuilt copy of the layer at `node`."""
+def _new_operations(graph, analysis: ChannelAnalysis, new_ops: dict, new_weights: dict) -> None:
+    """The rebuilt operation of every node of `graph`; models used as layers are inlined."""
+    for node in _compat.graph_nodes(graph):
+        op = node.operation
+        inner = nested_graph(op)
+        if inner is not None and len(node.input_tensors) == len(inner.inputs):
+            _new_operations(inner, analysis, new_ops, new_weights)
+            new_ops[id(op)] = _Inlined(inner, new_ops)
+        elif not isinstance(op, keras.layers.Layer):
+            new_ops[id(op)] = op  # a stateless keras.ops operation
+        else:
+            config, new_weights[id(op)] = _shrunk_layer(node, analysis)
+            try:
+                new_ops[id(op)] = type(op).from_config(config)
+            except Exception as error:  # any failure here means we cannot rebuild it
+                raise ValueError(
+                    f"shrink cannot re-create layer '{op.name}' ({type(op).__name__}) from "
+                    f"its config: {error}"
+                ) from error
+
+
+class _Inlined:
+    """A model used as a layer, replaced by its rebuilt layers called in place."""
+
+    def __init__(self, graph, new_ops: dict):
+        self.graph, self.new_ops = graph, new_ops
+
+    def __call__(self, inputs, *args, **kwargs):
+        return _compat.run_graph(self.graph, inputs, lambda op: self.new_ops[id(op)])
+
+
+def _shrunk_layer(node, analysis: ChannelAnalysis):
+    """The config and weights (by name, or in order if unchanged) of the rebuilt copy."""
     layer = node.operation
     config = layer.get_config()
-    weights = {_short_name(v): np.asarray(v) for v in layer.weights}
-    rule = analysis.rule_at(node)
-    if rule is None:
-        return config, weights
-    return rule.rebuild(node, analysis, config, weights)
-
-
-def _short_name(variable) -> str:
-    return variable.path.split("/")[-1]
+    call = analysis.call_at(node)
+    if call is None or call.rule is None:
+        return config, layer.get_weights()
+    weights = {name: np.asarray(v) for name, v in variables_by_name(layer).items()}
+    return call.rule.rebuild(analysis, call.layer, call.inputs, call.output, config, weights)

@@ -26,7 +26,8 @@ class TaylorImportance(CriterionData):
 
     >>> import keras, numpy as np, kerasprune
     >>> model = kerasprune.prune(keras.Sequential([keras.Input((4,)),
-    ...     keras.layers.Dense(8), keras.layers.Dense(2)]), pattern=kerasprune.Channels("taylor"))
+    ...     keras.layers.Dense(8), keras.layers.Dense(2, name="out")]),
+    ...     pattern=kerasprune.Channels("taylor"), exclude=["out"])
     >>> model.compile("adam", "mse")
     >>> x, y = np.ones((16, 4)), np.zeros((16, 2))
     >>> gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,

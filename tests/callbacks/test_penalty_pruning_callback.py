@@ -23,7 +23,9 @@ def test_removes_exactly_the_groups_below_the_threshold():
     reached = callback.remove_below_threshold()
     assert channels_kept(d.masks[0].numpy()).tolist() == [True, False, True, False, True]
     assert channels_kept(e.masks[0].numpy()).sum() == 1  # its largest unit is kept
-    assert reached == pytest.approx((2 * 4 + 2 * 5) / (20 + 15))
+    # Channels masks each removed unit's bias too, and e's inputs from d's removed units:
+    # d loses 2 x (4 + 1), e 2 x (5 + 1) plus 2 inputs of its kept unit; of 20 + 5 + 15 + 3.
+    assert reached == pytest.approx((2 * 5 + 2 * 6 + 2) / (20 + 5 + 15 + 3))
     assert callback.threshold_sparsity == pytest.approx(reached)
 
 

@@ -45,11 +45,12 @@ def test_layer_scope_prunes_the_lowest_l1_channels_of_each_layer():
 
 def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="big"),
-                              keras.layers.Dense(8, name="tiny")])
+                              keras.layers.Dense(8, name="tiny"),
+                              keras.layers.Dense(2, name="logits")])
     model.get_layer("tiny").set_weights([RNG.normal(size=(8, 8)).astype("float32") * 1e-3,
                                          np.zeros(8, "float32")])
     for min_channels, tiny_kept in [(0, 0), (2, 2)]:
-        pruned = kerasprune.prune(model, scope="global", min_density=0.0,  # no floor
+        pruned = kerasprune.prune(model, scope="global", exclude=["logits"], min_density=0.0,
                                   pattern=Channels("l1", min_channels=min_channels))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the emptied layer is named in a warning
@@ -59,8 +60,9 @@ def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
 
 
 def test_random_criterion_is_a_fixed_order_and_masks_only_grow():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, name="d")])
-    pruned = kerasprune.prune(model, pattern=Channels("random", seed=3))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, name="d"),
+                              keras.layers.Dense(2, name="logits")])
+    pruned = kerasprune.prune(model, pattern=Channels("random", seed=3), exclude=["logits"])
     kerasprune.update_masks(pruned, 0.25)
     first = channels_kept(masks_of(pruned)["d"])
     kerasprune.update_masks(pruned, 0.5)
@@ -144,11 +146,35 @@ def test_global_scope_normalization_decides_which_layer_gives_up_channels(
     beta = np.array([1.6, 1.7, 1.9, 1.95], "float32")  # and of b (fan-in 4)
     model.get_layer("a").set_weights([np.ones((8, 4), "float32") * alpha, np.zeros(4, "float32")])
     model.get_layer("b").set_weights([-np.ones((4, 4), "float32") * beta, np.zeros(4, "float32")])
-    pattern = Channels("l1", normalize=normalize, min_channels=0)
+    # Layer by layer (no channel groups), the target counts weights.
+    pattern = Channels("l1", normalize=normalize, min_channels=0, groups=False)
     pruned = kerasprune.prune(model, scope="global", pattern=pattern, min_density=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # raw L1 empties b, which is named in a warning
         kerasprune.update_masks(pruned, 16 / 48)  # 16 weights: 2 channels of a or 4 of b
+    masks = masks_of(pruned)
+    assert channels_kept(masks["a"]).tolist() == kept_a
+    assert channels_kept(masks["b"]).tolist() == kept_b
+
+
+@pytest.mark.parametrize("normalize, kept_a, kept_b", [
+    # raw L1: a = 8 * alpha = [8, 12, 12.4, 12.8], b = 4 * beta = [6.4, 6.8, 7.6, 7.8]
+    ("none", [True] * 4, [False, False, True, True]),
+    # mean |w|: alpha against beta
+    ("size", [False, False, True, True], [True] * 4),
+    # over the layer's L2 norm: a = [.349, .523, .541, .558], b = [.446, .474, .530, .544]
+    ("layer", [False, True, True, True], [False, True, True, True]),
+])
+def test_global_channel_groups_are_ranked_by_normalized_scores(normalize, kept_a, kept_b):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="a"),
+                              keras.layers.Dense(4, name="b"), keras.layers.Dense(2, name="out")])
+    alpha = np.array([1.0, 1.5, 1.55, 1.6], "float32")
+    beta = np.array([1.6, 1.7, 1.9, 1.95], "float32")
+    model.get_layer("a").set_weights([np.ones((8, 4), "float32") * alpha, np.zeros(4, "float32")])
+    model.get_layer("b").set_weights([-np.ones((4, 4), "float32") * beta, np.zeros(4, "float32")])
+    pattern = Channels("l1", normalize=normalize, min_channels=0)
+    pruned = kerasprune.prune(model, scope="global", pattern=pattern, exclude=["out"])
+    kerasprune.update_masks(pruned, 2 / 8)  # with groups, the target counts channels
     masks = masks_of(pruned)
     assert channels_kept(masks["a"]).tolist() == kept_a
     assert channels_kept(masks["b"]).tolist() == kept_b

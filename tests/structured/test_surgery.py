@@ -375,7 +375,8 @@ def test_a_layer_whose_channels_are_all_pruned_keeps_one_channel():
 
 
 def test_a_rule_registered_for_a_new_layer_type_is_used():
-    from kerasprune.structured.layer_rules import ActivationRule, register_layer_rule
+    from kerasprune.structured.channelwise_rules import ActivationRule
+    from kerasprune.structured.layer_rules import register_layer_rule
 
     class Double(keras.layers.Layer):
         """An elementwise layer shrink does not know: opaque until given a rule."""
@@ -399,3 +400,45 @@ def test_a_rule_registered_for_a_new_layer_type_is_used():
     assert small.get_layer("d1").units == 2
     assert small.get_layer("d2").kernel.shape == (2, 2)
     assert max_output_diff(model, small, (6,)) <= 1e-4
+
+
+def test_attention_heads_with_zero_output_rows_are_removed():
+    inputs = keras.Input((5, 8))
+    mha = keras.layers.MultiHeadAttention(num_heads=4, key_dim=3, name="mha")
+    x = mha(inputs, inputs)
+    x = keras.layers.Dense(16, activation="gelu", name="up")(x)
+    outputs = keras.layers.Dense(8, name="down")(x)
+    model = keras.Model(inputs, outputs)
+    names = {v.path.split("/", 1)[1]: v for v in mha.weights}
+    rows = names["attention_output/kernel"].numpy()
+    rows[[0, 2]] = 0.0
+    names["attention_output/kernel"].assign(rows)
+    zero_channels(model.get_layer("up"), [1, 5, 7])
+
+    small = shrink(model)
+
+    assert small.get_layer("mha").num_heads == 2
+    np.testing.assert_array_equal(small.get_layer("mha").get_weights()[0],
+                                  mha.get_weights()[0][:, [1, 3], :])
+    assert small.get_layer("up").units == 13
+    assert max_output_diff(model, small, (5, 8)) <= 1e-4
+
+
+def test_kerashub_encoder_loses_its_dead_feed_forward_units():
+    import keras_hub
+    inputs = keras.Input((6, 16))
+    encoder = keras_hub.layers.TransformerEncoder(intermediate_dim=32, num_heads=4,
+                                                  name="encoder")
+    outputs = keras.layers.Dense(3, name="head")(encoder(inputs))
+    model = keras.Model(inputs, outputs)
+    weights = {v.path.split("/", 1)[1]: v for v in encoder.weights}
+    up = weights["feedforward_intermediate_dense/kernel"].numpy()
+    up[:, 8:24] = 0.0  # 16 units output gelu(bias), a constant the down bias absorbs
+    weights["feedforward_intermediate_dense/kernel"].assign(up)
+    weights["feedforward_intermediate_dense/bias"].assign(RNG.normal(size=32))
+
+    small = shrink(model)
+
+    assert small.get_layer("encoder").intermediate_dim == 16
+    assert small.get_layer("encoder").num_heads == 4
+    assert max_output_diff(model, small, (6, 16)) <= 1e-4

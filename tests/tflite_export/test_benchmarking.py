@@ -161,3 +161,19 @@ def test_recommendation_picks_the_setting_fastest_by_the_worse_protocol():
     timings = (_timing("xnnpack", 287.0, 290.0), _timing("builtin", 68.0, 70.0))
     report = tflite_export.BenchmarkReport(timings, 1, None, None, None, num_threads=1)
     assert "BUILTIN_WITHOUT_DEFAULT_DELEGATES, 70.0 us" in report.recommendation
+
+
+def test_time_blocked_runs_each_model_in_blocks_after_its_warm_up():
+    from tflite_export.benchmarking import set_single_sample, time_blocked
+    from tflite_export.interpreter import load_interpreter
+
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+    content = tflite_export.convert(model, sparse=False)
+    log, pair = [], []
+    for name in ("a", "b"):
+        interpreter = load_interpreter(content, xnnpack=False).interpreter
+        set_single_sample(interpreter, np.ones((1, 16), np.float32))
+        pair.append(Recording(name, interpreter, log))
+    times = time_blocked(pair, runs=6, warmup=2, block=3)
+    assert log == (["a"] * (2 + 3) + ["b"] * (2 + 3)) * 2
+    assert [t.shape for t in times] == [(6,), (6,)]

@@ -1,0 +1,369 @@
+"""Specification of channel groups: coupled channels are pruned together and shrink removes them.
+
+Every coupling kind is built as a small graph, pruned with the plain user call
+(`prune(model, pattern=Channels(...), exclude=[...])`, `update_masks`), shrunk, and the
+shrunk model's outputs must equal the masked model's.
+"""
+
+import numpy as np
+import keras
+import pytest
+
+import kerasprune
+from kerasprune import Channels, shrink
+from kerasprune.structured.channel_groups import channel_groups
+from kerasprune.structured.channel_patterns import channels_kept
+from kerasprune.structured.group_selection import LayersLeftWholeWarning
+
+RNG = np.random.default_rng(0)
+
+
+def randomize(model):
+    """Non-trivial weights everywhere, BN statistics included (a pruned channel is then
+    non-zero after BN unless its BN is masked too)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([RNG.uniform(0.5, 1.5, n), RNG.normal(0, 0.5, n),
+                               RNG.normal(0, 0.5, n), RNG.uniform(0.5, 2.0, n)])
+        elif layer.weights:
+            layer.set_weights([RNG.normal(0, 0.5, w.shape).astype("float32")
+                               for w in layer.weights])
+    return model
+
+
+def prune_shrink(model, sparsity=0.5, exclude=("out",), **options):
+    pruned = kerasprune.prune(model, pattern=Channels("l1", **options), exclude=list(exclude))
+    kerasprune.update_masks(pruned, sparsity)
+    small = shrink(pruned)
+    x = RNG.normal(size=(3,) + tuple(model.input.shape[1:])).astype("float32")
+    np.testing.assert_allclose(np.asarray(small(x)), np.asarray(pruned(x)), atol=1e-4,
+                               rtol=1e-4)
+    return pruned, small
+
+
+def kept(pruned, name):
+    wrapper = next(w for w in kerasprune.prune_wrappers(pruned) if w.layer.name == name)
+    return channels_kept(np.asarray(wrapper.masks[0]))
+
+
+def width(model, name):
+    layer = model.get_layer(name)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return layer.kernel.shape[-2]
+    return layer.units if isinstance(layer, keras.layers.Dense) else layer.filters
+
+
+def conv(x, filters, name, kernel=3, **kwargs):
+    return keras.layers.Conv2D(filters, kernel, padding="same", name=name, **kwargs)(x)
+
+
+@pytest.mark.parametrize("merge", [keras.layers.Add, keras.layers.Subtract,
+                                   keras.layers.Multiply, keras.layers.Average,
+                                   keras.layers.Maximum])
+def test_a_merge_couples_the_channels_of_its_inputs(merge):
+    inputs = keras.Input((8, 8, 3))
+    a = keras.layers.BatchNormalization(name="bn_a")(conv(inputs, 8, "a", use_bias=False))
+    b = keras.layers.BatchNormalization(name="bn_b")(conv(inputs, 8, "b", kernel=1))
+    x = keras.layers.ReLU()(merge()([a, b]))
+    model = randomize(keras.Model(inputs, conv(x, 4, "out")))
+
+    pruned, small = prune_shrink(model)
+
+    np.testing.assert_array_equal(kept(pruned, "a"), kept(pruned, "b"))
+    assert kept(pruned, "a").sum() == 4
+    assert width(small, "a") == width(small, "b") == 4
+
+
+def test_a_residual_stream_is_one_set_of_groups_and_halves():
+    inputs = keras.Input((8, 8, 3))
+    stream = conv(inputs, 8, "stem")
+    for i in range(2):
+        y = keras.layers.ReLU()(conv(stream, 6, f"inner{i}"))
+        stream = keras.layers.Add()([stream, conv(y, 8, f"proj{i}")])
+    model = randomize(keras.Model(inputs, conv(stream, 4, "out")))
+
+    pruned, small = prune_shrink(model)
+
+    for name in ("stem", "proj0", "proj1"):
+        assert width(small, name) == 4
+        np.testing.assert_array_equal(kept(pruned, name), kept(pruned, "stem"))
+    assert width(small, "inner0") == width(small, "inner1") == 3
+    text = str(channel_groups(pruned))
+    assert "8 groups couple proj0, proj1, stem" in text
+
+
+def test_concatenate_slices_are_pruned_with_their_producers():
+    inputs = keras.Input((8, 8, 3))
+    left = conv(inputs, 4, "left", activation="relu")
+    right = conv(inputs, 6, "right", kernel=1, activation="relu")
+    x = keras.layers.Concatenate()([left, right])
+    model = randomize(keras.Model(inputs, conv(x, 5, "out")))
+
+    pruned, small = prune_shrink(model)
+
+    assert (width(small, "left"), width(small, "right")) == (2, 3)
+    assert small.get_layer("out").kernel.shape[2] == 5
+
+
+def test_pass_through_layers_keep_the_group():
+    # BN, activation, pooling, zero padding, dropout and cropping between two convs.
+    inputs = keras.Input((12, 12, 3))
+    x = conv(inputs, 8, "a", use_bias=False)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Activation("swish")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.ZeroPadding2D(1)(x)
+    x = keras.layers.Dropout(0.5)(x)
+    x = keras.layers.Cropping2D(1)(x)
+    model = randomize(keras.Model(inputs, conv(x, 4, "out")))
+
+    pruned, small = prune_shrink(model)
+
+    assert width(small, "a") == 4
+    assert small.get_layer("bn").gamma.shape == (4,)
+
+
+def test_a_depthwise_conv_loses_the_channels_of_the_conv_before_it():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.ReLU(6.0)(conv(inputs, 8, "expand", kernel=1))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    grouped = keras.layers.Conv2D(8, 3, padding="same", groups=8, name="grouped")(x)
+    model = randomize(keras.Model(inputs, conv(grouped, 4, "out", kernel=1)))
+
+    pruned, small = prune_shrink(model)
+
+    np.testing.assert_array_equal(kept(pruned, "expand"), kept(pruned, "dw"))
+    np.testing.assert_array_equal(kept(pruned, "expand"), kept(pruned, "grouped"))
+    assert width(small, "expand") == width(small, "dw") == width(small, "grouped") == 4
+    assert small.get_layer("grouped").groups == 4
+
+
+def test_flatten_and_reshape_into_a_dense_layer():
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="c")(inputs)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(8, activation="relu", name="d")(x)
+    x = keras.layers.Reshape((2, 4))(keras.layers.Reshape((8,))(x))
+    x = keras.layers.Flatten()(x)
+    model = randomize(keras.Model(inputs, keras.layers.Dense(3, name="out")(x)))
+
+    with pytest.warns(LayersLeftWholeWarning, match="'d'"):
+        pruned, small = prune_shrink(model)
+
+    assert width(small, "c") == 3
+    assert small.get_layer("out").kernel.shape[0] == 8  # the Reshape(2, 4) pins d's units
+    assert "d" in channel_groups(pruned).left_whole
+
+
+def test_squeeze_and_excitation_gate_joins_the_gated_channels():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Activation("swish")(conv(inputs, 8, "c"))
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Conv2D(4, 1, activation="relu", name="reduce")(s)
+    s = keras.layers.Conv2D(8, 1, activation="sigmoid", name="expand")(s)
+    x = keras.layers.Multiply()([x, s])
+    model = randomize(keras.Model(inputs, conv(x, 4, "out", kernel=1)))
+
+    pruned, small = prune_shrink(model)
+
+    np.testing.assert_array_equal(kept(pruned, "c"), kept(pruned, "expand"))
+    assert (width(small, "c"), width(small, "expand"), width(small, "reduce")) == (4, 4, 2)
+
+
+def test_transposed_and_separable_convolutions():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu",
+                                     name="up")(inputs)
+    x = keras.layers.SeparableConv2D(6, 3, padding="same", activation="relu", name="sep")(x)
+    model = randomize(keras.Model(inputs, conv(x, 4, "out")))
+
+    pruned, small = prune_shrink(model)
+
+    assert (width(small, "up"), width(small, "sep")) == (4, 3)
+    assert small.get_layer("sep").depthwise_kernel.shape[2] == 4
+
+
+def test_a_nested_model_is_followed_and_inlined():
+    block = keras.Sequential([keras.Input((8, 8, 8)), keras.layers.Conv2D(6, 1, name="in1"),
+                              keras.layers.ReLU()], name="block")
+    inputs = keras.Input((8, 8, 3))
+    x = block(conv(inputs, 8, "c", activation="relu"))
+    model = randomize(keras.Model(inputs, conv(x, 4, "out")))
+
+    pruned, small = prune_shrink(model)
+
+    assert (width(small, "c"), width(small, "in1")) == (4, 3)
+
+
+def test_keras_ops_elementwise_calls_keep_the_group():
+    inputs = keras.Input((8, 8, 3))
+    x = conv(inputs, 8, "c")
+    x = x * keras.ops.relu6(x + 3.0) * (1.0 / 6.0)  # hard swish, as MobileNetV3 writes it
+    model = randomize(keras.Model(inputs, conv(x, 4, "out", kernel=1)))
+
+    pruned, small = prune_shrink(model)
+
+    assert width(small, "c") == 4
+
+
+def test_transformer_feed_forward_units_are_pruned_and_the_stream_is_left_whole():
+    inputs = keras.Input((5, 8))
+    x = keras.layers.Dense(8, name="embed")(inputs)
+    h = keras.layers.Dense(16, activation="gelu", name="up")(x)
+    x = keras.layers.LayerNormalization()(keras.layers.Add()([x, keras.layers.Dense(
+        8, name="down")(h)]))
+    model = randomize(keras.Model(inputs, keras.layers.Dense(3, name="out")(x)))
+
+    with pytest.warns(LayersLeftWholeWarning, match="embed"):
+        pruned, small = prune_shrink(model)
+
+    assert width(small, "up") == 8
+    assert width(small, "embed") == width(small, "down") == 8
+    reason = channel_groups(pruned).left_whole["down"]
+    assert "LayerNormalization" in reason
+
+
+def test_an_output_layer_is_left_whole_and_named():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="hidden"),
+                              keras.layers.Dense(3, name="out")])
+    pruned = kerasprune.prune(model, pattern=Channels("l1"))
+    with pytest.warns(LayersLeftWholeWarning, match="'out': 'it reaches a model output'"):
+        kerasprune.update_masks(pruned, 0.5)
+    assert kept(pruned, "out").all()
+    assert kept(pruned, "hidden").sum() == 4
+
+
+def test_a_group_is_scored_by_combining_its_members():
+    # L1 per channel (mean |w|): a = [0.1, 0.2, 1.0, 0.8], b = [2.0, 0.3, 0.1, 0.8].
+    # Sum (and mean, the groups being of equal size): [2.1, 0.5, 1.1, 1.6];
+    # max: [2.0, 0.3, 1.0, 0.8]. Half the groups go.
+    inputs = keras.Input((4,))
+    a = keras.layers.Dense(4, name="a")(inputs)
+    b = keras.layers.Dense(4, name="b")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(keras.layers.Add()([a, b])))
+    ka = np.ones((4, 4), "float32") * np.array([0.1, 0.2, 1.0, 0.8], "float32")
+    kb = np.ones((4, 4), "float32") * np.array([2.0, 0.3, 0.1, 0.8], "float32")
+    model.get_layer("a").set_weights([ka, np.zeros(4, "float32")])
+    model.get_layer("b").set_weights([kb, np.zeros(4, "float32")])
+    expected = {"sum": [True, False, False, True], "mean": [True, False, False, True],
+                "max": [True, False, True, False]}
+    for combine, keep in expected.items():
+        pruned = kerasprune.prune(model, pattern=Channels("l1", combine=combine,
+                                                          min_channels=0), exclude=["out"])
+        kerasprune.update_masks(pruned, 0.5)
+        assert kept(pruned, "a").tolist() == keep, combine
+        assert kept(pruned, "b").tolist() == keep, combine
+
+
+def test_min_channels_and_max_fraction_cap_every_layer():
+    inputs = keras.Input((8, 8, 3))
+    x = conv(inputs, 8, "a", activation="relu")
+    model = randomize(keras.Model(inputs, conv(x, 4, "out")))
+    pruned, _ = prune_shrink(model, sparsity=0.9, max_fraction=0.5)
+    assert kept(pruned, "a").sum() == 4
+    pruned, _ = prune_shrink(model, sparsity=0.9, min_channels=3)
+    assert kept(pruned, "a").sum() == 3
+
+
+@pytest.mark.parametrize("target", ["flops", "params"])
+def test_a_cost_target_prunes_groups_until_the_cost_is_met(target):
+    inputs = keras.Input((16, 16, 3))
+    x = conv(inputs, 16, "a", activation="relu")
+    x = conv(x, 32, "b", activation="relu")
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = randomize(keras.Model(inputs, keras.layers.Dense(4, name="out")(x)))
+    dense = channel_groups(model).cost(np.zeros(channel_groups(model).count, bool))
+
+    pruned, small = prune_shrink(model, sparsity=0.6, target=target)
+
+    groups = channel_groups(small)
+    after = groups.cost(np.zeros(groups.count, bool))
+    index = {"flops": 0, "params": 1}[target]
+    assert after[index] <= 0.4 * dense[index]
+    assert after[index] > 0.3 * dense[index]  # not far past the target
+
+
+def test_sparsity_overrides_are_refused_with_a_cost_target():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="h"),
+                              keras.layers.Dense(2, name="out")])
+    pruned = kerasprune.prune(model, pattern=Channels(target="flops"), exclude=["out"],
+                              sparsity_overrides={"h": 0.5})
+    with pytest.raises(ValueError, match="sparsity_overrides"):
+        kerasprune.update_masks(pruned, 0.5)
+
+
+def test_channels_masks_the_bias_of_a_pruned_channel(tmp_path):
+    # Conv+bias -> ReLU -> zero-padded conv (VGG style): the bias must go with the filter,
+    # or the dead channel's ReLU(bias) could not be removed.
+    inputs = keras.Input((8, 8, 3))
+    x = conv(conv(inputs, 8, "a", activation="relu"), 8, "b", activation="relu")
+    model = keras.Model(inputs, conv(x, 4, "out"))
+    for name in ("a", "b"):
+        layer = model.get_layer(name)
+        layer.set_weights([layer.kernel.numpy(), np.ones(8, "float32")])
+    pruned, small = prune_shrink(model)
+    assert [w.weight_names for w in kerasprune.prune_wrappers(pruned)] == [["kernel", "bias"]] * 2
+    assert width(small, "a") == width(small, "b") == 4
+    pruned.save(tmp_path / "channels.keras")  # the bias masks and the pattern survive saving
+    loaded = keras.saving.load_model(tmp_path / "channels.keras")
+    assert loaded.get_layer("prune_a").pattern.get_config() == Channels("l1").get_config()
+    assert width(shrink(loaded), "a") == 4
+
+
+def test_a_subclassed_model_falls_back_to_layer_by_layer_channels():
+    class Net(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = keras.layers.Dense(8)
+            self.out = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    net = Net()
+    net(np.zeros((1, 4), "float32"))
+    pruned = kerasprune.prune(net, pattern=Channels("l1"))
+    with pytest.warns(UserWarning, match="layer by layer"):
+        kerasprune.update_masks(pruned, 0.5)
+    for wrapper in kerasprune.prune_wrappers(pruned):
+        assert channels_kept(np.asarray(wrapper.masks[0])).mean() == 0.5
+        np.testing.assert_array_equal(channels_kept(np.asarray(wrapper.masks[0])),
+                                      np.asarray(wrapper.masks[1]) > 0)
+
+
+def test_gradual_channel_pruning_with_groups_shrinks_exactly(digits):
+    (x, y), _ = digits
+    inputs = keras.Input((7, 7, 1))
+    a = conv(inputs, 8, "a", use_bias=False)
+    a = keras.layers.ReLU()(keras.layers.BatchNormalization(name="bn_a")(a))
+    b = keras.layers.BatchNormalization(name="bn_b")(conv(a, 8, "b", use_bias=False))
+    x_ = keras.layers.ReLU()(keras.layers.Add()([a, b]))
+    x_ = keras.layers.GlobalAveragePooling2D()(x_)
+    model = keras.Model(inputs, keras.layers.Dense(10, name="out")(x_))
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["out"])
+    pruned.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                     finetune_epochs=1)
+    pruned.fit(x[:256], y[:256], epochs=3, batch_size=64, callbacks=[gmp], verbose=0)
+
+    small = shrink(pruned)
+
+    assert width(small, "a") == width(small, "b") == 4
+    np.testing.assert_allclose(np.asarray(small(x[:32])), np.asarray(pruned(x[:32])),
+                               atol=1e-4)
+
+
+def test_embedding_columns_are_channels():
+    inputs = keras.Input((5,), dtype="int32")
+    x = keras.layers.Embedding(20, 8, name="embed")(inputs)
+    x = keras.layers.Dense(6, activation="relu", name="hidden")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["out"])
+    kerasprune.update_masks(pruned, 0.5)
+    small = shrink(pruned)
+    ids = RNG.integers(0, 20, (4, 5)).astype("int32")
+    np.testing.assert_allclose(np.asarray(small(ids)), np.asarray(pruned(ids)), atol=1e-5)
+    assert small.get_layer("embed").output_dim == 4
+    assert width(small, "hidden") == 3
