@@ -39,6 +39,7 @@ class PruningState(keras.layers.Layer):
 
     def __init__(self, spec: Mapping[str, list[int]], **kwargs):
         kwargs.setdefault("name", "pruning_state")
+        kwargs.pop("trainable", None)  # in its own config; never trainable
         super().__init__(trainable=False, **kwargs)
         self.spec = {str(name): [int(d) for d in shape] for name, shape in spec.items()}
         self.values = {}
