@@ -22,7 +22,7 @@ from kerasprune.core.one_shot import one_shot_prune
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import register_prunable
-from kerasprune.core.report import SparsityReport, sparsity_report
+from kerasprune.core.report import MacCount, SparsityReport, count_macs, sparsity_report
 from kerasprune.core.sparsity_schedules import (
     ConstantSparsity,
     CycleSparsity,
@@ -52,6 +52,7 @@ __all__ = [
     "IMPCallback",
     "LLR",
     "LRW",
+    "MacCount",
     "MaskPattern",
     "NM",
     "PolynomialDecay",
@@ -65,6 +66,7 @@ __all__ = [
     "Unstructured",
     "allr_d1",
     "channel_scores",
+    "count_macs",
     "cycle_sparsities",
     "head_scores",
     "one_shot_prune",

@@ -121,3 +121,95 @@ def _row(layer, weight) -> SparsityRow:
         nonzeros=nonzeros,
         sparsity=1.0 - nonzeros / value.size if value.size else 0.0,
     )
+
+
+_MAC_LAYERS = (
+    keras.layers.Dense,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+
+
+@dataclass(frozen=True)
+class MacCount:
+    """Multiply-accumulates of one example's forward pass through the kernels.
+
+    `dense` counts every kernel weight, `nonzero` only the nonzero ones; `speedup` is
+    their ratio, the theoretical speed-up of seed 003's Table 2.
+    """
+
+    dense: int
+    nonzero: int
+
+    @property
+    def speedup(self) -> float:
+        return self.dense / self.nonzero if self.nonzero else float("inf")
+
+
+def count_macs(model: keras.Model) -> MacCount:
+    """Dense and nonzero multiply-accumulates of the Dense and convolution kernels.
+
+    Each kernel weight is used once per output position (pixel, or time step of a
+    sequence), as in ShrinkBench and the seed 003 code: a kernel costs its size (or its
+    nonzero count) times the layer's output positions. Transposed convolutions use
+    their input positions. Biases, activations, pooling, normalization, `EinsumDense`
+    and `Embedding` lookups are not counted. The model must be built on a
+    `keras.Input` (a Sequential or Functional model), so output shapes are known.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8, 8, 1)),
+    ...     keras.layers.Conv2D(4, 3), keras.layers.Flatten(), keras.layers.Dense(2)]))
+    >>> macs = count_macs(model)
+    >>> macs.dense  # 36 * 6 * 6 + 144 * 2
+    1584
+    >>> _ = kerasprune.update_masks(model, 0.5)
+    >>> macs = count_macs(model)
+    >>> macs.nonzero, round(macs.speedup, 2)
+    (792, 2.0)
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
+    dense = nonzero = 0
+    for layer, outer in _mac_layers(model):
+        positions = _positions(layer, outer)
+        for name in prunable_weight_names(layer) or ():
+            value = np.asarray(getattr(layer, name))
+            dense += value.size * positions
+            nonzero += int(np.count_nonzero(value)) * positions
+    return MacCount(dense=int(dense), nonzero=int(nonzero))
+
+
+def _mac_layers(model):
+    """`(layer, the layer whose output is the layer's)` for every Dense/conv layer."""
+    layers = all_layers(model)
+    inner = {id(w.layer): w for w in layers if isinstance(w, PruneWrapper)}
+    for layer in layers:
+        if isinstance(layer, _MAC_LAYERS):
+            yield layer, inner.get(id(layer), layer)
+
+
+def _positions(layer, outer) -> int:
+    transposed = isinstance(layer, _MAC_LAYERS[-3:])
+    try:
+        shape = (outer.input if transposed else outer.output).shape
+    except (AttributeError, ValueError):
+        shape = None
+    channels_first = getattr(layer, "data_format", None) == "channels_first"
+    spatial = None if shape is None else (shape[2:] if channels_first else shape[1:-1])
+    if spatial is None or any(d is None for d in spatial):
+        raise ValueError(
+            f"count_macs needs the output positions of layer '{layer.name}', which are not "
+            f"known (shape: {shape}). Build the model as a Sequential or Functional model on "
+            "a keras.Input with fixed spatial sizes."
+        )
+    return int(np.prod(spatial, dtype=np.int64))

@@ -36,3 +36,53 @@ def test_report_on_plain_model_counts_zeros_in_prunable_kernels():
 def test_report_rejects_non_models():
     with pytest.raises(TypeError, match="`model` must be a keras.Model"):
         kerasprune.sparsity_report([1, 2])
+
+
+def mac_cnn() -> keras.Model:
+    return keras.Sequential([
+        keras.Input((12, 12, 2)),
+        keras.layers.Conv2D(4, 3, strides=2, name="conv"),  # 5x5 out, kernel 3*3*2*4 = 72
+        keras.layers.DepthwiseConv2D(3, padding="same", name="depthwise"),  # 5x5, 3*3*4 = 36
+        keras.layers.SeparableConv2D(6, 3, name="separable"),  # 3x3, 36 + 4*6 = 24
+        keras.layers.Conv2DTranspose(2, 2, strides=2, name="transposed"),  # 3x3 in, 2*2*2*6
+        keras.layers.Flatten(),
+        keras.layers.Dense(5, name="dense"),  # 6*6*2 = 72 in, 72*5 = 360
+    ])
+
+
+DENSE_MACS = 72 * 25 + 36 * 25 + (36 + 24) * 9 + 48 * 9 + 360
+
+
+def test_count_macs_counts_each_kernel_weight_once_per_position():
+    macs = kerasprune.count_macs(mac_cnn())
+    assert (macs.dense, macs.nonzero, macs.speedup) == (DENSE_MACS, DENSE_MACS, 1.0)
+
+
+def test_count_macs_counts_only_the_nonzero_weights_after_pruning():
+    pruned = kerasprune.prune(mac_cnn(), scope="global")
+    kerasprune.update_masks(pruned, 0.75)
+    positions = {"conv": 25, "depthwise": 25, "separable": 9, "transposed": 9, "dense": 1}
+    expected = sum(int(np.count_nonzero(np.asarray(v))) * positions[w.layer.name]
+                   for w in kerasprune.prune_wrappers(pruned) for v in w.pruned_weights)
+    macs = kerasprune.count_macs(pruned)
+    assert (macs.dense, macs.nonzero) == (DENSE_MACS, expected)
+    assert macs.speedup == pytest.approx(DENSE_MACS / expected)
+    assert macs.speedup > 1.5  # 75% of the weights are gone, unevenly across positions
+    assert kerasprune.count_macs(kerasprune.strip(pruned)) == macs
+
+
+def test_count_macs_needs_known_output_positions():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(2, 3, name="conv")
+
+        def call(self, x):
+            return self.conv(x)
+
+    model = Subclassed()
+    model(np.zeros((1, 5, 5, 1), "float32"))
+    with pytest.raises(ValueError, match="output positions of layer 'conv'"):
+        kerasprune.count_macs(model)
+    with pytest.raises(TypeError, match="`model` must be a keras.Model"):
+        kerasprune.count_macs("model")
