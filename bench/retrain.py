@@ -70,6 +70,7 @@ PROTOCOL = (
 )
 
 
+@keras.saving.register_keras_serializable(package="bench")
 class WarmupSteps(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from 0 to `peak` in `warmup_steps`, then `peak / 10**k` after the
     k-th boundary (a step schedule with the usual warm-up; elementwise in `step`)."""
