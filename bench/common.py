@@ -65,18 +65,23 @@ def load_split(data_dir: str | os.PathLike = DEFAULT_MNIST_DIR):
     return load_mnist_idx(data_dir)
 
 
-def build_cnn(keras_module, input_shape=(28, 28, 1), classes: int = 10):
-    """FACTS.md CNN: Conv32-Pool-Conv64-Pool-Dense256-Dense10 (logits), in `keras_module`."""
+def build_cnn(keras_module, input_shape=(28, 28, 1), classes: int = 10,
+              widths: tuple[int, int, int] = (32, 64, 256)):
+    """FACTS.md CNN: Conv32-Pool-Conv64-Pool-Dense256-Dense10 (logits), in `keras_module`.
+
+    `widths` sets the two convs' filters and the hidden Dense units (narrower networks
+    make pruning harder).
+    """
     layers = keras_module.layers
     return keras_module.Sequential(
         [
             keras_module.Input(input_shape),
-            layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            layers.Conv2D(widths[0], 3, activation="relu", name="conv1"),
             layers.MaxPooling2D(name="pool1"),
-            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.Conv2D(widths[1], 3, activation="relu", name="conv2"),
             layers.MaxPooling2D(name="pool2"),
             layers.Flatten(name="flatten"),
-            layers.Dense(256, activation="relu", name="dense1"),
+            layers.Dense(widths[2], activation="relu", name="dense1"),
             layers.Dense(classes, name="logits"),
         ]
     )
@@ -113,10 +118,38 @@ def kernel_sparsity(model) -> float:
     return zeros / total if total else 0.0
 
 
-def mean_std(values, scale: float = 1.0, digits: int = 2) -> str:
-    """`mean ± std` of `values` (times `scale`), e.g. accuracies as percentages."""
+def mean_std(values, scale: float = 1.0, digits: int = 2, ddof: int = 0) -> str:
+    """`mean ± std` of `values` (times `scale`), e.g. accuracies as percentages.
+
+    `ddof=1` gives the sample standard deviation (over seeds).
+    """
     values = np.asarray(values, dtype=float) * scale
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+    std = values.std(ddof=ddof) if len(values) > ddof else 0.0
+    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
+         2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,
+         2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def paired_interval(a, b) -> tuple[float, float, float]:
+    """Mean of the paired differences `a - b` and its 95% t interval `(mean, low, high)`.
+
+    `a[i]` and `b[i]` are results of the same seed (same initialization and data order),
+    so the seed-to-seed spread common to both cancels.
+
+    >>> [round(v, 4) for v in paired_interval([0.9, 0.8, 0.7], [0.8, 0.7, 0.7])]
+    [0.0667, -0.0768, 0.2101]
+    """
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    mean = float(diff.mean())
+    if len(diff) < 2:
+        return mean, float("nan"), float("nan")
+    t = _T975[len(diff) - 2] if len(diff) - 1 <= len(_T975) else 1.96
+    half = t * float(diff.std(ddof=1)) / float(np.sqrt(len(diff)))
+    return mean, mean - half, mean + half
 
 
 class EpochTimer:

@@ -22,8 +22,10 @@ class BIMPCallback(IMPCallback):
     """Budgeted IMP: dense training for `dense_epochs`, then IMP with ALLR.
 
     The learning rate decays linearly from `max_learning_rate` to 0 over the dense
-    phase; each of the `cycles` retraining phases of `(total_epochs - dense_epochs) /
-    cycles` epochs uses ALLR (the original length T for ALLR's `d2` is `dense_epochs`).
+    phase; the `R = total_epochs - dense_epochs` retraining epochs split into `cycles`
+    cycles of `R // cycles` epochs, the last one taking the remainder as in the authors'
+    code (R = 5, 2 cycles: 2 + 3 epochs). Each cycle uses ALLR (the original length T
+    for ALLR's `d2` is `dense_epochs`; `d2` uses the cycle's own length).
     Logs `sparsity`, `cycle` and `lr` like `IMPCallback`. Train with
     `fit(epochs=total_epochs)` and an optimizer created with a float learning rate.
 
@@ -31,7 +33,7 @@ class BIMPCallback(IMPCallback):
         target_sparsity: final sparsity in (0, 1).
         total_epochs: the budget T, in epochs.
         dense_epochs: T0 < T, the epochs of dense training.
-        cycles: prune-retrain cycles in the remaining `T - T0` epochs (must divide them).
+        cycles: prune-retrain cycles in the remaining `T - T0` epochs (at most `T - T0`).
         max_learning_rate: the starting rate of the linear dense phase; defaults to the
             optimizer's learning rate when `fit` starts.
         warmup: warm-up fraction of each retraining phase (default 0.1).
@@ -78,6 +80,12 @@ class BIMPCallback(IMPCallback):
         self.total_budget = total_epochs
         self.max_learning_rate = max_learning_rate
 
+    def cycle_epochs(self, cycle: int) -> int:
+        """`R // cycles` epochs, the last cycle taking the remainder of `R`."""
+        if cycle < self.cycles:
+            return self.epochs_per_cycle
+        return self.total_budget - self.dense_epochs - (self.cycles - 1) * self.epochs_per_cycle
+
     def state_spec(self, model: keras.Model) -> dict[str, list[int]]:
         return {**super().state_spec(model), "max_learning_rate": []}
 
@@ -117,9 +125,9 @@ def _check_budget(total_epochs, dense_epochs, cycles) -> None:
             f"retraining. Received: dense_epochs={dense_epochs}, total_epochs={total_epochs}"
         )
     retrain = total_epochs - dense_epochs
-    if retrain < cycles or retrain % cycles:
+    if retrain < cycles:
         raise ValueError(
-            f"The {retrain} retraining epochs (total_epochs - dense_epochs) must split into "
-            f"{cycles} cycles of equal whole epochs. Received: total_epochs={total_epochs}, "
+            f"The {retrain} retraining epochs (total_epochs - dense_epochs) must give each of "
+            f"the {cycles} cycles at least one epoch. Received: total_epochs={total_epochs}, "
             f"dense_epochs={dense_epochs}, cycles={cycles}"
         )

@@ -146,7 +146,13 @@ class IMPCallback(BasePruningCallback):
     @property
     def total_epochs(self) -> int:
         """Epochs the dense phase and all cycles need together."""
-        return self.dense_epochs + self.cycles * self.epochs_per_cycle
+        return self.dense_epochs + sum(self.cycle_epochs(c) for c in range(1, self.cycles + 1))
+
+    def cycle_epochs(self, cycle: int) -> int:
+        """Retraining epochs of cycle `cycle` (1..n): `epochs_per_cycle` (BIMP lengthens
+        the last one). Cycle `c` starts `(c - 1) * epochs_per_cycle` epochs after the
+        dense phase, so only the last cycle may differ."""
+        return self.epochs_per_cycle
 
     def cycle_of_epoch(self, epoch: int) -> int:
         """Cycle (1..n) that fit epoch `epoch` belongs to; 0 in the dense phase."""
@@ -181,7 +187,7 @@ class IMPCallback(BasePruningCallback):
         if self.retrain_schedule is not None:
             check_settable_learning_rate(self, f"retrain_schedule={self.retrain_schedule!r}")
             self._original = self.original_schedule(self.steps_per_epoch)
-            self._make_cycle_schedule(start_step=0, d1=1.0)  # fails now, not mid-fit
+            self._make_cycle_schedule(self.cycles, start_step=0, d1=1.0)  # fails now, not mid-fit
 
     def original_schedule(self, steps_per_epoch: int) -> LearningRate:
         """The original training's learning rate (BIMP builds its own here)."""
@@ -253,17 +259,17 @@ class IMPCallback(BasePruningCallback):
         if cycle not in self._cycle_schedules:
             start = self.schedule.begin_step + (cycle - 1) * self.schedule.steps_per_cycle
             d1 = float(self.state.read("d1")[cycle - 1])
-            self._cycle_schedules[cycle] = self._make_cycle_schedule(start, d1)
+            self._cycle_schedules[cycle] = self._make_cycle_schedule(cycle, start, d1)
         return self._cycle_schedules[cycle]
 
-    def _make_cycle_schedule(self, start_step: int, d1: float) -> RetrainSchedule:
+    def _make_cycle_schedule(self, cycle: int, start_step: int, d1: float) -> RetrainSchedule:
         spe = self.steps_per_epoch
         kwargs = dict(start_step=start_step, warmup=self.warmup)
         if self.retrain_schedule == "allr":
             kwargs["d1"] = d1
         original_steps = None if self.original_epochs is None else self.original_epochs * spe
         return RETRAIN_SCHEDULES[self.retrain_schedule](
-            self._original, self.epochs_per_cycle * spe, original_steps, **kwargs
+            self._original, self.cycle_epochs(cycle) * spe, original_steps, **kwargs
         )
 
     def _save_rewind_point(self) -> None:

@@ -10,21 +10,34 @@ retraining length:
 |------|------------------------------------------------------------|---------|
 | FT   | constant, the last rate of the original training               | none |
 | LRW  | the last `retrain_steps` steps of the original schedule, replayed | none |
-| SLR  | the whole original schedule compressed into the retraining phase | 10% |
+| SLR  | the whole original schedule (its warm-up set to its maximum) compressed into the phase | 10% |
 | CLR  | one cosine decay from the original maximum to its last rate     | 10% |
 | LLR  | linear decay from the original maximum to zero                 | 10% |
 | ALLR | LLR started at `d * max`, `d` from the pruning and the budget   | 10% |
 
-Warm-up ramps linearly from 0 to the value the schedule has when warm-up ends
-(its first `int(warmup * retrain_steps)` steps); the decay then runs over the
-remaining steps. All schedules are pure functions of `step` (the optimizer's
-iteration count): a phase starting later than step 0 is described by
-`start_step`, so any schedule can be plotted and tested point by point.
+Warm-up ramps from 0 to the value the schedule has when warm-up ends over its
+first `W = int(warmup * retrain_steps)` steps along a half cosine,
+`peak * (1 - cos(pi * t / W)) / 2`; the decay then runs over the remaining steps.
+All schedules are pure functions of `step` (the optimizer's iteration count): a
+phase starting later than step 0 is described by `start_step`, so any schedule can
+be plotted and tested point by point.
+
+As in the authors' code (github.com/ZIB-IOL/BIMP, `define_retrain_schedule`):
+the warm-up is their PyTorch `CosineAnnealingLR` from 0 to the peak; SLR replaces
+the original schedule's own warm-up (its steps before it first reaches its
+maximum) by the maximum before compressing it; the maximum is read from every one
+of the original's `original_steps` steps (Keras schedules evaluate all steps at
+once; a user schedule that takes one step at a time is read at up to 10,000 evenly
+spaced steps, with a warning when that is fewer than all; pass `max_lr` to set it).
+One difference: FT holds, and CLR decays to, the original's *last* rate where the
+authors take its minimum after warm-up; the two agree for every schedule that does
+not rise again after its warm-up.
 
 Steps are optimizer steps: convert epochs with `epochs * steps_per_epoch`.
 """
 
 import math
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -35,7 +48,8 @@ from kerasprune.core.validation import is_int, is_number
 
 LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
 
-_MAX_EVALUATED_STEPS = 10_000
+_MAX_SCALAR_STEPS = 10_000
+_CHUNK = 1 << 20  # steps evaluated in one call when scanning a long original schedule
 
 
 def evaluate_schedule(schedule: LearningRate, steps: Sequence[int]) -> np.ndarray:
@@ -57,13 +71,27 @@ def evaluate_schedule(schedule: LearningRate, steps: Sequence[int]) -> np.ndarra
     steps = np.asarray(steps, dtype="float32")
     if not callable(schedule):
         return np.full(steps.shape, float(schedule))
-    try:  # built-in Keras schedules are elementwise in `step`
-        values = np.asarray(ops.convert_to_numpy(schedule(ops.convert_to_tensor(steps))))
+    values = _evaluate_elementwise(schedule, steps)
+    if values is not None:
+        return values
+    return np.array([float(ops.convert_to_numpy(schedule(s))) for s in steps])
+
+
+def _evaluate_elementwise(schedule, steps: np.ndarray) -> Optional[np.ndarray]:
+    """All `steps` at once, or None if `schedule` only takes one step at a time.
+
+    Most Keras schedules are elementwise in `step`; those with a branch on it (e.g.
+    `CosineDecay` with a warm-up) are mapped over the steps with `ops.vectorized_map`.
+    """
+    tensor = ops.convert_to_tensor(steps)
+    for evaluate in (schedule, lambda s: ops.vectorized_map(schedule, s)):
+        try:
+            values = np.asarray(ops.convert_to_numpy(evaluate(tensor)))
+        except Exception:  # a user schedule written for scalar steps
+            continue
         if values.shape == steps.shape:
             return values.astype("float64")
-    except Exception:  # a user schedule that only takes scalars
-        pass
-    return np.array([float(ops.convert_to_numpy(schedule(s))) for s in steps])
+    return None
 
 
 class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -75,12 +103,12 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
         retrain_steps: length of the retraining phase, in optimizer steps.
         original_steps: length `T` of the original training, in optimizer steps.
             Required when `original` is a schedule (and always for ALLR).
-        warmup: fraction of `retrain_steps` spent warming up linearly from 0.
+        warmup: fraction of `retrain_steps` spent warming up from 0 (half cosine).
             Defaults to the class's value (0.1, or 0 for FT and LRW).
         start_step: optimizer step at which the retraining phase starts; before
             it the schedule returns its first value, after the phase its last.
         max_lr: largest rate of the original schedule. Computed from
-            `original` when omitted (from up to 10,000 evenly spaced steps).
+            `original` when omitted (from all its steps).
 
     Subclasses implement `_decay(t)`: the rate at local step `t`
     (`warmup_steps <= t <= retrain_steps`, float tensor).
@@ -149,12 +177,32 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"Received: start_step={start_step!r}"
             )
 
-    def _original_steps_grid(self) -> np.ndarray:
+    def original_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(steps, rates)` of the original schedule: every step of it, or for a schedule
+        that takes one step at a time up to 10,000 evenly spaced ones (with a warning)."""
         n = self.original_steps or 1
-        return np.unique(np.linspace(0, n - 1, min(n, _MAX_EVALUATED_STEPS)).round())
+        if not callable(self.original):
+            return np.zeros(1), np.full(1, float(self.original))
+        probe = np.array([0.0, n - 1.0], dtype="float32")
+        if _evaluate_elementwise(self.original, probe) is not None:
+            steps = np.arange(n, dtype="float64")
+            rates = np.concatenate([
+                _evaluate_elementwise(self.original, steps[i:i + _CHUNK].astype("float32"))
+                for i in range(0, n, _CHUNK)
+            ])
+            return steps, rates
+        steps = np.unique(np.linspace(0, n - 1, min(n, _MAX_SCALAR_STEPS)).round())
+        if len(steps) < n:
+            warnings.warn(
+                f"{type(self).__name__}: the original schedule takes one step at a time, so "
+                f"its maximum is read from {len(steps):,} of its {n:,} steps and may be "
+                "missed slightly. Pass `max_lr` to set it exactly.",
+                stacklevel=3,
+            )
+        return steps, evaluate_schedule(self.original, steps)
 
     def _original_max(self) -> float:
-        return float(evaluate_schedule(self.original, self._original_steps_grid()).max())
+        return float(self.original_rates()[1].max())
 
     def _original_last(self) -> float:
         last = (self.original_steps or 1) - 1
@@ -180,7 +228,8 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if self.warmup_steps == 0:
             return decay
         peak = self._decay(ops.zeros_like(t) + self.warmup_steps)
-        return ops.where(t < self.warmup_steps, peak * t / self.warmup_steps, decay)
+        ramp = 0.5 * (1.0 - ops.cos(math.pi * t / self.warmup_steps))
+        return ops.where(t < self.warmup_steps, peak * ramp, decay)
 
     def get_config(self) -> dict:
         original = self.original

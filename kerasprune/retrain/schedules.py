@@ -70,6 +70,10 @@ class SLR(RetrainSchedule):
     """Scaled learning-rate restarting (Le & Hua, 2021): the whole original
     schedule compressed into the retraining phase, after a 10% warm-up.
 
+    The original's own warm-up (its steps before it first reaches its maximum) is
+    replaced by the maximum first, as in the authors' code: the retraining phase
+    has its own warm-up.
+
     Example:
 
     >>> lin = keras.optimizers.schedules.PolynomialDecay(0.1, 1000, 0.0)
@@ -78,10 +82,17 @@ class SLR(RetrainSchedule):
     0.05
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        steps, rates = self.original_rates()
+        #: First original step at the maximum; the steps before it count as warm-up.
+        self.original_peak_step = int(steps[int(np.argmax(rates))])
+
     def _decay(self, t):
         span = max(self.retrain_steps - self.warmup_steps, 1)
-        original_step = (t - self.warmup_steps) * (self.original_steps or 1) / span
-        return self._original_at(ops.floor(original_step))
+        original_step = ops.floor((t - self.warmup_steps) * (self.original_steps or 1) / span)
+        return ops.where(original_step < self.original_peak_step, self.max_lr,
+                         self._original_at(original_step))
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")

@@ -63,8 +63,8 @@ def test_max_learning_rate_overrides_the_optimizer(digits):
     [
         (dict(total_epochs=4, dense_epochs=4), "dense_epochs=4, total_epochs=4"),
         (dict(total_epochs=4, dense_epochs=5), "dense_epochs=5, total_epochs=4"),
-        (dict(total_epochs=5, dense_epochs=2, cycles=2), "3 retraining epochs"),
         (dict(total_epochs=5, dense_epochs=3, cycles=3), "2 retraining epochs"),
+        (dict(total_epochs=4, dense_epochs=3, cycles=2), "1 retraining epochs"),
         (dict(total_epochs=5, dense_epochs=0), "dense_epochs=0"),
         (dict(total_epochs=5, dense_epochs=2, max_learning_rate=-1.0), "max_learning_rate=-1.0"),
     ],
@@ -72,6 +72,40 @@ def test_max_learning_rate_overrides_the_optimizer(digits):
 def test_bad_budgets_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BIMPCallback(0.9, **kwargs)
+
+
+def test_an_uneven_split_gives_the_remainder_to_the_last_cycle_and_resumes_in_it(
+        digits, tmp_path):
+    (x, y), _ = digits
+    x, y = x[:512], y[:512]
+    steps = 512 // BATCH
+    bimp = BIMPCallback(0.9, total_epochs=9, dense_epochs=4, cycles=2)  # R = 5 = 2 + 3
+    assert [bimp.cycle_epochs(c) for c in (1, 2)] == [2, 3] and bimp.total_epochs == 9
+    model = pruning_ready(lr=0.1)
+    stop = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", epoch == 6))
+    history = model.fit(x, y, batch_size=BATCH, epochs=9, callbacks=[bimp, stop], verbose=0)
+    assert history.history["cycle"] == [0, 0, 0, 0, 1, 1, 2]  # cycle 2 began at epoch 6
+    assert history.history["sparsity"][-1] == pytest.approx(0.9, abs=1e-3)
+    d1 = bimp.cycle_records[1]["d1"]
+    assert bimp.cycle_records[1]["d"] == pytest.approx(min(1, max(d1, 3 / 4)))  # d2 = 3/4
+    path = tmp_path / "bimp.keras"
+    model.save(path)
+
+    # A fresh callback on the reloaded model finishes the 3-epoch last cycle on ALLR's
+    # schedule for 3 epochs, with the d1 measured before the interruption.
+    resumed = BIMPCallback.from_config(bimp.get_config())
+    loaded = keras.saving.load_model(path)
+    history = loaded.fit(x, y, batch_size=BATCH, initial_epoch=7, epochs=9,
+                         callbacks=[resumed], verbose=0)
+    assert history.history["cycle"] == [2, 2]
+    linear = keras.optimizers.schedules.PolynomialDecay(0.1, 4 * steps, 0.0)
+    last_cycle = ALLR(linear, 3 * steps, 4 * steps, d1=d1, start_step=6 * steps)
+    np.testing.assert_allclose(resumed.lr_trace, evaluate_schedule(
+        last_cycle, range(7 * steps, 9 * steps)), rtol=1e-5)
+    np.testing.assert_allclose(bimp.lr_trace[6 * steps:], evaluate_schedule(
+        last_cycle, range(6 * steps, 7 * steps)), rtol=1e-5)
+    assert resumed.lr_trace[-1] < resumed.lr_trace[0]  # still decaying, not restarted
 
 
 def test_fit_shorter_than_the_budget_warns_and_continues_to_the_target(digits):

@@ -20,6 +20,11 @@ def eta(step):
     return 0.1 * (1 - min(step, T) / T)
 
 
+def ramp(t, warmup_steps):
+    """The authors' warm-up: PyTorch CosineAnnealingLR from 0 to the peak, by hand."""
+    return (1 - math.cos(math.pi * t / warmup_steps)) / 2
+
+
 def lr(schedule, step):
     return float(schedule(step))
 
@@ -45,12 +50,12 @@ def test_lrw_replays_the_last_steps_of_the_original():
     assert lr(stepped, 101) == approx(0.01)  # original step 501
 
 
-def test_slr_compresses_the_original_after_a_linear_warmup():
+def test_slr_compresses_the_original_after_a_half_cosine_warmup():
     slr = SLR(LINEAR, retrain_steps=200, original_steps=T)  # 20 warm-up steps
     assert slr.warmup_steps == 20
     assert lr(slr, 0) == 0.0
     assert lr(slr, 10) == approx(0.5 * eta(0))
-    assert lr(slr, 19) == approx(19 / 20 * eta(0))
+    assert lr(slr, 19) == approx(ramp(19, 20) * eta(0))
     assert lr(slr, 20) == approx(eta(0))
     t = 20 + 90  # half of the 180 post-warm-up steps = original step 500
     assert lr(slr, t) == approx(eta(math.floor(90 * T / 180)))
@@ -61,7 +66,7 @@ def test_clr_is_one_cosine_from_the_max_to_the_last_rate():
     clr = CLR(STEPPED, retrain_steps=110, original_steps=T)  # max 0.1, last 0.01
     assert (clr.max_lr, clr.last_lr) == approx((0.1, 0.01))
     assert lr(clr, 0) == 0.0
-    assert lr(clr, 5) == approx(0.1 * 5 / 11)
+    assert lr(clr, 5) == approx(0.1 * ramp(5, 11))
     assert lr(clr, 11) == approx(0.1)
     assert lr(clr, 11 + 33) == approx(0.01 + 0.09 * 0.5 * (1 + math.cos(math.pi / 3)))
     assert lr(clr, 110) == approx(0.01)
@@ -70,8 +75,8 @@ def test_clr_is_one_cosine_from_the_max_to_the_last_rate():
 def test_llr_decays_linearly_from_the_max_to_zero():
     llr = LLR(LINEAR, retrain_steps=111, original_steps=T)  # 11 warm-up + 100 decay
     assert lr(llr, 0) == 0.0
-    assert lr(llr, 1) == approx(0.1 / 11)
-    assert lr(llr, 10) == approx(0.1 * 10 / 11)
+    assert lr(llr, 1) == approx(0.1 * ramp(1, 11))
+    assert lr(llr, 10) == approx(0.1 * ramp(10, 11))
     assert lr(llr, 11) == approx(0.1)
     assert lr(llr, 36) == approx(0.1 * 0.75)
     assert lr(llr, 110) == approx(0.001)
@@ -83,7 +88,7 @@ def test_allr_starts_at_d_times_max():
     allr = ALLR(LINEAR, retrain_steps=111, original_steps=T, d1=0.4)
     assert allr.d == approx(0.4)
     assert lr(allr, 11) == approx(0.04)
-    assert lr(allr, 5) == approx(0.04 * 5 / 11)
+    assert lr(allr, 5) == approx(0.04 * ramp(5, 11))
     assert lr(allr, 61) == approx(0.02)
 
 
@@ -103,6 +108,55 @@ def test_allr_d1_on_hand_made_weights():
     assert schedule.d == approx(1 / (math.sqrt(10) * 0.5))
     with pytest.raises(ValueError, match="pruned_fraction"):
         allr_d1(before, before, 0.0)
+
+
+def test_warmup_is_a_half_cosine_from_zero_to_the_peak_at_every_step():
+    # The authors' CosineAnnealingLR(T_max=W, eta_min=peak) started at 0:
+    # eta_t = peak + (0 - peak) * (1 + cos(pi t / W)) / 2.
+    llr = LLR(0.2, retrain_steps=200)  # W = 20
+    for t in range(21):
+        expected = 0.2 + (0.0 - 0.2) * (1 + math.cos(math.pi * t / 20)) / 2
+        assert lr(llr, t) == approx(expected)
+    assert lr(llr, 5) < 0.2 * 5 / 20  # below a linear ramp early on
+    assert lr(llr, 15) > 0.2 * 15 / 20  # above it late
+
+
+def test_slr_replaces_the_original_warmup_by_the_maximum():
+    # Original: 100 steps of linear warm-up 0 -> 0.1, then a cosine decay to 0.
+    warm = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=T - 100, warmup_target=0.1, warmup_steps=100)
+    slr = SLR(warm, retrain_steps=110, original_steps=T)  # 11 warm-up, 99 compressed
+    assert slr.original_peak_step == 100
+    assert lr(slr, 11) == approx(0.1)  # original step 0, a warm-up step: the maximum
+    assert lr(slr, 11 + 9) == approx(0.1)  # original step 90: still replaced
+    t = 11 + 50  # original step floor(50 * 1000 / 99) = 505
+    assert lr(slr, t) == approx(float(warm(505)))
+    assert lr(slr, t) < 0.1
+    # Without a warm-up in the original nothing is replaced.
+    assert SLR(LINEAR, 110, T).original_peak_step == 0
+
+
+def test_the_maximum_is_read_from_every_original_step():
+    # A one-step peak at step 12,345 of 50,000, which 10,000 evenly spaced samples miss.
+    spike = keras.optimizers.schedules.PiecewiseConstantDecay([12344, 12345], [0.01, 0.5, 0.01])
+    assert LLR(spike, retrain_steps=100, original_steps=50_000).max_lr == approx(0.5)
+
+
+class OneStepAtATime(keras.optimizers.schedules.LearningRateSchedule):
+    """A user schedule written for scalar steps only (Python control flow)."""
+
+    def __call__(self, step):
+        return 0.1 if float(step) < 30_000 else 0.01
+
+    def get_config(self):
+        return {}
+
+
+def test_a_scalar_only_original_is_sampled_with_a_warning_naming_max_lr():
+    with pytest.warns(UserWarning, match="10,000 of its 50,000 steps.*max_lr"):
+        llr = LLR(OneStepAtATime(), retrain_steps=100, original_steps=50_000)
+    assert llr.max_lr == approx(0.1)
+    assert lr(LLR(OneStepAtATime(), 100, 5_000), 10) == approx(0.1)  # all steps: no warning
 
 
 def test_start_step_shifts_the_phase():

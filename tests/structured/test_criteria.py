@@ -55,6 +55,46 @@ def test_taylor_score_of_an_important_channel_survives_gradients_that_cancel():
     assert scores[0] == pytest.approx(36.0) and scores[0] > 1e4 * scores[1]
 
 
+def ranks(values: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(values))
+
+
+def test_taylor_on_a_trained_model_ranks_units_by_their_real_loss_change(digits):
+    # End to end on real digits: near convergence the per-batch gradients of the hidden
+    # units cancel, so the summed form loses the ranking the squared form keeps.
+    (x, y), _ = digits
+    x = x.reshape(len(x), -1)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((49,)), keras.layers.Dense(12, "relu", name="hidden"),
+                              keras.layers.Dense(10, name="out")])
+    model.compile(keras.optimizers.Adam(0.01),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=30, batch_size=128, verbose=0)
+    pruned = kerasprune.prune(model, pattern=Channels("taylor"), exclude=["out"])
+    pruned.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    sample_x, sample_y = x[:1024], y[:1024]
+    hidden = kerasprune.prune_wrappers(pruned)[0]
+    gradients = TaylorImportance(sample_x, sample_y, batch_size=64).gradients(pruned)
+    batch_grads = gradients[hidden.layer.kernel.path]
+    kernel = hidden.layer.kernel.numpy()
+    taylor = channel_scores(kernel, "taylor", gradients=batch_grads)
+    summed = np.abs((kernel * np.sum(batch_grads, axis=0)).sum(axis=0))
+
+    def loss(k):
+        hidden.layer.kernel.assign(k)
+        return float(pruned.compute_loss(x=sample_x, y=sample_y, y_pred=pruned(sample_x)))
+
+    base = loss(kernel)
+    loss_change = np.array([loss(np.where(np.arange(12) == c, 0.0, kernel)) - base
+                            for c in range(12)])
+    loss(kernel)
+    rank_corr = {name: np.corrcoef(ranks(score), ranks(loss_change))[0, 1]
+                 for name, score in (("taylor", taylor), ("summed", summed))}
+    assert rank_corr["taylor"] > 0.7
+    assert rank_corr["taylor"] > rank_corr["summed"] + 0.1
+    assert ranks(taylor)[loss_change.argmax()] >= 9  # the unit that matters most: top 3
+
+
 def test_taylor_prunes_a_large_unit_the_loss_ignores_where_l1_keeps_it():
     # Unit 0 of "hidden" has the largest weights but the next layer ignores it.
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="hidden"),
