@@ -15,7 +15,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.patterns import MaskPattern
-from kerasprune.core.registry import prunable_weight_names
+from kerasprune.core.registry import named_variables, prunable_weight_names
 from kerasprune.core.validation import check_choice, is_int, is_number
 from kerasprune.structured.criteria import (
     ACTIVATION_CRITERIA,
@@ -134,7 +134,7 @@ class Channels(MaskPattern):
 
     def weight_names(self, layer):
         names = prunable_weight_names(layer)
-        if self.groups and names and getattr(layer, "use_bias", False):
+        if self.groups and names and "bias" in named_variables(layer):
             return list(names) + ["bias"]
         return None
 

@@ -367,3 +367,15 @@ def test_embedding_columns_are_channels():
     np.testing.assert_allclose(np.asarray(small(ids)), np.asarray(pruned(ids)), atol=1e-5)
     assert small.get_layer("embed").output_dim == 4
     assert width(small, "hidden") == 3
+
+
+def test_a_recurrent_layer_is_left_whole_and_named_not_a_crash():
+    # An LSTM's kernel holds four gates per unit and no rule rebuilds it smaller, so
+    # channel pruning must leave it whole and say so (its variables live in a cell).
+    inputs = keras.Input((5, 4))
+    x = keras.layers.LSTM(8, name="lstm")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["head"])
+    with pytest.warns(LayersLeftWholeWarning, match="'lstm'"):
+        assert kerasprune.update_masks(pruned, 0.5) == 0.0
+    assert all(np.all(np.asarray(m) == 1) for m in kerasprune.prune_wrappers(pruned)[0].masks)
