@@ -207,7 +207,7 @@ def make_train_variant(name: str, seed: int, epochs: int):
     from bench.structured import resnet20
 
     keras.utils.set_random_seed(seed)
-    model, _ = resnet20(input_shape=(28, 28, 1))
+    model = resnet20(input_shape=(28, 28, 1))
     callbacks = []
     if name != "keras3":
         every = "epoch" if name == "every epoch" else int(name.split()[1])
@@ -238,7 +238,7 @@ def update_time(repeats: int = 5) -> float:
     """Median seconds of one `update_masks` call on ResNet-20 (layer scope, 50% -> 60%)."""
     from bench.structured import resnet20
 
-    model = kerasprune.prune(resnet20(input_shape=(28, 28, 1))[0])
+    model = kerasprune.prune(resnet20(input_shape=(28, 28, 1)))
     seconds = []
     for _ in range(repeats):
         kerasprune.update_masks(model, 0.5, masks_only_grow=False)
