@@ -98,6 +98,17 @@ def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.L
         setattr(parent, name, child)
 
 
+def replace_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
+    """Swap a built layer's sublayer `name` for `child` in place (weights keep their order)."""
+    old = getattr(parent, name)
+    position = next(i for i, layer in enumerate(parent._layers) if layer is old)
+    with unlocked_state(parent):
+        parent._tracker.untrack(old)
+        setattr(parent, name, child)
+    parent._layers.remove(child)
+    parent._layers.insert(position, child)
+
+
 def attention_projections(layer) -> dict[str, keras.layers.Layer]:
     """The query, key, value and output `EinsumDense` layers of a `MultiHeadAttention`."""
     return {

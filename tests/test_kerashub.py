@@ -86,3 +86,19 @@ def test_kerashub_model_prunes_trains_one_gmp_epoch_strips_and_saves(build, tmp_
     assert type(loaded) is type(model)
     np.testing.assert_array_equal(np.asarray(loaded(x)), expected)
     assert kerasprune.sparsity_report(loaded).total == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_backbone_inside_a_users_functional_model_is_pruned():
+    """Copying a plain Functional model re-creates the backbone's encoders unbuilt: the
+    wrappers must still know which of their sublayers' kernels to prune."""
+    model, x, _ = bert_classifier()
+    inputs = {name: keras.Input((LENGTH,), dtype="int32", name=name) for name in x}
+    outer = keras.Model(inputs, keras.layers.Dense(2, name="head")(
+        model.backbone(inputs)["pooled_output"]))
+    pruned = kerasprune.prune(outer, exclude=["head"])
+    kerasprune.update_masks(pruned, 0.5)
+
+    rows = {(r.layer, r.weight): r.sparsity for r in kerasprune.sparsity_report(pruned).rows}
+    assert rows[("transformer_layer_1", "feedforward_output_dense/kernel")] == 0.5
+    np.testing.assert_allclose(np.asarray(kerasprune.strip(pruned)(x)),
+                               np.asarray(pruned(x)), atol=1e-6)

@@ -106,10 +106,11 @@ class SparsityReport:
         if self.macs is None:
             return ("MACs not counted: the model's input shape is unknown; pass "
                     "sparsity_report(model, input_shape=...).")
-        lines = [f"{'layer':<24}  {'dense MACs':>14}  {'remaining MACs':>14}"]
-        lines += [f"{r.layer:<24}  {r.dense:>14,}  {r.remaining:>14,}" for r in self.macs]
+        width = max([24] + [len(r.layer) for r in self.macs])
+        lines = [f"{'layer':<{width}}  {'dense MACs':>14}  {'remaining MACs':>14}"]
+        lines += [f"{r.layer:<{width}}  {r.dense:>14,}  {r.remaining:>14,}" for r in self.macs]
         speedup = "n/a" if self.speedup is None else f"{self.speedup:.2f}x"
-        lines.append(f"{'total':<24}  {self.dense_macs:>14,}  {self.remaining_macs:>14,}  "
+        lines.append(f"{'total':<{width}}  {self.dense_macs:>14,}  {self.remaining_macs:>14,}  "
                      f"theoretical speed-up {speedup}")
         return "\n".join(lines)
 

@@ -143,10 +143,10 @@ def prune(
         if id(layer) not in chosen:
             return None
         override, scale = overrides.get(layer.name, (None, None))
-        names = chosen[id(layer)]
+        copy = twin or fresh_copy(layer)
         return PruneWrapper(
-            twin or fresh_copy(layer),
-            weight_names=_weight_names(layer, names, pattern),
+            copy,
+            weight_names=_weight_names(layer, copy, chosen[id(layer)], pattern),
             scope=scope,
             sparsity_override=override,
             sparsity_scale=scale,
@@ -194,13 +194,15 @@ def _pattern(block_shape, pattern) -> patterns_lib.MaskPattern:
     return patterns_lib.get(pattern)
 
 
-def _weight_names(layer, names: tuple[str, ...], pattern) -> list[str] | None:
+def _weight_names(layer, copy, names: tuple[str, ...], pattern) -> list[str] | None:
     """The variables to wrap: the selected ones (None when they are the layer's default
     kernels), plus those the pattern masks along with them (a pruned channel's bias)."""
     extra = pattern.weight_names(layer) if pattern is not None else None
     if extra is not None:
         return list(names) + [n for n in extra if n not in names]
-    return None if names == prunable_weight_names(layer) else list(names)
+    # An unbuilt copy of a custom block creates its sublayers in `build`: name them now.
+    known_in_copy = prunable_weight_names(copy) is not None
+    return None if known_in_copy and names == prunable_weight_names(layer) else list(names)
 
 
 def _prunes_channels(pattern) -> bool:

@@ -10,8 +10,9 @@ KerasHub's `TransformerEncoder` (matched by its registered name, so KerasHub is 
 imported here) holds an attention and a feed-forward block; a feed-forward unit is its
 up-projection column and its down-projection row. A unit whose column is zero outputs a
 constant that the down-projection's bias absorbs, so `shrink` rebuilds the encoder with a
-smaller `intermediate_dim`. Its heads cannot be removed: the encoder derives the head
-size from its width and head count, so fewer heads would change every head.
+smaller `intermediate_dim`. The encoder derives its head size from its width and head
+count, so an encoder that loses heads is rebuilt as a `HeadPrunedTransformerEncoder`,
+which keeps the head size.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import keras
 
+from kerasprune.structured.kerashub_encoder import head_pruned_encoder_class
 from kerasprune.structured.layer_rules import (
     ChannelSlot,
     LayerRule,
@@ -73,7 +75,7 @@ class MultiHeadAttentionRule(LayerRule):
 
 
 class TransformerEncoderRule(LayerRule):
-    """KerasHub's `TransformerEncoder`: feed-forward units are prunable, heads are not."""
+    """KerasHub's `TransformerEncoder`: attention heads and feed-forward units are prunable."""
 
     single_input = None
     attention, up, down = "self_attention_layer/", "feedforward_intermediate_dense/", (
@@ -89,8 +91,8 @@ class TransformerEncoderRule(LayerRule):
         heads = analysis.new_atoms(layer.num_heads)
         units = analysis.new_atoms(layer.intermediate_dim)
         analysis.set_internal(layer, np.concatenate([heads, units]))
-        analysis.require(heads, np.zeros(heads.size, dtype=bool),
-                         f"'{layer.name}' derives its head size from its width and head count")
+        analysis.require(heads, dead_heads(analysis, layer, self.attention),
+                         f"a head of '{layer.name}' still adds to its output")
         dead = ~analysis.weight(layer, self.down + "kernel").any(axis=1)
         if is_pointwise(layer.activation):  # a zero column outputs activation(bias)
             dead |= ~analysis.weight(layer, self.up + "kernel").any(axis=0)
@@ -112,14 +114,16 @@ class TransformerEncoderRule(LayerRule):
 
     def cost(self, analysis, layer, inputs, output):
         heads, units = (int(analysis.keep(a).sum()) for a in self._split(analysis, layer))
-        width = output.shape[-1]
-        macs, params = attention_cost(heads, width // layer.num_heads, width // layer.num_heads,
-                                      inputs[0], inputs[0], width, True)
+        width, size = output.shape[-1], head_size(layer)
+        macs, params = attention_cost(heads, size, size, inputs[0], inputs[0], width, True)
         ffn = 2 * units * width
         return macs + positions(output) * ffn, params + ffn + units + width
 
     def rebuild(self, analysis, layer, inputs, output, config, weights):
-        _, units = self._split(analysis, layer)
+        heads, units = self._split(analysis, layer)
+        if not analysis.keep(heads).all():
+            config["key_dim"] = head_size(layer)
+            config, weights = self._drop_heads(analysis.keep(heads), config, weights)
         keep = analysis.keep(units)
         up_kernel, up_bias = weights[self.up + "kernel"], weights[self.up + "bias"]
         down_kernel = weights[self.down + "kernel"]
@@ -131,6 +135,26 @@ class TransformerEncoderRule(LayerRule):
         weights[self.down + "kernel"] = down_kernel[keep]
         config["intermediate_dim"] = int(keep.sum())
         return config, weights
+
+    def _drop_heads(self, keep, config, weights):
+        config["num_heads"] = int(keep.sum())
+        for name, axis in _HEAD_AXES.items():
+            if self.attention + name in weights:
+                weights[self.attention + name] = np.compress(
+                    keep, weights[self.attention + name], axis=axis)
+        return config, weights
+
+    def rebuilt_class(self, analysis, layer) -> type:
+        heads, _ = self._split(analysis, layer)
+        if analysis.keep(heads).all():
+            return type(layer)
+        return head_pruned_encoder_class()
+
+
+def head_size(encoder) -> int:
+    """The head size of a KerasHub encoder (its query kernel is width x heads x size)."""
+    return int(variables_by_name(encoder)[TransformerEncoderRule.attention
+                                          + "query/kernel"].shape[2])
 
 
 def dead_heads(analysis, layer, prefix: str) -> np.ndarray:

@@ -92,7 +92,9 @@ class ChannelGroups:
         return macs, params
 
     def _components(self) -> np.ndarray:
-        """Groups sharing a member layer are coupled; connected groups form one set."""
+        """Groups sharing a member (a layer's channel slot) are coupled; connected groups
+        form one set. A layer's separate slots (an encoder's heads and its feed-forward
+        units) are separate sets: each reaches the target on its own in layer scope."""
         parent = np.arange(self.count)
 
         def find(g: int) -> int:
@@ -101,11 +103,8 @@ class ChannelGroups:
                 g = parent[g]
             return g
 
-        by_layer: dict[int, list[int]] = {}
         for member in self.members:
-            by_layer.setdefault(id(member.slot.layer), []).extend(
-                np.unique(member.groups[member.groups >= 0]).tolist())
-        for groups in by_layer.values():
+            groups = np.unique(member.groups[member.groups >= 0]).tolist()
             for g in groups[1:]:
                 parent[find(g)] = find(groups[0])
         roots = np.array([find(g) for g in range(self.count)], dtype=np.int64)

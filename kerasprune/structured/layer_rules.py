@@ -88,6 +88,10 @@ class LayerRule:
         """`(config, weights)` of the smaller copy; `weights` maps names to arrays."""
         return config, weights
 
+    def rebuilt_class(self, analysis, layer) -> type:
+        """The class of the smaller copy (the layer's own unless its config cannot say it)."""
+        return type(layer)
+
 
 _RULES: dict[type | str, list[LayerRule]] = {}
 

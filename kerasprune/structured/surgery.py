@@ -129,9 +129,9 @@ def _new_operations(graph, analysis: ChannelAnalysis, new_ops: dict, new_weights
         elif not isinstance(op, keras.layers.Layer):
             new_ops[id(op)] = op  # a stateless keras.ops operation
         else:
-            config, new_weights[id(op)] = _shrunk_layer(node, analysis)
+            cls, config, new_weights[id(op)] = _shrunk_layer(node, analysis)
             try:
-                new_ops[id(op)] = type(op).from_config(config)
+                new_ops[id(op)] = cls.from_config(config)
             except Exception as error:  # any failure here means we cannot rebuild it
                 raise ValueError(
                     f"shrink cannot re-create layer '{op.name}' ({type(op).__name__}) from "
@@ -150,11 +150,13 @@ class _Inlined:
 
 
 def _shrunk_layer(node, analysis: ChannelAnalysis):
-    """The config and weights (by name, or in order if unchanged) of the rebuilt copy."""
+    """The class, config and weights (by name, or in order if unchanged) of the rebuilt copy."""
     layer = node.operation
     config = layer.get_config()
     call = analysis.call_at(node)
     if call is None or call.rule is None:
-        return config, layer.get_weights()
+        return type(layer), config, layer.get_weights()
     weights = {name: np.asarray(v) for name, v in variables_by_name(layer).items()}
-    return call.rule.rebuild(analysis, call.layer, call.inputs, call.output, config, weights)
+    config, weights = call.rule.rebuild(analysis, call.layer, call.inputs, call.output, config,
+                                        weights)
+    return call.rule.rebuilt_class(analysis, call.layer), config, weights

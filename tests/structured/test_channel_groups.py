@@ -379,3 +379,59 @@ def test_a_recurrent_layer_is_left_whole_and_named_not_a_crash():
     with pytest.warns(LayersLeftWholeWarning, match="'lstm'"):
         assert kerasprune.update_masks(pruned, 0.5) == 0.0
     assert all(np.all(np.asarray(m) == 1) for m in kerasprune.prune_wrappers(pruned)[0].masks)
+
+
+def bert_classifier(heads=4, width=32, units=64, length=8):
+    """A tiny KerasHub BertBackbone (random weights) nested in a Functional classifier."""
+    import keras_hub
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=50, num_layers=2, num_heads=heads, hidden_dim=width,
+        intermediate_dim=units, max_sequence_length=length)
+    inputs = {name: keras.Input((length,), dtype="int32", name=name)
+              for name in ("token_ids", "segment_ids", "padding_mask")}
+    logits = keras.layers.Dense(2, name="logits")(backbone(inputs)["pooled_output"])
+    return keras.Model(list(inputs.values()), logits)
+
+
+def token_batch(length=8):
+    padding = np.ones((3, length), "int32")
+    padding[:, -2:] = 0
+    return [RNG.integers(0, 50, (3, length)).astype("int32"), np.zeros((3, length), "int32"),
+            padding]
+
+
+def encoders(model):
+    return [layer for layer in model.layers if hasattr(layer, "intermediate_dim")]
+
+
+def test_kerashub_encoders_lose_half_their_heads_and_units_and_reload(tmp_path):
+    model = bert_classifier()
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["logits"])
+    with pytest.warns(LayersLeftWholeWarning, match="token_embedding"):
+        kerasprune.update_masks(pruned, 0.5)
+
+    small = shrink(pruned)
+
+    assert [(e.num_heads, e.intermediate_dim) for e in encoders(small)] == [(2, 32)] * 2
+    query = next(w for w in small.get_layer("transformer_layer_0").weights
+                 if w.path.endswith("self_attention_layer/query/kernel"))
+    assert tuple(query.shape) == (32, 2, 8)  # the head size stays width / 4 heads
+    x = token_batch()
+    masked = np.asarray(pruned(x))
+    assert np.abs(masked - np.asarray(model(x))).max() > 1e-3  # pruning changed the output
+    np.testing.assert_allclose(np.asarray(small(x)), masked, atol=1e-5)
+    small.save(tmp_path / "small.keras")
+    loaded = keras.saving.load_model(tmp_path / "small.keras")
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(small(x)))
+
+
+def test_an_encoders_heads_and_units_each_reach_the_layer_target():
+    """Heads (1,024-weight slices) and units (64-weight slices) are separate sets: scored
+    together, the heads would never be chosen."""
+    pruned = kerasprune.prune(bert_classifier(), pattern=Channels("l1"),
+                              layers=["transformer_layer_0"])
+    kerasprune.update_masks(pruned, 0.75)
+    rows = {r.weight: r.sparsity for r in kerasprune.sparsity_report(pruned).rows}
+
+    assert rows["self_attention_layer/query/kernel"] == pytest.approx(0.75)
+    assert rows["feedforward_intermediate_dense/kernel"] == pytest.approx(0.75)
