@@ -8,12 +8,13 @@ convs, ...) itself. Conv output channels, parameters and multiply-accumulates ke
 masked vs shrunk outputs, TFLite float32 latency dense vs shrunk (1 thread, batch 1;
 blocked timing, interleaved too). Weights are random (speed only).
 
-Part 2, accuracy: real MNIST (8,000 train / 2,000 test), the FACTS.md CNN, structured
+Part 2, accuracy: real MNIST (8,000 train / 2,000 test), a small CNN, structured
 GMP with channel groups to 50% and 75% of the channels (criteria L1, L2, Taylor, random),
 then `shrink`; next to the dense model and to unstructured GMP at the same
 multiply-accumulates (counting only the nonzero weights, which no CPU kernel skips).
 
-Run: python -m bench.structured [--epochs 4] [--seeds 1 2 3] [--runs 200] [--data-dir DIR]
+Run: python -m bench.structured [--parts speed accuracy] [--epochs 4] [--seeds 1 2 3]
+     [--runs 200] [--data-dir DIR]   (each part rewrites its own RESULTS.md section)
 """
 
 from __future__ import annotations
@@ -274,31 +275,37 @@ def _widths(model) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=("speed", "accuracy"),
+                        default=["speed", "accuracy"],
+                        help="each part rewrites its own section of bench/RESULTS.md")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--skip-accuracy", action="store_true")
     common.add_data_dir_argument(parser)
     args = parser.parse_args()
+    if "speed" in args.parts:
+        write_speed(args.runs)
+    if "accuracy" in args.parts:
+        write_accuracy(common.load_split(args.data_dir), args.epochs, args.seeds)
+
+
+def write_speed(runs: int) -> None:
     speed, checks = [], []
     for name, model in speed_models():
-        rows, model_checks = speed_rows(name, model, args.runs)
+        rows, model_checks = speed_rows(name, model, runs)
         speed += rows
         checks += model_checks
-    transformer, transformer_checks = transformer_rows(args.runs)
-    checks += transformer_checks
-    accuracy = [] if args.skip_accuracy else accuracy_rows(
-        common.load_split(args.data_dir), args.epochs, args.seeds)
+    transformer, transformer_checks = transformer_rows(runs)
     text = "\n".join([
         "## Structured pruning: channel groups, 50% of the channels removed (bench/structured.py)",
         "",
-        "### Speed: dense vs 50% of the channels pruned and removed by `shrink`",
         "The user's call: `prune(model, pattern=Channels(\"l1\"), exclude=[<logits>])`, "
         "`update_masks(pruned, 0.5)`, `shrink(pruned)`; the library finds the channel groups "
         "(residual streams, depthwise convs, ...). Random weights. TFLite float32 (plain "
-        f"conversion), batch 1, 1 thread, median of {args.runs} invokes. Blocked: each model "
+        f"conversion), batch 1, 1 thread, median of {runs} invokes. Blocked: each model "
         "in blocks of consecutive invokes after 20 warm-up invokes, blocks alternated over 5 "
-        "rounds (the speed-up in bold); interleaved: the models alternated invoke by invoke.",
+        "rounds (the speed-up in bold); interleaved: the models alternated invoke by invoke. "
+        f"Caches: {common.cache_sizes()}.",
         "",
         "| model | variant | conv channels | params | MACs (conv+dense) | TFLite bytes "
         "| latency blocked | latency interleaved | resolver |",
@@ -306,35 +313,38 @@ def main() -> None:
         *speed,
         "",
         "KerasHub BERT-style classifier (BertBackbone, 4 encoder blocks of width 256, 8 "
-        "heads, 1024 feed-forward units, 64 tokens; random weights), same call; latency "
-        "blocked as above. Heads of a KerasHub `TransformerEncoder` are not removed: the "
-        "block derives its head size from its width and head count.",
+        "heads, 1024 feed-forward units, 64 tokens; random weights), same call: each "
+        "encoder loses half its heads and half its feed-forward units (the head size is "
+        "kept); latency blocked as above, 1 thread.",
         "",
         "| model | kept after shrink | params kept | dense | shrunk | speed-up |",
         "|---|---|---:|---:|---:|---:|",
         *transformer,
         "",
-        *[f"- {line}" for line in checks],
-        *([] if args.skip_accuracy else [
-            "",
-            "### Accuracy: MNIST 8k/2k, CNN Conv32-Pool-Conv64-Pool-Dense256-Dense10",
-            f"Adam 1e-3, batch 128, {args.epochs} epochs from scratch. GMP: 1 epoch dense, "
-            f"cubic ramp over {max(1, args.epochs - 2)} epoch(s), 1 epoch fine-tuning; conv1, "
-            "conv2 and dense1 pruned (logits not). Structured: `Channels(criterion)` with "
-            "channel groups to 50% / 75% of the channels, then `shrink` (accuracy of the "
-            "shrunk model); Taylor gradients from 512 training images. Unstructured: "
-            "magnitude GMP at the sparsity whose nonzero multiply-accumulates equal the "
-            f"shrunk model's. Test accuracy in %, mean ± std over seeds {args.seeds}.",
-            "",
-            "| model | widths | test accuracy | MACs | params |",
-            "|---|---|---:|---:|---:|",
-            *accuracy,
-        ]),
-        "",
-        f"Command: `{common.command_line()}`  ",
-        f"Machine: {common.machine_info()}",
+        *[f"- {line}" for line in checks + transformer_checks],
     ])
     common.write_section(SECTION, text)
+    print(text)
+
+
+def write_accuracy(data, epochs: int, seeds: list[int]) -> None:
+    text = "\n".join([
+        "## Structured pruning: accuracy with channel groups (bench/structured.py)",
+        "",
+        "MNIST 8k/2k, CNN Conv32-Pool-Conv64-Pool-Dense256-Dense10, "
+        f"Adam 1e-3, batch 128, {epochs} epochs from scratch. GMP: 1 epoch dense, "
+        f"cubic ramp over {max(1, epochs - 2)} epoch(s), 1 epoch fine-tuning; conv1, "
+        "conv2 and dense1 pruned (logits not). Structured: `Channels(criterion)` with "
+        "channel groups to 50% / 75% of the channels, then `shrink` (accuracy of the "
+        "shrunk model); Taylor gradients from 512 training images. Unstructured: "
+        "magnitude GMP at the sparsity whose nonzero multiply-accumulates equal the "
+        f"shrunk model's. Test accuracy in %, mean ± std over seeds {seeds}.",
+        "",
+        "| model | widths | test accuracy | MACs | params |",
+        "|---|---|---:|---:|---:|",
+        *accuracy_rows(data, epochs, seeds),
+    ])
+    common.write_section(SECTION + "-accuracy", text)
     print(text)
 
 
