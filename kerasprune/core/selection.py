@@ -85,7 +85,7 @@ def select_pruned_parts(
     if size is None:
         return _select_unequal(scores, sizes, pruned, sparsity)
     total = size * sum(s.size for s in scores)
-    done = size * sum(int(np.count_nonzero(p)) for p in pruned)
+    done = size * sum(int(np.count_nonzero(a)) for a in already if a is not None)
     left = int(round(sparsity * total)) - done
     if left > 0 and done < total:
         groups, rest = divmod(left, size)  # the closest count; fewer groups on a tie
@@ -334,21 +334,26 @@ class PruningSet:
             already = (pattern.pruned_groups(np.asarray(wrapper.masks[i]))
                        if masks_only_grow else None)
             self.already.append(already if already is not None and already.any() else None)
+        self.group_counts = [s.size for s in self.scores]  # per tensor: its number of groups
 
     def count(self, t: int) -> int:
         """Number of groups of tensor `t`."""
-        return int(self.scores[t].size)
+        return int(self.group_counts[t])
+
+    def release_scores(self) -> None:
+        """Free the scores once the selection is made: the masks are then built in the
+        memory they leave (4 bytes per weight of a global set) instead of in more."""
+        self.scores = []
 
     def weight_counts(self, groups: Sequence[np.ndarray] | None = None, *,
                       flagged: bool = True) -> np.ndarray:
         """Per tensor, the weights of the groups flagged in `groups` (one boolean vector
         per tensor, or None where none is flagged; default: all groups), or of the groups
         not flagged with `flagged=False`."""
-        counts = [s.size for s in self.scores]
-        every = _kept(self.group_sizes, [None] * len(counts), counts)
+        every = _kept(self.group_sizes, [None] * len(self.group_counts), self.group_counts)
         if groups is None:
             return every
-        kept = _kept(self.group_sizes, groups, counts)
+        kept = _kept(self.group_sizes, groups, self.group_counts)
         return every - kept if flagged else kept
 
     def select(self, sparsity: float, floors: np.ndarray | None = None) -> list[np.ndarray]:
