@@ -199,15 +199,21 @@ def select_with_floors(
     """
     pruned = select_pruned_parts(scores, sizes, already, sparsity)
     sizes = [_as_sizes(n) for n in sizes]
-    counts = [s.size for s in scores]
     short = (np.zeros(len(pruned), dtype=bool) if floors is None
-             else _kept(sizes, pruned, counts) < floors)
-    if not short.any():
-        return pruned
+             else _kept(sizes, pruned, [s.size for s in scores]) < floors)
+    if short.any():
+        _protect_and_reselect(scores, sizes, already, sparsity, floors, pruned, short)
+    return pruned
+
+
+def _protect_and_reselect(scores: Sequence[np.ndarray], sizes: list, already: Sequence,
+                          sparsity: float, floors: np.ndarray, pruned: list,
+                          short: np.ndarray) -> None:
+    """Update `pruned` so that each part keeps its floor, the `short` ones first."""
     # Protecting only raises the threshold: what this selection pruned stays pruned
     # (but the groups protected), so the next ones run over the rest only: the kept
     # groups and the protected ones, a small part of the set.
-    total = int(_kept(sizes, [None] * len(sizes), counts).sum())
+    total = int(_kept(sizes, [None] * len(sizes), [s.size for s in scores]).sum())
     target = int(round(sparsity * total))
     where = [None if low else np.flatnonzero(~p) for p, low in zip(pruned, short)]
     rest = [None if w is None else s[w] for s, w in zip(scores, where)]
@@ -226,7 +232,6 @@ def select_with_floors(
         short = ~protected & (_kept(rest_sizes, chosen, counts) < floors)
     for marks, w, c in zip(pruned, where, chosen):
         marks[w] = c
-    return pruned
 
 
 def _top(scores: np.ndarray, size, already: np.ndarray | None, floor: int) -> np.ndarray:
