@@ -161,6 +161,7 @@ def _prune(pruning_set: PruningSet, scope: str, target: float, empty: list) -> n
     """Select and assign the masks of one set; returns `[weights, pruned weights]` and
     appends the names of the tensors left with no weight to `empty`."""
     pruned = _select(pruning_set, scope, target)
+    pruning_set.release_scores()
     for wrapper, masks in pruning_set.masks(pruned):
         wrapper.assign_masks(masks)
     counts = pruning_set.weight_counts()

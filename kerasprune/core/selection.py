@@ -7,10 +7,12 @@ linear-time k-th value selection (`kerasprune.core.order_statistics`) instead of
 
 `PruningSet` applies it to the weight tensors of one or more wrappers pruned together
 (one layer, or every global-scope layer). It keeps the memory of a mask update small: the
-scores of the whole set are held once, in their own precision (float32 for float32
-weights), with one byte per group for what is already pruned; everything else is the
-size of one layer. A per-tensor floor (`min_density`) keeps the highest-scoring groups
-of a tensor that the set's threshold would otherwise take below it.
+scores of the whole set are held once, tensor by tensor as they were computed (never
+joined into one vector: `select_pruned_parts` selects over the parts as if they were), in
+their own precision (float32 for float32 weights), with one byte per group for what is
+already pruned; everything else is the size of one layer. A per-tensor floor
+(`min_density`) keeps the highest-scoring groups of a tensor that the set's threshold would
+otherwise take below it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from kerasprune.core.order_statistics import kth_smallest
+from kerasprune.core.order_statistics import kth_smallest, kth_smallest_of_parts
 
 _CHUNK = 1 << 18  # groups per chunk of a marking pass (stays in the cache)
 
 
 def select_pruned(
-    scores: np.ndarray, sizes: np.ndarray | int, already: np.ndarray, sparsity: float
+    scores: np.ndarray, sizes: np.ndarray | int, already: np.ndarray | None, sparsity: float
 ) -> np.ndarray:
     """Return a boolean vector over groups: True where the group is pruned.
 
@@ -37,7 +39,7 @@ def select_pruned(
         scores: importance per group (lowest pruned first), 1-D.
         sizes: number of weights in each group, 1-D, or one int when every group has
             that many weights.
-        already: groups pruned before; they stay pruned whatever their score.
+        already: groups pruned before; they stay pruned whatever their score (None: none).
         sparsity: fraction of all weights (sum of `sizes`) to prune, in [0, 1].
 
     Example:
@@ -47,27 +49,47 @@ def select_pruned(
     ...               np.zeros(4, bool), 0.5).tolist()
     [False, True, True, False]
     """
-    scores, already = np.asarray(scores), np.asarray(already, dtype=bool)
-    highest = np.max(scores) if scores.size else 0.0  # one pass: NaN propagates
+    return select_pruned_parts([scores], [sizes], [already], sparsity)[0]
+
+
+def select_pruned_parts(
+    scores: Sequence[np.ndarray], sizes: Sequence[np.ndarray | int],
+    already: Sequence[np.ndarray | None], sparsity: float,
+) -> list[np.ndarray]:
+    """`select_pruned` over several vectors of groups taken as one, in order, without
+    joining them: the result is their selection split back into one vector per part.
+
+    Args:
+        scores: per part, its groups' scores (1-D).
+        sizes: per part, its group sizes (1-D) or one int for all its groups.
+        already: per part, its groups pruned before (None: none of them).
+        sparsity: fraction of the weights of all parts together to prune, in [0, 1].
+
+    Example:
+
+    >>> import numpy as np
+    >>> [p.tolist() for p in select_pruned_parts(
+    ...     [np.array([3., 1.]), np.array([1., 2.])], [1, 1], [None, None], 0.5)]
+    [[False, True], [True, False]]
+    """
+    scores = [np.asarray(s) for s in scores]
+    if not scores:
+        return []
+    pruned = [np.zeros(s.size, dtype=bool) if a is None else np.array(a, dtype=bool)
+              for s, a in zip(scores, already)]
+    highests = [np.max(s) for s in scores if s.size]
+    highest = np.max(highests) if highests else 0.0  # one pass per part: NaN propagates
     if np.isnan(highest):
         raise ValueError("`scores` must not contain NaN: every group needs a comparable score.")
-    size = uniform_size(sizes)
-    if size is not None:
-        total, done = size * scores.size, size * int(np.count_nonzero(already))
-    else:
-        sizes = np.asarray(sizes)
-        total, done = int(sizes.sum()), int(sizes[already].sum())
+    size = _common_size(scores, sizes)
+    if size is None:
+        return _select_unequal(scores, sizes, pruned, sparsity)
+    total = size * sum(s.size for s in scores)
+    done = size * sum(int(np.count_nonzero(a)) for a in already if a is not None)
     left = int(round(sparsity * total)) - done
-    pruned = already.copy()
-    if left <= 0 or done == total:
-        return pruned
-    if size is not None:
+    if left > 0 and done < total:
         groups, rest = divmod(left, size)  # the closest count; fewer groups on a tie
         _prune_lowest_equal_size(scores, pruned, groups + (2 * rest > size), highest == np.inf)
-    else:
-        # Groups of unequal size are few (blocks, channels): an index per group is cheap.
-        alive = np.flatnonzero(~already)
-        pruned[alive[_lowest_by_weight_count(scores[alive], sizes[alive], left)]] = True
     return pruned
 
 
@@ -83,36 +105,66 @@ def uniform_size(sizes: np.ndarray | int) -> int | None:
     return None
 
 
-def _prune_lowest_equal_size(scores: np.ndarray, pruned: np.ndarray, k: int,
-                             has_inf: bool) -> None:
-    """Mark the `k` lowest-scoring groups not yet in `pruned` (ties: earliest first)."""
-    alive = ~pruned if pruned.any() else None  # None: nothing pruned yet (a first update)
-    n_alive = scores.size if alive is None else int(np.count_nonzero(alive))
-    if 4 * n_alive < scores.size:  # most groups already pruned: select among the others only
-        where = np.flatnonzero(alive)
+def _common_size(scores: list, sizes: Sequence) -> int | None:
+    """The group size shared by every group of every part, else None."""
+    common = {uniform_size(n) for s, n in zip(scores, sizes) if s.size}
+    if not common:
+        return 1
+    return common.pop() if len(common) == 1 else None
+
+
+def _select_unequal(scores: list, sizes: Sequence, pruned: list, sparsity: float) -> list:
+    """Groups of unequal size (blocks, channels) are few: the parts are joined."""
+    counts = [s.size for s in scores]
+    sizes = np.concatenate([np.broadcast_to(np.asarray(n, np.int64), c)
+                            for n, c in zip(sizes, counts)])
+    already = np.concatenate(pruned)
+    total, done = int(sizes.sum()), int(sizes[already].sum())
+    left = int(round(sparsity * total)) - done
+    if left > 0 and done < total:
+        alive = np.flatnonzero(~already)
+        joined = np.concatenate(scores)[alive]
+        already[alive[_lowest_by_weight_count(joined, sizes[alive], left)]] = True
+    return np.split(already, np.cumsum(counts)[:-1])
+
+
+def _prune_lowest_equal_size(scores: list, pruned: list, k: int, has_inf: bool) -> None:
+    """Mark the `k` lowest-scoring groups not yet in `pruned` (ties: earliest first, in
+    the order of the parts)."""
+    alive = [~p if p.any() else None for p in pruned]  # None: nothing pruned yet
+    n_alive = sum(p.size if a is None else int(np.count_nonzero(a)) for p, a in zip(pruned, alive))
+    if 4 * n_alive < sum(p.size for p in pruned):  # mostly pruned: select among the others only
+        where = [np.arange(p.size) if a is None else np.flatnonzero(a)
+                 for p, a in zip(pruned, alive)]
         del alive
-        chosen = np.zeros(where.size, dtype=bool)
-        _prune_lowest_equal_size(scores[where], chosen, k, has_inf)
-        pruned[where[chosen]] = True
+        chosen = [np.zeros(w.size, dtype=bool) for w in where]
+        _prune_lowest_equal_size([s[w] for s, w in zip(scores, where)], chosen, k, has_inf)
+        for p, w, c in zip(pruned, where, chosen):
+            p[w[c]] = True
         return
     if has_inf:
-        infinite = scores == np.inf
-        k = min(k, n_alive - int(np.count_nonzero(infinite if alive is None else infinite & alive)))
-        del infinite
+        k = min(k, n_alive - sum(_count_infinite(s, a) for s, a in zip(scores, alive)))
     if k <= 0:
         return
     if k >= n_alive:
-        pruned[:] = True
+        for p in pruned:
+            p[:] = True
         return
-    threshold, below = kth_smallest(scores, alive, k)
+    threshold, below = kth_smallest_of_parts(list(zip(scores, alive)), k)
     del alive
     ties = k - below  # the first `ties` alive groups scoring `threshold`, in set order
-    for start in range(0, scores.size, _CHUNK):
-        values, marks = scores[start : start + _CHUNK], pruned[start : start + _CHUNK]
-        tied = np.flatnonzero((values == threshold) & ~marks)[:ties] if ties else []
-        marks |= values < threshold
-        marks[tied] = True
-        ties -= len(tied)
+    for part, marked in zip(scores, pruned):
+        for start in range(0, part.size, _CHUNK):
+            values, marks = part[start : start + _CHUNK], marked[start : start + _CHUNK]
+            tied = np.flatnonzero((values == threshold) & ~marks)[:ties] if ties else []
+            marks |= values < threshold
+            marks[tied] = True
+            ties -= len(tied)
+
+
+def _count_infinite(scores: np.ndarray, alive: np.ndarray | None) -> int:
+    infinite = scores == np.inf
+    return int(np.count_nonzero(infinite if alive is None else infinite & alive))
 
 
 def _lowest_by_weight_count(scores: np.ndarray, sizes: np.ndarray, target: int) -> np.ndarray:
@@ -125,6 +177,120 @@ def _lowest_by_weight_count(scores: np.ndarray, sizes: np.ndarray, target: int) 
     pruned = np.zeros(scores.size, dtype=bool)
     pruned[order[:n_groups]] = True
     return pruned
+
+
+def select_with_floors(
+    scores: Sequence[np.ndarray], sizes: Sequence[np.ndarray | int],
+    already: Sequence[np.ndarray | None], sparsity: float, floors: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """`select_pruned_parts`, with each part `t` keeping at least `floors[t]` weights.
+
+    A part the set's threshold would take below its floor gets its highest-scoring alive
+    groups scored `+inf` (never pruned) and the selection runs again; the others then
+    give more, and any of them now below its floor is protected in turn.
+
+    Example:
+
+    >>> import numpy as np
+    >>> small, large = np.array([0.1, 0.2, 0.3]), np.array([5.0, 6.0, 7.0])
+    >>> [p.tolist() for p in select_with_floors([small, large], [1, 1], [None, None],
+    ...                                         0.5, np.array([1, 0]))]
+    [[True, True, False], [True, False, False]]
+    """
+    pruned = select_pruned_parts(scores, sizes, already, sparsity)
+    sizes = [_as_sizes(n) for n in sizes]
+    short = (np.zeros(len(pruned), dtype=bool) if floors is None
+             else _kept(sizes, pruned, [s.size for s in scores]) < floors)
+    if short.any():
+        _protect_and_reselect(scores, sizes, already, sparsity, floors, pruned, short)
+    return pruned
+
+
+def _protect_and_reselect(scores: Sequence[np.ndarray], sizes: list, already: Sequence,
+                          sparsity: float, floors: np.ndarray, pruned: list,
+                          short: np.ndarray) -> None:
+    """Update `pruned` so that each part keeps its floor, the `short` ones first."""
+    # Protecting only raises the threshold: what this selection pruned stays pruned
+    # (but the groups protected), so the next ones run over the rest only: the kept
+    # groups and the protected ones, a small part of the set.
+    total = int(_kept(sizes, [None] * len(sizes), [s.size for s in scores]).sum())
+    target = int(round(sparsity * total))
+    where = [None if low else np.flatnonzero(~p) for p, low in zip(pruned, short)]
+    rest = [None if w is None else s[w] for s, w in zip(scores, where)]
+    protected = np.zeros_like(short)
+    while short.any():
+        for t in np.flatnonzero(short):
+            top = _top(scores[t], sizes[t], already[t], int(floors[t]))
+            where[t], rest[t] = _rest_with(scores[t], sizes[t], pruned[t], where[t], top)
+        protected |= short
+        rest_sizes = [n if isinstance(n, int) else n[w] for n, w in zip(sizes, where)]
+        counts = [w.size for w in where]
+        inside = int(_kept(rest_sizes, [None] * len(where), counts).sum())
+        left = target - (total - inside)  # weights to prune among the rest
+        chosen = select_pruned_parts(rest, rest_sizes, [None] * len(rest),
+                                     max(left, 0) / max(inside, 1))
+        short = ~protected & (_kept(rest_sizes, chosen, counts) < floors)
+    for marks, w, c in zip(pruned, where, chosen):
+        marks[w] = c
+
+
+def _top(scores: np.ndarray, size, already: np.ndarray | None, floor: int) -> np.ndarray:
+    """Positions of the highest alive groups of a tensor holding `floor` weights."""
+    alive = None if already is None or not already.any() else ~already
+    n_alive = scores.size if alive is None else int(np.count_nonzero(alive))
+    if n_alive == 0 or floor <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if not isinstance(size, int):
+        alive = np.ones(scores.size, dtype=bool) if alive is None else alive
+        order = np.flatnonzero(alive)[np.argsort(-scores[alive], kind="stable")]
+        return order[: int(np.searchsorted(np.cumsum(size[order]), floor)) + 1]
+    keep = min(n_alive, math.ceil(floor / size))
+    value, _ = kth_smallest(scores, alive, n_alive - keep + 1)
+    high = scores >= value
+    candidates = np.flatnonzero(high if alive is None else high & alive)
+    values = scores[candidates]
+    above, tied = candidates[values > value], candidates[values == value]
+    return np.concatenate([above, tied[tied.size - (keep - above.size) :]])  # later ties
+
+
+def _rest_with(scores: np.ndarray, size, pruned: np.ndarray, where: np.ndarray | None,
+               top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`(where, rest)`: the positions and scores of a tensor's rest (the groups the first
+    selection `pruned` kept, `where` if known) with the protected groups `top` in it,
+    scored `+inf`."""
+    if not isinstance(size, int):
+        inside = ~pruned
+        inside[top] = True
+        where = np.flatnonzero(inside)
+    elif where is None:
+        # Equal groups: the kept groups and `top` are both the highest of one order
+        # (score, then position), so one holds the other. Short at the first selection,
+        # the tensor kept fewer than `top`; later, more (and `where` is known).
+        where = np.sort(top)
+    rest = scores[where]
+    rest[np.searchsorted(where, top)] = np.inf
+    return where, rest
+
+
+def _as_sizes(sizes: np.ndarray | int) -> np.ndarray | int:
+    """Group sizes as one int when they are all equal, else as an array."""
+    size = uniform_size(sizes)
+    return np.asarray(sizes) if size is None else size
+
+
+def _kept(sizes: Sequence, pruned: Sequence[np.ndarray | None], counts: Sequence[int]
+          ) -> np.ndarray:
+    """Per part, the weights of its groups not flagged in `pruned` (None: none flagged);
+    `sizes`: an int or one per group, `counts`: the number of groups, per part."""
+    kept = []
+    for size, flags, count in zip(sizes, pruned, counts):
+        if flags is None:
+            kept.append(size * count if isinstance(size, int) else int(size.sum()))
+        elif isinstance(size, int):
+            kept.append(size * (count - int(np.count_nonzero(flags))))
+        else:
+            kept.append(int(size[~flags].sum()))
+    return np.array(kept, dtype=np.int64)
 
 
 class PruningSet:
@@ -153,9 +319,11 @@ class PruningSet:
                  masks_only_grow: bool = True, transform=None):
         gradients, activations = gradients or {}, activations or {}
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
-        # A tensor has at most as many groups as weights: room for every score at once.
-        capacity = sum(int(np.prod(w.pruned_weights[i].shape)) for w, i in self.tensors)
-        scores, already, sizes, counts = _Filler(capacity), _Filler(capacity), [], [0]
+        self.scores: list[np.ndarray] = []  # per tensor: its groups' scores
+        # Per tensor: its groups pruned before, None when there are none (a first update
+        # holds no byte per weight for them).
+        self.already: list[np.ndarray | None] = []
+        self.group_sizes: list = []  # per tensor: an int, or one int per group
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
             s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path),
@@ -166,152 +334,54 @@ class PruningSet:
                     f"The {pattern!r} pattern scored groups of '{weight.path}' as NaN "
                     "(NaN gradients?); the masks were not changed."
                 )
-            scores.append(s if transform is None else transform(s))
-            size = uniform_size(n)
-            sizes.append(np.asarray(n) if size is None else size)
-            counts.append(s.size)
-            already.append(pattern.pruned_groups(np.asarray(wrapper.masks[i]))
-                           if masks_only_grow else np.zeros(s.size, dtype=bool))
-        self.offsets = np.cumsum(counts)
-        self.scores, self.already = scores.filled(), already.filled()
-        self.group_sizes = sizes  # per tensor: an int, or one int per group
-        common = {s for s in sizes if isinstance(s, int)}
-        if len(common) == 1 and all(isinstance(s, int) for s in sizes):
-            self.sizes: np.ndarray | int = common.pop()
-        else:
-            self.sizes = np.concatenate([
-                np.full(self.count(t), s, np.int64) if isinstance(s, int) else s
-                for t, s in enumerate(sizes)
-            ]) if sizes else 1
+            self.scores.append(s if transform is None else transform(s))
+            self.group_sizes.append(_as_sizes(n))
+            already = (pattern.pruned_groups(np.asarray(wrapper.masks[i]))
+                       if masks_only_grow else None)
+            self.already.append(already if already is not None and already.any() else None)
+        self.group_counts = [s.size for s in self.scores]  # per tensor: its number of groups
 
     def count(self, t: int) -> int:
         """Number of groups of tensor `t`."""
-        return int(self.offsets[t + 1] - self.offsets[t])
+        return int(self.group_counts[t])
 
-    def part(self, array: np.ndarray, t: int) -> np.ndarray:
-        """The slice of a per-group array that belongs to tensor `t`."""
-        return array[self.offsets[t] : self.offsets[t + 1]]
+    def release_scores(self) -> None:
+        """Free the scores once the selection is made: the masks are then built in the
+        memory they leave (4 bytes per weight of a global set) instead of in more."""
+        self.scores = []
 
-    def weight_counts(self, groups: np.ndarray | None = None, *, flagged: bool = True
-                      ) -> np.ndarray:
-        """Per tensor, the weights of the groups flagged in `groups` (default: all), or of
-        the groups not flagged with `flagged=False`."""
-        counts = []
-        for t, size in enumerate(self.group_sizes):
-            flags = None if groups is None else self.part(groups, t)
-            if flags is None:
-                count = size * self.count(t) if isinstance(size, int) else int(size.sum())
-            elif isinstance(size, int):
-                marked = int(np.count_nonzero(flags))
-                count = size * (marked if flagged else self.count(t) - marked)
-            else:
-                count = int(size[flags if flagged else ~flags].sum())
-            counts.append(count)
-        return np.array(counts, dtype=np.int64)
+    def weight_counts(self, groups: Sequence[np.ndarray] | None = None, *,
+                      flagged: bool = True) -> np.ndarray:
+        """Per tensor, the weights of the groups flagged in `groups` (one boolean vector
+        per tensor, or None where none is flagged; default: all groups), or of the groups
+        not flagged with `flagged=False`."""
+        every = _kept(self.group_sizes, [None] * len(self.group_counts), self.group_counts)
+        if groups is None:
+            return every
+        kept = _kept(self.group_sizes, groups, self.group_counts)
+        return every - kept if flagged else kept
 
-    def select(self, sparsity: float, floors: np.ndarray | None = None) -> np.ndarray:
-        """Groups to prune for `sparsity` over the set, each tensor keeping its floor.
+    def select(self, sparsity: float, floors: np.ndarray | None = None) -> list[np.ndarray]:
+        """Groups to prune (one boolean vector per tensor) for `sparsity` over the set,
+        tensor `t` keeping at least `floors[t]` weights (see `select_with_floors`)."""
+        return select_with_floors(self.scores, self.group_sizes, self.already, sparsity, floors)
 
-        `floors[t]` is the number of weights tensor `t` keeps at least. A tensor the
-        threshold would take below it gets its highest-scoring alive groups scored `+inf`
-        (never pruned) and the selection runs again; the others then give more.
-        """
-        pruned = select_pruned(self.scores, self.sizes, self.already, sparsity)
-        short = (np.zeros(len(self.tensors), dtype=bool) if floors is None
-                 else self.weight_counts(pruned, flagged=False) < floors)
-        if not short.any():
-            return pruned
-        # Protecting only raises the threshold: what this selection pruned stays pruned
-        # (but the groups protected), so the next ones run over the rest only: the kept
-        # groups and the protected ones, a small part of the set.
-        total = int(self.weight_counts().sum())
-        target = int(round(sparsity * total))
-        rest, protected = ~pruned, np.zeros_like(short)
-        while short.any():
-            for t in np.flatnonzero(short):
-                rest[self._protect(int(t), int(floors[t]))] = True
-            where = np.flatnonzero(rest)
-            protected |= short
-            sizes = self.sizes if isinstance(self.sizes, int) else self.sizes[where]
-            inside = int(sizes * where.size if isinstance(sizes, int) else sizes.sum())
-            left = target - (total - inside)  # weights to prune among the rest
-            chosen = select_pruned(self.scores[where], sizes, np.zeros(where.size, bool),
-                                   max(left, 0) / max(inside, 1))
-            bounds = np.searchsorted(where, self.offsets)  # each tensor's part of `where`
-            kept = np.array([_weights(sizes, ~chosen, bounds[t], bounds[t + 1])
-                             for t in range(len(self.tensors))])
-            short = ~protected & (kept < floors)
-        pruned[where] = chosen
-        return pruned
+    def select_each(self, sparsities: Sequence[float]) -> list[np.ndarray]:
+        """Groups to prune (one boolean vector per tensor) with each tensor pruned alone
+        to its own sparsity."""
+        return [select_pruned(s, n, a, sparsity) for s, n, a, sparsity
+                in zip(self.scores, self.group_sizes, self.already, sparsities)]
 
-    def select_each(self, sparsities: Sequence[float]) -> np.ndarray:
-        """Groups to prune with each tensor pruned alone to its own sparsity."""
-        pruned = np.empty(self.already.size, dtype=bool)
-        for t, sparsity in enumerate(sparsities):
-            self.part(pruned, t)[:] = select_pruned(
-                self.part(self.scores, t), self.group_sizes[t], self.part(self.already, t),
-                sparsity,
-            )
-        return pruned
-
-    def _protect(self, t: int, floor: int) -> np.ndarray:
-        """Score `+inf` the highest alive groups of tensor `t` holding `floor` weights;
-        return their positions in the set."""
-        scores, alive = self.part(self.scores, t), ~self.part(self.already, t)
-        size, n_alive = self.group_sizes[t], int(np.count_nonzero(alive))
-        if n_alive == 0 or floor <= 0:
-            return np.zeros(0, dtype=np.int64)
-        if not isinstance(size, int):
-            order = np.flatnonzero(alive)[np.argsort(-scores[alive], kind="stable")]
-            top = order[: int(np.searchsorted(np.cumsum(size[order]), floor)) + 1]
-        else:
-            keep = min(n_alive, math.ceil(floor / size))
-            value, _ = kth_smallest(scores, alive, n_alive - keep + 1)
-            above = np.flatnonzero(alive & (scores > value))
-            tied = np.flatnonzero(alive & (scores == value))  # the later ties are kept
-            top = np.concatenate([above, tied[tied.size - (keep - above.size) :]])
-        scores[top] = np.inf
-        return top + self.offsets[t]
-
-    def masks(self, pruned: np.ndarray):
+    def masks(self, pruned: Sequence[np.ndarray]):
         """Yield `(wrapper, masks)` for the selection `pruned`, one wrapper at a time."""
         by_wrapper: dict[int, list] = {}
         for t, (wrapper, i) in enumerate(self.tensors):
-            keep = ~self.part(pruned, t)
+            keep = ~pruned[t]
             weight = wrapper.pruned_weights[i]
             mask = wrapper.pattern.expand(keep, tuple(weight.shape))
             by_wrapper.setdefault(id(wrapper), []).append(mask)
             if i == len(wrapper.pruned_weights) - 1:
                 yield wrapper, by_wrapper.pop(id(wrapper))
-
-
-def _weights(sizes: np.ndarray | int, flags: np.ndarray, start: int, stop: int) -> int:
-    """Weights of the flagged groups among groups `start:stop`."""
-    if isinstance(sizes, int):
-        return sizes * int(np.count_nonzero(flags[start:stop]))
-    return int(sizes[start:stop][flags[start:stop]].sum())
-
-
-class _Filler:
-    """A 1-D array filled part by part in one allocation of `capacity` items: its pages
-    become resident only as they are written, and no part is ever held twice."""
-
-    def __init__(self, capacity: int):
-        self.capacity, self.used, self.array = max(capacity, 1), 0, None
-
-    def append(self, part: np.ndarray) -> None:
-        dtype = part.dtype if self.array is None else np.result_type(self.array, part)
-        if self.array is None or dtype != self.array.dtype or self.used + part.size > self.capacity:
-            self.capacity = max(self.capacity, self.used + part.size)
-            grown = np.empty(self.capacity, dtype=dtype)
-            if self.array is not None:
-                grown[: self.used] = self.array[: self.used]
-            self.array = grown
-        self.array[self.used : self.used + part.size] = part
-        self.used += part.size
-
-    def filled(self) -> np.ndarray:
-        return np.zeros(0) if self.array is None else self.array[: self.used]
 
 
 def _as_float(scores) -> np.ndarray:
