@@ -194,8 +194,9 @@ def update_verdicts(results: dict) -> list[str]:
         f"{cpu:.2f}x CPU (median of paired runs; target <= 1.5: "
         f"{'met' if ratio <= 1.5 else 'NOT met'})",
         f"- ResNet50, global scope, peak extra memory: **{per_weight:.1f} bytes per pruned "
-        f"weight** (target <= 16: {'met' if per_weight <= 16 else 'NOT met'}; before this "
-        "change 65-69: float64 copies and concatenations of every score)",
+        f"weight** (target <= 16: {'met' if per_weight <= 16 else 'NOT met'}; growth of the "
+        "resident set, so memory the selection frees and reuses counts once; the first "
+        "engine took 65-69: float64 copies and concatenations of every score)",
     ]
 
 
