@@ -308,3 +308,23 @@ def test_global_update_holds_at_most_16_bytes_per_weight_of_numpy_memory():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= 16 * n
+
+
+def test_masks_for_set_prunes_its_wrappers_as_one_set_with_their_gradients():
+    from kerasprune.core.selection import masks_for_set
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False),
+                              keras.layers.Dense(1, use_bias=False)])
+    model.layers[0].kernel.assign([[1.0, 2.0], [3.0, 4.0]])
+    model.layers[1].kernel.assign([[5.0], [0.5]])
+    wrappers = kerasprune.prune_wrappers(kerasprune.prune(model, scope="global"))
+    masks = masks_for_set(wrappers, 0.5)  # 3 of the 6 weights: 0.5, 1 and 2
+    assert [m[0].tolist() for m in masks] == [[[0.0, 0.0], [1.0, 1.0]], [[1.0], [0.0]]]
+    snip = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
+    snip.layers[0].kernel.assign([[1.0, 2.0], [3.0, 4.0]])
+    (wrapper,) = kerasprune.prune_wrappers(
+        kerasprune.prune(snip, pattern=kerasprune.Unstructured("snip")))
+    gradients = {wrapper.layer.kernel.path: [np.array([[4.0, 1.0], [0.1, 1.0]])]}
+    # |w * g| = [[4, 2], [0.3, 4]]: the two smallest saliencies go, not the two smallest w.
+    (mask,) = masks_for_set([wrapper], 0.5, gradients)[0]
+    assert mask.tolist() == [[1.0, 0.0], [0.0, 1.0]]

@@ -65,6 +65,9 @@ def test_constant_sparsity_updates_every_step_by_default():
     s = kerasprune.ConstantSparsity(0.5, begin_step=2, end_step=5)
     assert [t for t in range(8) if s.updates_at(t)] == [2, 3, 4, 5]
     assert kerasprune.ConstantSparsity(0.5)(0) == 0.5
+    # By default a one-shot prune at step 0.
+    default = kerasprune.ConstantSparsity(0.5)
+    assert (default.begin_step, default.end_step, default.frequency) == (0, 0, 1)
 
 
 @pytest.mark.parametrize("schedule", [
