@@ -100,6 +100,7 @@ def test_group_ids_number_the_groups_a_penalty_acts_on():
         [0, 0, 1, 1, 2], [0, 0, 1, 1, 2], [3, 3, 4, 4, 5]]
     # A block of fewer axes covers the last ones.
     assert Blocks((2,)).group_ids((2, 3)).tolist() == [[0, 0, 1], [2, 2, 3]]
+    assert Blocks((2,)).group_ids((1, 2, 3)).tolist() == [[[0, 0, 1], [2, 2, 3]]]
 
     class Bare(MaskPattern):
         pass

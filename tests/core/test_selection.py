@@ -328,3 +328,9 @@ def test_masks_for_set_prunes_its_wrappers_as_one_set_with_their_gradients():
     # |w * g| = [[4, 2], [0.3, 4]]: the two smallest saliencies go, not the two smallest w.
     (mask,) = masks_for_set([wrapper], 0.5, gradients)[0]
     assert mask.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    apoz = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
+    (wrapper,) = kerasprune.prune_wrappers(kerasprune.prune(
+        apoz, pattern=kerasprune.Channels("apoz", min_channels=0)))
+    activity = kerasprune.ChannelActivity(np.array([0.9, 0.1]), np.ones(2))
+    (mask,) = masks_for_set([wrapper], 0.5, activations={wrapper.layer.kernel.path: activity})[0]
+    assert mask.tolist() == [[0.0, 1.0], [0.0, 1.0]]  # the channel off 90% of the time goes

@@ -606,3 +606,13 @@ def test_an_elementwise_op_on_two_tensors_couples_their_channels():
     groups = channel_groups(keras.Model(inputs, keras.layers.Dense(2, name="out")(x)))
     assert str(groups).splitlines()[:2] == ["3 channel groups in 1 sets of coupled layers",
                                             "  3 groups couple a, b"]
+
+
+def test_a_constant_operand_that_varies_along_another_axis_makes_channels_not_constant():
+    inputs = keras.Input((4, 2))
+    x = keras.layers.Dense(3, name="a")(inputs)
+    x = keras.ops.add(x, np.arange(4.0, dtype="float32").reshape(4, 1))  # a per-row offset
+    groups = channel_groups(keras.Model(inputs, keras.layers.Dense(2, name="out")(x)))
+    assert groups.count == 0
+    assert groups.left_whole["a"].startswith("it is not constant after '")
+    assert groups.left_whole["a"].endswith("' (Add)")

@@ -203,7 +203,8 @@ def test_group_ids_are_channels_or_runs_of_m_inputs():
     depthwise = Channels().group_ids((1, 2, 3, 1))  # channels on axis -2
     assert depthwise[0, :, :, 0].tolist() == [[0, 1, 2], [0, 1, 2]]
     # Runs of 4 consecutive inputs (axis -2) of each output column.
-    assert NM(2, 4).group_ids((8, 2)).T.tolist() == [
+    ids = NM(2, 4).group_ids((8, 2))
+    assert ids.dtype.kind == "i" and ids.T.tolist() == [
         [0, 0, 0, 0, 1, 1, 1, 1], [2, 2, 2, 2, 3, 3, 3, 3]]
     with pytest.raises(ValueError, match=r"multiple of 4\. Received: shape=\(6, 2\)"):
         NM(2, 4).group_ids((6, 2))
@@ -219,6 +220,8 @@ def test_nm_scores_are_the_rank_in_the_run_plus_half_the_magnitude_over_the_run_
     # float64 arithmetic on float32 weights: 1/3 of a peak of 1.5 is 1/6 exactly.
     thirds, _ = NM(1, 2).group_scores(np.array([[1.5], [0.5]], dtype="float32"))
     assert thirds.tolist() == [1.5, 1 / 6]
+    small, _ = NM(1, 2).group_scores(np.array([[0.5], [0.25]]))  # a peak below 1
+    assert small.tolist() == [1.5, 0.25]
 
 
 def test_nm_ranks_equal_magnitudes_by_position_in_long_runs():

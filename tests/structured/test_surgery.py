@@ -442,3 +442,34 @@ def test_kerashub_encoder_loses_its_dead_feed_forward_units():
     assert small.get_layer("encoder").intermediate_dim == 16
     assert small.get_layer("encoder").num_heads == 4
     assert max_output_diff(model, small, (6, 16)) <= 1e-4
+
+
+def test_a_constant_channel_through_a_depthwise_conv_is_folded_with_its_own_filter():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, name="dw")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    zero_channels(model.get_layer("c"), [1])  # channel 1 is sigmoid(0) = 0.5 everywhere
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == small.get_layer("dw").kernel.shape[-2] == 2
+    # out's bias absorbed 0.5 * (sum of dw's filter 1) + dw's bias 1, through out's kernel.
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
+
+
+def test_a_zero_channel_through_a_depthwise_conv_leaves_its_activated_bias():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="sigmoid", name="dw")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    zero_channels(model.get_layer("c"), [1])  # dw's channel 1 is then sigmoid(its bias)
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == small.get_layer("dw").kernel.shape[-2] == 2
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
