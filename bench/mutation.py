@@ -84,6 +84,12 @@ _STACKLEVEL = ("Only which frame the warning is attributed to (inside kerasprune
 _PIVOTS = ("The pivots only steer the search (its speed): any values of the scores give the "
            "same answer.")
 _TIMES_F64 = "`weight` is float64: the product is float64 whatever the gradient's dtype."
+_KIND_NAME = "Callers only ask whether the kind is None."
+_NOT_CONSTANT = ("A channel that is not constant is already kept by the constraint where it "
+                 "arose; its value here only reaches constraints on the same channel group.")
+_ONES = "The sizes are all 1: `uniform_size` reads them as the int 1 either way."
+_BISECTION = ("The bisection ends at the same group count: 30 halvings resolve fractions far "
+              "finer than one group of a model.")
 EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.core.patterns.Blocks._tile",
      "return tiled[tuple(slice(None, n) for n in shape)]"): _SAME_SLICE,
@@ -188,12 +194,10 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.structured.conv_rules.SeparableConvRule.propagate",
      "dead = ~pointwise.reshape(-2, pointwise.shape[-1]).any(axis=0)"): _RESHAPE,
     ("kerasprune.structured.channelwise_rules.ElementwiseRule.propagate", "unknown = None"):
-        "A channel that is not constant is already kept by the constraint where it arose; "
-        "its value here only reaches constraints on the same channel group.",
+        _NOT_CONSTANT,
     ("kerasprune.structured.channelwise_rules.ElementwiseRule.propagate",
      "analysis.assign(output, first, np.where(None, np.nan, result))"):
-        "A channel that is not constant is already kept by the constraint where it arose; "
-        "its value here only reaches constraints on the same channel group.",
+        _NOT_CONSTANT,
     ("kerasprune.structured.group_selection._select_for_cost",
      'f"{1 - sparsity:.3f}.", stacklevel=5)'): _STACKLEVEL,
     ("kerasprune.structured.group_selection._select_for_cost",
@@ -220,6 +224,26 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.structured.criteria._taylor",
      "per_batch = [by_channel(weight * np.asarray(g, ), axis).sum(axis=1)"): _TIMES_F64,
 
+    ("kerasprune.core.order_statistics._sample",
+     "mask = _inside(values, None if (alive is None) or True else alive[::step], lo, hi)"):
+        _PIVOTS,
+    ("kerasprune.structured.channelwise_rules._reshape_kind", 'return "XXflattenXX"'): _KIND_NAME,
+    ("kerasprune.structured.channelwise_rules._reshape_kind", 'return "FLATTEN"'): _KIND_NAME,
+    ("kerasprune.structured.channelwise_rules._reshape_kind", 'return "XXkeep_lastXX"'):
+        _KIND_NAME,
+    ("kerasprune.structured.channelwise_rules._reshape_kind", 'return "KEEP_LAST"'): _KIND_NAME,
+    ("kerasprune.structured.conv_rules.DepthwiseRule.propagate",
+     "zero_in = np.nan_to_num(values, ) == 0"): _NOT_CONSTANT,
+    ("kerasprune.structured.group_selection.per_layer_masks",
+     "pruned = select_pruned(scores, np.ones(scores.size, dtype=None), already,"): _ONES,
+    ("kerasprune.structured.group_selection.per_layer_masks",
+     "pruned = select_pruned(scores, np.ones(scores.size, ), already,"): _ONES,
+    ("kerasprune.structured.group_selection._select_for_cost", "best = choose(2.0)"):
+        "A fraction of 2 prunes every prunable group, as 1 does.",
+    ("kerasprune.structured.group_selection._select_for_cost", "low, high = 0.0, 2.0"):
+        _BISECTION,
+    ("kerasprune.structured.group_selection._select_for_cost", "for _ in range(31):"):
+        _BISECTION,
 }
 
 

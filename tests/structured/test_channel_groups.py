@@ -493,7 +493,8 @@ def test_attention_heads_are_dead_when_their_value_or_output_slice_is_zero():
     assert why(analysis.internal(mha)) == ["a head of 'mha' still adds to its output", "",
                                            "a head of 'mha' still adds to its output"]
     groups = channel_groups(model)
-    assert groups.left_whole["embed"] == "it enters the attention layer 'mha', whose input width is kept"
+    assert groups.left_whole["embed"] == (
+        "it enters the attention layer 'mha', whose input width is kept")
 
 
 def test_a_transformer_encoder_prunes_only_dead_feed_forward_units():
@@ -546,7 +547,8 @@ def test_per_layer_masks_pass_the_criterion_data_of_each_kernel():
     wrapper = _one_dense(Channels("taylor", normalize="none", min_channels=0))
     gradient = np.zeros((3, 4), "float32")
     gradient[:, 0] = 1.0  # only channel 0 matters to the loss
-    (kernel, _), = per_layer_masks([wrapper], 0.75, gradients={wrapper.layer.kernel.path: [gradient]})
+    (kernel, _), = per_layer_masks([wrapper], 0.75,
+                                   gradients={wrapper.layer.kernel.path: [gradient]})
     assert channels_kept(kernel).tolist() == [True, False, False, False]
     wrapper = _one_dense(Channels("apoz", normalize="none", min_channels=0))
     activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
@@ -555,18 +557,20 @@ def test_per_layer_masks_pass_the_criterion_data_of_each_kernel():
     assert channels_kept(kernel).tolist() == [True, False, True, False]
 
 
-@pytest.mark.parametrize("target", ["flops", "params"])
-def test_a_cost_target_removes_the_fewest_groups_that_meet_it_exactly(target):
+@pytest.mark.parametrize("target, sparsity, removed", [
+    ("flops", 0.5, 4), ("params", 0.5, 4), ("flops", 0.875, 7)])
+def test_a_cost_target_removes_the_fewest_groups_that_meet_it_exactly(target, sparsity, removed):
     # a: 8 units of 4 MACs / 5 parameters each, feeding 2 MACs / 2 parameters of out
-    # (no bias): the dense model is 48 MACs, 56 parameters; half of either is 4 units.
+    # (no bias): the dense model is 48 MACs, 56 parameters; half of either is 4 units,
+    # 1/8 of the MACs one unit.
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="a"),
                               keras.layers.Dense(2, use_bias=False, name="out")])
     model.get_layer("a").set_weights([np.tile(np.arange(1.0, 9.0, dtype="float32"), (4, 1)),
                                       np.zeros(8, "float32")])
     pruned = kerasprune.prune(model, pattern=Channels(target=target, min_channels=0),
                               exclude=["out"])
-    kerasprune.update_masks(pruned, 0.5)
-    assert kept(pruned, "a").tolist() == [False] * 4 + [True] * 4
+    kerasprune.update_masks(pruned, sparsity)
+    assert kept(pruned, "a").tolist() == [False] * removed + [True] * (8 - removed)
 
 
 def test_a_cost_target_reached_only_by_removing_everything_warns_only_when_missed():
@@ -595,8 +599,9 @@ def test_a_layer_shared_by_a_nested_model_and_its_parent_is_refused():
     block = keras.Sequential([keras.Input((4,)), shared], name="block")
     inputs = keras.Input((4,))
     model = keras.Model(inputs, shared(block(inputs)), name="outer")
-    with pytest.raises(ValueError, match=r"^Layer 'shared' is called more than once in model "
-                                         r"'outer': channels of a shared layer cannot be removed\.$"):
+    message = (r"^Layer 'shared' is called more than once in model 'outer': channels of a "
+               r"shared layer cannot be removed\.$")
+    with pytest.raises(ValueError, match=message):
         channel_groups(model)
 
 
@@ -616,3 +621,11 @@ def test_a_constant_operand_that_varies_along_another_axis_makes_channels_not_co
     assert groups.count == 0
     assert groups.left_whole["a"].startswith("it is not constant after '")
     assert groups.left_whole["a"].endswith("' (Add)")
+
+
+def test_a_depthwise_conv_without_bias_follows_the_channels():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, use_bias=False, name="dw")(x)
+    groups = channel_groups(keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x)))
+    assert groups.count == 3 and set(groups.left_whole) == {"out"}

@@ -237,7 +237,8 @@ def test_nm_ranks_equal_magnitudes_by_position_in_long_runs():
 
 def test_nm_defaults_to_2_of_4_and_reads_pruned_weights_off_the_mask():
     assert (NM().n, NM().m) == (2, 4)
-    with pytest.raises(ValueError, match=r"^Expected ints with 1 <= n < m\. Received: n=2\.0, m=4$"):
+    message = r"^Expected ints with 1 <= n < m\. Received: n=2\.0, m=4$"
+    with pytest.raises(ValueError, match=message):
         NM(2.0, 4)
     with pytest.raises(ValueError, match=r"Received: n=True, m=4$"):
         NM(True, 4)
@@ -252,11 +253,13 @@ def test_channels_pass_gradients_and_activations_to_their_criterion():
 
     weight = np.array([[1.0, 2.0], [3.0, 4.0]])
     gradient = np.array([[1.0, 0.0], [1.0, 0.5]])
-    scores, sizes = Channels("taylor", normalize="none", min_channels=0).group_scores(weight, [gradient])
+    taylor = Channels("taylor", normalize="none", min_channels=0)
+    scores, sizes = taylor.group_scores(weight, [gradient])
     assert scores.tolist() == [16.0, 4.0]  # (1*1 + 3*1)^2, (2*0 + 4*0.5)^2
     assert sizes.dtype == np.int64 and sizes.tolist() == [2, 2]
     activity = ChannelActivity(zero_fraction=np.array([0.25, 0.5]), mean=np.array([3.0, 1.0]))
-    scores, _ = Channels("apoz", normalize="none", min_channels=0).group_scores(weight, None, activity)
+    apoz = Channels("apoz", normalize="none", min_channels=0)
+    scores, _ = apoz.group_scores(weight, None, activity)
     assert scores.tolist() == [0.75, 0.5]
 
 

@@ -308,6 +308,6 @@ def test_head_scores_default_to_l1_and_name_the_layer_type_they_need():
     x = RNG.normal(size=(1, 4, 6)).astype("float32")
     mha(x, x)
     np.testing.assert_array_equal(head_scores(mha), head_scores(mha, "l1"))
-    with pytest.raises(TypeError, match=r"^`layer` must be a built keras\.layers\.MultiHeadAttention\. "
-                                        r"Received: layer=<Dense"):
+    message = r"^`layer` must be a built keras\.layers\.MultiHeadAttention\. Received: layer=<Dense"
+    with pytest.raises(TypeError, match=message):
         head_scores(keras.layers.Dense(2))
