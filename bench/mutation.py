@@ -365,14 +365,21 @@ def main(argv=None) -> None:
         names = tuple(name for codes in collect_results().values() for name, code in codes.items()
                       if status_by_exit_code[code] == "survived")
         run_mutmut(args.max_children, names)
+    elif args.keep and (ROOT / "mutants").exists():
+        # Named mutants are always re-run by mutmut: name only those not run yet.
+        pending = tuple(name for codes in collect_results().values()
+                        for name, code in codes.items() if code is None)
+        if pending:
+            run_mutmut(args.max_children, pending)
     elif not args.report_only:
-        if not args.keep:
-            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         run_mutmut(args.max_children)
-    # The wall time is the full run's (kept beside its results), not a re-test's.
+    # The wall time is the full run's (kept beside its results, a continued run's added),
+    # not a re-test's.
     wall_file = ROOT / "mutants" / "full-run-seconds"
     if not (args.report_only or args.survivors):
-        wall_file.write_text(f"{time.perf_counter() - start:.0f}")
+        before = float(wall_file.read_text()) if args.keep and wall_file.exists() else 0.0
+        wall_file.write_text(f"{before + time.perf_counter() - start:.0f}")
     wall = float(wall_file.read_text()) if wall_file.exists() else None
     write_section("mutation", report(collect_results()), wall_seconds=wall)
 
