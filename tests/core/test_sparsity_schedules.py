@@ -133,3 +133,9 @@ def test_cycle_sparsities_names_a_bad_target():
     message = "`target_sparsity` must be a float in [0, 1). Received: target_sparsity=1.5"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         kerasprune.cycle_sparsities(1.5, 2)
+
+
+def test_polynomial_decay_holds_each_value_from_the_start_of_its_window():
+    s = kerasprune.PolynomialDecay(0.0, 0.8, begin_step=1, end_step=9, power=1, frequency=3)
+    # Windows start at steps 1, 4, 7: progress 0, 3/8, 6/8 of a linear ramp to 0.8.
+    assert [s(t) for t in range(1, 9)] == pytest.approx([0, 0, 0, 0.3, 0.3, 0.3, 0.6, 0.6])

@@ -84,3 +84,16 @@ def test_check_scale_takes_finite_factors_from_zero_up():
         message = f"`sparsity_scale` must be a finite float >= 0. Received: sparsity_scale={bad!r}"
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             check_scale("sparsity_scale", bad)
+
+
+def test_check_learning_rate_takes_a_schedule_only_where_allowed_and_says_so():
+    import keras
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    assert check_learning_rate("lr", schedule, schedule_ok=True) is schedule
+    with pytest.raises(ValueError, match=r"^`lr` must be a finite float > 0\. Received: lr=<"):
+        check_learning_rate("lr", schedule)
+    message = ("`lr` must be a finite float > 0 or a keras LearningRateSchedule or None. "
+               "Received: lr=-1")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_learning_rate("lr", -1, optional=True, schedule_ok=True)
