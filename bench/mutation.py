@@ -244,6 +244,8 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         _BISECTION,
     ("kerasprune.structured.group_selection._select_for_cost", "for _ in range(31):"):
         _BISECTION,
+    ("kerasprune.core.selection.PruningSet._protect", "if n_alive == 0 or floor < 0:"):
+        "Only a tensor short of its floor is protected: its floor is > 0.",
 }
 
 
