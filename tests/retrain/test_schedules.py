@@ -310,3 +310,34 @@ def test_allr_takes_d1_from_zero_to_any_finite_value_and_defaults_to_one():
         message = f"ALLR: `d1` must be a finite float >= 0. Received: d1={bad!r}"
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             ALLR(0.1, retrain_steps=10, original_steps=T, d1=bad)
+
+
+def test_the_original_rate_and_length_are_checked_with_messages_naming_the_schedule():
+    import re
+
+    assert FT(0.1, retrain_steps=1, original_steps=1).original_steps == 1
+    for kwargs, message in [
+        (dict(original=0.0), "FT: `original` must be a finite float > 0 or a keras "
+                             "LearningRateSchedule. Received: original=0.0"),
+        (dict(original=0.1, original_steps=1.5),
+         "FT: `original_steps` must be an integer >= 1. Received: original_steps=1.5"),
+        (dict(original=0.1, original_steps=0),
+         "FT: `original_steps` must be an integer >= 1. Received: original_steps=0"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            FT(retrain_steps=5, **kwargs)
+
+
+def test_a_scalar_only_original_is_read_at_every_step_when_they_are_few():
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every step is read: nothing to warn about
+        steps, rates = LLR(OneStepAtATime(), retrain_steps=10, original_steps=5).original_rates()
+    assert steps.tolist() == [0, 1, 2, 3, 4] and rates.tolist() == approx([0.1] * 5)
+    message = ("LLR: the original schedule takes one step at a time, so its maximum is read "
+               "from 10,000 of its 50,000 steps and may be missed slightly. Pass `max_lr` to "
+               "set it exactly.")
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+        LLR(OneStepAtATime(), retrain_steps=100, original_steps=50_000)
