@@ -89,3 +89,33 @@ def test_patterns_print_and_serialize_as_constructed():
         restored = keras.saving.deserialize_keras_object(config)
         assert type(restored) is type(pattern) and restored.get_config() == pattern.get_config()
     assert Blocks((2, 3)).get_config() == {"block_shape": [2, 3], "pooling": "mean"}
+
+
+def test_group_ids_number_the_groups_a_penalty_acts_on():
+    from kerasprune.core.patterns import MaskPattern
+
+    assert Unstructured().group_ids((2, 3)).tolist() == [[0, 1, 2], [3, 4, 5]]
+    # 2x2 blocks over a 3x5 kernel: a 2x3 grid of blocks, the edge blocks cut.
+    assert Blocks((2, 2)).group_ids((3, 5)).tolist() == [
+        [0, 0, 1, 1, 2], [0, 0, 1, 1, 2], [3, 3, 4, 4, 5]]
+    # A block of fewer axes covers the last ones.
+    assert Blocks((2,)).group_ids((2, 3)).tolist() == [[0, 0, 1], [2, 2, 3]]
+    assert Blocks((2,)).group_ids((1, 2, 3)).tolist() == [[[0, 0, 1], [2, 2, 3]]]
+
+    class Bare(MaskPattern):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"^Bare does not define group_ids\.$"):
+        Bare().group_ids((2, 2))
+
+
+def test_a_group_is_pruned_when_its_mask_scores_zero():
+    mask = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 1.0]])
+    assert Blocks((2, 1)).pruned_groups(mask).tolist() == [False, True, False]
+    assert Unstructured().pruned_groups(mask).tolist() == [False, True, True, False, True, False]
+
+
+def test_block_sizes_are_ints_and_max_pooling_prints():
+    _, sizes = Blocks((2, 2)).group_scores(np.ones((3, 3), "float32"))
+    assert sizes.dtype == np.int64 and sizes.tolist() == [4, 2, 2, 1]
+    assert repr(Blocks((2, 1), pooling="max")) == "Blocks((2, 1), pooling='max')"

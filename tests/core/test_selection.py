@@ -308,3 +308,61 @@ def test_global_update_holds_at_most_16_bytes_per_weight_of_numpy_memory():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= 16 * n
+
+
+def test_masks_for_set_prunes_its_wrappers_as_one_set_with_their_gradients():
+    from kerasprune.core.selection import masks_for_set
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False),
+                              keras.layers.Dense(1, use_bias=False)])
+    model.layers[0].kernel.assign([[1.0, 2.0], [3.0, 4.0]])
+    model.layers[1].kernel.assign([[5.0], [0.5]])
+    wrappers = kerasprune.prune_wrappers(kerasprune.prune(model, scope="global"))
+    masks = masks_for_set(wrappers, 0.5)  # 3 of the 6 weights: 0.5, 1 and 2
+    assert [m[0].tolist() for m in masks] == [[[0.0, 0.0], [1.0, 1.0]], [[1.0], [0.0]]]
+    snip = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
+    snip.layers[0].kernel.assign([[1.0, 2.0], [3.0, 4.0]])
+    (wrapper,) = kerasprune.prune_wrappers(
+        kerasprune.prune(snip, pattern=kerasprune.Unstructured("snip")))
+    gradients = {wrapper.layer.kernel.path: [np.array([[4.0, 1.0], [0.1, 1.0]])]}
+    # |w * g| = [[4, 2], [0.3, 4]]: the two smallest saliencies go, not the two smallest w.
+    (mask,) = masks_for_set([wrapper], 0.5, gradients)[0]
+    assert mask.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    apoz = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
+    (wrapper,) = kerasprune.prune_wrappers(kerasprune.prune(
+        apoz, pattern=kerasprune.Channels("apoz", min_channels=0)))
+    activity = kerasprune.ChannelActivity(np.array([0.9, 0.1]), np.ones(2))
+    (mask,) = masks_for_set([wrapper], 0.5, activations={wrapper.layer.kernel.path: activity})[0]
+    assert mask.tolist() == [[0.0, 1.0], [0.0, 1.0]]  # the channel off 90% of the time goes
+
+
+def _two_layers(pattern, a, b, **options):
+    model = keras.Sequential([keras.Input((len(a),)), keras.layers.Dense(
+        np.shape(a)[1], use_bias=False, name="a"), keras.layers.Dense(
+        np.shape(b)[1], use_bias=False, name="b")])
+    model.get_layer("a").kernel.assign(np.asarray(a, "float32"))
+    model.get_layer("b").kernel.assign(np.asarray(b, "float32"))
+    return kerasprune.prune(model, pattern=pattern, scope="global", **options)
+
+
+def test_a_floor_keeps_the_highest_groups_and_among_ties_the_later_ones():
+    masks = lambda m: [np.asarray(w.masks[0]).tolist() for w in kerasprune.prune_wrappers(m)]
+    # a's weights are 1000x smaller: its floor (half of it) keeps its 2 highest.
+    pruned = _two_layers(None, [[0.001, 0.002], [0.003, 0.004]], [[1.0, 2.0], [3.0, 4.0]],
+                         min_density=0.5)
+    kerasprune.update_masks(pruned, 0.5)
+    assert masks(pruned) == [[[0, 0], [1, 1]], [[0, 0], [1, 1]]]
+    # Equal scores: the later ones are kept.
+    pruned = _two_layers(None, [[0.001, 0.001], [0.001, 0.001]], [[1.0, 2.0], [3.0, 4.0]],
+                         min_density=0.5)
+    kerasprune.update_masks(pruned, 0.5)
+    assert masks(pruned) == [[[0, 0], [1, 1]], [[0, 0], [1, 1]]]
+
+
+def test_a_floor_over_blocks_of_unequal_size_keeps_the_highest_block_that_holds_it():
+    # Blocks (2, 1) over a's 3 rows: rows 0-1 (2 weights) and row 2 (1); b's are single.
+    pruned = _two_layers(kerasprune.Blocks((2, 1)), [[0.001], [0.001], [0.003]],
+                         [[1.0, 1.0, 3.0]], min_density=0.5)
+    kerasprune.update_masks(pruned, 0.5)  # 3 of 6 weights; a keeps 1 (its floor)
+    a, b = (np.asarray(w.masks[0]).ravel().tolist() for w in kerasprune.prune_wrappers(pruned))
+    assert (a, b) == ([0, 0, 1], [0, 1, 1])

@@ -65,6 +65,9 @@ def test_constant_sparsity_updates_every_step_by_default():
     s = kerasprune.ConstantSparsity(0.5, begin_step=2, end_step=5)
     assert [t for t in range(8) if s.updates_at(t)] == [2, 3, 4, 5]
     assert kerasprune.ConstantSparsity(0.5)(0) == 0.5
+    # By default a one-shot prune at step 0.
+    default = kerasprune.ConstantSparsity(0.5)
+    assert (default.begin_step, default.end_step, default.frequency) == (0, 0, 1)
 
 
 @pytest.mark.parametrize("schedule", [
@@ -130,3 +133,9 @@ def test_cycle_sparsities_names_a_bad_target():
     message = "`target_sparsity` must be a float in [0, 1). Received: target_sparsity=1.5"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         kerasprune.cycle_sparsities(1.5, 2)
+
+
+def test_polynomial_decay_holds_each_value_from_the_start_of_its_window():
+    s = kerasprune.PolynomialDecay(0.0, 0.8, begin_step=1, end_step=9, power=1, frequency=3)
+    # Windows start at steps 1, 4, 7: progress 0, 3/8, 6/8 of a linear ramp to 0.8.
+    assert [s(t) for t in range(1, 9)] == pytest.approx([0, 0, 0, 0.3, 0.3, 0.3, 0.6, 0.6])

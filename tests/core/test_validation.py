@@ -8,6 +8,7 @@ import pytest
 
 from kerasprune.core.validation import (
     check_choice,
+    check_scale,
     check_int,
     check_learning_rate,
     check_sparsity,
@@ -75,3 +76,24 @@ def test_check_update_every():
         with refused("`update_every` must be 'epoch' or an int number of steps >= 1. "
                      f"Received: update_every={bad!r}"):
             check_update_every(bad)
+
+
+def test_check_scale_takes_finite_factors_from_zero_up():
+    assert check_scale("sparsity_scale", 0) == 0.0 and check_scale("s", 2) == 2.0
+    for bad in (-1, -0.5, math.inf, math.nan, "2"):
+        message = f"`sparsity_scale` must be a finite float >= 0. Received: sparsity_scale={bad!r}"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            check_scale("sparsity_scale", bad)
+
+
+def test_check_learning_rate_takes_a_schedule_only_where_allowed_and_says_so():
+    import keras
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    assert check_learning_rate("lr", schedule, schedule_ok=True) is schedule
+    with pytest.raises(ValueError, match=r"^`lr` must be a finite float > 0\. Received: lr=<"):
+        check_learning_rate("lr", schedule)
+    message = ("`lr` must be a finite float > 0 or a keras LearningRateSchedule or None. "
+               "Received: lr=-1")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_learning_rate("lr", -1, optional=True, schedule_ok=True)

@@ -276,3 +276,68 @@ def test_slr_of_one_step_ends_where_the_original_ends():
     slr = SLR(LINEAR, retrain_steps=1, original_steps=T, warmup=0.0)
     assert lr(slr, 0) == approx(eta(0))
     assert lr(slr, 1) == approx(eta(T))
+
+
+def test_a_constant_original_is_one_rate_at_step_zero_and_configs_serialize_a_schedule():
+    steps, rates = FT(0.1, retrain_steps=5).original_rates()
+    assert steps.tolist() == [0.0] and rates.tolist() == [0.1]
+    config = SLR(LINEAR, retrain_steps=10, original_steps=T).get_config()
+    assert config["original"]["class_name"] == "PolynomialDecay"
+    assert FT(0.1, retrain_steps=5).get_config()["original"] == 0.1
+
+
+def test_a_one_step_decay_and_a_one_step_warmup():
+    llr = LLR(0.1, retrain_steps=1, warmup=0.0)
+    assert [lr(llr, s) for s in (0, 1)] == [approx(0.1), approx(0.0)]
+    # 10 steps, 10% warm-up: step 0 is the warm-up's zero, step 1 the maximum.
+    llr = LLR(0.1, retrain_steps=10)
+    assert [lr(llr, s) for s in (0, 1)] == [0.0, approx(0.1)]
+
+
+def test_slr_runs_the_original_from_its_peak_step_on_under_a_given_max_lr():
+    rising = keras.optimizers.schedules.PiecewiseConstantDecay([0], [0.05, 0.1])
+    slr = SLR(rising, retrain_steps=4, original_steps=4, warmup=0.0, max_lr=0.2)
+    assert slr.original_peak_step == 1
+    assert [lr(slr, s) for s in range(4)] == [approx(0.2), approx(0.1), approx(0.1), approx(0.1)]
+
+
+def test_allr_takes_d1_from_zero_to_any_finite_value_and_defaults_to_one():
+    import re
+
+    assert ALLR(0.1, retrain_steps=10, original_steps=T).d1 == 1.0
+    assert ALLR(0.1, retrain_steps=10, original_steps=T, d1=0).d1 == 0.0
+    for bad in (-1.0, math.inf, "0.5"):
+        message = f"ALLR: `d1` must be a finite float >= 0. Received: d1={bad!r}"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            ALLR(0.1, retrain_steps=10, original_steps=T, d1=bad)
+
+
+def test_the_original_rate_and_length_are_checked_with_messages_naming_the_schedule():
+    import re
+
+    assert FT(0.1, retrain_steps=1, original_steps=1).original_steps == 1
+    for kwargs, message in [
+        (dict(original=0.0), "FT: `original` must be a finite float > 0 or a keras "
+                             "LearningRateSchedule. Received: original=0.0"),
+        (dict(original=0.1, original_steps=1.5),
+         "FT: `original_steps` must be an integer >= 1. Received: original_steps=1.5"),
+        (dict(original=0.1, original_steps=0),
+         "FT: `original_steps` must be an integer >= 1. Received: original_steps=0"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            FT(retrain_steps=5, **kwargs)
+
+
+def test_a_scalar_only_original_is_read_at_every_step_when_they_are_few():
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every step is read: nothing to warn about
+        steps, rates = LLR(OneStepAtATime(), retrain_steps=10, original_steps=5).original_rates()
+    assert steps.tolist() == [0, 1, 2, 3, 4] and rates.tolist() == approx([0.1] * 5)
+    message = ("LLR: the original schedule takes one step at a time, so its maximum is read "
+               "from 10,000 of its 50,000 steps and may be missed slightly. Pass `max_lr` to "
+               "set it exactly.")
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+        LLR(OneStepAtATime(), retrain_steps=100, original_steps=50_000)

@@ -435,3 +435,252 @@ def test_an_encoders_heads_and_units_each_reach_the_layer_target():
 
     assert rows["self_attention_layer/query/kernel"] == pytest.approx(0.75)
     assert rows["feedforward_intermediate_dense/kernel"] == pytest.approx(0.75)
+
+def _coupled_pair_then_dense():
+    """a and b (one unit each) are added: one group coupling them; d's 3 units are 3 lone
+    groups; `out` reaches the output."""
+    inputs = keras.Input((4,))
+    x = keras.layers.Add()([keras.layers.Dense(1, name="a")(inputs),
+                            keras.layers.Dense(1, name="b")(inputs)])
+    x = keras.layers.Dense(3, name="d")(x)
+    return keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+
+
+def test_channel_groups_print_the_coupled_sets_and_the_layers_left_whole():
+    groups = channel_groups(_coupled_pair_then_dense())
+    assert str(groups) == ("4 channel groups in 2 sets of coupled layers\n"
+                           "  1 groups couple a, b\n"
+                           "  left whole: out: it reaches a model output")
+    import re
+
+    message = "`model` must be a keras.Model. Received: model='m' of type str"
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        channel_groups("m")
+
+
+def test_the_cost_counts_every_understood_layer_and_removal_maps_groups_to_atoms():
+    groups = channel_groups(_coupled_pair_then_dense())
+    # a, b: 4 MACs, 5 parameters each; d: 1*3 MACs, 6 parameters; out: 3*2, 8.
+    assert groups.cost(np.zeros(4, bool)) == (4 + 4 + 3 + 6, 5 + 5 + 6 + 8)
+    # Without d's units: out keeps only its bias; d keeps its input weights' nothing.
+    assert groups.cost(np.array([False, True, True, True])) == (8, 10 + 2)
+    first = np.array([True, False, False, False])
+    removed = groups.removal(first)
+    a, b = (m for m in groups.members if m.slot.layer.name in "ab")
+    assert removed[a.slot.atoms].all() and removed[b.slot.atoms].all()
+    assert removed.sum() == a.slot.atoms.size + b.slot.atoms.size  # nothing outside a group
+
+
+def test_a_reshape_is_followed_only_when_it_keeps_known_channels_last():
+    inputs = keras.Input((6, 4))
+    x = keras.layers.Reshape((2, 3, 4))(keras.layers.Dense(4, name="a")(inputs))
+    groups = channel_groups(keras.Model(inputs, keras.layers.Dense(2, name="out")(x)))
+    assert groups.count == 4 and "a" not in groups.left_whole
+    inputs = keras.Input((None, 4))  # unknown length: the Reshape is opaque
+    x = keras.layers.Reshape((-1, 4), name="r")(keras.layers.Dense(4, name="a")(inputs))
+    groups = channel_groups(keras.Model(inputs, keras.layers.Dense(2, name="out")(x)))
+    assert groups.count == 0
+    assert groups.left_whole["a"] == ("it enters 'r' (Reshape), which structured pruning "
+                                      "does not understand")
+
+
+def test_a_layer_on_the_input_channels_is_left_whole_because_inputs_are_not_constant():
+    inputs = keras.Input((5, 5, 3))
+    x = keras.layers.DepthwiseConv2D(3, name="dw")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    groups = channel_groups(model)
+    assert groups.left_whole["dw"] == "it is not constant after a model input"
+    hidden = channel_groups(_coupled_pair_then_dense())
+    d = next(m for m in hidden.members if m.slot.layer.name == "d")
+    assert hidden.analysis.blocked_by(hidden.analysis.roots[d.slot.atoms[0]]) == ""
+
+
+def _reasons(model):
+    """`ChannelAnalysis` of `model`'s current weights and a `why(atoms)` for its decision."""
+    from kerasprune.structured.channel_analysis import ChannelAnalysis, graph_of
+
+    analysis = ChannelAnalysis(graph_of(model))
+    return analysis, lambda atoms: [analysis.blocked_by(analysis.roots[a]) for a in atoms]
+
+
+@pytest.mark.parametrize("layer, kind", [
+    (lambda: keras.layers.Conv2DTranspose(4, 3, padding="same", name="next"),
+     "a transposed convolution"),
+    (lambda: keras.layers.SeparableConv2D(4, 3, padding="same", name="next"),
+     "a separable convolution"),
+])
+def test_only_zero_channels_may_enter_a_transposed_or_separable_conv(layer, kind):
+    inputs = keras.Input((6, 6, 3))
+    for activation, blocked in (("relu", False), ("sigmoid", True)):  # pruned: 0 or 0.5
+        x = keras.layers.Conv2D(4, 1, activation=activation, name="a")(inputs)
+        model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(layer()(x)))
+        groups = channel_groups(model)
+        assert ("a" in groups.left_whole) == blocked
+    assert groups.left_whole["a"] == (
+        f"a removed channel would carry a non-zero constant into 'next' ({kind})")
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: keras.layers.Conv1DTranspose(5, 3, activation="sigmoid", use_bias=False, name="up"),
+    lambda: keras.layers.SeparableConv1D(5, 3, activation="sigmoid", use_bias=False, name="up"),
+])
+def test_1d_transposed_and_separable_outputs_without_bias(layer):
+    inputs = keras.Input((6, 3))
+    x = layer()(keras.layers.Conv1D(2, 1, activation="relu", name="a")(inputs))
+    model = keras.Model(inputs, keras.layers.Conv1D(2, 1, name="out")(x))
+    groups = channel_groups(model)
+    assert groups.count == 2 + 5 and set(groups.left_whole) == {"out"}
+    # A pruned output channel is sigmoid(0) = 0.5: a zero-padded conv cannot take it.
+    padded = keras.Model(inputs, keras.layers.Conv1D(2, 3, padding="same", name="out")(x))
+    assert "up" in channel_groups(padded).left_whole
+
+
+def test_attention_heads_are_dead_when_their_value_or_output_slice_is_zero():
+    inputs = keras.Input((5, 8))
+    embed = keras.layers.Dense(8, name="embed")(inputs)
+    mha = keras.layers.MultiHeadAttention(num_heads=3, key_dim=2, name="mha")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(mha(embed, embed)))
+    weights = {v.path.split("/", 1)[1]: v for v in mha.weights}
+    value = weights["value/kernel"].numpy()
+    value[:, 1, :] = 0.0
+    weights["value/kernel"].assign(value)
+    analysis, why = _reasons(model)
+    assert why(analysis.internal(mha)) == ["a head of 'mha' still adds to its output", "",
+                                           "a head of 'mha' still adds to its output"]
+    groups = channel_groups(model)
+    assert groups.left_whole["embed"] == (
+        "it enters the attention layer 'mha', whose input width is kept")
+
+
+def test_a_transformer_encoder_prunes_only_dead_feed_forward_units():
+    import keras_hub
+
+    inputs = keras.Input((4, 8))
+    embed = keras.layers.Dense(8, name="embed")(inputs)
+    encoder = keras_hub.layers.TransformerEncoder(intermediate_dim=4, num_heads=2, name="enc")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(encoder(embed)))
+    weights = {v.path.split("/", 1)[1]: v for v in encoder.weights}
+    down = weights["feedforward_output_dense/kernel"].numpy()
+    down[1] = 0.0  # unit 1 adds nothing, whatever its input
+    weights["feedforward_output_dense/kernel"].assign(down)
+    analysis, why = _reasons(model)
+    heads, units = np.split(analysis.internal(encoder), [2])
+    assert why(heads) == ["'enc' derives its head size from its width and head count"] * 2
+    live = "a feed-forward unit of 'enc' is not constant"
+    assert why(units) == [live, "", live, live]
+    groups = channel_groups(model)
+    assert groups.left_whole["embed"] == "it enters the encoder block 'enc', whose width is kept"
+
+
+def _one_dense(pattern, **options):
+    """Dense 'a' (3 -> 4) whose channel j has |w| = j + 1 everywhere: L1 ranks 0 < 1 < 2 < 3."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="a")])
+    model.get_layer("a").set_weights([np.tile(np.arange(1.0, 5.0, dtype="float32"), (3, 1)),
+                                      np.ones(4, "float32")])
+    (wrapper,) = kerasprune.prune_wrappers(kerasprune.prune(model, pattern=pattern, **options))
+    return wrapper
+
+
+def test_per_layer_masks_follow_the_layer_target_and_mask_the_bias_too():
+    from kerasprune.structured.group_selection import per_layer_masks
+
+    plain = Channels("l1", normalize="none", min_channels=0)
+    wrapper = _one_dense(plain, sparsity_overrides={"a": 0.5})
+    # The override is reached at the final sparsity: half-way there, a quarter.
+    kernel, bias = per_layer_masks([wrapper], 0.25, final_sparsity=0.5)[0]
+    assert kernel.dtype == bias.dtype == np.float32
+    assert channels_kept(kernel).tolist() == [False, True, True, True]
+    assert bias.tolist() == [0.0, 1.0, 1.0, 1.0]
+    # Without a final sparsity the current one is final: the override itself.
+    kernel, _ = per_layer_masks([wrapper], 0.25)[0]
+    assert channels_kept(kernel).tolist() == [False, False, True, True]
+
+
+def test_per_layer_masks_pass_the_criterion_data_of_each_kernel():
+    from kerasprune.structured.group_selection import per_layer_masks
+
+    wrapper = _one_dense(Channels("taylor", normalize="none", min_channels=0))
+    gradient = np.zeros((3, 4), "float32")
+    gradient[:, 0] = 1.0  # only channel 0 matters to the loss
+    (kernel, _), = per_layer_masks([wrapper], 0.75,
+                                   gradients={wrapper.layer.kernel.path: [gradient]})
+    assert channels_kept(kernel).tolist() == [True, False, False, False]
+    wrapper = _one_dense(Channels("apoz", normalize="none", min_channels=0))
+    activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
+    (kernel, _), = per_layer_masks([wrapper], 0.5,
+                                   activations={wrapper.layer.kernel.path: activity})
+    assert channels_kept(kernel).tolist() == [True, False, True, False]
+
+
+@pytest.mark.parametrize("target, sparsity, removed", [
+    ("flops", 0.5, 4), ("params", 0.5, 4), ("flops", 0.875, 7)])
+def test_a_cost_target_removes_the_fewest_groups_that_meet_it_exactly(target, sparsity, removed):
+    # a: 8 units of 4 MACs / 5 parameters each, feeding 2 MACs / 2 parameters of out
+    # (no bias): the dense model is 48 MACs, 56 parameters; half of either is 4 units,
+    # 1/8 of the MACs one unit.
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="a"),
+                              keras.layers.Dense(2, use_bias=False, name="out")])
+    model.get_layer("a").set_weights([np.tile(np.arange(1.0, 9.0, dtype="float32"), (4, 1)),
+                                      np.zeros(8, "float32")])
+    pruned = kerasprune.prune(model, pattern=Channels(target=target, min_channels=0),
+                              exclude=["out"])
+    kerasprune.update_masks(pruned, sparsity)
+    assert kept(pruned, "a").tolist() == [False] * removed + [True] * (8 - removed)
+
+
+def test_a_cost_target_reached_only_by_removing_everything_warns_only_when_missed():
+    import re
+    import warnings
+
+    # Removing a's 2 units leaves out's 4 biases: 4 of 16 parameters.
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, name="a"),
+                              keras.layers.Dense(4, name="out")])
+    pattern = Channels(target="params", min_channels=0)
+    pruned = kerasprune.prune(model, pattern=pattern, exclude=["out"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kerasprune.update_masks(pruned, 0.75)  # exactly reached
+    assert not kept(pruned, "a").any()
+    message = ("Channels(target='params'): removing every prunable channel group leaves "
+               "0.250 of the dense model's params, above the target 0.100.")
+    pruned = kerasprune.prune(model, pattern=pattern, exclude=["out"])
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+        kerasprune.update_masks(pruned, 0.9)
+    assert not kept(pruned, "a").any()
+
+
+def test_a_layer_shared_by_a_nested_model_and_its_parent_is_refused():
+    shared = keras.layers.Dense(4, name="shared")
+    block = keras.Sequential([keras.Input((4,)), shared], name="block")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, shared(block(inputs)), name="outer")
+    message = (r"^Layer 'shared' is called more than once in model 'outer': channels of a "
+               r"shared layer cannot be removed\.$")
+    with pytest.raises(ValueError, match=message):
+        channel_groups(model)
+
+
+def test_an_elementwise_op_on_two_tensors_couples_their_channels():
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(3, name="a")(inputs) * keras.layers.Dense(3, name="b")(inputs)
+    groups = channel_groups(keras.Model(inputs, keras.layers.Dense(2, name="out")(x)))
+    assert str(groups).splitlines()[:2] == ["3 channel groups in 1 sets of coupled layers",
+                                            "  3 groups couple a, b"]
+
+
+def test_a_constant_operand_that_varies_along_another_axis_makes_channels_not_constant():
+    inputs = keras.Input((4, 2))
+    x = keras.layers.Dense(3, name="a")(inputs)
+    x = keras.ops.add(x, np.arange(4.0, dtype="float32").reshape(4, 1))  # a per-row offset
+    groups = channel_groups(keras.Model(inputs, keras.layers.Dense(2, name="out")(x)))
+    assert groups.count == 0
+    assert groups.left_whole["a"].startswith("it is not constant after '")
+    assert groups.left_whole["a"].endswith("' (Add)")
+
+
+def test_a_depthwise_conv_without_bias_follows_the_channels():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, use_bias=False, name="dw")(x)
+    groups = channel_groups(keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x)))
+    assert groups.count == 3 and set(groups.left_whole) == {"out"}

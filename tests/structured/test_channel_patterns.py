@@ -196,3 +196,73 @@ def test_nm_prints_and_serializes_as_constructed():
     assert pattern.get_config() == {"n": 1, "m": 4}
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pattern))
     assert (type(restored), restored.n, restored.m, restored.sparsity) == (NM, 1, 4, 0.75)
+
+
+def test_group_ids_are_channels_or_runs_of_m_inputs():
+    assert Channels().group_ids((2, 3)).tolist() == [[0, 1, 2], [0, 1, 2]]
+    depthwise = Channels().group_ids((1, 2, 3, 1))  # channels on axis -2
+    assert depthwise[0, :, :, 0].tolist() == [[0, 1, 2], [0, 1, 2]]
+    # Runs of 4 consecutive inputs (axis -2) of each output column.
+    ids = NM(2, 4).group_ids((8, 2))
+    assert ids.dtype.kind == "i" and ids.T.tolist() == [
+        [0, 0, 0, 0, 1, 1, 1, 1], [2, 2, 2, 2, 3, 3, 3, 3]]
+    with pytest.raises(ValueError, match=r"multiple of 4\. Received: shape=\(6, 2\)"):
+        NM(2, 4).group_ids((6, 2))
+
+
+def test_nm_scores_are_the_rank_in_the_run_plus_half_the_magnitude_over_the_run_peak():
+    # Runs along axis -2: column 0 is one run, column 1 another, column 2 is all zero.
+    weight = np.array([[4, 1, 0], [-1, 2, 0], [3, 0, 0], [0.5, 0, 0]], dtype="float32")
+    scores, sizes = NM(2, 4).group_scores(weight)
+    expected = np.array([[3.5, 2.25, 0], [1.125, 3.5, 1], [2.375, 0, 2], [0.0625, 1, 3]])
+    assert scores.dtype == np.float64 and scores.tolist() == expected.ravel().tolist()
+    assert sizes.dtype == np.int64 and sizes.tolist() == [1] * 12
+    # float64 arithmetic on float32 weights: 1/3 of a peak of 1.5 is 1/6 exactly.
+    thirds, _ = NM(1, 2).group_scores(np.array([[1.5], [0.5]], dtype="float32"))
+    assert thirds.tolist() == [1.5, 1 / 6]
+    small, _ = NM(1, 2).group_scores(np.array([[0.5], [0.25]]))  # a peak below 1
+    assert small.tolist() == [1.5, 0.25]
+
+
+def test_nm_ranks_equal_magnitudes_by_position_in_long_runs():
+    weight = np.random.default_rng(1).integers(-2, 3, size=(32, 3)).astype("float64")
+    scores, _ = NM(2, 16).group_scores(weight)
+    ranks = np.floor(scores).reshape(weight.shape)
+    for column in range(3):
+        for start in (0, 16):
+            run = np.abs(weight[start:start + 16, column])
+            expected = np.argsort(np.argsort(run, kind="stable"), kind="stable")
+            assert ranks[start:start + 16, column].tolist() == expected.tolist()
+
+
+def test_nm_defaults_to_2_of_4_and_reads_pruned_weights_off_the_mask():
+    assert (NM().n, NM().m) == (2, 4)
+    message = r"^Expected ints with 1 <= n < m\. Received: n=2\.0, m=4$"
+    with pytest.raises(ValueError, match=message):
+        NM(2.0, 4)
+    with pytest.raises(ValueError, match=r"Received: n=True, m=4$"):
+        NM(True, 4)
+    mask = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert NM(1, 2).pruned_groups(mask).tolist() == [False, True, True, False]
+    expanded = NM(1, 2).expand(np.array([True, False, False, True]), (2, 2))
+    assert expanded.dtype == np.float32 and expanded.tolist() == mask.tolist()
+
+
+def test_channels_pass_gradients_and_activations_to_their_criterion():
+    from kerasprune.core.criterion_data import ChannelActivity
+
+    weight = np.array([[1.0, 2.0], [3.0, 4.0]])
+    gradient = np.array([[1.0, 0.0], [1.0, 0.5]])
+    taylor = Channels("taylor", normalize="none", min_channels=0)
+    scores, sizes = taylor.group_scores(weight, [gradient])
+    assert scores.tolist() == [16.0, 4.0]  # (1*1 + 3*1)^2, (2*0 + 4*0.5)^2
+    assert sizes.dtype == np.int64 and sizes.tolist() == [2, 2]
+    activity = ChannelActivity(zero_fraction=np.array([0.25, 0.5]), mean=np.array([3.0, 1.0]))
+    apoz = Channels("apoz", normalize="none", min_channels=0)
+    scores, _ = apoz.group_scores(weight, None, activity)
+    assert scores.tolist() == [0.75, 0.5]
+
+
+def test_channels_expand_along_the_depthwise_channel_axis_as_float32():
+    mask = Channels().expand(np.array([True, False, True]), (2, 2, 3, 1))
+    assert mask.dtype == np.float32 and mask[..., 0].sum(axis=(0, 1)).tolist() == [4, 0, 4]

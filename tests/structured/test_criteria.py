@@ -282,3 +282,32 @@ def test_head_scores_use_the_criterion_and_refuse_an_unbuilt_layer():
     message = "`criterion` must be one of ('l1', 'l2', 'random'). Received: criterion='taylor'"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         head_scores(mha, "taylor")
+
+
+def test_activation_scores_are_the_live_fraction_or_the_mean_in_float64():
+    import re
+
+    activity = kerasprune.ChannelActivity(np.array([0.25, 1.0], "float32"),
+                                          np.array([0.1, 3.0], "float32"))
+    apoz = channel_scores(np.ones((3, 2)), "apoz", activations=activity)
+    mean = channel_scores(np.ones((3, 2)), "mean_activation", activations=activity)
+    assert apoz.dtype == mean.dtype == np.float64
+    assert apoz.tolist() == [0.75, 0.0] and mean.tolist() == [np.float64(np.float32(0.1)), 3.0]
+    message = ("The 'apoz' criterion needs the layer's output statistics for each of its 2 "
+               "channels. Received: statistics of shape (3,). Pass "
+               "`importance=kerasprune.CriterionData(x)` to the pruning callback.")
+    wrong = kerasprune.ChannelActivity(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        channel_scores(np.ones((3, 2)), "apoz", activations=wrong)
+    with pytest.raises(ValueError, match=r"Received: statistics of shape None\. Pass"):
+        channel_scores(np.ones((3, 2)), "mean_activation")
+
+
+def test_head_scores_default_to_l1_and_name_the_layer_type_they_need():
+    mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    x = RNG.normal(size=(1, 4, 6)).astype("float32")
+    mha(x, x)
+    np.testing.assert_array_equal(head_scores(mha), head_scores(mha, "l1"))
+    message = r"^`layer` must be a built keras\.layers\.MultiHeadAttention\. Received: layer=<Dense"
+    with pytest.raises(TypeError, match=message):
+        head_scores(keras.layers.Dense(2))

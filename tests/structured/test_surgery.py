@@ -442,3 +442,69 @@ def test_kerashub_encoder_loses_its_dead_feed_forward_units():
     assert small.get_layer("encoder").intermediate_dim == 16
     assert small.get_layer("encoder").num_heads == 4
     assert max_output_diff(model, small, (6, 16)) <= 1e-4
+
+
+def test_a_constant_channel_through_a_depthwise_conv_is_folded_with_its_own_filter():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, name="dw")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    zero_channels(model.get_layer("c"), [1])  # channel 1 is sigmoid(0) = 0.5 everywhere
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == small.get_layer("dw").kernel.shape[-2] == 2
+    # out's bias absorbed 0.5 * (sum of dw's filter 1) + dw's bias 1, through out's kernel.
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
+
+
+def test_a_zero_channel_through_a_depthwise_conv_leaves_its_activated_bias():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="sigmoid", name="dw")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    zero_channels(model.get_layer("c"), [1])  # dw's channel 1 is then sigmoid(its bias)
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == small.get_layer("dw").kernel.shape[-2] == 2
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
+
+
+def test_a_zero_filter_of_a_padded_depthwise_conv_outputs_its_bias_whatever_the_input():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    zero_channels(model.get_layer("c"), [1])  # 0.5 everywhere: zero padding would vary it,
+    kernel, bias = model.get_layer("dw").get_weights()
+    kernel[..., 1, 0] = 0.0  # but dw's filter 1 ignores it
+    model.get_layer("dw").set_weights([kernel, bias])
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == small.get_layer("dw").kernel.shape[-2] == 2
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
+
+
+def test_a_dead_filter_of_a_1d_transposed_conv_is_removed():
+    inputs = keras.Input((5, 3))
+    x = keras.layers.Conv1D(3, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.Conv1DTranspose(4, 3, activation="relu", name="up")(x)
+    model = keras.Model(inputs, keras.layers.Conv1D(2, 1, name="out")(x))
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    kernel, bias = model.get_layer("up").get_weights()  # kernel (3, filters, inputs)
+    kernel[:, 1, :] = 0.0
+    model.get_layer("up").set_weights([kernel, bias])
+
+    small = shrink(model)
+
+    assert small.get_layer("up").filters == 3
+    assert max_output_diff(model, small, (5, 3)) <= 1e-4
