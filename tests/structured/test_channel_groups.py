@@ -436,6 +436,7 @@ def test_an_encoders_heads_and_units_each_reach_the_layer_target():
     assert rows["self_attention_layer/query/kernel"] == pytest.approx(0.75)
     assert rows["feedforward_intermediate_dense/kernel"] == pytest.approx(0.75)
 
+
 def _coupled_pair_then_dense():
     """a and b (one unit each) are added: one group coupling them; d's 3 units are 3 lone
     groups; `out` reaches the output."""
@@ -552,7 +553,7 @@ def test_attention_heads_are_dead_when_their_value_or_output_slice_is_zero():
         "it enters the attention layer 'mha', whose input width is kept")
 
 
-def test_a_transformer_encoder_prunes_only_dead_feed_forward_units():
+def test_a_transformer_encoder_prunes_only_dead_heads_and_feed_forward_units():
     import keras_hub
 
     inputs = keras.Input((4, 8))
@@ -563,9 +564,12 @@ def test_a_transformer_encoder_prunes_only_dead_feed_forward_units():
     down = weights["feedforward_output_dense/kernel"].numpy()
     down[1] = 0.0  # unit 1 adds nothing, whatever its input
     weights["feedforward_output_dense/kernel"].assign(down)
+    rows = weights["self_attention_layer/attention_output/kernel"].numpy()
+    rows[0] = 0.0  # so does head 0
+    weights["self_attention_layer/attention_output/kernel"].assign(rows)
     analysis, why = _reasons(model)
     heads, units = np.split(analysis.internal(encoder), [2])
-    assert why(heads) == ["'enc' derives its head size from its width and head count"] * 2
+    assert why(heads) == ["", "a head of 'enc' still adds to its output"]
     live = "a feed-forward unit of 'enc' is not constant"
     assert why(units) == [live, "", live, live]
     groups = channel_groups(model)
