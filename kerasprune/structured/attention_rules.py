@@ -68,10 +68,7 @@ class MultiHeadAttentionRule(LayerRule):
     def rebuild(self, analysis, layer, inputs, output, config, weights):
         keep = analysis.keep(analysis.internal(layer))
         config["num_heads"] = int(keep.sum())
-        for name, axis in _HEAD_AXES.items():
-            if name in weights:
-                weights[name] = np.compress(keep, weights[name], axis=axis)
-        return config, weights
+        return config, drop_heads(keep, weights, "")
 
 
 class TransformerEncoderRule(LayerRule):
@@ -123,7 +120,8 @@ class TransformerEncoderRule(LayerRule):
         heads, units = self._split(analysis, layer)
         if not analysis.keep(heads).all():
             config["key_dim"] = head_size(layer)
-            config, weights = self._drop_heads(analysis.keep(heads), config, weights)
+            config["num_heads"] = int(analysis.keep(heads).sum())
+            weights = drop_heads(analysis.keep(heads), weights, self.attention)
         keep = analysis.keep(units)
         up_kernel, up_bias = weights[self.up + "kernel"], weights[self.up + "bias"]
         down_kernel = weights[self.down + "kernel"]
@@ -134,14 +132,6 @@ class TransformerEncoderRule(LayerRule):
         weights[self.up + "kernel"], weights[self.up + "bias"] = up_kernel[:, keep], up_bias[keep]
         weights[self.down + "kernel"] = down_kernel[keep]
         config["intermediate_dim"] = int(keep.sum())
-        return config, weights
-
-    def _drop_heads(self, keep, config, weights):
-        config["num_heads"] = int(keep.sum())
-        for name, axis in _HEAD_AXES.items():
-            if self.attention + name in weights:
-                weights[self.attention + name] = np.compress(
-                    keep, weights[self.attention + name], axis=axis)
         return config, weights
 
     def rebuilt_class(self, analysis, layer) -> type:
@@ -155,6 +145,14 @@ def head_size(encoder) -> int:
     """The head size of a KerasHub encoder (its query kernel is width x heads x size)."""
     return int(variables_by_name(encoder)[TransformerEncoderRule.attention
                                           + "query/kernel"].shape[2])
+
+
+def drop_heads(keep: np.ndarray, weights: dict, prefix: str) -> dict:
+    """`weights` of an attention (its names below `prefix`) with the heads `keep` drops."""
+    for name, axis in _HEAD_AXES.items():
+        if prefix + name in weights:
+            weights[prefix + name] = np.compress(keep, weights[prefix + name], axis=axis)
+    return weights
 
 
 def dead_heads(analysis, layer, prefix: str) -> np.ndarray:
