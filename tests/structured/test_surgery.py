@@ -35,6 +35,13 @@ def zero_channels(layer, channels, batch_norm=None):
         batch_norm.set_weights(bn)
 
 
+def randomize(model):
+    """Normal random weights in every layer (biases too: a zero channel's constant is then
+    its activated bias)."""
+    for layer in model.layers[1:]:
+        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+
+
 def max_output_diff(a, b, shape):
     x = RNG.normal(size=(4,) + shape).astype("float32")
     return float(np.max(np.abs(a.predict(x, verbose=0) - b.predict(x, verbose=0))))
@@ -449,8 +456,7 @@ def test_a_constant_channel_through_a_depthwise_conv_is_folded_with_its_own_filt
     x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
     x = keras.layers.DepthwiseConv2D(3, name="dw")(x)
     model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
-    for layer in model.layers[1:]:
-        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    randomize(model)
     zero_channels(model.get_layer("c"), [1])  # channel 1 is sigmoid(0) = 0.5 everywhere
 
     small = shrink(model)
@@ -465,8 +471,7 @@ def test_a_zero_channel_through_a_depthwise_conv_leaves_its_activated_bias():
     x = keras.layers.Conv2D(3, 1, activation="relu", name="c")(inputs)
     x = keras.layers.DepthwiseConv2D(3, padding="same", activation="sigmoid", name="dw")(x)
     model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
-    for layer in model.layers[1:]:
-        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    randomize(model)
     zero_channels(model.get_layer("c"), [1])  # dw's channel 1 is then sigmoid(its bias)
 
     small = shrink(model)
@@ -480,8 +485,7 @@ def test_a_zero_filter_of_a_padded_depthwise_conv_outputs_its_bias_whatever_the_
     x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
     x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
     model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
-    for layer in model.layers[1:]:
-        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    randomize(model)
     zero_channels(model.get_layer("c"), [1])  # 0.5 everywhere: zero padding would vary it,
     kernel, bias = model.get_layer("dw").get_weights()
     kernel[..., 1, 0] = 0.0  # but dw's filter 1 ignores it
@@ -498,8 +502,7 @@ def test_a_dead_filter_of_a_1d_transposed_conv_is_removed():
     x = keras.layers.Conv1D(3, 1, activation="relu", name="c")(inputs)
     x = keras.layers.Conv1DTranspose(4, 3, activation="relu", name="up")(x)
     model = keras.Model(inputs, keras.layers.Conv1D(2, 1, name="out")(x))
-    for layer in model.layers[1:]:
-        layer.set_weights([RNG.normal(size=w.shape).astype("float32") for w in layer.weights])
+    randomize(model)
     kernel, bias = model.get_layer("up").get_weights()  # kernel (3, filters, inputs)
     kernel[:, 1, :] = 0.0
     model.get_layer("up").set_weights([kernel, bias])
