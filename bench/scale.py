@@ -14,12 +14,18 @@ the machine's load; times do.
 Part `train` (section `scale-train`): GMP (`PruningCallback(0.9)`, cubic, pruning in every
 epoch, layer scope) on ResNet-20 (0.27M weights; MNIST 28x28, 8,000 images, batch 32: 250 steps per epoch) with
 masks updated every epoch, every 100 steps and every 10 steps, and every 100 steps with
-uint8 masks, against plain Keras 3. The variants run in one process, interleaved (the
-order rotates every repetition). Epoch times after the first (tracing) epoch.
+uint8 masks, against plain Keras 3. All variants live in one process; after a first,
+untimed round (tracing), each round trains every variant for one epoch, the order reversing every
+round, and a variant's ratio is the median over rounds of its epoch over plain Keras 3's
+epoch of the same round. At 1 and at 2 TensorFlow threads, each in its own process: on
+a 2-core machine, 2-thread step times are bimodal (the same 10 steps take 1.3 s or 2.6 s,
+whether TensorFlow's two threads overlap or not), which only short interleaved rounds
+average out; 1 thread is steadier.
 
 Run from the repository root:
     python -m bench.scale [--parts update,train] [--sizes 1,10,25,100]
-        [--scopes layer,global,erk,lamp] [--repeats 3] [--epochs 3] [--data-dir DIR]
+        [--scopes layer,global,erk,lamp] [--repeats 3] [--rounds 4] [--threads 1,2]
+        [--data-dir DIR]
     python -m bench.scale --quick     # tiny sizes, prints only
 """
 
@@ -47,6 +53,7 @@ import kerasprune  # noqa: E402
 
 RESNET50_WEIGHTS = 25_502_912  # its conv and dense kernels
 SIZES = {1: 0.167, 10: 0.611, 25: 1.0, 100: 2.021}  # millions of weights -> width factor
+TRAIN_IMAGES = {False: 8000, True: 3200}  # full run, --quick
 TRAIN_VARIANTS = ("keras3", "every epoch", "every 100 steps", "every 10 steps",
                   "every 100 steps, uint8 masks")
 
@@ -203,36 +210,56 @@ def update_verdicts(results: dict) -> list[str]:
 # ---------------------------------------------------------------- training overhead
 
 
-def make_train_variant(name: str, seed: int, epochs: int):
+def make_train_variant(name: str, rounds: int):
     """ResNet-20 (28x28x1), compiled, with the pruning callback the variant needs."""
     from bench.structured import resnet20
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(0)
     model = resnet20(input_shape=(28, 28, 1))
     callbacks = []
     if name != "keras3":
         every = "epoch" if name == "every epoch" else int(name.split()[1])
         model = kerasprune.prune(model, mask_dtype="uint8" if "uint8" in name else None)
-        callbacks = [kerasprune.PruningCallback(0.9, stabilization_epochs=0, pruning_epochs=epochs,
+        callbacks = [kerasprune.PruningCallback(0.9, stabilization_epochs=0, pruning_epochs=rounds,
                                                 finetune_epochs=0, update_every=every)]
     common.compile_cnn(keras, model)
     return model, callbacks
 
 
-def run_train_part(data, repeats: int, epochs: int, batch_size: int) -> dict:
+def run_train_part(data, rounds: int, batch_size: int) -> dict:
+    """Every variant trains one epoch per round, in an order that reverses every round.
+
+    All variants live in this process; round 0 is not timed (it traces the train step
+    with the callbacks' metric attached), so every timed epoch is a steady-state epoch and
+    neighbouring epochs of two variants share the machine's state. A variant's
+    `PruningCallback` sees one continuing run (`initial_epoch`).
+    """
     (x, y), _ = data
+    models = {name: make_train_variant(name, rounds + 1) for name in TRAIN_VARIANTS}
     times = {name: {"wall": [], "cpu": []} for name in TRAIN_VARIANTS}
-    for rep in range(repeats):
-        for name in _rotated(TRAIN_VARIANTS, rep):
-            model, callbacks = make_train_variant(name, rep, epochs)
+    for rnd in range(rounds + 1):
+        order = TRAIN_VARIANTS if rnd % 2 == 0 else TRAIN_VARIANTS[::-1]
+        for name in order:
+            model, callbacks = models[name]
             timer = common.EpochTimer(keras)
-            model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0,
-                      callbacks=timer.around(callbacks))
-            times[name]["wall"].append(timer.times[1:])
-            times[name]["cpu"].append(timer.cpu_times[1:])
-            print(f"rep {rep} {name:30s} epochs {[round(t, 2) for t in timer.times]} "
-                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+            model.fit(x, y, batch_size=batch_size, initial_epoch=rnd, epochs=rnd + 1,
+                      verbose=0, callbacks=timer.around(callbacks))
+            if rnd > 0:
+                times[name]["wall"] += timer.times
+                times[name]["cpu"] += timer.cpu_times
+            print(f"round {rnd} {name:30s} {timer.times[0]:.2f} s "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     return times
+
+
+def train_in_subprocess(threads: int, args: argparse.Namespace) -> dict:
+    """`run_train_part` with TensorFlow at `threads` intra- and inter-op threads."""
+    command = [sys.executable, "-m", "bench.scale", "--one-train", str(threads),
+               "--rounds", str(args.rounds), "--batch-size", str(args.batch_size),
+               "--data-dir", str(args.data_dir)] + (["--quick"] if args.quick else [])
+    out = subprocess.run(command, cwd=common.ROOT, stdout=subprocess.PIPE, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def update_time(repeats: int = 5) -> float:
@@ -249,43 +276,42 @@ def update_time(repeats: int = 5) -> float:
     return statistics.median(seconds)
 
 
-def train_table(times: dict, steps: int, one_update: float) -> list[str]:
+def train_table(times: dict, steps: int) -> list[str]:
     base = times["keras3"]
     lines = [
-        "| variant | updates per epoch | epoch s (min / median) | ratio of medians "
-        "| paired ratio (wall) | paired ratio (CPU) |",
+        "| variant | updates per epoch | epoch s (min / median) | paired ratio (wall) "
+        "| paired ratio (CPU) | ratio of total wall |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, value in times.items():
-        wall = [t for rep in value["wall"] for t in rep]
         updates = {"keras3": 0, "every epoch": 1}.get(name, None)
         updates = updates if updates is not None else steps / int(name.split()[1])
         lines.append(
-            f"| {name} | {updates:g} | {min(wall):.2f} / {statistics.median(wall):.2f} "
-            f"| {statistics.median(wall) / _flat_median(base['wall']):.3f} "
+            f"| {name} | {updates:g} | {min(value['wall']):.2f} / "
+            f"{statistics.median(value['wall']):.2f} "
             f"| {_paired(value['wall'], base['wall']):.3f} "
-            f"| {_paired(value['cpu'], base['cpu']):.3f} |"
+            f"| {_paired(value['cpu'], base['cpu']):.3f} "
+            f"| {sum(value['wall']) / sum(base['wall']):.3f} |"
         )
-    lines += ["", f"One `update_masks` call on this ResNet-20 (layer scope, 50% -> 60%): "
-              f"{one_update * 1e3:.1f} ms (median of 5)."]
     return lines
 
 
-def train_verdicts(times: dict) -> list[str]:
-    base = times["keras3"]
-    every100 = _paired(times["every 100 steps"]["wall"], base["wall"])
-    narrow = _paired(times["every 100 steps, uint8 masks"]["wall"], base["wall"])
-    narrow_cpu = _paired(times["every 100 steps, uint8 masks"]["cpu"], base["cpu"])
-    wide_cpu = _paired(times["every 100 steps"]["cpu"], base["cpu"])
-    faster = "float32" if (every100, wide_cpu) <= (narrow, narrow_cpu) else "uint8"
-    return [
-        f"- GMP with `update_every=100` / plain Keras 3 per epoch: **{every100:.3f}** "
-        f"(paired, wall; target <= 1.05: {'met' if every100 <= 1.05 else 'NOT met'})",
-        f"- uint8 masks vs float32 masks (both `update_every=100`): {narrow:.3f} vs "
-        f"{every100:.3f} wall, {narrow_cpu:.3f} vs {wide_cpu:.3f} CPU against plain Keras 3; "
-        f"faster in this run: {faster}. Masks cost 4 bytes per pruned float32 weight "
-        "(float32, the default) or 1 byte (`mask_dtype=\"uint8\"`).",
-    ]
+def train_verdicts(by_threads: dict) -> list[str]:
+    lines = []
+    for threads, times in by_threads.items():
+        base = times["keras3"]
+        every100 = _paired(times["every 100 steps"]["wall"], base["wall"])
+        narrow = _paired(times["every 100 steps, uint8 masks"]["wall"], base["wall"])
+        faster = "float32" if every100 <= narrow else "uint8"
+        lines += [
+            f"- {threads} thread{'s' if threads > 1 else ''}: GMP with `update_every=100` / "
+            f"plain Keras 3 per epoch: **{every100:.3f}** (paired, wall; target <= 1.05: "
+            f"{'met' if every100 <= 1.05 else 'NOT met'}); uint8 masks {narrow:.3f}, "
+            f"faster here: {faster}",
+        ]
+    return lines + [
+        "- Masks cost 4 bytes per pruned float32 weight (float32, the default) or 1 byte "
+        "(`mask_dtype=\"uint8\"`, cast in the constraint after every step)."]
 
 
 # ---------------------------------------------------------------- helpers and main
@@ -295,13 +321,9 @@ def _median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def _flat_median(reps: list[list[float]]) -> float:
-    return statistics.median(t for rep in reps for t in rep)
-
-
-def _paired(variant: list[list[float]], base: list[list[float]]) -> float:
-    """Median over repetitions of (variant's mean epoch / baseline's mean epoch)."""
-    return statistics.median(np.mean(v) / np.mean(b) for v, b in zip(variant, base))
+def _paired(variant: list[float], base: list[float]) -> float:
+    """Median over rounds of (variant's epoch / the baseline's epoch of the same round)."""
+    return statistics.median(v / b for v, b in zip(variant, base))
 
 
 def _rotated(items, shift: int) -> list:
@@ -317,14 +339,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1,10,25,100", help="millions of pruned weights")
     parser.add_argument("--scopes", default="layer,global,erk,lamp")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per training run")
+    parser.add_argument("--rounds", type=int, default=4, help="timed epochs per training variant")
+    parser.add_argument("--threads", default="1,2", help="TensorFlow thread counts to train at")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 repeat, no write")
     parser.add_argument("--one-update", help=argparse.SUPPRESS)
+    parser.add_argument("--one-train", type=int, help=argparse.SUPPRESS)
     common.add_data_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.repeats, args.epochs = "0.05,0.2", 1, 2
+        args.sizes, args.repeats, args.rounds, args.threads = "0.05,0.2", 1, 1, "1"
     return args
 
 
@@ -333,6 +357,9 @@ def main(argv=None) -> None:
     if args.one_update:
         size, scope, dtype = json.loads(args.one_update)
         print(json.dumps(measure_update(size, scope, dtype)))
+        return
+    if args.one_train:
+        train_only(args)
         return
     parts = args.parts.split(",")
     if "update" in parts:
@@ -347,19 +374,35 @@ def main(argv=None) -> None:
         _finish("scale-update", body, args.quick, start)
     if "train" in parts:
         start = time.perf_counter()
-        data = common.load_split(args.data_dir)
-        if args.quick:
-            data = ((data[0][0][:3200], data[0][1][:3200]), data[1])
-        steps = math.ceil(len(data[0][0]) / args.batch_size)
-        times = run_train_part(data, args.repeats, args.epochs, args.batch_size)
+        threads = [int(t) for t in args.threads.split(",")]
+        by_threads = {t: train_in_subprocess(t, args) for t in threads}
+        steps = math.ceil(TRAIN_IMAGES[args.quick] / args.batch_size)
         body = ["## Scale: training overhead of `update_every` on ResNet-20 (bench/scale.py)",
-                "",
-                f"{steps} steps per epoch; epochs 2-{args.epochs} of {args.repeats} runs per "
-                "variant (the first epoch traces), interleaved; paired = median over "
-                "repetitions of (variant's mean epoch / plain Keras 3's in the same "
-                "repetition).", "",
-                *train_table(times, steps, update_time()), "", *train_verdicts(times)]
+                "", f"{steps} steps per epoch (batch {args.batch_size}); {args.rounds} timed rounds; "
+                "in each round every variant trains one epoch, the order reversing every "
+                "round; round 0 traces and is not timed; paired = median over "
+                "rounds of (variant's epoch / plain Keras 3's epoch of the same round). "
+                "Each thread count (TensorFlow intra- and inter-op threads) runs in its own "
+                "process."]
+        for t, times in by_threads.items():
+            body += ["", f"**{t} thread{'s' if t > 1 else ''}**", "", *train_table(times, steps)]
+        body += ["", f"One `update_masks` call on this ResNet-20 (layer scope, 50% -> 60%): "
+                 f"{update_time() * 1e3:.1f} ms (median of 5).", "", *train_verdicts(by_threads)]
         _finish("scale-train", body, args.quick, start)
+
+
+def train_only(args: argparse.Namespace) -> None:
+    """`--one-train THREADS`: the training rounds at that thread count; prints JSON times."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.one_train)
+    tf.config.threading.set_inter_op_parallelism_threads(args.one_train)
+    # Each round's fit ends before the schedule does, which the callback warns about.
+    warnings.filterwarnings("ignore", message=".*fit stopped after epoch")
+    (x, y), test = common.load_split(args.data_dir)
+    n = TRAIN_IMAGES[args.quick]
+    times = run_train_part(((x[:n], y[:n]), test), args.rounds, args.batch_size)
+    print(json.dumps(times))
 
 
 def _finish(section: str, body: list[str], quick: bool, start: float) -> None:
