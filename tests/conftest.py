@@ -31,14 +31,20 @@ def mnist():
     return load_embedded_mnist()
 
 
-def pytest_collection_modifyitems(items):
-    """Under mutmut (bench/mutation.py), run a mutant's tests fastest first.
+def pytest_collection_modifyitems(config, items):
+    """Under mutmut (bench/mutation.py): a mutant's own test modules only, fastest first.
 
     mutmut's forkserver workers receive the tests in no particular order and stop at the
     first failure, so a mutant a quick test catches would often wait for slow ones.
     """
+    from tests.mutation_scope import relevant
+
+    mutant = os.environ.get("MUTANT_UNDER_TEST")
     stats = Path("mutmut-stats.json")  # mutmut runs the tests from ./mutants
-    if not os.environ.get("MUTANT_UNDER_TEST") or not stats.exists():
+    if not mutant or not stats.exists():
         return
+    kept = [item for item in items if relevant(mutant, item.nodeid)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
     durations = json.loads(stats.read_text())["duration_by_test"]
-    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+    items[:] = sorted(kept, key=lambda item: durations.get(item.nodeid, 0.0))

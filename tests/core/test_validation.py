@@ -8,6 +8,9 @@ import pytest
 
 from kerasprune.core.validation import (
     check_choice,
+    check_finite_weights,
+    check_model,
+    check_positive,
     check_scale,
     check_int,
     check_learning_rate,
@@ -97,3 +100,45 @@ def test_check_learning_rate_takes_a_schedule_only_where_allowed_and_says_so():
                "Received: lr=-1")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         check_learning_rate("lr", -1, optional=True, schedule_ok=True)
+
+
+def test_check_positive():
+    assert check_positive("penalty", 2) == 2.0 and type(check_positive("p", 2)) is float
+    assert check_positive("p", 1e-12) == 1e-12
+    assert check_positive("p", None, optional=True) is None
+    for bad in (0, -1e-9, math.inf, math.nan, "1", True, None):
+        with refused(f"`p` must be a finite float > 0. Received: p={bad!r}"):
+            check_positive("p", bad)
+    with refused("`p` must be a finite float > 0 or None. Received: p=0"):
+        check_positive("p", 0, optional=True)
+
+
+def test_check_model_names_the_argument_and_what_is_missing():
+    import keras
+
+    built = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    assert check_model(built) is built
+    unbuilt = keras.Sequential([keras.layers.Dense(1)], name="later")
+    assert check_model(unbuilt, built=False) is unbuilt
+    with pytest.raises(TypeError, match=r"^`net` must be a keras\.Model\. Received: "
+                                        r"net='m\.keras' of type str$"):
+        check_model("m.keras", "net")
+    with pytest.raises(ValueError, match=r"^`net` must be a built model, and model 'later' "
+                                         r"is not built yet \(it has no weights\)\. "):
+        check_model(unbuilt, "net")
+
+
+def test_check_finite_weights_counts_and_names_the_first_bad_tensor():
+    import keras
+    import kerasprune
+
+    wrappers = []
+    for name in ("a", "b"):
+        wrapper = kerasprune.PruneWrapper(keras.layers.Dense(3, name=name))
+        wrapper.build((None, 2))
+        wrappers.append(wrapper)
+    check_finite_weights(wrappers)  # all finite: no error
+    wrappers[1].layer.kernel.assign([[np.nan, np.inf, 1.0], [-np.inf, 0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"^Layer 'b' has 3 NaN/Inf values in its weight "
+                                         r"'kernel': magnitude pruning cannot rank them\."):
+        check_finite_weights(wrappers)
