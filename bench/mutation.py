@@ -2,19 +2,20 @@
 
 mutmut seeds one small bug at a time (a flipped comparison, an off-by-one constant, a
 dropped argument, a changed string) into the functions below and runs the tests that
-cover the mutated function; a mutant the tests let pass *survived*. Scope: the selection
-rule, mask patterns, sparsity schedules (IMP's cycle arithmetic included), validators,
-model-wide allocation and order statistics, the retraining schedules, channel patterns and
-criteria, shrink's channel analysis (the layer rules' `applies`/`propagate`), and the
-channel groups and their selection.
-Which test modules run, and the other settings, are in the `[mutmut]` section of
-setup.cfg; only the tests that reach a mutated function run for it (mutmut's own
-bookkeeping), never the slow `fit`-based tests (deselected there).
+cover the mutated function; a mutant the tests let pass *survived*. Two campaigns
+(`PARTS`), each under 20 minutes on 2 cores: `core` (the selection rule and its order
+statistics, mask patterns, sparsity schedules with IMP's cycle arithmetic, validators,
+model-wide allocation, the retraining schedules) and `channels` (channel patterns and
+criteria, shrink's channel analysis: the layer rules' `applies`/`propagate`, and the
+channel groups and their selection).
+A mutant is judged by the test modules written for its file (tests/mutation_scope.py),
+of those mutmut saw reach the mutated function; settings are in setup.cfg `[mutmut]`.
 
-Writes the `mutation` section of bench/RESULTS.md: mutants per module, the score, and
-every survivor with the reason it cannot be killed (`EQUIVALENT`), or flagged.
+Writes the `mutation` (core) or `mutation-channels` section of bench/RESULTS.md: mutants
+per module, the score, and every survivor with the reason it cannot be killed
+(`EQUIVALENT`), or flagged.
 
-    python -m bench.mutation                # a fresh run (deletes ./mutants first)
+    python -m bench.mutation [--part core|channels]   # a fresh run (deletes ./mutants first)
     python -m bench.mutation --keep         # continue an interrupted run
     python -m bench.mutation --survivors    # re-test only the survivors (after new tests)
 """
@@ -42,7 +43,7 @@ _RULE_HELPERS = {
     "channelwise_rules": ("_reshape_kind",),
     "attention_rules": ("dead_heads",),
 }
-SCOPE = (
+CORE_SCOPE = (
     "kerasprune.core.selection.*",
     "kerasprune.core.patterns.*",
     "kerasprune.core.sparsity_schedules.*",
@@ -51,6 +52,8 @@ SCOPE = (
     "kerasprune.core.order_statistics.*",
     "kerasprune.retrain.retrain_schedule.*",
     "kerasprune.retrain.schedules.*",
+)
+CHANNEL_SCOPE = (
     "kerasprune.structured.channel_patterns.*",
     "kerasprune.structured.criteria.*",
     # shrink's channel analysis: the walk and each layer type's propagation rule (not the
@@ -63,6 +66,17 @@ SCOPE = (
     *(f"kerasprune.structured.{module}.x_{name}__mutmut_*"
       for module, names in _RULE_HELPERS.items() for name in names),
 )
+# Two campaigns, each under 20 minutes on 2 cores: `make mutation` (the numpy core) and
+# `make mutation ARGS="--part channels"` (channel analysis, groups and their selection).
+PARTS = {
+    "core": ("mutation", CORE_SCOPE,
+             "the selection rule and its order statistics, patterns, sparsity and retraining "
+             "schedules (IMP's cycle arithmetic included), validators and model-wide "
+             "allocation"),
+    "channels": ("mutation-channels", CHANNEL_SCOPE,
+                 "channel patterns and criteria, shrink's channel analysis (the layer rules' "
+                 "`applies`/`propagate`), and channel groups and their selection"),
+}
 
 # Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes
 # it), with the reason. A survivor missing here is listed as unexplained.
@@ -89,6 +103,12 @@ _NOT_CONSTANT = ("A channel that is not constant is already kept by the constrai
 _ONES = "The sizes are all 1: `uniform_size` reads them as the int 1 either way."
 _BISECTION = ("The bisection ends at the same group count: 30 halvings resolve fractions far "
               "finer than one group of a model.")
+_BELOW_HI = "The pivots lie below `hi`: a value at or above it is neither below nor equal to one."
+_INT_COUNTS = "Callers pass whole-number counts: NumPy keeps them int64 either way."
+_DIMS_SUM = ("ERK's weights are sums of dimensions, at least 1: the bisection's bracket still "
+             "holds the answer.")
+_NOTHING_LEFT = ("With nothing left to prune, or nothing alive, the closest weight count is no "
+                 "group: nothing changes.")
 EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.core.patterns.Blocks._tile",
      "return tiled[tuple(slice(None, n) for n in shape)]"): _SAME_SLICE,
@@ -211,6 +231,51 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.structured.conv_rules.DepthwiseRule.propagate",
      "per_channel = np.moveaxis(kernel, axis, -1).reshape(-2, kernel.shape[axis])"): _RESHAPE,
     ("kerasprune.core.order_statistics._counts",
+     "mask = _inside(values, alive, lo, None)"): _BELOW_HI,
+    ("kerasprune.core.order_statistics._sample",
+     "step = max(2, sum(s.size for s, _ in parts) // _SAMPLE)"): _PIVOTS,
+    ("kerasprune.core.order_statistics._sample", "taken, position = [], 1"): _PIVOTS,
+    ("kerasprune.core.order_statistics._sample",
+     "first = None  # the stride runs on across parts"): _PIVOTS,
+    ("kerasprune.core.order_statistics._sample",
+     "first = +position % step  # the stride runs on across parts"): _PIVOTS,
+    ("kerasprune.core.order_statistics._sample",
+     "mask = _inside(values, None if (alive is None) or True else alive[first::step], lo, hi)"):
+        _PIVOTS,
+    **{("kerasprune.core.allocation.erk_kept", line): _INT_COUNTS for line in (
+        "lower = np.asarray(lower, None)", "lower = np.asarray(lower, )",
+        "upper = np.maximum(np.asarray(upper, None), lower)",
+        "upper = np.maximum(np.asarray(upper, ), lower)")},
+    ("kerasprune.core.allocation.erk_kept", "if budget < lower.sum():"):
+        "At a budget equal to the floors' total the solve returns the floors as well.",
+    ("kerasprune.core.allocation.erk_kept", "if budget > upper.sum():"):
+        "At a budget equal to the bounds' total the solve returns the bounds as well.",
+    ("kerasprune.core.allocation.erk_kept",
+     'order = np.argsort(-(kept - whole), kind="STABLE")'): _KIND,
+    ("kerasprune.core.allocation.erk_kept", "if whole[t] <= upper[t]:"):
+        "The weights left after rounding down are fewer than the tensors with a fractional "
+        "count, which sort first and lie below their bound: a tensor at its bound (no "
+        "fraction) is never reached.",
+    ("kerasprune.core.allocation._solve_eps",
+     "low, high = 0.0, float(np.max(upper * np.maximum(weights, 1e-300)))"): _DIMS_SUM,
+    ("kerasprune.core.allocation._solve_eps",
+     "low, high = 0.0, float(np.max(upper / np.maximum(weights, 1.0)))"): _DIMS_SUM,
+    ("kerasprune.core.allocation._solve_eps",
+     "for _ in range(201):  # bisection: the total is monotone in eps"):
+        "200 halvings already resolve eps to float precision.",
+    ("kerasprune.core.allocation._solve_eps",
+     "if np.clip(eps * weights, lower, upper).sum() <= budget:"):
+        "Both converge to where the clipped total meets the budget; where that total is flat "
+        "at the budget, every eps gives the same clipped counts.",
+    ("kerasprune.core.allocation.lamp_scores", 'order = np.argsort(squared, kind="STABLE")'):
+        _KIND,
+    **{("kerasprune.core.selection._select_unequal", line): _INT_COUNTS for line in (
+        "sizes = np.concatenate([np.broadcast_to(np.asarray(n, None), c)",
+        "sizes = np.concatenate([np.broadcast_to(np.asarray(n, ), c)")},
+    **{("kerasprune.core.selection._select_unequal", line): _NOTHING_LEFT for line in (
+        "if left > 0 or done < total:", "if left >= 0 and done < total:",
+        "if left > 0 and done <= total:")},
+    ("kerasprune.core.order_statistics._counts",
      "mask = _inside(values, _part(alive, start), lo, None)"):
         "The pivots lie below `hi`: a value at or above it is neither below nor equal to one.",
     ("kerasprune.core.order_statistics._sample", "step = None"): _PIVOTS,
@@ -254,7 +319,7 @@ EQUIVALENT: dict[tuple[str, str], str] = {
 }
 
 
-def run_mutmut(max_children: int, names: tuple[str, ...] = SCOPE) -> None:
+def run_mutmut(max_children: int, names: tuple[str, ...]) -> None:
     """Run mutmut on the mutants matching `names` (patterns or exact mutant names)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     command = [str(mutmut), "run", "--max-children", str(max_children), *names]
@@ -265,12 +330,12 @@ def run_mutmut(max_children: int, names: tuple[str, ...] = SCOPE) -> None:
     subprocess.run(command, cwd=ROOT, check=True, env=env)
 
 
-def collect_results() -> dict[str, dict[str, int | None]]:
-    """`{source path: {mutant name: exit code}}` for the mutants in SCOPE."""
+def collect_results(scope: tuple[str, ...]) -> dict[str, dict[str, int | None]]:
+    """`{source path: {mutant name: exit code}}` for the mutants in `scope`."""
     results = {}
     for meta in sorted((ROOT / "mutants").glob("kerasprune/**/*.py.meta")):
         codes = json.loads(meta.read_text())["exit_code_by_key"]
-        chosen = {k: v for k, v in codes.items() if any(fnmatch.fnmatch(k, p) for p in SCOPE)}
+        chosen = {k: v for k, v in codes.items() if any(fnmatch.fnmatch(k, p) for p in scope)}
         if chosen:
             results[str(meta.relative_to(ROOT / "mutants"))[: -len(".meta")]] = chosen
     return results
@@ -300,7 +365,7 @@ def explanation(name: str, lines: list[str]) -> str | None:
     return EQUIVALENT.get((function_of(name), added))
 
 
-def report(results: dict[str, dict[str, int | None]]) -> str:
+def report(results: dict[str, dict[str, int | None]], part: str) -> str:
     from mutmut.stats import status_by_exit_code
 
     rows, survivors = [], []
@@ -317,14 +382,10 @@ def report(results: dict[str, dict[str, int | None]]) -> str:
     total = sum(len(codes) for codes in results.values())
     detected = totals["killed"] + totals["timeout"]
     lines = [
-        "## Mutation testing: the pure-numpy core (bench/mutation.py)",
+        f"## Mutation testing, part `{part}` (bench/mutation.py)",
         "",
-        "mutmut 3 seeds one bug at a time into the selection rule, patterns, sparsity and "
-        "retraining schedules (IMP's cycle arithmetic included), validators, model-wide "
-        "allocation and order statistics, channel patterns and criteria, shrink's channel "
-        "analysis (the layer rules' `applies`/`propagate`), and channel groups and their "
-        "selection, and runs the fast test "
-        "modules listed in setup.cfg `[mutmut]` that reach the mutated function. "
+        f"mutmut 3 seeds one bug at a time into {PARTS[part][2]}, and runs the "
+        "tests of the mutated file (tests/mutation_scope.py) that reach the mutated function. "
         "Killed: a test failed; timeout: the mutant hung (also detected); not run: the run "
         "was stopped before it (continue with `--keep`).",
         "",
@@ -357,6 +418,8 @@ def report(results: dict[str, dict[str, int | None]]) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=sorted(PARTS), default="core",
+                        help="which campaign (each writes its own RESULTS section)")
     parser.add_argument("--keep", action="store_true",
                         help="continue from ./mutants instead of starting afresh")
     parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
@@ -365,30 +428,31 @@ def main(argv=None) -> None:
     parser.add_argument("--report-only", action="store_true",
                         help="write the section from ./mutants without running mutmut")
     args = parser.parse_args(argv)
+    section, scope, _ = PARTS[args.part]
     start = time.perf_counter()
     if args.survivors:
         from mutmut.stats import status_by_exit_code
 
-        names = tuple(name for codes in collect_results().values() for name, code in codes.items()
-                      if status_by_exit_code[code] == "survived")
+        names = tuple(name for codes in collect_results(scope).values()
+                      for name, code in codes.items() if status_by_exit_code[code] == "survived")
         run_mutmut(args.max_children, names)
     elif args.keep and (ROOT / "mutants").exists():
         # Named mutants are always re-run by mutmut: name only those not run yet.
-        pending = tuple(name for codes in collect_results().values()
+        pending = tuple(name for codes in collect_results(scope).values()
                         for name, code in codes.items() if code is None)
         if pending:
             run_mutmut(args.max_children, pending)
     elif not args.report_only:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        run_mutmut(args.max_children)
+        run_mutmut(args.max_children, scope)
     # The wall time is the full run's (kept beside its results, a continued run's added),
     # not a re-test's.
-    wall_file = ROOT / "mutants" / "full-run-seconds"
+    wall_file = ROOT / "mutants" / f"full-run-seconds-{args.part}"
     if not (args.report_only or args.survivors):
         before = float(wall_file.read_text()) if args.keep and wall_file.exists() else 0.0
         wall_file.write_text(f"{before + time.perf_counter() - start:.0f}")
     wall = float(wall_file.read_text()) if wall_file.exists() else None
-    write_section("mutation", report(collect_results()), wall_seconds=wall)
+    write_section(section, report(collect_results(scope), args.part), wall_seconds=wall)
 
 
 if __name__ == "__main__":

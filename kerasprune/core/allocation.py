@@ -101,6 +101,6 @@ def lamp_scores(scores: np.ndarray) -> np.ndarray:
     order = np.argsort(squared, kind="stable")
     ascending = squared[order]
     suffix = np.cumsum(ascending[::-1])[::-1]
-    normalized = np.divide(ascending, suffix, out=np.zeros_like(ascending), where=suffix > 0)
+    normalized = ascending / np.where(suffix > 0, suffix, 1.0)  # all-zero tail: 0 / 1
     result[finite[order]] = normalized
     return result

@@ -341,10 +341,6 @@ class PruningSet:
             self.already.append(already if already is not None and already.any() else None)
         self.group_counts = [s.size for s in self.scores]  # per tensor: its number of groups
 
-    def count(self, t: int) -> int:
-        """Number of groups of tensor `t`."""
-        return int(self.group_counts[t])
-
     def release_scores(self) -> None:
         """Free the scores once the selection is made: the masks are then built in the
         memory they leave (4 bytes per weight of a global set) instead of in more."""

@@ -200,9 +200,9 @@ def finish(name: str, workdir: Path) -> None:
     (workdir / f"{name}.json").write_text(json.dumps(record, default=float))
 
 
-def main(workdir: Path) -> None:
+def main(workdir: Path, names: list[str]) -> None:
     tf.config.experimental.enable_op_determinism()
-    for name in SCENARIOS:
+    for name in names:
         if (workdir / f"{name}.npz").exists():
             continue
         killed = workdir / f"{name}.killed"
@@ -213,4 +213,4 @@ def main(workdir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))

@@ -1,6 +1,8 @@
 """Sharing a model-wide target among tensors: floors, ERK, LAMP."""
 
+import math
 import warnings
+from fractions import Fraction
 
 import keras
 import numpy as np
@@ -127,3 +129,42 @@ def test_model_wide_scopes_plug_into_the_gmp_callback(scope, digits):
     rows = kerasprune.sparsity_report(model).rows
     assert all(r.nonzeros > 0 for r in rows)
     assert len({round(r.sparsity, 2) for r in rows}) > 1  # not uniform
+
+
+def test_erk_floors_bind_while_eps_is_solved_and_counts_are_integers():
+    # ERK alone gives the small tensor 46; its floor of 90 holds and the rest re-solves.
+    kept = erk_kept([(100, 10), (10, 10)], 300, np.array([0, 90]), np.array([1000, 100]))
+    assert kept.tolist() == [210, 90] and kept.dtype == np.int64
+
+
+def test_erk_gives_equal_remainders_to_the_earlier_tensors():
+    # 24 tensors of three sizes in a shuffled order; the weights left after rounding down
+    # go to the largest remainders, equal ones to the earlier tensor (a stable order).
+    shapes = [[(1, 3), (3, 5), (5, 7)][i] for i in np.random.default_rng(0).integers(0, 3, 24)]
+    dims = np.array([sum(s) for s in shapes])
+    budget = 37
+    exact = [Fraction(budget * int(d), int(dims.sum())) for d in dims]
+    expected = [math.floor(e) for e in exact]
+    by_remainder = sorted(range(24), key=lambda t: (-(exact[t] - expected[t]), t))
+    for t in by_remainder[: budget - sum(expected)]:
+        expected[t] += 1
+    kept = erk_kept(shapes, budget, np.zeros(24, int), np.full(24, 1000))
+    assert kept.tolist() == expected
+
+
+def test_lamp_keeps_protected_groups_infinite_in_float32():
+    scores = lamp_scores(np.array([1.0, np.inf, 2.0], dtype=np.float32))
+    assert scores.dtype == np.float32
+    np.testing.assert_allclose(scores, [0.2, np.inf, 1.0], rtol=1e-6)
+
+
+def test_lamp_squares_in_float64_so_huge_magnitudes_do_not_overflow():
+    scores = lamp_scores(np.array([1e20, 2e20], dtype=np.float32))
+    np.testing.assert_allclose(scores, [0.2, 1.0], rtol=1e-6)
+
+
+def test_lamp_scores_an_all_zero_tensor_zero():
+    for _ in range(20):  # fresh buffers each time: an unset output would show garbage
+        noise = np.random.default_rng(0).normal(size=4096)  # noqa: F841 (dirties memory)
+        del noise
+        assert not lamp_scores(np.zeros(4096, dtype=np.float32)).any()

@@ -138,3 +138,9 @@ def test_a_floor_moves_the_pruning_to_the_other_tensors():
     # 5 of 10 pruned; `small` keeps its two highest, so `large` gives its three lowest.
     assert [p.tolist() for p in pruned] == [[True, True, False, False],
                                             [True, True, True, False, False, False]]
+
+
+def test_unequal_groups_prune_one_weight_when_one_is_asked():
+    # 4 weights at 25%: the lowest group holds exactly the one weight to prune.
+    (pruned,) = select_pruned_parts([np.array([0.1, 0.5])], [np.array([1, 3])], [None], 0.25)
+    assert pruned.tolist() == [True, False]

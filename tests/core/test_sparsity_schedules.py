@@ -139,3 +139,9 @@ def test_polynomial_decay_holds_each_value_from_the_start_of_its_window():
     s = kerasprune.PolynomialDecay(0.0, 0.8, begin_step=1, end_step=9, power=1, frequency=3)
     # Windows start at steps 1, 4, 7: progress 0, 3/8, 6/8 of a linear ramp to 0.8.
     assert [s(t) for t in range(1, 9)] == pytest.approx([0, 0, 0, 0.3, 0.3, 0.3, 0.6, 0.6])
+
+
+def test_polynomial_decay_reaches_the_final_sparsity_at_end_step_off_the_frequency():
+    # (end - begin) = 10 is not a multiple of frequency 3: the last held step is 9.
+    schedule = kerasprune.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=10, frequency=3)
+    assert schedule(9) < 0.8 and schedule(10) == 0.8
