@@ -267,6 +267,14 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      "if np.clip(eps * weights, lower, upper).sum() <= budget:"):
         "Both converge to where the clipped total meets the budget; where that total is flat "
         "at the budget, every eps gives the same clipped counts.",
+    **{("kerasprune.core.allocation.floor_weights", line): _INT_COUNTS for line in (
+        "counts = np.asarray(counts, dtype=None)", "counts = np.asarray(counts, )")},
+    ("kerasprune.core.allocation.floor_weights",
+     "floors = np.minimum(wanted, np.maximum(share, np.asarray(min_densities) >= 0))"):
+        "A tensor with min_density 0 wants 0 weights: the minimum is 0 either way.",
+    ("kerasprune.core.allocation.lamp_scores",
+     "normalized = ascending / np.where(suffix > 0, suffix, 2.0)  # all-zero tail: 0 / 1"):
+        "Where the suffix sum is 0 the squared score is 0 too: 0 divided by anything is 0.",
     ("kerasprune.core.allocation.lamp_scores", 'order = np.argsort(squared, kind="STABLE")'):
         _KIND,
     **{("kerasprune.core.selection._select_unequal", line): _INT_COUNTS for line in (

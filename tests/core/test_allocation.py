@@ -168,3 +168,11 @@ def test_lamp_scores_an_all_zero_tensor_zero():
         noise = np.random.default_rng(0).normal(size=4096)  # noqa: F841 (dirties memory)
         del noise
         assert not lamp_scores(np.zeros(4096, dtype=np.float32)).any()
+
+
+def test_a_floor_keeps_one_weight_of_a_tiny_tensor_when_the_set_can_afford_it():
+    # The 2-weight tensor's uniform share at 90% is 0 weights; its floor keeps 1 anyway,
+    # because the set keeps 10 (then 2: exactly the two floors) weights in total.
+    for counts in ([2, 100], [2, 20]):
+        floors = floor_weights(np.array(counts), 0.9, np.array([0.01, 0.01]))
+        assert floors.tolist() == [1, 1] and floors.dtype == np.int64

@@ -1,5 +1,7 @@
 """Mask patterns: grouping weights and expanding group decisions back."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -44,8 +46,12 @@ def test_unstructured_criterion_is_checked_and_snip_needs_gradients():
     with pytest.raises(ValueError, match="Received: criterion='grasp'"):
         Unstructured("grasp")
     assert Unstructured("snip").needs_gradients and not Unstructured().needs_gradients
-    with pytest.raises(ValueError, match="loss gradients"):
-        Unstructured("snip").group_scores(np.ones((2, 2)))
+    message = ("The 'snip' criterion needs the loss gradients of the weight (each of shape "
+               "(2, 2)) on one or more batches. Pass `data=(x, y)` to one_shot_prune or "
+               "`importance=kerasprune.CriterionData(x, y)` to the pruning callback.")
+    for gradients in (None, [np.ones((2, 3))]):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            Unstructured("snip").group_scores(np.ones((2, 2)), gradients)
     mask = np.array([[1.0, 0.0]])
     assert Unstructured("snip").pruned_groups(mask).tolist() == [False, True]
 
