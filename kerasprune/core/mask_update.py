@@ -165,7 +165,7 @@ def _prune(pruning_set: PruningSet, scope: str, target: float, empty: list) -> n
     for wrapper, masks in pruning_set.masks(pruned):
         wrapper.assign_masks(masks)
     counts = pruning_set.weight_counts()
-    kept = pruning_set.weight_counts(pruned, flagged=False)
+    kept = pruning_set.weight_counts(pruned)
     empty += [_tensor_name(*pruning_set.tensors[t]) for t in np.flatnonzero(kept == 0)]
     return np.array([counts.sum(), (counts - kept).sum()], dtype=np.int64)
 
@@ -178,7 +178,7 @@ def _select(pruning_set: PruningSet, scope: str, target: float) -> np.ndarray:
     floors = floor_weights(counts, target, densities)
     if scope != "erk":
         return pruning_set.select(target, floors)
-    alive = pruning_set.weight_counts(pruning_set.already, flagged=False)
+    alive = pruning_set.weight_counts(pruning_set.already)
     shapes = [tuple(w.pruned_weights[i].shape) for w, i in pruning_set.tensors]
     budget = int(counts.sum()) - int(round(target * int(counts.sum())))
     kept = erk_kept(shapes, budget, np.minimum(floors, alive), alive)

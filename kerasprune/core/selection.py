@@ -346,16 +346,12 @@ class PruningSet:
         memory they leave (4 bytes per weight of a global set) instead of in more."""
         self.scores = []
 
-    def weight_counts(self, groups: Sequence[np.ndarray] | None = None, *,
-                      flagged: bool = True) -> np.ndarray:
-        """Per tensor, the weights of the groups flagged in `groups` (one boolean vector
-        per tensor, or None where none is flagged; default: all groups), or of the groups
-        not flagged with `flagged=False`."""
-        every = _kept(self.group_sizes, [None] * len(self.group_counts), self.group_counts)
+    def weight_counts(self, groups: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        """Per tensor, the weights outside the groups flagged in `groups` (one boolean
+        vector per tensor, or None where none is flagged); all its weights by default."""
         if groups is None:
-            return every
-        kept = _kept(self.group_sizes, groups, self.group_counts)
-        return every - kept if flagged else kept
+            groups = [None] * len(self.group_counts)
+        return _kept(self.group_sizes, groups, self.group_counts)
 
     def select(self, sparsity: float, floors: np.ndarray | None = None) -> list[np.ndarray]:
         """Groups to prune (one boolean vector per tensor) for `sparsity` over the set,
@@ -385,7 +381,7 @@ def _as_float(scores) -> np.ndarray:
     scores = np.asarray(scores).ravel()
     if scores.dtype in (np.float32, np.float64):
         return scores
-    wide = np.float32 if scores.dtype.kind == "f" or "float" in scores.dtype.name else np.float64
+    wide = np.float32 if "float" in scores.dtype.name else np.float64  # bfloat16 too
     return scores.astype(wide)
 
 

@@ -1,5 +1,6 @@
 """Selection of the weights to prune: exact counts, ties, masks only grow, scopes."""
 
+import re
 import warnings
 
 import keras
@@ -366,3 +367,49 @@ def test_a_floor_over_blocks_of_unequal_size_keeps_the_highest_block_that_holds_
     kerasprune.update_masks(pruned, 0.5)  # 3 of 6 weights; a keeps 1 (its floor)
     a, b = (np.asarray(w.masks[0]).ravel().tolist() for w in kerasprune.prune_wrappers(pruned))
     assert (a, b) == ([0, 0, 1], [0, 1, 1])
+
+
+def test_scores_are_widened_exactly_to_float32_or_float64():
+    import ml_dtypes
+
+    from kerasprune.core.selection import _as_float
+
+    values = np.array([[1.5, -2.0], [0.25, 3.0]])
+    cases = {np.float16: np.float32, ml_dtypes.bfloat16: np.float32, np.int32: np.float64,
+             np.float32: np.float32, np.float64: np.float64}
+    for dtype, wide in cases.items():
+        scores = _as_float(values.astype(dtype))
+        assert scores.dtype == wide and scores.shape == (4,), dtype
+        np.testing.assert_array_equal(scores, values.astype(dtype).astype(np.float64).ravel())
+
+
+def _wrapper_with_mask(mask):
+    wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2, name="d"),
+                                      pattern=kerasprune.Unstructured("snip"))
+    wrapper.build((None, 2))
+    wrapper.assign_masks([np.asarray(mask, dtype="float32")])
+    return wrapper
+
+
+def test_a_pruning_set_counts_what_groups_leave_and_keeps_what_was_pruned():
+    from kerasprune.core.selection import PruningSet
+
+    fresh, pruned = _wrapper_with_mask(np.ones((2, 2))), _wrapper_with_mask([[1, 0], [1, 1]])
+    gradients = {w.pruned_weights[0].path: [np.ones((2, 2))] for w in (fresh, pruned)}
+    pruning_set = PruningSet([fresh, pruned], gradients)
+    assert pruning_set.already[0] is None  # nothing pruned before: no flags held
+    assert pruning_set.already[1].tolist() == [False, True, False, False]
+    assert pruning_set.weight_counts().tolist() == [4, 4]
+    assert pruning_set.weight_counts(pruning_set.already).tolist() == [4, 3]
+    assert PruningSet([pruned], gradients, masks_only_grow=False).already == [None]
+
+
+def test_a_pruning_set_refuses_nan_scores_naming_the_weight():
+    from kerasprune.core.selection import PruningSet
+
+    wrapper = _wrapper_with_mask(np.ones((2, 2)))
+    path = wrapper.pruned_weights[0].path
+    message = (f"The {wrapper.pattern!r} pattern scored groups of '{path}' as NaN "
+               "(NaN gradients?); the masks were not changed.")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        PruningSet([wrapper], {path: [np.full((2, 2), np.nan)]})
