@@ -123,9 +123,11 @@ def test_check_model_names_the_argument_and_what_is_missing():
     with pytest.raises(TypeError, match=r"^`net` must be a keras\.Model\. Received: "
                                         r"net='m\.keras' of type str$"):
         check_model("m.keras", "net")
-    with pytest.raises(ValueError, match=r"^`net` must be a built model, and model 'later' "
-                                         r"is not built yet \(it has no weights\)\. "):
-        check_model(unbuilt, "net")
+    message = ("`model` must be a built model, and model 'later' is not built yet (it has no "
+               "weights). Start a Sequential model with keras.Input(shape), or call "
+               f"model.build(input_shape) or the model on data first. Received: model={unbuilt!r}")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_model(unbuilt)
 
 
 def test_check_finite_weights_counts_and_names_the_first_bad_tensor():
@@ -139,6 +141,8 @@ def test_check_finite_weights_counts_and_names_the_first_bad_tensor():
         wrappers.append(wrapper)
     check_finite_weights(wrappers)  # all finite: no error
     wrappers[1].layer.kernel.assign([[np.nan, np.inf, 1.0], [-np.inf, 0.0, 1.0]])
-    with pytest.raises(ValueError, match=r"^Layer 'b' has 3 NaN/Inf values in its weight "
-                                         r"'kernel': magnitude pruning cannot rank them\."):
+    message = ("Layer 'b' has 3 NaN/Inf values in its weight 'kernel': magnitude pruning "
+               "cannot rank them. Training probably diverged: lower the learning rate, or "
+               "restore finite weights before pruning.")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         check_finite_weights(wrappers)
