@@ -451,13 +451,19 @@ def test_kerashub_encoder_loses_its_dead_feed_forward_units():
     assert max_output_diff(model, small, (6, 16)) <= 1e-4
 
 
-def test_a_constant_channel_through_a_depthwise_conv_is_folded_with_its_own_filter():
+def depthwise_chain(c_activation, **depthwise):
+    """c (1x1, `c_activation`) -> dw (3x3 depthwise) -> out, random, c's channel 1 zeroed."""
     inputs = keras.Input((6, 6, 3))
-    x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
-    x = keras.layers.DepthwiseConv2D(3, name="dw")(x)
+    x = keras.layers.Conv2D(3, 1, activation=c_activation, name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, name="dw", **depthwise)(x)
     model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
     randomize(model)
-    zero_channels(model.get_layer("c"), [1])  # channel 1 is sigmoid(0) = 0.5 everywhere
+    zero_channels(model.get_layer("c"), [1])
+    return model
+
+
+def test_a_constant_channel_through_a_depthwise_conv_is_folded_with_its_own_filter():
+    model = depthwise_chain("sigmoid")  # channel 1 is sigmoid(0) = 0.5 everywhere
 
     small = shrink(model)
 
@@ -467,12 +473,8 @@ def test_a_constant_channel_through_a_depthwise_conv_is_folded_with_its_own_filt
 
 
 def test_a_zero_channel_through_a_depthwise_conv_leaves_its_activated_bias():
-    inputs = keras.Input((6, 6, 3))
-    x = keras.layers.Conv2D(3, 1, activation="relu", name="c")(inputs)
-    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="sigmoid", name="dw")(x)
-    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
-    randomize(model)
-    zero_channels(model.get_layer("c"), [1])  # dw's channel 1 is then sigmoid(its bias)
+    # dw's channel 1 is then sigmoid(its bias)
+    model = depthwise_chain("relu", padding="same", activation="sigmoid")
 
     small = shrink(model)
 
@@ -481,12 +483,8 @@ def test_a_zero_channel_through_a_depthwise_conv_leaves_its_activated_bias():
 
 
 def test_a_zero_filter_of_a_padded_depthwise_conv_outputs_its_bias_whatever_the_input():
-    inputs = keras.Input((6, 6, 3))
-    x = keras.layers.Conv2D(3, 1, activation="sigmoid", name="c")(inputs)
-    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
-    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
-    randomize(model)
-    zero_channels(model.get_layer("c"), [1])  # 0.5 everywhere: zero padding would vary it,
+    # c's channel 1 is 0.5 everywhere: zero padding would vary it,
+    model = depthwise_chain("sigmoid", padding="same")
     kernel, bias = model.get_layer("dw").get_weights()
     kernel[..., 1, 0] = 0.0  # but dw's filter 1 ignores it
     model.get_layer("dw").set_weights([kernel, bias])
