@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, write_section
+from tests.mutation_scope import MUTATION_RUN
 
 # Mutant names are `module.function` (methods: `module.xǁClassǁmethod`) + `__mutmut_N`.
 _RULE_MODULES = ("layer_rules", "conv_rules", "channelwise_rules", "attention_rules")
@@ -109,6 +110,11 @@ _DIMS_SUM = ("ERK's weights are sums of dimensions, at least 1: the bisection's 
              "holds the answer.")
 _NOTHING_LEFT = ("With nothing left to prune, or nothing alive, the closest weight count is no "
                  "group: nothing changes.")
+_NEVER_BINDS = ("The bound never binds: the margin exceeds 1/size, so the lower pivot's position "
+                "is at most size - 2, and the upper one's at least 1.")
+_AT_FLOOR = ("A part exactly at its floor, protected, keeps what it kept (its highest groups, "
+             "holding the floor); unprotected, the reselection takes none of them or it falls "
+             "short and is protected then.")
 EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.core.patterns.Blocks._tile",
      "return tiled[tuple(slice(None, n) for n in shape)]"): _SAME_SLICE,
@@ -324,6 +330,102 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.retrain.retrain_schedule.RetrainSchedule.original_rates", ")"): _STACKLEVEL,
     ("kerasprune.retrain.retrain_schedule.RetrainSchedule.original_rates", "stacklevel=4,"):
         _STACKLEVEL,
+    # kth_smallest_of_parts: what only steers the search (its result is exact whatever
+    # the pivots; its cost is tested by tests/core/test_order_statistics.py)
+    ("kerasprune.core.order_statistics.kth_smallest_of_parts",
+     "sample = _sample(parts, lo, hi) if inside >= _DIRECT else None"):
+        "Exactly `_DIRECT` candidates are copied now or after one more narrowing: the same "
+        "answer.",
+    **{("kerasprune.core.order_statistics.kth_smallest_of_parts", line):
+        "A sample of 2 or 3 values only decides whether the candidates are copied now or "
+        "after one more narrowing: the same answer."
+       for line in ("if sample is None or sample.size <= 2:",
+                    "if sample is None or sample.size < 3:")},
+    **{("kerasprune.core.order_statistics.kth_smallest_of_parts", line):
+        "The margin moves by 1/65,536 of the rank, the pivots by one sample position: the "
+        "same answer, as many passes." for line in (
+        "margin = 3.0 / math.sqrt(sample.size) - 1.0 / sample.size",
+        "margin = 3.0 / math.sqrt(sample.size) + 2.0 / sample.size")},
+    **{("kerasprune.core.order_statistics.kth_smallest_of_parts", line): _NEVER_BINDS
+       for line in (
+        "p1 = sample[min(sample.size + 1, max(0, math.floor((fraction - margin) * sample.size)))]",
+        "p1 = sample[min(sample.size - 2, max(0, math.floor((fraction - margin) * sample.size)))]",
+        "p2 = sample[min(sample.size - 1, max(1, math.ceil((fraction + margin) * sample.size)))]")},
+    **{("kerasprune.core.order_statistics.kth_smallest_of_parts", line):
+        "Only for the lowest or highest ranks: the outer pivot is the sample's second instead "
+        "of its first (or last), one sample position: the same answer." for line in (
+        "p1 = sample[min(sample.size - 1, max(1, math.floor((fraction - margin) * sample.size)))]",
+        "p2 = sample[min(sample.size - 2, max(0, math.ceil((fraction + margin) * sample.size)))]")},
+    **{("kerasprune.core.order_statistics.kth_smallest_of_parts", line): _BELOW_HI for line in (
+        "at_most_p1, below_p2 = _counts(parts, lo, None, [(p1, np.less_equal), (p2, np.less)])",
+        "(below_p1,) = [below_p2] if p1 == p2 else _counts(parts, lo, None, [(p1, np.less)])",
+        "(at_most_p2,) = _counts(parts, lo, None, [(p2, np.less_equal)])")},
+    ("kerasprune.core.order_statistics.kth_smallest_of_parts",
+     "lo, inside = p2, inside + at_most_p2"):
+        "Only when the rank lies above the upper pivot (the highest ranks): the overcount "
+        "takes one more sample, which holds too few values to narrow: the same copy.",
+    ("kerasprune.core.order_statistics._partition_inside",
+     "return value, below_lo + int(np.count_nonzero(candidates[: rank + 1] < value))"):
+        "After the partition, positions rank - 1 and rank hold the value and one at least as "
+        "large: neither is below it.",
+    # the selection rule
+    ("kerasprune.core.selection.select_pruned_parts",
+     "highest = np.max(highests) if highests else 1.0  # one pass per part: NaN propagates"):
+        "With no groups at all, the highest score is only compared with +inf and NaN: "
+        "0 and 1 are neither.",
+    ("kerasprune.core.selection.select_pruned_parts",
+     "if left >= 0:  # then some groups are alive: the target is at most every weight"):
+        _NOTHING_LEFT,
+    ("kerasprune.core.selection._select_unequal",
+     "if left >= 0:  # then some groups are alive: the target is at most every weight"):
+        _NOTHING_LEFT,
+    ("kerasprune.core.selection._common_size", "return 2"):
+        "No part has a group: any common size makes zero weights to prune.",
+    ("kerasprune.core.selection._prune_lowest_equal_size",
+     "alive = [~p if (p.any()) or True else None for p in pruned]  # None: nothing pruned yet"):
+        "None stands for an all-True mask (memory only): the same marks.",
+    **{("kerasprune.core.selection._prune_lowest_equal_size", line):
+        "Only which search runs (over the alive groups alone, or over all of them masked): "
+        "both give the same marks." for line in (
+        "if 5 * n_alive < sum(p.size for p in pruned):  # mostly pruned: select among the "
+        "others only",
+        "if 4 * n_alive <= sum(p.size for p in pruned):  # mostly pruned: select among the "
+        "others only")},
+    ("kerasprune.core.selection._prune_lowest_equal_size", "if k > n_alive:"):
+        "k equal to the alive count: the k-th smallest alive score is the highest, and every "
+        "alive group is below or tied with it: the same marks.",
+    ("kerasprune.core.selection._prune_lowest_equal_size",
+     "tied = np.flatnonzero((values == threshold) & ~marks)[:ties] if (ties) or True else []"):
+        "`[:0]` is empty, as no ties are.",
+    **{("kerasprune.core.selection.select_with_floors", line):
+        "An all-zero vector is not `.any()`, whatever its dtype." for line in (
+        "short = (np.zeros(len(pruned), dtype=None) if floors is None",
+        "short = (np.zeros(len(pruned), ) if floors is None")},
+    ("kerasprune.core.selection.select_with_floors",
+     "else _kept(sizes, pruned, [s.size for s in scores]) <= floors)"): _AT_FLOOR,
+    ("kerasprune.core.selection._protect_and_reselect",
+     "short = ~protected & (_kept(rest_sizes, chosen, counts) <= floors)"): _AT_FLOOR,
+    ("kerasprune.core.selection._protect_and_reselect",
+     "rest = [None if (w is None) and False else s[w] for s, w in zip(scores, where)]"):
+        "A short part's rest is set in the loop's first pass, before it is read.",
+    ("kerasprune.core.selection._protect_and_reselect",
+     "where[t], rest[t] = _rest_with(scores[t], None, pruned[t], where[t], top)"):
+        "The unequal-size path is the general one: for equal groups it finds the same "
+        "positions (the kept groups and the protected ones).",
+    ("kerasprune.core.selection._protect_and_reselect", "protected = short"):
+        "A protected part's highest groups stay +inf in the rest, so it never falls short "
+        "again: remembering it only skips a check.",
+    ("kerasprune.core.selection._protect_and_reselect", "max(left, 0) / max(inside, 2))"):
+        "With one weight in the rest the fraction differs only when that weight must go; it "
+        "is then a protected group's (+inf, never pruned), or the first selection took it.",
+    ("kerasprune.core.selection._top", "if n_alive == 0 or floor < 0:"):
+        "Only a part short of its floor is protected: its floor is > 0.",
+    ("kerasprune.core.selection._top",
+     'order = np.flatnonzero(alive)[np.argsort(-scores[alive], kind="STABLE")]'): _KIND,
+    **{("kerasprune.core.selection._kept", line): _INT_COUNTS for line in (
+        "return np.array(kept, dtype=None)", "return np.array(kept, )")},
+    ("kerasprune.core.selection.PruningSet.release_scores", "self.scores = None"):
+        "Nothing reads the scores once they are released: None frees them as well.",
 }
 
 
@@ -333,8 +435,9 @@ def run_mutmut(max_children: int, names: tuple[str, ...]) -> None:
     command = [str(mutmut), "run", "--max-children", str(max_children), *names]
     print(" ".join(command), flush=True)
     # Each mutant starts pytest afresh: not loading the unused plugins of the environment
-    # (hypothesis works without its own) saves ~0.1 s a mutant.
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    # (hypothesis works without its own) saves ~0.1 s a mutant. Property tests draw a
+    # fifth of their examples (tests/mutation_scope.py `examples`).
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", MUTATION_RUN: "1"}
     subprocess.run(command, cwd=ROOT, check=True, env=env)
 
 

@@ -1,4 +1,5 @@
-"""Which test modules judge a mutant of each mutated source file (`make mutation`).
+"""How `make mutation` runs the tests: which modules judge a mutant of each mutated
+source file, and how many examples a property test draws.
 
 mutmut runs, for a mutant, the tests that reached the mutated function in its first,
 instrumented run: nearly every test reaches the validators and the selection rule through
@@ -6,6 +7,19 @@ instrumented run: nearly every test reaches the validators and the selection rul
 mutant's file, the tests written for that code, so a mutant they miss is reported
 instead of being caught (slowly) by an unrelated integration test.
 """
+
+import os
+
+MUTATION_RUN = "KERASPRUNE_MUTATION_RUN"  # set by bench/mutation.py for its mutmut run
+
+
+def examples(n: int) -> int:
+    """Examples a property test draws: `n`, or a fifth of them (at least 5, at most n) under
+    `make mutation`, where every surviving mutant re-runs all its file's properties.
+    Hypothesis keeps each failing example in its database and replays it first, so an
+    example that killed one mutant is tried on the next ones."""
+    return min(n, max(5, n // 5)) if os.environ.get(MUTATION_RUN) else n
+
 
 CORE_SELECTION = ("tests/core/test_selection.py", "tests/core/test_set_selection.py")
 CHANNELS = ("tests/structured/test_channel_groups.py", "tests/structured/test_surgery.py")

@@ -3,7 +3,7 @@
 import configparser
 from pathlib import Path
 
-from tests.mutation_scope import RELEVANT_TESTS, relevant, source_of
+from tests.mutation_scope import MUTATION_RUN, RELEVANT_TESTS, examples, relevant, source_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +33,10 @@ def test_a_mutant_is_judged_by_its_files_tests_only():
     assert not relevant(method, "tests/core/test_validation.py::test_check_positive")
     # mutmut's own runs (instrumented stats, the clean check) keep every test
     assert source_of("stats") is None and relevant("stats", "tests/test_cli.py::test_x")
+
+
+def test_property_tests_draw_a_fifth_of_their_examples_under_mutation(monkeypatch):
+    monkeypatch.delenv(MUTATION_RUN, raising=False)
+    assert [examples(n) for n in (3, 25, 150)] == [3, 25, 150]
+    monkeypatch.setenv(MUTATION_RUN, "1")
+    assert [examples(n) for n in (3, 25, 150)] == [3, 5, 30]

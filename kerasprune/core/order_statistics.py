@@ -3,7 +3,7 @@
 A copy-and-partition (`np.partition`) of a model's scores holds another 4 bytes per weight,
 walks 100 MB arrays several times at random, and slows down badly when most values tie
 (zeros that are not yet masked, e.g. restored weights). `kth_smallest` instead narrows an
-interval `(lo, hi)` that must hold the answer: two pivots taken from a strided sample just
+interval `(lo, hi)` that must hold the answer: two pivots taken from a random sample just
 below and above the target rank, then counts over the arrays chunk by chunk (each chunk
 stays in the cache) of the alive values up to the lower pivot and below the upper one.
 Usually the answer lies between them and the interval keeps only those values, about 2%,
@@ -24,7 +24,7 @@ import numpy as np
 
 _CHUNK = 1 << 18  # entries per chunk of a counting pass
 _DIRECT = 1 << 20  # candidates few enough to copy and partition (4 MB of float32)
-_SAMPLE = 1 << 16  # strided sample size for the pivots: one count leaves ~2% of the entries
+_SAMPLE = 1 << 16  # random sample size for the pivots: one count leaves ~2% of the entries
 
 Part = tuple[np.ndarray, "np.ndarray | None"]  # (scores, alive); alive None: all of them
 
@@ -122,15 +122,24 @@ def _counts(parts, lo, hi, tests) -> list[int]:
 
 
 def _sample(parts, lo, hi) -> np.ndarray:
-    """Sorted alive scores in `(lo, hi)` at evenly spaced positions of all the parts."""
-    step = max(1, sum(s.size for s, _ in parts) // _SAMPLE)
-    taken, position = [], 0
-    for scores, alive in parts:
-        first = -position % step  # the stride runs on across parts
-        values = scores[first::step]
-        mask = _inside(values, None if alive is None else alive[first::step], lo, hi)
+    """Sorted alive scores in `(lo, hi)` at random positions of all the parts.
+
+    Random, not strided: a stride can alias with periodic scores (every 10th score
+    non-zero, every 30th sampled: a sample holding none of the zeros, and a search
+    that copies them all). The seed is fixed, so a search always takes the same path.
+    """
+    sizes = [s.size for s, _ in parts]
+    total = sum(sizes)
+    positions = np.sort(np.random.default_rng(0).integers(0, total, min(total, _SAMPLE)))
+    ends = np.cumsum(sizes)
+    bounds = np.searchsorted(positions, ends)
+    taken = []
+    for (scores, alive), end, size, first, last in zip(parts, ends, sizes,
+                                                      [0, *bounds[:-1]], bounds):
+        at = positions[first:last] - (end - size)
+        values = scores[at]
+        mask = _inside(values, None if alive is None else alive[at], lo, hi)
         taken.append(values if mask is None else values[mask])
-        position += scores.size
     return np.sort(np.concatenate(taken))
 
 

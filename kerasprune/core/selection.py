@@ -87,7 +87,7 @@ def select_pruned_parts(
     total = size * sum(s.size for s in scores)
     done = size * sum(int(np.count_nonzero(a)) for a in already if a is not None)
     left = int(round(sparsity * total)) - done
-    if left > 0 and done < total:
+    if left > 0:  # then some groups are alive: the target is at most every weight
         groups, rest = divmod(left, size)  # the closest count; fewer groups on a tie
         _prune_lowest_equal_size(scores, pruned, groups + (2 * rest > size), highest == np.inf)
     return pruned
@@ -121,7 +121,7 @@ def _select_unequal(scores: list, sizes: Sequence, pruned: list, sparsity: float
     already = np.concatenate(pruned)
     total, done = int(sizes.sum()), int(sizes[already].sum())
     left = int(round(sparsity * total)) - done
-    if left > 0 and done < total:
+    if left > 0:  # then some groups are alive: the target is at most every weight
         alive = np.flatnonzero(~already)
         joined = np.concatenate(scores)[alive]
         already[alive[_lowest_by_weight_count(joined, sizes[alive], left)]] = True

@@ -13,11 +13,12 @@ from hypothesis.extra.numpy import arrays
 
 import kerasprune
 from kerasprune.core.allocation import erk_kept, floor_weights, lamp_scores
+from tests.mutation_scope import examples
 
 shapes = st.lists(st.tuples(st.integers(1, 9), st.integers(1, 40)), min_size=1, max_size=6)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(shapes=shapes, sparsity=st.floats(0.0, 0.999),
        densities=st.sampled_from([0.0, 0.01, 0.3, 1.0]))
 def test_floors_never_make_the_target_unreachable(shapes, sparsity, densities):
@@ -29,7 +30,7 @@ def test_floors_never_make_the_target_unreachable(shapes, sparsity, densities):
     assert np.all(floors <= np.maximum(share, densities > 0))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(shapes=shapes, fraction=st.floats(0.0, 1.0), data=st.data())
 def test_erk_is_exact_bounded_and_proportional_to_the_sum_of_dims(shapes, fraction, data):
     counts = np.array([a * b for a, b in shapes])
@@ -62,7 +63,7 @@ def _lamp_reference(scores):
     return np.array(out)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(scores=arrays(np.float32, st.integers(1, 30),
                     elements=st.sampled_from([0.0, 0.5, 1.0, 3.0])))
 def test_lamp_scores_match_the_definition(scores):

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerasprune.core.patterns import Blocks, Unstructured, get
+from tests.mutation_scope import examples
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows=st.integers(1, 11), cols=st.integers(1, 7), bh=st.integers(1, 5), bw=st.integers(1, 3))
 def test_blocks_round_trip_and_sizes(rows, cols, bh, bw):
     weight = np.random.default_rng(0).normal(size=(rows, cols)).astype("float32")
@@ -34,7 +35,9 @@ def test_blocks_on_conv_kernel_cover_in_out_axes():
 
 def test_unstructured_and_get():
     assert isinstance(get(None), Unstructured)
-    with pytest.raises(TypeError, match="`pattern` must be"):
+    message = ("`pattern` must be a kerasprune.patterns.MaskPattern instance or None. "
+               "Received: pattern=3 of type int")
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         get(3)
     with pytest.raises(ValueError, match="`block_shape` must be"):
         Blocks((4, -1))

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kerasprune
-from kerasprune.core.selection import select_pruned
+from kerasprune.core.selection import select_pruned, uniform_size
+from tests.mutation_scope import examples
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     scores=arrays(np.float32, st.integers(1, 200), elements=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])),
     sparsity=st.floats(0.0, 0.999),
@@ -150,7 +151,7 @@ group_scores = arrays(np.float32, st.integers(1, 80),
                       elements=st.sampled_from([0.0, 0.25, 1.0, 2.0, 3.5, np.inf]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(scores=group_scores, data=st.data(), sparsity=st.floats(0.0, 1.0))
 def test_selection_matches_reference_for_equal_and_unequal_groups(scores, data, sparsity):
     n = scores.size
@@ -165,7 +166,7 @@ def test_selection_matches_reference_for_equal_and_unequal_groups(scores, data, 
         np.testing.assert_array_equal(select_pruned(scores, size, already, sparsity), pruned)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(scores=group_scores, sparsity=st.floats(0.0, 1.0))
 def test_selection_exact_count_when_enough_finite_groups(scores, sparsity):
     n = scores.size
@@ -186,8 +187,18 @@ def test_edge_block_ties_go_to_the_earlier_group_and_closest_count():
 
 
 def test_selection_refuses_nan_scores():
-    with pytest.raises(ValueError, match="NaN"):
+    message = "`scores` must not contain NaN: every group needs a comparable score."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         select_pruned(np.array([1.0, np.nan]), 1, np.zeros(2, bool), 0.5)
+
+
+@pytest.mark.parametrize("sizes, expected", [
+    (3, 3), (np.array([5]), 5), (np.array([], np.int64), 1), (np.array([2, 2, 2]), 2),
+    (np.broadcast_to(np.int64(4), (6,)), 4), (np.array([2, 3]), None),
+    (np.array([1, 2], np.int8), None), (np.array([7, 7], np.uint8), 7),
+])
+def test_uniform_size_is_the_common_size_of_any_integer_vector(sizes, expected):
+    assert uniform_size(sizes) == expected
 
 
 # -- update_masks: masks only grow, NaN refusal, floors in every scope ------------------
@@ -210,7 +221,7 @@ def _masks(model):
     return [np.asarray(m).copy() for w in kerasprune.prune_wrappers(model) for m in w.masks]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     widths=st.lists(st.integers(1, 24), min_size=3, max_size=5),
     scales=st.lists(st.sampled_from([1e-3, 0.1, 1.0, 30.0]), min_size=1, max_size=4),

@@ -14,10 +14,11 @@ from kerasprune.core.order_statistics import kth_smallest_of_parts
 from kerasprune.core.selection import select_pruned_parts, select_with_floors
 from tests.core.test_order_statistics import tiny_chunks, values  # noqa: F401 (a fixture)
 from tests.core.test_selection import reference_selection
+from tests.mutation_scope import examples
 
 def with_fixture(max_examples):
     """Settings for a property test taking `tiny_chunks` (it only sets constants)."""
-    return settings(max_examples=max_examples, deadline=None,
+    return settings(max_examples=examples(max_examples), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -97,7 +98,7 @@ def tensor_sets(draw):
     return scores, sizes, given_sizes, already
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(tensors=tensor_sets(), sparsity=st.floats(0.0, 1.0), data=st.data())
 def test_set_selection_with_floors_matches_the_joined_reference(tensors, sparsity, data):
     scores, sizes, given_sizes, already = tensors
@@ -144,3 +145,29 @@ def test_unequal_groups_prune_one_weight_when_one_is_asked():
     # 4 weights at 25%: the lowest group holds exactly the one weight to prune.
     (pruned,) = select_pruned_parts([np.array([0.1, 0.5])], [np.array([1, 3])], [None], 0.25)
     assert pruned.tolist() == [True, False]
+
+
+def test_groups_already_pruned_may_be_given_as_a_float_mask():
+    scores = [np.array([0.5, 0.1, 0.9, 0.2], np.float32), np.array([0.3, 0.4], np.float32)]
+    as_bool = [np.array([False, True, False, False]), np.array([False, False])]
+    as_float = [a.astype(np.float32) for a in as_bool]
+    expected = select_pruned_parts(scores, [1, 1], as_bool, 0.5)
+    assert [p.tolist() for p in expected] == [[False, True, False, True], [True, False]]
+    got = select_pruned_parts(scores, [1, 1], as_float, 0.5)
+    assert [p.tolist() for p in got] == [p.tolist() for p in expected]
+
+
+def test_a_set_mostly_pruned_selects_among_its_alive_groups_like_the_reference():
+    # More than 3/4 pruned: the search runs over the alive groups only, which must
+    # include every group of a part with nothing pruned yet.
+    rng = np.random.default_rng(3)
+    scores = [rng.integers(0, 4, n).astype(np.float32) for n in (12, 300, 9)]
+    already = [None, rng.random(300) < 0.97, np.zeros(9, bool)]
+    joined_already = np.concatenate([np.zeros(12, bool), already[1], already[2]])
+    assert joined_already.mean() > 0.75
+    for sparsity in (0.95, 0.97, 0.99):
+        pruned = select_pruned_parts(scores, [1, 1, 1], already, sparsity)
+        expected = reference_selection(np.concatenate(scores), np.ones(321, np.int64),
+                                       joined_already, sparsity)
+        np.testing.assert_array_equal(np.concatenate(pruned), expected)
+        assert np.concatenate(pruned).sum() == round(sparsity * 321)

@@ -100,6 +100,12 @@ def test_schedules_serialize_with_every_argument(schedule):
     (lambda: kerasprune.ConstantSparsity(0.5, begin_step=0, end_step=4, frequency=5),
      "`frequency`=5 is longer than the pruning span of 4 steps (begin_step=0, end_step=4): "
      "masks would be updated only at the ends. Lower `frequency`."),
+    (lambda: kerasprune.PolynomialDecay(0.0, 0.5, begin_step=100, end_step=150, frequency=60),
+     "`frequency`=60 is longer than the pruning span of 50 steps (begin_step=100, "
+     "end_step=150): masks would be updated only at the ends. Lower `frequency`."),
+    (lambda: kerasprune.ConstantSparsity(0.5, begin_step=0, end_step=1, frequency=2),
+     "`frequency`=2 is longer than the pruning span of 1 steps (begin_step=0, end_step=1): "
+     "masks would be updated only at the ends. Lower `frequency`."),
     (lambda: kerasprune.PolynomialDecay(-0.1, 0.5, 0, 10),
      "`initial_sparsity` must be a float in [0, 1). Received: initial_sparsity=-0.1"),
     (lambda: kerasprune.PolynomialDecay(0.1, 1.5, 0, 10),
@@ -145,3 +151,16 @@ def test_polynomial_decay_reaches_the_final_sparsity_at_end_step_off_the_frequen
     # (end - begin) = 10 is not a multiple of frequency 3: the last held step is 9.
     schedule = kerasprune.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=10, frequency=3)
     assert schedule(9) < 0.8 and schedule(10) == 0.8
+
+
+def test_a_frequency_up_to_the_span_and_a_span_of_no_steps_are_accepted():
+    # An update at each end of the span; one-shot at begin_step = end_step, any frequency.
+    span = kerasprune.PolynomialDecay(0.0, 0.5, begin_step=0, end_step=100, frequency=100)
+    assert span(100) == 0.5
+    assert kerasprune.ConstantSparsity(0.5, begin_step=10, end_step=10, frequency=100)(10) == 0.5
+    assert kerasprune.PolynomialDecay(0.5, 0.5, begin_step=0, end_step=10, frequency=5)(5) == 0.5
+
+
+def test_polynomial_decay_defaults_to_zhu_and_guptas_cubic_every_100_steps():
+    schedule = kerasprune.PolynomialDecay(0.0, 0.5, begin_step=0, end_step=1000)
+    assert (schedule.power, schedule.frequency) == (3.0, 100)

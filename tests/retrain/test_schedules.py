@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from kerasprune.retrain.retrain_schedule import evaluate_schedule
 from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, RETRAIN_SCHEDULES, SLR, allr_d1
+from tests.mutation_scope import examples
 
 T = 1000  # original training steps
 LINEAR = keras.optimizers.schedules.PolynomialDecay(0.1, decay_steps=T, end_learning_rate=0.0)
@@ -224,7 +225,7 @@ def test_schedule_drives_a_real_optimizer_in_compiled_training():
     assert float(restored.learning_rate) == 0.0  # a fresh optimizer: step 0 of the warm-up
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     retrain=st.integers(1, 400),
     d1=st.floats(0.0, 3.0),

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 import kerasprune
 from kerasprune.core.selection import select_pruned
 from kerasprune.structured.channel_patterns import NM, Channels, channels_kept
+from tests.mutation_scope import examples
 
 RNG = np.random.default_rng(0)
 
@@ -86,7 +87,7 @@ def test_channels_rejects_bad_arguments(kwargs, name):
         Channels(**kwargs)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(n=st.integers(1, 3), extra=st.integers(1, 3), runs=st.integers(1, 4),
        outs=st.integers(1, 5), conv=st.booleans())
 def test_nm_masks_keep_exactly_n_of_every_m_along_the_input_axis(n, extra, runs, outs, conv):
