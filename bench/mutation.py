@@ -364,6 +364,11 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      "lo, inside = p2, inside + at_most_p2"):
         "Only when the rank lies above the upper pivot (the highest ranks): the overcount "
         "takes one more sample, which holds too few values to narrow: the same copy.",
+    **{("kerasprune.core.order_statistics._sample", line): _PIVOTS for line in (
+        "positions = np.sort(np.random.default_rng(1).integers(0, total, min(total, _SAMPLE)))",
+        "positions = np.sort(np.random.default_rng(0).integers(1, total, min(total, _SAMPLE)))",
+        "[1, *bounds[:-1]], bounds):",
+        "mask = _inside(values, None if (alive is None) or True else alive[at], lo, hi)")},
     ("kerasprune.core.order_statistics._partition_inside",
      "return value, below_lo + int(np.count_nonzero(candidates[: rank + 1] < value))"):
         "After the partition, positions rank - 1 and rank hold the value and one at least as "

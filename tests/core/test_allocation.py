@@ -177,3 +177,10 @@ def test_a_floor_keeps_one_weight_of_a_tiny_tensor_when_the_set_can_afford_it():
     for counts in ([2, 100], [2, 20]):
         floors = floor_weights(np.array(counts), 0.9, np.array([0.01, 0.01]))
         assert floors.tolist() == [1, 1] and floors.dtype == np.int64
+
+
+def test_floors_the_set_cannot_afford_fall_back_to_each_tensors_share():
+    # Three 2-weight tensors at 90% keep 1 weight in total: three floors of 1 do not fit,
+    # so each keeps its uniform share, 0.
+    floors = floor_weights(np.array([2, 2, 2]), 0.9, np.array([0.01, 0.01, 0.01]))
+    assert floors.tolist() == [0, 0, 0]

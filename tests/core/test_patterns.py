@@ -27,6 +27,13 @@ def test_blocks_round_trip_and_sizes(rows, cols, bh, bw):
     np.testing.assert_array_equal(kept_scores > 0, keep)
 
 
+def test_edge_blocks_hold_the_rows_and_columns_left_over():
+    # 5 x 3 in blocks of 4 x 2: a 4 x 2 block, a 4 x 1 edge, a 1 x 2 edge and a 1 x 1 corner.
+    scores, sizes = Blocks((4, 2)).group_scores(np.ones((5, 3), "float32"))
+    assert sorted(sizes.tolist()) == [1, 2, 4, 8]
+    np.testing.assert_allclose(scores, 1.0)
+
+
 def test_blocks_on_conv_kernel_cover_in_out_axes():
     weight = np.ones((3, 3, 8, 2), dtype="float32")
     scores, sizes = Blocks((4, 1)).group_scores(weight)

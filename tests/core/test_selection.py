@@ -125,6 +125,10 @@ def test_groups_scored_infinite_are_never_pruned():
     scores = np.array([np.inf, 1.0, np.inf, 2.0])
     pruned = select_pruned(scores, np.ones(4, int), np.zeros(4, bool), 0.75)
     assert pruned.tolist() == [False, True, False, True]
+    # a dead group scored +inf takes nothing from what the alive ones may give
+    already = np.array([True, False, False, False])
+    pruned = select_pruned(np.array([np.inf, 1.0, 2.0, np.inf]), 1, already, 1.0)
+    assert pruned.tolist() == [True, True, True, False]
     pruned = select_pruned(scores, np.array([1, 2, 3, 4]), np.zeros(4, bool), 0.9)
     assert pruned.tolist() == [False, True, False, True]
 
@@ -174,6 +178,16 @@ def test_selection_exact_count_when_enough_finite_groups(scores, sparsity):
     k = round(sparsity * n)
     assert pruned.sum() == min(k, int(np.isfinite(scores).sum()))
     assert not pruned[np.isinf(scores)].any()
+
+
+@pytest.mark.parametrize("size, left, groups", [
+    (4, 10, 2), (4, 11, 3), (4, 9, 2), (5, 12, 2), (5, 13, 3), (3, 4, 1), (3, 5, 2)])
+def test_equal_groups_prune_the_closest_count_fewer_on_a_tie(size, left, groups):
+    # 10 groups of `size` weights, `left` weights asked: 10 of 4-weight groups is 2.5
+    # groups, a tie: 2.
+    n = 10
+    pruned = select_pruned(np.arange(n, dtype=np.float32), size, None, left / (n * size))
+    assert pruned.tolist() == [True] * groups + [False] * (n - groups)
 
 
 def test_edge_block_ties_go_to_the_earlier_group_and_closest_count():

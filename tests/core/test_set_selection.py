@@ -162,12 +162,24 @@ def test_a_set_mostly_pruned_selects_among_its_alive_groups_like_the_reference()
     # include every group of a part with nothing pruned yet.
     rng = np.random.default_rng(3)
     scores = [rng.integers(0, 4, n).astype(np.float32) for n in (12, 300, 9)]
+    scores[0][[2, 5]] = scores[2][4] = np.inf  # never pruned, in this branch too
     already = [None, rng.random(300) < 0.97, np.zeros(9, bool)]
     joined_already = np.concatenate([np.zeros(12, bool), already[1], already[2]])
     assert joined_already.mean() > 0.75
-    for sparsity in (0.95, 0.97, 0.99):
+    for sparsity in (0.95, 0.97, 1.0):
         pruned = select_pruned_parts(scores, [1, 1, 1], already, sparsity)
         expected = reference_selection(np.concatenate(scores), np.ones(321, np.int64),
                                        joined_already, sparsity)
         np.testing.assert_array_equal(np.concatenate(pruned), expected)
-        assert np.concatenate(pruned).sum() == round(sparsity * 321)
+        assert np.concatenate(pruned).sum() == min(round(sparsity * 321), 321 - 3)
+
+
+def test_a_floor_protects_the_highest_alive_groups_not_the_pruned_ones():
+    # 6 of 8 pruned: `small`'s two pruned groups score lowest, so its floor protects its
+    # highest alive group, and `large` gives three.
+    small = np.array([0.5, 0.6, 1.0, 2.0], np.float32)
+    large = np.array([5.0, 6.0, 7.0, 8.0], np.float32)
+    already = [np.array([True, True, False, False]), np.zeros(4, bool)]
+    pruned = select_with_floors([small, large], [1, 1], already, 0.75, np.array([1, 0]))
+    assert [p.tolist() for p in pruned] == [[True, True, True, False],
+                                            [True, True, True, False]]
