@@ -22,7 +22,8 @@ def examples(n: int) -> int:
 
 
 CORE_SELECTION = ("tests/core/test_selection.py", "tests/core/test_set_selection.py")
-CHANNELS = ("tests/structured/test_channel_groups.py", "tests/structured/test_surgery.py")
+CHANNELS = ("tests/structured/test_layer_rules.py", "tests/structured/test_channel_groups.py",
+            "tests/structured/test_surgery.py")
 
 RELEVANT_TESTS: dict[str, tuple[str, ...]] = {
     "kerasprune/core/selection.py": (*CORE_SELECTION, "tests/core/test_allocation.py",

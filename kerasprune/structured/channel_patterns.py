@@ -144,7 +144,7 @@ class Channels(MaskPattern):
             warnings.warn(
                 f"Model '{model.name}' has no graph of layers (it is subclassed): its "
                 "channels are chosen layer by layer, not by coupled group, and shrink "
-                "cannot rebuild it.", stacklevel=3)
+                "cannot rebuild it.", stacklevel=4)
             return per_layer_masks(wrappers, sparsity, final_sparsity, gradients, activations)
         return group_masks(model, wrappers, sparsity, final_sparsity, gradients, activations)
 

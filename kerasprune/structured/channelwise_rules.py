@@ -28,10 +28,8 @@ class BatchNormRule(LayerRule):
     """BatchNormalization over the last axis: an affine map per channel (inference mode)."""
 
     def applies(self, layer, inputs) -> bool:
-        axis = layer.axis if isinstance(layer.axis, int) else (
-            layer.axis[0] if len(layer.axis) == 1 else None)
-        rank = len(inputs[0].shape)
-        return axis is not None and axis % rank == rank - 1
+        rank = len(inputs[0].shape)  # Keras 3 keeps one int axis
+        return layer.axis % rank == rank - 1
 
     def propagate(self, analysis, layer, inputs, output) -> None:
         values = analysis.values(inputs[0])
@@ -133,10 +131,7 @@ class MergeRule(LayerRule):
         for tensor in inputs[1:]:
             analysis.unify(first, analysis.atoms(tensor))
         values = np.stack([analysis.values(t) for t in inputs])
-        result = self.reducers[type(layer)](values)
-        if isinstance(layer, keras.layers.Multiply):
-            result = np.where((values == 0).any(axis=0), 0.0, result)
-        analysis.assign(output, first, result)
+        analysis.assign(output, first, self.reducers[type(layer)](values))
 
 
 class ElementwiseRule(LayerRule):

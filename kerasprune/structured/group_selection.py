@@ -48,9 +48,8 @@ def group_masks(
     final = sparsity if final_sparsity is None else final_sparsity
     options = _shared_options(wrappers)
     groups = ChannelGroups(model)
-    table = _GroupTable(groups, wrappers, (gradients or {}, activations or {}),
-                        options["combine"])
-    sets = _selection_sets(groups, table, wrappers, sparsity, final)
+    table = _GroupTable(groups, (gradients or {}, activations or {}), options["combine"])
+    sets = _selection_sets(groups, table, sparsity, final)
     if options["target"] == "channels":
         pruned = table.select(sets)
     else:
@@ -58,7 +57,7 @@ def group_masks(
     if groups.left_whole:
         warnings.warn(
             "Channel pruning leaves these pruned layers whole (no channel of theirs can be "
-            f"removed exactly): {groups.left_whole}", LayersLeftWholeWarning, stacklevel=4)
+            f"removed exactly): {groups.left_whole}", LayersLeftWholeWarning, stacklevel=5)
     return _write_masks(groups, wrappers, pruned)
 
 
@@ -121,14 +120,12 @@ def _shared_options(wrappers) -> dict[str, str]:
 class _GroupTable:
     """Scores, sizes and pruned state of every group (vectors over the groups)."""
 
-    def __init__(self, groups: ChannelGroups, wrappers, data: tuple, combine: str):
+    def __init__(self, groups: ChannelGroups, data: tuple, combine: str):
         n = groups.count
         total, maximum = np.zeros(n), np.full(n, -np.inf)
         self.sizes = np.zeros(n, dtype=np.int64)
         alive = np.zeros(n, dtype=bool)
         for member in groups.members:
-            if member.wrapper is None:
-                continue
             scores, channel_alive = _member_scores(member, *data)
             ok = member.groups >= 0
             if scores is None or not ok.any():
@@ -172,13 +169,12 @@ def _member_scores(member, gradients, activations):
     return wrapper.pattern.protect(scores), alive
 
 
-def _selection_sets(groups, table, wrappers, sparsity, final):
+def _selection_sets(groups, table, sparsity, final):
     """`[(group indices, target)]`: each set of coupled layers, or one global set."""
     layers_of: dict[int, list] = {}
     for member in groups.members:
-        if member.wrapper is not None:
-            for c in np.unique(groups.component[member.groups[member.groups >= 0]]):
-                layers_of.setdefault(int(c), []).append(member.wrapper)
+        for c in np.unique(groups.component[member.groups[member.groups >= 0]]):
+            layers_of.setdefault(int(c), []).append(member.wrapper)
     shared, sets = [], []
     for component, members in sorted(layers_of.items()):
         index = np.flatnonzero((groups.component == component) & table.scored)
@@ -207,7 +203,7 @@ def _select_for_cost(groups, table, sets, sparsity: float, target: str) -> np.nd
         warnings.warn(
             f"Channels(target={target!r}): removing every prunable channel group leaves "
             f"{reached / dense:.3f} of the dense model's {target}, above the target "
-            f"{1 - sparsity:.3f}.", stacklevel=4)
+            f"{1 - sparsity:.3f}.", stacklevel=6)
         return best
     low, high = 0.0, 1.0
     for _ in range(30):
@@ -224,8 +220,6 @@ def _write_masks(groups, wrappers, pruned) -> list[list[np.ndarray]]:
     masks = {id(w): [np.asarray(m) for m in w.masks] for w in wrappers}
     for member in groups.members:
         wrapper = member.wrapper
-        if wrapper is None:
-            continue
         keep = np.ones(member.groups.size, dtype=bool)
         ok = member.groups >= 0
         keep[ok] = ~pruned[member.groups[ok]]

@@ -5,6 +5,8 @@ Every coupling kind is built as a small graph, pruned with the plain user call
 shrunk model's outputs must equal the masked model's.
 """
 
+import re
+
 import numpy as np
 import keras
 import pytest
@@ -227,11 +229,18 @@ def test_transformer_feed_forward_units_are_pruned_and_the_stream_is_left_whole(
 def test_an_output_layer_is_left_whole_and_named():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="hidden"),
                               keras.layers.Dense(3, name="out")])
+    # L1 ranks hidden's channels 7 < 6 < ... < 0: its last group is pruned, and out's
+    # channels (in no group) must not follow it.
+    model.get_layer("hidden").set_weights([np.tile(np.arange(8.0, 0.0, -1, dtype="float32"),
+                                                   (4, 1)), np.zeros(8, "float32")])
     pruned = kerasprune.prune(model, pattern=Channels("l1"))
-    with pytest.warns(LayersLeftWholeWarning, match="'out': 'it reaches a model output'"):
+    message = ("Channel pruning leaves these pruned layers whole (no channel of theirs can be "
+               "removed exactly): {'out': 'it reaches a model output'}")
+    with pytest.warns(LayersLeftWholeWarning, match=f"^{re.escape(message)}$") as record:
         kerasprune.update_masks(pruned, 0.5)
+    assert record[0].filename == __file__  # the user's call, not kerasprune's internals
     assert kept(pruned, "out").all()
-    assert kept(pruned, "hidden").sum() == 4
+    assert kept(pruned, "hidden").tolist() == [True] * 4 + [False] * 4
 
 
 def test_a_group_is_scored_by_combining_its_members():
@@ -289,7 +298,9 @@ def test_sparsity_overrides_are_refused_with_a_cost_target():
                               keras.layers.Dense(2, name="out")])
     pruned = kerasprune.prune(model, pattern=Channels(target="flops"), exclude=["out"],
                               sparsity_overrides={"h": 0.5})
-    with pytest.raises(ValueError, match="sparsity_overrides"):
+    message = ("Channels(target='flops') prunes to a model-wide cost: per-layer "
+               "`sparsity_overrides` apply to target='channels' only.")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         kerasprune.update_masks(pruned, 0.5)
 
 
@@ -452,7 +463,6 @@ def test_channel_groups_print_the_coupled_sets_and_the_layers_left_whole():
     assert str(groups) == ("4 channel groups in 2 sets of coupled layers\n"
                            "  1 groups couple a, b\n"
                            "  left whole: out: it reaches a model output")
-    import re
 
     message = "`model` must be a keras.Model. Received: model='m' of type str"
     with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
@@ -633,7 +643,6 @@ def test_a_cost_target_removes_the_fewest_groups_that_meet_it_exactly(target, sp
 
 
 def test_a_cost_target_reached_only_by_removing_everything_warns_only_when_missed():
-    import re
     import warnings
 
     # Removing a's 2 units leaves out's 4 biases: 4 of 16 parameters.
@@ -648,8 +657,9 @@ def test_a_cost_target_reached_only_by_removing_everything_warns_only_when_misse
     message = ("Channels(target='params'): removing every prunable channel group leaves "
                "0.250 of the dense model's params, above the target 0.100.")
     pruned = kerasprune.prune(model, pattern=pattern, exclude=["out"])
-    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$") as record:
         kerasprune.update_masks(pruned, 0.9)
+    assert record[0].filename == __file__
     assert not kept(pruned, "a").any()
 
 
@@ -688,3 +698,158 @@ def test_a_depthwise_conv_without_bias_follows_the_channels():
     x = keras.layers.DepthwiseConv2D(3, use_bias=False, name="dw")(x)
     groups = channel_groups(keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x)))
     assert groups.count == 3 and set(groups.left_whole) == {"out"}
+
+
+def _dense_before_out(pattern, kernel=None, **options):
+    """Dense 'a' (3 -> 4, channel j of |w| = j + 1 by default: L1 ranks 0 < 1 < 2 < 3)
+    feeding an excluded 'out', pruned with `pattern`."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="a"),
+                              keras.layers.Dense(2, name="out")])
+    if kernel is None:
+        kernel = np.tile(np.arange(1.0, 5.0, dtype="float32"), (3, 1))
+    model.get_layer("a").set_weights([kernel, np.ones(4, "float32")])
+    pruned = kerasprune.prune(model, pattern=pattern, exclude=["out"], **options)
+    (wrapper,) = kerasprune.prune_wrappers(pruned)
+    return pruned, wrapper
+
+
+def test_group_masks_follow_the_layer_target_of_an_override_and_mask_the_bias_too():
+    from kerasprune.structured.group_selection import group_masks
+
+    plain = Channels("l1", normalize="none", min_channels=0)
+    pruned, wrapper = _dense_before_out(plain, sparsity_overrides={"a": 0.5})
+    # The override is reached at the final sparsity: half-way there, a quarter.
+    kernel, bias = group_masks(pruned, [wrapper], 0.25, final_sparsity=0.5)[0]
+    assert kernel.dtype == bias.dtype == np.float32
+    assert channels_kept(kernel).tolist() == [False, True, True, True]
+    assert bias.tolist() == [0.0, 1.0, 1.0, 1.0]
+    # Without a final sparsity the current one is final: the override itself.
+    kernel, _ = group_masks(pruned, [wrapper], 0.25)[0]
+    assert channels_kept(kernel).tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_a_channel_already_pruned_counts_toward_the_target_before_an_equally_low_one(grouped):
+    from kerasprune.structured.group_selection import group_masks, per_layer_masks
+
+    kernel = np.tile(np.array([0.0, 2.0, 3.0, 4.0], "float32"), (3, 1))  # channel 0 is dead
+    pruned, wrapper = _dense_before_out(Channels("l1", min_channels=0), kernel)
+    wrapper.assign_masks([np.tile(np.array([1, 1, 1, 0], "float32"), (3, 1)),
+                          np.array([1, 1, 1, 0], "float32")])  # channel 3 is pruned
+    if grouped:
+        (masks,) = group_masks(pruned, [wrapper], 0.25)
+    else:
+        (masks,) = per_layer_masks([wrapper], 0.25)
+    # Both score 0 and channel 0 comes first, but the quarter is already pruned.
+    assert channels_kept(masks[0]).tolist() == [True, True, True, False]
+
+
+def test_group_masks_pass_the_criterion_data_of_each_scored_weight():
+    gradient = np.zeros((3, 4), "float32")
+    gradient[:, 0] = 1.0  # only channel 0 matters to the loss
+    pruned, wrapper = _dense_before_out(Channels("taylor", normalize="none", min_channels=0))
+    kerasprune.update_masks(pruned, 0.75, gradients={wrapper.layer.kernel.path: [gradient]})
+    assert kept(pruned, "a").tolist() == [True, False, False, False]
+    pruned, wrapper = _dense_before_out(Channels("apoz", normalize="none", min_channels=0))
+    activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
+    kerasprune.update_masks(pruned, 0.5, activations={wrapper.layer.kernel.path: activity})
+    assert kept(pruned, "a").tolist() == [True, False, True, False]
+
+
+def test_each_lone_layer_rounds_its_target_to_whole_channels():
+    inputs = keras.Input((8, 8, 3))
+    x = conv(inputs, 3, "a", activation="relu")
+    x = conv(x, 3, "b", activation="relu")
+    model = randomize(keras.Model(inputs, conv(x, 2, "out")))
+    pruned, _ = prune_shrink(model, sparsity=0.5)
+    # round(0.5 * 3) = 2 channels of each go.
+    assert kept(pruned, "a").sum() == kept(pruned, "b").sum() == 1
+
+
+def test_mean_groups_of_two_layers_compete_with_single_layer_groups_by_their_mean():
+    # a, b and r score their channels (mean |w|) a = [1, 4], b = [3, 4], r = [2.5, 3.5]:
+    # the a+b groups (2 channels each) have means [2, 4]. Globally the lowest go until
+    # half of the 6 channels: the first a+b group (2 channels) and r's first (1 channel).
+    inputs = keras.Input((4,))
+    a = keras.layers.Dense(2, name="a")(inputs)
+    b = keras.layers.Dense(2, name="b")(inputs)
+    r = keras.layers.Dense(2, name="r")(keras.layers.Add()([a, b]))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(r))
+    for name, columns in {"a": [1.0, 4.0], "b": [3.0, 4.0], "r": [2.5, 3.5]}.items():
+        layer = model.get_layer(name)
+        kernel = np.ones(layer.kernel.shape, "float32") * np.array(columns, "float32")
+        layer.set_weights([kernel, np.zeros(2, "float32")])
+    pruned = kerasprune.prune(model, pattern=Channels("l1", combine="mean", min_channels=0),
+                              exclude=["out"], scope="global")
+    kerasprune.update_masks(pruned, 0.5)
+    assert [kept(pruned, name).tolist() for name in "abr"] == [[False, True]] * 3
+
+
+def test_a_one_channel_layer_competes_in_global_scope():
+    # a's single channel (mean |w| 1) is the lowest of the 4 channels: it and b's lowest go.
+    inputs = keras.Input((4,))
+    a = keras.layers.Dense(1, name="a")(inputs)
+    b = keras.layers.Dense(3, name="b")(inputs)
+    x = keras.layers.Concatenate()([a, b])
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    model.get_layer("a").set_weights([np.ones((4, 1), "float32"), np.zeros(1, "float32")])
+    model.get_layer("b").set_weights([np.ones((4, 3), "float32") * np.array([4.0, 2.0, 3.0],
+                                                                            "float32"),
+                                      np.zeros(3, "float32")])
+    pruned = kerasprune.prune(model, pattern=Channels("l1", min_channels=0), exclude=["out"],
+                              scope="global")
+    kerasprune.update_masks(pruned, 0.5)
+    assert kept(pruned, "a").tolist() == [False]
+    assert kept(pruned, "b").tolist() == [True, False, True]
+
+
+def test_separately_pruned_models_with_different_combine_are_refused_together():
+    def block(name, combine):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name=f"{name}_h"),
+                                  keras.layers.Dense(4, name=f"{name}_o")], name=name)
+        return kerasprune.prune(model, pattern=Channels(combine=combine),
+                                exclude=[f"{name}_o"])
+
+    inputs = keras.Input((4,))
+    x = block("b", "max")(block("a", "sum")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    message = ("Channel groups span layers, so every channel-pruned layer must use the same "
+               "`combine` and `target`. Received: [('max', 'channels'), ('sum', 'channels')]")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        kerasprune.update_masks(model, 0.5)
+
+
+def test_groups_that_no_pruned_weight_scores_are_never_pruned():
+    from kerasprune.structured.layer_rules import ChannelSlot, LayerRule, register_layer_rule
+
+    class Gate(keras.layers.Layer):
+        """Output channel j is the learned constant gamma[j]."""
+
+        def build(self, shape):
+            self.gamma = self.add_weight(shape=(shape[-1],), name="gamma", initializer="ones")
+
+        def call(self, x):
+            return keras.ops.zeros_like(x) + self.gamma
+
+    class GateRule(LayerRule):
+        """A channel of a masked gamma is exactly zero: its groups are safe, but gamma only
+        follows the decision (it scores nothing)."""
+
+        single_input = True
+
+        def propagate(self, analysis, layer, inputs, output):
+            gamma = analysis.weight(layer, "gamma")
+            analysis.fresh(output, np.where(gamma == 0, 0.0, np.nan))
+
+        def slots(self, analysis, layer, inputs, output):
+            return [ChannelSlot(layer, analysis.atoms(output), {"gamma": 0})]
+
+    kerasprune.register_prunable(Gate, ["gamma"])
+    register_layer_rule(Gate, GateRule())
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(Gate(name="gate")(inputs)))
+    pruned = kerasprune.prune(model, pattern=Channels(min_channels=0), exclude=["out"])
+    assert channel_groups(pruned).count == 4
+    kerasprune.update_masks(pruned, 0.5)
+    (wrapper,) = kerasprune.prune_wrappers(pruned)
+    assert np.asarray(wrapper.masks[0]).tolist() == [1.0] * 4

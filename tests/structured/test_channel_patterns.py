@@ -1,5 +1,6 @@
 """Specification of the Channels and NM mask patterns, alone and inside prune/update_masks."""
 
+import re
 import warnings
 
 import keras
@@ -267,3 +268,76 @@ def test_channels_pass_gradients_and_activations_to_their_criterion():
 def test_channels_expand_along_the_depthwise_channel_axis_as_float32():
     mask = Channels().expand(np.array([True, False, True]), (2, 2, 3, 1))
     assert mask.dtype == np.float32 and mask[..., 0].sum(axis=(0, 1)).tolist() == [4, 0, 4]
+
+
+class _Tower(keras.Model):
+    """Dense a -> b -> out, subclassed: no graph of layers to find channel groups in."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a = keras.layers.Dense(4, name="a")
+        self.b = keras.layers.Dense(4, name="b")
+        self.out = keras.layers.Dense(2, name="out")
+
+    def call(self, x):
+        return self.out(self.b(self.a(x)))
+
+
+def _tower(kind):
+    """The same model as a Functional one or a subclassed one; L1 ranks the channels of a
+    and b 0 < 1 < 2 < 3."""
+    if kind == "functional":
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="a"),
+                                  keras.layers.Dense(4, name="b"),
+                                  keras.layers.Dense(2, name="out")])
+    else:
+        model = _Tower(name="tower")
+        model(np.zeros((1, 4), "float32"))
+    kernel = np.ones((4, 4), "float32") * np.arange(1, 5, dtype="float32")
+    for name in ("a", "b"):
+        model.get_layer(name).set_weights([kernel, np.zeros(4, "float32")])
+    return model
+
+
+def _update_quietly(pruned, sparsity, **kwargs):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Model 'tower' has no graph of layers")
+        kerasprune.update_masks(pruned, sparsity, **kwargs)
+    return {name: channels_kept(mask).tolist() for name, mask in masks_of(pruned).items()}
+
+
+def test_a_subclassed_model_is_pruned_layer_by_layer_with_a_warning_at_the_callers_line():
+    pruned = kerasprune.prune(_tower("subclassed"), pattern=Channels("l1"), exclude=["out"])
+    message = ("Model 'tower' has no graph of layers (it is subclassed): its channels are "
+               "chosen layer by layer, not by coupled group, and shrink cannot rebuild it.")
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$") as caught:
+        kerasprune.update_masks(pruned, 0.5)
+    assert [w.filename for w in caught if str(w.message) == message] == [__file__]
+    masks = masks_of(pruned)
+    assert channels_kept(masks["a"]).tolist() == channels_kept(masks["b"]).tolist() == [
+        False, False, True, True]
+
+
+@pytest.mark.parametrize("kind", ["functional", "subclassed"])
+def test_channel_overrides_ramp_to_the_final_sparsity_with_or_without_a_graph(kind):
+    pruned = kerasprune.prune(_tower(kind), pattern=Channels("l1"), exclude=["out"],
+                              sparsity_overrides={"a": 0.5})
+    kept = _update_quietly(pruned, 0.25, final_sparsity=0.5)
+    # Halfway to the final target: a is halfway to its 0.5, b at the model's 0.25.
+    assert kept["a"] == kept["b"] == [False, True, True, True]
+
+
+@pytest.mark.parametrize("kind", ["functional", "subclassed"])
+def test_taylor_and_apoz_score_channels_with_the_data_given_to_update_masks(kind):
+    from kerasprune.core.criterion_data import ChannelActivity
+
+    gradient = np.array([[1.0, 1.0, 1.0, 0.0]] * 4, "float32")  # Taylor: channel 3 is 0
+    activity = ChannelActivity(zero_fraction=np.array([0.0, 0.0, 0.9, 0.0]),
+                               mean=np.ones(4))  # APoZ: channel 2 is mostly zero
+    for criterion, data, dropped in [("taylor", "gradients", 3), ("apoz", "activations", 2)]:
+        pruned = kerasprune.prune(_tower(kind), pattern=Channels(criterion), exclude=["out"])
+        paths = [w.pruned_weights[0].path for w in kerasprune.prune_wrappers(pruned)]
+        given_data = {p: [gradient] if data == "gradients" else activity for p in paths}
+        kept = _update_quietly(pruned, 0.25, **{data: given_data})
+        expected = [channel != dropped for channel in range(4)]
+        assert kept["a"] == kept["b"] == expected, criterion  # not L1's channel 0

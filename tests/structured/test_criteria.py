@@ -1,5 +1,7 @@
 """Specification of the channel criteria: L1, L2, Taylor (Molchanov 2019), random, heads."""
 
+import re
+
 import numpy as np
 import keras
 import pytest
@@ -311,3 +313,40 @@ def test_head_scores_default_to_l1_and_name_the_layer_type_they_need():
     message = r"^`layer` must be a built keras\.layers\.MultiHeadAttention\. Received: layer=<Dense"
     with pytest.raises(TypeError, match=message):
         head_scores(keras.layers.Dense(2))
+
+
+def test_channel_axis_of_vectors_rank_3_depthwise_kernels_and_scalars():
+    assert channel_axis((5,)) == 0 and channel_axis((7, 1)) == 1
+    # DepthwiseConv1D: [kernel size, channels, depth multiplier 1], channels on axis 1.
+    depthwise = keras.layers.DepthwiseConv1D(3)
+    depthwise.build((None, 10, 8))
+    assert tuple(depthwise.kernel.shape) == (3, 8, 1) and channel_axis((3, 8, 1)) == 1
+    assert channel_scores(np.asarray(depthwise.kernel), "l1").shape == (8,)
+    message = "A scalar weight has no channels. Received: shape=()"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        channel_axis(())
+
+
+def test_random_scores_are_distinct_uniform_draws_kept_above_zero_for_live_channels():
+    w = RNG.normal(size=(2, 5000))
+    w[:, 7] = 0.0
+    scores = channel_scores(w, "random")
+    live = np.delete(scores, 7)
+    assert scores[7] == 0.0
+    # Thousands of draws: some fall below 1e-3, yet every live channel must outrank a dead one.
+    assert live.min() > 0.0 and live.max() < 1.01 and abs(live.mean() - 0.5) < 0.05
+    assert np.unique(live).size == live.size
+
+
+def test_channel_scores_default_to_l1_and_the_random_seed_of_channels():
+    w = RNG.normal(size=(4, 6))
+    np.testing.assert_array_equal(channel_scores(w), channel_scores(w, "l1"))
+    pattern = Channels("random", normalize="none", min_channels=0)
+    np.testing.assert_array_equal(channel_scores(w, "random"), pattern.scores_along(w, 1))
+
+
+def test_l1_of_a_float32_kernel_is_summed_in_float64_so_small_weights_still_count():
+    # In float32, 2**24 + 1 rounds to 2**24: the two channels would tie.
+    w = np.array([[2.0 ** 24, 2.0 ** 24], [1.0, 0.0]], "float32")
+    scores = channel_scores(w, "l1")
+    assert scores.dtype == np.float64 and scores.tolist() == [2.0 ** 24 + 1, 2.0 ** 24]

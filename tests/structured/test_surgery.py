@@ -1,5 +1,7 @@
 """Specification of kerasprune.shrink: smaller dense models that compute the same outputs."""
 
+import re
+
 import numpy as np
 import keras
 import pytest
@@ -509,3 +511,91 @@ def test_a_dead_filter_of_a_1d_transposed_conv_is_removed():
 
     assert small.get_layer("up").filters == 3
     assert max_output_diff(model, small, (5, 3)) <= 1e-4
+
+
+def test_a_batch_norm_without_scale_and_shift_is_folded_like_any_other():
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(4, 1, name="c")(inputs)
+    x = keras.layers.BatchNormalization(scale=False, center=False, name="bn")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, name="out")(x))
+    bn = model.get_layer("bn")
+    bn.set_weights([RNG.normal(0, 0.5, 4), RNG.uniform(0.5, 2.0, 4)])
+    zero_channels(model.get_layer("c"), [2])  # then -mean / sqrt(variance) after bn
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == 3
+    assert small.get_layer("bn").moving_mean.shape == (3,)
+    assert max_output_diff(model, small, (6, 6, 2)) <= 1e-4
+
+
+def test_a_batch_norm_over_the_positions_is_left_whole():
+    # Each position has its own statistics: a zero channel is not constant after it.
+    inputs = keras.Input((5, 4))
+    x = keras.layers.Dense(4, name="d1")(inputs)
+    x = keras.layers.BatchNormalization(axis=1, name="bn")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="d2")(x), name="positions")
+    randomize_batch_norms(model)
+    zero_channels(model.get_layer("d1"), [1])
+    message = (
+        "shrink removed nothing: no channel of model 'positions' is entirely zero (or "
+        "removable exactly), so the copy has the same size. Unstructured and block pruning "
+        "zero single weights, not channels: prune with pattern=kerasprune.Channels(...) to "
+        "remove channels.")
+
+    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
+        small = shrink(model)
+
+    assert small.get_layer("d1").units == 4
+    assert max_output_diff(model, small, (5, 4)) <= 1e-4
+
+
+def test_a_product_of_constant_channels_is_folded_as_their_product():
+    inputs = keras.Input((5,))
+    a = keras.layers.Dense(3, activation="sigmoid", name="a")(inputs)
+    b = keras.layers.Dense(3, activation="relu", name="b")(inputs)
+    x = keras.layers.Multiply()([a, b])
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    randomize(model)
+    zero_channels(model.get_layer("a"), [0])  # sigmoid(0) = 0.5
+    zero_channels(model.get_layer("b"), [0, 1])
+    kernel, bias = model.get_layer("b").get_weights()
+    bias[0] = 1.0  # relu(1) = 1
+    model.get_layer("b").set_weights([kernel, bias])
+
+    small = shrink(model)
+
+    # channel 0 is 0.5 * 1; channel 1 is 0 but the same channel of a is not constant.
+    assert small.get_layer("a").units == small.get_layer("b").units == 2
+    assert max_output_diff(model, small, (5,)) <= 1e-4
+
+
+def test_a_multiply_by_a_one_channel_gate_keeps_the_outputs():
+    inputs = keras.Input((6,))
+    x = keras.layers.Dense(4, name="d1")(inputs)
+    gate = keras.layers.Dense(1, activation="sigmoid", name="gate")(inputs)
+    x = keras.layers.Multiply()([x, gate])
+    x = keras.layers.Dense(3, activation="relu", name="hidden")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="d2")(x))
+    zero_channels(model.get_layer("d1"), [0, 3])
+    zero_channels(model.get_layer("hidden"), [1])
+
+    small = shrink(model)
+
+    assert small.get_layer("hidden").units == 2
+    assert max_output_diff(model, small, (6,)) <= 1e-4
+
+
+def test_a_conv_with_two_groups_on_two_channels_is_depthwise():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(2, 1, name="c")(inputs)
+    x = keras.layers.Conv2D(2, 3, groups=2, name="dw")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    randomize(model)
+    zero_channels(model.get_layer("c"), [1])  # dw's channel 1 is then its bias
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == small.get_layer("dw").filters == 1
+    assert small.get_layer("dw").kernel.shape == (3, 3, 1, 1)
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
