@@ -14,6 +14,7 @@ import numpy as np
 import keras
 
 from kerasprune import _compat
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.patterns import MaskPattern
 from kerasprune.core.registry import named_variables, prunable_weight_names
 from kerasprune.core.validation import check_choice, is_int, is_number
@@ -144,7 +145,7 @@ class Channels(MaskPattern):
             warnings.warn(
                 f"Model '{model.name}' has no graph of layers (it is subclassed): its "
                 "channels are chosen layer by layer, not by coupled group, and shrink "
-                "cannot rebuild it.", stacklevel=4)
+                "cannot rebuild it.", stacklevel=user_stacklevel())
             return per_layer_masks(wrappers, sparsity, final_sparsity, gradients, activations)
         return group_masks(model, wrappers, sparsity, final_sparsity, gradients, activations)
 

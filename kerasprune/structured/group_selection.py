@@ -19,6 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.mask_update import layer_target
 from kerasprune.core.selection import select_pruned
 from kerasprune.structured.channel_groups import ChannelGroups
@@ -57,7 +58,8 @@ def group_masks(
     if groups.left_whole:
         warnings.warn(
             "Channel pruning leaves these pruned layers whole (no channel of theirs can be "
-            f"removed exactly): {groups.left_whole}", LayersLeftWholeWarning, stacklevel=5)
+            f"removed exactly): {groups.left_whole}", LayersLeftWholeWarning,
+            stacklevel=user_stacklevel())
     return _write_masks(groups, wrappers, pruned)
 
 
@@ -203,7 +205,7 @@ def _select_for_cost(groups, table, sets, sparsity: float, target: str) -> np.nd
         warnings.warn(
             f"Channels(target={target!r}): removing every prunable channel group leaves "
             f"{reached / dense:.3f} of the dense model's {target}, above the target "
-            f"{1 - sparsity:.3f}.", stacklevel=6)
+            f"{1 - sparsity:.3f}.", stacklevel=user_stacklevel())
         return best
     low, high = 0.0, 1.0
     for _ in range(30):
