@@ -2,7 +2,13 @@
 
 import warnings
 
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
 import kerasprune.core.caller as caller
+from kerasprune import Channels
 
 
 def test_a_warning_points_at_the_first_line_outside_kerasprune():
@@ -12,3 +18,39 @@ def test_a_warning_points_at_the_first_line_outside_kerasprune():
         exec(compile("import warnings; warnings.warn('x', stacklevel=level())",
                      caller.__file__, "exec"), {"level": caller.user_stacklevel})
     assert record[0].filename == __file__  # the inner frame counts as kerasprune's
+
+
+class _Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.out = keras.layers.Dense(4), keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def _subclassed():
+    model = _Subclassed()
+    model(np.zeros((1, 1), "float32"))
+    return model
+
+
+def _dense(units, hidden=4, **prune):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(hidden, name="a"),
+                              keras.layers.Dense(units, name="out")])
+    return kerasprune.prune(model, **prune)
+
+
+@pytest.mark.parametrize("make, sparsity, match", [
+    (lambda: _dense(3, pattern=Channels("l1")), 0.5, "leaves these pruned layers whole"),
+    (lambda: _dense(4, hidden=2, pattern=Channels(target="params", min_channels=0),
+                    exclude=["out"]), 0.9, "removing every prunable channel group"),
+    (lambda: kerasprune.prune(_subclassed(), pattern=Channels("l1")), 0.5,
+     "has no graph of layers"),
+])
+def test_channel_pruning_warnings_name_the_users_line(make, sparsity, match):
+    # (Not run under `make mutation`: there the first frame outside kerasprune is mutmut's.)
+    model = make()
+    with pytest.warns(UserWarning, match=match) as record:
+        kerasprune.update_masks(model, sparsity)
+    assert [w.filename for w in record if match in str(w.message)] == [__file__]
