@@ -183,3 +183,14 @@ def test_a_floor_protects_the_highest_alive_groups_not_the_pruned_ones():
     pruned = select_with_floors([small, large], [1, 1], already, 0.75, np.array([1, 0]))
     assert [p.tolist() for p in pruned] == [[True, True, True, False],
                                             [True, True, True, False]]
+
+
+def test_a_floor_over_many_tied_blocks_of_unequal_size_keeps_the_earliest():
+    # Many ties among a few values: NumPy's default sort would reorder them.
+    scores = [np.random.default_rng(0).integers(0, 3, 40).astype(np.float32),
+              np.full(10, 5.0, np.float32)]
+    sizes = [np.tile(np.array([1, 2, 3, 4]), 10), np.ones(10, np.int64)]
+    already = [np.zeros(40, bool), np.zeros(10, bool)]
+    pruned = select_with_floors(scores, sizes, already, 0.9, np.array([20, 0]))
+    expected = reference_floored(scores, sizes, already, 0.9, np.array([20, 0]))
+    np.testing.assert_array_equal(np.concatenate(pruned), expected)
