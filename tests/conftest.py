@@ -15,6 +15,16 @@ def _seeded():
     yield
 
 
+@pytest.fixture
+def scratch_registries(monkeypatch):
+    """Layer rules and prunable weights a test registers are forgotten after it."""
+    from kerasprune.core import registry
+    from kerasprune.structured import layer_rules
+
+    monkeypatch.setattr(layer_rules, "_RULES", {k: list(v) for k, v in layer_rules._RULES.items()})
+    monkeypatch.setattr(registry, "_PRUNABLE", dict(registry._PRUNABLE))
+
+
 @pytest.fixture(scope="session")
 def digits():
     """Real MNIST digits shipped with the repository, pooled to 7x7, split 2,400 / 600."""

@@ -107,27 +107,19 @@ class ChannelGroups:
             groups = np.unique(member.groups[member.groups >= 0]).tolist()
             for g in groups[1:]:
                 parent[find(g)] = find(groups[0])
-        roots = np.array([find(g) for g in range(self.count)], dtype=np.int64)
-        return np.unique(roots, return_inverse=True)[1].reshape(-1) if self.count else roots
+        return np.unique([find(g) for g in range(self.count)], return_inverse=True)[1]
 
     def _left_whole(self, wrappers, chosen) -> dict[str, str]:
-        reasons = {}
         slotted = {id(s.layer) for s in chosen}
-        for wrapper in wrappers:
-            if id(wrapper.layer) not in slotted:
-                reasons[wrapper.layer.name] = (
-                    f"structured pruning does not follow {type(wrapper.layer).__name__} "
-                    "layers here (no rule, or called inside a nested model)")
-        blocked: dict[int, str] = {}
+        reasons = {w.layer.name: f"structured pruning does not follow {type(w.layer).__name__} "
+                   "layers here (no rule, or called inside a nested model)"
+                   for w in wrappers if id(w.layer) not in slotted}
+        partly_safe = {id(m.slot.layer) for m in self.members if (m.groups >= 0).any()}
         for member in self.members:
-            if (member.groups >= 0).any():
-                blocked[id(member.slot.layer)] = ""
-            elif member.groups.size and id(member.slot.layer) not in blocked:
+            layer = member.slot.layer
+            if id(layer) not in partly_safe and member.groups.size:
                 root = self.analysis.roots[member.slot.atoms[0]]
-                blocked[id(member.slot.layer)] = self.analysis.blocked_by(root)
-        for member in self.members:
-            if blocked.get(id(member.slot.layer)):
-                reasons[member.slot.layer.name] = blocked[id(member.slot.layer)]
+                reasons.setdefault(layer.name, self.analysis.blocked_by(root))
         return reasons
 
     def __str__(self) -> str:

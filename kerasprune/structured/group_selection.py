@@ -55,10 +55,11 @@ def group_masks(
         pruned = table.select(sets)
     else:
         pruned = _select_for_cost(groups, table, sets, sparsity, options["target"])
-    if groups.left_whole:
+    left_whole = {**groups.left_whole, **_unscored_layers(groups, table)}
+    if left_whole:
         warnings.warn(
             "Channel pruning leaves these pruned layers whole (no channel of theirs can be "
-            f"removed exactly): {groups.left_whole}", LayersLeftWholeWarning,
+            f"removed exactly): {left_whole}", LayersLeftWholeWarning,
             stacklevel=user_stacklevel())
     return _write_masks(groups, wrappers, pruned)
 
@@ -148,6 +149,18 @@ class _GroupTable:
             pruned[index] = select_pruned(self.scores[index], self.sizes[index],
                                           self.already[index], target)
         return pruned
+
+
+def _unscored_layers(groups: ChannelGroups, table: _GroupTable) -> dict[str, str]:
+    """`{layer name: reason}` for pruned layers with safe groups that no weight scores:
+    groups are chosen by their scores, so these are never pruned."""
+    safe: dict[str, list[int]] = {}
+    for member in groups.members:
+        if member.wrapper is not None:
+            safe.setdefault(member.slot.layer.name, []).extend(
+                member.groups[member.groups >= 0].tolist())
+    return {name: "no pruned weight scores its channel groups (its masked weights only follow)"
+            for name, index in safe.items() if index and not table.scored[index].any()}
 
 
 def _member_scores(member, gradients, activations):

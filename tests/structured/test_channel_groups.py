@@ -386,6 +386,9 @@ def test_a_recurrent_layer_is_left_whole_and_named_not_a_crash():
     x = keras.layers.LSTM(8, name="lstm")(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
     pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["head"])
+    reason = ("structured pruning does not follow LSTM layers here (no rule, or called "
+              "inside a nested model)")
+    assert channel_groups(pruned).left_whole == {"lstm": reason}
     with pytest.warns(LayersLeftWholeWarning, match="'lstm'"):
         assert kerasprune.update_masks(pruned, 0.5) == 0.0
     assert all(np.all(np.asarray(m) == 1) for m in kerasprune.prune_wrappers(pruned)[0].masks)
@@ -503,6 +506,30 @@ def test_a_layer_on_the_input_channels_is_left_whole_because_inputs_are_not_cons
     hidden = channel_groups(_coupled_pair_then_dense())
     d = next(m for m in hidden.members if m.slot.layer.name == "d")
     assert hidden.analysis.blocked_by(hidden.analysis.roots[d.slot.atoms[0]]) == ""
+
+
+def test_a_layer_with_one_safe_channel_is_pruned_and_a_one_unit_output_is_left_whole():
+    inputs = keras.Input((1,))
+    a = keras.layers.Dense(1, name="a")(inputs)
+    b = keras.layers.Dense(2, name="b")(inputs)
+    # b's first channel is added to the model input (never constant): only its second, added
+    # to a's one channel, can go.
+    x = keras.layers.Add()([keras.layers.Concatenate()([inputs, a]), b])
+    model = keras.Model(inputs, keras.layers.Dense(1, name="out")(x))
+    groups = channel_groups(model)
+    assert groups.count == 1 and groups.component.tolist() == [0]
+    assert groups.left_whole == {"out": "it reaches a model output"}
+    b_member = next(m for m in groups.members if m.slot.layer.name == "b")
+    assert b_member.groups.tolist() == [-1, 0]
+
+
+def test_coupled_sets_are_numbered_from_zero_in_order():
+    inputs = keras.Input((3,))
+    x = keras.layers.Dense(3, name="d")(keras.layers.Dense(2, name="a")(inputs))
+    groups = channel_groups(keras.Model(inputs, keras.layers.Dense(1, name="out")(x)))
+    assert groups.component.tolist() == [0, 0, 1, 1, 1]
+    none = channel_groups(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]))
+    assert none.count == 0 and none.component.dtype == np.int64 and none.component.size == 0
 
 
 def _reasons(model):
@@ -818,22 +845,23 @@ def test_separately_pruned_models_with_different_combine_are_refused_together():
         kerasprune.update_masks(model, 0.5)
 
 
-def test_groups_that_no_pruned_weight_scores_are_never_pruned():
+class _Gate(keras.layers.Layer):
+    """Output channel j is the learned constant gamma[j]."""
+
+    def build(self, shape):
+        self.gamma = self.add_weight(shape=(shape[-1],), name="gamma", initializer="ones")
+
+    def call(self, x):
+        return keras.ops.zeros_like(x) + self.gamma
+
+
+def _register_gate(channels=None):
+    """A rule for `_Gate`: a channel of a masked gamma is exactly zero, so its groups are
+    safe, but gamma only follows the decision (it scores nothing). Its slot holds the
+    output's first `channels` channels (all by default)."""
     from kerasprune.structured.layer_rules import ChannelSlot, LayerRule, register_layer_rule
 
-    class Gate(keras.layers.Layer):
-        """Output channel j is the learned constant gamma[j]."""
-
-        def build(self, shape):
-            self.gamma = self.add_weight(shape=(shape[-1],), name="gamma", initializer="ones")
-
-        def call(self, x):
-            return keras.ops.zeros_like(x) + self.gamma
-
     class GateRule(LayerRule):
-        """A channel of a masked gamma is exactly zero: its groups are safe, but gamma only
-        follows the decision (it scores nothing)."""
-
         single_input = True
 
         def propagate(self, analysis, layer, inputs, output):
@@ -841,14 +869,31 @@ def test_groups_that_no_pruned_weight_scores_are_never_pruned():
             analysis.fresh(output, np.where(gamma == 0, 0.0, np.nan))
 
         def slots(self, analysis, layer, inputs, output):
-            return [ChannelSlot(layer, analysis.atoms(output), {"gamma": 0})]
+            return [ChannelSlot(layer, analysis.atoms(output)[:channels], {"gamma": 0})]
 
-    kerasprune.register_prunable(Gate, ["gamma"])
-    register_layer_rule(Gate, GateRule())
+    kerasprune.register_prunable(_Gate, ["gamma"])
+    register_layer_rule(_Gate, GateRule())
+
+
+def test_a_rule_whose_slot_holds_no_channel_leaves_nothing_to_name(scratch_registries):
+    _register_gate(channels=0)
     inputs = keras.Input((4,))
-    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(Gate(name="gate")(inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(_Gate(name="gate")(inputs)))
+    groups = channel_groups(kerasprune.prune(model, pattern=Channels(), exclude=["out"]))
+    assert groups.count == 0 and groups.left_whole == {}
+
+
+def test_groups_that_no_pruned_weight_scores_are_never_pruned_and_their_layer_is_named(
+        scratch_registries):
+    _register_gate()
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(_Gate(name="gate")(inputs)))
     pruned = kerasprune.prune(model, pattern=Channels(min_channels=0), exclude=["out"])
     assert channel_groups(pruned).count == 4
-    kerasprune.update_masks(pruned, 0.5)
+    reason = "no pruned weight scores its channel groups (its masked weights only follow)"
+    message = ("Channel pruning leaves these pruned layers whole (no channel of theirs can be "
+               f"removed exactly): {{'gate': '{reason}'}}")
+    with pytest.warns(kerasprune.LayersLeftWholeWarning, match=f"^{re.escape(message)}$"):
+        kerasprune.update_masks(pruned, 0.5)
     (wrapper,) = kerasprune.prune_wrappers(pruned)
     assert np.asarray(wrapper.masks[0]).tolist() == [1.0] * 4

@@ -212,6 +212,16 @@ def test_group_ids_are_channels_or_runs_of_m_inputs():
         NM(2, 4).group_ids((6, 2))
 
 
+def test_nm_runs_of_a_conv_kernel_lie_along_its_input_axis():
+    shape = (1, 2, 4, 3)  # [height, width, in, out]: every axis a different size
+    ids = NM(2, 4).group_ids(shape)
+    assert ids.shape == shape and np.unique(ids).size == 6
+    assert all(np.unique(ids[0, w, :, o]).size == 1 for w in range(2) for o in range(3))
+    scores, _ = NM(2, 4).group_scores(np.arange(24.0).reshape(shape))
+    ranks = np.floor(scores).reshape(shape)  # magnitudes grow along the input axis
+    assert all(ranks[0, w, :, o].tolist() == [0, 1, 2, 3] for w in range(2) for o in range(3))
+
+
 def test_nm_scores_are_the_rank_in_the_run_plus_half_the_magnitude_over_the_run_peak():
     # Runs along axis -2: column 0 is one run, column 1 another, column 2 is all zero.
     weight = np.array([[4, 1, 0], [-1, 2, 0], [3, 0, 0], [0.5, 0, 0]], dtype="float32")

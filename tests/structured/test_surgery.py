@@ -383,7 +383,7 @@ def test_a_layer_whose_channels_are_all_pruned_keeps_one_channel():
     assert max_output_diff(model, small, (6, 6, 2)) <= 1e-4
 
 
-def test_a_rule_registered_for_a_new_layer_type_is_used():
+def test_a_rule_registered_for_a_new_layer_type_is_used(scratch_registries):
     from kerasprune.structured.channelwise_rules import ActivationRule
     from kerasprune.structured.layer_rules import register_layer_rule
 
