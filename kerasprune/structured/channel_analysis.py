@@ -92,11 +92,11 @@ class ChannelAnalysis:
             `PruneWrapper` layers are looked through.
         weights: `(layer, name) -> array`, the weight values the rules see; by default
             the current values (a what-if analysis passes other ones).
-        keep_one: never remove every channel of a tensor (keep its first one).
 
     Attributes:
-        removed: boolean per atom, True where the atom's channel is removed; the cost and
-            rebuild methods of the rules read it through `keep`.
+        removed: boolean per atom, True where the atom's channel is removed (a tensor
+            keeps its first channel if all could go); the cost and rebuild methods of the
+            rules read it through `keep`.
         slots: the `ChannelSlot`s of every understood layer, in graph order.
 
     Example:
@@ -111,7 +111,7 @@ class ChannelAnalysis:
     [True, False, True]
     """
 
-    def __init__(self, graph, *, weights: WeightView = current_weight, keep_one: bool = True):
+    def __init__(self, graph, *, weights: WeightView = current_weight):
         self._atoms: dict[int, np.ndarray] = {}  # id(tensor) -> atom id per channel
         self._values: dict[int, np.ndarray] = {}  # id(tensor) -> constant or NaN per channel
         self._parent: list[int] = []
@@ -130,7 +130,7 @@ class ChannelAnalysis:
             self.pin(tensor, "it reaches a model output")
         self.roots = np.array([self._find(a) for a in range(len(self._parent))], dtype=np.int64)
         self.removable, self._blocked_by = self._removable_roots()
-        self.removed = self._decide(keep_one)
+        self.removed = self._decide()
 
     # --- what rules use -------------------------------------------------------
     def atoms(self, tensor) -> np.ndarray:
@@ -273,11 +273,10 @@ class ChannelAnalysis:
             removable[bad] = False
         return removable, blocked_by
 
-    def _decide(self, keep_one: bool) -> np.ndarray:
+    def _decide(self) -> np.ndarray:
         removable = self.removable.copy()
-        if keep_one:  # never empty a tensor: keep its first channel if all could go
-            groups = list(self._atoms.values()) + list(self._internal.values())
-            for atoms in groups:
-                if atoms.size and removable[self.roots[atoms]].all():
-                    removable[self.roots[atoms[0]]] = False
+        # never empty a tensor: keep its first channel if all could go
+        for atoms in [*self._atoms.values(), *self._internal.values()]:
+            if atoms.size and removable[self.roots[atoms]].all():
+                removable[self.roots[atoms[0]]] = False
         return removable[self.roots]

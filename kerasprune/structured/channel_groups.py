@@ -61,7 +61,7 @@ class ChannelGroups:
         graph = graph_of(model)
         wrappers = [w for w in prune_wrappers(model) if w.follows is None]
         masked = _masked_names(graph, prune_wrappers(model))
-        self.analysis = ChannelAnalysis(graph, weights=_what_if(masked), keep_one=False)
+        self.analysis = ChannelAnalysis(graph, weights=_what_if(masked))
         by_layer = {id(w.layer): w for w in wrappers}
         roots, safe = self.analysis.roots, self.analysis.removable
         chosen = [s for s in self.analysis.slots if id(s.layer) in by_layer or (
@@ -167,7 +167,7 @@ def _masked_names(graph, wrappers) -> dict[int, set[str]]:
     without wrappers, every channel weight a rule declares."""
     if wrappers:
         return {id(w.layer): set(w.weight_names or ()) for w in wrappers}
-    generic = ChannelAnalysis(graph, weights=_what_if({}), keep_one=False)
+    generic = ChannelAnalysis(graph, weights=_what_if({}))
     masked: dict[int, set[str]] = {}
     for slot in generic.slots:
         if slot.scored:
