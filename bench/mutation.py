@@ -116,6 +116,10 @@ _NEVER_BINDS = ("The bound never binds: the margin exceeds 1/size, so the lower 
 _AT_FLOOR = ("A part exactly at its floor, protected, keeps what it kept (its highest groups, "
              "holding the floor); unprotected, the reselection takes none of them or it falls "
              "short and is protected then.")
+_USER_FRAME = ("Only which frame the warning names, checked by tests/core/test_caller.py outside "
+               "the selection (under mutmut the first frame outside kerasprune is mutmut's).")
+_GENERIC = ("The what-if analysis needs generic values (non-zero, no two alike): any seed or "
+            "range of distinct values gives the same analysis.")
 EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.core.patterns.Blocks._tile",
      "return tiled[tuple(slice(None, n) for n in shape)]"): _SAME_SLICE,
@@ -225,9 +229,23 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      "analysis.assign(output, first, np.where(None, np.nan, result))"):
         _NOT_CONSTANT,
     ("kerasprune.structured.group_selection._select_for_cost",
-     'f"{1 - sparsity:.3f}.", stacklevel=5)'): _STACKLEVEL,
-    ("kerasprune.structured.group_selection._select_for_cost",
-     'f"{1 - sparsity:.3f}.", )'): _STACKLEVEL,
+     'f"{1 - sparsity:.3f}.", )'): _USER_FRAME,
+    ("kerasprune.structured.group_selection.group_masks", ")"): _USER_FRAME,
+    ("kerasprune.structured.channel_groups.ChannelGroups.__init__",
+     "member_roots = np.concatenate([roots[s.atoms] for s in chosen] or [np.zeros(1, int)])"):
+        "Atom 0 is a channel of the first model input, which is never constant: never a safe "
+        "group.",
+    ("kerasprune.structured.channel_groups.ChannelGroups.__init__",
+     "self._group_of_root = np.full(len(roots), -1, dtype=None)"): _INT_FILL,
+    ("kerasprune.structured.channel_groups.ChannelGroups.__init__",
+     "self._group_of_root = np.full(len(roots), -1, )"): _INT_FILL,
+    ("kerasprune.structured.channel_groups._what_if", "rng = np.random.default_rng(None)"):
+        _GENERIC,
+    ("kerasprune.structured.channel_groups._what_if", "rng = np.random.default_rng(1)"): _GENERIC,
+    ("kerasprune.structured.channel_groups._what_if",
+     "return rng.uniform(0.5, size=shape)"): _GENERIC,
+    ("kerasprune.structured.channel_groups._what_if",
+     "return rng.uniform(0.5, 2.5, size=shape)"): _GENERIC,
     ("kerasprune.structured.conv_rules.DepthwiseRule.propagate",
      "zero_in = np.nan_to_num(values, nan=2.0) == 0"):
         "An unknown (NaN) input becomes a non-zero value either way: not a zero input.",

@@ -532,6 +532,22 @@ def test_coupled_sets_are_numbered_from_zero_in_order():
     assert none.count == 0 and none.component.dtype == np.int64 and none.component.size == 0
 
 
+def test_the_what_if_weights_are_generic_so_unrelated_constants_never_cancel():
+    # A pruned channel of p is sigmoid(0) = 0.5; the two depthwise convs (not pruned) map it
+    # to constants whose difference reaches a zero-padded conv. Equal weights there would
+    # cancel it to zero only by coincidence: training moves them apart.
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Conv2D(2, 1, activation="sigmoid", name="p")(inputs)
+    twins = [keras.layers.DepthwiseConv2D(1, name=n, bias_initializer="ones",
+                                          depthwise_initializer="ones")(x) for n in ("a", "b")]
+    x = keras.layers.Subtract()(twins)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same", name="out")(x))
+    groups = channel_groups(kerasprune.prune(model, pattern=Channels(), layers=["p"]))
+    assert groups.count == 0
+    assert groups.left_whole == {"p": "a removed channel would carry a non-zero constant into "
+                                      "'out', whose zero padding makes it position-dependent"}
+
+
 def _reasons(model):
     """`ChannelAnalysis` of `model`'s current weights and a `why(atoms)` for its decision."""
     from kerasprune.structured.channel_analysis import ChannelAnalysis, graph_of
