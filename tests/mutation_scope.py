@@ -22,8 +22,10 @@ def examples(n: int) -> int:
 
 
 CORE_SELECTION = ("tests/core/test_selection.py", "tests/core/test_set_selection.py")
-CHANNELS = ("tests/structured/test_layer_rules.py", "tests/structured/test_channel_groups.py",
-            "tests/structured/test_surgery.py")
+# Channel groups and their selection are judged by the group tests; shrink's channel
+# analysis (the walk and the layer rules) by shrink's tests too.
+GROUPS = ("tests/structured/test_layer_rules.py", "tests/structured/test_channel_groups.py")
+CHANNELS = (*GROUPS, "tests/structured/test_surgery.py")
 
 RELEVANT_TESTS: dict[str, tuple[str, ...]] = {
     "kerasprune/core/selection.py": (*CORE_SELECTION, "tests/core/test_allocation.py",
@@ -37,7 +39,7 @@ RELEVANT_TESTS: dict[str, tuple[str, ...]] = {
     "kerasprune/retrain/retrain_schedule.py": ("tests/retrain/test_schedules.py",),
     "kerasprune/retrain/schedules.py": ("tests/retrain/test_schedules.py",),
     "kerasprune/structured/channel_patterns.py": ("tests/structured/test_channel_patterns.py",
-                                                  *CHANNELS),
+                                                  *GROUPS),
     "kerasprune/structured/criteria.py": ("tests/structured/test_criteria.py",
                                           "tests/structured/test_channel_patterns.py"),
     "kerasprune/structured/channel_analysis.py": CHANNELS,
@@ -45,9 +47,9 @@ RELEVANT_TESTS: dict[str, tuple[str, ...]] = {
     "kerasprune/structured/conv_rules.py": CHANNELS,
     "kerasprune/structured/channelwise_rules.py": CHANNELS,
     "kerasprune/structured/attention_rules.py": CHANNELS,
-    "kerasprune/structured/channel_groups.py": (*CHANNELS,
+    "kerasprune/structured/channel_groups.py": (*GROUPS,
                                                 "tests/structured/test_channel_patterns.py"),
-    "kerasprune/structured/group_selection.py": (*CHANNELS,
+    "kerasprune/structured/group_selection.py": (*GROUPS,
                                                  "tests/structured/test_channel_patterns.py"),
 }
 

@@ -14,6 +14,7 @@ import warnings
 import keras
 import numpy as np
 
+from kerasprune.core.caller import user_stacklevel
 from tflite_export import inspection
 
 QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
@@ -75,7 +76,7 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
         f"Sparsity was asked for but the TFLite file is {where}, so it runs "
         "no faster than dense. Why: " + "; ".join(reasons) + ".",
         SparsityWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 

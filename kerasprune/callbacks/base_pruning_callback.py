@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from kerasprune import _compat
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
 from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
@@ -202,7 +203,7 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"{self.total_epochs} the schedule needs, so the model has sparsity "
                 f"{reached:.4f}, not the target {self.target_sparsity}. Continue with the "
                 f"same callback: fit(..., initial_epoch={epochs}, epochs={self.total_epochs}).",
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
 
     # -- shared work -------------------------------------------------------------------

@@ -32,6 +32,7 @@ from kerasprune.callbacks.base_pruning_callback import (
     BasePruningCallback,
     check_settable_learning_rate,
 )
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.sparsity_schedules import CycleSparsity
 from kerasprune.core.validation import (
@@ -221,7 +222,7 @@ class IMPCallback(BasePruningCallback):
                 f"sparsity {target:.4f}), so ALLR measures d1 = 0 and starts at d2 * max_lr. "
                 "Let the callback do the pruning: start from kerasprune.prune(model), not "
                 "from a pruned model.",
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         d1_values = self.state.read("d1")
         d1_values[cycle - 1] = d1

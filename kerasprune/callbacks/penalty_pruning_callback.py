@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.group_lasso import group_rms
 from kerasprune.core.mask_update import overall_sparsity, update_followers, update_masks
 from kerasprune.core.model_walk import prune_wrappers
@@ -97,7 +98,7 @@ class PenaltyPruningCallback(BasePruningCallback):
             warnings.warn(
                 "PenaltyPruningCallback: no pruned weight carries a penalty, so only the "
                 "threshold acts. Create the model with kerasprune.prune(model, penalty=...).",
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
 
     def make_schedule(self, steps_per_epoch: int) -> SparsitySchedule:
@@ -141,7 +142,7 @@ class PenaltyPruningCallback(BasePruningCallback):
                 f"PenaltyPruningCallback: the threshold {self.threshold} removed more than "
                 f"the target: sparsity {reached:.4f} > target_sparsity {self.target}. "
                 "Lower the threshold or the penalty.",
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         self._remove_penalty()
         return reached

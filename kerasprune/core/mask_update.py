@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from kerasprune.core.allocation import erk_kept, floor_weights, lamp_scores
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.prune_wrapper import ALLOCATED_SCOPES
 from kerasprune.core.selection import PruningSet
@@ -125,7 +126,7 @@ def update_masks(
             "no longer depend on their inputs. Lower the target, give those layers a "
             "`sparsity_overrides` entry, raise `min_density` in kerasprune.prune, or use "
             "scope='erk' or 'lamp'.",
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return float(counts[1] / counts[0]) if counts[0] else 0.0
 

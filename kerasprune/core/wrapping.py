@@ -11,6 +11,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import (
     all_layers,
     copy_model,
@@ -279,7 +280,7 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple
             "These layers have weights but are left dense because kerasprune does not know "
             f"how to prune them: {[l.name for l in unknown]}. {HOW_TO_MAKE_PRUNABLE}",
             UnprunableLayerWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if not chosen:
         raise ValueError(

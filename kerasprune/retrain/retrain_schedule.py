@@ -44,6 +44,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.validation import is_int, is_number
 
 LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
@@ -197,7 +198,7 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"{type(self).__name__}: the original schedule takes one step at a time, so "
                 f"its maximum is read from {len(steps):,} of its {n:,} steps and may be "
                 "missed slightly. Pass `max_lr` to set it exactly.",
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         return steps, evaluate_schedule(self.original, steps)
 

@@ -25,6 +25,7 @@ import numpy as np
 import keras
 
 from kerasprune import _compat
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
@@ -89,7 +90,7 @@ def shrink(model: keras.Model) -> keras.Model:
             "(or removable exactly), so the copy has the same size. Unstructured and block "
             "pruning zero single weights, not channels: prune with "
             "pattern=kerasprune.Channels(...) to remove channels.",
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return _rebuild(graph, analysis)
 

@@ -54,3 +54,53 @@ def test_channel_pruning_warnings_name_the_users_line(make, sparsity, match):
     with pytest.warns(UserWarning, match=match) as record:
         kerasprune.update_masks(model, sparsity)
     assert [w.filename for w in record if match in str(w.message)] == [__file__]
+
+
+class _Gain(keras.layers.Layer):
+    """A layer with a weight kerasprune does not know how to prune."""
+
+    def build(self, shape):
+        self.gain = self.add_weight(shape=(shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.gain
+
+
+def _with_gain():
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(2)(_Gain()(keras.layers.Dense(4)(inputs))))
+
+
+def _fit_stopped_early():
+    model = kerasprune.prune(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+    model.compile("sgd", "mse")
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                          finetune_epochs=0)
+    model.fit(np.ones((4, 4)), np.ones((4, 2)), epochs=1, callbacks=[callback], verbose=0)
+
+
+def _emptied():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="small"),
+                              keras.layers.Dense(2, name="large")])
+    model.get_layer("small").kernel.assign(np.full((4, 4), 1e-3))
+    kerasprune.update_masks(kerasprune.prune(model, scope="global", min_density=0.0), 0.7)
+
+
+def _dense_tflite():
+    from tflite_export import convert
+
+    convert(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: kerasprune.prune(_with_gain()), "left dense because"),
+    (_emptied, "fully pruned"),
+    (lambda: kerasprune.shrink(_dense(2)), "shrink removed nothing"),
+    (_fit_stopped_early, "fit stopped after epoch 1"),  # raised by a callback inside fit
+    (_dense_tflite, "Sparsity was asked for"),
+])
+def test_warnings_name_the_users_line_whether_kerasprune_keras_or_the_converter_raise_them(
+        call, match):
+    with pytest.warns(UserWarning, match=match) as record:
+        call()
+    assert {w.filename for w in record if match in str(w.message)} == {__file__}

@@ -14,6 +14,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import model_walk
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
@@ -183,7 +184,7 @@ def _prune_model(model, params, policy) -> keras.Model:
         warnings.warn(
             f"These layers have weights but are left dense: {unknown}. {HOW_TO_MAKE_PRUNABLE}",
             UnprunableLayerWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return pruned
 

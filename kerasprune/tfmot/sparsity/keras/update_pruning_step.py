@@ -15,6 +15,7 @@ import warnings
 import keras
 
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.mask_update import update_layer_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.tfmot.sparsity.keras.prune import PruneLowMagnitude
@@ -105,7 +106,7 @@ class UpdatePruningStep(BasePruningCallback):
                             f"{w.pruning_schedule.first_step()})" for w in never)
                 + ". Steps count from 1 at the first batch: lower `begin_step` or "
                 "`frequency`, or train longer.",
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
 
     def get_config(self) -> dict:
