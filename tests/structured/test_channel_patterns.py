@@ -350,3 +350,77 @@ def test_taylor_and_apoz_score_channels_with_the_data_given_to_update_masks(kind
         kept = _update_quietly(pruned, 0.25, **{data: given_data})
         expected = [channel != dropped for channel in range(4)]
         assert kept["a"] == kept["b"] == expected, criterion  # not L1's channel 0
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"criterion": "l3"}, ValueError, "`criterion` must be one of ('l1', 'l2', 'taylor', "
+     "'random', 'apoz', 'mean_activation'). Received: criterion='l3'"),
+    ({"normalize": "max"}, ValueError,
+     "`normalize` must be one of ('none', 'size', 'layer'). Received: normalize='max'"),
+    ({"combine": "min"}, ValueError,
+     "`combine` must be one of ('mean', 'sum', 'max'). Received: combine='min'"),
+    ({"target": "bytes"}, ValueError,
+     "`target` must be one of ('channels', 'flops', 'params'). Received: target='bytes'"),
+    ({"min_channels": -1}, ValueError,
+     "`min_channels` must be an int >= 0. Received: min_channels=-1"),
+    ({"min_channels": 1.0}, ValueError,
+     "`min_channels` must be an int >= 0. Received: min_channels=1.0"),
+    ({"max_fraction": 0}, ValueError,
+     "`max_fraction` must be a number in (0, 1]. Received: max_fraction=0"),
+    ({"max_fraction": 1.5}, ValueError,
+     "`max_fraction` must be a number in (0, 1]. Received: max_fraction=1.5"),
+    ({"max_fraction": "1"}, ValueError,
+     "`max_fraction` must be a number in (0, 1]. Received: max_fraction='1'"),
+    ({"groups": 1}, TypeError, "`groups` must be True or False. Received: groups=1"),
+    ({"target": "flops", "groups": False}, ValueError,
+     "`target='flops'` needs groups=True (the cost is the model's). "
+     "Received: target='flops', groups=False"),
+])
+def test_channels_name_the_bad_argument_and_what_is_allowed(kwargs, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        Channels(**kwargs)
+
+
+def test_channels_accept_the_edges_of_their_ranges():
+    pattern = Channels(min_channels=0, max_fraction=1, target="params")
+    assert (pattern.min_channels, pattern.max_fraction) == (0, 1.0)
+    assert isinstance(pattern.max_fraction, float)
+    assert Channels(max_fraction=0.5).max_fraction == 0.5
+
+
+def test_channels_defaults_are_their_config():
+    assert Channels().get_config() == {
+        "criterion": "l1", "normalize": "size", "min_channels": 1, "max_fraction": 1.0,
+        "groups": True, "combine": "mean", "target": "channels", "seed": 0}
+    assert not Channels().needs_gradients and Channels("taylor").needs_gradients
+    assert Channels("apoz").needs_activations and not Channels("l2").needs_activations
+    assert Channels().selects_over_model and not Channels(groups=False).selects_over_model
+
+
+def test_layer_normalization_divides_by_a_norm_below_one_too():
+    kernel = np.array([[0.1, 0.2, 0.3]])  # L1 [0.1, 0.2, 0.3]: norm 0.374
+    scores, _ = Channels("l1", normalize="layer", min_channels=0).group_scores(kernel)
+    np.testing.assert_allclose(scores, [0.1, 0.2, 0.3] / np.linalg.norm([0.1, 0.2, 0.3]))
+    zeros, _ = Channels("l1", normalize="layer", min_channels=0).group_scores(np.zeros((2, 3)))
+    assert zeros.tolist() == [0.0, 0.0, 0.0]  # a zero norm leaves the scores as they are
+
+
+def test_random_scores_follow_the_seed():
+    weight = np.ones((4, 8))
+    def scores(seed):
+        return Channels("random", seed=seed, min_channels=0).group_scores(weight)[0]
+    assert scores(1).tolist() == scores(1).tolist()
+    assert scores(1).tolist() != scores(2).tolist()
+    assert Channels("random", min_channels=0).group_scores(weight)[0].tolist() == scores(0).tolist()
+
+
+def test_protect_keeps_the_highest_channels_first_of_equal_ones_and_never_zero_ones():
+    scores = np.array([2.0, 1.0, 2.0, 2.0, 0.0], "float32")
+    protected = Channels(min_channels=2).protect(scores)
+    assert protected.dtype == np.float64
+    assert protected.tolist() == [np.inf, 1.0, np.inf, 2.0, 0.0]  # ties: the first ones
+    # max_fraction 0.5 keeps ceil(half) of the channels, but a zero score stays prunable.
+    capped = Channels(min_channels=0, max_fraction=0.5).protect(scores)
+    assert capped.tolist() == [np.inf, 1.0, np.inf, np.inf, 0.0]
+    assert Channels(min_channels=0).protect(scores) is scores  # nothing to protect
+    assert Channels(min_channels=9).protect(scores).tolist() == [np.inf] * 4 + [0.0]
