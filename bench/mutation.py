@@ -118,6 +118,8 @@ _AT_FLOOR = ("A part exactly at its floor, protected, keeps what it kept (its hi
              "short and is protected then.")
 _USER_FRAME = ("Only which frame the warning names, checked by tests/core/test_caller.py outside "
                "the selection (under mutmut the first frame outside kerasprune is mutmut's).")
+_NONE_FALSE = "NumPy stores None as False in a boolean array."
+_EXACT_QUOTIENT = "A channel's weight count divides the kernel size: the quotient is exact."
 _GENERIC = ("The what-if analysis needs generic values (non-zero, no two alike): any seed or "
             "range of distinct values gives the same analysis.")
 EQUIVALENT: dict[tuple[str, str], str] = {
@@ -150,7 +152,15 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      "sizes = np.full(weight.shape[axis], weight.size // weight.shape[axis], )"): _INT_FILL,
     ("kerasprune.structured.channel_patterns.Channels.group_scores",
      "sizes = np.full(weight.shape[axis], weight.size / weight.shape[axis], dtype=np.int64)"):
-        "A channel's weight count divides the kernel size: the quotient is exact.",
+        _EXACT_QUOTIENT,
+    ("kerasprune.structured.channel_patterns.Channels.scores_along",
+     "scores = scores / (weight.size / weight.shape[axis])"): _EXACT_QUOTIENT,
+    ("kerasprune.structured.channel_patterns.Channels.protect",
+     'protected = np.argsort(-scores, kind="STABLE")[:kept]'): _KIND,
+    ("kerasprune.structured.channel_patterns.Channels.protect",
+     "scores = scores.astype(None)"): _FLOAT64,
+    ("kerasprune.structured.channel_patterns.Channels.masks_for_model",
+     '"cannot rebuild it.", )'): _USER_FRAME,
     ("kerasprune.retrain.schedules.allr_d1",
      "before = np.concatenate([np.ravel(w).astype(None) for w in weights_before])"): _FLOAT64,
     ("kerasprune.retrain.schedules.allr_d1",
@@ -211,6 +221,29 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      "return values.astype(None)"): _FLOAT64,
     ("kerasprune.structured.channel_analysis.ChannelAnalysis.evaluate",
      "arrays = {id(t): np.nan_to_num(v).astype(None)"): _ROUNDING,
+    **{("kerasprune.structured.channel_analysis.ChannelAnalysis.weight", line): _ROUNDING
+       for line in ("return np.asarray(self._weights(layer, name), dtype=None)",
+                    "return np.asarray(self._weights(layer, name), )")},
+    ("kerasprune.structured.channel_analysis.ChannelAnalysis.assign",
+     "self._values[id(tensor)] = values.astype(None)"): _FLOAT64,
+    **{("kerasprune.structured.channel_analysis.ChannelAnalysis.__init__", line):
+        "The roots are Python ints: NumPy makes them int64 either way." for line in (
+        "self.roots = np.array([self._find(a) for a in range(len(self._parent))], dtype=None)",
+        "self.roots = np.array([self._find(a) for a in range(len(self._parent))], )")},
+    **{("kerasprune.structured.channel_analysis.ChannelAnalysis._removable_roots", line):
+        _INT_FILL for line in ("blocked_by = np.full(len(self._parent), -1, dtype=None)",
+                               "blocked_by = np.full(len(self._parent), -1, )")},
+    ("kerasprune.structured.channel_analysis.ChannelAnalysis._removable_roots",
+     "blocked_by = np.full(len(self._parent), -2, dtype=np.int64)"):
+        "Any negative index marks a group that no constraint blocks.",
+    ("kerasprune.structured.channel_analysis.ChannelAnalysis._removable_roots",
+     "removable[bad] = None"): _NONE_FALSE,
+    ("kerasprune.structured.channel_analysis.ChannelAnalysis._decide",
+     "removable[self.roots[atoms[0]]] = None"): _NONE_FALSE,
+    ("kerasprune.structured.layer_rules.apply_known", "result[np.isnan(values)] = None"):
+        "NumPy stores None as NaN in a float array.",
+    ("kerasprune.structured.conv_rules.MixerRule.propagate",
+     "dead = ~kernel.reshape(-2, kernel.shape[-1]).any(axis=0)"): _RESHAPE,
     ("kerasprune.structured.channel_analysis.ChannelAnalysis.evaluate",
      "return np.asarray(_compat.call_on_values(node, arrays), dtype=None)"): _ROUNDING,
     ("kerasprune.structured.channel_analysis.ChannelAnalysis.evaluate",

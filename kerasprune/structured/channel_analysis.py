@@ -75,13 +75,12 @@ def nested_graph(operation):
 class LayerCall:
     """One call of a layer in the graph, as the rules see it (wrappers looked through)."""
 
-    def __init__(self, node, rule: LayerRule | None):
+    def __init__(self, node):
         layer = node.operation
-        self.node = node
         self.layer = layer.layer if isinstance(layer, PruneWrapper) else layer
         self.inputs = list(node.input_tensors)
         self.output = node.outputs[0] if len(node.outputs) == 1 else None
-        self.rule = rule
+        self.rule: LayerRule | None = None  # set by the walk when a rule understands it
 
 
 class ChannelAnalysis:
@@ -118,12 +117,11 @@ class ChannelAnalysis:
         self._constraints: list[tuple[np.ndarray, np.ndarray, str]] = []
         self._internal: dict[int, np.ndarray] = {}  # id(layer) -> atoms living inside it
         self._weights = weights
-        self._where = ""
+        self._where = "a model input"  # where the channels being assigned come from
         self.calls: dict[int, LayerCall] = {}  # id(node) -> the call, its rule if any
         self._node_of: dict[int, object] = {}  # id(layer) -> its node
         self.slots: list[ChannelSlot] = []
         for tensor in graph.inputs:
-            self._where = "a model input"
             self.fresh(tensor, np.full(channels(tensor), np.nan))
         self._walk(graph)
         for tensor in graph.outputs:
@@ -243,7 +241,7 @@ class ChannelAnalysis:
             self._values[id(outer)] = self.values(tensor)
 
     def _visit(self, node) -> None:
-        call = LayerCall(node, None)
+        call = LayerCall(node)
         self.calls[id(node)] = call
         self._node_of[id(call.layer)] = node
         self._where = f"'{call.layer.name}' ({type(call.layer).__name__})"

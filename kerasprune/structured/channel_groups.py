@@ -167,7 +167,7 @@ def _masked_names(graph, wrappers) -> dict[int, set[str]]:
     without wrappers, every channel weight a rule declares."""
     if wrappers:
         return {id(w.layer): set(w.weight_names or ()) for w in wrappers}
-    generic = ChannelAnalysis(graph, weights=_what_if({}))
+    generic = ChannelAnalysis(graph)  # the slots a rule declares do not depend on weights
     masked: dict[int, set[str]] = {}
     for slot in generic.slots:
         if slot.scored:

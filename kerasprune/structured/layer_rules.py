@@ -172,9 +172,8 @@ _POINTWISE_ACTIVATION_NAMES = {
 
 def is_pointwise(activation) -> bool:
     """True for an activation function applied to each value on its own (not softmax)."""
-    name = keras.activations.serialize(activation)
-    name = name if isinstance(name, str) else getattr(activation, "__name__", "")
-    return name in _POINTWISE_ACTIVATION_NAMES
+    name = keras.activations.serialize(activation)  # a config dict for a layer or object
+    return isinstance(name, str) and name in _POINTWISE_ACTIVATION_NAMES
 
 
 def apply_known(function, values: np.ndarray) -> np.ndarray:

@@ -913,3 +913,13 @@ def test_groups_that_no_pruned_weight_scores_are_never_pruned_and_their_layer_is
         kerasprune.update_masks(pruned, 0.5)
     (wrapper,) = kerasprune.prune_wrappers(pruned)
     assert np.asarray(wrapper.masks[0]).tolist() == [1.0] * 4
+
+
+def test_a_layer_whose_only_unscored_group_is_the_models_first_is_named_too(scratch_registries):
+    _register_gate()
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(_Gate(name="gate")(inputs)))
+    pruned = kerasprune.prune(model, pattern=Channels(min_channels=0), exclude=["out"])
+    assert channel_groups(pruned).count == 1
+    with pytest.warns(kerasprune.LayersLeftWholeWarning, match="'gate'"):
+        kerasprune.update_masks(pruned, 0.5)

@@ -424,3 +424,11 @@ def test_protect_keeps_the_highest_channels_first_of_equal_ones_and_never_zero_o
     assert capped.tolist() == [np.inf, 1.0, np.inf, np.inf, 0.0]
     assert Channels(min_channels=0).protect(scores) is scores  # nothing to protect
     assert Channels(min_channels=9).protect(scores).tolist() == [np.inf] * 4 + [0.0]
+
+
+def test_protect_breaks_ties_by_position_in_a_wide_layer_too():
+    # Past 16 values NumPy's default sort is no longer stable: the tie order must not move.
+    scores = np.tile([1.0, 3.0, 2.0, 3.0], 16)
+    protected = Channels(min_channels=20, max_fraction=1.0).protect(scores)
+    first_threes = np.flatnonzero(scores == 3)[:20]
+    assert np.flatnonzero(np.isinf(protected)).tolist() == first_threes.tolist()

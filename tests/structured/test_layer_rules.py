@@ -156,3 +156,58 @@ def test_the_decision_keeps_a_tensors_first_channel_when_all_of_it_could_go():
     assert analysis.keep(dense.output).tolist() == [True, False, False]
     assert analysis.removed.dtype == bool and analysis.removed.size == analysis.roots.size
     assert analysis.roots.dtype == np.int64
+
+
+def test_a_layer_with_several_outputs_is_opaque_and_each_output_gets_channels():
+    inputs = keras.Input((6, 4))
+    attention = keras.layers.MultiHeadAttention(2, 3, name="mha")
+    values, scores = attention(inputs, inputs, return_attention_scores=True)
+    model = keras.Model(inputs, [keras.layers.Dense(2)(values), keras.layers.Dense(2)(scores)])
+    analysis = ChannelAnalysis(graph_of(model))
+    (call,) = [c for c in analysis.calls.values() if c.layer.name == "mha"]
+    assert call.output is None and call.rule is None
+    assert analysis.blocked_by(analysis.roots[analysis.atoms(inputs)[0]]) == (
+        "it is not constant after a model input")
+    assert analysis.atoms(values).size == 4 and analysis.atoms(scores).size == 6
+    assert analysis.blocked_by(analysis.roots[analysis.atoms(scores)[0]]) == (
+        "it is not constant after 'mha' (MultiHeadAttention), whose outputs are not followed")
+
+
+def test_a_channel_blocked_for_several_reasons_is_named_by_the_first():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.ReLU()(inputs)])
+    analysis = ChannelAnalysis(graph_of(model))
+    relu_out = model.outputs[1]
+    assert (analysis.roots[analysis.atoms(relu_out)] == analysis.roots[
+        analysis.atoms(inputs)]).all()  # one channel: the input's, also a model output
+    assert [analysis.blocked_by(r) for r in analysis.roots[analysis.atoms(inputs)]] == [
+        "it is not constant after a model input"] * 3
+
+
+def test_a_custom_rule_gets_the_calls_inputs_and_output_in_each_hook(scratch_registries):
+    from kerasprune.structured.layer_rules import LayerRule, register_layer_rule
+
+    class Scale(keras.layers.Layer):
+        def call(self, x):
+            return 2.0 * x
+
+    seen = []
+
+    class ScaleRule(LayerRule):
+        single_input = True
+
+        def propagate(self, analysis, layer, inputs, output):
+            seen.append(("propagate", inputs, output))
+            analysis.assign(output, analysis.atoms(inputs[0]), 2.0 * analysis.values(inputs[0]))
+
+        def slots(self, analysis, layer, inputs, output):
+            seen.append(("slots", inputs, output))
+            return []
+
+    register_layer_rule(Scale, ScaleRule())
+    inputs = keras.Input((3,))
+    hidden = Scale()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    ChannelAnalysis(graph_of(model))
+    assert [(hook, [id(t) for t in ins], id(out)) for hook, ins, out in seen] == [
+        (hook, [id(inputs)], id(hidden)) for hook in ("propagate", "slots")]
