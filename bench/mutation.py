@@ -95,7 +95,6 @@ _PROBE = ("The probe only asks whether the schedule takes a vector of steps; its
           "not used.")
 _ROUNDING = ("Only the rounding of a channel's constant changes (float32/float64); the "
              "analysis reads only whether it is zero or unknown.")
-_STACKLEVEL = ("Only which frame the warning is attributed to; nothing depends on it.")
 _PIVOTS = ("The pivots only steer the search (its speed): any values of the scores give the "
            "same answer.")
 _TIMES_F64 = "`weight` is float64: the product is float64 whatever the gradient's dtype."
@@ -366,9 +365,7 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("kerasprune.retrain.retrain_schedule.RetrainSchedule._original_last",
      "last = (self.original_steps or 2) - 1"):
         "`original_steps` is None only for a constant rate, the same at every step.",
-    ("kerasprune.retrain.retrain_schedule.RetrainSchedule.original_rates", ")"): _STACKLEVEL,
-    ("kerasprune.retrain.retrain_schedule.RetrainSchedule.original_rates", "stacklevel=4,"):
-        _STACKLEVEL,
+    ("kerasprune.retrain.retrain_schedule.RetrainSchedule.original_rates", ")"): _USER_FRAME,
     # kth_smallest_of_parts: what only steers the search (its result is exact whatever
     # the pivots; its cost is tested by tests/core/test_order_statistics.py)
     ("kerasprune.core.order_statistics.kth_smallest_of_parts",

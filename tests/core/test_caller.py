@@ -86,6 +86,15 @@ def _emptied():
     kerasprune.update_masks(kerasprune.prune(model, scope="global", min_density=0.0), 0.7)
 
 
+class _ScalarSteps(keras.optimizers.schedules.LearningRateSchedule):
+    def __call__(self, step):
+        return 0.1 if float(step) < 30_000 else 0.01  # Python control flow: one step at a time
+
+
+def _sampled_schedule():
+    kerasprune.LLR(_ScalarSteps(), retrain_steps=100, original_steps=50_000)
+
+
 def _dense_tflite():
     from tflite_export import convert
 
@@ -98,6 +107,7 @@ def _dense_tflite():
     (lambda: kerasprune.shrink(_dense(2)), "shrink removed nothing"),
     (_fit_stopped_early, "fit stopped after epoch 1"),  # raised by a callback inside fit
     (_dense_tflite, "Sparsity was asked for"),
+    (_sampled_schedule, "may be missed slightly"),
 ])
 def test_warnings_name_the_users_line_whether_kerasprune_keras_or_the_converter_raise_them(
         call, match):
