@@ -194,3 +194,8 @@ def test_a_floor_over_many_tied_blocks_of_unequal_size_keeps_the_earliest():
     pruned = select_with_floors(scores, sizes, already, 0.9, np.array([20, 0]))
     expected = reference_floored(scores, sizes, already, 0.9, np.array([20, 0]))
     np.testing.assert_array_equal(np.concatenate(pruned), expected)
+
+
+def test_parts_without_groups_select_nothing():
+    pruned = select_pruned_parts([np.zeros(0), np.zeros(0)], [1, 4], [None, None], 0.5)
+    assert [p.dtype for p in pruned] == [bool, bool] and [p.size for p in pruned] == [0, 0]
