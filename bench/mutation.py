@@ -517,7 +517,7 @@ def explanation(name: str, lines: list[str]) -> str | None:
     return EQUIVALENT.get((function_of(name), added))
 
 
-def report(results: dict[str, dict[str, int | None]], part: str) -> str:
+def report(results: dict[str, dict[str, int | None]], part: str, retested: bool) -> str:
     from mutmut.stats import status_by_exit_code
 
     rows, survivors = [], []
@@ -532,6 +532,7 @@ def report(results: dict[str, dict[str, int | None]], part: str) -> str:
         survivors += [(path, n) for n, c in codes.items()
                       if status_by_exit_code[c] in ("survived", "no tests")]
     total = sum(len(codes) for codes in results.values())
+    make = "make mutation" if part == "core" else f'make mutation ARGS="--part {part}"'
     detected = totals["killed"] + totals["timeout"]
     lines = [
         f"## Mutation testing, part `{part}` (bench/mutation.py)",
@@ -539,7 +540,8 @@ def report(results: dict[str, dict[str, int | None]], part: str) -> str:
         f"mutmut 3 seeds one bug at a time into {PARTS[part][2]}, and runs the "
         "tests of the mutated file (tests/mutation_scope.py) that reach the mutated function, "
         "property tests drawing a fifth of their examples. Killed: a test failed; timeout: the mutant hung (also detected); not run: the run "
-        "was stopped before it (continue with `--keep`).",
+        "was stopped before it (continue with `--keep`). The campaign: "
+        f"`python -m bench.mutation --part {part}` (`{make}`).",
         "",
         "| module | mutants | killed | timeout | survived | no tests | not run | detected |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -549,6 +551,9 @@ def report(results: dict[str, dict[str, int | None]], part: str) -> str:
         f"**{100 * detected / max(total, 1):.1f}%** |",
         "",
     ]
+    if retested:
+        lines += ["The full run's survivors were re-tested after tests were added "
+                  "(`--survivors`); the wall time below is the full run's.", ""]
     if totals["not checked"]:
         lines += [f"**Partial run**: {total - totals['not checked']} of {total} mutants were "
                   "tested before the run was stopped; the score is not the campaign's. "
@@ -588,6 +593,7 @@ def main(argv=None) -> None:
         names = tuple(name for codes in collect_results(scope).values()
                       for name, code in codes.items() if status_by_exit_code[code] == "survived")
         run_mutmut(args.max_children, names)
+        (ROOT / "mutants" / f"retested-{args.part}").touch()
     elif args.keep and (ROOT / "mutants").exists():
         # Named mutants are always re-run by mutmut: name only those not run yet.
         pending = tuple(name for codes in collect_results(scope).values()
@@ -604,7 +610,9 @@ def main(argv=None) -> None:
         before = float(wall_file.read_text()) if args.keep and wall_file.exists() else 0.0
         wall_file.write_text(f"{before + time.perf_counter() - start:.0f}")
     wall = float(wall_file.read_text()) if wall_file.exists() else None
-    write_section(section, report(collect_results(scope), args.part), wall_seconds=wall)
+    retested = (ROOT / "mutants" / f"retested-{args.part}").exists()
+    write_section(section, report(collect_results(scope), args.part, retested),
+                  wall_seconds=wall)
 
 
 if __name__ == "__main__":
