@@ -19,6 +19,24 @@ def small_cnn(input_shape=(7, 7, 1), classes=10) -> keras.Model:
     )
 
 
+class SubclassedDense(keras.Model):
+    """One Dense layer in a subclassed model: no graph of layers to follow."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def subclassed_dense(name: str) -> SubclassedDense:
+    """A built `SubclassedDense` called `name` (3 input features)."""
+    model = SubclassedDense(name=name)
+    model(np.zeros((1, 3)))
+    return model
+
+
 def compile_classifier(model, optimizer=None):
     model.compile(
         optimizer or keras.optimizers.Adam(1e-2),

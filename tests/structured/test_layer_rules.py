@@ -16,6 +16,7 @@ from kerasprune.structured.layer_rules import (
     positions,
     rule_for,
 )
+from tests.helpers import subclassed_dense
 
 
 def test_a_conv_with_one_filter_on_one_channel_makes_a_new_channel():
@@ -37,20 +38,10 @@ def test_graph_of_names_a_model_without_a_graph_and_how_to_give_it_one():
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         graph_of(sequential)
 
-    class Tower(keras.Model):
-        def __init__(self):
-            super().__init__(name="tower")
-            self.dense = keras.layers.Dense(2)
-
-        def call(self, x):
-            return self.dense(x)
-
-    tower = Tower()
-    tower(np.zeros((1, 3)))
-    message = ("Model 'tower' of type Tower is subclassed: channels can only be followed (and "
+    message = ("Model 'tower' of type SubclassedDense is subclassed: channels can only be followed (and "
                "removed) in Functional or Sequential models, whose graph of layers is known.")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        graph_of(tower)
+        graph_of(subclassed_dense("tower"))
 
 
 def _dense_chain(*layers):

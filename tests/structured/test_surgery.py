@@ -9,6 +9,7 @@ import pytest
 import kerasprune
 from kerasprune import shrink
 from kerasprune.structured.channel_patterns import Channels
+from tests.helpers import subclassed_dense
 
 RNG = np.random.default_rng(0)
 
@@ -274,18 +275,8 @@ def test_rejects_non_models_and_subclassed_models():
     with pytest.raises(TypeError, match="model"):
         shrink(keras.layers.Dense(3))
 
-    class Custom(keras.Model):
-        def __init__(self):
-            super().__init__(name="my_custom")
-            self.dense = keras.layers.Dense(2)
-
-        def call(self, x):
-            return self.dense(x)
-
-    custom = Custom()
-    custom(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="my_custom"):
-        shrink(custom)
+        shrink(subclassed_dense("my_custom"))
 
 
 def test_shared_layer_is_named_in_the_error():
