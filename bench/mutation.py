@@ -539,8 +539,9 @@ def report(results: dict[str, dict[str, int | None]], part: str, retested: bool)
         "",
         f"mutmut 3 seeds one bug at a time into {PARTS[part][2]}, and runs the "
         "tests of the mutated file (tests/mutation_scope.py) that reach the mutated function, "
-        "property tests drawing a fifth of their examples. Killed: a test failed; timeout: the mutant hung (also detected); not run: the run "
-        "was stopped before it (continue with `--keep`). The campaign: "
+        "property tests drawing a fifth of their examples. Killed: a test failed; timeout: "
+        "the mutant hung (also detected); not run: the run was stopped before it (continue "
+        "with `--keep`). The campaign: "
         f"`python -m bench.mutation --part {part}` (`{make}`).",
         "",
         "| module | mutants | killed | timeout | survived | no tests | not run | detected |",

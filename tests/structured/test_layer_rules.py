@@ -38,8 +38,9 @@ def test_graph_of_names_a_model_without_a_graph_and_how_to_give_it_one():
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         graph_of(sequential)
 
-    message = ("Model 'tower' of type SubclassedDense is subclassed: channels can only be followed (and "
-               "removed) in Functional or Sequential models, whose graph of layers is known.")
+    message = ("Model 'tower' of type SubclassedDense is subclassed: channels can only be "
+               "followed (and removed) in Functional or Sequential models, whose graph of "
+               "layers is known.")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         graph_of(subclassed_dense("tower"))
 
