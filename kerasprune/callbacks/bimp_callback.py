@@ -97,7 +97,7 @@ class BIMPCallback(IMPCallback):
             start = float(self.state.read("max_learning_rate"))
             if start == 0.0:
                 start = float(np.asarray(self.model.optimizer.learning_rate))
-                self.state.values["max_learning_rate"].assign(start)
+                self.state.write("max_learning_rate", start)
         return keras.optimizers.schedules.PolynomialDecay(
             start, decay_steps=self.dense_epochs * steps_per_epoch, end_learning_rate=0.0
         )

@@ -25,12 +25,12 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.regrowth import can_regrow, drop_and_grow
+from kerasprune.core.regrowth import can_regrow
+from kerasprune.core.selectors import DropAndRegrow, ToTarget
 from kerasprune.core.sparsity_schedules import ConstantSparsity, SparsitySchedule
 from kerasprune.core.validation import check_int, check_sparsity, is_number
 
@@ -136,32 +136,30 @@ class RigLCallback(BasePruningCallback):
             return 0.0
         return self.drop_fraction / 2 * (1 + math.cos(math.pi * step / end))
 
-    def maybe_prune(self, step: int) -> None:
+    def prunes_at(self, step: int) -> bool:
+        return not self._first_step_done or self._moves_at(step)
+
+    def _moves_at(self, step: int) -> bool:
+        return step > 0 and self.schedule.updates_at(step) and step < self.schedule.end_step
+
+    def selectors(self, step: int, target: float) -> list:
+        selectors = []
         if not self._first_step_done:
             # Idempotent: a model already at the target (a resumed run) is left as it is.
-            self.prune_now(step, self.target_sparsity)
-            self._first_step_done = True
-        if step > 0 and self.schedule.updates_at(step) and step < self.schedule.end_step:
-            self.move_connections(step)
+            selectors.append(ToTarget())
+        if self._moves_at(step):
+            paths = [v.path for w in prune_wrappers(self.model) if w.follows is None
+                     for v in w.pruned_weights]
+            gradients = self.importance.gradients(self.model, paths=paths)
+            selectors.append(DropAndRegrow(self.drop_fraction_at(step), gradients))
+        return selectors
 
-    def move_connections(self, step: int) -> int:
-        """Drop and regrow in every pruned weight at `step`; returns the weights regrown."""
-        fraction = self.drop_fraction_at(step)
-        wrappers = [w for w in prune_wrappers(self.model) if w.follows is None]
-        paths = [v.path for w in wrappers for v in w.pruned_weights]
-        gradients = self.importance.gradients(self.model, paths=paths)
-        regrown = 0
-        for wrapper in wrappers:
-            masks = []
-            for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
-                gradient = np.sum(gradients[weight.path], axis=0)
-                new, moved = drop_and_grow(wrapper.pattern, np.asarray(weight),
-                                           np.asarray(mask), gradient, fraction)
-                masks.append(new)
-                regrown += moved
-            wrapper.assign_masks(masks)
-        self.mask_updates.append({"step": step, "drop_fraction": fraction, "regrown": regrown})
-        return regrown
+    def on_pruned(self, step: int, target: float, records: list) -> None:
+        self._first_step_done = True
+        moved = records[-1].selector
+        if isinstance(moved, DropAndRegrow):
+            self.mask_updates.append({"step": step, "drop_fraction": moved.fraction,
+                                      "regrown": moved.regrown})
 
     def progress_logs(self) -> dict[str, float]:
         if self.schedule is None:

@@ -21,9 +21,9 @@ import keras
 import numpy as np
 
 from kerasprune.core.criterion_data import CriterionData, needed_data
-from kerasprune.core.mask_update import update_followers
+from kerasprune.core.mask_update import update, write_masks
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.selection import masks_for_set
+from kerasprune.core.selectors import LayerTargets
 from kerasprune.core.validation import check_model, check_sparsity
 from kerasprune.core.wrapping import prune
 
@@ -202,10 +202,9 @@ def sensitivity(
         saved = _snapshot([wrapper, *own_followers])
         curve = []
         for s in sparsities:
-            wrapper.assign_masks(masks_for_set([wrapper], s, **criterion_data)[0])
-            update_followers(own_followers, {wrapper.layer.name: wrapper})
+            update(work, LayerTargets({wrapper: s}, **criterion_data), s)
             curve.append(sign * (baseline - evaluate()))
-            _restore(saved)
+            write_masks(saved)
             progress.add(1, [("layer", len(drops) + 1)])
         drops[wrapper.layer.name] = np.array(curve)
     sizes = {w.layer.name: sum(int(np.prod(v.shape)) for v in w.pruned_weights)
@@ -249,9 +248,6 @@ def _measured_model(model, prune_kwargs) -> keras.Model:
 
 
 def _snapshot(wrappers: list) -> list[tuple]:
-    return [(v, np.array(v)) for w in wrappers for v in (*w.pruned_weights, *w.masks)]
-
-
-def _restore(saved: list[tuple]) -> None:
-    for variable, value in saved:
-        variable.assign(value)
+    """`(wrapper, masks, weights)` of each wrapper now, for `write_masks` to put back."""
+    return [(w, [np.array(m) for m in w.masks], [np.array(v) for v in w.pruned_weights])
+            for w in wrappers]

@@ -6,6 +6,8 @@ import pytest
 
 import kerasprune
 from kerasprune import PenaltyPruningCallback
+from kerasprune.core.mask_update import update
+from kerasprune.core.selectors import Threshold
 from kerasprune.structured.channel_patterns import channels_kept
 from tests.helpers import compile_classifier, small_cnn
 
@@ -18,15 +20,12 @@ def test_removes_exactly_the_groups_below_the_threshold():
     kernel = np.ones((4, 5), "float32") * np.array([0.5, 0.01, 0.2, 0.005, 1.0], "float32")
     d.layer.kernel.assign(kernel)
     e.layer.kernel.assign(np.full((5, 3), 0.001, "float32"))  # every unit below threshold
-    callback = PenaltyPruningCallback(0.1, penalty_epochs=1, finetune_epochs=0)
-    callback.set_model(pruned)
-    reached = callback.remove_below_threshold()
+    reached = update(pruned, Threshold(0.1)).sparsity
     assert channels_kept(d.masks[0].numpy()).tolist() == [True, False, True, False, True]
     assert channels_kept(e.masks[0].numpy()).sum() == 1  # its largest unit is kept
     # Channels masks each removed unit's bias too, and e's inputs from d's removed units:
     # d loses 2 x (4 + 1), e 2 x (5 + 1) plus 2 inputs of its kept unit; of 20 + 5 + 15 + 3.
     assert reached == pytest.approx((2 * 5 + 2 * 6 + 2) / (20 + 5 + 15 + 3))
-    assert callback.threshold_sparsity == pytest.approx(reached)
 
 
 def test_fit_reaches_the_target_and_fine_tunes_without_the_penalty(digits):
@@ -45,6 +44,13 @@ def test_fit_reaches_the_target_and_fine_tunes_without_the_penalty(digits):
     for wrapper in kerasprune.prune_wrappers(pruned):
         kernel, mask = wrapper.pruned_weights[0].numpy(), wrapper.masks[0].numpy()
         assert np.all(kernel[mask == 0] == 0.0)
+    # The trace (what plot.schedule draws) holds every removal: 15 steps per epoch, one
+    # removal every 10 within the penalty phase, then the end of the phase (step 30,
+    # with the top-up to the target).
+    steps, values = zip(*callback.trace["sparsity"])
+    assert steps == (0, 10, 20, 30)
+    assert values[-1] == pytest.approx(history.history["sparsity"][-1])
+    assert values[0] == 0.0 < values[1] <= values[2] < values[3]
 
 
 def test_overshooting_the_target_warns(digits):

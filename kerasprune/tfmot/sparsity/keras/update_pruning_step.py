@@ -76,7 +76,7 @@ class UpdatePruningStep(BasePruningCallback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.step += 1
-        self.state.values[STEP].assign(self.step)
+        self.state.write(STEP, self.step)
         if not self.trace["sparsity"]:
             self.record_masks(self.step - 1)  # where this fit starts
         self.maybe_prune(self.step)
@@ -88,8 +88,7 @@ class UpdatePruningStep(BasePruningCallback):
             if target is not None:
                 targets[wrapper] = target
         if targets:
-            update_layer_masks(targets)
-            self.record_masks(step)
+            self.record_masks(step, update_layer_masks(targets, model=self.model).sparsity)
 
     def on_epoch_end(self, batch, logs=None):
         # TFMOT re-masks the weights here; kerasprune's masks are hard, nothing to redo.
