@@ -10,6 +10,7 @@ imports `keras.src` or reads an attribute whose name starts with `_` on a Keras 
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import keras
 
@@ -98,6 +99,16 @@ def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.L
         setattr(parent, name, child)
 
 
+def encoder_attention(encoder: keras.layers.Layer) -> keras.layers.Layer:
+    """The self-attention layer of a KerasHub `TransformerEncoder`."""
+    return encoder._self_attention_layer
+
+
+def replace_encoder_attention(encoder: keras.layers.Layer, attention: keras.layers.Layer) -> None:
+    """Swap a KerasHub `TransformerEncoder`'s self-attention layer for `attention`."""
+    replace_sublayer(encoder, "_self_attention_layer", attention)
+
+
 def replace_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
     """Swap a built layer's sublayer `name` for `child` in place (weights keep their order)."""
     old = getattr(parent, name)
@@ -139,19 +150,22 @@ def model_inputs(model: keras.Model):
 def observing_calls(layers, observer):
     """Within the block, each eager call of one of `layers` reports to `observer`.
 
-    `observer(layer, inputs, outputs)` receives the first positional argument of the
-    call and its result. Keras looks `call` up on the instance at every `__call__`, so an
-    instance attribute wraps it; leaving the block removes it again.
+    `observer(layer, inputs, outputs)` receives the tensor arguments of the call, in the
+    order of `call`'s signature (keywords too: `query=`, `value=`), and its result. Keras
+    looks `call` up on the instance at every `__call__`, so an instance attribute wraps
+    it; leaving the block removes it again.
     """
     patched = []
     for layer in layers:
         if "call" in layer.__dict__:
             continue  # a layer whose call is already an instance attribute is left alone
         original = layer.call
+        signature = inspect.signature(original)
 
-        def watched(*args, _layer=layer, _call=original, **kwargs):
+        def watched(*args, _layer=layer, _call=original, _signature=signature, **kwargs):
             outputs = _call(*args, **kwargs)
-            observer(_layer, args[0] if args else None, outputs)
+            bound = _signature.bind(*args, **kwargs).arguments.values()
+            observer(_layer, [a for a in bound if hasattr(a, "shape")], outputs)
             return outputs
 
         object.__setattr__(layer, "call", watched)

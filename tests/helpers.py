@@ -37,6 +37,28 @@ def subclassed_dense(name: str) -> SubclassedDense:
     return model
 
 
+def pruning_ready(lr: float = 0.1, scope: str = "global") -> keras.Model:
+    """`small_cnn()` wrapped by `kerasprune.prune(scope=scope)`, compiled with SGD(lr, 0.9)."""
+    import kerasprune
+
+    return compile_classifier(kerasprune.prune(small_cnn(), scope=scope),
+                              keras.optimizers.SGD(lr, momentum=0.9))
+
+
+def masks_of(model) -> list[np.ndarray]:
+    """Copies of every mask of a pruning-ready model, wrapper by wrapper."""
+    import kerasprune
+
+    return [np.array(m) for w in kerasprune.prune_wrappers(model) for m in w.masks]
+
+
+def first_masks(model) -> dict[str, np.ndarray]:
+    """`{layer name: its first mask}` of every wrapper of a pruning-ready model."""
+    import kerasprune
+
+    return {w.layer.name: np.array(w.masks[0]) for w in kerasprune.prune_wrappers(model)}
+
+
 def compile_classifier(model, optimizer=None):
     model.compile(
         optimizer or keras.optimizers.Adam(1e-2),

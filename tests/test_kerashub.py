@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.core.wrapping import UnprunableLayerWarning
 from examples.datasets import load_docstring_topics
 
 LENGTH = 12
@@ -56,7 +57,7 @@ def gpt2_causal_lm():
 def test_kerashub_model_prunes_trains_one_gmp_epoch_strips_and_saves(build, tmp_path):
     model, x, y = build()
     with warnings.catch_warnings():
-        warnings.simplefilter("error", kerasprune.UnprunableLayerWarning)
+        warnings.simplefilter("error", UnprunableLayerWarning)
         pruned = kerasprune.prune(model)
     assert type(pruned) is type(model)
     assert type(pruned.backbone) is type(model.backbone)

@@ -5,6 +5,10 @@ import tflite_export
 content = tflite_export.convert(pruned_model)
 print(tflite_export.inspect(content))
 print(tflite_export.compare({"dense": dense, "pruned": pruned}, x, y))
+
+May import: `kerasprune` (its public names), `kerasprune.core.caller`, keras, numpy; inside
+functions also tensorflow, ai_edge_litert and tflite_runtime (the converter and the
+interpreters, loaded when used).
 """
 
 from tflite_export.benchmarking import BenchmarkReport, Timing, benchmark

@@ -38,6 +38,7 @@ import numpy as np
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.criterion_data import CriterionData, needed_data
+from kerasprune.core.deprecation import renamed_argument
 from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
 from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
 from kerasprune.core.mask_update import (
@@ -61,9 +62,9 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     Args:
         target_sparsity: the sparsity the policy ends at, in [0, 1).
-        importance: a `kerasprune.CriterionData` (or `TaylorImportance`) giving the
-            loss gradients or layer outputs that data-driven criteria need
-            (`Channels("taylor")`, `Channels("apoz")`, ...); None otherwise.
+        data: a `kerasprune.CriterionData` giving the loss gradients or layer outputs
+            that data-driven criteria need (`Channels("taylor")`, `Channels("apoz")`,
+            SNIP, ...); None otherwise. (`importance=` is its deprecated name.)
         log_dir: a TensorBoard log folder: every pruned weight's sparsity and magnitude
             threshold are written there (`log_dir/pruning`) whenever the masks change.
 
@@ -85,16 +86,16 @@ class BasePruningCallback(keras.callbacks.Callback):
     #: The epochs the policy's schedule needs.
     total_epochs: int
 
-    def __init__(self, target_sparsity: float, *, importance: Any = None,
-                 log_dir: str | None = None):
+    def __init__(self, target_sparsity: float, *, data: CriterionData | None = None,
+                 log_dir: str | None = None, importance: Any = None):
         super().__init__()
         self.target_sparsity = check_sparsity("target_sparsity", target_sparsity)
-        if importance is not None and not isinstance(importance, CriterionData):
+        data = renamed_argument(type(self).__name__, "importance", importance, "data", data)
+        if data is not None and not isinstance(data, CriterionData):
             raise TypeError(
-                "`importance` must be a kerasprune.CriterionData (or TaylorImportance) or "
-                f"None. Received: importance={importance!r}"
+                f"`data` must be a kerasprune.CriterionData or None. Received: data={data!r}"
             )
-        self.importance = importance
+        self.data = data
         self.log_dir = check_log_dir(log_dir)
         self.steps_per_epoch = 0
         self.epoch = 0
@@ -126,7 +127,7 @@ class BasePruningCallback(keras.callbacks.Callback):
     def selectors(self, step: int, target: float) -> list[Selector]:
         """How the masks are chosen at `step` (default: by the patterns' criteria to
         `target`, in each wrapper's scope), in the order they run."""
-        data = self.importance.for_update(self.model) if self.importance is not None else {}
+        data = self.data.for_update(self.model) if self.data is not None else {}
         return [ToTarget(**data)]
 
     def on_pruned(self, step: int, target: float, records: list[MaskRecord]) -> None:
@@ -147,7 +148,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         """Policy-specific checks in `on_train_begin`, before any state changes."""
 
     def get_config(self) -> dict:
-        """The constructor arguments (without `importance`, which holds data)."""
+        """The constructor arguments (without `data`, which holds data)."""
         raise NotImplementedError
 
     @classmethod
@@ -291,16 +292,16 @@ class BasePruningCallback(keras.callbacks.Callback):
             )
         check_pruning_request(self.model, self.target_sparsity, self.target_sparsity)
         needs = needed_data(self.model)
-        if needs and self.importance is None:
+        if needs and self.data is None:
             raise ValueError(
                 f"{name}: a pattern of this model scores by a data-driven criterion, which "
                 f"needs {' and '.join(needs)} on data. Pass "
-                "`importance=kerasprune.CriterionData(x_sample, y_sample)`."
+                "`data=kerasprune.CriterionData(x_sample, y_sample)`."
             )
-        if "gradients" in needs and self.importance.y is None:
+        if "gradients" in needs and self.data.y is None:
             raise ValueError(
                 f"{name}: a pattern of this model needs loss gradients, so the "
-                "`importance` data needs targets: CriterionData(x_sample, y_sample)."
+                "`data` needs targets: CriterionData(x_sample, y_sample)."
             )
         steps = self.params.get("steps") if self.params else None
         if not steps:

@@ -77,7 +77,8 @@ class IMPCallback(BasePruningCallback):
         rewind_epoch: weight rewinding to the start of this fit epoch (<= `dense_epochs`).
         warmup: warm-up fraction of each retraining phase; default per schedule (0.1, or 0
             for FT and LRW).
-        importance: a `kerasprune.TaylorImportance`, for `Channels("taylor")`.
+        data: a `kerasprune.CriterionData` for data-driven criteria (`Channels("taylor")`,
+            `Channels("apoz")`, SNIP); `importance=` is its deprecated name.
         log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
@@ -107,10 +108,11 @@ class IMPCallback(BasePruningCallback):
         dense_epochs: int = 0,
         rewind_epoch: Optional[int] = None,
         warmup: Optional[float] = None,
-        importance: Any = None,
+        data: Any = None,
         log_dir: Optional[str] = None,
+        importance: Any = None,
     ):
-        super().__init__(target_sparsity, importance=importance, log_dir=log_dir)
+        super().__init__(target_sparsity, data=data, log_dir=log_dir, importance=importance)
         check_sparsity("target_sparsity", target_sparsity, allow_zero=False)
         self.cycles = check_int("cycles", cycles, minimum=1)
         self.epochs_per_cycle = check_int("epochs_per_cycle", epochs_per_cycle, minimum=1)

@@ -12,7 +12,7 @@ lets its connections move:
 3. after `end_epoch` the masks stay fixed.
 
 Every weight keeps its count of live weights, so the sparsity stays exactly at the
-target while the masks change. The dense gradients come from `importance`, a
+target while the masks change. The dense gradients come from `data`, a
 `kerasprune.CriterionData(x, y)` sample (RigL uses the current minibatch's gradient; a
 callback does not see it, so a fixed sample from the training data stands in).
 
@@ -47,7 +47,7 @@ class RigLCallback(BasePruningCallback):
 
     Args:
         target_sparsity: the sparsity held throughout training, in (0, 1).
-        importance: a `kerasprune.CriterionData(x, y)` (a few hundred training examples)
+        data: a `kerasprune.CriterionData(x, y)` (a few hundred training examples)
             whose loss gradients choose where to regrow. Required before training; it
             is data, so `get_config` leaves it out (set it again after `from_config`).
         update_every: steps between mask updates (RigL uses 100).
@@ -62,7 +62,7 @@ class RigLCallback(BasePruningCallback):
     ...                                            keras.layers.Dense(1)]))
     >>> model.compile("adam", "mse")
     >>> x, y = np.random.rand(64, 8), np.random.rand(64, 1)
-    >>> rigl = kerasprune.RigLCallback(0.75, importance=kerasprune.CriterionData(x, y),
+    >>> rigl = kerasprune.RigLCallback(0.75, data=kerasprune.CriterionData(x, y),
     ...                                update_every=2, end_epoch=2)
     >>> history = model.fit(x, y, epochs=2, batch_size=16, callbacks=[rigl], verbose=0)
     >>> history.history["sparsity"], len(rigl.mask_updates) > 0
@@ -75,13 +75,14 @@ class RigLCallback(BasePruningCallback):
         self,
         target_sparsity: float,
         *,
-        importance: CriterionData | None = None,
+        data: CriterionData | None = None,
         update_every: int = 100,
         drop_fraction: float = 0.3,
         end_epoch: int | None = None,
+        importance: CriterionData | None = None,
     ):
         check_sparsity("target_sparsity", target_sparsity, allow_zero=False)
-        super().__init__(target_sparsity, importance=importance)
+        super().__init__(target_sparsity, data=data, importance=importance)
         self.update_every = check_int("update_every", update_every, minimum=1)
         if not (is_number(drop_fraction) and 0.0 < drop_fraction < 1.0):
             raise ValueError(
@@ -96,11 +97,11 @@ class RigLCallback(BasePruningCallback):
     # -- policy -------------------------------------------------------------------------
 
     def check_begin(self) -> None:
-        if self.importance is None or self.importance.y is None:
+        if self.data is None or self.data.y is None:
             raise ValueError(
                 "RigLCallback regrows where the loss gradient is largest: pass "
-                "`importance=kerasprune.CriterionData(x_sample, y_sample)`. "
-                f"Received: importance={self.importance!r}"
+                "`data=kerasprune.CriterionData(x_sample, y_sample)`. "
+                f"Received: data={self.data!r}"
             )
         for wrapper in prune_wrappers(self.model):
             if wrapper.follows is None and not can_regrow(wrapper.pattern):
@@ -150,7 +151,7 @@ class RigLCallback(BasePruningCallback):
         if self._moves_at(step):
             paths = [v.path for w in prune_wrappers(self.model) if w.follows is None
                      for v in w.pruned_weights]
-            gradients = self.importance.gradients(self.model, paths=paths)
+            gradients = self.data.gradients(self.model, paths=paths)
             selectors.append(DropAndRegrow(self.drop_fraction_at(step), gradients))
         return selectors
 

@@ -111,7 +111,7 @@ class Unstructured(MaskPattern):
 
     Args:
         criterion: `"magnitude"` or `"snip"` (needs loss gradients: `data=` of
-            `one_shot_prune`, or `importance=CriterionData(x, y)` on a callback).
+            `one_shot_prune`, or `data=CriterionData(x, y)` on a callback).
 
     Example:
 
@@ -142,7 +142,7 @@ class Unstructured(MaskPattern):
                 raise ValueError(
                     "The 'snip' criterion needs the loss gradients of the weight (each of "
                     f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
-                    "one_shot_prune or `importance=kerasprune.CriterionData(x, y)` to the "
+                    "one_shot_prune or `data=kerasprune.CriterionData(x, y)` to the "
                     "pruning callback."
                 )
             scores = np.abs(weight * np.sum(gradients, axis=0)).ravel()

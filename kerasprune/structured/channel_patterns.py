@@ -48,9 +48,9 @@ class Channels(MaskPattern):
     which have no graph to follow, are always pruned that way).
 
     Args:
-        criterion: `"l1"`, `"l2"`, `"taylor"` (needs `importance=TaylorImportance(x, y)`
+        criterion: `"l1"`, `"l2"`, `"taylor"` (needs `data=CriterionData(x, y)`
             on the pruning callback), `"apoz"` or `"mean_activation"` (need
-            `importance=CriterionData(x)`), or `"random"`.
+            `data=CriterionData(x)`), or `"random"`.
         normalize: `"size"` divides each score by the channel's weight count (mean |w|
             for L1), `"layer"` divides the layer's scores by their L2 norm (Molchanov et
             al.), `"none"` keeps raw scores. Irrelevant in layer scope.

@@ -31,6 +31,8 @@ from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import (
     ChannelAnalysis,
+    Decision,
+    decide,
     graph_of,
     nested_graph,
     variables_by_name,
@@ -83,8 +85,8 @@ def shrink(model: keras.Model) -> keras.Model:
     if prune_wrappers(model):
         model = strip(model)
     graph = graph_of(model)
-    analysis = ChannelAnalysis(graph)
-    if not analysis.removed.any():
+    decision = decide(ChannelAnalysis(graph))
+    if not decision.removed.any():
         warnings.warn(
             f"shrink removed nothing: no channel of model '{model.name}' is entirely zero "
             "(or removable exactly), so the copy has the same size. Unstructured and block "
@@ -92,13 +94,13 @@ def shrink(model: keras.Model) -> keras.Model:
             "pattern=kerasprune.Channels(...) to remove channels.",
             stacklevel=user_stacklevel(),
         )
-    return _rebuild(graph, analysis)
+    return _rebuild(graph, decision)
 
 
-def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:
+def _rebuild(graph, decision: Decision) -> keras.Model:
     new_ops: dict[int, object] = {}
     new_weights: dict[int, dict[str, np.ndarray] | list[np.ndarray]] = {}
-    _new_operations(graph, analysis, new_ops, new_weights)
+    _new_operations(graph, decision, new_ops, new_weights)
     inputs = [
         keras.Input(batch_shape=t.shape, dtype=t.dtype, name=_compat.producer_of(t).name)
         for t in graph.inputs
@@ -119,18 +121,18 @@ def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:
     return rebuilt
 
 
-def _new_operations(graph, analysis: ChannelAnalysis, new_ops: dict, new_weights: dict) -> None:
+def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict) -> None:
     """The rebuilt operation of every node of `graph`; models used as layers are inlined."""
     for node in _compat.graph_nodes(graph):
         op = node.operation
         inner = nested_graph(op)
         if inner is not None and len(node.input_tensors) == len(inner.inputs):
-            _new_operations(inner, analysis, new_ops, new_weights)
+            _new_operations(inner, decision, new_ops, new_weights)
             new_ops[id(op)] = _Inlined(inner, new_ops)
         elif not isinstance(op, keras.layers.Layer):
             new_ops[id(op)] = op  # a stateless keras.ops operation
         else:
-            cls, config, new_weights[id(op)] = _shrunk_layer(node, analysis)
+            cls, config, new_weights[id(op)] = _shrunk_layer(node, decision)
             try:
                 new_ops[id(op)] = cls.from_config(config)
             except Exception as error:  # any failure here means we cannot rebuild it
@@ -150,14 +152,14 @@ class _Inlined:
         return _compat.run_graph(self.graph, inputs, lambda op: self.new_ops[id(op)])
 
 
-def _shrunk_layer(node, analysis: ChannelAnalysis):
+def _shrunk_layer(node, decision: Decision):
     """The class, config and weights (by name, or in order if unchanged) of the rebuilt copy."""
     layer = node.operation
     config = layer.get_config()
-    call = analysis.call_at(node)
+    call = decision.call_at(node)
     if call is None or call.rule is None:
         return type(layer), config, layer.get_weights()
     weights = {name: np.asarray(v) for name, v in variables_by_name(layer).items()}
-    config, weights = call.rule.rebuild(analysis, call.layer, call.inputs, call.output, config,
+    config, weights = call.rule.rebuild(decision, call.layer, call.inputs, call.output, config,
                                         weights)
-    return call.rule.rebuilt_class(analysis, call.layer), config, weights
+    return call.rule.rebuilt_class(decision, call.layer), config, weights

@@ -12,7 +12,8 @@ first training batch is step 1), `UpdatePruningStep`, `PruningSummaries`,
 `strip_pruning`, `prune_scope`, `PrunableLayer`, `PruningPolicy` and
 `PruneForLatencyOnXNNPack`. Underneath it is kerasprune: `PruneWrapper` with hard
 masks, the one selection rule, the callback base with its resume state.
-May import: kerasprune's subpackages, keras, numpy.
+May import: `kerasprune.core`, `kerasprune.callbacks`, `kerasprune.structured`,
+`kerasprune._compat`, keras, numpy.
 """
 
 from kerasprune.tfmot import sparsity

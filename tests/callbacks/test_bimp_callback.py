@@ -8,22 +8,9 @@ import kerasprune
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.retrain.retrain_schedule import evaluate_schedule
 from kerasprune.retrain.schedules import ALLR
+from tests.helpers import pruning_ready
 
 BATCH = 64
-
-
-def pruning_ready(lr=0.1) -> keras.Model:
-    model = kerasprune.prune(keras.Sequential([
-        keras.Input((7, 7, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10),
-    ]), scope="global")
-    model.compile(keras.optimizers.SGD(lr, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    return model
 
 
 def test_bimp_trains_dense_linearly_then_prunes_with_allr(digits):

@@ -5,30 +5,14 @@ import numpy as np
 import pytest
 
 import kerasprune
-from kerasprune import IMPCallback, cycle_sparsities
+from kerasprune import IMPCallback
+from kerasprune.core.sparsity_schedules import cycle_sparsities
 from kerasprune.core.one_shot import one_shot_prune
 from kerasprune.retrain.retrain_schedule import evaluate_schedule
 from kerasprune.retrain.schedules import ALLR, LRW, allr_d1
+from tests.helpers import pruning_ready, small_cnn
 
 BATCH = 64
-
-
-def cnn() -> keras.Model:
-    return keras.Sequential([
-        keras.Input((7, 7, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10),
-    ])
-
-
-def pruning_ready(lr=0.1, scope="global") -> keras.Model:
-    model = kerasprune.prune(cnn(), scope=scope)
-    model.compile(keras.optimizers.SGD(lr, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    return model
 
 
 class Recorder(keras.callbacks.Callback):
@@ -141,7 +125,7 @@ def test_weight_rewinding_resets_survivors_to_the_saved_epoch(digits):
 
 def test_retraining_recovers_accuracy_lost_to_one_shot_pruning(digits):
     (x, y), (x_test, y_test) = digits
-    dense = cnn()
+    dense = small_cnn()
     dense.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
@@ -207,7 +191,7 @@ def test_lrw_longer_than_the_original_fails_before_training(digits):
 
 def test_optimizer_with_a_schedule_is_refused(digits):
     (x, y), _ = digits
-    model = kerasprune.prune(cnn())
+    model = kerasprune.prune(small_cnn())
     model.compile(keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     imp = IMPCallback(0.5, retrain_schedule="llr", original_learning_rate=0.1)
@@ -217,7 +201,7 @@ def test_optimizer_with_a_schedule_is_refused(digits):
 
 def test_model_without_wrappers_is_refused(digits):
     (x, y), _ = digits
-    model = cnn()
+    model = small_cnn()
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.raises(ValueError, match="kerasprune.prune"):
         model.fit(x, y, epochs=1, callbacks=[IMPCallback(0.5, retrain_schedule=None)], verbose=0)

@@ -7,13 +7,9 @@ import pytest
 import kerasprune
 from kerasprune import CriterionData, RigLCallback
 from kerasprune.core.regrowth import drop_and_grow
-from tests.helpers import compile_classifier, small_cnn
+from tests.helpers import compile_classifier, masks_of, small_cnn
 
 RNG = np.random.default_rng(0)
-
-
-def _masks(model):
-    return [np.asarray(m).copy() for w in kerasprune.prune_wrappers(model) for m in w.masks]
 
 
 def test_drop_and_grow_moves_the_weakest_to_the_steepest():
@@ -61,7 +57,7 @@ def test_rigl_regrows_while_the_sparsity_stays_at_the_target(digits):
 
     class Watch(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            counts.append(tuple(int(m.sum()) for m in _masks(self.model)))
+            counts.append(tuple(int(m.sum()) for m in masks_of(self.model)))
 
     importance = CriterionData(x[:256], y[:256], batch_size=128)
     rigl = RigLCallback(0.8, importance=importance, update_every=4, drop_fraction=0.4,
@@ -73,7 +69,7 @@ def test_rigl_regrows_while_the_sparsity_stays_at_the_target(digits):
     history = model.fit(x[:640], y[:640], epochs=3, batch_size=64, callbacks=[rigl, Watch()],
                         verbose=0)
     assert len(counts) == 30 and len(set(counts)) == 1  # every layer's live count, every step
-    assert 1 - sum(counts[0]) / sum(m.size for m in _masks(model)) == pytest.approx(0.8, abs=1e-3)
+    assert 1 - sum(counts[0]) / sum(m.size for m in masks_of(model)) == pytest.approx(0.8, abs=1e-3)
     assert history.history["sparsity"] == [pytest.approx(0.8, abs=1e-3)] * 3
     # Updates every 4 steps in the first 2 epochs (20 steps), none at 0 or after the end.
     assert [u["step"] for u in rigl.mask_updates] == [4, 8, 12, 16]
@@ -81,10 +77,10 @@ def test_rigl_regrows_while_the_sparsity_stays_at_the_target(digits):
     assert fractions == sorted(fractions, reverse=True) and fractions[0] < 0.4
     assert all(u["regrown"] > 0 for u in rigl.mask_updates)
     kerasprune.update_masks(start, 0.8)  # the masks a one-shot prune would have kept
-    moved = sum(int(((a == 0) & (b == 1)).sum()) for a, b in zip(_masks(start), _masks(model)))
+    moved = sum(int(((a == 0) & (b == 1)).sum()) for a, b in zip(masks_of(start), masks_of(model)))
     assert moved > 0
     for kernel, mask in zip([np.asarray(v) for w in kerasprune.prune_wrappers(model)
-                             for v in w.pruned_weights], _masks(model)):
+                             for v in w.pruned_weights], masks_of(model)):
         assert np.all(kernel[mask == 0] == 0.0)
 
 
@@ -97,7 +93,7 @@ def test_rigl_resumes_a_split_fit_exactly(digits):
 
     whole = _rigl_run(digits, 4, make)
     split = _rigl_run(digits, 4, make, fits=((0, 2), (2, 4)))
-    for a, b in zip(_masks(whole), _masks(split)):
+    for a, b in zip(masks_of(whole), masks_of(split)):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(whole.get_weights(), split.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -106,11 +102,11 @@ def test_rigl_resumes_a_split_fit_exactly(digits):
 def test_rigl_refuses_what_it_cannot_do_before_training(digits):
     (x, y), _ = digits
     model = compile_classifier(kerasprune.prune(small_cnn()))
-    with pytest.raises(ValueError, match="importance=kerasprune.CriterionData"):
+    with pytest.raises(ValueError, match="data=kerasprune.CriterionData"):
         model.fit(x[:64], y[:64], callbacks=[RigLCallback(0.8)], verbose=0)
-    with pytest.raises(ValueError, match="importance=kerasprune.CriterionData"):
+    with pytest.raises(ValueError, match="data=kerasprune.CriterionData"):
         model.fit(x[:64], y[:64], verbose=0,
-                  callbacks=[RigLCallback(0.8, importance=CriterionData(x[:64]))])
+                  callbacks=[RigLCallback(0.8, data=CriterionData(x[:64]))])
     assert kerasprune.sparsity_report(model).total == 0.0
     importance = CriterionData(x[:64], y[:64])
     with pytest.raises(ValueError, match="never move"):
@@ -130,4 +126,4 @@ def test_rigl_config_round_trips():
     rigl = RigLCallback(0.9, update_every=50, drop_fraction=0.2, end_epoch=30)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(rigl))
     assert isinstance(clone, RigLCallback) and clone.get_config() == rigl.get_config()
-    assert clone.importance is None
+    assert clone.data is None

@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 
 import kerasprune
-from tests.helpers import compile_classifier, small_cnn
-
-
-def _masks(model):
-    return [np.asarray(m) for w in kerasprune.prune_wrappers(model) for m in w.masks]
+from tests.helpers import compile_classifier, masks_of, small_cnn
 
 
 def test_keras_round_trip_restores_masks_and_resumes(tmp_path, digits):
@@ -26,20 +22,20 @@ def test_keras_round_trip_restores_masks_and_resumes(tmp_path, digits):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(loaded.predict(xt, verbose=0), model.predict(xt, verbose=0),
                                atol=1e-6)
-    for a, b in zip(_masks(model), _masks(loaded)):
+    for a, b in zip(masks_of(model), masks_of(loaded)):
         np.testing.assert_array_equal(a, b)
     wrapper = kerasprune.prune_wrappers(loaded)[0]
     assert wrapper.scope == "global" and wrapper.pattern.block_shape == (2, 1)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
 
     # Resume: the last epoch of fine-tuning, masks unchanged, pruned weights still zero.
-    before = _masks(loaded)
+    before = masks_of(loaded)
     history = loaded.fit(x, y, epochs=4, initial_epoch=3, batch_size=64,
                          callbacks=[kerasprune.PruningCallback(
                              0.8, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=2)],
                          verbose=0)
     assert history.history["stage"] == [2]
-    for mask, after in zip(before, _masks(loaded)):
+    for mask, after in zip(before, masks_of(loaded)):
         np.testing.assert_array_equal(mask, after)
     for w in kerasprune.prune_wrappers(loaded):
         for v, m in zip(w.pruned_weights, w.masks):

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kerasprune
+from kerasprune.core.criterion_data import ChannelActivity
 from kerasprune.core.mask_update import write_masks
 from kerasprune.core.selection import select_pruned, uniform_size
 from tests.mutation_scope import examples
+from tests.helpers import masks_of
 
 
 @settings(max_examples=examples(60), deadline=None)
@@ -232,10 +234,6 @@ def _random_model(widths, scales, seed):
     return model
 
 
-def _masks(model):
-    return [np.asarray(m).copy() for w in kerasprune.prune_wrappers(model) for m in w.masks]
-
-
 @settings(max_examples=examples(25), deadline=None)
 @given(
     widths=st.lists(st.integers(1, 24), min_size=3, max_size=5),
@@ -250,13 +248,13 @@ def test_masks_only_grow_and_floors_hold_in_every_scope(widths, scales, targets,
 
     model = kerasprune.prune(_random_model(widths, scales, 0), scope=scope,
                              min_density=min_density)
-    before = _masks(model)
+    before = masks_of(model)
     counts = np.array([m.size for m in before])
     for target in targets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reached = kerasprune.update_masks(model, target)
-        after = _masks(model)
+        after = masks_of(model)
         for b, a in zip(before, after):
             assert np.all(a[b == 0] == 0)  # masks only grow
         kept = np.array([int(np.count_nonzero(m)) for m in after])
@@ -279,7 +277,7 @@ def test_masks_may_shrink_when_asked():
     model = kerasprune.prune(_dense_model())
     kerasprune.update_masks(model, 0.8)
     assert kerasprune.update_masks(model, 0.3, masks_only_grow=False) < 0.31
-    for mask in _masks(model):  # restored weights restart from zero; the masks say kept
+    for mask in masks_of(model):  # restored weights restart from zero; the masks say kept
         assert mask.size - np.count_nonzero(mask) == round(0.3 * mask.size)
     with pytest.raises(TypeError, match="masks_only_grow"):
         kerasprune.update_masks(model, 0.5, masks_only_grow="yes")
@@ -292,10 +290,10 @@ def test_update_masks_refuses_nan_weights_naming_the_layer():
     value = np.asarray(kernel).copy()
     value[0, 0] = np.nan
     kernel.assign(value)
-    masks = _masks(model)
+    masks = masks_of(model)
     with pytest.raises(ValueError, match=r"Layer .d1. has 1 NaN/Inf values in its weight .kernel."):
         kerasprune.update_masks(model, 0.8)
-    for old, new in zip(masks, _masks(model)):
+    for old, new in zip(masks, masks_of(model)):
         np.testing.assert_array_equal(old, new)
 
 
@@ -365,7 +363,7 @@ def test_selectors_prune_a_set_as_one_with_its_criterion_data_and_write_nothing(
     apoz = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
     (wrapper,) = kerasprune.prune_wrappers(kerasprune.prune(
         apoz, pattern=kerasprune.Channels("apoz", min_channels=0)))
-    activity = kerasprune.ChannelActivity(np.array([0.9, 0.1]), np.ones(2))
+    activity = ChannelActivity(np.array([0.9, 0.1]), np.ones(2))
     selector = LayerTargets({wrapper: 0.5}, activations={wrapper.layer.kernel.path: activity})
     (mask,) = _chosen(selector, [wrapper], 0.5)[0]
     assert mask.tolist() == [[0.0, 1.0], [0.0, 1.0]]  # the channel off 90% of the time goes

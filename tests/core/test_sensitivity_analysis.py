@@ -5,7 +5,8 @@ import keras
 import pytest
 
 import kerasprune
-from kerasprune import SensitivityResult
+from kerasprune.core.sensitivity_analysis import SensitivityResult
+
 from tests.helpers import compile_classifier, small_cnn
 
 

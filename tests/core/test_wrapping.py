@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.core.wrapping import UnprunableLayerWarning
 from tests.helpers import small_cnn, weights_snapshot
 
 
@@ -152,7 +153,7 @@ class Scale(keras.layers.Layer):
 
 def test_unknown_layer_with_weights_is_left_dense_with_a_warning():
     model = keras.Sequential([keras.Input((4,)), Scale(name="scale"), keras.layers.Dense(2, name="dense")])
-    with pytest.warns(kerasprune.UnprunableLayerWarning, match="scale"):
+    with pytest.warns(UnprunableLayerWarning, match="scale"):
         pruned = kerasprune.prune(model)
     assert [w.layer.name for w in kerasprune.prune_wrappers(pruned)] == ["dense"]
 

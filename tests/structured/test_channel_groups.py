@@ -13,6 +13,7 @@ import pytest
 
 import kerasprune
 from kerasprune import Channels, shrink
+from kerasprune.core.criterion_data import ChannelActivity
 from kerasprune.structured.channel_groups import channel_groups
 from kerasprune.structured.channel_patterns import channels_kept
 from kerasprune.structured.group_selection import LayersLeftWholeWarning
@@ -717,7 +718,7 @@ def test_per_layer_masks_pass_the_criterion_data_of_each_kernel():
                                 gradients={wrapper.layer.kernel.path: [gradient]})
     assert channels_kept(kernel).tolist() == [True, False, False, False]
     wrapper = _one_dense(Channels("apoz", normalize="none", min_channels=0))
-    activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
+    activity = ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
     (kernel, _), = _layer_masks(wrapper, 0.5, activations={wrapper.layer.kernel.path: activity})
     assert channels_kept(kernel).tolist() == [True, False, True, False]
 
@@ -845,7 +846,7 @@ def test_group_masks_pass_the_criterion_data_of_each_scored_weight():
     kerasprune.update_masks(pruned, 0.75, gradients={wrapper.layer.kernel.path: [gradient]})
     assert kept(pruned, "a").tolist() == [True, False, False, False]
     pruned, wrapper = _dense_before_out(Channels("apoz", normalize="none", min_channels=0))
-    activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
+    activity = ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
     kerasprune.update_masks(pruned, 0.5, activations={wrapper.layer.kernel.path: activity})
     assert kept(pruned, "a").tolist() == [True, False, True, False]
 
@@ -970,7 +971,7 @@ def test_groups_that_no_pruned_weight_scores_are_never_pruned_and_their_layer_is
     reason = "no pruned weight scores its channel groups (its masked weights only follow)"
     message = ("Channel pruning leaves these pruned layers whole (no channel of theirs can be "
                f"removed exactly): {{'gate': '{reason}'}}")
-    with pytest.warns(kerasprune.LayersLeftWholeWarning, match=f"^{re.escape(message)}$"):
+    with pytest.warns(LayersLeftWholeWarning, match=f"^{re.escape(message)}$"):
         kerasprune.update_masks(pruned, 0.5)
     (wrapper,) = kerasprune.prune_wrappers(pruned)
     assert np.asarray(wrapper.masks[0]).tolist() == [1.0] * 4
@@ -982,5 +983,5 @@ def test_a_layer_whose_only_unscored_group_is_the_models_first_is_named_too(scra
     model = keras.Model(inputs, keras.layers.Dense(2, name="out")(_Gate(name="gate")(inputs)))
     pruned = kerasprune.prune(model, pattern=Channels(min_channels=0), exclude=["out"])
     assert channel_groups(pruned).count == 1
-    with pytest.warns(kerasprune.LayersLeftWholeWarning, match="'gate'"):
+    with pytest.warns(LayersLeftWholeWarning, match="'gate'"):
         kerasprune.update_masks(pruned, 0.5)
