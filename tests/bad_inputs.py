@@ -18,7 +18,7 @@ import tensorflow as tf
 import kerasprune
 import tflite_export
 from kerasprune import Channels, PruneWrapper, PruningCallback
-from kerasprune.cli import main
+from kerasprune_cli import main
 from kerasprune.recipe import Recipe
 
 X = np.random.default_rng(0).random((16, 8), dtype=np.float32)

@@ -6,7 +6,7 @@ import pytest
 
 import kerasprune
 import tflite_export
-from kerasprune.cli import main
+from kerasprune_cli import main
 
 X = np.random.default_rng(0).random((40, 32), dtype=np.float32)
 Y = np.random.default_rng(1).integers(0, 10, 40)

@@ -11,7 +11,7 @@ import pytest
 
 import kerasprune
 import tflite_export
-from kerasprune.cli import main
+from kerasprune_cli import main
 
 RECIPE = """
 method: gmp

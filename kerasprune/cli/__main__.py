@@ -2,6 +2,6 @@
 
 import sys
 
-from kerasprune.cli import main
+from kerasprune_cli import main
 
 sys.exit(main())

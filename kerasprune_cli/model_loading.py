@@ -17,8 +17,21 @@ def add_import_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_keras_file(path: str) -> None:
+    """Refuse a missing file, or one that is not a `.keras` archive, before importing Keras."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model file at {path!r}.")
+    if not _is_keras_archive(path):
+        raise ValueError(
+            f"{path!r} is not a .keras file: a .keras file is a zip archive holding "
+            "config.json, and this one is not (corrupt, truncated, or another format such as "
+            ".h5 or a SavedModel)."
+        )
+
+
 def load_keras_model(path: str, imports: list[str]):
     """Import `imports`, then load the model at `path` (kerasprune's classes registered)."""
+    check_keras_file(path)
     import keras
 
     import kerasprune  # noqa: F401  registers PruneWrapper and the patterns for loading
@@ -31,14 +44,6 @@ def load_keras_model(path: str, imports: list[str]):
             importlib.import_module(name)
         except ImportError as error:
             raise ImportError(f"--import {name}: {error}") from error
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No model file at {path!r}.")
-    if not _is_keras_archive(path):
-        raise ValueError(
-            f"{path!r} is not a .keras file: a .keras file is a zip archive holding "
-            "config.json, and this one is not (corrupt, truncated, or another format such as "
-            ".h5 or a SavedModel)."
-        )
     return keras.saving.load_model(path)
 
 
