@@ -82,10 +82,11 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
     else:
         stored = ("stored sparse but expanded to dense by DENSIFY at load time"
                   if report.densified else "all stored dense")
-        what = (f"the weights of the TFLite file are {stored}, so it runs no faster than "
-                f"dense ({_counts(reasons)}). Only TFLite's FULLY_CONNECTED has a sparse "
-                "kernel: prune Dense layers with block_shape=tflite_block_shape(quantize) "
-                "for speed, or convolutions with kerasprune.Channels + kerasprune.shrink")
+        rows = FC_BLOCK_ROWS["float" if quantize in (None, "float16") else "int8"]
+        what = (f"the TFLite file runs no faster than dense: its weights are {stored} "
+                f"({_counts(reasons)}). Only TFLite's FULLY_CONNECTED has a sparse kernel: "
+                f"prune Dense layers with block_shape=({rows}, 1) for speed, or "
+                "convolutions with kerasprune.Channels and kerasprune.shrink")
     warnings.warn(
         f"Sparsity was asked for but {what}. Per layer: "
         "tflite_export.why_not_sparse_kernel(model) or `kerasprune inspect FILE`.",
@@ -118,12 +119,17 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
     """For each sparse-capable kernel, why TFLite will not run it on a sparse kernel.
 
     Returns an empty list when every Dense kernel has >= 30% zeros in the
-    block pattern TFLite's sparse FULLY_CONNECTED kernel runs.
+    block pattern TFLite's sparse FULLY_CONNECTED kernel runs. A pruning-ready model
+    is read as `convert` reads it, stripped of its wrappers.
 
     Example:
     why_not_sparse_kernel(dense_model)
     ['dense: 0% zeros (the converter encodes only >= 30%)']
     """
+    import kerasprune
+
+    if kerasprune.prune_wrappers(model):
+        model = kerasprune.strip(model)
     return [text for _, _, text in _reasons(model, quantize)]
 
 
