@@ -84,7 +84,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="epochs of dense training all rows start from (default 4)")
     parser.add_argument("--epochs", type=int, default=6,
                         help="epochs each row trains after that, pruning included (default 6)")
-    parser.add_argument("--train", type=int, default=None, help="use only this many training images")
+    parser.add_argument("--train", type=int, default=None,
+                        help="use only this many training images")
     parser.add_argument("--runs", type=int, default=200,
                         help="timed TFLite invokes per model and protocol (default 200)")
     parser.add_argument("--output-dir", default="out", help="where the files go (default out)")

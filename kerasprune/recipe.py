@@ -27,14 +27,13 @@ export:                    # read by `kerasprune prune` (tflite_export.convert's
 
 Methods and their `callback` section:
 
-| method | what runs | `callback` section |
-|---|---|---|
-| `gmp` | `PruningCallback` | its `get_config()` (`target_sparsity`, stages, ...) |
-| `imp` | `IMPCallback` | its `get_config()` |
-| `bimp` | `BIMPCallback` | its `get_config()` |
-| `rigl` | `RigLCallback` with `importance` from the training data | its `get_config()`; `training.epochs` required |
-| `penalty` | `PenaltyPruningCallback`; needs `prune.penalty` | its `get_config()` |
-| `one-shot` | `one_shot_prune`, then `training.epochs` of fine-tuning | `sparsity`, `criterion` (`magnitude` or `snip`) |
+- `gmp`, `imp`, `bimp`: `PruningCallback`, `IMPCallback`, `BIMPCallback`; the section is
+  the callback's `get_config()`;
+- `rigl`: `RigLCallback` (its `get_config()`), its gradients from the training data;
+  `training.epochs` is required;
+- `penalty`: `PenaltyPruningCallback` (its `get_config()`); needs `prune.penalty`;
+- `one-shot`: `one_shot_prune` with `sparsity` and `criterion` (`magnitude` or `snip`),
+  then `training.epochs` of fine-tuning (0: none).
 
 Patterns are spelled by name, with their first argument or their arguments as a mapping:
 `channels`, `{channels: taylor}`, `{channels: {criterion: l1, min_channels: 4}}`,
