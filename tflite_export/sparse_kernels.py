@@ -78,7 +78,7 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
         what = (f"no weight of model '{model.name}' has the >= {MIN_ENCODED_SPARSITY:.0%} "
                 "zeros the converter encodes, so the file is dense, as expected for an "
                 "unpruned model or one made smaller by kerasprune.shrink. Pass sparse=False "
-                "to skip this check")
+                "(kerasprune export --dense) to skip this check")
     else:
         stored = ("stored sparse but expanded to dense by DENSIFY at load time"
                   if report.densified else "all stored dense")
