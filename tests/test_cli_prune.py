@@ -34,7 +34,8 @@ def run_dir(tmp_path_factory, digits):
     (x, y), (x_test, y_test) = digits
     keras.utils.set_random_seed(0)
     dense = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+                              keras.layers.Dense(64, activation="relu", name="hidden"),
+                              keras.layers.Dense(10, name="logits")])
     dense.save(folder / "dense.keras")
     np.savez(folder / "data.npz", x_train=x[:512], y_train=y[:512], x_test=x_test[:128],
              y_test=y_test[:128])
@@ -184,7 +185,7 @@ def test_prune_json_has_the_facts_of_the_text(run_dir, tmp_path, capsys):
 CHANNELS = """
 method: one-shot
 callback: {sparsity: 0.5}
-prune: {pattern: {channels: l1}, exclude: [dense_1], scope: layer}
+prune: {pattern: {channels: l1}, exclude: [logits], scope: layer}
 training:
   loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: true}}
   epochs: 1
