@@ -18,29 +18,8 @@ This module is the one list of public names: what a user calls or subclasses. Re
 types and helpers live in their submodules.
 """
 
-from kerasprune import plot, retrain
-from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
-from kerasprune.callbacks.bimp_callback import BIMPCallback
-from kerasprune.callbacks.imp_callback import IMPCallback
-from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
-from kerasprune.callbacks.pruning_callback import PruningCallback
-from kerasprune.callbacks.rigl_callback import RigLCallback
-from kerasprune.core.criterion_data import CriterionData
-from kerasprune.core.deprecation import moved_name
-from kerasprune.core.mask_update import update_masks
-from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.one_shot import one_shot_prune
-from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
-from kerasprune.core.prune_wrapper import PruneWrapper
-from kerasprune.core.registry import register_prunable
-from kerasprune.core.report import sparsity_report
-from kerasprune.core.sensitivity_analysis import sensitivity
-from kerasprune.core.sparsity_schedules import ConstantSparsity, PolynomialDecay, SparsitySchedule
-from kerasprune.core.wrapping import prune, strip
-from kerasprune.recipe import Recipe
-from kerasprune.structured.channel_groups import channel_groups
-from kerasprune.structured.channel_patterns import NM, Channels
-from kerasprune.structured.surgery import shrink
+import sys
+from pathlib import Path
 
 __version__ = "0.3.0"
 
@@ -97,5 +76,32 @@ _MOVED = {
 }
 
 
+def _started_as_the_command() -> bool:
+    """True when the `kerasprune` command (its console script, or `python -m
+    kerasprune.cli`) imports this package: its `--help` must not wait for TensorFlow."""
+    argv = list(getattr(sys, "orig_argv", []))
+    module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
+    return module == "kerasprune.cli" or Path(sys.argv[0] if sys.argv else "").stem in (
+        "kerasprune", "kerasprune-script")
+
+
+def _load_api() -> None:
+    """Import every public name (and so register kerasprune's classes with Keras, which
+    `keras.saving.load_model` needs). `import kerasprune` does it, except in the
+    `kerasprune` command, whose commands call it when they need Keras."""
+    from kerasprune import _api
+
+    globals().update({name: getattr(_api, name) for name in __all__})
+
+
 def __getattr__(name: str):
+    if name in __all__:
+        _load_api()
+        return globals()[name]
+    from kerasprune.core.deprecation import moved_name
+
     return moved_name("kerasprune", name, _MOVED)
+
+
+if not _started_as_the_command():
+    _load_api()

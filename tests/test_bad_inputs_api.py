@@ -189,7 +189,8 @@ CASES = [
     ("Cycle/steps", lambda c: CycleSparsity(.9, 2, steps_per_cycle=0), V, r"`steps_per_cycle`"),
     ("cycle_sparsities", lambda c: cycle_sparsities(.9, 0), V, r"`cycles`"),
     # retraining schedules
-    ("ALLR/no T", lambda c: ALLR(0.1, 10), V, r"ALLR needs the original training length"),
+    ("ALLR/no T", lambda c: ALLR(0.1, 10), V,
+     r"AdaptiveLinearLearningRateRestarting needs the original training length"),
     ("LLR/-lr", lambda c: LLR(-0.1, 10), V, r"`original` must be a finite float > 0"),
     ("LLR/inf", lambda c: LLR(np.inf, 10), V, r"`original` must be a finite float > 0"),
     ("SLR/str", lambda c: SLR("fast", 10), V, r"`original` must be"),
@@ -304,7 +305,7 @@ CASES = [
     ("RigL/every", lambda c: RigLCallback(.5, update_every=0), V,
      r"`update_every` must be an int >= 1"),
     ("RigL/data", lambda c: RigLCallback(.5, data=(X, Y)), T,
-     r"`importance` must be a kerasprune.CriterionData"),
+     r"`data` must be a kerasprune.CriterionData or None. Received: data of type tuple"),
     ("fit/rigl no data", lambda c: fit(c["pruned"], RigLCallback(.5)), V,
      r"pass `data=kerasprune.CriterionData\(x_sample, y_sample\)`"),
     ("fit/rigl channels", lambda c: fit(compiled(kerasprune.prune(plain(), pattern=Channels())),

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["kerasprune/core", "kerasprune/callbacks", "kerasprune/retrain",
-            "kerasprune/structured", "kerasprune/tfmot", "tflite_export"]
+            "kerasprune/structured", "kerasprune/tfmot", "kerasprune/cli", "tflite_export"]
 COMPAT = {"kerasprune/_compat.py", "tflite_export/_compat.py"}
 
 
@@ -32,7 +32,7 @@ def rule(package: str) -> tuple[set[str], set[str]]:
 
 def _names(text: str) -> set[str]:
     text = re.sub(r"\([^)]*\)", "", text)  # explanations in parentheses
-    found = {quoted or word for quoted, word in re.findall(r"`([\w.]+)`|\b([a-z_]+)\b", text)}
+    found = {quoted or word for quoted, word in re.findall(r"`([\w.*]+)`|\b([a-z_]+)\b", text)}
     return found - {"and", "also"}
 
 
@@ -58,6 +58,8 @@ def allowed(name: str, rule_names: set[str], own: str) -> bool:
     if top in sys.stdlib_module_names or top == "__future__" or name.startswith(own):
         return True
     for entry in rule_names:
+        if entry.endswith(".*") and name.startswith(entry[:-1]):
+            return True  # any module below: `kerasprune.*`
         if name == entry or (entry != "kerasprune" and name.startswith(entry + ".")):
             return True
     return False

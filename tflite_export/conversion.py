@@ -26,7 +26,11 @@ import numpy as np
 
 import kerasprune
 from tflite_export import _compat, inspection
+from tflite_export.progress import progress_bar
 from tflite_export.sparse_kernels import QUANTIZE_MODES, all_layers, warn_if_not_sparse
+
+# What a conversion's progress bar counts: trace, freeze and convert, then the checks.
+_STAGES = 4
 
 def convert(
     model: keras.Model,
@@ -35,6 +39,7 @@ def convert(
     quantize: str | None = None,
     representative_data: np.ndarray | Sequence[np.ndarray] | Callable[[], Iterable] | None = None,
     input_signature: Sequence | None = None,
+    verbose: int | str = "auto",
 ) -> bytes:
     """Converts a Keras 3 model (TensorFlow backend) to a TFLite flatbuffer.
 
@@ -55,6 +60,9 @@ def convert(
         input_signature: list of `tf.TensorSpec`, only needed for a subclassed
             model Keras cannot infer input shapes for, or to fix the batch size.
             Models with recurrent layers convert with batch 1 unless given.
+        verbose: 1 shows Keras' progress bar over the conversion's four stages (trace,
+            freeze the weights, convert, check), 0 nothing; `"auto"` shows it when
+            stdout is a terminal.
 
     Returns:
         The TFLite flatbuffer as bytes.
@@ -67,6 +75,7 @@ def convert(
     open("model.tflite", "wb").write(content)
     """
     _check_arguments(model, sparse, quantize, representative_data)
+    progress = progress_bar(_STAGES, verbose, unit_name="stage")
 
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
@@ -77,11 +86,12 @@ def convert(
     if input_signature is None and _has_recurrent_layer(model):
         # A recurrent layer's loop: TFLite lowers its tensor list only with a static batch.
         signature = [_with_batch(spec, 1) for spec in signature]
-    content = _convert(model, signature, sparse, quantize, representative_data)
+    content = _convert(model, signature, sparse, quantize, representative_data, progress)
     if quantize == "int8":
         _check_int8(content)
     if sparse:
         warn_if_not_sparse(model, content, quantize)
+    progress.update(_STAGES)
     return content
 
 
@@ -138,16 +148,18 @@ def _input_signature(model: keras.Model, given: Sequence | None) -> list:
     return [tf.TensorSpec(s.shape, s.dtype) for s in specs]
 
 
-def _convert(model, signature, sparse, quantize, representative_data) -> bytes:
-    converter = _converter(model, signature)
+def _convert(model, signature, sparse, quantize, representative_data, progress) -> bytes:
+    converter = _converter(model, signature, progress)
     _configure(converter, sparse, quantize, representative_data, signature)
     with warnings.catch_warnings():
         # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         try:
-            return converter.convert()
+            content = converter.convert()
         except Exception as error:  # the converter raises its own ConverterError
             raise conversion_failure(error, model) from None
+    progress.update(3)
+    return content
 
 
 def _has_recurrent_layer(model: keras.Model) -> bool:
@@ -176,7 +188,7 @@ def _float32_compute(model: keras.Model):
             layer.dtype_policy = policy
 
 
-def _converter(model: keras.Model, signature: list):
+def _converter(model: keras.Model, signature: list, progress):
     import tensorflow as tf
 
     def serve(*args):
@@ -184,9 +196,11 @@ def _converter(model: keras.Model, signature: list):
 
     with _float32_compute(model):
         function = tf.function(serve).get_concrete_function(*signature)
+    progress.update(1)
     # Weights frozen into constants: the converter then sees (and encodes) the
     # zeros, where resource variables would stay dense VAR_HANDLE reads.
     frozen = _compat.freeze_variables(function)
+    progress.update(2)
     return tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
 
 

@@ -93,7 +93,8 @@ class BasePruningCallback(keras.callbacks.Callback):
         data = renamed_argument(type(self).__name__, "importance", importance, "data", data)
         if data is not None and not isinstance(data, CriterionData):
             raise TypeError(
-                f"`data` must be a kerasprune.CriterionData or None. Received: data={data!r}"
+                "`data` must be a kerasprune.CriterionData or None. "
+                f"Received: data of type {type(data).__name__}"
             )
         self.data = data
         self.log_dir = check_log_dir(log_dir)

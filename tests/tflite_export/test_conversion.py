@@ -91,15 +91,24 @@ def test_random_sparsity_is_densify_only_and_warns_why():
     content, warned = convert_quietly(pruned(sequential))
     assert len(tflite_export.inspect(content).densified) == 2
     assert len(warned) == 1
-    assert "DENSIFY-only" in warned[0]
-    assert "block_shape=(4, 1)" in warned[0]
+    assert "stored sparse but expanded to dense by DENSIFY" in warned[0]
+    assert "2 Dense kernel(s) whose zeros are not in the blocks" in warned[0]
+    assert "block_shape=(4, 1)" in warned[0] and "\n" not in warned[0]
 
 
 def test_dense_model_with_sparse_asked_warns_under_30_percent():
     _, warned = convert_quietly(sequential())
     assert len(warned) == 1
-    assert "no weight was stored sparse" in warned[0]
-    assert "0% zeros" in warned[0] and ">= 30%" in warned[0]
+    assert "no weight of model" in warned[0] and "the file is dense" in warned[0]
+    assert ">= 30% zeros" in warned[0] and "sparse=False" in warned[0]
+
+
+def test_a_model_of_many_layers_gets_one_short_line():
+    layers = [keras.layers.Dense(8, name=f"d{i}") for i in range(60)]
+    _, warned = convert_quietly(keras.Sequential([keras.Input((8,)), *layers], name="deep"))
+    (message,) = warned
+    assert "\n" not in message and len(message) < 400
+    assert "no weight of model 'deep'" in message and "why_not_sparse_kernel" in message
 
 
 def test_pruned_conv_warns_that_conv_has_no_sparse_kernel():
@@ -115,8 +124,11 @@ def test_pruned_conv_warns_that_conv_has_no_sparse_kernel():
     kerasprune.update_masks(model, 0.9)
     _, warned = convert_quietly(model)
     assert len(warned) == 1
-    assert "conv: CONV_2D has no sparse kernel" in warned[0]
-    assert "logits: 0% zeros" in warned[0]
+    assert "1 convolution kernel(s), which have no sparse kernel in TFLite (conv)" in warned[0]
+    assert "1 kernel(s) below the converter's 30% zeros (logits)" in warned[0]
+    assert tflite_export.why_not_sparse_kernel(model) == [  # the details, on demand
+        "conv: CONV_2D has no sparse kernel in TFLite, a DENSIFY op expands it (only the "
+        "file shrinks)", "logits: 0% zeros (the converter encodes only >= 30%)"]
 
 
 def test_int8_with_16_blocks_runs_on_the_int8_sparse_kernel():
