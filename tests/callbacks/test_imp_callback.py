@@ -130,7 +130,7 @@ def test_retraining_recovers_accuracy_lost_to_one_shot_pruning(digits):
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     dense.fit(x, y, batch_size=BATCH, epochs=4, verbose=0)
-    pruned = one_shot_prune(dense, 0.95)
+    pruned = one_shot_prune(dense, 0.95, scope="global")
     pruned.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                    metrics=["accuracy"])
