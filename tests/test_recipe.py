@@ -72,3 +72,22 @@ def test_run_prunes_selected_layers_with_the_recipes_training(digits):
 def test_bad_recipes_are_refused_before_training(text, match):
     with pytest.raises((ValueError, TypeError), match=match):
         Recipe.from_yaml(text)
+
+
+TRAINING_RECIPE = """
+method: gmp
+callback: {target_sparsity: 0.5, stabilization_epochs: 0, pruning_epochs: 1, finetune_epochs: 1}
+training: {optimizer: sgd, learning_rate: 0.02, epochs: 4, batch_size: 32}
+"""
+
+
+def test_run_uses_the_training_sections_epochs_and_learning_rate(digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_yaml(TRAINING_RECIPE)
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    pruned, callback, history = recipe.run(model, x[:64], y[:64], verbose=0)
+    assert callback.total_epochs == 2
+    assert len(history.history["loss"]) == 4  # the recipe's epochs, past the callback's
+    assert history.history["learning_rate"] == pytest.approx([0.02] * 4)
+    assert history.history["stage"] == [1, 2, 2, 2]

@@ -131,3 +131,13 @@ def test_rigl_config_round_trips():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(rigl))
     assert isinstance(clone, RigLCallback) and clone.get_config() == rigl.get_config()
     assert clone.importance is None
+
+
+def test_rigl_without_end_epoch_moves_masks_for_three_quarters_of_fit(digits):
+    (x, y), _ = digits
+    importance = CriterionData(x[:64], y[:64])
+    rigl = RigLCallback(0.75, importance=importance, update_every=1)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    # 4 epochs of 4 steps: updates at steps 1..11, none from 3/4 of the 16 steps on.
+    model.fit(x[:64], y[:64], epochs=4, batch_size=16, callbacks=[rigl], verbose=0)
+    assert [u["step"] for u in rigl.mask_updates] == list(range(1, 12))

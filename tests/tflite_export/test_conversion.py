@@ -138,6 +138,22 @@ def test_int8_with_4_blocks_warns_for_16_blocks():
     assert "block_shape=(16, 1)" in warned[0]
 
 
+def test_dynamic_with_4_blocks_warns_for_16_blocks():
+    # Both kernels hold >= 1024 weights, so "dynamic" stores both in int8, whose sparse
+    # kernel reads blocks of 16 inputs: (4, 1) blocks are expanded by DENSIFY.
+    def big():
+        return keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"),
+                                 keras.layers.Dense(32)])
+
+    model = pruned(big, block_shape=(4, 1))
+    content, warned = convert_quietly(model, quantize="dynamic")
+    assert [(t.dtype, t.runs) for t in tflite_export.inspect(content).tensors] == [
+        ("int8", "DENSIFY")] * 2
+    assert len(warned) == 1 and warned[0].count("block_shape=(16, 1)") == 2
+    reasons = tflite_export.why_not_sparse_kernel(kerasprune.strip(model), "dynamic")
+    assert len(reasons) == 2 and all("blocks of 16" in r for r in reasons)
+
+
 def test_float16_warns_that_weights_are_dequantized():
     content, warned = convert_quietly(pruned(sequential, block_shape=(4, 1)), quantize="float16")
     assert all(t.runs == "DEQUANTIZE" for t in tflite_export.inspect(content).sparse_tensors)
