@@ -1,5 +1,7 @@
 """The `kerasprune` command: export, inspect, bench, and --help on each."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -121,3 +123,14 @@ def test_export_of_a_model_with_nothing_sparse_warns_on_stderr(tmp_path, capsys)
     captured = capsys.readouterr()
     assert "warning: Sparsity was asked for but the TFLite file is dense" in captured.err
     assert "warning" not in captured.out and f"wrote {out}" in captured.out
+
+
+def test_bench_runs_with_the_threads_asked(files, tmp_path, capsys):
+    out = tmp_path / "pruned.tflite"
+    main(["export", str(files["keras"]), "-o", str(out)])
+    quick = ["--runs", "2", "--warmup", "0", "--threads", "2", "--json"]
+    capsys.readouterr()
+    assert main(["bench", str(out), *quick]) == 0
+    assert json.loads(capsys.readouterr().out)["num_threads"] == 2
+    assert main(["bench", str(out), "--dense", str(files["dense"]), *quick]) == 0
+    assert json.loads(capsys.readouterr().out)["num_threads"] == 2

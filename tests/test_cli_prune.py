@@ -12,6 +12,7 @@ import pytest
 import kerasprune
 import tflite_export
 from kerasprune.cli import main
+from kerasprune.cli.prune_command import load_training_data
 
 RECIPE = """
 method: gmp
@@ -115,3 +116,31 @@ def test_import_lets_custom_layers_load(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "c.tflite").stat().st_size > 0
     assert main(command + ["--import", "no_such_module"]) == 1
     assert "--import no_such_module" in capsys.readouterr().err
+
+
+def test_data_with_x_and_y_splits_its_last_fifth_off_for_testing(tmp_path):
+    x, y = np.arange(20).reshape(10, 2), np.arange(10)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    (x_train, y_train), (x_test, y_test) = load_training_data(str(tmp_path / "d.npz"))
+    assert y_train.tolist() == list(range(8)) and y_test.tolist() == [8, 9]
+    np.testing.assert_array_equal(np.concatenate([x_train, x_test]), x)
+
+
+def test_prune_follows_the_recipes_export_section(tmp_path, digits):
+    (x, y), _ = digits
+    dense = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(32), keras.layers.Dense(10)])
+    dense.save(tmp_path / "dense.keras")
+    np.savez(tmp_path / "data.npz", x=x[:80], y=y[:80])
+    (tmp_path / "recipe.yaml").write_text(
+        "method: gmp\n"
+        "callback: {target_sparsity: 0.8, stabilization_epochs: 0, pruning_epochs: 1, "
+        "finetune_epochs: 0}\n"
+        "prune: {block_shape: [4, 1]}\n"
+        "export: {sparse: false, quantize: float16}\n")
+    code = main(["prune", str(tmp_path / "dense.keras"), "--recipe", str(tmp_path / "recipe.yaml"),
+                 "--data", str(tmp_path / "data.npz"), "-o", str(tmp_path / "out"),
+                 "--runs", "1", "--verbose", "0"])
+    assert code == 0
+    tensors = tflite_export.inspect(tmp_path / "out" / "pruned.tflite").tensors
+    assert [(t.dtype, t.sparse) for t in tensors] == [("float16", False)] * 2

@@ -91,3 +91,44 @@ def test_run_uses_the_training_sections_epochs_and_learning_rate(digits):
     assert len(history.history["loss"]) == 4  # the recipe's epochs, past the callback's
     assert history.history["learning_rate"] == pytest.approx([0.02] * 4)
     assert history.history["stage"] == [1, 2, 2, 2]
+
+
+class BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.per_epoch = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.per_epoch.append(0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.per_epoch[-1] += 1
+
+
+@pytest.mark.parametrize("training, batches, validated", [
+    ({"batch_size": 16}, 4, False),
+    ({"batch_size": 16, "validation_split": 0.25}, 3, True),
+], ids=["batch_size", "validation_split"])
+def test_run_uses_the_training_sections_batch_size_and_validation_split(
+        training, batches, validated, digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_callback(
+        kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                   finetune_epochs=0), training=training)
+    counter = BatchCounter()
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    _, _, history = recipe.run(model, x[:64], y[:64], callbacks=[counter], verbose=0)
+    assert counter.per_epoch == [batches]  # 64 samples, or the first 48 of them
+    assert ("val_loss" in history.history) is validated
+
+
+def test_from_callback_keeps_every_section():
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0)
+    recipe = Recipe.from_callback(gmp, prune={"exclude": ["logits"]},
+                                  training={"epochs": 3}, export={"sparse": False,
+                                                                  "quantize": "dynamic"})
+    assert recipe.prune == {"exclude": ["logits"]}
+    assert recipe.training["epochs"] == 3
+    assert recipe.export == {"sparse": False, "quantize": "dynamic"}

@@ -61,3 +61,34 @@ def test_a_fit_stopped_early_warns_only_when_the_target_is_not_reached():
     [message] = _stopped_after_one_epoch(short)
     assert "sparsity 0.2500, not the target 0.5" in message
     assert "initial_epoch=1, epochs=2" in message
+
+
+# Every constructor argument of each callback set away from its default (`importance`,
+# which holds data, is the one argument get_config leaves out).
+CALLBACK_OPTIONS = [
+    (kerasprune.PruningCallback, dict(
+        target_sparsity=0.8, stabilization_epochs=1, pruning_epochs=3, finetune_epochs=2,
+        initial_sparsity=0.3, update_every=7, schedule="linear", pruning_learning_rate=0.05,
+        finetune_learning_rates=[1e-3, 1e-4], remove_regularization=True, log_dir="logs")),
+    (kerasprune.IMPCallback, dict(
+        target_sparsity=0.8, cycles=3, epochs_per_cycle=2, retrain_schedule="slr",
+        original_learning_rate=0.2, original_epochs=9, dense_epochs=2, rewind_epoch=1,
+        warmup=0.25, log_dir="logs")),
+    (kerasprune.BIMPCallback, dict(
+        target_sparsity=0.8, total_epochs=9, dense_epochs=4, cycles=2, max_learning_rate=0.3,
+        warmup=0.2, log_dir="logs")),
+    (kerasprune.RigLCallback, dict(
+        target_sparsity=0.8, update_every=20, drop_fraction=0.2, end_epoch=5)),
+    (kerasprune.PenaltyPruningCallback, dict(
+        threshold=0.02, penalty_epochs=3, finetune_epochs=2, update_every=9,
+        target_sparsity=0.6)),
+]
+
+
+@pytest.mark.parametrize("cls, options", CALLBACK_OPTIONS,
+                         ids=[cls.__name__ for cls, _ in CALLBACK_OPTIONS])
+def test_get_config_is_exactly_the_constructor_arguments(cls, options):
+    callback = cls(**options)
+    assert callback.get_config() == options
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
+    assert type(restored) is cls and restored.get_config() == options

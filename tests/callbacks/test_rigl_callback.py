@@ -141,3 +141,13 @@ def test_rigl_without_end_epoch_moves_masks_for_three_quarters_of_fit(digits):
     # 4 epochs of 4 steps: updates at steps 1..11, none from 3/4 of the 16 steps on.
     model.fit(x[:64], y[:64], epochs=4, batch_size=16, callbacks=[rigl], verbose=0)
     assert [u["step"] for u in rigl.mask_updates] == list(range(1, 12))
+
+
+def test_rigl_logs_the_decaying_drop_fraction_of_each_epoch(digits):
+    (x, y), _ = digits
+    rigl = RigLCallback(0.75, importance=CriterionData(x[:64], y[:64]), update_every=2,
+                        drop_fraction=0.4, end_epoch=2)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    history = model.fit(x[:64], y[:64], epochs=3, batch_size=16, callbacks=[rigl], verbose=0)
+    # f(t) at each epoch's first step (0, 4, 8) of the 8-step update phase.
+    assert history.history["drop_fraction"] == pytest.approx([0.4, 0.2, 0.0], abs=1e-7)
