@@ -288,3 +288,15 @@ def test_remove_regularization_changes_the_compiled_training_loss(remove, digits
     expected = data_loss if remove else data_loss + l2
     assert history.history["loss"][1] == pytest.approx(expected, rel=1e-4)
 
+
+
+def test_update_every_as_long_as_the_pruning_stage_prunes_once_to_the_target():
+    x = np.random.rand(48, 7, 7, 1).astype("float32")
+    y = np.random.randint(0, 10, 48)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(0.6, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, update_every=3)
+    history = model.fit(x, y, epochs=2, batch_size=16, callbacks=[callback],
+                        verbose=0)  # 3 steps per epoch
+    assert history.history["sparsity"] == [pytest.approx(0.6, abs=1e-3)] * 2
+    assert _exactly_pruned(model, 0.6)
