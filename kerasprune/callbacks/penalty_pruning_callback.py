@@ -111,12 +111,12 @@ class PenaltyPruningCallback(BasePruningCallback):
                 f"update_every={self.update_every} ({frequency} steps) is longer than the "
                 f"penalty phase ({penalty_steps} steps): no group would ever be removed."
             )
-        # Removals after each `frequency` steps of training; the last one, with the
-        # top-up to the target, ends the phase in `on_epoch_end`.
-        return ConstantSparsity(self.target_sparsity, frequency, penalty_steps, frequency)
+        # Removals after each `frequency` steps of training (never at step 0, before any);
+        # the last one, with the top-up to the target, ends the phase in `on_epoch_end`.
+        return ConstantSparsity(self.target_sparsity, 0, penalty_steps, frequency)
 
     def prunes_at(self, step: int) -> bool:
-        return self.schedule.updates_at(step) and step < self.schedule.end_step
+        return self.schedule.updates_at(step) and 0 < step < self.schedule.end_step
 
     def selectors(self, step: int, target: float) -> list:
         selectors = [Threshold(self.threshold)]

@@ -129,10 +129,6 @@ def test_nothing_is_removed_before_update_every_steps_of_training():
     assert sparsity[2] > 0.0
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "update_every between half and all of the penalty phase is refused by the "
-    "ConstantSparsity the callback builds (begin=update_every, end=phase), with an error "
-    "about a `frequency` the user never passed"))
 def test_update_every_longer_than_half_the_penalty_phase_removes_once_in_it():
     sparsity = _removals(update_every=3, steps=4)
     assert sparsity[:3] == [0.0] * 3
