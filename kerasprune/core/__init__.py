@@ -7,6 +7,6 @@ holds hard masks, the registry of prunable layers, `prune`/`strip` (wrapping mod
 every kind), `update_masks`, the data of data-driven criteria (`CriterionData`), the
 resume state, `one_shot_prune`, `sparsity_report` (with MAC counts) and the loss gradients
 per backend (TensorFlow, JAX) that gradient criteria use.
-May import: keras, numpy, `kerasprune._compat`; inside functions also tensorflow, jax and
-matplotlib (the loss gradients of each backend, the sensitivity figure).
+May import: keras, numpy, `kerasprune._compat`; inside functions also tensorflow and jax (the
+loss gradients of each backend) and `kerasprune.plot` (a deprecated alias of its figure).
 """
