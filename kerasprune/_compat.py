@@ -248,3 +248,13 @@ def scoped_value(variable):
 
     scope = get_stateless_scope()
     return None if scope is None else scope.get_current_value(variable)
+
+
+def register_serialization_name(cls: type, name: str) -> None:
+    """Make Keras save instances of `cls` under the registered `name` (`package>Name`)
+    without making `name` load as `cls`: a class generated per model class shares the one
+    loader registered under `name` (`keras.saving.register_keras_serializable` would
+    point `name` at the last class registered)."""
+    from keras.src.saving import object_registration
+
+    object_registration.GLOBAL_CUSTOM_NAMES[cls] = name
