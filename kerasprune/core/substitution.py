@@ -199,6 +199,16 @@ def substituted_class(base: type) -> type:
     def from_config(cls, config: dict) -> keras.Model:
         return load(config)
 
+    def compile_from_config(self, config: dict) -> None:
+        # Keras skips classes with their own `compile` (KerasHub tasks: the optimizer
+        # state would not load); the standard arguments it saved suit theirs too.
+        try:
+            self.compile(**keras.saving.deserialize_keras_object(config))
+        except TypeError:
+            return base.compile_from_config(self, config)  # Keras' warning
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def save(self, filepath, *args, **kwargs):
         # Keras opens (and empties) the file before it serializes the model: any error
         # of the config must come first.
@@ -212,6 +222,7 @@ def substituted_class(base: type) -> type:
         "_substituted_base": base,
         "get_config": get_config,
         "from_config": classmethod(from_config),
+        "compile_from_config": compile_from_config,
         "save": save,
     }
     cls = type(base.__name__, (base,), namespace)
