@@ -103,7 +103,7 @@ def swap_in(parent: keras.layers.Layer, old: keras.layers.Layer, new: keras.laye
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if item is old:
-                    value[i] = new
+                    _compat.set_list_item(value, i, new)
         elif isinstance(value, dict):
             for key, item in value.items():
                 if item is old:
