@@ -186,3 +186,48 @@ def test_a_pruned_kerashub_model_converts_to_tflite_and_runs_in_litert_with_pari
     assert len(outputs) == len(expected)
     for name, want in zip(sorted(outputs), expected):  # output_0, output_1: sorted dict keys
         np.testing.assert_allclose(outputs[name], np.asarray(want), atol=1e-5, rtol=1e-4)
+
+
+def test_shrink_keeps_a_kerashub_task_s_class_and_preprocessor_and_saves(tmp_path):
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
+        "the a cat dog sat on mat ran fast slow".split())
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=8)
+    backbone = keras_hub.models.BertBackbone(**{**SMALL, "vocabulary_size": len(vocabulary)})
+    model = keras_hub.models.BertTextClassifier(backbone, num_classes=2,
+                                                preprocessor=preprocessor, dropout=0.0)
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels("l1"))
+    kerasprune.update_masks(pruned, 0.5)
+    small = kerasprune.shrink(pruned)
+
+    assert isinstance(small, keras_hub.models.BertTextClassifier)
+    assert type(small).__name__ == "BertTextClassifier"
+    assert type(small.preprocessor) is type(preprocessor)
+    encoder = small.backbone.transformer_layers[0]
+    assert (encoder.num_heads, encoder.intermediate_dim) == (1, 8)  # half of 2 and 16
+    assert small.count_params() < kerasprune.strip(pruned).count_params()
+    text = np.array(["the cat sat on the mat", "a dog ran fast"])
+
+    def classify(task):  # what `task.predict(text)` computes, without tracing it
+        return np.asarray(task(task.preprocessor(text)))
+
+    expected = classify(pruned)
+    np.testing.assert_allclose(classify(small), expected, atol=1e-5)
+
+    small.save(tmp_path / "small.keras")
+    loaded = keras.saving.load_model(tmp_path / "small.keras")
+    assert isinstance(loaded, keras_hub.models.BertTextClassifier)
+    assert loaded.backbone.transformer_layers[0].num_heads == 1
+    np.testing.assert_allclose(classify(loaded), expected, atol=1e-5)
+
+
+def test_gpt2_s_tied_token_embedding_is_left_dense_unless_selected():
+    """Its table is also the output projection: pruning it would change the logits."""
+    model, x, _ = small_gpt2_causal_lm()
+    pruned = kerasprune.prune(model)
+    assert "token_embedding" not in [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
+    kerasprune.update_masks(pruned, 0.5)
+    assert np.count_nonzero(np.asarray(pruned.backbone.token_embedding.embeddings) == 0) == 0
+
+    chosen = kerasprune.prune(model, layers=["token_embedding"])
+    assert [w.layer.name for w in kerasprune.prune_wrappers(chosen)] == ["token_embedding"]

@@ -175,7 +175,8 @@ def _rebuilt(model: keras.Model) -> tuple[keras.Model, dict]:
 
 def _same_layer(layer, native) -> bool:
     """True when `layer` is what the class builds at its place (names aside)."""
-    if type(layer) is not type(native):
+    shapes = [tuple(w.shape) for w in layer.weights]
+    if type(layer) is not type(native) or shapes != [tuple(w.shape) for w in native.weights]:
         return False
     config, native_config = layer.get_config(), native.get_config()
     config.pop("name", None)
