@@ -231,3 +231,24 @@ def test_gpt2_s_tied_token_embedding_is_left_dense_unless_selected():
 
     chosen = kerasprune.prune(model, layers=["token_embedding"])
     assert [w.layer.name for w in kerasprune.prune_wrappers(chosen)] == ["token_embedding"]
+
+
+def test_refusals_hold_for_kerashub_models():
+    """README's "Refusals, not surprises", on a BERT classifier."""
+    import tflite_export
+
+    model, x, _ = small_bert_classifier()
+    with pytest.raises(ValueError, match=r"matches no layer.*transformer_layer_0"):
+        kerasprune.prune(model, layers=["nope"])
+    pruned = kerasprune.prune(model)
+    wrapper = [w for w in kerasprune.prune_wrappers(pruned)
+               if w.layer.name == "transformer_layer_0"][0]
+    kernel = wrapper.pruned_weights[0]
+    values = np.array(kernel)
+    values.flat[0] = np.inf
+    kernel.assign(values)
+    with pytest.raises(ValueError, match="Layer 'transformer_layer_0' has 1 NaN/Inf"):
+        kerasprune.update_masks(pruned, 0.5)
+    with pytest.raises(ValueError, match="Layer 'query' has 1 NaN/Inf values in its weight "
+                                         "'kernel'"):
+        tflite_export.convert(pruned)
