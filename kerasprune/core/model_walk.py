@@ -3,9 +3,11 @@
 `copy_model(model, replace)` returns a new model in which every layer is a fresh copy
 with the same weights, except where `replace(layer, twin)` returns a substitute. Sequential
 and Functional models (nested ones included, shared layers kept shared) go through
-`keras.models.clone_model`; subclassed models (KerasHub backbones and tasks among them) are
-rebuilt from their config, and their layer attributes (and graph, for a Functional
-subclass) are swapped in place on the copy. The input model is never modified.
+`keras.models.clone_model`; subclassed models (KerasHub backbones and tasks among them, and
+those inside a graph) are rebuilt from their config, and their layer attributes (and
+graph, for a Functional subclass) are swapped in place on the copy, which records where
+its substitutes sit so that it saves and loads with them (`substitution`). The input
+model is never modified.
 
 The layers `replace` is offered are the model's units (`model_units`): the layers of each
 graph, or a subclassed model's sublayers, with nested models opened. A composite layer

@@ -297,7 +297,8 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple
 def ties_weights(layer: keras.layers.Layer) -> bool:
     """True for an embedding whose table is also an output projection (KerasHub's
     `ReversibleEmbedding` with `tie_weights=True`: GPT-2's logits, a masked LM's head)."""
-    return isinstance(layer, keras.layers.Embedding) and getattr(layer, "tie_weights", False) is True
+    tied = getattr(layer, "tie_weights", False) is True
+    return isinstance(layer, keras.layers.Embedding) and tied
 
 
 def _selects(unit, name: str, include, skip) -> bool:
