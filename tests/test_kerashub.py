@@ -5,6 +5,7 @@ BERT (an encoder, behind `BertTextClassifier`) and GPT-2 (a decoder, behind
 in their graphs, and `strip` gives back the same classes with plain layers.
 """
 
+import os
 import re
 import warnings
 
@@ -252,3 +253,30 @@ def test_refusals_hold_for_kerashub_models():
     with pytest.raises(ValueError, match="Layer 'query' has 1 NaN/Inf values in its weight "
                                          "'kernel'"):
         tflite_export.convert(pruned)
+
+
+def test_a_pruned_kerashub_checkpoint_loads_in_a_new_process(tmp_path):
+    """There, only `import kerasprune` has run: KerasHub's class is imported on load."""
+    import subprocess
+    import sys
+
+    model, x, _ = small_bert_backbone()
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    pruned.save(tmp_path / "bert.keras")
+    np.savez(tmp_path / "x.npz", **x)
+    np.save(tmp_path / "expected.npy", np.asarray(pruned(x)["sequence_output"]))
+    script = (
+        "import sys, keras, numpy as np, kerasprune\n"
+        "assert 'keras_hub' not in sys.modules\n"
+        f"model = keras.saving.load_model({str(tmp_path / 'bert.keras')!r})\n"
+        f"x = dict(np.load({str(tmp_path / 'x.npz')!r}))\n"
+        f"expected = np.load({str(tmp_path / 'expected.npy')!r})\n"
+        "np.testing.assert_array_equal(np.asarray(model(x)['sequence_output']), expected)\n"
+        "print(type(model).__name__, len(kerasprune.prune_wrappers(model)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["BertBackbone",
+                                          str(len(kerasprune.prune_wrappers(pruned)))]

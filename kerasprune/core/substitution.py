@@ -19,6 +19,7 @@ Rebuilding from a config also goes through the class's own constructor when Kera
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 
 import keras
@@ -164,13 +165,13 @@ def serialized_substitutes(model: keras.Model) -> list[dict]:
 def load(config: dict) -> keras.Model:
     """The model a substituted model's `get_config()` describes (weights not loaded)."""
     spec = config["model"]
-    cls = keras.saving.get_registered_object(spec["class"])
+    cls = _registered_class(spec)
     if cls is None:
         raise ValueError(
             f"Could not locate class '{spec['class']}' of the pruned model. Register it "
             "with @keras.saving.register_keras_serializable() and import the module that "
             f"defines it before loading, or pass custom_objects={{'{spec['class']}': "
-            "TheClass}} to keras.saving.load_model."
+            "TheClass} to keras.saving.load_model."
         )
     model = construct(cls, spec["config"])
     if not model.built and spec.get("build_config"):
@@ -179,6 +180,17 @@ def load(config: dict) -> keras.Model:
     for item in config["substitutes"]:
         substitute_at(model, tuple(item["path"]), revive(item["layer"]))
     return mark_substituted(model, [tuple(item["path"]) for item in config["substitutes"]])
+
+
+def _registered_class(spec: dict) -> type | None:
+    """The class saved under `spec["class"]`; a Keras or KerasHub class is imported first
+    if need be (as Keras' own loading does for those packages, and only for them)."""
+    cls = keras.saving.get_registered_object(spec["class"])
+    module = spec.get("module") or ""
+    if cls is None and module.split(".")[0] in ("keras", "keras_hub"):
+        importlib.import_module(module)
+        cls = keras.saving.get_registered_object(spec["class"])
+    return cls
 
 
 @functools.cache
@@ -190,6 +202,7 @@ def substituted_class(base: type) -> type:
         return {
             "model": {
                 "class": registered,
+                "module": base.__module__,
                 "config": keras.saving.serialize_keras_object(base.get_config(self)),
                 "build_config": self.get_build_config(),
             },
