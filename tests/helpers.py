@@ -69,7 +69,7 @@ def read_scalars(folder) -> dict[str, list[tuple[int, float]]]:
     return scalars
 
 
-def imp_with_allr() -> "kerasprune.IMPCallback":
+def imp_with_allr():
     """Two prune-retrain cycles of one epoch with ALLR: a resume state (cycles done, each
     cycle's ALLR factor) that `fit`'s step cannot recompute."""
     import kerasprune
