@@ -245,7 +245,23 @@ def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer
     for operations in [graph._operations, *graph._operations_by_depth.values()]:
         for i, operation in enumerate(operations):
             if operation is old:
-                operations[i] = new
+                set_list_item(operations, i, new)
+
+
+def set_list_item(items: list, index: int, value) -> None:
+    """`items[index] = value` on a list a layer tracks, keeping the model exportable.
+
+    On TensorFlow, a layer's lists are tracking wrappers that refuse to be written to a
+    SavedModel (which TFLite conversion and `model.export` go through) once an element
+    has been replaced, since restoring relies on positions; an element swapped for
+    another at the same position restores like one appended, so the flag is put back.
+    """
+    clean = not getattr(items, "_non_append_mutation", True) and not getattr(
+        items, "_external_modification", True)  # a plain list has neither flag
+    items[index] = value
+    if clean:
+        items._non_append_mutation = False
+        items._last_wrapped_list_snapshot = list(items)
 
 
 def in_stateless_scope() -> bool:
@@ -262,3 +278,13 @@ def scoped_value(variable):
 
     scope = get_stateless_scope()
     return None if scope is None else scope.get_current_value(variable)
+
+
+def register_serialization_name(cls: type, name: str) -> None:
+    """Make Keras save instances of `cls` under the registered `name` (`package>Name`)
+    without making `name` load as `cls`: a class generated per model class shares the one
+    loader registered under `name` (`keras.saving.register_keras_serializable` would
+    point `name` at the last class registered)."""
+    from keras.src.saving import object_registration
+
+    object_registration.GLOBAL_CUSTOM_NAMES[cls] = name

@@ -4,8 +4,8 @@ Owns, in the order a mask update runs through them:
 
 - the layer specs (`registry`: one `LayerSpec` per layer type: prunable weights, kerasprune's
   and TFMOT's defaults, MAC counts, channel rules registered by `structured`);
-- `prune`/`strip` (`wrapping`, models of every kind) and the `PruneWrapper` layer that holds
-  hard masks (`mask_constraint`, the one place a mask is applied);
+- `prune`/`strip` (`wrapping`, models of every kind; `substitution`: subclassed ones save
+  and load their substitutes) and the `PruneWrapper` layer that holds hard masks (`mask_constraint`, the one place a mask is applied);
 - the sparsity schedules (the target as a function of the step);
 - the selectors (`selectors`: how each policy chooses masks, never writing them), the
   mask patterns (how weights are grouped and scored), the scopes (`scopes`: which parts

@@ -211,6 +211,19 @@ def test_bad_arguments_raise_clear_errors(kwargs, error, words):
         tflite_export.convert(sequential(), **kwargs)
 
 
+@pytest.mark.parametrize("where", ["kernel", "bias"])
+def test_nan_weights_are_refused_naming_the_layer(where):
+    model = pruned(functional, sparsity=0.5)
+    dense = model.layers[-1].layer
+    variable = dense.kernel if where == "kernel" else dense.bias
+    values = np.array(variable)
+    values.flat[0] = np.nan
+    variable.assign(values)
+    with pytest.raises(ValueError, match=f"Layer '{dense.name}' has 1 NaN/Inf values in its "
+                                         f"weight '{where}'"):
+        tflite_export.convert(model)
+
+
 def test_non_model_raises_type_error():
     with pytest.raises(TypeError, match="keras.Model"):
         tflite_export.convert(np.zeros(3))
