@@ -146,6 +146,20 @@ def model_inputs(model: keras.Model):
     return None
 
 
+def fit_callbacks(callback) -> list:
+    """The callbacks of the `fit` that is calling `callback` now (its `CallbackList`,
+    found on the call stack), or `[callback]` when there is none to find."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        listed = getattr(owner, "callbacks", None)
+        if isinstance(owner, keras.callbacks.CallbackList) and isinstance(listed, list) and any(
+                c is callback for c in listed):
+            return list(listed)
+        frame = frame.f_back
+    return [callback]
+
+
 @contextlib.contextmanager
 def observing_calls(layers, observer):
     """Within the block, each eager call of one of `layers` reports to `observer`.

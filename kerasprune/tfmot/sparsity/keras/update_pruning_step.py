@@ -46,6 +46,7 @@ class UpdatePruningStep(BasePruningCallback):
     """
 
     total_epochs = 0
+    _base_state = {}  # TFMOT's clock is its own step counter, not fit's epochs
 
     def __init__(self):
         super().__init__(0.0)
