@@ -248,3 +248,13 @@ def scoped_value(variable):
 
     scope = get_stateless_scope()
     return None if scope is None else scope.get_current_value(variable)
+
+
+def input_shape_arg(layer: keras.layers.Layer):
+    """The `input_shape` a layer was created with (a `Sequential` starts from it), or None."""
+    return getattr(layer, "_input_shape_arg", None)
+
+
+def set_input_shape_arg(layer: keras.layers.Layer, shape) -> None:
+    """Give a layer the `input_shape` another was created with (a wrapper its layer's)."""
+    object.__setattr__(layer, "_input_shape_arg", shape)
