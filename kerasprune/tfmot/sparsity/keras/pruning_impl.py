@@ -85,10 +85,11 @@ class Pruning:
         wrapper = self._wrapper
         if not wrapper.masks:
             return
+        thresholds = [self._threshold(weight, sparsity) for weight in wrapper.pruned_weights]
         with keeping(wrapper.pattern, sparsity):
             update_layer_masks({wrapper: _EVERYTHING_ELSE})
-        for weight, threshold in zip(wrapper.pruned_weights, wrapper.thresholds):
-            threshold.assign(self._threshold(weight, sparsity))
+        for variable, value in zip(wrapper.thresholds, thresholds):
+            variable.assign(value)
 
     def _threshold(self, weight, sparsity: float) -> float:
         pattern = self._wrapper.pattern
