@@ -258,3 +258,11 @@ def input_shape_arg(layer: keras.layers.Layer):
 def set_input_shape_arg(layer: keras.layers.Layer, shape) -> None:
     """Give a layer the `input_shape` another was created with (a wrapper its layer's)."""
     object.__setattr__(layer, "_input_shape_arg", shape)
+
+
+def sync_training_state(model: keras.Model) -> None:
+    """Put the values of a JAX `fit` in progress back into the model's variables, so a
+    callback can read them between batches (a no-op on TensorFlow)."""
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()

@@ -132,7 +132,8 @@ def test_xnnpack_policy_on_any_functional_graph():
                                keras.Sequential([keras.layers.Conv2D(8, 1),
                                                  keras.layers.Conv2D(4, 1)]),
                                keras.layers.GlobalAveragePooling2D()])
-    assert len(kerasprune.prune_wrappers(sk.prune_low_magnitude(nested, pruning_policy=policy))) == 2
+    pruned = sk.prune_low_magnitude(nested, pruning_policy=policy)
+    assert len(kerasprune.prune_wrappers(pruned)) == 2
 
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(8, 1)(_stem(inputs))
@@ -194,7 +195,8 @@ def test_wrapper_has_tfmots_attributes():
     assert wrapper.prunable_weights == [dense.kernel]
     assert isinstance(wrapper.pruning_obj, importlib.import_module(
         "kerasprune.tfmot.python.core.sparsity.keras.pruning_impl").Pruning)
-    unbuilt = sk.prune_low_magnitude(keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(2)]))
+    unbuilt = sk.prune_low_magnitude(keras.Sequential([keras.layers.Dense(4),
+                                                       keras.layers.Dense(2)]))
     stripped = sk.strip_pruning(unbuilt)
     assert [type(layer).__name__ for layer in stripped.layers] == ["Dense", "Dense"]
 

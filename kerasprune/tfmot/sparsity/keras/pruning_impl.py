@@ -77,7 +77,7 @@ class Pruning:
         """Update the masks if a mask update is due at `step` (default: the wrapper's
         `pruning_step`); returns whether it was."""
         if step is None:
-            step = int(self._wrapper.pruning_step.numpy())
+            step = self._wrapper.current_step()
         return self.catch_up(step)
 
     def update(self, sparsity: float) -> None:

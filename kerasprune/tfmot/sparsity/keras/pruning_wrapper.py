@@ -146,10 +146,14 @@ class PruneLowMagnitude(PruneWrapper):
         if getattr(self, "pruning_step", None) is None:
             self._first_step = 0
             return
-        if int(self.pruning_step.numpy()) == -1:
+        if self.current_step() == -1:
             self.pruning_step.assign(0)
         if self.pruning_obj is not None:
-            self.pruning_obj.checked_step = int(self.pruning_step.numpy())
+            self.pruning_obj.checked_step = self.current_step()
+
+    def current_step(self) -> int:
+        """The value of `pruning_step` (the wrapper must be built)."""
+        return int(np.asarray(self.pruning_step))
 
     def __call__(self, *args, **kwargs):
         if not args:  # called as `layer(query=q, value=v)`: the first tensor by name
@@ -178,7 +182,7 @@ class PruneLowMagnitude(PruneWrapper):
                 self.pruning_step.value, np.int64(1), message=self._PRUNE_CALLBACK_ERROR_MSG)
         if not _executing_eagerly():
             return None
-        step = int(self.pruning_step.numpy())
+        step = self.current_step()
         if step < 1:
             raise ValueError(self._PRUNE_CALLBACK_ERROR_MSG)
         return step

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 
+from kerasprune import _compat
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.tfmot.sparsity.keras.pruning_wrapper import (
@@ -55,7 +56,7 @@ class UpdatePruningStep(BasePruningCallback):
         """The model's pruning step (its first wrapper's), 0 before training."""
         for wrapper in self.prunable_layers:
             if getattr(wrapper, "pruning_step", None) is not None:
-                return max(int(wrapper.pruning_step.numpy()), 0)
+                return max(wrapper.current_step(), 0)
         return 0
 
     def on_train_begin(self, logs=None):
@@ -84,10 +85,13 @@ class UpdatePruningStep(BasePruningCallback):
 
     def _catch_up(self, ahead: int) -> None:
         """Make the mask updates due up to each wrapper's step + `ahead`."""
+        if not self.prunable_layers:
+            return
+        _compat.sync_training_state(self.model)
         changed = False
         for wrapper in self.prunable_layers:
             if wrapper.pruning_obj is not None:
-                step = int(wrapper.pruning_step.numpy()) + ahead
+                step = wrapper.current_step() + ahead
                 changed |= wrapper.pruning_obj.catch_up(step)
         if changed:
             self.record_masks(self.step + ahead)
