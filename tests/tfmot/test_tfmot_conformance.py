@@ -167,6 +167,8 @@ def test_layers_without_weights_are_wrapped_as_tfmot_does():
     assert [layer.name for layer in pruned.layers] == [
         f"prune_low_magnitude_{name}" for name in ("conv", "pool", "flat", "drop", "fc")]
     assert [len(layer.pruning_vars) for layer in pruned.layers] == [1, 0, 0, 0, 1]
+    # kerasprune's own tools read such a model too
+    assert kerasprune.sparsity_report(pruned).as_dict() == {"conv/kernel": 0.0, "fc/kernel": 0.0}
 
 
 def test_schedules_return_tensors_usable_in_tf_function():

@@ -132,6 +132,8 @@ class PruneLowMagnitude(PruneWrapper):
         self.prunable_weights = list(self.layer.get_prunable_weights())
         if self.prunable_weights:
             super()._attach_masks()
+        else:
+            self.weight_names = []  # nothing to prune (Dropout, Flatten, ...)
         self.thresholds = [
             self.add_weight(name="threshold", shape=(), initializer="zeros",
                             dtype=weight.dtype, trainable=False)
