@@ -116,7 +116,7 @@ def rigl(seed, target, train, test, budget: Budget, scope: str) -> dict:
     keras.utils.set_random_seed(seed)
     model = kerasprune.prune(common.build_cnn(keras), scope=scope)
     common.compile_cnn(keras, model)
-    callback = RigLCallback(target, importance=CriterionData(x[:512], y[:512], batch_size=128),
+    callback = RigLCallback(target, data=CriterionData(x[:512], y[:512], batch_size=128),
                             update_every=budget.rigl_every, drop_fraction=0.3,
                             end_epoch=max(1, round(0.75 * budget.total)))
     model.fit(x, y, batch_size=BATCH, epochs=budget.total, callbacks=[callback], verbose=0)

@@ -43,6 +43,7 @@ import keras  # noqa: E402  (after the log level is set)
 import numpy as np  # noqa: E402
 
 import kerasprune  # noqa: E402
+from kerasprune.core.mask_update import write_masks  # noqa: E402
 
 EPOCHS = 4
 BATCH_SIZE = 128
@@ -183,8 +184,8 @@ def mask_update_cost(repeats: int = 5) -> dict[str, float]:
                                      ("0.9 -> 0.9", 0.9, 0.9)):
             samples = []
             for _ in range(repeats):
+                write_masks({w: [np.ones(m.shape, "float32") for m in w.masks] for w in wrappers})
                 for wrapper in wrappers:
-                    wrapper.assign_masks([np.ones(m.shape, "float32") for m in wrapper.masks])
                     for weight in wrapper.pruned_weights:  # fresh magnitudes, no zeros
                         weight.assign(np.random.standard_normal(weight.shape).astype("float32"))
                 if before:

@@ -153,7 +153,7 @@ def run_table1(setting: Setting) -> str:
         print(f"seed {seed}: dense {acc:.4f}", flush=True)
         for s in args.sparsities:
             no_retrain.setdefault(s, []).append(
-                setting.accuracy(kerasprune.one_shot_prune(dense, s)))
+                setting.accuracy(kerasprune.one_shot_prune(dense, s, scope="global")))
             for b in args.budgets:
                 for name in SCHEDULES:
                     acc, records = setting.imp(seed, s, name, cycles=1, epochs=b)

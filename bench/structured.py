@@ -31,7 +31,7 @@ import keras  # noqa: E402
 
 import kerasprune  # noqa: E402
 import tflite_export  # noqa: E402
-from kerasprune import Channels, TaylorImportance, shrink  # noqa: E402
+from kerasprune import Channels, CriterionData, shrink  # noqa: E402
 from tflite_export.benchmarking import set_single_sample, time_blocked, time_interleaved  # noqa: E402
 
 SECTION = "structured"
@@ -217,9 +217,9 @@ def structured_run(criterion, level, seed, data, epochs):
     keras.utils.set_random_seed(seed)
     model = kerasprune.prune(common.build_cnn(keras), pattern=Channels(criterion),
                              exclude=["logits"])
-    importance = (TaylorImportance(x_train[:512], y_train[:512], batch_size=128)
-                  if criterion == "taylor" else None)
-    train(model, data, epochs, [gmp(level, epochs, importance=importance)])
+    sample = (CriterionData(x_train[:512], y_train[:512], batch_size=128)
+              if criterion == "taylor" else None)
+    train(model, data, epochs, [gmp(level, epochs, data=sample)])
     small = shrink(model)
     return common.accuracy(small, x_test, y_test), small
 

@@ -2,9 +2,11 @@
 
 The pipeline, one subpackage per stage:
 
-- `kerasprune.core`: sparsity schedules -> patterns and the selection rule -> the
-  `PruneWrapper` layer -> `prune`/`strip`, `update_masks`, `sparsity_report`;
-- `kerasprune.callbacks`: GMP (`PruningCallback`), IMP and BIMP inside `model.fit`;
+- `kerasprune.core`: sparsity schedules -> patterns, selectors and the selection rule ->
+  the `PruneWrapper` layer -> `prune`/`strip`, `update_masks` (the one mask writer),
+  `sparsity_report`, the layer specs;
+- `kerasprune.callbacks`: GMP (`PruningCallback`), IMP, BIMP, RigL and penalties inside
+  `model.fit`;
 - `kerasprune.retrain`: the retraining learning-rate schedules;
 - `kerasprune.structured`: channel and N:M patterns, criteria, `shrink`.
 
@@ -12,64 +14,23 @@ Around them: `kerasprune.plot` (figures of a run), `kerasprune.Recipe` (a whole 
 YAML) and `kerasprune.tfmot` (TFMOT's API on this engine).
 
 Export to sparse TFLite lives in the separate top-level package `tflite_export`.
-This module is the one list of public names.
+This module is the one list of public names: what a user calls or subclasses. Result
+types and helpers live in their submodules.
 """
 
-from kerasprune import plot
-from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
-from kerasprune.callbacks.bimp_callback import BIMPCallback
-from kerasprune.callbacks.imp_callback import IMPCallback
-from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
-from kerasprune.callbacks.pruning_callback import PruningCallback
-from kerasprune.callbacks.rigl_callback import RigLCallback
-from kerasprune.core.criterion_data import ChannelActivity, CriterionData
-from kerasprune.core.group_lasso import GroupLasso
-from kerasprune.core.mask_update import update_masks
-from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.one_shot import one_shot_prune
-from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
-from kerasprune.core.prune_wrapper import PruneWrapper
-from kerasprune.core.registry import register_prunable
-from kerasprune.core.report import MacRow, SparsityReport, multiply_accumulates, sparsity_report
-from kerasprune.core.sensitivity_analysis import SensitivityResult, sensitivity
-from kerasprune.core.sparsity_schedules import (
-    ConstantSparsity,
-    CycleSparsity,
-    PolynomialDecay,
-    SparsitySchedule,
-    cycle_sparsities,
-)
-from kerasprune.core.wrapping import UnprunableLayerWarning, prune, strip
-from kerasprune.recipe import Recipe
-from kerasprune.retrain.schedules import ALLR, CLR, FT, LLR, LRW, SLR, allr_d1
-from kerasprune.structured.channel_groups import ChannelGroups, channel_groups
-from kerasprune.structured.channel_patterns import NM, Channels
-from kerasprune.structured.criteria import channel_scores, head_scores
-from kerasprune.structured.group_selection import LayersLeftWholeWarning
-from kerasprune.structured.surgery import shrink
-from kerasprune.structured.taylor_importance import TaylorImportance
+import sys
+from pathlib import Path
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
-    "ALLR",
     "BIMPCallback",
     "BasePruningCallback",
     "Blocks",
-    "CLR",
-    "ChannelActivity",
-    "ChannelGroups",
     "Channels",
     "ConstantSparsity",
     "CriterionData",
-    "CycleSparsity",
-    "FT",
-    "GroupLasso",
     "IMPCallback",
-    "LLR",
-    "LRW",
-    "LayersLeftWholeWarning",
-    "MacRow",
     "MaskPattern",
     "NM",
     "PenaltyPruningCallback",
@@ -78,27 +39,69 @@ __all__ = [
     "PruningCallback",
     "Recipe",
     "RigLCallback",
-    "SLR",
-    "SensitivityResult",
-    "SparsityReport",
     "SparsitySchedule",
-    "TaylorImportance",
-    "UnprunableLayerWarning",
     "Unstructured",
-    "allr_d1",
     "channel_groups",
-    "channel_scores",
-    "cycle_sparsities",
-    "head_scores",
-    "multiply_accumulates",
     "one_shot_prune",
     "plot",
     "prune",
     "prune_wrappers",
     "register_prunable",
-    "sensitivity",
+    "retrain",
     "shrink",
+    "sensitivity",
     "sparsity_report",
     "strip",
     "update_masks",
 ]
+
+# Names kerasprune 0.2 exported here, at their new homes (a warning says where).
+_MOVED = {
+    **{name: f"kerasprune.retrain:{name}"
+       for name in ("ALLR", "CLR", "FT", "LLR", "LRW", "SLR", "allr_d1")},
+    "ChannelActivity": "kerasprune.core.criterion_data:ChannelActivity",
+    "ChannelGroups": "kerasprune.structured.channel_groups:ChannelGroups",
+    "CycleSparsity": "kerasprune.core.sparsity_schedules:CycleSparsity",
+    "cycle_sparsities": "kerasprune.core.sparsity_schedules:cycle_sparsities",
+    "GroupLasso": "kerasprune.core.group_lasso:GroupLasso",
+    "LayersLeftWholeWarning": "kerasprune.structured.group_selection:LayersLeftWholeWarning",
+    "UnprunableLayerWarning": "kerasprune.core.wrapping:UnprunableLayerWarning",
+    "MacRow": "kerasprune.core.report:MacRow",
+    "SparsityReport": "kerasprune.core.report:SparsityReport",
+    "multiply_accumulates": "kerasprune.core.report:multiply_accumulates",
+    "SensitivityResult": "kerasprune.core.sensitivity_analysis:SensitivityResult",
+    "TaylorImportance": "kerasprune.core.criterion_data:CriterionData",
+    "channel_scores": "kerasprune.structured.criteria:channel_scores",
+    "head_scores": "kerasprune.structured.criteria:head_scores",
+}
+
+
+def _started_as_the_command() -> bool:
+    """True when the `kerasprune` command (its console script, or `python -m
+    kerasprune.cli`) imports this package: its `--help` must not wait for TensorFlow."""
+    argv = list(getattr(sys, "orig_argv", []))
+    module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
+    return module == "kerasprune.cli" or Path(sys.argv[0] if sys.argv else "").stem in (
+        "kerasprune", "kerasprune-script")
+
+
+def _load_api() -> None:
+    """Import every public name (and so register kerasprune's classes with Keras, which
+    `keras.saving.load_model` needs). `import kerasprune` does it, except in the
+    `kerasprune` command, whose commands call it when they need Keras."""
+    from kerasprune import _api
+
+    globals().update({name: getattr(_api, name) for name in __all__})
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        _load_api()
+        return globals()[name]
+    from kerasprune.core.deprecation import moved_name
+
+    return moved_name("kerasprune", name, _MOVED)
+
+
+if not _started_as_the_command():
+    _load_api()

@@ -10,6 +10,7 @@ imports `keras.src` or reads an attribute whose name starts with `_` on a Keras 
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import keras
 
@@ -98,6 +99,16 @@ def attach_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.L
         setattr(parent, name, child)
 
 
+def encoder_attention(encoder: keras.layers.Layer) -> keras.layers.Layer:
+    """The self-attention layer of a KerasHub `TransformerEncoder`."""
+    return encoder._self_attention_layer
+
+
+def replace_encoder_attention(encoder: keras.layers.Layer, attention: keras.layers.Layer) -> None:
+    """Swap a KerasHub `TransformerEncoder`'s self-attention layer for `attention`."""
+    replace_sublayer(encoder, "_self_attention_layer", attention)
+
+
 def replace_sublayer(parent: keras.layers.Layer, name: str, child: keras.layers.Layer) -> None:
     """Swap a built layer's sublayer `name` for `child` in place (weights keep their order)."""
     old = getattr(parent, name)
@@ -139,19 +150,22 @@ def model_inputs(model: keras.Model):
 def observing_calls(layers, observer):
     """Within the block, each eager call of one of `layers` reports to `observer`.
 
-    `observer(layer, inputs, outputs)` receives the first positional argument of the
-    call and its result. Keras looks `call` up on the instance at every `__call__`, so an
-    instance attribute wraps it; leaving the block removes it again.
+    `observer(layer, inputs, outputs)` receives the tensor arguments of the call, in the
+    order of `call`'s signature (keywords too: `query=`, `value=`), and its result. Keras
+    looks `call` up on the instance at every `__call__`, so an instance attribute wraps
+    it; leaving the block removes it again.
     """
     patched = []
     for layer in layers:
         if "call" in layer.__dict__:
             continue  # a layer whose call is already an instance attribute is left alone
         original = layer.call
+        signature = inspect.signature(original)
 
-        def watched(*args, _layer=layer, _call=original, **kwargs):
+        def watched(*args, _layer=layer, _call=original, _signature=signature, **kwargs):
             outputs = _call(*args, **kwargs)
-            observer(_layer, args[0] if args else None, outputs)
+            bound = _signature.bind(*args, **kwargs).arguments.values()
+            observer(_layer, [a for a in bound if hasattr(a, "shape")], outputs)
             return outputs
 
         object.__setattr__(layer, "call", watched)
@@ -231,7 +245,23 @@ def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer
     for operations in [graph._operations, *graph._operations_by_depth.values()]:
         for i, operation in enumerate(operations):
             if operation is old:
-                operations[i] = new
+                set_list_item(operations, i, new)
+
+
+def set_list_item(items: list, index: int, value) -> None:
+    """`items[index] = value` on a list a layer tracks, keeping the model exportable.
+
+    On TensorFlow, a layer's lists are tracking wrappers that refuse to be written to a
+    SavedModel (which TFLite conversion and `model.export` go through) once an element
+    has been replaced, since restoring relies on positions; an element swapped for
+    another at the same position restores like one appended, so the flag is put back.
+    """
+    clean = not getattr(items, "_non_append_mutation", True) and not getattr(
+        items, "_external_modification", True)  # a plain list has neither flag
+    items[index] = value
+    if clean:
+        items._non_append_mutation = False
+        items._last_wrapped_list_snapshot = list(items)
 
 
 def in_stateless_scope() -> bool:
@@ -248,6 +278,16 @@ def scoped_value(variable):
 
     scope = get_stateless_scope()
     return None if scope is None else scope.get_current_value(variable)
+
+
+def register_serialization_name(cls: type, name: str) -> None:
+    """Make Keras save instances of `cls` under the registered `name` (`package>Name`)
+    without making `name` load as `cls`: a class generated per model class shares the one
+    loader registered under `name` (`keras.saving.register_keras_serializable` would
+    point `name` at the last class registered)."""
+    from keras.src.saving import object_registration
+
+    object_registration.GLOBAL_CUSTOM_NAMES[cls] = name
 
 
 def input_shape_arg(layer: keras.layers.Layer):

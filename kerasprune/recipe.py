@@ -1,51 +1,95 @@
 """`Recipe`: a whole pruning run described in YAML, from the model to the export settings.
 
-A recipe has five sections:
+A recipe has six sections; only `method` and `callback` are required:
 
 ```yaml
-method: gmp                # gmp (PruningCallback), imp (IMPCallback), bimp (BIMPCallback)
-callback:                  # the callback's arguments: exactly its get_config()
+method: gmp                # gmp, imp, bimp, rigl, penalty or one-shot
+callback:                  # the method's arguments: its callback's get_config()
   target_sparsity: 0.9
   stabilization_epochs: 1
   pruning_epochs: 6
   finetune_epochs: 3
-prune:                     # kerasprune.prune's arguments: layer selection and overrides
+prune:                     # kerasprune.prune's arguments
   scope: global
   exclude: [logits]
-  block_shape: [4, 1]
+  pattern: {blocks: [4, 1]}   # or: channels, {channels: l2}, {nm: "2:4"}, unstructured
 training:                  # compile and fit settings
   optimizer: adam          # a Keras name or a serialized optimizer
   learning_rate: 0.001
   loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: true}}
-  metrics: [accuracy]
+  metrics: accuracy        # one name or a list
   batch_size: 64
+shrink: false              # remove the pruned channels after training (channels patterns)
 export:                    # read by `kerasprune prune` (tflite_export.convert's options)
-  sparse: true
-  quantize: null
+  sparse: true             # default: true, false after shrink (no zeros are left)
+  quantize: null           # null, float16, dynamic or int8
 ```
+
+Methods and their `callback` section:
+
+- `gmp`, `imp`, `bimp`: `PruningCallback`, `IMPCallback`, `BIMPCallback`; the section is
+  the callback's `get_config()`;
+- `rigl`: `RigLCallback` (its `get_config()`), its gradients from the training data;
+  `training.epochs` is required;
+- `penalty`: `PenaltyPruningCallback` (its `get_config()`); needs `prune.penalty`;
+- `one-shot`: `one_shot_prune` with `sparsity` and `criterion` (`magnitude` or `snip`),
+  then `training.epochs` of fine-tuning (0: none).
+
+Patterns are spelled by name, with their first argument or their arguments as a mapping:
+`channels`, `{channels: taylor}`, `{channels: {criterion: l1, min_channels: 4}}`,
+`{blocks: [4, 1]}`, `{blocks: {block_shape: [4, 1], pooling: max}}`, `{nm: "2:4"}`,
+`unstructured`, `{unstructured: snip}` (a serialized Keras object is accepted too).
+`shrink` defaults to true for a channels pattern (the exported model is then the smaller
+dense one `kerasprune.shrink` builds) and must stay false for any other pattern.
 
 `Recipe.from_callback(callback)` writes the `callback` section from `get_config()`, and
 `recipe.make_callback()` builds it back with `from_config`, so a recipe and a callback
-round-trip. Everything is checked when the recipe is made, before any training.
+round-trip. Everything that can be checked without the model is checked when the recipe is
+made, before any training; a recipe file that is not valid YAML, or not a valid recipe, is
+an error naming the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from typing import Any, Mapping
 
 import keras
+import numpy as np
 import yaml
 
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback
+from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
-from kerasprune.core.validation import check_choice, check_int, check_learning_rate
+from kerasprune.callbacks.rigl_callback import RigLCallback
+from kerasprune.core.criterion_data import CriterionData
+from kerasprune.core.one_shot import CRITERIA as ONE_SHOT_CRITERIA
+from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
+from kerasprune.core.validation import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_positive,
+    check_sparsity,
+)
 from kerasprune.core.wrapping import prune
+from kerasprune.structured.channel_patterns import NM, Channels
+from kerasprune.structured.surgery import shrink
 
-METHODS = {"gmp": PruningCallback, "imp": IMPCallback, "bimp": BIMPCallback}
-PRUNE_KEYS = ("scope", "layers", "exclude", "sparsity_overrides", "block_shape", "pattern")
+CALLBACKS = {"gmp": PruningCallback, "imp": IMPCallback, "bimp": BIMPCallback,
+             "rigl": RigLCallback, "penalty": PenaltyPruningCallback}
+ONE_SHOT = "one-shot"
+METHODS = (*CALLBACKS, ONE_SHOT)
+ONE_SHOT_KEYS = ("sparsity", "criterion")
+PRUNE_KEYS = ("scope", "layers", "exclude", "sparsity_overrides", "block_shape", "pattern",
+              "min_density", "mask_dtype", "penalty")
+# Pattern names of the YAML spelling, and the argument a short value stands for.
+PATTERNS = {"unstructured": (Unstructured, "criterion"), "blocks": (Blocks, "block_shape"),
+            "channels": (Channels, "criterion"), "nm": (NM, None)}
 TRAINING_DEFAULTS = {
     "optimizer": "adam",
     "learning_rate": None,
@@ -54,23 +98,33 @@ TRAINING_DEFAULTS = {
     "batch_size": 32,
     "epochs": None,
     "validation_split": 0.0,
+    "criterion_samples": 256,
 }
-EXPORT_DEFAULTS = {"sparse": True, "quantize": None}
-SECTIONS = ("method", "callback", "prune", "training", "export")
+EXPORT_DEFAULTS = {"sparse": None, "quantize": None}
+QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
+SECTIONS = ("method", "callback", "prune", "training", "shrink", "export")
 
 
 @dataclasses.dataclass
 class Recipe:
-    """One pruning run: method, callback arguments, layer selection, training, export.
+    """One pruning run: method, its arguments, layer selection, training, shrink, export.
 
     Args:
-        method: `"gmp"`, `"imp"` or `"bimp"`.
-        callback: the callback's constructor arguments (its `get_config()`).
+        method: `"gmp"`, `"imp"`, `"bimp"`, `"rigl"`, `"penalty"` or `"one-shot"`.
+        callback: the callback's constructor arguments (its `get_config()`); for
+            `"one-shot"`, `sparsity` and `criterion` of `kerasprune.one_shot_prune`.
         prune: `kerasprune.prune` arguments (`scope`, `layers`, `exclude`,
-            `sparsity_overrides`, `block_shape`, `pattern`).
+            `sparsity_overrides`, `block_shape`, `pattern`, `min_density`, `mask_dtype`,
+            `penalty`); `pattern` in the YAML spelling of the module docstring, or a
+            `MaskPattern`.
         training: `optimizer`, `learning_rate`, `loss`, `metrics`, `batch_size`, `epochs`
-            (default: the callback's `total_epochs`), `validation_split`.
-        export: `sparse` and `quantize` for the TFLite file `kerasprune prune` writes.
+            (default: the callback's `total_epochs`), `validation_split`, and
+            `criterion_samples` (training examples that data-driven criteria and RigL
+            compute on, default 256).
+        shrink: remove the pruned channels after training (`kerasprune.shrink`); None
+            means true for a channels pattern, false otherwise.
+        export: `sparse` (default: true, false when `shrink` is on) and `quantize` for
+            the TFLite file `kerasprune prune` writes.
 
     Example:
 
@@ -80,16 +134,20 @@ class Recipe:
     >>> recipe = Recipe.from_callback(gmp, prune={"scope": "global"})
     >>> Recipe.from_yaml(recipe.to_yaml()).make_callback().get_config() == gmp.get_config()
     True
+    >>> Recipe.from_yaml("method: one-shot\\ncallback: {sparsity: 0.5}\\n"
+    ...                  "prune: {pattern: channels}\\ntraining: {epochs: 2}").shrink
+    True
     """
 
     method: str
     callback: dict
     prune: dict = dataclasses.field(default_factory=dict)
     training: dict = dataclasses.field(default_factory=dict)
+    shrink: bool | None = None
     export: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        check_choice("method", self.method, tuple(METHODS))
+        check_choice("method", self.method, METHODS)
         for name in ("callback", "prune", "training", "export"):
             if not isinstance(getattr(self, name), Mapping):
                 raise ValueError(
@@ -97,40 +155,45 @@ class Recipe:
                     f"Received: {name}={getattr(self, name)!r}"
                 )
         self.callback = _plain(self.callback)
-        self.prune = _plain(_known("prune", self.prune, PRUNE_KEYS))
+        self.prune = _known("prune", self.prune, PRUNE_KEYS)
+        if "pattern" in self.prune:
+            self.prune["pattern"] = pattern_spelling(self.prune["pattern"])
+        self.prune = _plain(self.prune)
         self.training = {**TRAINING_DEFAULTS, **_known("training", self.training,
                                                        tuple(TRAINING_DEFAULTS))}
+        if isinstance(self.training["metrics"], str):
+            self.training["metrics"] = [self.training["metrics"]]
         self.export = {**EXPORT_DEFAULTS, **_known("export", self.export,
                                                    tuple(EXPORT_DEFAULTS))}
-        try:
-            self.make_callback()  # the callback checks its own arguments now
-        except TypeError as error:
-            raise ValueError(
-                f"Recipe section `callback` does not fit method {self.method!r} "
-                f"({METHODS[self.method].__name__}): {error}"
-            ) from error
-        _check_training(self.training)
+        self._check_method()
+        _check_prune(self.prune)
+        _check_training(self.training, self.method)
+        _check_export(self.export)
+        self.shrink = self._check_shrink()
+        if self.export["sparse"] is None:  # a shrunk model has no zeros left to encode
+            self.export["sparse"] = not self.shrink
 
     # -- building ----------------------------------------------------------------------
 
     @classmethod
     def from_callback(cls, callback, *, prune: dict | None = None,
-                      training: dict | None = None, export: dict | None = None) -> "Recipe":
+                      training: dict | None = None, shrink: bool | None = None,
+                      export: dict | None = None) -> "Recipe":
         """The recipe of a configured callback (its `get_config()`) plus the other sections."""
-        for method, callback_class in METHODS.items():
+        for method, callback_class in CALLBACKS.items():
             if type(callback) is callback_class:
                 return cls(method, callback.get_config(), prune or {}, training or {},
-                           export or {})
+                           shrink, export or {})
         raise TypeError(
-            "`callback` must be a PruningCallback, IMPCallback or BIMPCallback. "
-            f"Received: callback of type {type(callback).__name__}"
+            "`callback` must be a PruningCallback, IMPCallback, BIMPCallback, RigLCallback "
+            f"or PenaltyPruningCallback. Received: callback of type {type(callback).__name__}"
         )
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Recipe":
         if not isinstance(data, Mapping):
             raise ValueError(f"A recipe must be a mapping of sections. Received: {data!r}")
-        unknown = sorted(set(data) - set(SECTIONS))
+        unknown = sorted(set(data) - set(SECTIONS), key=str)
         if unknown:
             raise ValueError(f"Unknown recipe sections {unknown}. Known: {list(SECTIONS)}")
         if "method" not in data or "callback" not in data:
@@ -138,16 +201,27 @@ class Recipe:
         return cls(**{key: data[key] for key in SECTIONS if key in data})
 
     @classmethod
-    def from_yaml(cls, text: str) -> "Recipe":
-        return cls.from_dict(yaml.safe_load(text))
+    def from_yaml(cls, text: str, *, source: str = "Recipe text") -> "Recipe":
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{source} is not valid YAML: {_yaml_problem(error)}") from None
+        return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Recipe":
-        """Read a recipe from a YAML file."""
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No recipe file at {os.fspath(path)!r}.")
-        with open(path) as f:
-            return cls.from_yaml(f.read())
+        """Read a recipe from a YAML file; any error names the file."""
+        name = os.fspath(path)
+        if not os.path.isfile(name):
+            raise FileNotFoundError(f"No recipe file at {name!r}.")
+        with open(name) as f:
+            text = f.read()
+        try:
+            return cls.from_yaml(text, source=f"Recipe file {name!r}")
+        except (ValueError, TypeError) as error:
+            if str(error).startswith(f"Recipe file {name!r}"):
+                raise
+            raise type(error)(f"Recipe file {name!r}: {error}") from error
 
     def as_dict(self) -> dict:
         return {key: getattr(self, key) for key in SECTIONS}
@@ -161,18 +235,33 @@ class Recipe:
 
     # -- running -----------------------------------------------------------------------
 
-    def make_callback(self):
-        """The pruning callback, from the `callback` section."""
-        return METHODS[self.method].from_config(dict(self.callback))
+    def make_callback(self, importance: CriterionData | None = None):
+        """The pruning callback of the `callback` section (None for `"one-shot"`)."""
+        if self.method == ONE_SHOT:
+            return None
+        config = dict(self.callback)
+        callback_class = CALLBACKS[self.method]
+        if importance is not None and _takes(callback_class, "importance"):
+            config["importance"] = importance
+        return callback_class.from_config(config)
 
-    def prune_model(self, model: keras.Model) -> keras.Model:
-        """`kerasprune.prune(model, **prune)`: the pruning-ready copy."""
+    def pattern(self) -> MaskPattern | None:
+        """The `prune` section's pattern as an object (None when it names none)."""
+        spelling = self.prune.get("pattern")
+        return None if spelling is None else make_pattern(spelling)
+
+    def prune_arguments(self) -> dict:
+        """`kerasprune.prune`'s keyword arguments from the `prune` section."""
         arguments = dict(self.prune)
         if isinstance(arguments.get("block_shape"), list):
             arguments["block_shape"] = tuple(arguments["block_shape"])
-        if isinstance(arguments.get("pattern"), Mapping):
-            arguments["pattern"] = keras.saving.deserialize_keras_object(arguments["pattern"])
-        return prune(model, **arguments)
+        if "pattern" in arguments:
+            arguments["pattern"] = self.pattern()
+        return arguments
+
+    def prune_model(self, model: keras.Model) -> keras.Model:
+        """`kerasprune.prune(model, **prune)`: the pruning-ready copy."""
+        return prune(model, **self.prune_arguments())
 
     def compile(self, model: keras.Model) -> keras.Model:
         """Compile `model` with the `training` section's optimizer, loss and metrics."""
@@ -184,38 +273,236 @@ class Recipe:
                       metrics=list(training["metrics"]))
         return model
 
+    def epochs(self, callback=None) -> int:
+        """Epochs of the fit: `training.epochs`, else the callback's `total_epochs`."""
+        if self.training["epochs"] is not None:
+            return self.training["epochs"]
+        return (callback or self.make_callback()).total_epochs
+
     def run(self, model: keras.Model, x, y, *, validation_data=None, callbacks=(),
             verbose: int | str = "auto"):
-        """Prune `model` by this recipe: returns `(pruned model, callback, history)`."""
-        pruned = self.compile(self.prune_model(model))
-        callback = self.make_callback()
-        epochs = self.training["epochs"] or callback.total_epochs
+        """Prune `model` by this recipe: returns `(pruned model, callback, history)`.
+
+        The callback is None for `"one-shot"`; the pruned model still holds its wrappers
+        (see `exported_model` for what to export).
+        """
+        sample = self.criterion_data(x, y)
+        if self.method == ONE_SHOT:
+            pruned, callback = self._one_shot(model, sample), None
+        else:
+            pruned, callback = self.prune_model(model), self.make_callback(sample)
+        pruned = self.compile(pruned)
+        epochs = self.epochs(callback)
         history = pruned.fit(
             x, y, epochs=epochs, batch_size=self.training["batch_size"],
             validation_split=self.training["validation_split"] if validation_data is None else 0.0,
-            validation_data=validation_data, callbacks=[*callbacks, callback], verbose=verbose,
+            validation_data=validation_data,
+            callbacks=[*callbacks, *([callback] if callback else [])], verbose=verbose,
         )
         return pruned, callback, history
 
+    def criterion_data(self, x, y) -> CriterionData:
+        """The training sample that data-driven criteria (Taylor, APoZ, SNIP, RigL) use."""
+        n = self.training["criterion_samples"]
+        return CriterionData(x[:n], None if y is None else y[:n])
+
+    def exported_model(self, pruned: keras.Model) -> keras.Model:
+        """What `kerasprune prune` exports: `shrink(pruned)` when `shrink` is on, else `pruned`."""
+        return shrink(pruned) if self.shrink else pruned
+
+    def _one_shot(self, model: keras.Model, sample: CriterionData) -> keras.Model:
+        arguments = self.prune_arguments()
+        scope = arguments.pop("scope", "global")
+        criterion = self.callback.get("criterion", "magnitude")
+        if criterion == "snip" and not getattr(model, "compiled", False):
+            model = self.compile(_copy(model))  # SNIP needs the loss; the input stays as is
+        return one_shot_prune(model, self.callback["sparsity"], scope=scope,
+                              criterion=criterion, data=sample, **arguments)
+
+    # -- checks ------------------------------------------------------------------------
+
+    def _check_method(self) -> None:
+        if self.method == ONE_SHOT:
+            config = _known("callback", self.callback, ONE_SHOT_KEYS)
+            if "sparsity" not in config:
+                raise ValueError("Method 'one-shot' needs `callback: {sparsity: ...}`.")
+            check_sparsity("sparsity", config["sparsity"])
+            check_choice("criterion", config.get("criterion", "magnitude"), ONE_SHOT_CRITERIA)
+            return
+        if self.method == "penalty" and self.prune.get("penalty") is None:
+            raise ValueError(
+                "Method 'penalty' removes the groups a group-lasso penalty drives to zero: "
+                "give its strength in the prune section, e.g. `prune: {penalty: 1e-4}`."
+            )
+        try:
+            self.make_callback()  # the callback checks its own arguments now
+        except TypeError as error:
+            raise ValueError(
+                f"Recipe section `callback` does not fit method {self.method!r} "
+                f"({CALLBACKS[self.method].__name__}): {error}"
+            ) from error
+
+    def _check_shrink(self) -> bool:
+        channels = getattr(self.pattern(), "prunes_channels", False)
+        if self.shrink is None:
+            return channels
+        if not isinstance(self.shrink, bool):
+            raise ValueError(f"`shrink` must be true or false. Received: shrink={self.shrink!r}")
+        if self.shrink and not channels:
+            raise ValueError(
+                "`shrink: true` removes pruned channels, but the recipe's pattern prunes no "
+                f"whole channels. Received: pattern={self.prune.get('pattern')!r}; use "
+                "`pattern: channels` or drop `shrink`."
+            )
+        return self.shrink
+
+
+def _takes(callback_class, argument: str) -> bool:
+    return argument in inspect.signature(callback_class.__init__).parameters
+
+
+def _copy(model: keras.Model) -> keras.Model:
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def pattern_spelling(pattern: Any) -> Any:
+    """The YAML spelling of a pattern given as an object, a spelling or a Keras config.
+
+    Example:
+
+    >>> pattern_spelling(Channels("l2", min_channels=2))["channels"]["min_channels"]
+    2
+    >>> pattern_spelling({"nm": "2:4"})
+    {'nm': '2:4'}
+    """
+    if isinstance(pattern, MaskPattern):
+        name = next((key for key, (cls, _) in PATTERNS.items() if type(pattern) is cls), None)
+        if name is None:
+            return keras.saving.serialize_keras_object(pattern)
+        return {name: _plain(pattern.get_config())}
+    make_pattern(pattern)  # checks it
+    return pattern
+
+
+def make_pattern(spelling: Any) -> MaskPattern:
+    """A pattern from its YAML spelling (see the module docstring).
+
+    Example:
+
+    >>> make_pattern({"nm": "2:4"}), make_pattern({"blocks": [4, 1]}).block_shape
+    (NM(2, 4), (4, 1))
+    >>> make_pattern("channels")
+    Channels('l1')
+    """
+    if isinstance(spelling, MaskPattern):
+        return spelling
+    if isinstance(spelling, Mapping) and "class_name" in spelling:
+        return keras.saving.deserialize_keras_object(dict(spelling))
+    if isinstance(spelling, str):
+        name, value = spelling, None
+    elif isinstance(spelling, Mapping) and len(spelling) == 1:
+        (name, value), = spelling.items()
+    else:
+        name, value = None, None
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in PATTERNS:
+        raise ValueError(
+            f"`pattern` must be one of {sorted(PATTERNS)}, alone or as a one-key mapping to "
+            f"its arguments (e.g. {{channels: {{criterion: l1}}}}). Received: pattern={spelling!r}"
+        )
+    cls, first = PATTERNS[key]
+    try:
+        return cls(**_pattern_arguments(key, first, value))
+    except TypeError as error:
+        raise ValueError(f"`pattern` {spelling!r}: {error}") from None
+
+
+def _pattern_arguments(key: str, first: str | None, value: Any) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        arguments = dict(value)
+        if isinstance(arguments.get("block_shape"), list):
+            arguments["block_shape"] = tuple(arguments["block_shape"])
+        return arguments
+    if key == "nm":
+        parts = value.split(":") if isinstance(value, str) else value
+        if not isinstance(parts, (list, tuple)) or len(parts) != 2:
+            raise ValueError(f"`pattern` nm must be written \"n:m\" or [n, m]. Received: {value!r}")
+        try:
+            return {"n": int(parts[0]), "m": int(parts[1])}
+        except ValueError:
+            raise ValueError(f"`pattern` nm must be two integers. Received: {value!r}") from None
+    if key == "blocks" and isinstance(value, list):
+        value = tuple(value)
+    return {first: value}
+
 
 def _known(section: str, values: Mapping, keys: tuple[str, ...]) -> dict:
-    unknown = sorted(set(values) - set(keys))
+    unknown = sorted(set(values) - set(keys), key=str)
     if unknown:
         raise ValueError(f"Unknown keys {unknown} in recipe section `{section}`. "
                          f"Known: {list(keys)}")
     return dict(values)
 
 
-def _check_training(training: dict) -> None:
+def _check_prune(arguments: dict) -> None:
+    """What `kerasprune.prune` would refuse that needs no model."""
+    if "penalty" in arguments:
+        check_positive("penalty", arguments["penalty"], optional=True)
+    if "min_density" in arguments:
+        value = arguments["min_density"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"`min_density` must be a float in [0, 1]. "
+                             f"Received: min_density={value!r}")
+    if arguments.get("mask_dtype") not in (None, "float32", "uint8"):
+        raise ValueError("`mask_dtype` must be null, 'float32' or 'uint8'. "
+                         f"Received: mask_dtype={arguments['mask_dtype']!r}")
+    block = arguments.get("block_shape")
+    if block is not None:
+        if "pattern" in arguments:
+            raise ValueError("Give at most one of `block_shape` and `pattern` in section `prune`.")
+        Blocks(tuple(block) if isinstance(block, list) else block)
+
+
+def _check_training(training: dict, method: str) -> None:
     keras.optimizers.get(training["optimizer"])
     keras.losses.get(training["loss"])
+    metrics = training["metrics"]
+    if not isinstance(metrics, list):
+        raise ValueError("`metrics` must be a metric name or a list of them. "
+                         f"Received: metrics={metrics!r}")
     check_learning_rate("learning_rate", training["learning_rate"], optional=True)
     check_int("batch_size", training["batch_size"], minimum=1)
+    check_int("criterion_samples", training["criterion_samples"], minimum=1)
     if training["epochs"] is not None:
-        check_int("epochs", training["epochs"], minimum=1)
+        check_int("epochs", training["epochs"], minimum=0 if method == ONE_SHOT else 1)
+    elif method in ("rigl", ONE_SHOT):
+        raise ValueError(
+            f"Method {method!r} has no schedule that sets the length of the fit: give "
+            "`training: {epochs: ...}`."
+        )
     split = training["validation_split"]
-    if not isinstance(split, (int, float)) or not 0.0 <= split < 1.0:
+    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0.0 <= split < 1.0:
         raise ValueError(f"`validation_split` must be in [0, 1). Received: {split!r}")
+
+
+def _check_export(export: dict) -> None:
+    if export["sparse"] is not None and not isinstance(export["sparse"], bool):
+        raise ValueError(f"`export.sparse` must be true or false. "
+                         f"Received: sparse={export['sparse']!r}")
+    if export["quantize"] not in QUANTIZE_MODES:
+        raise ValueError(f"`export.quantize` must be one of {list(QUANTIZE_MODES)}. "
+                         f"Received: quantize={export['quantize']!r}")
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def _plain(value: Any) -> Any:
@@ -224,6 +511,6 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+    if isinstance(value, np.generic):
         return value.item()
     return value

@@ -117,7 +117,7 @@ def check_channels_taylor_and_shrink():
                                        exclude=["logits"]))
     gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
                                      finetune_epochs=1,
-                                     importance=kerasprune.TaylorImportance(X[:128], Y[:128]))
+                                     data=kerasprune.CriterionData(X[:128], Y[:128]))
     pruned.fit(X, Y, batch_size=64, epochs=2, callbacks=[gmp], verbose=0)
     small = kerasprune.shrink(pruned)
     widths = [layer.filters if hasattr(layer, "filters") else layer.units

@@ -17,12 +17,14 @@ def _seeded():
 
 @pytest.fixture
 def scratch_registries(monkeypatch):
-    """Layer rules and prunable weights a test registers are forgotten after it."""
-    from kerasprune.core import registry
-    from kerasprune.structured import layer_rules
+    """Layer specs (prunable weights, channel rules) a test registers are forgotten after it."""
+    import dataclasses
 
-    monkeypatch.setattr(layer_rules, "_RULES", {k: list(v) for k, v in layer_rules._RULES.items()})
-    monkeypatch.setattr(registry, "_PRUNABLE", dict(registry._PRUNABLE))
+    from kerasprune.core import registry
+
+    monkeypatch.setattr(registry, "_SPECS", {
+        key: dataclasses.replace(spec, channel_rules=list(spec.channel_rules))
+        for key, spec in registry._SPECS.items()})
 
 
 @pytest.fixture(scope="session")

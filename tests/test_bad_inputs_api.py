@@ -8,10 +8,24 @@ import numpy as np
 import pytest
 
 import kerasprune
-from kerasprune import (ALLR, LLR, LRW, SLR, NM, BIMPCallback, Blocks, Channels,
-                        ConstantSparsity, CriterionData, CycleSparsity, GroupLasso,
-                        IMPCallback, PenaltyPruningCallback, PolynomialDecay, PruneWrapper,
-                        PruningCallback, RigLCallback, TaylorImportance)
+from kerasprune import (
+    NM,
+    BIMPCallback,
+    Blocks,
+    Channels,
+    ConstantSparsity,
+    CriterionData,
+    IMPCallback,
+    PenaltyPruningCallback,
+    PolynomialDecay,
+    PruneWrapper,
+    PruningCallback,
+    RigLCallback,
+)
+from kerasprune.core.group_lasso import GroupLasso
+from kerasprune.core.sparsity_schedules import CycleSparsity, cycle_sparsities
+from kerasprune.core.wrapping import UnprunableLayerWarning
+from kerasprune.retrain import ALLR, LLR, LRW, SLR, allr_d1
 from kerasprune.recipe import Recipe
 from tests.bad_inputs import (GMP, IMP, X, Y, Tiny, check_refused, compiled, ctx, fit,  # noqa: F401
                               fit_generator, plain)
@@ -79,7 +93,7 @@ CASES = [
     ("prune/custom named", lambda c: P(c["gain"], layers=["gain"]), V,
      r"Layer 'gain' of type Gain was named in `layers` but kerasprune does not know"),
     ("prune/custom alone", lambda c: P(c["gain_alone"]), V, r"No prunable layer was selected"),
-    ("prune/custom warns", lambda c: P(c["gain"]), kerasprune.UnprunableLayerWarning,
+    ("prune/custom warns", lambda c: P(c["gain"]), UnprunableLayerWarning,
      r"left dense because kerasprune does not know how to prune them: \['gain'\]"),
     ("prune/unknown kwarg", lambda c: P(c["plain"], target=0.5), T, r"'target'"),
     # strip, one_shot_prune, sparsity_report, register_prunable
@@ -157,10 +171,10 @@ CASES = [
     ("Channels/criterion", lambda c: Channels("l3"), V, r"`criterion` must be one of"),
     ("Channels/normalize", lambda c: Channels(normalize="max"), V, r"`normalize` must be one of"),
     ("Channels/min", lambda c: Channels(min_channels=-1), V, r"`min_channels` must be an int"),
-    ("Taylor/lengths", lambda c: TaylorImportance(X, Y[:-1]), V,
+    ("Taylor/lengths", lambda c: CriterionData(X, Y[:-1]), V,
      r"`x` must be a non-empty array, and `y` None or an array of equal length"),
-    ("Taylor/empty", lambda c: TaylorImportance([], []), V, r"`x` must be a non-empty array"),
-    ("Taylor/batch", lambda c: TaylorImportance(X, Y, batch_size=0), V, r"`batch_size` must"),
+    ("Taylor/empty", lambda c: CriterionData([], []), V, r"`x` must be a non-empty array"),
+    ("Taylor/batch", lambda c: CriterionData(X, Y, batch_size=0), V, r"`batch_size` must"),
     # sparsity schedules
     ("Poly/initial>final", lambda c: PolynomialDecay(.9, .5, 0, 10), V,
      r"`initial_sparsity` must be <= `final_sparsity`"),
@@ -173,9 +187,10 @@ CASES = [
     ("Constant/step", lambda c: ConstantSparsity(.5, begin_step=2.5), V, r"`begin_step`"),
     ("Cycle/cycles", lambda c: CycleSparsity(.9, cycles=0), V, r"`cycles` must be an int >= 1"),
     ("Cycle/steps", lambda c: CycleSparsity(.9, 2, steps_per_cycle=0), V, r"`steps_per_cycle`"),
-    ("cycle_sparsities", lambda c: kerasprune.cycle_sparsities(.9, 0), V, r"`cycles`"),
+    ("cycle_sparsities", lambda c: cycle_sparsities(.9, 0), V, r"`cycles`"),
     # retraining schedules
-    ("ALLR/no T", lambda c: ALLR(0.1, 10), V, r"ALLR needs the original training length"),
+    ("ALLR/no T", lambda c: ALLR(0.1, 10), V,
+     r"AdaptiveLinearLearningRateRestarting needs the original training length"),
     ("LLR/-lr", lambda c: LLR(-0.1, 10), V, r"`original` must be a finite float > 0"),
     ("LLR/inf", lambda c: LLR(np.inf, 10), V, r"`original` must be a finite float > 0"),
     ("SLR/str", lambda c: SLR("fast", 10), V, r"`original` must be"),
@@ -184,7 +199,7 @@ CASES = [
     ("LLR/start", lambda c: LLR(0.1, 10, start_step=-1), V, r"`start_step` must be"),
     ("LRW/longer", lambda c: LRW(0.1, 20, 10), V, r"`retrain_steps` must be <= `original_steps`"),
     ("ALLR/d1", lambda c: ALLR(0.1, 10, 100, d1=-1), V, r"`d1` must be a finite float >= 0"),
-    ("allr_d1/fraction", lambda c: kerasprune.allr_d1([X], [X], 0.0), V, r"`pruned_fraction`"),
+    ("allr_d1/fraction", lambda c: allr_d1([X], [X], 0.0), V, r"`pruned_fraction`"),
     # callbacks, at construction
     ("GMP/target 1", lambda c: PruningCallback(1.0, **GMP), V, r"`target_sparsity` must be"),
     ("GMP/target str", lambda c: PruningCallback("0.9", **GMP), V, r"`target_sparsity`"),
@@ -216,8 +231,8 @@ CASES = [
      V, r"`finetune_learning_rates`"),
     ("GMP/regularization", lambda c: PruningCallback(.5, remove_regularization="yes", **GMP),
      T, r"`remove_regularization` must be True or False"),
-    ("GMP/importance", lambda c: PruningCallback(.5, importance=object(), **GMP), T,
-     r"`importance` must be a kerasprune.CriterionData \(or TaylorImportance\)"),
+    ("GMP/data", lambda c: PruningCallback(.5, data=object(), **GMP), T,
+     r"`data` must be a kerasprune.CriterionData or None"),
     ("IMP/target 0", lambda c: IMPCallback(0.0, **IMP), V, r"`target_sparsity` must be .*\(0, 1\)"),
     ("IMP/cycles", lambda c: IMPCallback(.5, cycles=0, **IMP), V, r"`cycles` must be an int >= 1"),
     ("IMP/epochs", lambda c: IMPCallback(.5, epochs_per_cycle=0, **IMP), V, r"`epochs_per_cycle`"),
@@ -256,7 +271,7 @@ CASES = [
     ("fit/taylor", lambda c: fit(c["taylor"], PruningCallback(.5, stabilization_epochs=1,
                                                                pruning_epochs=1,
                                                                finetune_epochs=0)), V,
-     r"Pass `importance=kerasprune.CriterionData"),
+     r"Pass `data=kerasprune.CriterionData"),
     ("fit/nan weights", lambda c: fit(c["nan"], IMPCallback(.5, **IMP)), V,
      r"Layer 'd1' has 6 NaN/Inf values"),
     ("fit/schedule above", lambda c: fit(c["pruned"], PruningCallback(
@@ -289,12 +304,12 @@ CASES = [
      r"`drop_fraction` must be a float in \(0, 1\)"),
     ("RigL/every", lambda c: RigLCallback(.5, update_every=0), V,
      r"`update_every` must be an int >= 1"),
-    ("RigL/importance", lambda c: RigLCallback(.5, importance=(X, Y)), T,
-     r"`importance` must be a kerasprune.CriterionData"),
+    ("RigL/data", lambda c: RigLCallback(.5, data=(X, Y)), T,
+     r"`data` must be a kerasprune.CriterionData or None. Received: data of type tuple"),
     ("fit/rigl no data", lambda c: fit(c["pruned"], RigLCallback(.5)), V,
-     r"pass `importance=kerasprune.CriterionData\(x_sample, y_sample\)`"),
+     r"pass `data=kerasprune.CriterionData\(x_sample, y_sample\)`"),
     ("fit/rigl channels", lambda c: fit(compiled(kerasprune.prune(plain(), pattern=Channels())),
-                                        RigLCallback(.5, importance=CriterionData(X, Y))), V,
+                                        RigLCallback(.5, data=CriterionData(X, Y))), V,
      r"layer 'd1' has pattern Channels\('l1'\)"),
     ("Penalty/threshold", lambda c: PenaltyPruningCallback(-1, penalty_epochs=1,
                                                            finetune_epochs=0), V,

@@ -1,9 +1,12 @@
-"""`kerasprune prune` with a recipe, `--json`, `--version` and `--import`."""
+"""`kerasprune prune` with a recipe: its outputs, its checks before training, `--json`,
+`--version` and `--import`."""
 
 import json
 import os
+import re
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,6 +15,7 @@ import pytest
 import kerasprune
 import tflite_export
 from kerasprune.cli import main
+from kerasprune.cli.data import load_data
 
 RECIPE = """
 method: gmp
@@ -31,14 +35,15 @@ def run_dir(tmp_path_factory, digits):
     (x, y), (x_test, y_test) = digits
     keras.utils.set_random_seed(0)
     dense = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+                              keras.layers.Dense(64, activation="relu", name="hidden"),
+                              keras.layers.Dense(10, name="logits")])
     dense.save(folder / "dense.keras")
     np.savez(folder / "data.npz", x_train=x[:512], y_train=y[:512], x_test=x_test[:128],
              y_test=y_test[:128])
     (folder / "recipe.yaml").write_text(RECIPE)
     code = main(["prune", str(folder / "dense.keras"), "--recipe", str(folder / "recipe.yaml"),
                  "--data", str(folder / "data.npz"), "-o", str(folder / "out"), "--runs", "5",
-                 "--verbose", "0"])
+                 "-q"])
     assert code == 0
     return folder
 
@@ -115,3 +120,113 @@ def test_import_lets_custom_layers_load(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "c.tflite").stat().st_size > 0
     assert main(command + ["--import", "no_such_module"]) == 1
     assert "--import no_such_module" in capsys.readouterr().err
+
+
+def prune_command(run_dir, recipe_text: str, out, *extra, data="data.npz"):
+    recipe = run_dir / "case.yaml"
+    recipe.write_text(recipe_text)
+    return main(["prune", str(run_dir / "dense.keras"), "--recipe", str(recipe),
+                 "--data", str(run_dir / data), "-o", str(out), "--runs", "3", *extra])
+
+
+@pytest.fixture(scope="module")
+def bad_data(run_dir):
+    np.savez(run_dir / "wide.npz", x=np.zeros((20, 8, 8, 1), np.float32), y=np.zeros(20))
+    np.savez(run_dir / "unlabelled.npz", x=np.zeros((20, 7, 7, 1), np.float32))
+    (run_dir / "a_file").write_text("not a folder")
+    return run_dir
+
+
+@pytest.mark.parametrize("case, recipe_change, extra, match", [
+    ("output is a file", None, ["-o", "{a_file}"], r"-o '.*a_file' is a file"),
+    ("runs 0", None, ["--runs", "0"], r"Expected runs to be an int >= 1"),
+    ("quantize int4", "export: {sparse: true, quantize: int4}", [], r"case.yaml.*quantize"),
+    ("malformed yaml", "prune: [scope", [], r"case.yaml' is not valid YAML"),
+    ("unknown layer", "prune: {scope: global, layers: [no_such_layer]}", [], r"no_such_layer"),
+    ("wrong shape", None, ["--data", "{wide.npz}"], r"takes inputs of shape \(batch, 7, 7, 1\)"),
+    ("no labels", None, ["--data", "{unlabelled.npz}"], r"must hold labels"),
+])
+def test_prune_checks_everything_before_training(bad_data, tmp_path, capsys, case, recipe_change,
+                                                 extra, match):
+    text = RECIPE if recipe_change is None else RECIPE.replace(
+        RECIPE.split("\n")[-2 if recipe_change.startswith("export") else 3], recipe_change)
+    args = [a.replace("{a_file}", str(bad_data / "a_file")).replace(
+        "{wide.npz}", str(bad_data / "wide.npz")).replace(
+        "{unlabelled.npz}", str(bad_data / "unlabelled.npz")) for a in extra]
+    try:
+        code = prune_command(bad_data, text, tmp_path / "out", *args)
+    except SystemExit as exit_info:  # argparse refuses --runs 0 itself
+        code = exit_info.code
+    captured = capsys.readouterr()
+    assert code in (1, 2)
+    assert re.search(match, captured.err), captured.err
+    assert "Epoch 1/" not in captured.out  # fit never started
+    assert not (tmp_path / "out").exists()
+
+
+def test_prune_json_has_the_facts_of_the_text(run_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert prune_command(run_dir, RECIPE, out, "-q") == 0
+    text = capsys.readouterr().out
+    assert prune_command(run_dir, RECIPE, out, "--json") == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["method"] == "gmp" and facts["sparsity"] == pytest.approx(0.8, abs=1e-3)
+    assert f"{facts['sparsity']:.2%} of the prunable weights pruned" in text
+    assert f"theoretical speed-up {facts['theoretical_speedup']:.2f}x" in text
+    assert facts["tflite_weights"] == "2 sparse kernel" and "2 sparse kernel" in text
+    pruned_row = facts["tflite"]["rows"][1]
+    assert pruned_row["name"] == "pruned" and set(pruned_row["speedup"]) == {
+        "interleaved", "blocked", "conservative"}
+    assert all(Path(p).exists() for p in facts["written"])
+    assert {Path(p).name for p in facts["written"]} == {
+        "pruned.keras", "pruned.tflite", "recipe.yaml", "layer_sparsity.png", "comparison.png",
+        "schedule.png", "report.md"}
+
+
+CHANNELS = """
+method: one-shot
+callback: {sparsity: 0.5}
+prune: {pattern: {channels: l1}, exclude: [logits], scope: layer}
+training:
+  loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: true}}
+  epochs: 1
+"""
+
+
+def test_a_channels_recipe_exports_a_shrunk_model_from_the_command(run_dir, tmp_path, capsys):
+    out = tmp_path / "channels"
+    assert prune_command(run_dir, CHANNELS, out, "--json") == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["shrunk"] and facts["warnings"] == []  # no SparsityWarning after shrink
+    small = keras.saving.load_model(out / "shrunk.keras")
+    assert [layer.units for layer in small.layers if hasattr(layer, "units")] == [32, 10]
+    shapes = [t.shape for t in tflite_export.inspect(out / "pruned.tflite").tensors]
+    assert shapes == [(32, 49), (10, 32)]  # the exported file holds the smaller model
+    assert facts["theoretical_speedup"] == pytest.approx((49 * 64 + 64 * 10) / (49 * 32 + 32 * 10))
+    assert not (out / "schedule.png").exists()  # one-shot: no schedule to draw
+def test_data_with_x_and_y_splits_its_last_fifth_off_for_testing(tmp_path):
+    x, y = np.arange(20).reshape(10, 2), np.arange(10)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    data = load_data(str(tmp_path / "d.npz"))
+    assert data.y_train.tolist() == list(range(8)) and data.y_test.tolist() == [8, 9]
+    np.testing.assert_array_equal(np.concatenate([data.x_train, data.x_test]), x)
+
+
+def test_prune_follows_the_recipes_export_section(tmp_path, digits):
+    (x, y), _ = digits
+    dense = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(32), keras.layers.Dense(10)])
+    dense.save(tmp_path / "dense.keras")
+    np.savez(tmp_path / "data.npz", x=x[:80], y=y[:80])
+    (tmp_path / "recipe.yaml").write_text(
+        "method: gmp\n"
+        "callback: {target_sparsity: 0.8, stabilization_epochs: 0, pruning_epochs: 1, "
+        "finetune_epochs: 0}\n"
+        "prune: {block_shape: [4, 1]}\n"
+        "export: {sparse: false, quantize: float16}\n")
+    code = main(["prune", str(tmp_path / "dense.keras"), "--recipe", str(tmp_path / "recipe.yaml"),
+                 "--data", str(tmp_path / "data.npz"), "-o", str(tmp_path / "out"),
+                 "--runs", "1", "-q"])
+    assert code == 0
+    tensors = tflite_export.inspect(tmp_path / "out" / "pruned.tflite").tensors
+    assert [(t.dtype, t.sparse) for t in tensors] == [("float16", False)] * 2

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.core.wrapping import UnprunableLayerWarning
 import tflite_export
 from tflite_export.interpreter import load_interpreter, run
 
@@ -212,7 +213,7 @@ class Gain(keras.layers.Layer):
 def test_unknown_layer_nested_in_a_block_is_named_and_the_rest_pruned():
     inputs = keras.Input((6,))
     model = keras.Model(inputs, UnknownInside(name="block")(inputs))
-    with pytest.warns(kerasprune.UnprunableLayerWarning, match=r"\['gain'\]"):
+    with pytest.warns(UnprunableLayerWarning, match=r"\['gain'\]"):
         pruned = kerasprune.prune(model)
     assert kerasprune.prune_wrappers(pruned)[0].weight_names == ["dense/kernel"]
 

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.core.sparsity_schedules import CycleSparsity
+from kerasprune.retrain import ALLR
 import tflite_export
 
 CONSTRUCTORS = [
@@ -21,8 +23,8 @@ CONSTRUCTORS = [
     lambda n: kerasprune.PolynomialDecay(n(0.1), n(0.9), np.int64(0), np.int64(10),
                                          power=n(3.0), frequency=np.int64(2)),
     lambda n: kerasprune.ConstantSparsity(n(0.5), np.int64(2), np.int64(4), np.int64(1)),
-    lambda n: kerasprune.CycleSparsity(n(0.9), np.int64(3), np.int64(1), np.int64(2)),
-    lambda n: kerasprune.ALLR(n(0.1), np.int64(10), np.int64(100), d1=n(0.3), warmup=n(0.1)),
+    lambda n: CycleSparsity(n(0.9), np.int64(3), np.int64(1), np.int64(2)),
+    lambda n: ALLR(n(0.1), np.int64(10), np.int64(100), d1=n(0.3), warmup=n(0.1)),
     lambda n: kerasprune.PruneWrapper(keras.layers.Dense(2), sparsity_override=n(0.5)),
     lambda n: kerasprune.PruneWrapper(keras.layers.Dense(2), sparsity_scale=n(0.5)),
     lambda n: kerasprune.Channels(min_channels=np.int64(2)),

@@ -21,11 +21,25 @@ def test_schedule_draws_the_callbacks_trace_in_epochs(digits):
     model.fit(x[:256], y[:256], epochs=4, batch_size=64, callbacks=[gmp], verbose=0)
     figure = plot.schedule(gmp)
     sparsity, rate = figure.axes
-    assert sparsity.lines[0].get_xdata().tolist() == [0.0, 1.0, 2.0]
+    # Masks changed at epochs 0, 1 and 2; the last sparsity holds to the end of the fit.
+    assert sparsity.lines[0].get_xdata().tolist() == [0.0, 1.0, 2.0, 4.0]
     assert sparsity.lines[0].get_ydata()[-1] == pytest.approx(0.8, abs=1e-3)
-    assert rate.lines[0].get_xdata().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert rate.lines[0].get_xdata().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert rate.lines[0].get_ydata()[-1] == pytest.approx(0.01)
-    assert rate.get_xlabel() == "epoch"
+    assert sparsity.get_xlim() == rate.get_xlim() == (0.0, 4.0)  # one x range, the whole fit
+    assert sparsity.get_ylim() == (0.0, 1.0)
+    assert rate.get_xlabel() == "epoch" and sparsity.get_ylabel() == "sparsity"
+    assert "PruningCallback" in sparsity.get_title()
+
+
+def test_schedule_of_a_fit_stopped_early_ends_where_it_stopped(digits):
+    (x, y), _ = digits
+    model = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.SGD(0.1))
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=2)
+    model.fit(x[:128], y[:128], epochs=2, batch_size=64, callbacks=[gmp], verbose=0)
+    sparsity, rate = plot.schedule(gmp).axes
+    assert sparsity.get_xlim() == (0.0, 2.0) and sparsity.lines[0].get_xdata()[-1] == 2.0
 
 
 def test_schedule_refuses_a_callback_that_never_ran():
@@ -40,8 +54,12 @@ def test_layer_sparsity_has_one_bar_per_pruned_weight():
     kerasprune.update_masks(model, 0.7)
     figure = plot.layer_sparsity(model)
     ax = figure.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["conv/kernel", "hidden/kernel"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "conv/kernel (72 weights)", "hidden/kernel (6,400 weights)"]  # which one dominates
     assert [b.get_width() for b in ax.patches] == pytest.approx([0.7, 0.7], abs=0.01)
+    assert [t.get_text() for t in ax.texts] == [" 22 left", " 1,920 left"]
+    assert ax.get_xlabel() == "sparsity" and ax.get_xlim()[1] > 1.0  # room for the counts
+    assert ax.get_title() == "Sparsity per weight: 70.0% of 6,472 pruned"
 
 
 def test_accuracy_vs_sparsity_sorts_points_and_draws_the_dense_line():
@@ -65,7 +83,12 @@ def test_tflite_comparison_plots_latency_and_sizes():
     figure = plot.tflite_comparison(comparison)
     latency, size = figure.axes
     assert [b.get_height() for b in latency.patches] == pytest.approx(
-        [r.median_us for r in comparison.rows])
+        [r.median_us for r in comparison.rows] + [r.blocked_median_us for r in comparison.rows])
+    legend = latency.get_legend()
+    assert legend.get_title().get_text() == "timing protocol"
+    assert [t.get_text() for t in legend.get_texts()] == ["interleaved", "blocked"]
+    assert "1 thread(s)" in latency.get_title() and "1 sample" in latency.get_title()
+    assert [t.get_text() for t in latency.get_xticklabels()] == ["dense", "pruned"]
     heights = [b.get_height() * 1024 for b in size.patches]
     assert heights == pytest.approx([r.file_bytes for r in comparison.rows]
                                     + [r.gzip_bytes for r in comparison.rows])
@@ -94,10 +117,30 @@ def test_sensitivity_draws_one_curve_per_layer_and_the_allocation(digits):
     figure = plot.sensitivity(result, target=0.8)
     (ax,) = figure.axes
     curves = [line for line in ax.lines if not line.get_label().startswith("_")]
-    assert [line.get_label() for line in curves] == ["conv", "hidden", "logits"]
-    for line in curves:
-        assert line.get_xdata().tolist() == [0.0, 0.5, 0.9]
-        np.testing.assert_allclose(line.get_ydata()[1:], result.drops[line.get_label()])
-    stars = [line for line in ax.lines if line.get_marker() == "*"]
     overrides = result.overrides(0.8)
-    assert sorted(s.get_xdata()[0] for s in stars) == pytest.approx(sorted(overrides.values()))
+    assert [line.get_label() for line in curves] == [
+        f"{layer}: {overrides[layer]:.0%}" for layer in ("conv", "hidden", "logits")]
+    for line, layer in zip(curves, ("conv", "hidden", "logits")):
+        assert line.get_xdata().tolist() == [0.0, 0.5, 0.9]
+        np.testing.assert_allclose(line.get_ydata()[1:], result.drops[layer])
+    stars = [line for line in ax.lines if line.get_marker() == "*"]
+    assert sorted(s.get_xdata()[0] for s in stars) == pytest.approx(
+        sorted(v for v in overrides.values() if v > 0))
+    assert ax.get_xlim() == (0.0, 1.0) and ax.get_xlabel().startswith("sparsity")
+
+
+def test_sensitivity_puts_no_allocation_marker_at_the_origin():
+    from kerasprune.core.sensitivity_analysis import SensitivityResult
+
+    result = SensitivityResult("loss", 0.1, (0.5, 0.9), {
+        "a": np.array([0.5, 2.0]), "b": np.array([0.6, 2.5]), "c": np.array([0.0, 0.1])},
+        {"a": 100, "b": 100, "c": 1000})
+    overrides = result.overrides(0.5)
+    assert overrides["a"] == overrides["b"] == 0.0  # both kept dense: both at (0, 0)
+    ax = plot.sensitivity(result, target=0.5).axes[0]
+    stars = [line for line in ax.lines if line.get_marker() == "*"]
+    assert [(s.get_xdata()[0], s.get_ydata()[0]) for s in stars] == [
+        (pytest.approx(overrides["c"]), pytest.approx(result.predicted_drop(
+            {"c": overrides["c"]})))]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["a: 0%", "b: 0%", f"c: {overrides['c']:.0%}"]

@@ -49,3 +49,10 @@ def test_every_python_block_runs(digits, tmp_path, monkeypatch):
             exec(compile(block, f"README.md python block {number}", "exec"), namespace)
         except Exception as error:  # name the block that broke
             pytest.fail(f"README python block {number} raised {error!r}:\n{block}")
+
+
+def test_every_image_the_readme_shows_is_a_png_in_the_repository():
+    paths = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
+    assert paths
+    for path in paths:
+        assert (README.parent / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path

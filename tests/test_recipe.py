@@ -1,6 +1,7 @@
 """Recipes: YAML round trips with the callbacks' get_config, checks, and a run."""
 
 import keras
+import numpy as np
 import pytest
 
 import kerasprune
@@ -72,3 +73,218 @@ def test_run_prunes_selected_layers_with_the_recipes_training(digits):
 def test_bad_recipes_are_refused_before_training(text, match):
     with pytest.raises((ValueError, TypeError), match=match):
         Recipe.from_yaml(text)
+
+
+# -- every method, every prune argument, patterns in YAML, errors naming the file -------
+
+TINY_GMP = "{target_sparsity: 0.5, stabilization_epochs: 0, pruning_epochs: 1, finetune_epochs: 0}"
+LOSS = "loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: true}}"
+
+
+@pytest.mark.parametrize("spelling, expected", [
+    ("channels", kerasprune.Channels("l1")),
+    ("Channels", kerasprune.Channels("l1")),
+    ("{channels: l2}", kerasprune.Channels("l2")),
+    ("{channels: {criterion: taylor, min_channels: 2}}",
+     kerasprune.Channels("taylor", min_channels=2)),
+    ("{blocks: [4, 1]}", kerasprune.Blocks((4, 1))),
+    ("{blocks: {block_shape: [2, 2], pooling: max}}", kerasprune.Blocks((2, 2), pooling="max")),
+    ('{nm: "2:4"}', kerasprune.NM(2, 4)),
+    ("{nm: [1, 4]}", kerasprune.NM(1, 4)),
+    ("unstructured", kerasprune.Unstructured()),
+    ("{unstructured: snip}", kerasprune.Unstructured("snip")),
+    ("{class_name: Channels, registered_name: kerasprune>Channels, "
+     "config: {criterion: l2}}", kerasprune.Channels("l2")),
+])
+def test_patterns_have_a_natural_yaml_spelling(spelling, expected):
+    recipe = Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\nprune: {{pattern: {spelling}}}")
+    pattern = recipe.pattern()
+    assert type(pattern) is type(expected)
+    assert pattern.get_config() == expected.get_config()
+    again = Recipe.from_yaml(recipe.to_yaml())
+    assert again == recipe and again.pattern().get_config() == expected.get_config()
+
+
+def test_a_pattern_object_is_written_in_the_yaml_spelling():
+    recipe = Recipe.from_callback(kerasprune.PruningCallback(0.5, stabilization_epochs=0,
+                                                             pruning_epochs=1, finetune_epochs=0),
+                                  prune={"pattern": kerasprune.NM(2, 4)})
+    assert "pattern:\n    nm:\n      n: 2\n      m: 4" in recipe.to_yaml()
+    assert Recipe.from_yaml(recipe.to_yaml()) == recipe
+
+
+@pytest.mark.parametrize("spelling, match", [
+    ("circles", "must be one of"),
+    ("{channels: l7}", "criterion"),
+    ('{nm: "2-4"}', "nm must be written"),
+    ("{nm: [4, 2]}", "1 <= n < m"),
+    ("{blocks: {shape: [4, 1]}}", "shape"),
+])
+def test_bad_pattern_spellings_are_refused_naming_the_pattern(spelling, match):
+    with pytest.raises(ValueError, match=match):
+        Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\nprune: {{pattern: {spelling}}}")
+
+
+def test_every_prune_argument_reaches_the_wrappers(digits):
+    recipe = Recipe.from_yaml(f"""
+method: gmp
+callback: {TINY_GMP}
+prune: {{scope: global, exclude: [logits], min_density: 0.25, mask_dtype: uint8,
+         penalty: 0.001, sparsity_overrides: {{conv: 0.3}}, block_shape: [2, 1]}}
+""")
+    pruned = recipe.prune_model(small_cnn())
+    wrappers = kerasprune.prune_wrappers(pruned)
+    assert [w.layer.name for w in wrappers] == ["conv", "hidden"]
+    assert {(w.min_density, w.mask_dtype, w.penalty) for w in wrappers} == {(0.25, "uint8", 0.001)}
+    assert {type(w.pattern).__name__ for w in wrappers} == {"Blocks"}
+
+
+@pytest.mark.parametrize("text, match", [
+    ("prune: {min_density: 1.5}", "min_density"),
+    ("prune: {mask_dtype: int4}", "mask_dtype"),
+    ("prune: {penalty: -1}", "penalty"),
+    ("prune: {block_shape: [4, 1], pattern: channels}", "at most one"),
+    ("shrink: true", "prunes no whole channels"),
+    ("shrink: yes please", "shrink"),
+    ("export: {quantize: int4}", "quantize"),
+    ("export: {sparse: maybe}", "sparse"),
+    ("training: {metrics: 3}", "metrics"),
+    ("training: {criterion_samples: 0}", "criterion_samples"),
+])
+def test_bad_sections_are_refused_before_training(text, match):
+    with pytest.raises(ValueError, match=match):
+        Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\n{text}")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("method: penalty\ncallback: {threshold: 0.01, penalty_epochs: 1, finetune_epochs: 0}",
+     "prune: {penalty"),
+    ("method: rigl\ncallback: {target_sparsity: 0.5}", "epochs"),
+    ("method: one-shot\ncallback: {sparsity: 0.5}", "epochs"),
+    ("method: one-shot\ncallback: {target_sparsity: 0.5}\ntraining: {epochs: 1}", "sparsity"),
+    ("method: one-shot\ncallback: {sparsity: 0.5, criterion: taylor}\ntraining: {epochs: 1}",
+     "criterion"),
+])
+def test_methods_refuse_what_they_cannot_run(text, match):
+    with pytest.raises(ValueError, match=match):
+        Recipe.from_yaml(text)
+
+
+def test_metrics_may_be_one_name():
+    recipe = Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{metrics: accuracy}}")
+    assert recipe.training["metrics"] == ["accuracy"]
+    model = recipe.compile(recipe.prune_model(small_cnn()))
+    model.fit(np.zeros((4, 7, 7, 1)), np.zeros(4), verbose=0)
+    assert "accuracy" in model.get_metrics_result()
+
+
+def test_a_malformed_yaml_file_is_an_error_naming_the_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("method: gmp\ncallback: {target_sparsity: 0.5\nprune: [\n")
+    with pytest.raises(ValueError, match=r"Recipe file '.*broken.yaml' is not valid YAML: .*line"):
+        Recipe.load(path)
+    path.write_text(f"method: gmp\ncallback: {TINY_GMP.replace('0.5', '2.0')}\n")
+    with pytest.raises(ValueError, match=r"Recipe file '.*broken.yaml': .*target_sparsity"):
+        Recipe.load(path)
+
+
+def fit_data(digits, n=256):
+    (x, y), (x_test, y_test) = digits
+    return x[:n], y[:n], (x_test[:128], y_test[:128])
+
+
+@pytest.mark.parametrize("method, callback, sections, sparsity", [
+    ("rigl", "{target_sparsity: 0.6, update_every: 2}", "training: {epochs: 1, %s}", 0.6),
+    ("penalty", "{threshold: 0.05, penalty_epochs: 1, finetune_epochs: 1, target_sparsity: 0.5}",
+     "prune: {penalty: 0.001, scope: global}\ntraining: {%s}", 0.5),
+    ("one-shot", "{sparsity: 0.7}", "training: {epochs: 1, %s}", 0.7),
+    ("one-shot", "{sparsity: 0.7, criterion: snip}", "training: {epochs: 0, %s}", 0.7),
+    ("imp", "{target_sparsity: 0.6, cycles: 2, epochs_per_cycle: 1, original_learning_rate: 0.01,"
+            " original_epochs: 2}", "training: {%s}", 0.6),
+    ("bimp", "{target_sparsity: 0.6, total_epochs: 2, dense_epochs: 1, cycles: 1}",
+     "training: {%s}", 0.6),
+])
+def test_every_method_runs_from_a_recipe(digits, method, callback, sections, sparsity):
+    x, y, test = fit_data(digits)
+    recipe = Recipe.from_yaml(f"method: {method}\ncallback: {callback}\n" + sections % LOSS)
+    pruned, callback_object, history = recipe.run(small_cnn(), x, y, validation_data=test,
+                                                  verbose=0)
+    assert kerasprune.sparsity_report(pruned).total == pytest.approx(sparsity, abs=0.02)
+    assert (callback_object is None) == (method == "one-shot")
+    assert len(history.history.get("loss", [])) == recipe.epochs(callback_object)
+
+
+def test_a_channels_recipe_exports_the_shrunk_model(digits):
+    x, y, test = fit_data(digits)
+    recipe = Recipe.from_yaml(f"""
+method: one-shot
+callback: {{sparsity: 0.5}}
+prune: {{pattern: channels, exclude: [logits], scope: layer}}
+training: {{epochs: 1, {LOSS}}}
+""")
+    assert recipe.shrink is True and recipe.export["sparse"] is False
+    pruned, _, _ = recipe.run(small_cnn(), x, y, verbose=0)
+    small = recipe.exported_model(pruned)
+    units = {layer.name: getattr(layer, "units", getattr(layer, "filters", None))
+             for layer in small.layers}
+    assert units["conv"] == 4 and units["hidden"] == 16  # half of 8 and 32
+    np.testing.assert_allclose(small.predict(x[:8], verbose=0), pruned.predict(x[:8], verbose=0),
+                               atol=1e-5)
+TRAINING_RECIPE = """
+method: gmp
+callback: {target_sparsity: 0.5, stabilization_epochs: 0, pruning_epochs: 1, finetune_epochs: 1}
+training: {optimizer: sgd, learning_rate: 0.02, epochs: 4, batch_size: 32}
+"""
+
+
+def test_run_uses_the_training_sections_epochs_and_learning_rate(digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_yaml(TRAINING_RECIPE)
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    pruned, callback, history = recipe.run(model, x[:64], y[:64], verbose=0)
+    assert callback.total_epochs == 2
+    assert len(history.history["loss"]) == 4  # the recipe's epochs, past the callback's
+    assert history.history["learning_rate"] == pytest.approx([0.02] * 4)
+    assert history.history["stage"] == [1, 2, 2, 2]
+
+
+class BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.per_epoch = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.per_epoch.append(0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.per_epoch[-1] += 1
+
+
+@pytest.mark.parametrize("training, batches, validated", [
+    ({"batch_size": 16}, 4, False),
+    ({"batch_size": 16, "validation_split": 0.25}, 3, True),
+], ids=["batch_size", "validation_split"])
+def test_run_uses_the_training_sections_batch_size_and_validation_split(
+        training, batches, validated, digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_callback(
+        kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                   finetune_epochs=0), training=training)
+    counter = BatchCounter()
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    _, _, history = recipe.run(model, x[:64], y[:64], callbacks=[counter], verbose=0)
+    assert counter.per_epoch == [batches]  # 64 samples, or the first 48 of them
+    assert ("val_loss" in history.history) is validated
+
+
+def test_from_callback_keeps_every_section():
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0)
+    recipe = Recipe.from_callback(gmp, prune={"exclude": ["logits"]},
+                                  training={"epochs": 3}, export={"sparse": False,
+                                                                  "quantize": "dynamic"})
+    assert recipe.prune == {"exclude": ["logits"]}
+    assert recipe.training["epochs"] == 3
+    assert recipe.export == {"sparse": False, "quantize": "dynamic"}

@@ -5,31 +5,48 @@ import tflite_export
 content = tflite_export.convert(pruned_model)
 print(tflite_export.inspect(content))
 print(tflite_export.compare({"dense": dense, "pruned": pruned}, x, y))
+
+The names below are imported on first use: inspecting and timing a `.tflite` file needs
+only LiteRT, while converting imports Keras and TensorFlow (seconds), so `import
+tflite_export` stays cheap for the first two.
+
+May import: `kerasprune` (its public names), `kerasprune.core.caller`, keras, numpy; inside
+functions also tensorflow, ai_edge_litert and tflite_runtime (the converter and the
+interpreters, loaded when used).
 """
 
-from tflite_export.benchmarking import BenchmarkReport, Timing, benchmark
-from tflite_export.comparison import Comparison, ComparisonRow, compare
-from tflite_export.conversion import convert
-from tflite_export.inspection import Inspection, WeightTensor, inspect
-from tflite_export.interpreter import BACKENDS, LoadedInterpreter, load_interpreter, read_model
-from tflite_export.sparse_kernels import SparsityWarning, tflite_block_shape, why_not_sparse_kernel
+import importlib
 
-__all__ = [
-    "BACKENDS",
-    "BenchmarkReport",
-    "Comparison",
-    "ComparisonRow",
-    "Inspection",
-    "LoadedInterpreter",
-    "SparsityWarning",
-    "Timing",
-    "WeightTensor",
-    "benchmark",
-    "compare",
-    "convert",
-    "inspect",
-    "load_interpreter",
-    "read_model",
-    "tflite_block_shape",
-    "why_not_sparse_kernel",
-]
+_NAMES = {
+    "BenchmarkReport": "benchmarking",
+    "Timing": "benchmarking",
+    "benchmark": "benchmarking",
+    "Comparison": "comparison",
+    "ComparisonRow": "comparison",
+    "compare": "comparison",
+    "convert": "conversion",
+    "Inspection": "inspection",
+    "WeightTensor": "inspection",
+    "inspect": "inspection",
+    "BACKENDS": "interpreter",
+    "LoadedInterpreter": "interpreter",
+    "load_interpreter": "interpreter",
+    "read_model": "interpreter",
+    "SparsityWarning": "sparse_kernels",
+    "tflite_block_shape": "sparse_kernels",
+    "why_not_sparse_kernel": "sparse_kernels",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name not in _NAMES:
+        raise AttributeError(f"module 'tflite_export' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tflite_export.{_NAMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted({*globals(), *_NAMES})

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from typing import Any, Sequence
 
-import keras
 import numpy as np
 
-from tflite_export.conversion import convert
 from tflite_export.interpreter import (
     BACKENDS,
     check_inputs,
@@ -33,6 +32,7 @@ from tflite_export.interpreter import (
     read_model,
     run,
 )
+from tflite_export.progress import progress_bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +111,17 @@ class BenchmarkReport:
                 + (f" (vs {versus})" if versus else "")
                 + f", {self.num_threads} thread(s), the worse of the two protocols")
 
+    def to_dict(self) -> dict:
+        """Every fact of the table and the lines under it, as plain data (for JSON)."""
+        best = self.fastest
+        return {
+            **dataclasses.asdict(self),
+            "protocol": protocol_line(self.num_threads, self.block),
+            "recommended": {"setting": best.setting, "resolver": best.resolver,
+                            "backend": best.backend, "latency_us": best.conservative_us},
+            "recommendation": self.recommendation,
+        }
+
     def to_markdown(self) -> str:
         """The timings as a markdown table, the protocol, the recommendation, accuracy."""
         lines = [
@@ -153,13 +164,14 @@ def protocol_line(num_threads: int, block: int) -> str:
 
 
 def time_blocked(
-    interpreters: Sequence[Any], *, runs: int, warmup: int, block: int = 50
+    interpreters: Sequence[Any], *, runs: int, warmup: int, block: int = 50, progress=None
 ) -> list[np.ndarray]:
     """Invoke times in seconds, one array per interpreter, timed in blocks.
 
     Each interpreter in turn runs `warmup` untimed invokes then `block` timed
     consecutive ones, until each has `runs` timed invokes. Each interpreter must
-    already hold its input tensors.
+    already hold its input tensors. `progress` (a progress bar) advances by the timed
+    invokes after each block.
 
     Example:
     times = time_blocked([a.interpreter, b.interpreter], runs=100, warmup=5)
@@ -174,13 +186,17 @@ def time_blocked(
                 start = time.perf_counter()
                 interpreter.invoke()
                 times[i].append(time.perf_counter() - start)
+            if progress is not None:
+                progress.add(count)
     return [np.array(t) for t in times]
 
 
-def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int) -> list[np.ndarray]:
+def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int,
+                     progress=None) -> list[np.ndarray]:
     """Invoke times in seconds, one array per interpreter, timed round-robin.
 
-    Each interpreter must already hold its input tensors.
+    Each interpreter must already hold its input tensors. `progress` (a progress bar)
+    advances by the timed invokes every 10 rounds.
 
     Example:
     pair = [a.interpreter, b.interpreter]
@@ -195,6 +211,8 @@ def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int) -> 
             start = time.perf_counter()
             interpreter.invoke()
             times[i, r] = time.perf_counter() - start
+        if progress is not None and (r % 10 == 9 or r == runs - 1):
+            progress.add(len(interpreters) * (r % 10 + 1))
     return list(times)
 
 
@@ -204,17 +222,18 @@ def set_single_sample(interpreter: Any, inputs: np.ndarray | Sequence[np.ndarray
 
 
 def benchmark(
-    model_or_bytes: keras.Model | bytes | str | os.PathLike,
+    model_or_bytes: "keras.Model | bytes | str | os.PathLike",
     inputs: np.ndarray | Sequence[np.ndarray],
     *,
     y: np.ndarray | None = None,
-    keras_model: keras.Model | None = None,
+    keras_model: "keras.Model | None" = None,
     num_threads: int = 1,
     runs: int = 100,
     warmup: int = 10,
     xnnpack: Sequence[bool] = (True, False),
     backends: Sequence[str] = BACKENDS,
     block: int = 50,
+    verbose: int | str = "auto",
 ) -> BenchmarkReport:
     """Times a TFLite model with XNNPACK on and off, and checks its outputs.
 
@@ -237,6 +256,8 @@ def benchmark(
             says so in `resolver` and `notes`.
         backends: interpreter implementations to try, in order.
         block: consecutive timed invokes per block in the blocked protocol.
+        verbose: 1 shows Keras' progress bar over the timed invokes, 0 nothing;
+            `"auto"` shows it when stdout is a terminal.
 
     Example:
     report = benchmark(pruned_model, x_test, y=y_test)
@@ -251,9 +272,11 @@ def benchmark(
             f"Received: xnnpack={xnnpack!r}"
         )
     check_data(inputs, y)
-    if isinstance(model_or_bytes, keras.Model):
+    if is_keras_model(model_or_bytes):
+        from tflite_export.conversion import convert
+
         keras_model = keras_model or model_or_bytes
-        content = convert(model_or_bytes)
+        content = convert(model_or_bytes, verbose=verbose)
     else:
         content = read_model(model_or_bytes)
     loaded = [
@@ -264,8 +287,10 @@ def benchmark(
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
     interpreters = [item.interpreter for item in loaded]
-    times = time_interleaved(interpreters, runs=runs, warmup=warmup)
-    blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block)
+    progress = progress_bar(2 * runs * len(interpreters), verbose, unit_name="invoke")
+    times = time_interleaved(interpreters, runs=runs, warmup=warmup, progress=progress)
+    blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block,
+                           progress=progress)
     timings = tuple(
         Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b))
         for v, item, t, b in zip(xnnpack, loaded, times, blocked)
@@ -279,6 +304,12 @@ def benchmark(
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block)
+
+
+def is_keras_model(value: Any) -> bool:
+    """True for a `keras.Model`; Keras is not imported for that (a model implies it is)."""
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.Model)
 
 
 def top1(outputs: np.ndarray, y: np.ndarray) -> float:

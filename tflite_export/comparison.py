@@ -7,7 +7,6 @@ import os
 import warnings
 from typing import Mapping
 
-import keras
 import numpy as np
 
 from tflite_export.benchmarking import (
@@ -15,6 +14,7 @@ from tflite_export.benchmarking import (
     check_counts,
     check_data,
     format_us,
+    is_keras_model,
     median_p90,
     protocol_line,
     set_single_sample,
@@ -22,10 +22,9 @@ from tflite_export.benchmarking import (
     time_interleaved,
     top1,
 )
-from tflite_export.conversion import convert
-from tflite_export.sparse_kernels import SparsityWarning
 from tflite_export.inspection import inspect
 from tflite_export.interpreter import check_inputs, load_interpreter, read_model, run
+from tflite_export.progress import progress_bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +85,19 @@ class Comparison:
                 return row
         raise KeyError(f"No model named {name!r}; models: {[r.name for r in self.rows]}")
 
+    def to_dict(self) -> dict:
+        """Every fact of the table as plain data (for JSON): each row with its speed-ups
+        and size ratio against the baseline (the first row)."""
+        base = self.rows[0]
+        rows = [{**dataclasses.asdict(r),
+                 "size_vs_baseline": r.file_bytes / base.file_bytes,
+                 "speedup": {p: self.speedup(r.name, p)
+                             for p in ("interleaved", "blocked", "conservative")}}
+                for r in self.rows]
+        return {"baseline": base.name, "rows": rows, "num_threads": self.num_threads,
+                "block": self.block, "protocol": protocol_line(self.num_threads, self.block),
+                "notes": list(self.notes)}
+
     def to_markdown(self) -> str:
         """The rows as a markdown table, then the notes."""
         base = self.rows[0]
@@ -114,7 +126,7 @@ class Comparison:
 
 
 def compare(
-    models: Mapping[str, keras.Model | bytes | str | os.PathLike],
+    models: "Mapping[str, keras.Model | bytes | str | os.PathLike]",
     x: np.ndarray,
     y: np.ndarray | None = None,
     *,
@@ -123,6 +135,7 @@ def compare(
     warmup: int = 10,
     xnnpack: bool = True,
     block: int = 50,
+    verbose: int | str = "auto",
 ) -> Comparison:
     """Converts each model to sparse TFLite and tabulates size, latency, accuracy.
 
@@ -141,6 +154,8 @@ def compare(
         warmup: untimed invokes per model first (and before every block).
         xnnpack: run with the default XNNPACK delegate (False: built-in kernels).
         block: consecutive timed invokes per block in the blocked protocol.
+        verbose: 1 shows Keras' progress bars (one per conversion, one over the timed
+            invokes), 0 nothing; `"auto"` shows them when stdout is a terminal.
 
     Example:
     table = compare({"dense": dense, "pruned": pruned}, x_test, y_test)
@@ -153,7 +168,7 @@ def compare(
     check_data(x, y)
     check_counts(runs, warmup)
     check_block(block)
-    contents = {name: _tflite(name, model) for name, model in models.items()}
+    contents = {name: _tflite(name, model, verbose) for name, model in models.items()}
     loaded = {
         name: load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)
         for name, c in contents.items()
@@ -163,8 +178,10 @@ def compare(
         check_inputs(item.interpreter.get_input_details(), arrays)
         set_single_sample(item.interpreter, x)
     interpreters = [i.interpreter for i in loaded.values()]
-    times = time_interleaved(interpreters, runs=runs, warmup=warmup)
-    blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block)
+    progress = progress_bar(2 * runs * len(interpreters), verbose, unit_name="invoke")
+    times = time_interleaved(interpreters, runs=runs, warmup=warmup, progress=progress)
+    blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block,
+                           progress=progress)
     rows = []
     for (name, item), seconds, block_seconds in zip(loaded.items(), times, blocked):
         report = inspect(contents[name])
@@ -185,12 +202,15 @@ def compare(
     return Comparison(tuple(rows), num_threads, notes, block)
 
 
-def _tflite(name: str, model) -> bytes:
-    if isinstance(model, keras.Model):
+def _tflite(name: str, model, verbose) -> bytes:
+    if is_keras_model(model):
+        from tflite_export.conversion import convert
+        from tflite_export.sparse_kernels import SparsityWarning
+
         # The dense baseline would warn that nothing is sparse; the table says it.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SparsityWarning)
-            return convert(model, sparse=True)
+            return convert(model, sparse=True, verbose=verbose)
     if isinstance(model, (bytes, bytearray, str, os.PathLike)):
         return read_model(model)
     raise TypeError(

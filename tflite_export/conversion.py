@@ -11,7 +11,10 @@ built-in ops are allowed, so any LiteRT interpreter can run the file:
   tensor list whose shape TFLite needs static, so such a model converts with a
   batch of 1 (a `WHILE` op of built-in ops); pass `input_signature` for another
   fixed batch. Keras' own `model.export(format="litert")` keeps these as Select
-  TF (Flex) ops, which the LiteRT interpreter cannot run.
+  TF (Flex) ops, which the LiteRT interpreter cannot run;
+- a model with named inputs (a dict, as KerasHub's BERT and GPT-2 take) is
+  traced on a dict, so the file's inputs carry those names (its signature
+  runner takes them as keywords).
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ import numpy as np
 
 import kerasprune
 from tflite_export import _compat, inspection
+from tflite_export.progress import progress_bar
 from tflite_export.sparse_kernels import QUANTIZE_MODES, all_layers, warn_if_not_sparse
+
+# What a conversion's progress bar counts: trace, freeze and convert, then the checks.
+_STAGES = 4
 
 def convert(
     model: keras.Model,
@@ -35,6 +42,7 @@ def convert(
     quantize: str | None = None,
     representative_data: np.ndarray | Sequence[np.ndarray] | Callable[[], Iterable] | None = None,
     input_signature: Sequence | None = None,
+    verbose: int | str = "auto",
 ) -> bytes:
     """Converts a Keras 3 model (TensorFlow backend) to a TFLite flatbuffer.
 
@@ -52,12 +60,20 @@ def convert(
         representative_data: samples for int8 calibration: an array with a
             batch axis (or a list of arrays, one per input), or a callable
             returning an iterable of input lists as the TFLite converter wants.
-        input_signature: list of `tf.TensorSpec`, only needed for a subclassed
-            model Keras cannot infer input shapes for, or to fix the batch size.
-            Models with recurrent layers convert with batch 1 unless given.
+        input_signature: list of `tf.TensorSpec` (or a dict of them by input
+            name), only needed for a subclassed model Keras cannot infer input
+            shapes for, or to fix the batch size. Models with recurrent layers
+            convert with batch 1 unless given.
+        verbose: 1 shows Keras' progress bar over the conversion's four stages (trace,
+            freeze the weights, convert, check), 0 nothing; `"auto"` shows it when
+            stdout is a terminal.
 
     Returns:
         The TFLite flatbuffer as bytes.
+
+    Raises:
+        ValueError: naming the layer and weight, when a weight holds NaN or Inf
+            (the file would compute NaN).
 
     Example:
     import kerasprune, tflite_export
@@ -67,21 +83,24 @@ def convert(
     open("model.tflite", "wb").write(content)
     """
     _check_arguments(model, sparse, quantize, representative_data)
+    check_finite_weights(model)
+    progress = progress_bar(_STAGES, verbose, unit_name="stage")
 
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
     if quantize == "int8" and not callable(representative_data):
-        check_representative_data(representative_data, signature)
+        check_representative_data(representative_data, _flat(signature))
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     if input_signature is None and _has_recurrent_layer(model):
         # A recurrent layer's loop: TFLite lowers its tensor list only with a static batch.
-        signature = [_with_batch(spec, 1) for spec in signature]
-    content = _convert(model, signature, sparse, quantize, representative_data)
+        signature = keras.tree.map_structure(lambda spec: _with_batch(spec, 1), signature)
+    content = _convert(model, signature, sparse, quantize, representative_data, progress)
     if quantize == "int8":
         _check_int8(content)
     if sparse:
         warn_if_not_sparse(model, content, quantize)
+    progress.update(_STAGES)
     return content
 
 
@@ -119,11 +138,45 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         )
 
 
-def _input_signature(model: keras.Model, given: Sequence | None) -> list:
+def check_finite_weights(model: keras.Model) -> None:
+    """Refuse weights holding NaN or Inf, naming the layer that owns the first one."""
+    owners = {}
+    for layer in _compat.flatten_layers(model):  # outer layers first: the deepest wins
+        for variable in _compat.own_variables(layer):
+            owners[id(variable)] = layer
+    for variable in model.weights:
+        values = np.asarray(variable)
+        if not np.issubdtype(values.dtype, np.floating):
+            continue
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            layer = owners.get(id(variable), model)
+            raise ValueError(
+                f"Layer '{layer.name}' has {bad} NaN/Inf values in its weight "
+                f"'{variable.name}': the TFLite file would compute NaN. Training probably "
+                "diverged: convert an earlier checkpoint, or retrain with a lower learning "
+                "rate."
+            )
+
+
+def _flat(signature) -> list:
+    """The specs of a signature, a dict's in sorted name order (TFLite's input order)."""
+    return keras.tree.flatten(signature)
+
+
+def _input_signature(model: keras.Model, given: Sequence | dict | None) -> list:
+    """The arguments the serving function is traced on: one spec per input, or one dict
+    of specs for a model with named inputs."""
     import tensorflow as tf
 
+    if isinstance(given, dict):
+        return [given]
     if given is not None:
         return list(given)
+    named = _compat.named_inputs(model)
+    if named is not None:
+        return [{name: tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=name)
+                 for name, t in named.items()}]
     inputs = getattr(model, "inputs", None)
     if inputs:
         return [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in inputs]
@@ -138,16 +191,18 @@ def _input_signature(model: keras.Model, given: Sequence | None) -> list:
     return [tf.TensorSpec(s.shape, s.dtype) for s in specs]
 
 
-def _convert(model, signature, sparse, quantize, representative_data) -> bytes:
-    converter = _converter(model, signature)
+def _convert(model, signature, sparse, quantize, representative_data, progress) -> bytes:
+    converter = _converter(model, signature, progress)
     _configure(converter, sparse, quantize, representative_data, signature)
     with warnings.catch_warnings():
         # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         try:
-            return converter.convert()
+            content = converter.convert()
         except Exception as error:  # the converter raises its own ConverterError
             raise conversion_failure(error, model) from None
+    progress.update(3)
+    return content
 
 
 def _has_recurrent_layer(model: keras.Model) -> bool:
@@ -176,7 +231,7 @@ def _float32_compute(model: keras.Model):
             layer.dtype_policy = policy
 
 
-def _converter(model: keras.Model, signature: list):
+def _converter(model: keras.Model, signature: list, progress):
     import tensorflow as tf
 
     def serve(*args):
@@ -184,9 +239,11 @@ def _converter(model: keras.Model, signature: list):
 
     with _float32_compute(model):
         function = tf.function(serve).get_concrete_function(*signature)
+    progress.update(1)
     # Weights frozen into constants: the converter then sees (and encodes) the
     # zeros, where resource variables would stay dense VAR_HANDLE reads.
     frozen = _compat.freeze_variables(function)
+    progress.update(2)
     return tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+import re
 
 import numpy as np
 
@@ -21,6 +22,19 @@ from tflite_export.interpreter import load_interpreter, read_model
 WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 # Ops that sit between a stored weight and the op using it.
 _PASS_THROUGH = ("DENSIFY", "DEQUANTIZE")
+# The last part of the TensorFlow op name a weight of each TFLite op comes from.
+_WEIGHT_OP_NAMES = {
+    "FULLY_CONNECTED": ("MatMul", "Tensordot", "einsum", "Einsum", "BiasAdd"),
+    "CONV_2D": ("convolution", "Conv2D", "BiasAdd"),
+    "DEPTHWISE_CONV_2D": ("depthwise", "DepthwiseConv2dNative", "BiasAdd"),
+    "TRANSPOSE_CONV": ("conv_transpose", "conv2d_transpose", "Conv2DBackpropInput"),
+}
+# What `WeightTensor.layer` says of a weight whose layer the file does not name: the
+# converter names a sparse weight after its op's output, renamed after the model's output.
+OUTPUT_LAYER = "(model output layer)"
+# TensorFlow appends `_1`, `_2`, ... to a name scope entered again: a Keras layer's
+# scope is entered when the model is built and again when `convert` traces it.
+_REENTERED = re.compile(r"^(.+)_\d+$")
 
 SPARSE_KERNEL = "sparse kernel"
 DENSIFY = "DENSIFY"
@@ -33,7 +47,8 @@ class WeightTensor:
     """One weight tensor of a TFLite file.
 
     Attributes:
-        name: tensor name given by the converter.
+        name: tensor name given by the converter (TensorFlow op names, `;`-joined
+            when the converter fused several ops).
         shape: stored (dense) shape, TFLite layout ([out, in] for FULLY_CONNECTED).
         dtype: numpy dtype name, e.g. "float32", "int8".
         op: the op that consumes the weight (after DENSIFY/DEQUANTIZE).
@@ -42,6 +57,11 @@ class WeightTensor:
             FULLY_CONNECTED block, (1, 1) for random sparsity; None if dense.
         runs: "sparse kernel"; "DENSIFY" or "DEQUANTIZE" when stored sparse
             but expanded to dense by that op before use; or "dense".
+        layer: the Keras layer the weight belongs to, read from `name`
+            (`"block/conv"` for a layer inside a nested model or a composite layer);
+            `"(model output layer)"` for the layer producing the model's output when the
+            converter named its weight after that output (sparse weights); "" when the
+            converter left no layer in the name (a shared layer's weight).
     """
 
     name: str
@@ -51,6 +71,7 @@ class WeightTensor:
     sparse: bool
     block_shape: tuple[int, ...] | None
     runs: str
+    layer: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,16 +112,20 @@ class Inspection:
             counts[t.runs] += 1
         return ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "no weights"
 
+    def to_dict(self) -> dict:
+        """Every fact of the table (TFLite's tensor names too) as plain data (for JSON)."""
+        return {**dataclasses.asdict(self), "summary": self.summary()}
+
     def to_markdown(self) -> str:
-        """The tensors as a markdown table, then the file sizes."""
+        """The tensors by Keras layer as a markdown table, then the file sizes."""
         lines = [
-            "| tensor | op | shape | dtype | stored | block | runs |",
+            "| layer | op | shape | dtype | stored | block | runs |",
             "|---|---|---|---|---|---|---|",
         ]
         for t in self.tensors:
             block = "x".join(map(str, t.block_shape)) if t.block_shape else "-"
             lines.append(
-                f"| {t.name} | {t.op} | {list(t.shape)} | {t.dtype} | "
+                f"| {t.layer or t.name} | {t.op} | {list(t.shape)} | {t.dtype} | "
                 f"{'sparse' if t.sparse else 'dense'} | {block} | {t.runs} |"
             )
         lines.append("")
@@ -137,6 +162,7 @@ def inspect(tflite_bytes_or_path: bytes | str | os.PathLike) -> Inspection:
     consumers = _consumers(ops)
     produced = {int(i) for op in ops for i in op["outputs"]}
     inputs = {d["index"] for d in interpreter.get_input_details()}
+    outputs = {d["index"] for d in interpreter.get_output_details()}
     found = []  # (index of the op using the weight, WeightTensor)
     for index, detail in details.items():
         if index in produced or index in inputs or len(detail["shape"]) < 2:
@@ -146,6 +172,9 @@ def inspect(tflite_bytes_or_path: bytes | str | os.PathLike) -> Inspection:
             continue
         read_sparse = bool(details[feeding].get("sparsity_parameters"))
         tensor = _describe(detail, [op["op_name"] for op in path], read_sparse)
+        if not tensor.layer:  # a sparse weight may be named after its op's output instead
+            tensor = dataclasses.replace(tensor, layer=_layer_of_output(path[-1], details,
+                                                                       outputs))
         found.append((path[-1]["index"], tensor))
     tensors = [tensor for _, tensor in sorted(found, key=lambda item: item[0])]
     return Inspection(
@@ -196,7 +225,51 @@ def _describe(detail: dict, path: list[str], read_sparse: bool) -> WeightTensor:
         sparse=sparse,
         block_shape=_block_shape(sparsity, len(shape)) if sparse else None,
         runs=runs,
+        layer=keras_layer(detail["name"], path[-1]),
     )
+
+
+def _layer_of_output(op: dict, details: dict, model_outputs: set) -> str:
+    """The layer named by what `op` outputs; "(model output)" when that is the model's
+    output, which the converter renames after the serving signature."""
+    output = int(op["outputs"][0]) if len(op["outputs"]) else -1
+    if output in model_outputs:
+        return OUTPUT_LAYER
+    return keras_layer(details[output]["name"], op["op_name"]) if output in details else ""
+
+
+def keras_layer(tensor_name: str, op: str) -> str:
+    """The Keras layer a weight tensor comes from, read from its TFLite name.
+
+    The converter names a weight after the TensorFlow ops it was folded from,
+    `model_1/layer_1/MatMul`, several joined by `;` when it fused them (a convolution
+    with the BatchNormalization after it); each scope carries a `_N` suffix since it was
+    entered again when the model was traced. The part whose op makes `op`'s weight is
+    read, and the layer path is the scopes between the model's and the op's, suffixes
+    dropped.
+
+    Example:
+
+    >>> keras_layer("sequential_1_1/dense_3_1/MatMul", "FULLY_CONNECTED")
+    'dense_3'
+    >>> keras_layer("net_1/bn_1/batchnorm/mul_1;net_1/dw_1/depthwise", "DEPTHWISE_CONV_2D")
+    'dw'
+    >>> keras_layer("functional_1/block_1/conv_1/convolution", "CONV_2D")
+    'block/conv'
+    """
+    parts = [p.split("/") for p in tensor_name.split(";") if "/" in p]
+    if not parts:
+        return ""
+    wanted = _WEIGHT_OP_NAMES.get(op, ())
+    chosen = next((p for p in parts if p[-1] in wanted),
+                  next((p for p in parts if any(w in p for w in wanted)), parts[0]))
+    layers = []
+    for scope in chosen[1:-1]:  # the model's scope first, the op last
+        match = _REENTERED.match(scope)
+        if match is None:
+            break  # an op's own scope (batchnorm, einsum): the layer path has ended
+        layers.append(match.group(1))
+    return "/".join(layers)
 
 
 def _block_shape(sparsity: dict, rank: int) -> tuple[int, ...]:

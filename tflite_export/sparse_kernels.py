@@ -64,39 +64,84 @@ def tflite_block_shape(quantize: str | None = None) -> tuple[int, int]:
 
 
 def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None) -> None:
+    """One line when sparsity was asked for but nothing runs sparse: what and what to do.
+
+    The reason of every layer is on demand: `why_not_sparse_kernel(model)`, or
+    `kerasprune inspect FILE` for how each weight of the file is stored and run.
+    """
     report = inspection.inspect(content)
     if report.on_sparse_kernel:
         return
-    if report.densified:
-        where = "DENSIFY-only: weights are stored sparse but expanded to dense before use"
+    reasons = _reasons(model, quantize)
+    kinds = {kind for _, kind, _ in reasons}
+    if not report.sparse_tensors and kinds <= {"few zeros"}:
+        what = (f"no weight of model '{model.name}' has the >= {MIN_ENCODED_SPARSITY:.0%} "
+                "zeros the converter encodes, so the file is dense, as expected for an "
+                "unpruned model or one made smaller by kerasprune.shrink. Pass sparse=False "
+                "(kerasprune export --dense) to skip this check")
     else:
-        where = "dense: no weight was stored sparse"
-    reasons = why_not_sparse_kernel(model, quantize) or ["no Dense/Conv kernel found"]
+        stored = ("stored sparse but expanded to dense by DENSIFY at load time"
+                  if report.densified else "all stored dense")
+        rows = FC_BLOCK_ROWS["float" if quantize in (None, "float16") else "int8"]
+        what = (f"the TFLite file runs no faster than dense: its weights are {stored} "
+                f"({_counts(reasons)}). Only TFLite's FULLY_CONNECTED has a sparse kernel: "
+                f"prune Dense layers with block_shape=({rows}, 1) for speed, or "
+                "convolutions with kerasprune.Channels and kerasprune.shrink")
     warnings.warn(
-        f"Sparsity was asked for but the TFLite file is {where}, so it runs "
-        "no faster than dense. Why: " + "; ".join(reasons) + ".",
+        f"Sparsity was asked for but {what}. Per layer: "
+        "tflite_export.why_not_sparse_kernel(model) or `kerasprune inspect FILE`.",
         SparsityWarning,
         stacklevel=user_stacklevel(),
     )
+
+
+def _counts(reasons: list[tuple[str, str, str]]) -> str:
+    """The reasons counted by kind, with the first layers of each named."""
+    by_kind: dict[str, list[str]] = {}
+    for layer, kind, _ in reasons:
+        by_kind.setdefault(kind, []).append(layer)
+    parts = []
+    for kind, layers in by_kind.items():
+        names = ", ".join(layers[:3]) + (", ..." if len(layers) > 3 else "")
+        parts.append(f"{len(layers)} {_KINDS[kind]} ({names})" if layers[0] else _KINDS[kind])
+    return "; ".join(parts) or "no Dense/Conv kernel found"
+
+
+_KINDS = {
+    "float16": "float16 weights, which TFLite expands to float32",
+    "few zeros": "kernel(s) below the converter's 30% zeros",
+    "no sparse kernel": "convolution kernel(s), which have no sparse kernel in TFLite",
+    "not blocks": "Dense kernel(s) whose zeros are not in the blocks TFLite's kernel reads",
+}
 
 
 def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> list[str]:
     """For each sparse-capable kernel, why TFLite will not run it on a sparse kernel.
 
     Returns an empty list when every Dense kernel has >= 30% zeros in the
-    block pattern TFLite's sparse FULLY_CONNECTED kernel runs.
+    block pattern TFLite's sparse FULLY_CONNECTED kernel runs. A pruning-ready model
+    is read as `convert` reads it, stripped of its wrappers.
 
     Example:
     why_not_sparse_kernel(dense_model)
     ['dense: 0% zeros (the converter encodes only >= 30%)']
     """
+    import kerasprune
+
+    if kerasprune.prune_wrappers(model):
+        model = kerasprune.strip(model)
+    return [text for _, _, text in _reasons(model, quantize)]
+
+
+def _reasons(model: keras.Model, quantize: str | None) -> list[tuple[str, str, str]]:
+    """`(layer name, kind, sentence)` for each kernel that will not run sparse."""
     rows = FC_BLOCK_ROWS["float" if quantize in (None, "float16") else "int8"]
     reasons = []
     if quantize == "float16":
-        reasons.append(
+        reasons.append((
+            "", "float16",
             "float16 weights are expanded to dense float32 by DEQUANTIZE at run "
-            'time (TFLite has no float16 sparse kernel); use quantize=None or "dynamic"'
-        )
+            'time (TFLite has no float16 sparse kernel); use quantize=None or "dynamic"'))
     for layer in all_layers(model):
         op = _SPARSE_CAPABLE.get(type(layer).__name__)
         kernel = getattr(layer, "kernel", None)
@@ -105,21 +150,18 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
         weights = np.asarray(kernel.numpy())
         zeros = float(np.mean(weights == 0))
         if zeros < MIN_ENCODED_SPARSITY:
-            reasons.append(
+            reasons.append((layer.name, "few zeros", (
                 f"{layer.name}: {zeros:.0%} zeros (the converter encodes only >= "
-                f"{MIN_ENCODED_SPARSITY:.0%})"
-            )
+                f"{MIN_ENCODED_SPARSITY:.0%})")))
         elif op != "FULLY_CONNECTED":
-            reasons.append(
+            reasons.append((layer.name, "no sparse kernel", (
                 f"{layer.name}: {op} has no sparse kernel in TFLite, a DENSIFY op "
-                "expands it (only the file shrinks)"
-            )
+                "expands it (only the file shrinks)")))
         elif _zero_block_fraction(weights, rows) < 0.9 * zeros:
-            reasons.append(
+            reasons.append((layer.name, "not blocks", (
                 f"{layer.name}: {zeros:.0%} zeros but not in blocks of {rows} "
                 "consecutive input rows, the pattern of TFLite's sparse "
-                f"FULLY_CONNECTED kernel; prune with block_shape=({rows}, 1)"
-            )
+                f"FULLY_CONNECTED kernel; prune with block_shape=({rows}, 1)")))
     return reasons
 
 

@@ -7,6 +7,6 @@ setting and resume state) and the policies built on it: `PruningCallback` (GMP),
 `PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero), and
 how they report: `SparsityMetric` (sparsity in every callback's logs) and `LayerSummaries`
 (per-layer TensorBoard scalars).
-May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy
-(tensorflow inside `LayerSummaries.write`, for the summary ops).
+May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy;
+inside functions also tensorflow (the summary ops of `LayerSummaries`).
 """

@@ -9,7 +9,10 @@ the policies share:
   at the target and whose weights are finite, a known epoch length, a learning rate the
   callback may set, the data a gradient criterion needs);
 - asking the policy's `SparsitySchedule` whether to prune at this step and to what
-  sparsity, and calling `update_masks` (with loss gradients when a criterion needs them);
+  sparsity, and having the masks written: `prune_now` is the one place a callback calls
+  `kerasprune.core.mask_update.update`, with the `Selector`s the policy supplies
+  (magnitude to the target by default, with loss gradients when a criterion needs them),
+  and logs each `MaskRecord`;
 - setting the learning rate one way (`optimizer.learning_rate = value`) when the policy
   drives it;
 - writing `sparsity`, the policy's progress key and `learning_rate` into `logs`; `sparsity`
@@ -18,9 +21,10 @@ the policies share:
   and learning rate over the fit (`trace`, what `kerasprune.plot.schedule` draws);
 - the resume state (`PruningState`) that survives `BackupAndRestore` and `.keras` saving.
 
-A policy (`PruningCallback`, `IMPCallback`, `BIMPCallback`) implements `total_epochs`,
-`make_schedule`, and optionally `learning_rate_at`, `on_pruned`, `progress_logs`,
-`state_spec` and `check_begin`.
+A policy (`PruningCallback`, `IMPCallback`, `BIMPCallback`, `RigLCallback`,
+`PenaltyPruningCallback`, TFMOT's `UpdatePruningStep`) implements `total_epochs`,
+`make_schedule`, and optionally `prunes_at`, `selectors`, `learning_rate_at`,
+`before_pruning`, `on_pruned`, `progress_logs`, `state_spec` and `check_begin`.
 """
 
 from __future__ import annotations
@@ -34,11 +38,18 @@ import numpy as np
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.criterion_data import CriterionData, needed_data
+from kerasprune.core.deprecation import renamed_argument
 from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
 from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
-from kerasprune.core.mask_update import check_pruning_request, overall_sparsity, update_masks
+from kerasprune.core.mask_update import (
+    MaskRecord,
+    check_pruning_request,
+    overall_sparsity,
+    update,
+)
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.pruning_state import PruningState, attach_pruning_state
+from kerasprune.core.selectors import Selector, ToTarget
 from kerasprune.core.sparsity_schedules import SparsitySchedule
 from kerasprune.core.validation import check_sparsity
 
@@ -51,9 +62,9 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     Args:
         target_sparsity: the sparsity the policy ends at, in [0, 1).
-        importance: a `kerasprune.CriterionData` (or `TaylorImportance`) giving the
-            loss gradients or layer outputs that data-driven criteria need
-            (`Channels("taylor")`, `Channels("apoz")`, ...); None otherwise.
+        data: a `kerasprune.CriterionData` giving the loss gradients or layer outputs
+            that data-driven criteria need (`Channels("taylor")`, `Channels("apoz")`,
+            SNIP, ...); None otherwise. (`importance=` is its deprecated name.)
         log_dir: a TensorBoard log folder: every pruned weight's sparsity and magnitude
             threshold are written there (`log_dir/pruning`) whenever the masks change.
 
@@ -72,21 +83,20 @@ class BasePruningCallback(keras.callbacks.Callback):
     [0.5]
     """
 
-    #: The log key of the policy's progress (stage, cycle), written by `progress_logs`.
+    #: The epochs the policy's schedule needs.
     total_epochs: int
-    #: GMP and IMP never restore a pruned weight; a regrowth policy sets this to False.
-    masks_only_grow: bool = True
 
-    def __init__(self, target_sparsity: float, *, importance: Any = None,
-                 log_dir: str | None = None):
+    def __init__(self, target_sparsity: float, *, data: CriterionData | None = None,
+                 log_dir: str | None = None, importance: Any = None):
         super().__init__()
         self.target_sparsity = check_sparsity("target_sparsity", target_sparsity)
-        if importance is not None and not isinstance(importance, CriterionData):
+        data = renamed_argument(type(self).__name__, "importance", importance, "data", data)
+        if data is not None and not isinstance(data, CriterionData):
             raise TypeError(
-                "`importance` must be a kerasprune.CriterionData (or TaylorImportance) or "
-                f"None. Received: importance={importance!r}"
+                "`data` must be a kerasprune.CriterionData or None. "
+                f"Received: data of type {type(data).__name__}"
             )
-        self.importance = importance
+        self.data = data
         self.log_dir = check_log_dir(log_dir)
         self.steps_per_epoch = 0
         self.epoch = 0
@@ -115,8 +125,14 @@ class BasePruningCallback(keras.callbacks.Callback):
         """The learning rate to set before `step`, or None to leave the optimizer's."""
         return None
 
-    def on_pruned(self, step: int, target: float) -> None:
-        """Called right after the masks were updated to `target` at `step`."""
+    def selectors(self, step: int, target: float) -> list[Selector]:
+        """How the masks are chosen at `step` (default: by the patterns' criteria to
+        `target`, in each wrapper's scope), in the order they run."""
+        data = self.data.for_update(self.model) if self.data is not None else {}
+        return [ToTarget(**data)]
+
+    def on_pruned(self, step: int, target: float, records: list[MaskRecord]) -> None:
+        """Called right after the masks were updated at `step` (one record per selector)."""
 
     def before_pruning(self, step: int) -> None:
         """Called right before the masks are updated at `step`."""
@@ -133,7 +149,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         """Policy-specific checks in `on_train_begin`, before any state changes."""
 
     def get_config(self) -> dict:
-        """The constructor arguments (without `importance`, which holds data)."""
+        """The constructor arguments (without `data`, which holds data)."""
         raise NotImplementedError
 
     @classmethod
@@ -152,8 +168,9 @@ class BasePruningCallback(keras.callbacks.Callback):
         super().set_model(model)
         # Before any `on_train_begin`: `BackupAndRestore` loads the weights there, and the
         # state must already exist to receive its values.
-        spec = self.state_spec(model) if prune_wrappers(model) else {}
-        self.state = attach_pruning_state(model, spec) if spec else None
+        wrappers = prune_wrappers(model)
+        spec = self.state_spec(model) if wrappers else {}
+        self.state = attach_pruning_state(wrappers[0], spec) if spec else None
 
     def on_train_begin(self, logs=None):
         self.steps_per_epoch = self._check_fit()
@@ -214,14 +231,14 @@ class BasePruningCallback(keras.callbacks.Callback):
             self.prune_now(step, self.schedule(step))
 
     def prune_now(self, step: int, target: float) -> float:
-        """Update every mask to `target` now; returns the sparsity reached."""
+        """Update the masks at `step` with the policy's selectors; returns the sparsity
+        reached. The one place a callback has masks written."""
         self.before_pruning(step)
-        data = self.importance.for_update(self.model) if self.importance is not None else {}
-        reached = update_masks(self.model, target, final_sparsity=self.target_sparsity,
-                               masks_only_grow=self.masks_only_grow, **data)
-        self.on_pruned(step, target)
-        self.record_masks(step)
-        return reached
+        records = [update(self.model, selector, target, self.target_sparsity)
+                   for selector in self.selectors(step, target)]
+        self.on_pruned(step, target, records)
+        self.record_masks(step, records[-1].sparsity)
+        return records[-1].sparsity
 
     def log_values(self) -> dict[str, float]:
         """`sparsity`, the policy's progress and `learning_rate`, as written into logs."""
@@ -243,9 +260,11 @@ class BasePruningCallback(keras.callbacks.Callback):
         if self.log_dir is not None and self._summaries is None:
             self._summaries = LayerSummaries(self.log_dir)
 
-    def record_masks(self, step: int) -> None:
-        """After the masks changed at `step`: trace, metric and per-layer summaries."""
-        sparsity = overall_sparsity(prune_wrappers(self.model))
+    def record_masks(self, step: int, sparsity: float | None = None) -> None:
+        """After the masks changed at `step` (to `sparsity`, read from the masks if not
+        given): trace, metric and per-layer summaries."""
+        if sparsity is None:
+            sparsity = overall_sparsity(prune_wrappers(self.model))
         self.trace["sparsity"].append((int(step), sparsity))
         if self.metric is not None:
             self.metric.value.assign(sparsity)
@@ -274,16 +293,16 @@ class BasePruningCallback(keras.callbacks.Callback):
             )
         check_pruning_request(self.model, self.target_sparsity, self.target_sparsity)
         needs = needed_data(self.model)
-        if needs and self.importance is None:
+        if needs and self.data is None:
             raise ValueError(
                 f"{name}: a pattern of this model scores by a data-driven criterion, which "
                 f"needs {' and '.join(needs)} on data. Pass "
-                "`importance=kerasprune.CriterionData(x_sample, y_sample)`."
+                "`data=kerasprune.CriterionData(x_sample, y_sample)`."
             )
-        if "gradients" in needs and self.importance.y is None:
+        if "gradients" in needs and self.data.y is None:
             raise ValueError(
                 f"{name}: a pattern of this model needs loss gradients, so the "
-                "`importance` data needs targets: CriterionData(x_sample, y_sample)."
+                "`data` needs targets: CriterionData(x_sample, y_sample)."
             )
         steps = self.params.get("steps") if self.params else None
         if not steps:

@@ -77,7 +77,8 @@ class IMPCallback(BasePruningCallback):
         rewind_epoch: weight rewinding to the start of this fit epoch (<= `dense_epochs`).
         warmup: warm-up fraction of each retraining phase; default per schedule (0.1, or 0
             for FT and LRW).
-        importance: a `kerasprune.TaylorImportance`, for `Channels("taylor")`.
+        data: a `kerasprune.CriterionData` for data-driven criteria (`Channels("taylor")`,
+            `Channels("apoz")`, SNIP); `importance=` is its deprecated name.
         log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
@@ -107,10 +108,11 @@ class IMPCallback(BasePruningCallback):
         dense_epochs: int = 0,
         rewind_epoch: Optional[int] = None,
         warmup: Optional[float] = None,
-        importance: Any = None,
+        data: Any = None,
         log_dir: Optional[str] = None,
+        importance: Any = None,
     ):
-        super().__init__(target_sparsity, importance=importance, log_dir=log_dir)
+        super().__init__(target_sparsity, data=data, log_dir=log_dir, importance=importance)
         check_sparsity("target_sparsity", target_sparsity, allow_zero=False)
         self.cycles = check_int("cycles", cycles, minimum=1)
         self.epochs_per_cycle = check_int("epochs_per_cycle", epochs_per_cycle, minimum=1)
@@ -208,7 +210,7 @@ class IMPCallback(BasePruningCallback):
         self._before = [np.array(v) for v in self.model.trainable_weights]
         self._alive_before = _alive(prune_wrappers(self.model))
 
-    def on_pruned(self, step: int, target: float) -> None:
+    def on_pruned(self, step: int, target: float, records: list) -> None:
         cycle = self.schedule.cycle_at(step)
         wrappers = prune_wrappers(self.model)
         after = [np.array(v) for v in self.model.trainable_weights]
@@ -226,8 +228,8 @@ class IMPCallback(BasePruningCallback):
             )
         d1_values = self.state.read("d1")
         d1_values[cycle - 1] = d1
-        self.state.values["d1"].assign(d1_values)
-        self.state.values["cycles_done"].assign(float(cycle))
+        self.state.write("d1", d1_values)
+        self.state.write("cycles_done", cycle)
         if self.rewind_epoch is not None:
             self._rewind(wrappers)
         record = {"cycle": cycle, "sparsity": 1.0 - alive / _size(wrappers),
@@ -277,8 +279,8 @@ class IMPCallback(BasePruningCallback):
         if float(self.state.read("rewind_saved")) > 0:
             return  # saved before a resume: keep the original rewind point
         for i, variable in enumerate(_rewindable_weights(self.model)):
-            self.state.values[f"rewind_{i}"].assign(np.asarray(variable))
-        self.state.values["rewind_saved"].assign(1.0)
+            self.state.write(f"rewind_{i}", variable)
+        self.state.write("rewind_saved", 1.0)
 
     def _rewind(self, wrappers: list) -> None:
         if float(self.state.read("rewind_saved")) == 0:
@@ -286,7 +288,7 @@ class IMPCallback(BasePruningCallback):
         for i, variable in enumerate(_rewindable_weights(self.model)):
             variable.assign(self.state.read(f"rewind_{i}").astype(variable.dtype))
         for wrapper in wrappers:  # re-zero the pruned weights
-            wrapper.assign_masks([np.array(m) for m in wrapper.masks])
+            wrapper.apply_masks()
 
     def _check_schedule_settings(self) -> None:
         name = self.retrain_schedule

@@ -23,13 +23,12 @@ from __future__ import annotations
 import warnings
 
 import keras
-import numpy as np
 
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.group_lasso import group_rms
-from kerasprune.core.mask_update import overall_sparsity, update_followers, update_masks
+from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.selectors import Threshold
 from kerasprune.core.sparsity_schedules import ConstantSparsity, SparsitySchedule
 from kerasprune.core.validation import (
     check_int,
@@ -52,6 +51,8 @@ class PenaltyPruningCallback(BasePruningCallback):
         target_sparsity: if given, the sparsity reached at the start of fine-tuning: the
             lowest-scoring groups left are removed when the threshold fell short (a
             warning says when it overshot).
+        data: a `kerasprune.CriterionData` for a data-driven criterion of that top-up
+            (Taylor, APoZ, SNIP).
 
     Example:
 
@@ -75,9 +76,10 @@ class PenaltyPruningCallback(BasePruningCallback):
         finetune_epochs: int,
         update_every: str | int = "epoch",
         target_sparsity: float | None = None,
+        data: CriterionData | None = None,
     ):
         super().__init__(0.0 if target_sparsity is None else
-                         check_sparsity("target_sparsity", target_sparsity))
+                         check_sparsity("target_sparsity", target_sparsity), data=data)
         self.threshold = check_positive("threshold", threshold)
         self.penalty_epochs = check_int("penalty_epochs", penalty_epochs, minimum=1)
         self.finetune_epochs = check_int("finetune_epochs", finetune_epochs)
@@ -109,43 +111,31 @@ class PenaltyPruningCallback(BasePruningCallback):
                 f"update_every={self.update_every} ({frequency} steps) is longer than the "
                 f"penalty phase ({penalty_steps} steps): no group would ever be removed."
             )
-        # Removals after each `frequency` steps of training; the last one, with the
-        # top-up to the target, ends the phase in `on_epoch_end`.
-        return ConstantSparsity(self.target_sparsity, frequency, penalty_steps, frequency)
+        # Removals after each `frequency` steps of training (never at step 0, before any);
+        # the last one, with the top-up to the target, ends the phase in `on_epoch_end`.
+        return ConstantSparsity(self.target_sparsity, 0, penalty_steps, frequency)
 
     def prunes_at(self, step: int) -> bool:
-        return self.schedule.updates_at(step) and step < self.schedule.end_step
+        return self.schedule.updates_at(step) and 0 < step < self.schedule.end_step
 
-    def prune_now(self, step: int, target: float) -> float:
-        return self.remove_below_threshold()
+    def selectors(self, step: int, target: float) -> list:
+        selectors = [Threshold(self.threshold)]
+        if step >= self.schedule.end_step and self.target is not None:
+            # the top-up (the policy's default: nothing to do when already there)
+            selectors += super().selectors(step, target)
+        return selectors
 
-    def remove_below_threshold(self) -> float:
-        """Mask every live group whose RMS norm is below the threshold; returns the sparsity."""
-        wrappers = prune_wrappers(self.model)
-        leaders = [w for w in wrappers if w.follows is None]
-        for wrapper in leaders:
-            wrapper.assign_masks([_threshold_mask(wrapper.pattern, np.asarray(v),
-                                                  np.asarray(m), self.threshold)
-                                  for v, m in zip(wrapper.pruned_weights, wrapper.masks)])
-        update_followers([w for w in wrappers if w.follows is not None],
-                         {w.layer.name: w for w in leaders})
-        reached = overall_sparsity(wrappers)
-        self.state.values["threshold_sparsity"].assign(reached)
-        return reached
-
-    def _end_penalty_phase(self) -> float:
-        reached = self.remove_below_threshold()
-        if self.target is not None and reached < self.target:
-            reached = update_masks(self.model, self.target)
-        elif self.target is not None and reached > self.target + 1e-3:
+    def on_pruned(self, step: int, target: float, records: list) -> None:
+        reached = records[0].sparsity  # the threshold's own result
+        self.state.write("threshold_sparsity", reached)
+        if step >= self.schedule.end_step and self.target is not None and (
+                reached > self.target + 1e-3):
             warnings.warn(
                 f"PenaltyPruningCallback: the threshold {self.threshold} removed more than "
                 f"the target: sparsity {reached:.4f} > target_sparsity {self.target}. "
                 "Lower the threshold or the penalty.",
                 stacklevel=user_stacklevel(),
             )
-        self._remove_penalty()
-        return reached
 
     def _remove_penalty(self) -> None:
         wrappers = [w for w in prune_wrappers(self.model) if w.penalized]
@@ -160,8 +150,9 @@ class PenaltyPruningCallback(BasePruningCallback):
             self._remove_penalty()  # a run resumed into fine-tuning has it back from config
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.penalty_epochs - 1:
-            self._end_penalty_phase()
+        if epoch == self.penalty_epochs - 1:  # the phase ends: last removal, then no penalty
+            self.prune_now(self.schedule.end_step, self.target_sparsity)
+            self._remove_penalty()
         super().on_epoch_end(epoch, logs)
 
     def progress_logs(self) -> dict[str, float]:
@@ -181,10 +172,3 @@ class PenaltyPruningCallback(BasePruningCallback):
             "update_every": self.update_every,
             "target_sparsity": self.target,
         }
-
-
-def _threshold_mask(pattern, weight: np.ndarray, mask: np.ndarray, threshold: float):
-    rms, ids = group_rms(pattern, weight)
-    dead = rms < threshold
-    dead[np.argmax(rms)] = False  # the largest group stays: a layer is never emptied
-    return np.where(dead[ids], 0, mask).astype(mask.dtype)

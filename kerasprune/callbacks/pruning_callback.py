@@ -60,7 +60,8 @@ class PruningCallback(BasePruningCallback):
             fine-tuning stage (e.g. `[1e-4, 1e-5]`), or None to keep the current one.
         remove_regularization: drop kernel regularizers and the optimizer's weight decay
             when fine-tuning starts.
-        importance: a `kerasprune.TaylorImportance`, for `Channels("taylor")`.
+        data: a `kerasprune.CriterionData` for data-driven criteria (`Channels("taylor")`,
+            `Channels("apoz")`, SNIP); `importance=` is its deprecated name.
         log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
@@ -89,10 +90,11 @@ class PruningCallback(BasePruningCallback):
         pruning_learning_rate: float | None = None,
         finetune_learning_rates: Sequence[float] | None = None,
         remove_regularization: bool = False,
-        importance: Any = None,
+        data: Any = None,
         log_dir: str | None = None,
+        importance: Any = None,
     ):
-        super().__init__(target_sparsity, importance=importance, log_dir=log_dir)
+        super().__init__(target_sparsity, data=data, log_dir=log_dir, importance=importance)
         self.initial_sparsity = check_sparsity("initial_sparsity", initial_sparsity)
         if self.initial_sparsity > self.target_sparsity:
             raise ValueError(

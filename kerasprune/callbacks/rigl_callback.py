@@ -12,7 +12,7 @@ lets its connections move:
 3. after `end_epoch` the masks stay fixed.
 
 Every weight keeps its count of live weights, so the sparsity stays exactly at the
-target while the masks change. The dense gradients come from `importance`, a
+target while the masks change. The dense gradients come from `data`, a
 `kerasprune.CriterionData(x, y)` sample (RigL uses the current minibatch's gradient; a
 callback does not see it, so a fixed sample from the training data stands in).
 
@@ -25,12 +25,12 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.regrowth import can_regrow, drop_and_grow
+from kerasprune.core.regrowth import can_regrow
+from kerasprune.core.selectors import DropAndRegrow, ToTarget
 from kerasprune.core.sparsity_schedules import ConstantSparsity, SparsitySchedule
 from kerasprune.core.validation import check_int, check_sparsity, is_number
 
@@ -47,7 +47,7 @@ class RigLCallback(BasePruningCallback):
 
     Args:
         target_sparsity: the sparsity held throughout training, in (0, 1).
-        importance: a `kerasprune.CriterionData(x, y)` (a few hundred training examples)
+        data: a `kerasprune.CriterionData(x, y)` (a few hundred training examples)
             whose loss gradients choose where to regrow. Required before training; it
             is data, so `get_config` leaves it out (set it again after `from_config`).
         update_every: steps between mask updates (RigL uses 100).
@@ -62,7 +62,7 @@ class RigLCallback(BasePruningCallback):
     ...                                            keras.layers.Dense(1)]))
     >>> model.compile("adam", "mse")
     >>> x, y = np.random.rand(64, 8), np.random.rand(64, 1)
-    >>> rigl = kerasprune.RigLCallback(0.75, importance=kerasprune.CriterionData(x, y),
+    >>> rigl = kerasprune.RigLCallback(0.75, data=kerasprune.CriterionData(x, y),
     ...                                update_every=2, end_epoch=2)
     >>> history = model.fit(x, y, epochs=2, batch_size=16, callbacks=[rigl], verbose=0)
     >>> history.history["sparsity"], len(rigl.mask_updates) > 0
@@ -75,13 +75,14 @@ class RigLCallback(BasePruningCallback):
         self,
         target_sparsity: float,
         *,
-        importance: CriterionData | None = None,
+        data: CriterionData | None = None,
         update_every: int = 100,
         drop_fraction: float = 0.3,
         end_epoch: int | None = None,
+        importance: CriterionData | None = None,
     ):
         check_sparsity("target_sparsity", target_sparsity, allow_zero=False)
-        super().__init__(target_sparsity, importance=importance)
+        super().__init__(target_sparsity, data=data, importance=importance)
         self.update_every = check_int("update_every", update_every, minimum=1)
         if not (is_number(drop_fraction) and 0.0 < drop_fraction < 1.0):
             raise ValueError(
@@ -96,11 +97,11 @@ class RigLCallback(BasePruningCallback):
     # -- policy -------------------------------------------------------------------------
 
     def check_begin(self) -> None:
-        if self.importance is None or self.importance.y is None:
+        if self.data is None or self.data.y is None:
             raise ValueError(
                 "RigLCallback regrows where the loss gradient is largest: pass "
-                "`importance=kerasprune.CriterionData(x_sample, y_sample)`. "
-                f"Received: importance={self.importance!r}"
+                "`data=kerasprune.CriterionData(x_sample, y_sample)`. "
+                f"Received: data={self.data!r}"
             )
         for wrapper in prune_wrappers(self.model):
             if wrapper.follows is None and not can_regrow(wrapper.pattern):
@@ -136,32 +137,30 @@ class RigLCallback(BasePruningCallback):
             return 0.0
         return self.drop_fraction / 2 * (1 + math.cos(math.pi * step / end))
 
-    def maybe_prune(self, step: int) -> None:
+    def prunes_at(self, step: int) -> bool:
+        return not self._first_step_done or self._moves_at(step)
+
+    def _moves_at(self, step: int) -> bool:
+        return step > 0 and self.schedule.updates_at(step) and step < self.schedule.end_step
+
+    def selectors(self, step: int, target: float) -> list:
+        selectors = []
         if not self._first_step_done:
             # Idempotent: a model already at the target (a resumed run) is left as it is.
-            self.prune_now(step, self.target_sparsity)
-            self._first_step_done = True
-        if step > 0 and self.schedule.updates_at(step) and step < self.schedule.end_step:
-            self.move_connections(step)
+            selectors.append(ToTarget())
+        if self._moves_at(step):
+            paths = [v.path for w in prune_wrappers(self.model) if w.follows is None
+                     for v in w.pruned_weights]
+            gradients = self.data.gradients(self.model, paths=paths)
+            selectors.append(DropAndRegrow(self.drop_fraction_at(step), gradients))
+        return selectors
 
-    def move_connections(self, step: int) -> int:
-        """Drop and regrow in every pruned weight at `step`; returns the weights regrown."""
-        fraction = self.drop_fraction_at(step)
-        wrappers = [w for w in prune_wrappers(self.model) if w.follows is None]
-        paths = [v.path for w in wrappers for v in w.pruned_weights]
-        gradients = self.importance.gradients(self.model, paths=paths)
-        regrown = 0
-        for wrapper in wrappers:
-            masks = []
-            for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
-                gradient = np.sum(gradients[weight.path], axis=0)
-                new, moved = drop_and_grow(wrapper.pattern, np.asarray(weight),
-                                           np.asarray(mask), gradient, fraction)
-                masks.append(new)
-                regrown += moved
-            wrapper.assign_masks(masks)
-        self.mask_updates.append({"step": step, "drop_fraction": fraction, "regrown": regrown})
-        return regrown
+    def on_pruned(self, step: int, target: float, records: list) -> None:
+        self._first_step_done = True
+        moved = records[-1].selector
+        if isinstance(moved, DropAndRegrow):
+            self.mask_updates.append({"step": step, "drop_fraction": moved.fraction,
+                                      "regrown": moved.regrown})
 
     def progress_logs(self) -> dict[str, float]:
         if self.schedule is None:

@@ -3,66 +3,59 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-import numpy as np
+from kerasprune.cli.console import Console
+from kerasprune.cli.data import LAYOUT
+from kerasprune.cli.options import count
 
-from kerasprune.cli.json_output import add_json_option, print_result
 
-
-def add_parser(commands) -> None:
+def add_parser(commands) -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench",
         help="time a TFLite file through the LiteRT interpreter",
-        description="Median and p90 latency per single-sample invoke. Alone: with XNNPACK on "
-        "and off. With --dense: side by side with a dense baseline.",
+        description="Median and p90 latency per single-sample invoke, in two protocols "
+        "(interleaved and blocked). Alone: with XNNPACK on and off, and the setting to "
+        "deploy with. With --dense: side by side with a dense baseline, and the speed-up.",
     )
     bench.add_argument("tflite", help="path to a .tflite file")
     bench.add_argument("--dense", metavar="OTHER.tflite",
                        help="baseline TFLite file to compare with")
-    bench.add_argument("--data", metavar="FILE.npz",
-                       help="arrays x (inputs) and y (integer labels) for accuracy; "
-                       "random inputs when absent")
-    bench.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
-    bench.add_argument("--runs", type=int, default=100, help="timed invokes (default 100)")
-    bench.add_argument("--warmup", type=int, default=10, help="untimed invokes first (default 10)")
-    add_json_option(bench)
+    bench.add_argument("--data", metavar="DATA.npz",
+                       help=f"{LAYOUT}: accuracy on x_test/y_test (or all of x/y); random "
+                       "inputs when absent")
+    bench.add_argument("--threads", type=count("threads", 1), default=1,
+                       help="interpreter threads (default 1)")
+    bench.add_argument("--runs", type=count("runs", 1), default=100,
+                       help="timed invokes per protocol (default 100)")
+    bench.add_argument("--warmup", type=count("warmup", 0), default=10,
+                       help="untimed invokes first (default 10)")
     bench.set_defaults(run=run)
+    return bench
 
 
-def run(args: argparse.Namespace) -> int:
-    import tflite_export
+def run(args: argparse.Namespace, console: Console) -> int:
+    from tflite_export.benchmarking import benchmark
+    from tflite_export.comparison import compare
 
-    x, y = _data(args.data, args.tflite)
+    x, y = _evaluation_data(args.data, args.tflite)
+    options = dict(num_threads=args.threads, runs=args.runs, warmup=args.warmup,
+                   verbose=console.progress)
     if args.dense:
-        result = tflite_export.compare(
-            {"dense": args.dense, "model": args.tflite}, x, y,
-            num_threads=args.threads, runs=args.runs, warmup=args.warmup,
-        )
+        result = compare({"dense": args.dense, "model": args.tflite}, x, y, **options)
     else:
-        result = tflite_export.benchmark(
-            args.tflite, x, y=y, num_threads=args.threads, runs=args.runs, warmup=args.warmup,
-        )
-    print_result(result, args.json)
+        result = benchmark(args.tflite, x, y=y, **options)
+    console.result(str(result), result.to_dict())
     return 0
 
 
-def _data(path: str | None, tflite: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _evaluation_data(path: str | None, tflite: str):
+    """The data file's evaluation arrays, or one random input of the model's shape."""
+    import numpy as np
+
     if path is not None:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No data file at --data {path!r}.")
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise ValueError(f"--data {path!r} is not a .npz file: {error}") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"--data {path!r} must be a .npz file with arrays x and y, "
-                             "not a single .npy array.")
-        with data:
-            if "x" not in data:
-                raise ValueError(f"--data {path!r} must hold an array named 'x' (and 'y'); "
-                                 f"found {sorted(data.files)}")
-            return data["x"], data["y"] if "y" in data else None
+        from kerasprune.cli.data import load_data
+
+        return load_data(path).evaluation()
     from tflite_export.interpreter import load_interpreter
 
     detail = load_interpreter(tflite, xnnpack=False).interpreter.get_input_details()[0]

@@ -4,52 +4,53 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import warnings
 
-import numpy as np
-
+from kerasprune.cli.console import Console
+from kerasprune.cli.data import LAYOUT
 from kerasprune.cli.model_loading import add_import_option, load_keras_model
 
+QUANTIZE = ("float16", "dynamic", "int8")
 
-def add_parser(commands) -> None:
+
+def add_parser(commands) -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="convert a .keras model to TFLite (sparse by default)",
         description="Convert a .keras model (pruned or not) to a TFLite file. kerasprune "
-        "wrappers are stripped; weights with >= 30%% zeros are stored sparse.",
+        "wrappers are stripped; weights with >= 30 percent zeros are stored sparse.",
     )
     export.add_argument("model", help="path to a .keras file")
     export.add_argument("-o", "--output", required=True, help="path of the .tflite file to write")
-    export.add_argument("--quantize", choices=["float16", "dynamic", "int8"], default=None,
+    export.add_argument("--quantize", choices=QUANTIZE, default=None,
                         help="quantization (int8 needs --representative-data)")
-    export.add_argument("--representative-data", metavar="FILE.npy",
-                        help="input samples (batch axis first) to calibrate int8")
+    export.add_argument("--representative-data", metavar="FILE",
+                        help=f"input samples to calibrate int8: a .npy array (samples first) "
+                        f"or {LAYOUT} (x_train or x is used)")
     export.add_argument("--dense", action="store_true", help="do not encode sparse weights")
     add_import_option(export)
     export.set_defaults(run=run)
+    return export
 
 
-def run(args: argparse.Namespace) -> int:
-    import tflite_export
-
+def run(args: argparse.Namespace, console: Console) -> int:
     check_arguments(args)
-    representative = _load_array(args.representative_data) if args.representative_data else None
+    representative = None
+    if args.representative_data:
+        from kerasprune.cli.data import load_samples
+
+        representative = load_samples(args.representative_data)
     model = load_keras_model(args.model, args.imports)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", tflite_export.SparsityWarning)
-        content = tflite_export.convert(
-            model, sparse=not args.dense, quantize=args.quantize,
-            representative_data=representative,
-        )
+    from tflite_export.conversion import convert
+    from tflite_export.inspection import inspect
+
+    content = convert(model, sparse=not args.dense, quantize=args.quantize,
+                      representative_data=representative, verbose=console.progress)
     with open(args.output, "wb") as f:
         f.write(content)
-    report = tflite_export.inspect(content)
-    print(f"wrote {args.output}: {report.file_bytes:,} B (gzip {report.gzip_bytes:,} B); "
-          f"weights: {report.summary()}")
-    for w in caught:
-        if issubclass(w.category, tflite_export.SparsityWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
+    report = inspect(content)
+    text = (f"wrote {args.output}: {report.file_bytes:,} B (gzip {report.gzip_bytes:,} B); "
+            f"weights: {report.summary()}")
+    console.result(text, {"output": args.output, **report.to_dict()})
     return 0
 
 
@@ -60,21 +61,21 @@ def check_arguments(args: argparse.Namespace) -> None:
             "--representative-data calibrates --quantize int8 only; with "
             f"--quantize {args.quantize} it would be ignored. Add --quantize int8 or drop it."
         )
-    if args.representative_data and not os.path.isfile(args.representative_data):
-        raise FileNotFoundError(f"No file at --representative-data {args.representative_data!r}.")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"The folder of --output {args.output!r} does not exist.")
-
-
-def _load_array(path: str) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        array = error
-    if not isinstance(array, np.ndarray):
+    if args.quantize == "int8" and not args.representative_data:
         raise ValueError(
-            f"--representative-data {path!r} must be a .npy file holding one array "
-            f"(samples first). Received: {type(array).__name__}"
+            "--quantize int8 needs --representative-data (a few hundred input samples to "
+            "calibrate activation ranges, the representative_data of tflite_export.convert)."
         )
-    return array
+    check_output_file(args.output)
+
+
+def check_output_file(path: str, option: str = "--output") -> None:
+    """A file path whose folder exists and that is not a folder itself."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{option} {path!r} is a folder; give the path of a file to "
+                                "write.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"The folder of {option} {path!r} does not exist.")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"The folder of {option} {path!r} is not writable.")

@@ -17,20 +17,8 @@ def add_import_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_keras_model(path: str, imports: list[str]):
-    """Import `imports`, then load the model at `path` (kerasprune's classes registered)."""
-    import keras
-
-    import kerasprune  # noqa: F401  registers PruneWrapper and the patterns for loading
-    import kerasprune.tfmot  # noqa: F401  registers PruneLowMagnitude
-
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for name in imports:
-        try:
-            importlib.import_module(name)
-        except ImportError as error:
-            raise ImportError(f"--import {name}: {error}") from error
+def check_keras_file(path: str) -> None:
+    """Refuse a missing file, or one that is not a `.keras` archive, before importing Keras."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
     if not _is_keras_archive(path):
@@ -39,6 +27,25 @@ def load_keras_model(path: str, imports: list[str]):
             "config.json, and this one is not (corrupt, truncated, or another format such as "
             ".h5 or a SavedModel)."
         )
+
+
+def load_keras_model(path: str, imports: list[str]):
+    """Import `imports`, then load the model at `path` (kerasprune's classes registered)."""
+    check_keras_file(path)
+    import keras
+
+    import kerasprune
+    import kerasprune.tfmot  # noqa: F401  registers PruneLowMagnitude
+
+    kerasprune._load_api()  # registers PruneWrapper and the patterns for loading
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise ImportError(f"--import {name}: {error}") from error
     return keras.saving.load_model(path)
 
 

@@ -2,77 +2,103 @@
 
     kerasprune prune model.keras --recipe recipe.yaml --data data.npz -o out
 
-writes `out/pruned.keras` (the pruned model, masks included), `out/pruned.tflite`
-(converted by the recipe's `export` section), `out/report.md` (sparsity table, dense vs
-pruned TFLite table, plots), the plots as PNG, and `out/recipe.yaml` (the recipe it ran).
+writes `out/pruned.keras` (the pruned model, masks included), `out/shrunk.keras` when the
+recipe shrinks, `out/pruned.tflite` (what the recipe exports, converted by its `export`
+section), `out/report.md` (sparsity table, dense vs pruned TFLite table, plots), the plots
+as PNG, and `out/recipe.yaml` (the recipe it ran).
+
+Everything that can be checked is checked before training starts: the output folder,
+the recipe (its export settings included), the data file and its layout, the model file,
+the data's shape against the model's input, the recipe's layer selection against the model
+(`kerasprune.prune` runs before `fit`), and that the plots can be drawn.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-import numpy as np
+from kerasprune.cli.console import Console
+from kerasprune.cli.data import LAYOUT, load_data
+from kerasprune.cli.model_loading import add_import_option, check_keras_file, load_keras_model
+from kerasprune.cli.options import count
 
-from kerasprune.cli.model_loading import add_import_option, load_keras_model
 
-
-def add_parser(commands) -> None:
+def add_parser(commands) -> argparse.ArgumentParser:
     prune = commands.add_parser(
         "prune",
         help="prune a .keras model by a YAML recipe; write the model, TFLite file and report",
         description="Train MODEL with pruning as RECIPE describes (method, layers, training, "
-        "export), on the arrays of DATA (x_train, y_train, x_test, y_test; or x, y whose "
-        "last 20%% is the test split), and write pruned.keras, pruned.tflite, report.md with "
-        "its plots, and recipe.yaml into OUTPUT.",
+        f"shrink, export) on DATA ({LAYOUT}; x and y are split 80/20 into training and "
+        "test data), and write pruned.keras, pruned.tflite, report.md with its plots, and "
+        "recipe.yaml into the OUTPUT folder. Everything is checked before training.",
     )
     prune.add_argument("model", help="path to a .keras file (the dense model)")
     prune.add_argument("--recipe", required=True, metavar="RECIPE.yaml", help="the run")
     prune.add_argument("--data", required=True, metavar="DATA.npz", help="training/test arrays")
-    prune.add_argument("-o", "--output", required=True, help="folder to write into")
-    prune.add_argument("--runs", type=int, default=100,
-                       help="timed TFLite invokes per model in the report (default 100)")
-    prune.add_argument("--verbose", type=int, default=2, help="fit's verbosity (default 2)")
+    prune.add_argument("-o", "--output", required=True,
+                       help="folder to write into (created if missing)")
+    prune.add_argument("--runs", type=count("runs", 1), default=100,
+                       help="timed TFLite invokes per model and protocol in the report "
+                       "(default 100)")
     add_import_option(prune)
     prune.set_defaults(run=run)
+    return prune
 
 
-def run(args: argparse.Namespace) -> int:
-    from kerasprune.cli.run_report import write_run
+def run(args: argparse.Namespace, console: Console) -> int:
+    check_output_folder(args.output)
     from kerasprune.recipe import Recipe
 
-    recipe = Recipe.load(args.recipe)  # checked before anything is loaded or trained
-    (x, y), (x_test, y_test) = load_training_data(args.data)
+    recipe = Recipe.load(args.recipe)
+    (x, y), (x_test, y_test) = load_data(args.data).train_test()
+    check_keras_file(args.model)
+    _check_plotting()
     model = load_keras_model(args.model, args.imports)
-    pruned, callback, history = recipe.run(model, x, y, validation_data=(x_test, y_test),
-                                           verbose=args.verbose)
-    written = write_run(Path(args.output), recipe, model, pruned, callback, (x_test, y_test),
-                        train_samples=x, runs=args.runs)
-    print("wrote " + ", ".join(str(p) for p in written))
+    check_input_shape(model, x, args.data)
+    from kerasprune.cli.run_report import write_run
+
+    pruned, callback, _ = recipe.run(model, x, y, validation_data=(x_test, y_test),
+                                     verbose=console.progress)
+    summary = write_run(Path(args.output), recipe, model, pruned, callback, (x_test, y_test),
+                        train_samples=x, runs=args.runs, verbose=console.progress)
+    console.result(summary.text(), summary.facts())
     return 0
 
 
-def load_training_data(path: str):
-    """`((x_train, y_train), (x_test, y_test))` from an `.npz` file."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"No data file at --data {path!r}.")
+def check_output_folder(path: str) -> None:
+    """The output must be a folder (or not exist yet) under a writable parent."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            f"-o {path!r} is a file; kerasprune prune writes a folder of results "
+            "(pruned.keras, pruned.tflite, report.md, ...): give a folder path."
+        )
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise PermissionError(f"-o {path!r} cannot be created: {existing!r} is not a "
+                              "writable folder.")
+
+
+def check_input_shape(model, x, path: str) -> None:
+    """Refuse data whose sample shape differs from a single-input model's input."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1 or not hasattr(x, "shape"):
+        return
+    expected = tuple(inputs[0].shape[1:])
+    fits = len(expected) == x.ndim - 1 and all(
+        e is None or e == a for e, a in zip(expected, x.shape[1:]))
+    if not fits:
+        wanted = ", ".join("None" if e is None else str(e) for e in expected)
+        raise ValueError(f"--data {path!r}: model '{model.name}' takes inputs of shape "
+                         f"(batch, {wanted}). Received: samples of shape {x.shape}")
+
+
+def _check_plotting() -> None:
     try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"--data {path!r} is not a .npz file: {error}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"--data {path!r} must be a .npz file of named arrays, not a single "
-                         ".npy array.")
-    with data:
-        names = set(data.files)
-        if {"x_train", "y_train", "x_test", "y_test"} <= names:
-            return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
-        if {"x", "y"} <= names:
-            x, y = data["x"], data["y"]
-            cut = len(x) * 4 // 5
-            if not 0 < cut < len(x) or len(y) != len(x):
-                raise ValueError(f"--data {path!r}: x and y must hold the same number (>= 2) "
-                                 f"of samples; found {len(x)} and {len(y)}.")
-            return (x[:cut], y[:cut]), (x[cut:], y[cut:])
-    raise ValueError(f"--data {path!r} must hold arrays x_train, y_train, x_test, y_test (or x "
-                     f"and y); found {sorted(names)}")
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"kerasprune prune draws its report's plots with matplotlib, "
+                          f"which cannot be imported ({error}): pip install matplotlib") from None

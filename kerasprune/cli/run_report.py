@@ -2,79 +2,136 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 import warnings
 from pathlib import Path
 
 
-def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_samples,
-              runs: int = 100) -> list[Path]:
-    """Write the outputs of a pruning run into `out`; returns the paths written."""
-    import tflite_export
+@dataclasses.dataclass
+class RunSummary:
+    """The facts of a pruning run, printed as text or JSON by the command."""
 
-    from kerasprune import plot, sparsity_report
+    written: list
+    method: str
+    sparsity: float
+    model_sparsity: float
+    accuracy: float | None
+    theoretical_speedup: float
+    shrunk: bool
+    weights: str
+    comparison: object
+
+    def facts(self) -> dict:
+        return {
+            "written": [str(p) for p in self.written], "method": self.method,
+            "sparsity": self.sparsity, "model_sparsity": self.model_sparsity,
+            "accuracy": self.accuracy, "theoretical_speedup": self.theoretical_speedup,
+            "shrunk": self.shrunk, "tflite_weights": self.weights,
+            "tflite": self.comparison.to_dict(),
+        }
+
+    def text(self) -> str:
+        accuracy = "" if self.accuracy is None else f"; Keras test accuracy {self.accuracy:.4f}"
+        row = self.comparison["pruned"]
+        return "\n".join([
+            f"{self.method}: {self.sparsity:.2%} of the prunable weights pruned{accuracy}",
+            f"theoretical speed-up {self.theoretical_speedup:.2f}x (dense / remaining "
+            "multiply-accumulates" + (", after shrink)" if self.shrunk else ")"),
+            f"TFLite speed-up vs dense: {self.comparison.speedup('pruned', 'interleaved'):.2f}x "
+            f"interleaved, {self.comparison.speedup('pruned', 'blocked'):.2f}x blocked; "
+            f"file {row.file_bytes:,} B ({row.file_bytes / self.comparison.rows[0].file_bytes:.3f}"
+            f" of dense); weights: {self.weights}",
+            "wrote " + ", ".join(str(p) for p in self.written),
+        ])
+
+
+def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_samples,
+              runs: int = 100, verbose: int = 0) -> RunSummary:
+    """Write the outputs of a pruning run into `out`; returns what the command prints."""
+    from tflite_export.comparison import compare
+    from tflite_export.conversion import convert
+    from tflite_export.inspection import inspect
+
+    from kerasprune import plot
+    from kerasprune.core.report import sparsity_report
 
     out.mkdir(parents=True, exist_ok=True)
     x_test, y_test = test_data
-    paths = {name: out / name for name in (
-        "pruned.keras", "pruned.tflite", "recipe.yaml", "schedule.png", "layer_sparsity.png",
-        "comparison.png", "report.md")}
+    exported = recipe.exported_model(pruned)
+    paths = {"pruned.keras": out / "pruned.keras"}
     pruned.save(paths["pruned.keras"])
+    if recipe.shrink:
+        paths["shrunk.keras"] = out / "shrunk.keras"
+        exported.save(paths["shrunk.keras"])
     export = recipe.export
     representative = train_samples[:100] if export["quantize"] == "int8" else None
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", tflite_export.SparsityWarning)
-        content = tflite_export.convert(pruned, sparse=export["sparse"],
-                                        quantize=export["quantize"],
-                                        representative_data=representative)
+        warnings.simplefilter("always")
+        content = convert(exported, sparse=export["sparse"], quantize=export["quantize"],
+                          representative_data=representative, verbose=verbose)
+    for warning in caught:  # shown by the command, and kept in the report
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
+    paths["pruned.tflite"] = out / "pruned.tflite"
     paths["pruned.tflite"].write_bytes(content)
+    paths["recipe.yaml"] = out / "recipe.yaml"
     recipe.save(paths["recipe.yaml"])
-    comparison = tflite_export.compare({"dense": dense, "pruned": content}, x_test, y_test,
-                                       runs=runs, warmup=min(10, runs))
-    figures = {"schedule.png": plot.schedule(callback),
-               "layer_sparsity.png": plot.layer_sparsity(pruned),
+    comparison = compare({"dense": dense, "pruned": content}, x_test, y_test,
+                         runs=runs, warmup=min(10, runs), verbose=verbose)
+    figures = {"layer_sparsity.png": plot.layer_sparsity(pruned),
                "comparison.png": plot.tflite_comparison(comparison)}
+    if callback is not None:
+        figures["schedule.png"] = plot.schedule(callback)
     for name, figure in figures.items():
+        paths[name] = out / name
         figure.savefig(paths[name], dpi=100)
-    accuracy = pruned.evaluate(x_test, y_test, verbose=0, return_dict=True).get("accuracy")
-    notes = [str(w.message) for w in caught
-             if issubclass(w.category, tflite_export.SparsityWarning)]
-    paths["report.md"].write_text(_report(recipe, sparsity_report(pruned), comparison,
-                                          accuracy, tflite_export.inspect(content), notes))
-    return list(paths.values())
+    report = sparsity_report(pruned)
+    speedup = (sparsity_report(exported, baseline=dense) if recipe.shrink else report).speedup
+    evaluated = pruned.evaluate(x_test, y_test, verbose=0, return_dict=True)
+    summary = RunSummary(
+        [], recipe.method, report.total, report.model_sparsity, evaluated.get("accuracy"),
+        speedup, recipe.shrink, inspect(content).summary(), comparison)
+    paths["report.md"] = out / "report.md"
+    notes = [str(w.message) for w in caught]
+    paths["report.md"].write_text(_report(recipe, report, summary, sorted(figures), notes))
+    summary.written = list(paths.values())
+    return summary
 
 
-def _report(recipe, report, comparison, accuracy, inspection, notes) -> str:
+def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list[str]) -> str:
     command = " ".join(shlex.quote(a) for a in ["kerasprune", *sys.argv[1:]])
-    target = recipe.callback.get("target_sparsity")
+    target = recipe.callback.get("target_sparsity", recipe.callback.get("sparsity"))
+    comparison = summary.comparison
     lines = [
         "# kerasprune prune report",
         "",
         f"Command: `{command}`  ",
-        f"Method: `{recipe.method}`, target sparsity {target}; the recipe that ran is "
-        "[recipe.yaml](recipe.yaml).",
+        f"Method: `{recipe.method}`, target sparsity {target}"
+        + ("; the pruned channels were removed (`shrink`)" if recipe.shrink else "")
+        + "; the recipe that ran is [recipe.yaml](recipe.yaml).",
         "",
         "## Sparsity",
         "",
         f"Reached {report.total:.2%} of the prunable weights "
         f"({report.model_sparsity:.2%} of all weights)"
-        + (f"; Keras test accuracy of the pruned model {accuracy:.4f}." if accuracy is not None
-           else "."),
+        + (f"; Keras test accuracy of the pruned model {summary.accuracy:.4f}."
+           if summary.accuracy is not None else "."),
+        f"Theoretical speed-up {summary.theoretical_speedup:.2f}x (dense / remaining "
+        "multiply-accumulates).",
         "",
         "```",
         str(report),
         "```",
         "",
-        "![sparsity per weight](layer_sparsity.png)",
-        "",
-        "![schedule](schedule.png)",
-        "",
+        *[f"![{name[:-4]}]({name})\n" for name in figures if name != "comparison.png"],
         "## TFLite: dense vs pruned",
         "",
         comparison.to_markdown(),
         "",
-        f"pruned.tflite weights: {inspection.summary()}.",
+        f"pruned.tflite weights: {summary.weights} (DENSIFY weights are expanded at load "
+        "time and run at dense speed; only a sparse kernel or removed channels run faster).",
         *[f"warning: {n}" for n in notes],
         "",
         "![dense vs pruned](comparison.png)",

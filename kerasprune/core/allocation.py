@@ -38,18 +38,21 @@ def floor_weights(counts: np.ndarray, sparsity: float, min_densities: np.ndarray
     return floors if floors.sum() <= budget else np.minimum(wanted, share)
 
 
-def erk_kept(shapes: list[tuple[int, ...]], budget: int, lower: np.ndarray,
-             upper: np.ndarray) -> np.ndarray:
-    """Weights each tensor keeps under ERK so that they keep `budget` in total.
+def erk_kept(factors, budget: int, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Weights each part keeps under ERK so that they keep `budget` in total.
 
-    Tensor `t` keeps `clip(eps * sum(shape_t), lower[t], upper[t])`, with `eps` solved so
-    the total is `budget` (then rounded to integers by largest remainders). `upper` is the
-    tensor's size (density capped at 1) or its alive weights when masks only grow.
+    Part `t` keeps `clip(eps * factors[t], lower[t], upper[t])`, with `eps` solved so the
+    total is `budget` (then rounded to integers by largest remainders). A weight tensor's
+    factor is the sum of its dims (`erk_factor`): its density is proportional to the sum
+    of its dims over their product. `upper` is the part's size (density capped at 1) or
+    its alive weights when masks only grow.
 
     Example:
 
     >>> import numpy as np
-    >>> erk_kept([(100, 10), (10, 10)], 300, np.zeros(2, int), np.array([1000, 100])).tolist()
+    >>> shapes = [(100, 10), (10, 10)]
+    >>> erk_kept([erk_factor(s) for s in shapes], 300, np.zeros(2, int),
+    ...          np.array([1000, 100])).tolist()
     [254, 46]
     """
     lower = np.asarray(lower, np.int64)
@@ -58,7 +61,7 @@ def erk_kept(shapes: list[tuple[int, ...]], budget: int, lower: np.ndarray,
         return lower
     if budget >= upper.sum():
         return upper
-    weights = np.array([float(sum(s)) for s in shapes])
+    weights = np.asarray(factors, dtype=np.float64)
     kept = _solve_eps(weights, budget, lower, upper)
     whole = np.floor(kept).astype(np.int64)
     order = np.argsort(-(kept - whole), kind="stable")
@@ -68,6 +71,11 @@ def erk_kept(shapes: list[tuple[int, ...]], budget: int, lower: np.ndarray,
         if whole[t] < upper[t]:
             whole[t] += 1
     return whole
+
+
+def erk_factor(shape: tuple[int, ...]) -> float:
+    """The ERK factor of a weight tensor: the sum of its dims."""
+    return float(sum(shape))
 
 
 def _solve_eps(weights: np.ndarray, budget: int, lower: np.ndarray,

@@ -5,7 +5,7 @@ channel criterion and SNIP need loss gradients, APoZ and the mean-activation cri
 need the outputs of the pruned layers, RigL regrows where the dense gradient is largest.
 A `CriterionData` holds a fixed sample and computes, on demand, what the model's
 patterns declare they need (`needs_gradients`, `needs_activations`); a pruning callback
-given `importance=` passes it to `update_masks(gradients=..., activations=...)`. Nothing
+given `data=` passes it to `update_masks(gradients=..., activations=...)`. Nothing
 is written onto the patterns.
 """
 
@@ -114,7 +114,7 @@ def channel_activity(
 class CriterionData:
     """A fixed data sample from which criteria get gradients and activations on demand.
 
-    Pass it as `importance=` to a pruning callback (or as `data=` to `one_shot_prune`):
+    Pass it as `data=` to a pruning callback or to `one_shot_prune`:
     right before each mask update it computes what the model's patterns need, the loss
     gradients (Taylor, SNIP; RigL's regrowth) and the per-channel activity of the pruned
     layers' outputs (APoZ, mean activation).

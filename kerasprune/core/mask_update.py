@@ -1,44 +1,144 @@
-"""`update_masks(model, sparsity)`: recompute every mask of a model by magnitude.
+"""The one place masks are written: `update(model, selector)` and `update_masks`.
 
-This is what the callbacks call. It checks the request (`check_pruning_request`: targets,
-NaN/Inf weights) before any mask changes, gathers the model's pruned weights into pruning
-sets by scope (in layer scope each weight tensor on its own; one set per model-wide scope:
-global, LAMP, ERK), shares the target with `kerasprune.core.allocation` (floors, ERK),
-asks `kerasprune.core.selection` for the pruned groups and hands the masks to the
-wrappers one at a time, which apply them.
+A pruning policy supplies a `kerasprune.core.selectors.Selector` (which groups to prune:
+magnitude to a target in each scope, a threshold, drop-and-regrow, per-layer targets,
+channel groups); this module checks the request before any mask changes
+(`check_pruning_request`: targets, NaN/Inf weights), writes the masks the selector yields
+one wrapper at a time (`write_masks`, which also zeroes the weights they prune and gives
+each normalization follower its leader's channels) and returns a `MaskRecord`: what the
+callbacks log. `update_masks(model, sparsity)` is the common call: magnitude to a target.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Iterable, Mapping
 
 import keras
 import numpy as np
 
-from kerasprune.core.allocation import erk_kept, floor_weights, lamp_scores
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.prune_wrapper import ALLOCATED_SCOPES
-from kerasprune.core.selection import PruningSet
+from kerasprune.core.scopes import layer_target
+from kerasprune.core.selectors import LayerTargets, Selector, ToTarget
 from kerasprune.core.validation import check_finite_weights, check_sparsity
 
 
-def layer_target(wrapper, sparsity: float, final_sparsity: float) -> float:
-    """The sparsity a wrapper should have when the model-wide target is `sparsity`.
+@dataclass(frozen=True)
+class MaskRecord:
+    """What one mask update did.
 
-    A wrapper with an absolute `sparsity_override` reaches it when the model reaches
-    `final_sparsity`, and follows the schedule proportionally before that; a wrapper with
-    a `sparsity_scale` gets that multiple of the model-wide target (`check_pruning_request`
-    refuses a result of 1 or more).
+    Attributes:
+        sparsity: the fraction of zeros in every pruned weight of the model after it
+            (normalization followers not counted).
+        layers: the names of the layers whose masks were written.
+        empty: `layer/weight` of the written weights left with no weight at all.
+        selector: the selector that chose the masks.
     """
-    if wrapper.sparsity_override is not None:
-        if final_sparsity <= 0:
-            return 0.0
-        return wrapper.sparsity_override * sparsity / final_sparsity
-    if wrapper.sparsity_scale is not None:
-        return wrapper.sparsity_scale * sparsity
-    return sparsity
+
+    sparsity: float
+    layers: tuple[str, ...] = ()
+    empty: tuple[str, ...] = ()
+    selector: Selector | None = None
+
+
+def update(model, selector: Selector, sparsity: float = 0.0,
+           final_sparsity: float | None = None) -> MaskRecord:
+    """Write the masks `selector` chooses for `model`'s pruned layers; return the record.
+
+    Everything `check_pruning_request` refuses is refused before any mask changes.
+
+    Args:
+        model: a model holding `PruneWrapper` layers.
+        selector: a `kerasprune.core.selectors.Selector`.
+        sparsity: the model-wide target now, in [0, 1).
+        final_sparsity: the target at the end of pruning (per-layer overrides ramp
+            toward it); defaults to `sparsity`.
+
+    Example:
+
+    >>> import keras, kerasprune
+    >>> from kerasprune.core.selectors import ToTarget
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
+    ...                                            keras.layers.Dense(4, name="d")]))
+    >>> record = update(model, ToTarget(), 0.5)
+    >>> record.sparsity, record.layers
+    (0.5, ('d',))
+    """
+    final = sparsity if final_sparsity is None else final_sparsity
+    wrappers = check_pruning_request(model, sparsity, final)
+    leaders = [w for w in wrappers if w.follows is None]
+    return write_masks(selector.select(model, leaders, float(sparsity), float(final)),
+                       wrappers=wrappers, selector=selector)
+
+
+def write_masks(choices: Iterable | Mapping, *, wrappers: list | None = None,
+                selector: Selector | None = None) -> MaskRecord:
+    """Write new masks (and zero the weights they prune), one wrapper at a time.
+
+    Args:
+        choices: `(wrapper, masks)` or `(wrapper, masks, values)` items, or a dict
+            `{wrapper: masks}`: one mask per pruned weight of the wrapper, in the order
+            of `wrapper.pruned_weights`; `values` (optional) are new values for those
+            weights, set before the masks apply.
+        wrappers: every `PruneWrapper` of the model: the normalization followers of the
+            written layers get their leader's channels, and the record's sparsity counts
+            them all. Default: the written wrappers.
+        selector: recorded in the `MaskRecord`.
+    """
+    items = choices.items() if isinstance(choices, Mapping) else choices
+    written, empty, nonzeros = [], [], {}
+    for wrapper, masks, *values in items:
+        _assign(wrapper, masks, values[0] if values else None)
+        written.append(wrapper)
+        for weight, mask in zip(wrapper.pruned_weights, masks):
+            nonzeros[id(weight)] = int(np.count_nonzero(mask))
+            if not nonzeros[id(weight)]:
+                empty.append(f"{wrapper.layer.name}/{weight.name}")
+    wrappers = written if wrappers is None else wrappers
+    leaders = {w.layer.name: w for w in written}
+    for follower in wrappers:
+        if follower.follows in leaders:
+            _assign(follower, _follower_masks(follower, leaders[follower.follows]), None)
+    if empty:
+        warnings.warn(
+            f"These weights are now fully pruned: {empty}; their layers' outputs no longer "
+            "depend on their inputs. Lower the target, give those layers a "
+            "`sparsity_overrides` entry, raise `min_density` in kerasprune.prune, or use "
+            "scope='erk' or 'lamp'.",
+            stacklevel=user_stacklevel(),
+        )
+    return MaskRecord(sparsity=overall_sparsity(wrappers, nonzeros),
+                      layers=tuple(w.layer.name for w in written), empty=tuple(empty),
+                      selector=selector)
+
+
+def _assign(wrapper, masks, values) -> None:
+    """The one assignment of mask variables: checked shapes, then the weights re-masked."""
+    if len(masks) != len(wrapper.masks):
+        raise ValueError(
+            f"Expected {len(wrapper.masks)} masks for layer '{wrapper.layer.name}'. "
+            f"Received: {len(masks)} masks"
+        )
+    for weight, mask, value in zip(wrapper.pruned_weights, wrapper.masks, masks):
+        if tuple(np.shape(value)) != tuple(mask.shape):
+            raise ValueError(
+                f"Mask for '{weight.path}' must have shape {tuple(mask.shape)}. "
+                f"Received: shape {tuple(np.shape(value))}"
+            )
+    for weight, new in zip(wrapper.pruned_weights, values or ()):
+        weight.assign(np.asarray(new).astype(weight.dtype))
+    for mask, value in zip(wrapper.masks, masks):
+        mask.assign(np.asarray(value).astype(mask.dtype))
+    wrapper.apply_masks()
+
+
+def _follower_masks(follower, leader) -> list[np.ndarray]:
+    """A follower's masks (a normalization after a channel-pruned layer): the output
+    channels its leader keeps."""
+    kept = ~leader.pattern.pruned_groups(np.asarray(leader.masks[-1]))
+    return [np.broadcast_to(kept, m.shape).astype(np.asarray(m).dtype) for m in follower.masks]
 
 
 def update_masks(
@@ -94,9 +194,6 @@ def update_masks(
     >>> round(kerasprune.update_masks(pruned, 0.25, masks_only_grow=False), 2)
     0.25
     """
-    final = sparsity if final_sparsity is None else final_sparsity
-    wrappers = check_pruning_request(model, sparsity, final)
-    sparsity = float(sparsity)
     if not isinstance(masks_only_grow, bool):
         raise TypeError(
             "`masks_only_grow` must be True or False. "
@@ -107,87 +204,9 @@ def update_masks(
             "`gradients` must be a dict {weight path: [gradient per batch]} or None. "
             f"Received: gradients of type {type(gradients).__name__}"
         )
-    followers = [w for w in wrappers if w.follows is not None]
-    wrappers = [w for w in wrappers if w.follows is None]
-    counts, empty = np.zeros(2, dtype=np.int64), []
-    joint = [w for w in wrappers if w.pattern.selects_over_model]
-    if joint:
-        counts += _prune_over_model(model, joint, sparsity, float(final), gradients, activations)
-    alone = [w for w in wrappers if not w.pattern.selects_over_model]
-    for scope, members, target in _pruning_sets(alone, sparsity, float(final)):
-        pruning_set = PruningSet(members, gradients, activations=activations,
-                                 masks_only_grow=masks_only_grow,
-                                 transform=lamp_scores if scope == "lamp" else None)
-        counts += _prune(pruning_set, scope, target, empty)
-    update_followers(followers, {w.layer.name: w for w in wrappers})
-    if empty:
-        warnings.warn(
-            f"update_masks: these weights are fully pruned: {empty}; their layers' outputs "
-            "no longer depend on their inputs. Lower the target, give those layers a "
-            "`sparsity_overrides` entry, raise `min_density` in kerasprune.prune, or use "
-            "scope='erk' or 'lamp'.",
-            stacklevel=user_stacklevel(),
-        )
-    return float(counts[1] / counts[0]) if counts[0] else 0.0
-
-
-def _pruning_sets(wrappers: list, sparsity: float, final: float) -> list[tuple[str, list, float]]:
-    """`(scope, members, target)` for each set of wrappers pruned together."""
-    sets, shared = [], set()
-    for scope in ALLOCATED_SCOPES:
-        members = [w for w in wrappers if w.scope == scope and w.sparsity_override is None
-                   and w.sparsity_scale is None]
-        shared.update(id(w) for w in members)
-        sets += [(scope, members, sparsity)] if members else []
-    sets += [("layer", [w], layer_target(w, sparsity, final))
-             for w in wrappers if id(w) not in shared]
-    return sets
-
-
-def _prune_over_model(model, wrappers: list, sparsity: float, final: float, gradients,
-                      activations) -> np.ndarray:
-    """Assign the masks a model-wide pattern (coupled channel groups) chooses for
-    `wrappers`; returns `[weights, pruned weights]` of their pruned tensors."""
-    masks = wrappers[0].pattern.masks_for_model(model, wrappers, sparsity, final, gradients,
-                                                activations)
-    counts = np.zeros(2, dtype=np.int64)
-    for wrapper, wrapper_masks in zip(wrappers, masks):
-        wrapper.assign_masks(wrapper_masks)
-        for mask in wrapper_masks:
-            counts += [np.size(mask), np.size(mask) - np.count_nonzero(mask)]
-    return counts
-
-
-def _prune(pruning_set: PruningSet, scope: str, target: float, empty: list) -> np.ndarray:
-    """Select and assign the masks of one set; returns `[weights, pruned weights]` and
-    appends the names of the tensors left with no weight to `empty`."""
-    pruned = _select(pruning_set, scope, target)
-    pruning_set.release_scores()
-    for wrapper, masks in pruning_set.masks(pruned):
-        wrapper.assign_masks(masks)
-    counts = pruning_set.weight_counts()
-    kept = pruning_set.weight_counts(pruned)
-    empty += [_tensor_name(*pruning_set.tensors[t]) for t in np.flatnonzero(kept == 0)]
-    return np.array([counts.sum(), (counts - kept).sum()], dtype=np.int64)
-
-
-def _select(pruning_set: PruningSet, scope: str, target: float) -> np.ndarray:
-    if scope == "layer":
-        return pruning_set.select_each([target] * len(pruning_set.tensors))
-    counts = pruning_set.weight_counts()
-    densities = np.array([w.min_density for w, _ in pruning_set.tensors], dtype=np.float64)
-    floors = floor_weights(counts, target, densities)
-    if scope != "erk":
-        return pruning_set.select(target, floors)
-    alive = pruning_set.weight_counts(pruning_set.already)
-    shapes = [tuple(w.pruned_weights[i].shape) for w, i in pruning_set.tensors]
-    budget = int(counts.sum()) - int(round(target * int(counts.sum())))
-    kept = erk_kept(shapes, budget, np.minimum(floors, alive), alive)
-    return pruning_set.select_each((counts - kept) / np.maximum(counts, 1))
-
-
-def _tensor_name(wrapper, index: int) -> str:
-    return f"{wrapper.layer.name}/{wrapper.pruned_weights[index].name}"
+    selector = ToTarget(gradients=gradients, activations=activations,
+                        masks_only_grow=masks_only_grow)
+    return update(model, selector, sparsity, final_sparsity).sparsity
 
 
 def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list:
@@ -253,7 +272,8 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
     return wrappers
 
 
-def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None = None) -> None:
+def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None = None,
+                       model=None) -> MaskRecord:
     """Recompute the masks of some wrappers, each pruned on its own to its own target.
 
     For policies where every layer follows its own schedule (`kerasprune.tfmot`); the
@@ -262,6 +282,7 @@ def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None
     Args:
         targets: `{PruneWrapper: sparsity in [0, 1)}`.
         gradients: as for `update_masks`.
+        model: the model holding them (its sparsity goes into the record).
 
     Example:
 
@@ -269,36 +290,32 @@ def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None
     >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
     ...     keras.layers.Dense(4, name="a"), keras.layers.Dense(4, name="b")]))
     >>> a, b = kerasprune.prune_wrappers(model)
-    >>> update_layer_masks({a: 0.75})
+    >>> update_layer_masks({a: 0.75}, model=model).layers
+    ('a',)
     >>> a.sparsity, b.sparsity
     (0.75, 0.0)
     """
-    targets = {wrapper: check_sparsity("sparsity", t) for wrapper, t in targets.items()}
-    check_finite_weights(targets)
-    empty: list = []
-    for wrapper, target in targets.items():
-        _prune(PruningSet([wrapper], gradients), "layer", target, empty)
+    selector = LayerTargets(targets, gradients=gradients)
+    check_finite_weights(selector.targets)
+    wrappers = prune_wrappers(model) if model is not None else list(selector.targets)
+    return write_masks(selector.select(model, wrappers, 0.0, 0.0), wrappers=wrappers,
+                       selector=selector)
 
 
-def update_followers(followers: list, leaders: dict) -> None:
-    """Give each follower (a normalization after a channel-pruned layer) the output
-    channels its leader keeps; `leaders` maps layer names to their wrappers."""
-    for follower in followers:
-        leader = leaders[follower.follows]  # checked by `check_pruning_request`
-        kept = ~leader.pattern.pruned_groups(np.asarray(leader.masks[-1]))
-        follower.assign_masks([
-            np.broadcast_to(kept, m.shape).astype(np.asarray(m).dtype) for m in follower.masks
-        ])
+def overall_sparsity(wrappers: list, nonzeros: Mapping[int, int] | None = None) -> float:
+    """Fraction of zeros in the masks of all `wrappers` together (followers not counted).
 
-
-def overall_sparsity(wrappers: list) -> float:
-    """Fraction of zeros in the masks of all `wrappers` together (followers not counted)."""
+    `nonzeros` gives the nonzero count of some masks already counted, by `id` of their
+    weight, so that they are not read again.
+    """
+    nonzeros = nonzeros or {}
     total = zeros = 0
     for wrapper in wrappers:
         if wrapper.follows is not None:
             continue
-        for mask in wrapper.masks:
-            m = np.asarray(mask)
-            total += m.size
-            zeros += int(m.size - np.count_nonzero(m))
+        for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
+            size = int(np.prod(mask.shape))
+            kept = nonzeros.get(id(weight))
+            total += size
+            zeros += size - (int(np.count_nonzero(np.asarray(mask))) if kept is None else kept)
     return zeros / total if total else 0.0

@@ -19,30 +19,29 @@ from kerasprune.core.wrapping import prune
 CRITERIA = ("magnitude", "snip")
 
 
-def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global",
-                   criterion: str | None = None,
+def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None = None,
                    data: "tuple | CriterionData | None" = None,
                    **prune_kwargs) -> keras.Model:
     """Prune `model` once to `sparsity`, for users who retrain (or train) their own way.
 
-    A plain model is copied with `kerasprune.prune(model, scope=scope, **prune_kwargs)`
-    (the input stays untouched) and the copy is pruned. A model that already holds
+    A plain model is copied with `kerasprune.prune(model, **prune_kwargs)` (the input
+    stays untouched; the same defaults, `scope="layer"` among them) and the copy is
+    pruned. A model that already holds
     `PruneWrapper` layers is pruned in place (masks only grow) and returned; its wrappers'
     own scope and options apply. The masks stay hard during later training.
 
     Args:
         model: a plain Keras model, or one returned by `kerasprune.prune`.
         sparsity: target sparsity of the pruned weights, in [0, 1).
-        scope: `"global"` (one magnitude threshold, as in IMP and SNIP), `"layer"`,
-            `"lamp"` or `"erk"` (see `kerasprune.prune`).
         criterion: `"magnitude"` (the default) or `"snip"`: each weight scored by
             `|g * w|`, with `g` the gradient of `model`'s compiled loss on `data`
             (SNIP, Lee et al. 2019, for pruning at initialization). A plain model only:
             its wrappers get the `Unstructured("snip")` pattern.
         data: `(x, y)` (or a `kerasprune.CriterionData`): the sample that SNIP and the
             other data-driven criteria of the model's patterns are computed on.
-        **prune_kwargs: other `kerasprune.prune` options (`layers`, `exclude`,
-            `sparsity_overrides`, `block_shape`, `pattern`).
+        **prune_kwargs: `kerasprune.prune`'s options (`scope`: `"global"` is one
+            threshold, as in IMP and SNIP; `layers`, `exclude`, `sparsity_overrides`,
+            `block_shape`, `pattern`, ...).
 
     Returns:
         The pruned, pruning-ready model (strip it with `kerasprune.strip` to export). A
@@ -54,7 +53,8 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global"
     >>> import keras, numpy as np, kerasprune
     >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16),
     ...                           keras.layers.Dense(4)])
-    >>> kerasprune.sparsity_report(kerasprune.one_shot_prune(model, 0.75)).total
+    >>> pruned = kerasprune.one_shot_prune(model, 0.75, scope="global")
+    >>> kerasprune.sparsity_report(pruned).total
     0.75
     >>> model.compile(loss="mse")
     >>> x, y = np.ones((32, 8)), np.zeros((32, 4))
@@ -67,7 +67,7 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global"
     check_choice("criterion", criterion, (None, *CRITERIA))
     data = _as_criterion_data(data)
     if not prune_wrappers(model):
-        pruned = _pruned_copy(model, scope, criterion, prune_kwargs)
+        pruned = _pruned_copy(model, criterion, prune_kwargs)
     elif prune_kwargs or criterion == "snip":
         raise ValueError(
             "The model is already pruning-ready; its wrappers carry the pruning options and "
@@ -85,14 +85,14 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, scope: str = "global"
     return pruned
 
 
-def _pruned_copy(model, scope, criterion, prune_kwargs) -> keras.Model:
+def _pruned_copy(model, criterion, prune_kwargs) -> keras.Model:
     if criterion == "snip":
         if "pattern" in prune_kwargs or "block_shape" in prune_kwargs:
             raise ValueError(
                 "criterion='snip' prunes single weights: give no `pattern` or `block_shape`."
             )
         prune_kwargs = {**prune_kwargs, "pattern": Unstructured("snip")}
-    pruned = prune(model, scope=scope, **prune_kwargs)
+    pruned = prune(model, **prune_kwargs)
     if "gradients" in needed_data(pruned):
         if getattr(model, "loss", None) is None:
             raise ValueError(

@@ -74,13 +74,14 @@ class MaskPattern:
         return self.group_scores(mask)[0] == 0
 
     #: True for patterns whose groups span layers (channels coupled through the model
-    #: graph): `update_masks` hands all their wrappers to `masks_for_model` at once.
+    #: graph): `ToTarget` hands all their wrappers to `select_over_model` at once.
     selects_over_model = False
 
-    def masks_for_model(self, model, wrappers: list, sparsity: float,
-                        final_sparsity: float | None = None, gradients=None,
-                        activations=None) -> list:
-        """New masks for `wrappers` of `model`, one list per wrapper (see above)."""
+    def select_over_model(self, model, wrappers: list, sparsity: float, final: float,
+                          selector):
+        """Yield `(wrapper, masks)` for `wrappers` of `model`, chosen together for the
+        model-wide target `sparsity` (`final`: the target at the end of pruning), with the
+        criterion data and options of `selector` (a `ToTarget`)."""
         raise NotImplementedError
 
     def weight_names(self, layer) -> list[str] | None:
@@ -110,7 +111,7 @@ class Unstructured(MaskPattern):
 
     Args:
         criterion: `"magnitude"` or `"snip"` (needs loss gradients: `data=` of
-            `one_shot_prune`, or `importance=CriterionData(x, y)` on a callback).
+            `one_shot_prune`, or `data=CriterionData(x, y)` on a callback).
 
     Example:
 
@@ -141,7 +142,7 @@ class Unstructured(MaskPattern):
                 raise ValueError(
                     "The 'snip' criterion needs the loss gradients of the weight (each of "
                     f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
-                    "one_shot_prune or `importance=kerasprune.CriterionData(x, y)` to the "
+                    "one_shot_prune or `data=kerasprune.CriterionData(x, y)` to the "
                     "pruning callback."
                 )
             scores = np.abs(weight * np.sum(gradients, axis=0)).ravel()

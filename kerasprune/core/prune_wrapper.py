@@ -17,6 +17,8 @@ from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.group_lasso import AddedPenalty, GroupLasso
 from kerasprune.core.mask_constraint import MaskConstraint, apply_mask
+from kerasprune.core.pruning_state import PruningState
+from kerasprune.core.scopes import ALLOCATED_SCOPES
 from kerasprune.core.registry import (
     HOW_TO_MAKE_PRUNABLE,
     named_variables,
@@ -31,9 +33,7 @@ from kerasprune.core.validation import (
 )
 
 #: Where a wrapper's target comes from: itself, or a set shared by every wrapper of a scope.
-SCOPES = ("layer", "global", "erk", "lamp")
-#: The scopes that share the model-wide target among their wrappers.
-ALLOCATED_SCOPES = ("global", "erk", "lamp")
+SCOPES = ("layer", *ALLOCATED_SCOPES)
 #: Default `min_density`: every pruned tensor keeps at least 1% of its weights.
 DEFAULT_MIN_DENSITY = 0.01
 #: Mask storage: None (the weight's own dtype, the default) or "uint8" (1 byte per weight).
@@ -78,8 +78,6 @@ class PruneWrapper(keras.layers.Wrapper):
         pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
         penalty: strength of a `kerasprune.GroupLasso` penalty over the pattern's groups
             added to each pruned weight's regularizer (L1 when unstructured), or None.
-        pruning_state: a callback's resume state (`kerasprune.core.pruning_state`),
-            set by the callbacks on the model's first wrapper; not for users.
 
     Example:
 
@@ -104,7 +102,6 @@ class PruneWrapper(keras.layers.Wrapper):
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
         penalty: float | None = None,
-        pruning_state: keras.layers.Layer | dict | None = None,
         **kwargs,
     ):
         check_backend()
@@ -131,10 +128,6 @@ class PruneWrapper(keras.layers.Wrapper):
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.penalty = check_positive("penalty", penalty, optional=True)
-        if isinstance(pruning_state, dict):
-            pruning_state = keras.saving.deserialize_keras_object(pruning_state)
-        if pruning_state is not None:
-            self.pruning_state = pruning_state
         self.pruned_weights: list = []
         self.masks: list = []
         if self._layer_has_state():
@@ -153,10 +146,18 @@ class PruneWrapper(keras.layers.Wrapper):
             self._attach_masks()
 
     def get_build_config(self):
-        # The wrapped layer's own build config: it knows how to rebuild itself.
-        return {"layer": self.layer.get_build_config()}
+        # The wrapped layer's own build config: it knows how to rebuild itself. A
+        # callback's resume state held here is rebuilt from its spec before the weights
+        # (its values) are loaded.
+        config = {"layer": self.layer.get_build_config()}
+        state = getattr(self, "pruning_state", None)
+        if state is not None:
+            config["pruning_state"] = state.spec
+        return config
 
     def build_from_config(self, config):
+        if config and "pruning_state" in config:
+            PruningState(config["pruning_state"], dtype="float32").attach_to(self)
         if config and "layer" in config:
             if not self.layer.built and config["layer"]:
                 self.layer.build_from_config(config["layer"])
@@ -242,30 +243,23 @@ class PruneWrapper(keras.layers.Wrapper):
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
 
-    def assign_masks(self, masks: list[np.ndarray]) -> None:
-        """Set new masks and zero the pruned weights at once.
+    def apply_masks(self) -> None:
+        """Zero the pruned weights again with the current masks (after their values were
+        set from outside: a rewind, a restored snapshot). Masks are written only by
+        `kerasprune.core.mask_update`.
 
         Example:
 
         >>> import numpy as np, keras, kerasprune
-        >>> wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2))
-        >>> wrapper.build((None, 2))
-        >>> wrapper.assign_masks([np.eye(2, dtype="float32")])
-        >>> float(np.count_nonzero(wrapper.layer.kernel.numpy()))
-        2.0
+        >>> model = kerasprune.prune(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)]))
+        >>> _ = kerasprune.update_masks(model, 0.5)
+        >>> wrapper = kerasprune.prune_wrappers(model)[0]
+        >>> _ = wrapper.layer.kernel.assign(np.ones((2, 2)))
+        >>> wrapper.apply_masks()
+        >>> int(np.count_nonzero(wrapper.layer.kernel.numpy()))
+        2
         """
-        if len(masks) != len(self.masks):
-            raise ValueError(
-                f"Expected {len(self.masks)} masks for layer '{self.layer.name}'. "
-                f"Received: {len(masks)} masks"
-            )
-        for weight, mask, value in zip(self.pruned_weights, self.masks, masks):
-            if tuple(np.shape(value)) != tuple(mask.shape):
-                raise ValueError(
-                    f"Mask for '{weight.path}' must have shape {tuple(mask.shape)}. "
-                    f"Received: shape {tuple(np.shape(value))}"
-                )
-            mask.assign(np.asarray(value).astype(mask.dtype))
+        for weight, mask in zip(self.pruned_weights, self.masks):
             weight.assign(apply_mask(weight, mask))
 
     @property
@@ -288,10 +282,19 @@ class PruneWrapper(keras.layers.Wrapper):
             pattern=keras.saving.serialize_keras_object(self.pattern),
             penalty=self.penalty,
         )
-        state = getattr(self, "pruning_state", None)
-        if state is not None:
-            config["pruning_state"] = keras.saving.serialize_keras_object(state)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        state = config.pop("pruning_state", None)  # where files before 0.3 kept it
+        wrapper = super().from_config(config)
+        if state is not None:
+            keras.saving.deserialize_keras_object(state).attach_to(wrapper)
+        # Loading applies the build config only to an unbuilt layer: the masks exist
+        # already, the resume state is added by `build_from_config`.
+        wrapper.built = False
+        return wrapper
 
 
 def check_backend() -> None:

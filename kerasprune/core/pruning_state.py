@@ -3,10 +3,11 @@
 Most of a callback's progress is a pure function of fit's clock (the step) and of the
 masks, which are variables already. What is not (ALLR's factor measured at each pruning,
 how many cycles have pruned, Lottery-Ticket rewind weights, a learning rate read when the
-run began) lives in a `PruningState` layer held by the model's first `PruneWrapper`. It is
-part of that wrapper's config, so `model.save("x.keras")` / `keras.saving.load_model` and
-`keras.callbacks.BackupAndRestore` (which saves the model's weights) carry it: a run
-killed at any point resumes from exactly the state it had.
+run began) lives in a `PruningState` layer held by the model's first `PruneWrapper`. Its spec is
+part of that wrapper's build config and its values are variables, so
+`model.save("x.keras")` / `keras.saving.load_model` and `keras.callbacks.BackupAndRestore`
+(which saves the model's weights) carry it: a run killed at any point resumes from exactly
+the state it had. A callback reads it with `read` and writes it with `write`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class PruningState(keras.layers.Layer):
     Example:
 
     >>> state = PruningState({"d1": [3], "cycles_done": []})
-    >>> _ = state.values["d1"].assign([0.5, 0.0, 0.0])
-    >>> float(state.values["d1"][0]), tuple(state.values["cycles_done"].shape)
+    >>> state.write("d1", [0.5, 0.0, 0.0])
+    >>> float(state.read("d1")[0]), state.read("cycles_done").shape
     (0.5, ())
     """
 
@@ -53,15 +54,25 @@ class PruningState(keras.layers.Layer):
         """The current value of variable `name` as a numpy array."""
         return np.array(self.values[name])  # a writable copy (JAX arrays are read-only)
 
+    def write(self, name: str, value) -> None:
+        """Set variable `name` to `value` (its shape)."""
+        self.values[name].assign(np.asarray(value, dtype="float32"))
+
     def call(self, inputs):
         return inputs
+
+    def attach_to(self, holder: keras.layers.Layer) -> None:
+        """Become `holder.pruning_state`, a tracked sublayer whose values its saves carry."""
+        _compat.attach_sublayer(holder, "pruning_state", self)
 
     def get_config(self):
         return {**super().get_config(), "spec": self.spec}
 
 
-def attach_pruning_state(model: keras.Model, spec: Mapping[str, list[int]]) -> PruningState:
-    """The model's `PruningState` with exactly `spec`, created on its first wrapper if needed.
+def attach_pruning_state(holder: keras.layers.Layer,
+                         spec: Mapping[str, list[int]]) -> PruningState:
+    """The `PruningState` held by `holder` (the model's first `PruneWrapper`) with exactly
+    `spec`, created if needed.
 
     A state with the same spec (e.g. restored by `load_model`) is kept as it is; any
     other is replaced by a fresh one (a different run).
@@ -70,23 +81,15 @@ def attach_pruning_state(model: keras.Model, spec: Mapping[str, list[int]]) -> P
 
     >>> import keras, kerasprune
     >>> pruned = kerasprune.prune(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
-    >>> state = attach_pruning_state(pruned, {"cycles_done": []})
-    >>> attach_pruning_state(pruned, {"cycles_done": []}) is state
+    >>> holder = kerasprune.prune_wrappers(pruned)[0]
+    >>> state = attach_pruning_state(holder, {"cycles_done": []})
+    >>> attach_pruning_state(holder, {"cycles_done": []}) is state
     True
     """
-    from kerasprune.core.model_walk import prune_wrappers
-
-    wrappers = prune_wrappers(model)
-    if not wrappers:
-        raise ValueError(
-            f"Model '{model.name}' has no PruneWrapper layers: call kerasprune.prune(model) "
-            "first."
-        )
-    holder = wrappers[0]
     wanted = {str(k): [int(d) for d in v] for k, v in spec.items()}
     current = getattr(holder, "pruning_state", None)
     if current is not None and current.spec == wanted:
         return current
     state = PruningState(wanted, dtype="float32")
-    _compat.attach_sublayer(holder, "pruning_state", state)
+    state.attach_to(holder)
     return state

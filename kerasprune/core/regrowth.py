@@ -59,7 +59,6 @@ def drop_and_grow(
     total = int(sizes.sum())
     alive_now = total - int(sizes[dead].sum())
     after_drop = select_pruned(magnitude, sizes, dead, 1.0 - alive_now * (1.0 - fraction) / total)
-    dropped = int(sizes[after_drop & ~dead].sum())
     grow_scores = pattern.group_scores(np.abs(gradient))[0]
     # Choose the groups to keep alive: the survivors of the drop are taken already, the
     # rest (the just-dropped included) compete by gradient, highest first.

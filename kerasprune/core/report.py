@@ -16,7 +16,13 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.model_walk import all_layers, model_units, prune_wrappers
-from kerasprune.core.registry import named_variables, prunable_weight_names
+from kerasprune.core.registry import (
+    fact,
+    layer_macs,
+    mac_variables,
+    named_variables,
+    prunable_weight_names,
+)
 from kerasprune.core.validation import check_model
 
 
@@ -189,25 +195,17 @@ def _row(layer, name: str, weight) -> SparsityRow:
 
 # -- multiply-accumulates ---------------------------------------------------------------
 
-_CONVOLUTIONS = (
-    keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
-    keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv1D, keras.layers.SeparableConv2D,
-)
-_TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
-               keras.layers.Conv3DTranspose)
-_RECURRENT = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
-
-
 def multiply_accumulates(model: keras.Model, *, input_shape: tuple | None = None) -> list[MacRow]:
     """Multiply-accumulates of one example through each layer with weights that multiply.
 
     One forward pass (batch of 1, zeros, inference mode) records where every Dense,
-    EinsumDense, convolution (plain, depthwise, separable, transposed) and SimpleRNN/LSTM/
-    GRU layer is called; a layer's MACs are the positions it is applied at (output pixels,
-    time steps, tokens) times its kernel size, summed over its calls. `remaining` counts
-    the nonzero weights only: what a sparse kernel would compute. Biases, normalization,
-    activations and attention's score products are not counted.
+    EinsumDense, convolution (plain, depthwise, separable, transposed), SimpleRNN/LSTM/
+    GRU and MultiHeadAttention layer is called; a layer's MACs are the positions it is
+    applied at (output pixels, time steps, tokens) times its kernel size, plus its products
+    without weights (attention scores), summed over its calls: the count of its
+    `kerasprune.core.registry.LayerSpec`, which structured pruning's costs read too.
+    `remaining` counts the nonzero weights only: what a sparse kernel would compute.
+    Biases, normalization and activations are not counted.
 
     Args:
         model: a built Keras model (Sequential, Functional or subclassed).
@@ -227,21 +225,24 @@ def multiply_accumulates(model: keras.Model, *, input_shape: tuple | None = None
     """
     check_model(model)
     example = _example_input(model, input_shape)
-    layers = [layer for layer in all_layers(model) if _mac_weights(layer)]
-    positions = {id(layer): 0 for layer in layers}
+    layers = [layer for layer in all_layers(model) if _counted(layer)]
+    calls = {id(layer): [] for layer in layers}
 
     def observe(layer, inputs, outputs):
-        positions[id(layer)] += _positions(layer, inputs, outputs)
+        shapes = [tuple(t.shape[1:]) for t in inputs]
+        calls[id(layer)].append((shapes, tuple(keras.tree.flatten(outputs)[0].shape[1:])))
 
     with _compat.observing_calls(layers, observe):
         model(example, training=False)
     rows = []
     for layer in layers:
-        count = positions[id(layer)]
-        if count:
-            weights = [np.asarray(w) for w in _mac_weights(layer)]
-            rows.append(MacRow(layer=layer.name, dense=count * sum(w.size for w in weights),
-                               remaining=count * sum(int(np.count_nonzero(w)) for w in weights)))
+        weights = [np.asarray(w) for w in mac_variables(layer)]
+        size = sum(w.size for w in weights)
+        nonzero = sum(int(np.count_nonzero(w)) for w in weights)
+        dense = sum(layer_macs(layer, i, o, size) for i, o in calls[id(layer)])
+        if dense:
+            remaining = sum(layer_macs(layer, i, o, nonzero) for i, o in calls[id(layer)])
+            rows.append(MacRow(layer=layer.name, dense=dense, remaining=remaining))
     return rows
 
 
@@ -253,42 +254,9 @@ def _against(rows: list[MacRow], baseline_rows: list[MacRow]) -> list[MacRow]:
     return result + [MacRow(r.layer, r.dense, 0) for r in baseline_rows if r.layer not in names]
 
 
-def _mac_weights(layer) -> list:
-    """The variables of `layer` each of whose entries is one multiply per position."""
-    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
-        return [layer.depthwise_kernel, layer.pointwise_kernel] if layer.built else []
-    if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
-        return [layer.kernel] if layer.built else []
-    if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense, *_CONVOLUTIONS,
-                          *_TRANSPOSED)):
-        return [layer.kernel] if layer.built else []
-    if isinstance(layer, _RECURRENT) and layer.built:
-        return [layer.cell.kernel, layer.cell.recurrent_kernel]
-    return []
-
-
-def _positions(layer, inputs, outputs) -> int:
-    """How many times the layer's kernel is applied in one call (batch of 1)."""
-    if isinstance(layer, _RECURRENT):
-        return int(inputs.shape[0] * inputs.shape[1])  # batch x time steps
-    if isinstance(layer, _TRANSPOSED):
-        return _per_channel(inputs.shape, layer.data_format)
-    if isinstance(layer, _CONVOLUTIONS):
-        return _per_channel(outputs.shape, layer.data_format)
-    if isinstance(layer, keras.layers.EinsumDense):
-        inputs_spec, output_spec = layer.equation.split("->")
-        kernel_letters = set(inputs_spec.split(",")[1])
-        letters = output_spec.replace("...", "")
-        shape = tuple(outputs.shape)
-        tail = shape[len(shape) - len(letters):]
-        in_kernel = [d for letter, d in zip(letters, tail) if letter in kernel_letters]
-        return int(np.prod(shape) // max(int(np.prod(in_kernel)), 1))
-    return int(np.prod(tuple(outputs.shape)[:-1]))  # Dense: every position of the last axis
-
-
-def _per_channel(shape, data_format: str) -> int:
-    channels = shape[1] if data_format == "channels_first" else shape[-1]
-    return int(np.prod(tuple(shape)) // channels)
+def _counted(layer) -> bool:
+    """Whether the spec of `layer` counts multiply-accumulates for it."""
+    return bool(mac_variables(layer)) or fact(layer, "extra_macs") is not None
 
 
 def _input_fully_known(model) -> bool:

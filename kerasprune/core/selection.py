@@ -5,10 +5,10 @@ granularity of the groups), ties broken by position (the earlier group is pruned
 already-pruned groups always stay pruned, groups scored `+inf` are never pruned, and a
 linear-time k-th value selection (`kerasprune.core.order_statistics`) instead of a sort.
 
-`PruningSet` applies it to the weight tensors of one or more wrappers pruned together
-(one layer, or every global-scope layer). It keeps the memory of a mask update small: the
-scores of the whole set are held once, tensor by tensor as they were computed (never
-joined into one vector: `select_pruned_parts` selects over the parts as if they were), in
+`PruningSet` applies it to parts pruned together: weight tensors (`WeightSet`, the
+tensors of one or more wrappers) or sets of coupled channels. It keeps the memory of a mask
+update small: the scores of the whole set are held once, part by part as they were computed
+(never joined into one vector: `select_pruned_parts` selects over the parts as if they were), in
 their own precision (float32 for float32 weights), with one byte per group for what is
 already pruned; everything else is the size of one layer. A per-tensor floor
 (`min_density`) keeps the highest-scoring groups of a tensor that the set's threshold would
@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from kerasprune.core.allocation import erk_factor
 from kerasprune.core.order_statistics import kth_smallest, kth_smallest_of_parts
 
 _CHUNK = 1 << 18  # groups per chunk of a marking pass (stays in the cache)
@@ -294,6 +295,67 @@ def _kept(sizes: Sequence, pruned: Sequence[np.ndarray | None], counts: Sequence
 
 
 class PruningSet:
+    """Parts pruned together: each part a vector of groups with their scores and sizes.
+
+    A part is one weight tensor (`WeightSet`) or one set of coupled channels
+    (`kerasprune.structured`); `kerasprune.core.scopes.select_in_scope` selects over the
+    parts of a set as its scope says.
+
+    Args:
+        scores: per part, its groups' scores (1-D, float).
+        group_sizes: per part, one int (every group that size) or one int per group.
+        already: per part, its groups pruned before (None: none).
+        min_densities: per part, the fraction of its weights kept at least.
+        erk_factors: per part, its ERK factor (`kerasprune.core.allocation.erk_kept`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> parts = PruningSet([np.array([3.0, 1.0]), np.array([2.0])], [1, 2], [None, None],
+    ...                    min_densities=[0.0, 0.0], erk_factors=[2.0, 3.0])
+    >>> parts.weight_counts().tolist(), [p.tolist() for p in parts.select(0.5)]
+    ([2, 2], [[False, True], [False]])
+    """
+
+    def __init__(self, scores: list, group_sizes: list, already: list, *,
+                 min_densities: Sequence[float], erk_factors: Sequence[float]):
+        self.scores = list(scores)
+        self.group_sizes = [_as_sizes(n) for n in group_sizes]
+        self.already = [a if a is not None and a.any() else None for a in already]
+        self.min_densities = np.asarray(min_densities, dtype=np.float64)
+        self.erk_factors = np.asarray(erk_factors, dtype=np.float64)
+        self.group_counts = [s.size for s in self.scores]  # per part: its number of groups
+
+    def release_scores(self) -> None:
+        """Free the scores once the selection is made: the masks are then built in the
+        memory they leave (4 bytes per weight of a global set) instead of in more."""
+        self.scores = []
+
+    def weight_counts(self, groups: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        """Per part, the weights outside the groups flagged in `groups` (one boolean
+        vector per part, or None where none is flagged); all its weights by default."""
+        if groups is None:
+            groups = [None] * len(self.group_counts)
+        return _kept(self.group_sizes, groups, self.group_counts)
+
+    def select(self, sparsity: float, floors: np.ndarray | None = None) -> list[np.ndarray]:
+        """Groups to prune (one boolean vector per part) for `sparsity` over the set,
+        part `t` keeping at least `floors[t]` weights (see `select_with_floors`)."""
+        return select_with_floors(self.scores, self.group_sizes, self.already, sparsity, floors)
+
+    def select_each(self, sparsities: Sequence[float],
+                    floors: np.ndarray | None = None) -> list[np.ndarray]:
+        """Groups to prune (one boolean vector per part) with each part pruned alone
+        to its own sparsity, part `t` keeping at least `floors[t]` weights."""
+        if floors is None:
+            return [select_pruned(s, n, a, sparsity) for s, n, a, sparsity
+                    in zip(self.scores, self.group_sizes, self.already, sparsities)]
+        return [select_with_floors([s], [n], [a], sparsity, floors[t : t + 1])[0]
+                for t, (s, n, a, sparsity) in enumerate(
+                    zip(self.scores, self.group_sizes, self.already, sparsities))]
+
+
+class WeightSet(PruningSet):
     """The pruned weight tensors of some wrappers, scored once to be pruned together.
 
     Args:
@@ -309,8 +371,8 @@ class PruningSet:
 
     >>> import keras, kerasprune
     >>> model = kerasprune.prune(keras.Sequential([keras.Input((4,)), keras.layers.Dense(5)]))
-    >>> pruning_set = PruningSet(kerasprune.prune_wrappers(model))
-    >>> pruning_set.weight_counts().tolist()
+    >>> weight_set = WeightSet(kerasprune.prune_wrappers(model))
+    >>> weight_set.weight_counts().tolist()
     [20]
     """
 
@@ -319,11 +381,7 @@ class PruningSet:
                  masks_only_grow: bool = True, transform=None):
         gradients, activations = gradients or {}, activations or {}
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
-        self.scores: list[np.ndarray] = []  # per tensor: its groups' scores
-        # Per tensor: its groups pruned before, None when there are none (a first update
-        # holds no byte per weight for them).
-        self.already: list[np.ndarray | None] = []
-        self.group_sizes: list = []  # per tensor: an int, or one int per group
+        scores, sizes, already = [], [], []
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
             s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path),
@@ -334,35 +392,16 @@ class PruningSet:
                     f"The {pattern!r} pattern scored groups of '{weight.path}' as NaN "
                     "(NaN gradients?); the masks were not changed."
                 )
-            self.scores.append(s if transform is None else transform(s))
-            self.group_sizes.append(_as_sizes(n))
-            already = (pattern.pruned_groups(np.asarray(wrapper.masks[i]))
-                       if masks_only_grow else None)
-            self.already.append(already if already is not None and already.any() else None)
-        self.group_counts = [s.size for s in self.scores]  # per tensor: its number of groups
-
-    def release_scores(self) -> None:
-        """Free the scores once the selection is made: the masks are then built in the
-        memory they leave (4 bytes per weight of a global set) instead of in more."""
-        self.scores = []
-
-    def weight_counts(self, groups: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
-        """Per tensor, the weights outside the groups flagged in `groups` (one boolean
-        vector per tensor, or None where none is flagged); all its weights by default."""
-        if groups is None:
-            groups = [None] * len(self.group_counts)
-        return _kept(self.group_sizes, groups, self.group_counts)
-
-    def select(self, sparsity: float, floors: np.ndarray | None = None) -> list[np.ndarray]:
-        """Groups to prune (one boolean vector per tensor) for `sparsity` over the set,
-        tensor `t` keeping at least `floors[t]` weights (see `select_with_floors`)."""
-        return select_with_floors(self.scores, self.group_sizes, self.already, sparsity, floors)
-
-    def select_each(self, sparsities: Sequence[float]) -> list[np.ndarray]:
-        """Groups to prune (one boolean vector per tensor) with each tensor pruned alone
-        to its own sparsity."""
-        return [select_pruned(s, n, a, sparsity) for s, n, a, sparsity
-                in zip(self.scores, self.group_sizes, self.already, sparsities)]
+            scores.append(s if transform is None else transform(s))
+            sizes.append(n)
+            # None when nothing is pruned yet: a first update holds no byte per weight
+            already.append(pattern.pruned_groups(np.asarray(wrapper.masks[i]))
+                           if masks_only_grow else None)
+        super().__init__(
+            scores, sizes, already,
+            min_densities=[w.min_density for w, _ in self.tensors],
+            erk_factors=[erk_factor(tuple(w.pruned_weights[i].shape)) for w, i in self.tensors],
+        )
 
     def masks(self, pruned: Sequence[np.ndarray]):
         """Yield `(wrapper, masks)` for the selection `pruned`, one wrapper at a time."""
@@ -383,22 +422,3 @@ def _as_float(scores) -> np.ndarray:
         return scores
     wide = np.float32 if "float" in scores.dtype.name else np.float64  # bfloat16 too
     return scores.astype(wide)
-
-
-def masks_for_set(
-    wrappers: list,
-    sparsity: float,
-    gradients: Mapping[str, list] | None = None,
-    activations: Mapping[str, object] | None = None,
-) -> list[list[np.ndarray]]:
-    """New masks for the pruned weights of `wrappers`, pruned together as one set.
-
-    `gradients` maps a weight's path to its loss gradients on a few batches, and
-    `activations` to its layer's output statistics, for patterns that need them (Taylor,
-    SNIP; APoZ, mean activation). Returns one list of masks per wrapper, in the order of
-    `wrapper.pruned_weights`. (`update_masks` assigns them one wrapper at a time instead,
-    so the masks of a whole model are never held at once.)
-    """
-    pruning_set = PruningSet(wrappers, gradients, activations=activations)
-    masks = dict((id(w), m) for w, m in pruning_set.masks(pruning_set.select(sparsity)))
-    return [masks[id(w)] for w in wrappers]

@@ -21,9 +21,9 @@ import keras
 import numpy as np
 
 from kerasprune.core.criterion_data import CriterionData, needed_data
-from kerasprune.core.mask_update import update_followers
+from kerasprune.core.mask_update import update, write_masks
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.selection import masks_for_set
+from kerasprune.core.selectors import LayerTargets
 from kerasprune.core.validation import check_model, check_sparsity
 from kerasprune.core.wrapping import prune
 
@@ -97,10 +97,17 @@ class SensitivityResult:
                          for layer, s in sparsities.items()))
 
     def plot(self, ax=None):
-        """One curve per layer, drop against sparsity; returns the matplotlib Figure."""
-        from kerasprune.core.sensitivity_plot import plot_sensitivity
+        """Deprecated: `kerasprune.plot.sensitivity(result)` draws the curves."""
+        import warnings
 
-        return plot_sensitivity(self, ax=ax)
+        from kerasprune import plot
+        from kerasprune.core.caller import user_stacklevel
+        from kerasprune.core.deprecation import REMOVED_IN
+
+        warnings.warn(f"SensitivityResult.plot is deprecated and will be removed in kerasprune "
+                      f"{REMOVED_IN}: use kerasprune.plot.sensitivity(result).",
+                      DeprecationWarning, stacklevel=user_stacklevel())
+        return plot.sensitivity(self, ax=ax)
 
     def _points(self, layer: str) -> np.ndarray:
         x = np.array((0.0, *self.sparsities)) * self.sizes[layer]
@@ -195,6 +202,7 @@ def sensitivity(
     wrappers = [w for w in prune_wrappers(work) if w.follows is None]
     followers = [w for w in prune_wrappers(work) if w.follows is not None]
     progress = keras.utils.Progbar(len(wrappers) * len(sparsities), verbose=verbose,
+                                   stateful_metrics=["layer", "sparsity", "drop"],
                                    unit_name="measurement")
     drops = {}
     for wrapper in wrappers:
@@ -202,11 +210,10 @@ def sensitivity(
         saved = _snapshot([wrapper, *own_followers])
         curve = []
         for s in sparsities:
-            wrapper.assign_masks(masks_for_set([wrapper], s, **criterion_data)[0])
-            update_followers(own_followers, {wrapper.layer.name: wrapper})
+            update(work, LayerTargets({wrapper: s}, **criterion_data), s)
             curve.append(sign * (baseline - evaluate()))
-            _restore(saved)
-            progress.add(1, [("layer", len(drops) + 1)])
+            write_masks(saved)
+            progress.add(1, [("layer", len(drops) + 1), ("sparsity", s), ("drop", curve[-1])])
         drops[wrapper.layer.name] = np.array(curve)
     sizes = {w.layer.name: sum(int(np.prod(v.shape)) for v in w.pruned_weights)
              for w in wrappers}
@@ -249,9 +256,6 @@ def _measured_model(model, prune_kwargs) -> keras.Model:
 
 
 def _snapshot(wrappers: list) -> list[tuple]:
-    return [(v, np.array(v)) for w in wrappers for v in (*w.pruned_weights, *w.masks)]
-
-
-def _restore(saved: list[tuple]) -> None:
-    for variable, value in saved:
-        variable.assign(value)
+    """`(wrapper, masks, weights)` of each wrapper now, for `write_masks` to put back."""
+    return [(w, [np.array(m) for m in w.masks], [np.array(v) for v in w.pruned_weights])
+            for w in wrappers]

@@ -15,8 +15,17 @@ from kerasprune.core.validation import is_number
 from kerasprune.retrain.retrain_schedule import LearningRate, RetrainSchedule
 
 
-@keras.saving.register_keras_serializable(package="kerasprune")
-class FT(RetrainSchedule):
+def _registered(short: str):
+    """Register a schedule under its full class name, and under its short name for the
+    `.keras` files written before the full names (kerasprune 0.2)."""
+    def register(cls):
+        keras.saving.register_keras_serializable("kerasprune", short)(cls)
+        return keras.saving.register_keras_serializable("kerasprune")(cls)
+    return register
+
+
+@_registered("FT")
+class FineTuning(RetrainSchedule):
     """Fine-tuning (Han et al., 2015): the last original rate, held constant.
 
     Example:
@@ -33,8 +42,8 @@ class FT(RetrainSchedule):
         return ops.zeros_like(t) + self.last_lr
 
 
-@keras.saving.register_keras_serializable(package="kerasprune")
-class LRW(RetrainSchedule):
+@_registered("LRW")
+class LearningRateRewinding(RetrainSchedule):
     """Learning-rate rewinding (Renda et al., 2020): replay the original
     schedule's last `retrain_steps` steps (from step `T - retrain_steps`).
 
@@ -65,8 +74,8 @@ class LRW(RetrainSchedule):
         return self._original_at(t + rewound)
 
 
-@keras.saving.register_keras_serializable(package="kerasprune")
-class SLR(RetrainSchedule):
+@_registered("SLR")
+class ScaledLearningRateRestarting(RetrainSchedule):
     """Scaled learning-rate restarting (Le & Hua, 2021): the whole original
     schedule compressed into the retraining phase, after a 10% warm-up.
 
@@ -95,8 +104,8 @@ class SLR(RetrainSchedule):
                          self._original_at(original_step))
 
 
-@keras.saving.register_keras_serializable(package="kerasprune")
-class CLR(RetrainSchedule):
+@_registered("CLR")
+class CyclicLearningRateRestarting(RetrainSchedule):
     """Cyclic learning-rate restarting (Le & Hua, 2021): one cosine decay from
     the original maximum to the original's last rate, after a 10% warm-up.
 
@@ -112,8 +121,8 @@ class CLR(RetrainSchedule):
         return self.last_lr + (self.max_lr - self.last_lr) * cosine
 
 
-@keras.saving.register_keras_serializable(package="kerasprune")
-class LLR(RetrainSchedule):
+@_registered("LLR")
+class LinearLearningRateRestarting(RetrainSchedule):
     """Linear learning-rate restarting (seed 003): linear decay from the
     original maximum to zero, after a 10% warm-up.
 
@@ -170,8 +179,8 @@ def allr_d1(
     return float(np.linalg.norm(before - after) / (norm * math.sqrt(pruned_fraction)))
 
 
-@keras.saving.register_keras_serializable(package="kerasprune")
-class ALLR(LLR):
+@_registered("ALLR")
+class AdaptiveLinearLearningRateRestarting(LinearLearningRateRestarting):
     """Adaptive linear learning-rate restarting (seed 003): LLR started at
     `d * max_lr` with `d = min(1, max(d1, d2))`, `d2 = retrain_steps / T` and
     `d1` the pruning's relative weight change (see `allr_d1`).
@@ -218,5 +227,10 @@ class ALLR(LLR):
     def get_config(self) -> dict:
         return {**super().get_config(), "d1": self.d1}
 
+
+# The short names of the literature (seed 003's tables), the same classes.
+FT, LRW, SLR = FineTuning, LearningRateRewinding, ScaledLearningRateRestarting
+CLR, LLR = CyclicLearningRateRestarting, LinearLearningRateRestarting
+ALLR = AdaptiveLinearLearningRateRestarting
 
 RETRAIN_SCHEDULES = {"ft": FT, "lrw": LRW, "slr": SLR, "clr": CLR, "llr": LLR, "allr": ALLR}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import keras
 
+from kerasprune.core.registry import score_macs
 from kerasprune.structured.kerashub_encoder import head_pruned_encoder_class
 from kerasprune.structured.layer_rules import (
     ChannelSlot,
@@ -59,14 +60,14 @@ class MultiHeadAttentionRule(LayerRule):
         axes = {name: axis for name, axis in _HEAD_AXES.items() if name in names}
         return [ChannelSlot(layer, analysis.internal(layer), axes, _SCORED)]
 
-    def cost(self, analysis, layer, inputs, output):
-        heads = int(analysis.keep(analysis.internal(layer)).sum())
+    def cost(self, decision, layer, inputs, output):
+        heads = int(decision.keep(decision.internal(layer)).sum())
         value = inputs[1] if len(inputs) > 1 else inputs[0]
         return attention_cost(heads, layer.key_dim, layer.value_dim or layer.key_dim,
                               inputs[0], value, output.shape[-1], layer.use_bias)
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        keep = analysis.keep(analysis.internal(layer))
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        keep = decision.keep(decision.internal(layer))
         config["num_heads"] = int(keep.sum())
         return config, drop_heads(keep, weights, "")
 
@@ -109,20 +110,20 @@ class TransformerEncoderRule(LayerRule):
         return [ChannelSlot(layer, heads, head_axes, tuple(self.attention + n for n in _SCORED)),
                 ChannelSlot(layer, units, unit_axes, (self.up + "kernel", self.down + "kernel"))]
 
-    def cost(self, analysis, layer, inputs, output):
-        heads, units = (int(analysis.keep(a).sum()) for a in self._split(analysis, layer))
+    def cost(self, decision, layer, inputs, output):
+        heads, units = (int(decision.keep(a).sum()) for a in self._split(decision, layer))
         width, size = output.shape[-1], head_size(layer)
         macs, params = attention_cost(heads, size, size, inputs[0], inputs[0], width, True)
         ffn = 2 * units * width
         return macs + positions(output) * ffn, params + ffn + units + width
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        heads, units = self._split(analysis, layer)
-        if not analysis.keep(heads).all():
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        heads, units = self._split(decision, layer)
+        if not decision.keep(heads).all():
             config["key_dim"] = head_size(layer)
-            config["num_heads"] = int(analysis.keep(heads).sum())
-            weights = drop_heads(analysis.keep(heads), weights, self.attention)
-        keep = analysis.keep(units)
+            config["num_heads"] = int(decision.keep(heads).sum())
+            weights = drop_heads(decision.keep(heads), weights, self.attention)
+        keep = decision.keep(units)
         up_kernel, up_bias = weights[self.up + "kernel"], weights[self.up + "bias"]
         down_kernel = weights[self.down + "kernel"]
         constants = (apply_known(layer.activation, up_bias[~keep])
@@ -134,9 +135,9 @@ class TransformerEncoderRule(LayerRule):
         config["intermediate_dim"] = int(keep.sum())
         return config, weights
 
-    def rebuilt_class(self, analysis, layer) -> type:
-        heads, _ = self._split(analysis, layer)
-        if analysis.keep(heads).all():
+    def rebuilt_class(self, decision, layer) -> type:
+        heads, _ = self._split(decision, layer)
+        if decision.keep(heads).all():
             return type(layer)
         return head_pruned_encoder_class()
 
@@ -170,7 +171,7 @@ def attention_cost(heads, key_dim, value_dim, query, value, d_out, use_bias) -> 
     d_q, d_v = query.shape[-1], value.shape[-1]
     params = heads * (d_q * key_dim + d_v * key_dim + d_v * value_dim + value_dim * d_out)
     macs = (t_q * heads * key_dim * d_q + t_v * heads * (key_dim + value_dim) * d_v
-            + t_q * t_v * heads * (key_dim + value_dim) + t_q * heads * value_dim * d_out)
+            + score_macs(t_q, t_v, heads, key_dim, value_dim) + t_q * heads * value_dim * d_out)
     return macs, params + use_bias * (heads * (2 * key_dim + value_dim) + d_out)
 
 

@@ -11,6 +11,11 @@ How each layer moves atoms and constants is its `LayerRule`
 A channel group is removable when it is constant in every tensor it reaches, no model
 output contains it, and every layer mixing it into other channels can absorb its constant
 (the rules state these conditions with `require`, each with the reason it would fail).
+
+`ChannelAnalysis` builds all of this and is never changed afterwards. What to remove is
+a `Decision` on it (`decide`: every removable group, keeping one channel of each tensor;
+or the groups pruning chose), and the rules' costs and rebuilds read a decision:
+`cost(decision)` is a pure function of it.
 """
 
 from __future__ import annotations
@@ -83,8 +88,49 @@ class LayerCall:
         self.rule: LayerRule | None = None  # set by the walk when a rule understands it
 
 
+class UnionFind:
+    """Sets of integers `0..n-1` joined by `union`; `find` gives a set's representative.
+
+    Example:
+
+    >>> sets = UnionFind(4)
+    >>> sets.union(1, 3)
+    >>> [sets.find(i) for i in range(4)], sets.add(2).tolist(), sets.find(5)
+    ([0, 1, 2, 1], [4, 5], 5)
+    """
+
+    def __init__(self, count: int = 0):
+        self._parent = list(range(count))
+
+    def __len__(self) -> int:
+        return len(self._parent)
+
+    def add(self, count: int) -> np.ndarray:
+        """`count` new single-element sets; returns their elements."""
+        start = len(self._parent)
+        self._parent += list(range(start, start + count))
+        return np.arange(start, start + count)
+
+    def find(self, x: int) -> int:
+        parent = self._parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, x: int, y: int) -> None:
+        """Join the sets of `x` and `y` (`x`'s representative stays)."""
+        rx, ry = self.find(int(x)), self.find(int(y))
+        if rx != ry:
+            self._parent[ry] = rx
+
+    def roots(self) -> np.ndarray:
+        """The representative of every element."""
+        return np.array([self.find(x) for x in range(len(self._parent))], dtype=np.int64)
+
+
 class ChannelAnalysis:
-    """The atoms and constants of every tensor of a Functional graph, and the decision.
+    """The atoms and constants of every tensor of a Functional graph, and what may go.
 
     Args:
         graph: a Functional graph (see `graph_of`) whose layers are called once each.
@@ -93,9 +139,8 @@ class ChannelAnalysis:
             the current values (a what-if analysis passes other ones).
 
     Attributes:
-        removed: boolean per atom, True where the atom's channel is removed (a tensor
-            keeps its first channel if all could go); the cost and rebuild methods of the
-            rules read it through `keep`.
+        roots: per atom, the representative atom of its channel group.
+        removable: per atom (read at its root), True where its group may be removed.
         slots: the `ChannelSlot`s of every understood layer, in graph order.
 
     Example:
@@ -106,14 +151,14 @@ class ChannelAnalysis:
     >>> kernel[:, 1] = 0.0
     >>> model.layers[0].set_weights([kernel, bias])
     >>> analysis = ChannelAnalysis(graph_of(model))
-    >>> analysis.keep(model.layers[0].output).tolist()
+    >>> decide(analysis).keep(model.layers[0].output).tolist()
     [True, False, True]
     """
 
     def __init__(self, graph, *, weights: WeightView = current_weight):
         self._atoms: dict[int, np.ndarray] = {}  # id(tensor) -> atom id per channel
         self._values: dict[int, np.ndarray] = {}  # id(tensor) -> constant or NaN per channel
-        self._parent: list[int] = []
+        self._sets = UnionFind()
         self._constraints: list[tuple[np.ndarray, np.ndarray, str]] = []
         self._internal: dict[int, np.ndarray] = {}  # id(layer) -> atoms living inside it
         self._weights = weights
@@ -126,9 +171,8 @@ class ChannelAnalysis:
         self._walk(graph)
         for tensor in graph.outputs:
             self.pin(tensor, "it reaches a model output")
-        self.roots = np.array([self._find(a) for a in range(len(self._parent))], dtype=np.int64)
+        self.roots = self._sets.roots()
         self.removable, self._blocked_by = self._removable_roots()
-        self.removed = self._decide()
 
     # --- what rules use -------------------------------------------------------
     def atoms(self, tensor) -> np.ndarray:
@@ -149,9 +193,7 @@ class ChannelAnalysis:
 
     def new_atoms(self, count: int) -> np.ndarray:
         """`count` new atoms (for a tensor, or channels inside a layer such as heads)."""
-        start = len(self._parent)
-        self._parent += list(range(start, start + count))
-        return np.arange(start, start + count)
+        return self._sets.add(count)
 
     def assign(self, tensor, atoms: np.ndarray, values: np.ndarray) -> None:
         """Set the atoms and constants of `tensor`; a channel must be constant to go."""
@@ -162,9 +204,7 @@ class ChannelAnalysis:
     def unify(self, a: np.ndarray, b: np.ndarray) -> None:
         """Make atoms `a[i]` and `b[i]` one channel, for every i."""
         for x, y in zip(a, b):
-            rx, ry = self._find(int(x)), self._find(int(y))
-            if rx != ry:
-                self._parent[ry] = rx
+            self._sets.union(x, y)
 
     def require(self, atoms: np.ndarray, ok: np.ndarray, reason: str) -> None:
         """Atom `atoms[i]` may be removed only if `ok[i]`; `reason` says why not."""
@@ -183,12 +223,6 @@ class ChannelAnalysis:
         """The atoms `set_internal` remembered for `layer`."""
         return self._internal[id(layer)]
 
-    def keep(self, tensor_or_atoms) -> np.ndarray:
-        """Boolean per channel of a tensor (or per atom of an array): True where kept."""
-        atoms = tensor_or_atoms if isinstance(tensor_or_atoms, np.ndarray) else self.atoms(
-            tensor_or_atoms)
-        return ~self.removed[atoms]
-
     # --- what the decision and the callers use ----------------------------------------
     def call_at(self, node) -> LayerCall | None:
         """The `LayerCall` of `node` (its `rule` is None if the layer was opaque)."""
@@ -198,13 +232,6 @@ class ChannelAnalysis:
         """Why the channel group of `root` cannot be removed ("" if it can)."""
         index = self._blocked_by[root]
         return "" if index < 0 else self._constraints[index][2]
-
-    def _find(self, atom: int) -> int:
-        parent = self._parent
-        while parent[atom] != atom:
-            parent[atom] = parent[parent[atom]]
-            atom = parent[atom]
-        return atom
 
     def evaluate(self, layer, values: list[np.ndarray]) -> np.ndarray:
         """`layer`'s output when its input tensors hold `values` (one constant per
@@ -262,8 +289,8 @@ class ChannelAnalysis:
 
     def _removable_roots(self) -> tuple[np.ndarray, np.ndarray]:
         roots = self.roots
-        removable = np.ones(len(self._parent), dtype=bool)
-        blocked_by = np.full(len(self._parent), -1, dtype=np.int64)
+        removable = np.ones(len(self._sets), dtype=bool)
+        blocked_by = np.full(len(self._sets), -1, dtype=np.int64)
         for index, (atoms, ok, _) in enumerate(self._constraints):
             bad = np.unique(roots[atoms[~ok]])
             bad = bad[blocked_by[bad] < 0]
@@ -271,10 +298,50 @@ class ChannelAnalysis:
             removable[bad] = False
         return removable, blocked_by
 
-    def _decide(self) -> np.ndarray:
-        removable = self.removable.copy()
-        # never empty a tensor: keep its first channel if all could go
-        for atoms in [*self._atoms.values(), *self._internal.values()]:
-            if atoms.size and removable[self.roots[atoms]].all():
-                removable[self.roots[atoms[0]]] = False
-        return removable[self.roots]
+    def tensor_atoms(self) -> list[np.ndarray]:
+        """The atoms of every tensor and of every layer's inner channels (heads)."""
+        return [*self._atoms.values(), *self._internal.values()]
+
+
+class Decision:
+    """Which channels of an analysis are removed, as the rules' costs and rebuilds read it.
+
+    Reads like the analysis (`atoms`, `values`, `weight`, `internal`, ...) plus `keep`.
+
+    Args:
+        analysis: the `ChannelAnalysis`.
+        removed: boolean per atom, True where the atom's channel is removed.
+    """
+
+    def __init__(self, analysis: ChannelAnalysis, removed: np.ndarray):
+        self.analysis = analysis
+        self.removed = removed
+
+    def __getattr__(self, name):
+        return getattr(self.analysis, name)
+
+    def keep(self, tensor_or_atoms) -> np.ndarray:
+        """Boolean per channel of a tensor (or per atom of an array): True where kept."""
+        atoms = tensor_or_atoms if isinstance(tensor_or_atoms, np.ndarray) else self.atoms(
+            tensor_or_atoms)
+        return ~self.removed[atoms]
+
+
+def decide(analysis: ChannelAnalysis) -> Decision:
+    """Remove every removable channel group, but keep one channel of every tensor (and of
+    every layer's inner channels) that would lose them all: `shrink`'s decision."""
+    removable = analysis.removable.copy()
+    for atoms in analysis.tensor_atoms():
+        if atoms.size and removable[analysis.roots[atoms]].all():
+            removable[analysis.roots[atoms[0]]] = False
+    return Decision(analysis, removable[analysis.roots])
+
+
+def cost(decision: Decision) -> tuple[int, int]:
+    """`(multiply-accumulates, parameters)` of the understood layers under `decision`."""
+    macs = params = 0
+    for call in decision.analysis.calls.values():
+        if call.rule is not None:
+            m, p = call.rule.cost(decision, call.layer, call.inputs, call.output)
+            macs, params = macs + int(m), params + int(p)
+    return macs, params

@@ -18,7 +18,14 @@ import keras
 import numpy as np
 
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.structured.channel_analysis import ChannelAnalysis, graph_of, variables_by_name
+from kerasprune.structured.channel_analysis import (
+    ChannelAnalysis,
+    Decision,
+    UnionFind,
+    cost,
+    graph_of,
+    variables_by_name,
+)
 from kerasprune.structured.layer_rules import ChannelSlot
 
 
@@ -83,31 +90,18 @@ class ChannelGroups:
 
     def cost(self, pruned: np.ndarray) -> tuple[int, int]:
         """`(multiply-accumulates, parameters)` of the understood layers without `pruned`."""
-        self.analysis.removed = self.removal(pruned)
-        macs = params = 0
-        for call in self.analysis.calls.values():
-            if call.rule is not None:
-                m, p = call.rule.cost(self.analysis, call.layer, call.inputs, call.output)
-                macs, params = macs + int(m), params + int(p)
-        return macs, params
+        return cost(Decision(self.analysis, self.removal(pruned)))
 
     def _components(self) -> np.ndarray:
         """Groups sharing a member (a layer's channel slot) are coupled; connected groups
         form one set. A layer's separate slots (an encoder's heads and its feed-forward
         units) are separate sets: each reaches the target on its own in layer scope."""
-        parent = np.arange(self.count)
-
-        def find(g: int) -> int:
-            while parent[g] != g:
-                parent[g] = parent[parent[g]]
-                g = parent[g]
-            return g
-
+        sets = UnionFind(self.count)
         for member in self.members:
             groups = np.unique(member.groups[member.groups >= 0]).tolist()
             for g in groups[1:]:
-                parent[find(g)] = find(groups[0])
-        return np.unique([find(g) for g in range(self.count)], return_inverse=True)[1]
+                sets.union(groups[0], g)
+        return np.unique(sets.roots(), return_inverse=True)[1]
 
     def _left_whole(self, wrappers, chosen) -> dict[str, str]:
         slotted = {id(s.layer) for s in chosen}
@@ -130,9 +124,11 @@ class ChannelGroups:
             for g in np.unique(member.groups[member.groups >= 0]):
                 names.setdefault(int(self.component[g]), set()).add(member.slot.layer.name)
         for c, layer_names in sorted(names.items()):
+            size = int((self.component == c).sum())
             if len(layer_names) > 1:
-                size = int((self.component == c).sum())
                 lines.append(f"  {size} groups couple {', '.join(sorted(layer_names))}")
+            else:
+                lines.append(f"  {size} groups in {next(iter(layer_names))} alone")
         for name, reason in self.left_whole.items():
             lines.append(f"  left whole: {name}: {reason}")
         return "\n".join(lines)

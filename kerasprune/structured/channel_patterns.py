@@ -25,7 +25,7 @@ from kerasprune.structured.criteria import (
     channel_axis,
     channel_scores,
 )
-from kerasprune.structured.group_selection import group_masks, per_layer_masks
+from kerasprune.structured.group_selection import select_groups, select_layers
 
 NORMALIZATIONS = ("none", "size", "layer")
 COMBINATIONS = ("mean", "sum", "max")
@@ -48,9 +48,9 @@ class Channels(MaskPattern):
     which have no graph to follow, are always pruned that way).
 
     Args:
-        criterion: `"l1"`, `"l2"`, `"taylor"` (needs `importance=TaylorImportance(x, y)`
+        criterion: `"l1"`, `"l2"`, `"taylor"` (needs `data=CriterionData(x, y)`
             on the pruning callback), `"apoz"` or `"mean_activation"` (need
-            `importance=CriterionData(x)`), or `"random"`.
+            `data=CriterionData(x)`), or `"random"`.
         normalize: `"size"` divides each score by the channel's weight count (mean |w|
             for L1), `"layer"` divides the layer's scores by their L2 norm (Molchanov et
             al.), `"none"` keeps raw scores. Irrelevant in layer scope.
@@ -139,15 +139,14 @@ class Channels(MaskPattern):
             return list(names) + ["bias"]
         return None
 
-    def masks_for_model(self, model, wrappers, sparsity, final_sparsity=None, gradients=None,
-                        activations=None):
+    def select_over_model(self, model, wrappers, sparsity, final, selector):
         if _compat.functional_graph(model) is None:
             warnings.warn(
                 f"Model '{model.name}' has no graph of layers (it is subclassed): its "
                 "channels are chosen layer by layer, not by coupled group, and shrink "
                 "cannot rebuild it.", stacklevel=user_stacklevel())
-            return per_layer_masks(wrappers, sparsity, final_sparsity, gradients, activations)
-        return group_masks(model, wrappers, sparsity, final_sparsity, gradients, activations)
+            return select_layers(wrappers, sparsity, final, selector)
+        return select_groups(model, wrappers, sparsity, final, selector)
 
     def scores_along(self, weight, axis: int, gradients=None, activations=None) -> np.ndarray:
         """One normalized score per channel of `weight` along `axis`."""

@@ -46,11 +46,11 @@ class BatchNormRule(LayerRule):
                 if present}
         return [ChannelSlot(layer, analysis.atoms(output), axes)]
 
-    def cost(self, analysis, layer, inputs, output):
-        return 0, len(layer.weights) * int(analysis.keep(output).sum())
+    def cost(self, decision, layer, inputs, output):
+        return 0, len(layer.weights) * int(decision.keep(output).sum())
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        keep = analysis.keep(output)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        keep = decision.keep(output)
         return config, {name: value[keep] for name, value in weights.items()}
 
 
@@ -98,10 +98,10 @@ class FlattenRule(LayerRule):
         analysis.assign(output, np.tile(analysis.atoms(x), repeat),
                         np.tile(analysis.values(x), repeat))
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
+    def rebuild(self, decision, layer, inputs, output, config, weights):
         if isinstance(layer, keras.layers.Reshape):
             target = list(layer.target_shape)
-            kept = analysis.keep(output if len(target) == 1 else inputs[0])
+            kept = decision.keep(output if len(target) == 1 else inputs[0])
             target[-1] = int(kept.sum())
             config["target_shape"] = tuple(target)
         return config, weights
@@ -168,8 +168,8 @@ class LayerScaleRule(ElementwiseRule):
     def slots(self, analysis, layer, inputs, output):
         return [ChannelSlot(layer, analysis.atoms(output), {self._gamma(layer): 0})]
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        keep, name = analysis.keep(output), self._gamma(layer)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        keep, name = decision.keep(output), self._gamma(layer)
         config["projection_dim"] = int(keep.sum())
         return config, {name: weights[name][keep]}
 

@@ -17,7 +17,7 @@ from kerasprune.structured.layer_rules import (
     ChannelSlot,
     LayerRule,
     activate,
-    positions,
+    macs,
     register_layer_rule,
 )
 
@@ -68,15 +68,15 @@ class MixerRule(LayerRule):
     def slots(self, analysis, layer, inputs, output):
         return _output_slot(analysis, layer, output, -1)
 
-    def cost(self, analysis, layer, inputs, output):
-        n_in, n_out = analysis.keep(inputs[0]).sum(), analysis.keep(output).sum()
+    def cost(self, decision, layer, inputs, output):
+        n_in, n_out = decision.keep(inputs[0]).sum(), decision.keep(output).sum()
         weights = _kernel_positions(layer) * int(n_in) * int(n_out)
-        return positions(output) * weights, weights + int(n_out) * layer.use_bias
+        return macs(layer, inputs, output, weights), weights + int(n_out) * layer.use_bias
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        in_keep, out_keep = analysis.keep(inputs[0]), analysis.keep(output)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        in_keep, out_keep = decision.keep(inputs[0]), decision.keep(output)
         kernel = weights["kernel"]
-        values = np.nan_to_num(analysis.values(inputs[0]))
+        values = np.nan_to_num(decision.values(inputs[0]))
         removed = kernel[..., ~in_keep, :] * values[~in_keep][:, None]
         folded = removed.reshape(-1, kernel.shape[-1]).sum(axis=0)
         bias = weights.get("bias", np.zeros(kernel.shape[-1])) + folded
@@ -121,13 +121,13 @@ class DepthwiseRule(LayerRule):
     def slots(self, analysis, layer, inputs, output):
         return _output_slot(analysis, layer, output, self._axis(layer))
 
-    def cost(self, analysis, layer, inputs, output):
-        n = int(analysis.keep(output).sum())
+    def cost(self, decision, layer, inputs, output):
+        n = int(decision.keep(output).sum())
         weights = _kernel_positions(layer) * n
-        return positions(output) * weights, weights + n * layer.use_bias
+        return macs(layer, inputs, output, weights), weights + n * layer.use_bias
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        keep, axis = analysis.keep(output), self._axis(layer)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        keep, axis = decision.keep(output), self._axis(layer)
         weights["kernel"] = np.compress(keep, weights["kernel"], axis=axis)
         if axis == -1:
             config["filters"] = config["groups"] = int(keep.sum())
@@ -157,13 +157,13 @@ class TransposedConvRule(LayerRule):
     def slots(self, analysis, layer, inputs, output):
         return _output_slot(analysis, layer, output, -2)
 
-    def cost(self, analysis, layer, inputs, output):
-        n_in, n_out = analysis.keep(inputs[0]).sum(), analysis.keep(output).sum()
+    def cost(self, decision, layer, inputs, output):
+        n_in, n_out = decision.keep(inputs[0]).sum(), decision.keep(output).sum()
         weights = _kernel_positions(layer) * int(n_in) * int(n_out)
-        return positions(inputs[0]) * weights, weights + int(n_out) * layer.use_bias
+        return macs(layer, inputs, output, weights), weights + int(n_out) * layer.use_bias
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        in_keep, out_keep = analysis.keep(inputs[0]), analysis.keep(output)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        in_keep, out_keep = decision.keep(inputs[0]), decision.keep(output)
         config["filters"] = int(out_keep.sum())
         weights["kernel"] = weights["kernel"][..., out_keep, :][..., in_keep]
         if "bias" in weights:
@@ -195,16 +195,16 @@ class SeparableConvRule(LayerRule):
             axes["bias"] = 0
         return [ChannelSlot(layer, analysis.atoms(output), axes, ("pointwise_kernel",))]
 
-    def cost(self, analysis, layer, inputs, output):
-        n_in, n_out = int(analysis.keep(inputs[0]).sum()), int(analysis.keep(output).sum())
+    def cost(self, decision, layer, inputs, output):
+        n_in, n_out = int(decision.keep(inputs[0]).sum()), int(decision.keep(output).sum())
         spatial = int(np.prod(layer.depthwise_kernel.shape[:-2], dtype=np.int64))
         depthwise = spatial * n_in * layer.depth_multiplier
         pointwise = n_in * layer.depth_multiplier * n_out
         params = depthwise + pointwise + n_out * layer.use_bias
-        return positions(output) * (depthwise + pointwise), params
+        return macs(layer, inputs, output, depthwise + pointwise), params
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        in_keep, out_keep = analysis.keep(inputs[0]), analysis.keep(output)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        in_keep, out_keep = decision.keep(inputs[0]), decision.keep(output)
         rows = np.repeat(in_keep, layer.depth_multiplier)
         config["filters"] = int(out_keep.sum())
         weights["depthwise_kernel"] = weights["depthwise_kernel"][..., in_keep, :]
@@ -227,11 +227,11 @@ class EmbeddingRule(LayerRule):
     def slots(self, analysis, layer, inputs, output):
         return [ChannelSlot(layer, analysis.atoms(output), {"embeddings": -1}, ("embeddings",))]
 
-    def cost(self, analysis, layer, inputs, output):
-        return 0, layer.input_dim * int(analysis.keep(output).sum())
+    def cost(self, decision, layer, inputs, output):
+        return 0, layer.input_dim * int(decision.keep(output).sum())
 
-    def rebuild(self, analysis, layer, inputs, output, config, weights):
-        keep = analysis.keep(output)
+    def rebuild(self, decision, layer, inputs, output, config, weights):
+        keep = decision.keep(output)
         config["output_dim"] = int(keep.sum())
         weights["embeddings"] = weights["embeddings"][:, keep]
         return config, weights

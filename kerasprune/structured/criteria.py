@@ -7,7 +7,7 @@ depthwise kernel (`[h, w, channels, 1]`). Scores (higher = more important):
 - `"l1"`: sum of |w| over the channel; `"l2"`: its Euclidean norm;
 - `"taylor"`: the mean over minibatches of `(sum over the channel of gradient x weight)^2`,
   Molchanov et al.'s (2019) estimate of the squared loss change when the channel is
-  removed, from the loss gradients on a few batches of data (see `TaylorImportance`).
+  removed, from the loss gradients on a few batches of data (see `kerasprune.CriterionData`).
   Squaring each batch before averaging matters: near convergence the gradients of
   different batches cancel, so a score built on their sum would be noise;
 - `"apoz"`: one minus the Average Percentage of Zeros of the channel's output after a
@@ -119,7 +119,7 @@ def _taylor(weight: np.ndarray, gradients, axis: int) -> np.ndarray:
         raise ValueError(
             "The 'taylor' criterion needs the loss gradients of the weight on one or more "
             f"batches, each of shape {weight.shape}. Received: gradients of shapes {shapes}. "
-            "Pass `importance=kerasprune.TaylorImportance(x, y)` to the pruning callback."
+            "Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback."
         )
     per_batch = [by_channel(weight * np.asarray(g, np.float64), axis).sum(axis=1)
                  for g in batches]
@@ -132,7 +132,7 @@ def _activation_score(criterion: str, activity, channels: int) -> np.ndarray:
         raise ValueError(
             f"The {criterion!r} criterion needs the layer's output statistics for each of "
             f"its {channels} channels. Received: statistics of shape {shape}. Pass "
-            "`importance=kerasprune.CriterionData(x)` to the pruning callback."
+            "`data=kerasprune.CriterionData(x)` to the pruning callback."
         )
     if criterion == "apoz":
         return 1.0 - np.asarray(activity.zero_fraction, np.float64)

@@ -1,13 +1,15 @@
-"""Group selection: which channel groups of a model to prune, through the one selection rule.
+"""Group selection: which channel groups of a model to prune, through the engine's scopes.
 
 Every pruned layer scores its own channels (its pattern's criterion, normalization and
 per-layer caps); a group's score combines its members' scores (`"sum"`, `"mean"` or
-`"max"`, the pattern's `combine`), its size is its number of member channels, and
-`kerasprune.core.selection.select_pruned` chooses the groups, exactly as it chooses the
-channels of a single layer. In layer scope each set of coupled layers (a residual stream,
-a conv and its depthwise conv, a lone conv) is pruned to the target on its own; in global
-scope all groups compete. With `target="flops"` or `"params"` the fraction of groups is
-found (by bisection, the choice being nested) so that the model's multiply-accumulates or
+`"max"`, the pattern's `combine`) and its size is its number of member channels. The
+units of selection are the sets of coupled layers (a residual stream, a conv and its
+depthwise conv, a lone conv), or each layer when the model has no graph: they are grouped
+by scope and selected exactly as weight tensors are (`kerasprune.core.scopes`): each to
+its own target in layer scope, one threshold over all in global scope (LAMP-normalized in
+`"lamp"`), per-unit targets from the Erdos-Renyi-Kernel rule in `"erk"`, each keeping at
+least its `min_density`. With `target="flops"` or `"params"` the fraction is found (by
+bisection, the choice being nested) so that the model's multiply-accumulates or
 parameters are at most `1 - sparsity` of the dense model's. Each member's masks are then
 written along its channel axes; pruned groups stay pruned.
 """
@@ -15,13 +17,15 @@ written along its channel axes; pruned groups stay pruned.
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
+from kerasprune.core.allocation import lamp_scores
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.mask_update import layer_target
-from kerasprune.core.selection import select_pruned
+from kerasprune.core.scopes import ALLOCATED_SCOPES, layer_target, scope_sets, select_in_scope
+from kerasprune.core.selection import PruningSet
 from kerasprune.structured.channel_groups import ChannelGroups
 from kerasprune.structured.channel_analysis import variables_by_name
 from kerasprune.structured.criteria import by_channel, channel_axis
@@ -33,61 +37,96 @@ class LayersLeftWholeWarning(UserWarning):
     """Channel pruning left some pruned layers whole: no channel group of theirs is safe."""
 
 
-def group_masks(
-    model,
-    wrappers: list,
-    sparsity: float,
-    final_sparsity: float | None = None,
-    gradients: Mapping[str, list] | None = None,
-    activations: Mapping[str, object] | None = None,
-) -> list[list[np.ndarray]]:
-    """New masks for `wrappers` (all of them channel-pruned in `model`), chosen by group.
+@dataclass
+class Unit:
+    """Channel groups selected as one part: a set of coupled layers, or one layer.
 
-    `gradients` and `activations` map weight paths to the data of data-driven criteria.
-    Returns one list of masks per wrapper, in the order of `wrapper.pruned_weights`.
+    `scores`, `sizes` and `already` are vectors over its groups; `members` its wrappers.
+    Its scope is the members' common model-wide scope when none has an override, else
+    `"layer"` with the lowest target of its members.
     """
-    final = sparsity if final_sparsity is None else final_sparsity
+
+    scores: np.ndarray
+    sizes: np.ndarray
+    already: np.ndarray
+    members: list
+    erk_factor: float
+    index: np.ndarray | None = None  # a component's groups, in the model's group numbering
+
+    def __post_init__(self):
+        scopes = {w.scope for w in self.members}
+        plain = all(w.sparsity_override is None and w.sparsity_scale is None
+                    for w in self.members)
+        shared = len(scopes) == 1 and plain and next(iter(scopes)) in ALLOCATED_SCOPES
+        self.scope = next(iter(scopes)) if shared else "layer"
+        self.sparsity_override = self.sparsity_scale = None
+        self.min_density = min(w.min_density for w in self.members)
+
+    def target(self, sparsity: float, final: float) -> float:
+        return min(layer_target(w, sparsity, final) for w in self.members)
+
+
+def select_groups(model, wrappers: list, sparsity: float, final: float,
+                  selector) -> Iterator[tuple]:
+    """Yield `(wrapper, masks)` for `wrappers` (all channel-pruned in `model`), chosen by
+    coupled group, with the criterion data of `selector` (a `ToTarget`)."""
     options = _shared_options(wrappers)
     groups = ChannelGroups(model)
-    table = _GroupTable(groups, (gradients or {}, activations or {}), options["combine"])
-    sets = _selection_sets(groups, table, sparsity, final)
+    data = (selector.gradients or {}, selector.activations or {})
+    table = _GroupTable(groups, data, options["combine"])
+    units = _component_units(groups, table)
     if options["target"] == "channels":
-        pruned = table.select(sets)
+        pruned = _select_units(units, sparsity, final)
     else:
-        pruned = _select_for_cost(groups, table, sets, sparsity, options["target"])
+        pruned = _select_for_cost(groups, units, sparsity, final, options["target"])
     left_whole = {**groups.left_whole, **_unscored_layers(groups, table)}
     if left_whole:
         warnings.warn(
             "Channel pruning leaves these pruned layers whole (no channel of theirs can be "
             f"removed exactly): {left_whole}", LayersLeftWholeWarning,
             stacklevel=user_stacklevel())
-    return _write_masks(groups, wrappers, pruned)
+    by_group = np.zeros(groups.count, dtype=bool)
+    for unit, chosen in zip(units, pruned):
+        by_group[unit.index] = chosen
+    yield from _member_masks(groups, wrappers, by_group)
 
 
-def per_layer_masks(wrappers: list, sparsity: float, final_sparsity: float | None = None,
-                    gradients: Mapping[str, list] | None = None,
-                    activations: Mapping[str, object] | None = None) -> list[list[np.ndarray]]:
-    """Masks choosing each wrapper's channels on its own (no graph to couple them).
-
-    The first pruned weight (the kernel) scores the channels; every pruned weight (the
-    bias too) loses the same channels.
-    """
-    final = sparsity if final_sparsity is None else final_sparsity
-    gradients, activations = gradients or {}, activations or {}
-    result = []
+def select_layers(wrappers: list, sparsity: float, final: float, selector) -> Iterator[tuple]:
+    """Yield `(wrapper, masks)` choosing each wrapper's channels as one unit (no graph to
+    couple them): the first pruned weight (the kernel) scores the channels; every pruned
+    weight (the bias too) loses the same channels."""
+    gradients, activations = selector.gradients or {}, selector.activations or {}
+    units, axes = [], []
     for wrapper in wrappers:
         kernel = wrapper.pruned_weights[0]
         axis = channel_axis(tuple(kernel.shape))
         scores = wrapper.pattern.protect(wrapper.pattern.scores_along(
             np.asarray(kernel), axis, gradients.get(kernel.path), activations.get(kernel.path)))
+        already = ~by_channel(np.asarray(wrapper.masks[0]), axis).any(axis=1)
+        units.append(Unit(scores, np.ones(scores.size, np.int64), already, [wrapper],
+                          _erk_factor([tuple(kernel.shape)], scores.size)))
+        axes.append(axis)
+    for wrapper, axis, pruned in zip(wrappers, axes, _select_units(units, sparsity, final)):
         old = [np.asarray(m) for m in wrapper.masks]
-        already = ~by_channel(old[0], axis).any(axis=1)
-        pruned = select_pruned(scores, np.ones(scores.size, dtype=np.int64), already,
-                               layer_target(wrapper, sparsity, final))
-        axes = [axis if m.ndim == old[0].ndim else 0 for m in old]
-        result.append([m * expand_along(~pruned, m.shape, a).astype(m.dtype)
-                       for m, a in zip(old, axes)])
-    return result
+        yield wrapper, [m * expand_along(~pruned, m.shape, axis if m.ndim == old[0].ndim else 0
+                                         ).astype(m.dtype) for m in old]
+
+
+def _select_units(units: list[Unit], sparsity: float, final: float,
+                  fraction: float | None = None) -> list[np.ndarray]:
+    """The pruned groups of each unit (a boolean vector per unit), every set of units
+    selected in its scope; `fraction` replaces every set's target (cost targets)."""
+    result = {}
+    for scope, members, target in scope_sets(units, sparsity, final, target_of=Unit.target):
+        target = target if fraction is None else fraction
+        transform = lamp_scores if scope == "lamp" else (lambda x: x)
+        parts = PruningSet([transform(u.scores) for u in members], [u.sizes for u in members],
+                           [u.already for u in members],
+                           min_densities=[u.min_density for u in members],
+                           erk_factors=[u.erk_factor for u in members])
+        for unit, chosen in zip(members, select_in_scope(parts, scope, target)):
+            result[id(unit)] = chosen
+    return [result[id(u)] for u in units]
 
 
 def expand_along(keep: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
@@ -143,13 +182,6 @@ class _GroupTable:
         self.scored = self.sizes > 0
         self.already = ~alive & self.scored
 
-    def select(self, sets: list[tuple[np.ndarray, float]]) -> np.ndarray:
-        pruned = self.already.copy()
-        for index, target in sets:
-            pruned[index] = select_pruned(self.scores[index], self.sizes[index],
-                                          self.already[index], target)
-        return pruned
-
 
 def _unscored_layers(groups: ChannelGroups, table: _GroupTable) -> dict[str, str]:
     """`{layer name: reason}` for pruned layers with safe groups that no weight scores:
@@ -184,36 +216,51 @@ def _member_scores(member, gradients, activations):
     return wrapper.pattern.protect(scores), alive
 
 
-def _selection_sets(groups, table, sparsity, final):
-    """`[(group indices, target)]`: each set of coupled layers, or one global set."""
-    layers_of: dict[int, list] = {}
+def _component_units(groups: ChannelGroups, table: "_GroupTable") -> list[Unit]:
+    """One unit per set of coupled layers that has scored groups."""
+    members_of: dict[int, list] = {}
+    shapes_of: dict[int, list] = {}
     for member in groups.members:
         for c in np.unique(groups.component[member.groups[member.groups >= 0]]):
-            layers_of.setdefault(int(c), []).append(member.wrapper)
-    shared, sets = [], []
-    for component, members in sorted(layers_of.items()):
+            if all(w is not member.wrapper for w in members_of.get(int(c), [])):
+                members_of.setdefault(int(c), []).append(member.wrapper)
+            variables = variables_by_name(member.slot.layer)
+            shapes_of.setdefault(int(c), []).extend(
+                tuple(variables[n].shape) for n in member.slot.scored if n in variables)
+    units = []
+    for component, members in sorted(members_of.items()):
         index = np.flatnonzero((groups.component == component) & table.scored)
-        if all(w.scope == "global" and w.sparsity_override is None
-               and w.sparsity_scale is None for w in members):
-            shared.append(index)
-        else:
-            sets.append((index, min(layer_target(w, sparsity, final) for w in members)))
-    if shared:
-        sets.append((np.concatenate(shared), sparsity))
-    return sets
+        if index.size:
+            units.append(Unit(table.scores[index], table.sizes[index], table.already[index],
+                              members, _erk_factor(shapes_of[component],
+                                                   int(table.sizes[index].sum())), index))
+    return units
 
 
-def _select_for_cost(groups, table, sets, sparsity: float, target: str) -> np.ndarray:
+def _erk_factor(shapes: list[tuple[int, ...]], channels: int) -> float:
+    """A unit's ERK factor: its channel count times its kernels' ERK density
+    (sum of their dims over their sizes, as for one weight tensor)."""
+    size = sum(int(np.prod(s)) for s in shapes)
+    return channels * sum(sum(s) for s in shapes) / size if size else float(channels)
+
+
+def _select_for_cost(groups, units, sparsity: float, final: float, target: str) -> list:
     """The smallest fraction of groups whose removal brings the cost to `1 - sparsity`."""
     k = _COST_INDEX[target]
     dense = groups.cost(np.zeros(groups.count, dtype=bool))[k]
     goal = (1.0 - sparsity) * dense
 
-    def choose(fraction: float) -> np.ndarray:
-        return table.select([(index, fraction) for index, _ in sets])
+    def cost(pruned: list) -> int:
+        by_group = np.zeros(groups.count, dtype=bool)
+        for unit, chosen in zip(units, pruned):
+            by_group[unit.index] = chosen
+        return groups.cost(by_group)[k]
+
+    def choose(fraction: float) -> list:
+        return _select_units(units, sparsity, final, fraction)
 
     best = choose(1.0)
-    reached = groups.cost(best)[k]
+    reached = cost(best)
     if reached > goal:
         warnings.warn(
             f"Channels(target={target!r}): removing every prunable channel group leaves "
@@ -224,14 +271,16 @@ def _select_for_cost(groups, table, sets, sparsity: float, target: str) -> np.nd
     for _ in range(30):
         middle = (low + high) / 2
         candidate = choose(middle)
-        if groups.cost(candidate)[k] <= goal:
+        if cost(candidate) <= goal:
             high, best = middle, candidate
         else:
             low = middle
     return best
 
 
-def _write_masks(groups, wrappers, pruned) -> list[list[np.ndarray]]:
+def _member_masks(groups, wrappers, pruned) -> Iterator[tuple]:
+    """`(wrapper, masks)` for every wrapper: its old masks times the kept channels of
+    each of its slots."""
     masks = {id(w): [np.asarray(m) for m in w.masks] for w in wrappers}
     for member in groups.members:
         wrapper = member.wrapper
@@ -244,4 +293,5 @@ def _write_masks(groups, wrappers, pruned) -> list[list[np.ndarray]]:
                 old = masks[id(wrapper)][i]
                 masks[id(wrapper)][i] = old * expand_along(keep, old.shape, axis).astype(
                     old.dtype)
-    return [masks[id(w)] for w in wrappers]
+    for wrapper in wrappers:
+        yield wrapper, masks[id(wrapper)]

@@ -44,14 +44,14 @@ def head_pruned_encoder_class() -> type:
 
         def build(self, inputs_shape):
             super().build(inputs_shape)
-            old = self._self_attention_layer
+            old = _compat.encoder_attention(self)
             attention = keras.layers.MultiHeadAttention(
                 num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.dropout,
                 kernel_initializer=self.kernel_initializer,
                 bias_initializer=self.bias_initializer, dtype=self.dtype_policy,
                 name=old.name)
             attention.build(query_shape=inputs_shape, value_shape=inputs_shape)
-            _compat.replace_sublayer(self, "_self_attention_layer", attention)
+            _compat.replace_encoder_attention(self, attention)
 
         def get_config(self):
             return {**super().get_config(), "key_dim": self.key_dim}

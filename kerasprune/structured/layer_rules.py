@@ -11,8 +11,11 @@ of layer:
 - `cost`: the layer's multiply-accumulates and parameters for the channels kept;
 - `rebuild`: given the channels that survive, the config and weights of the smaller copy.
 
-`rule_for(layer, inputs)` finds the rule of a layer through `register_layer_rule`'s
-registry (looked up along the class hierarchy, so subclasses inherit their base's rule).
+The rules are the channel facts of a layer type's spec (`kerasprune.core.registry`, the
+one place everything kerasprune knows about a layer type lives: its prunable weights and
+its multiply-accumulates too, which `cost` reads). `rule_for(layer, inputs)` finds the
+rule of a layer there (looked up along the class hierarchy, so subclasses inherit their
+base's rule).
 A layer without a rule is opaque: all of its input channels are kept, its outputs get
 new channels. Adding a layer type is one `LayerRule` subclass and one registration. The
 built-in rules live in `conv_rules`, `channelwise_rules` and `attention_rules`.
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import keras
+
+from kerasprune.core.registry import layer_macs, spec_of, specs_along
 
 
 @dataclass(frozen=True)
@@ -80,20 +85,18 @@ class LayerRule:
         """The layer's weights that hold channels (empty: nothing to mask)."""
         return []
 
-    def cost(self, analysis, layer, inputs, output) -> tuple[int, int]:
-        """`(multiply-accumulates, parameters)` for the channels `analysis.keep` keeps."""
+    def cost(self, decision, layer, inputs, output) -> tuple[int, int]:
+        """`(multiply-accumulates, parameters)` for the channels `decision.keep` keeps
+        (the MACs through `macs`, the spec's count)."""
         return 0, 0
 
-    def rebuild(self, analysis, layer, inputs, output, config: dict, weights: dict):
+    def rebuild(self, decision, layer, inputs, output, config: dict, weights: dict):
         """`(config, weights)` of the smaller copy; `weights` maps names to arrays."""
         return config, weights
 
-    def rebuilt_class(self, analysis, layer) -> type:
+    def rebuilt_class(self, decision, layer) -> type:
         """The class of the smaller copy (the layer's own unless its config cannot say it)."""
         return type(layer)
-
-
-_RULES: dict[type | str, list[LayerRule]] = {}
 
 
 def register_layer_rule(layer_class: type | str, rule: LayerRule) -> None:
@@ -120,7 +123,7 @@ def register_layer_rule(layer_class: type | str, rule: LayerRule) -> None:
         )
     if not isinstance(rule, LayerRule):
         raise TypeError(f"`rule` must be a LayerRule instance. Received: rule={rule!r}")
-    _RULES.setdefault(layer_class, []).insert(0, rule)
+    spec_of(layer_class).channel_rules.insert(0, rule)
 
 
 def rule_for(layer, inputs) -> LayerRule | None:
@@ -136,13 +139,19 @@ def rule_for(layer, inputs) -> LayerRule | None:
     """
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         return None
-    for cls in type(layer).__mro__:
-        rules = _RULES.get(cls, []) + _RULES.get(keras.saving.get_registered_name(cls), [])
-        for rule in rules:
+    for spec in specs_along(layer):
+        for rule in spec.channel_rules:
             arity = rule.single_input is None or rule.single_input == (len(inputs) == 1)
             if arity and rule.applies(layer, inputs):
                 return rule
     return None
+
+
+def macs(layer, inputs, output, weights: int) -> int:
+    """Multiply-accumulates of `layer` applying `weights` kernel entries (the channels it
+    keeps), as `sparsity_report` counts them (`kerasprune.core.registry.layer_macs`)."""
+    return layer_macs(layer, [tuple(t.shape[1:]) for t in inputs], tuple(output.shape[1:]),
+                      weights)
 
 
 def variables_by_name(layer: keras.layers.Layer) -> dict:

@@ -26,11 +26,13 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.model_walk import copy_model, is_graph_model, prune_wrappers
 from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import (
     ChannelAnalysis,
+    Decision,
+    decide,
     graph_of,
     nested_graph,
     variables_by_name,
@@ -40,17 +42,21 @@ from kerasprune.structured.channel_analysis import (
 def shrink(model: keras.Model) -> keras.Model:
     """Return a smaller dense copy of `model` with its pruned channels physically removed.
 
-    Works on Functional and Sequential models, plain or holding `PruneWrapper` layers
-    (they are stripped first). Pruned channels are found from exactly-zero kernel slices
-    (masks zero them). The copy computes the same outputs as `model` in inference mode
-    (up to float rounding); `model` is not modified.
+    Works on Functional and Sequential models and on Functional subclasses (KerasHub
+    backbones and tasks), plain or holding `PruneWrapper` layers (they are stripped
+    first). Pruned channels are found from exactly-zero kernel slices (masks zero them).
+    The copy computes the same outputs as `model` in inference mode (up to float
+    rounding); `model` is not modified.
 
     Args:
-        model: a `keras.Model` built from a graph of layers (Functional or Sequential).
+        model: a `keras.Model` built from a graph of layers (Functional or Sequential, or
+            a subclass of Functional).
 
     Returns:
-        A new Functional `keras.Model` with fewer filters/units where channels were pruned.
-        `kerasprune.sparsity_report(shrunk, baseline=model)` reports its multiply-
+        A smaller copy with fewer filters/units where channels were pruned: a new
+        Functional `keras.Model`, or for a Functional subclass an instance of its class
+        (a KerasHub task keeps its preprocessor) whose smaller layers save and load with
+        it. `kerasprune.sparsity_report(shrunk, baseline=model)` reports its multiply-
         accumulates per layer against `model`'s and the theoretical speed-up.
 
     Warns:
@@ -83,8 +89,8 @@ def shrink(model: keras.Model) -> keras.Model:
     if prune_wrappers(model):
         model = strip(model)
     graph = graph_of(model)
-    analysis = ChannelAnalysis(graph)
-    if not analysis.removed.any():
+    decision = decide(ChannelAnalysis(graph))
+    if not decision.removed.any():
         warnings.warn(
             f"shrink removed nothing: no channel of model '{model.name}' is entirely zero "
             "(or removable exactly), so the copy has the same size. Unstructured and block "
@@ -92,13 +98,42 @@ def shrink(model: keras.Model) -> keras.Model:
             "pattern=kerasprune.Channels(...) to remove channels.",
             stacklevel=user_stacklevel(),
         )
-    return _rebuild(graph, analysis)
+    rebuilt, new_ops = _rebuild(graph, decision)
+    if is_graph_model(model):
+        return rebuilt
+    return _shrunk_in_class(model, new_ops)
 
 
-def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:
+def _shrunk_in_class(model: keras.Model, new_ops: dict) -> keras.Model:
+    """A copy of a Functional subclass (same class, config and preprocessor) whose layers
+    are the rebuilt ones: the smaller ones put in place, the others given their weights
+    (a removed channel's constant may have been folded into them)."""
+
+    def replace(layer, twin):
+        new = new_ops.get(id(layer))
+        if not isinstance(new, keras.layers.Layer):  # a nested model: its layers follow
+            return None
+        if type(new) is type(layer) and _shapes(new) == _shapes(layer) and (
+                new.get_config() == layer.get_config()):
+            twin.set_weights(new.get_weights())
+            return None
+        smaller = type(new).from_config(new.get_config())
+        smaller.build_from_config(new.get_build_config())
+        smaller.set_weights(new.get_weights())
+        return smaller
+
+    return copy_model(model, replace, substitutes_hold_weights=True)
+
+
+def _shapes(layer) -> list[tuple]:
+    return [tuple(w.shape) for w in layer.weights]
+
+
+def _rebuild(graph, decision: Decision) -> tuple[keras.Model, dict]:
+    """The shrunk Functional model, and its operation for each of `graph`'s (by id)."""
     new_ops: dict[int, object] = {}
     new_weights: dict[int, dict[str, np.ndarray] | list[np.ndarray]] = {}
-    _new_operations(graph, analysis, new_ops, new_weights)
+    _new_operations(graph, decision, new_ops, new_weights)
     inputs = [
         keras.Input(batch_shape=t.shape, dtype=t.dtype, name=_compat.producer_of(t).name)
         for t in graph.inputs
@@ -116,21 +151,21 @@ def _rebuild(graph, analysis: ChannelAnalysis) -> keras.Model:
             weights = ([weights[n] for n in names] if set(names) == set(weights)
                        else list(weights.values()))
         layer.set_weights(weights)
-    return rebuilt
+    return rebuilt, new_ops
 
 
-def _new_operations(graph, analysis: ChannelAnalysis, new_ops: dict, new_weights: dict) -> None:
+def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict) -> None:
     """The rebuilt operation of every node of `graph`; models used as layers are inlined."""
     for node in _compat.graph_nodes(graph):
         op = node.operation
         inner = nested_graph(op)
         if inner is not None and len(node.input_tensors) == len(inner.inputs):
-            _new_operations(inner, analysis, new_ops, new_weights)
+            _new_operations(inner, decision, new_ops, new_weights)
             new_ops[id(op)] = _Inlined(inner, new_ops)
         elif not isinstance(op, keras.layers.Layer):
             new_ops[id(op)] = op  # a stateless keras.ops operation
         else:
-            cls, config, new_weights[id(op)] = _shrunk_layer(node, analysis)
+            cls, config, new_weights[id(op)] = _shrunk_layer(node, decision)
             try:
                 new_ops[id(op)] = cls.from_config(config)
             except Exception as error:  # any failure here means we cannot rebuild it
@@ -150,14 +185,14 @@ class _Inlined:
         return _compat.run_graph(self.graph, inputs, lambda op: self.new_ops[id(op)])
 
 
-def _shrunk_layer(node, analysis: ChannelAnalysis):
+def _shrunk_layer(node, decision: Decision):
     """The class, config and weights (by name, or in order if unchanged) of the rebuilt copy."""
     layer = node.operation
     config = layer.get_config()
-    call = analysis.call_at(node)
+    call = decision.call_at(node)
     if call is None or call.rule is None:
         return type(layer), config, layer.get_weights()
     weights = {name: np.asarray(v) for name, v in variables_by_name(layer).items()}
-    config, weights = call.rule.rebuild(analysis, call.layer, call.inputs, call.output, config,
+    config, weights = call.rule.rebuild(decision, call.layer, call.inputs, call.output, config,
                                         weights)
-    return call.rule.rebuilt_class(analysis, call.layer), config, weights
+    return call.rule.rebuilt_class(decision, call.layer), config, weights

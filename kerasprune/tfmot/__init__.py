@@ -16,8 +16,8 @@ training batch is step 1), `UpdatePruningStep`, `PruningSummaries`, `strip_pruni
 `prune_scope`, `PrunableLayer`, `PruningPolicy` and `PruneForLatencyOnXNNPack`.
 Underneath it is kerasprune: `PruneWrapper` with hard masks, the one selection rule, the
 mask update of `kerasprune.core.mask_update`.
-May import: kerasprune's subpackages, keras, numpy, and TensorFlow inside functions (TFMOT's
-step check and summaries are TensorFlow's).
+May import: `kerasprune.core`, `kerasprune.callbacks`, `kerasprune._compat`, keras, numpy;
+inside functions also `tensorflow` (TFMOT's step check and summaries are TensorFlow's).
 """
 
 from kerasprune.tfmot import sparsity

@@ -5,30 +5,14 @@ import numpy as np
 import pytest
 
 import kerasprune
-from kerasprune import IMPCallback, cycle_sparsities
+from kerasprune import IMPCallback
+from kerasprune.core.sparsity_schedules import cycle_sparsities
 from kerasprune.core.one_shot import one_shot_prune
 from kerasprune.retrain.retrain_schedule import evaluate_schedule
 from kerasprune.retrain.schedules import ALLR, LRW, allr_d1
+from tests.helpers import pruning_ready, small_cnn
 
 BATCH = 64
-
-
-def cnn() -> keras.Model:
-    return keras.Sequential([
-        keras.Input((7, 7, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10),
-    ])
-
-
-def pruning_ready(lr=0.1, scope="global") -> keras.Model:
-    model = kerasprune.prune(cnn(), scope=scope)
-    model.compile(keras.optimizers.SGD(lr, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    return model
 
 
 class Recorder(keras.callbacks.Callback):
@@ -141,12 +125,12 @@ def test_weight_rewinding_resets_survivors_to_the_saved_epoch(digits):
 
 def test_retraining_recovers_accuracy_lost_to_one_shot_pruning(digits):
     (x, y), (x_test, y_test) = digits
-    dense = cnn()
+    dense = small_cnn()
     dense.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     dense.fit(x, y, batch_size=BATCH, epochs=4, verbose=0)
-    pruned = one_shot_prune(dense, 0.95)
+    pruned = one_shot_prune(dense, 0.95, scope="global")
     pruned.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                    metrics=["accuracy"])
@@ -207,7 +191,7 @@ def test_lrw_longer_than_the_original_fails_before_training(digits):
 
 def test_optimizer_with_a_schedule_is_refused(digits):
     (x, y), _ = digits
-    model = kerasprune.prune(cnn())
+    model = kerasprune.prune(small_cnn())
     model.compile(keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     imp = IMPCallback(0.5, retrain_schedule="llr", original_learning_rate=0.1)
@@ -217,7 +201,7 @@ def test_optimizer_with_a_schedule_is_refused(digits):
 
 def test_model_without_wrappers_is_refused(digits):
     (x, y), _ = digits
-    model = cnn()
+    model = small_cnn()
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.raises(ValueError, match="kerasprune.prune"):
         model.fit(x, y, epochs=1, callbacks=[IMPCallback(0.5, retrain_schedule=None)], verbose=0)
@@ -270,3 +254,17 @@ def test_fit_longer_than_the_cycles_stops_pruning_at_the_target(kind, digits):
     steps = 256 // BATCH
     assert callback.lr_trace[(last + 1) * steps:] == [0.0] * ((4 - last) * steps)
     assert len(callback.cycle_records) == 2
+
+
+def test_warmup_reaches_every_cycles_retraining_schedule():
+    # LLR's own warm-up (0.1 of 4 steps) rounds to no step; warmup=0.5 gives each cycle a
+    # 2-step half-cosine ramp from 0 to the peak, then the linear decay to 0.
+    x = np.random.default_rng(0).random((16, 7, 7, 1), dtype=np.float32)
+    y = np.arange(16) % 10
+    model = pruning_ready()
+    imp = IMPCallback(0.75, cycles=2, epochs_per_cycle=1, retrain_schedule="llr",
+                      original_learning_rate=0.1, warmup=0.5)
+    model.fit(x, y, batch_size=4, epochs=2, callbacks=[imp], verbose=0)
+    cycle = [0.0, 0.05, 0.1, 0.05]
+    assert imp.lr_trace == pytest.approx(cycle + cycle)
+    assert [r["start_lr"] for r in imp.cycle_records] == pytest.approx([0.1, 0.1])

@@ -5,15 +5,11 @@ import numpy as np
 import pytest
 
 import kerasprune
-from tests.helpers import compile_classifier, small_cnn
+from tests.helpers import compile_classifier, masks_of, small_cnn
 
 
 def _pruned_kernels(model):
     return [np.asarray(v) for w in kerasprune.prune_wrappers(model) for v in w.pruned_weights]
-
-
-def _masks(model):
-    return [np.asarray(m) for w in kerasprune.prune_wrappers(model) for m in w.masks]
 
 
 @pytest.mark.parametrize(
@@ -28,7 +24,7 @@ def test_masked_weights_are_exactly_zero_after_fit(optimizer, digits):
         0.8, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=2, update_every=5
     )
     model.fit(x, y, epochs=4, batch_size=64, callbacks=[callback], verbose=0)
-    for kernel, mask in zip(_pruned_kernels(model), _masks(model)):
+    for kernel, mask in zip(_pruned_kernels(model), masks_of(model)):
         assert np.all(kernel[mask == 0] == 0.0)
         # The momentum kept pushing these weights during fine-tuning: they stay zero.
         assert (mask == 0).sum() == round(0.8 * mask.size)
@@ -86,7 +82,7 @@ def test_masks_frozen_during_finetuning(digits):
         schedule=EveryStep(0.1),
     )
     seen = []
-    snapshot = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append(_masks(model)))
+    snapshot = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append(masks_of(model)))
     history = model.fit(x[:256], y[:256], epochs=3, batch_size=64,
                         callbacks=[callback, snapshot], verbose=0)
     assert history.history["stage"] == [1, 2, 2]
@@ -94,7 +90,7 @@ def test_masks_frozen_during_finetuning(digits):
     for epoch in (1, 2):
         for a, b in zip(seen[0], seen[epoch]):
             np.testing.assert_array_equal(a, b)
-    for kernel, mask in zip(_pruned_kernels(model), _masks(model)):
+    for kernel, mask in zip(_pruned_kernels(model), masks_of(model)):
         assert np.all(kernel[mask == 0] == 0.0)
 
 
@@ -265,7 +261,7 @@ def test_fit_resumed_into_finetuning_catches_up_to_the_target(digits):
                         callbacks=[callback], verbose=0)
     assert history.history["stage"] == [2]
     assert _exactly_pruned(model, 0.8)
-    for kernel, mask in zip(_pruned_kernels(model), _masks(model)):
+    for kernel, mask in zip(_pruned_kernels(model), masks_of(model)):
         assert np.all(kernel[mask == 0] == 0.0)
 
 
@@ -292,3 +288,15 @@ def test_remove_regularization_changes_the_compiled_training_loss(remove, digits
     expected = data_loss if remove else data_loss + l2
     assert history.history["loss"][1] == pytest.approx(expected, rel=1e-4)
 
+
+
+def test_update_every_as_long_as_the_pruning_stage_prunes_once_to_the_target():
+    x = np.random.rand(48, 7, 7, 1).astype("float32")
+    y = np.random.randint(0, 10, 48)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(0.6, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, update_every=3)
+    history = model.fit(x, y, epochs=2, batch_size=16, callbacks=[callback],
+                        verbose=0)  # 3 steps per epoch
+    assert history.history["sparsity"] == [pytest.approx(0.6, abs=1e-3)] * 2
+    assert _exactly_pruned(model, 0.6)

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kerasprune
-from kerasprune.core.allocation import erk_kept, floor_weights, lamp_scores
+from kerasprune.core.allocation import erk_factor, floor_weights, lamp_scores
+from kerasprune.core.allocation import erk_kept as erk_kept_factors
 from tests.mutation_scope import examples
+
+
+def erk_kept(shapes, *args):
+    """ERK over weight tensors, by their shapes."""
+    return erk_kept_factors([erk_factor(s) for s in shapes], *args)
 
 shapes = st.lists(st.tuples(st.integers(1, 9), st.integers(1, 40)), min_size=1, max_size=6)
 

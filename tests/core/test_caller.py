@@ -9,6 +9,7 @@ import pytest
 import kerasprune
 import kerasprune.core.caller as caller
 from kerasprune import Channels
+from kerasprune.retrain import LLR
 
 
 def test_a_warning_points_at_the_first_line_outside_kerasprune():
@@ -92,7 +93,7 @@ class _ScalarSteps(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def _sampled_schedule():
-    kerasprune.LLR(_ScalarSteps(), retrain_steps=100, original_steps=50_000)
+    LLR(_ScalarSteps(), retrain_steps=100, original_steps=50_000)
 
 
 def _dense_tflite():

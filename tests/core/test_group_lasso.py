@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import kerasprune
-from kerasprune import GroupLasso
+from kerasprune.core.group_lasso import GroupLasso
+
 from kerasprune.core.group_lasso import group_rms
 
 RNG = np.random.default_rng(0)

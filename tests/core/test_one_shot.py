@@ -17,7 +17,7 @@ def mlp() -> keras.Model:
 def test_prunes_a_copy_globally_by_magnitude():
     model = mlp()
     original = [np.array(w) for w in model.weights]
-    pruned = one_shot_prune(model, 0.8)
+    pruned = one_shot_prune(model, 0.8, scope="global")
     assert kerasprune.sparsity_report(pruned).total == pytest.approx(0.8, abs=1e-3)
     for before, after in zip(original, model.weights):  # the input model is untouched
         np.testing.assert_array_equal(before, np.array(after))
@@ -73,8 +73,8 @@ def _snip_case():
 
 def test_snip_prunes_by_gradient_times_weight_where_magnitude_keeps_large_weights():
     model, kernel, x, y = _snip_case()
-    by_magnitude = one_shot_prune(model, 0.25)
-    by_snip = one_shot_prune(model, 0.25, criterion="snip", data=(x, y))
+    by_magnitude = one_shot_prune(model, 0.25, scope="global")
+    by_snip = one_shot_prune(model, 0.25, criterion="snip", data=(x, y), scope="global")
     magnitude_mask = kerasprune.prune_wrappers(by_magnitude)[0].masks[0].numpy()
     snip_mask = kerasprune.prune_wrappers(by_snip)[0].masks[0].numpy()
     assert magnitude_mask[0].all() and snip_mask[0].sum() == 0  # row 0: kept vs pruned
@@ -90,7 +90,7 @@ def test_snip_at_half_sparsity_is_one_global_threshold_on_saliency():
     model.compile(loss="mse")
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(64, 16)), rng.normal(size=(64, 8))
-    pruned = one_shot_prune(model, 0.5, criterion="snip", data=(x, y))
+    pruned = one_shot_prune(model, 0.5, criterion="snip", data=(x, y), scope="global")
     assert kerasprune.sparsity_report(pruned).total == 0.5
     grads = loss_gradients(model, x, y, batch_size=64)
     kept, dropped = [], []

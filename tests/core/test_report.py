@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.core.report import multiply_accumulates
 from tests.helpers import small_cnn
 
 
@@ -64,7 +65,7 @@ def test_macs_of_a_subclassed_model_count_every_call():
 
     model = Twice()
     model(np.zeros((2, 5, 3), "float32"))
-    rows = {r.layer: r.dense for r in kerasprune.multiply_accumulates(model)}
+    rows = {r.layer: r.dense for r in multiply_accumulates(model)}
     # The shared Dense runs twice over 5 time steps; the GRU: 5 steps x (4x6 + 2x6).
     assert rows == {model.shared.name: 2 * 5 * 3 * 4, model.rnn.name: 5 * (24 + 12)}
     assert "call" not in model.shared.__dict__  # the observation is undone
@@ -79,9 +80,9 @@ def test_macs_need_a_known_input_shape():
     sized = kerasprune.sparsity_report(model, input_shape=(6,))
     assert [(r.layer, r.dense) for r in sized.macs] == [("d", 6 * 12)]
     with pytest.raises(ValueError, match="input_shape"):
-        kerasprune.multiply_accumulates(model)
+        multiply_accumulates(model)
     with pytest.raises(ValueError, match="Received: input_shape=6"):
-        kerasprune.multiply_accumulates(model, input_shape=6)
+        multiply_accumulates(model, input_shape=6)
 
 
 def test_macs_of_named_inputs_and_convolution_kinds():
@@ -91,7 +92,7 @@ def test_macs_of_named_inputs_and_convolution_kinds():
     x = keras.layers.Conv2DTranspose(2, 3, name="up")(x)  # applied at its 3x3 inputs
     x = keras.layers.DepthwiseConv2D(3, name="dw")(x)  # 5x5 -> 3x3 positions
     model = keras.Model(inputs, x)
-    rows = {r.layer: r.dense for r in kerasprune.multiply_accumulates(model)}
+    rows = {r.layer: r.dense for r in multiply_accumulates(model)}
     assert rows == {"sep": 9 * (27 + 12), "up": 9 * 72, "dw": 9 * 18}
 
 

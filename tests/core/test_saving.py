@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 
 import kerasprune
-from tests.helpers import compile_classifier, small_cnn
-
-
-def _masks(model):
-    return [np.asarray(m) for w in kerasprune.prune_wrappers(model) for m in w.masks]
+from tests.helpers import compile_classifier, masks_of, small_cnn
 
 
 def test_keras_round_trip_restores_masks_and_resumes(tmp_path, digits):
@@ -26,20 +22,20 @@ def test_keras_round_trip_restores_masks_and_resumes(tmp_path, digits):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(loaded.predict(xt, verbose=0), model.predict(xt, verbose=0),
                                atol=1e-6)
-    for a, b in zip(_masks(model), _masks(loaded)):
+    for a, b in zip(masks_of(model), masks_of(loaded)):
         np.testing.assert_array_equal(a, b)
     wrapper = kerasprune.prune_wrappers(loaded)[0]
     assert wrapper.scope == "global" and wrapper.pattern.block_shape == (2, 1)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
 
     # Resume: the last epoch of fine-tuning, masks unchanged, pruned weights still zero.
-    before = _masks(loaded)
+    before = masks_of(loaded)
     history = loaded.fit(x, y, epochs=4, initial_epoch=3, batch_size=64,
                          callbacks=[kerasprune.PruningCallback(
                              0.8, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=2)],
                          verbose=0)
     assert history.history["stage"] == [2]
-    for mask, after in zip(before, _masks(loaded)):
+    for mask, after in zip(before, masks_of(loaded)):
         np.testing.assert_array_equal(mask, after)
     for w in kerasprune.prune_wrappers(loaded):
         for v, m in zip(w.pruned_weights, w.masks):
@@ -116,3 +112,31 @@ def test_callback_resume_state_survives_a_keras_file(tmp_path, digits):
     assert restored.spec == state.spec and restored.read("cycles_done") == 1.0
     for name in state.spec:
         np.testing.assert_array_equal(restored.read(name), state.read(name))
+
+
+def test_wrapper_config_holds_every_option():
+    options = dict(weight_names=["kernel"], scope="erk", sparsity_override=0.3, min_density=0.2,
+                   mask_dtype="uint8", penalty=1e-3)
+    pattern = kerasprune.Blocks((2, 1))
+    wrappers = [
+        (kerasprune.PruneWrapper(keras.layers.Dense(4), pattern=pattern, **options), options),
+        (kerasprune.PruneWrapper(keras.layers.BatchNormalization(), follows="conv"),
+         {"follows": "conv"}),
+    ]
+    for wrapper, given in wrappers:
+        config = wrapper.get_config()
+        assert {name: config[name] for name in given} == given
+        restored = kerasprune.PruneWrapper.from_config(dict(config))  # Keras pops "layer"
+        assert restored.get_config() == config
+    restored = kerasprune.PruneWrapper.from_config(wrappers[0][0].get_config())
+    assert repr(restored.pattern) == repr(pattern) == "Blocks((2, 1))"
+
+
+def test_a_saved_penalty_still_acts_after_loading(tmp_path):
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]),
+                             penalty=0.1)
+    model.save(tmp_path / "penalized.keras")
+    loaded = keras.saving.load_model(tmp_path / "penalized.keras")
+    assert [w.penalized for w in kerasprune.prune_wrappers(loaded)] == [True]
+    penalty = float(sum(model.losses))
+    assert penalty > 0 and float(sum(loaded.losses)) == pytest.approx(penalty)

@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kerasprune
+from kerasprune.core.criterion_data import ChannelActivity
+from kerasprune.core.mask_update import write_masks
 from kerasprune.core.selection import select_pruned, uniform_size
 from tests.mutation_scope import examples
+from tests.helpers import masks_of
 
 
 @settings(max_examples=examples(60), deadline=None)
@@ -231,10 +234,6 @@ def _random_model(widths, scales, seed):
     return model
 
 
-def _masks(model):
-    return [np.asarray(m).copy() for w in kerasprune.prune_wrappers(model) for m in w.masks]
-
-
 @settings(max_examples=examples(25), deadline=None)
 @given(
     widths=st.lists(st.integers(1, 24), min_size=3, max_size=5),
@@ -249,13 +248,13 @@ def test_masks_only_grow_and_floors_hold_in_every_scope(widths, scales, targets,
 
     model = kerasprune.prune(_random_model(widths, scales, 0), scope=scope,
                              min_density=min_density)
-    before = _masks(model)
+    before = masks_of(model)
     counts = np.array([m.size for m in before])
     for target in targets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reached = kerasprune.update_masks(model, target)
-        after = _masks(model)
+        after = masks_of(model)
         for b, a in zip(before, after):
             assert np.all(a[b == 0] == 0)  # masks only grow
         kept = np.array([int(np.count_nonzero(m)) for m in after])
@@ -278,7 +277,7 @@ def test_masks_may_shrink_when_asked():
     model = kerasprune.prune(_dense_model())
     kerasprune.update_masks(model, 0.8)
     assert kerasprune.update_masks(model, 0.3, masks_only_grow=False) < 0.31
-    for mask in _masks(model):  # restored weights restart from zero; the masks say kept
+    for mask in masks_of(model):  # restored weights restart from zero; the masks say kept
         assert mask.size - np.count_nonzero(mask) == round(0.3 * mask.size)
     with pytest.raises(TypeError, match="masks_only_grow"):
         kerasprune.update_masks(model, 0.5, masks_only_grow="yes")
@@ -291,10 +290,10 @@ def test_update_masks_refuses_nan_weights_naming_the_layer():
     value = np.asarray(kernel).copy()
     value[0, 0] = np.nan
     kernel.assign(value)
-    masks = _masks(model)
+    masks = masks_of(model)
     with pytest.raises(ValueError, match=r"Layer .d1. has 1 NaN/Inf values in its weight .kernel."):
         kerasprune.update_masks(model, 0.8)
-    for old, new in zip(masks, _masks(model)):
+    for old, new in zip(masks, masks_of(model)):
         np.testing.assert_array_equal(old, new)
 
 
@@ -336,29 +335,37 @@ def test_global_update_holds_at_most_16_bytes_per_weight_of_numpy_memory():
     assert peak <= 16 * n
 
 
-def test_masks_for_set_prunes_its_wrappers_as_one_set_with_their_gradients():
-    from kerasprune.core.selection import masks_for_set
+def _chosen(selector, wrappers, sparsity):
+    """The masks `selector` chooses for `wrappers`, one list per wrapper (none written)."""
+    masks = {id(w): m for w, m in selector.select(None, wrappers, sparsity, sparsity)}
+    return [masks[id(w)] for w in wrappers]
+
+
+def test_selectors_prune_a_set_as_one_with_its_criterion_data_and_write_nothing():
+    from kerasprune.core.selectors import LayerTargets, ToTarget
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False),
                               keras.layers.Dense(1, use_bias=False)])
     model.layers[0].kernel.assign([[1.0, 2.0], [3.0, 4.0]])
     model.layers[1].kernel.assign([[5.0], [0.5]])
     wrappers = kerasprune.prune_wrappers(kerasprune.prune(model, scope="global"))
-    masks = masks_for_set(wrappers, 0.5)  # 3 of the 6 weights: 0.5, 1 and 2
+    masks = _chosen(ToTarget(), wrappers, 0.5)  # 3 of the 6 weights: 0.5, 1 and 2
     assert [m[0].tolist() for m in masks] == [[[0.0, 0.0], [1.0, 1.0]], [[1.0], [0.0]]]
+    assert all(np.all(np.asarray(w.masks[0]) == 1) for w in wrappers)  # chosen, not written
     snip = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
     snip.layers[0].kernel.assign([[1.0, 2.0], [3.0, 4.0]])
     (wrapper,) = kerasprune.prune_wrappers(
         kerasprune.prune(snip, pattern=kerasprune.Unstructured("snip")))
     gradients = {wrapper.layer.kernel.path: [np.array([[4.0, 1.0], [0.1, 1.0]])]}
     # |w * g| = [[4, 2], [0.3, 4]]: the two smallest saliencies go, not the two smallest w.
-    (mask,) = masks_for_set([wrapper], 0.5, gradients)[0]
+    (mask,) = _chosen(LayerTargets({wrapper: 0.5}, gradients=gradients), [wrapper], 0.5)[0]
     assert mask.tolist() == [[1.0, 0.0], [0.0, 1.0]]
     apoz = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, use_bias=False)])
     (wrapper,) = kerasprune.prune_wrappers(kerasprune.prune(
         apoz, pattern=kerasprune.Channels("apoz", min_channels=0)))
-    activity = kerasprune.ChannelActivity(np.array([0.9, 0.1]), np.ones(2))
-    (mask,) = masks_for_set([wrapper], 0.5, activations={wrapper.layer.kernel.path: activity})[0]
+    activity = ChannelActivity(np.array([0.9, 0.1]), np.ones(2))
+    selector = LayerTargets({wrapper: 0.5}, activations={wrapper.layer.kernel.path: activity})
+    (mask,) = _chosen(selector, [wrapper], 0.5)[0]
     assert mask.tolist() == [[0.0, 1.0], [0.0, 1.0]]  # the channel off 90% of the time goes
 
 
@@ -412,29 +419,29 @@ def _wrapper_with_mask(mask):
     wrapper = kerasprune.PruneWrapper(keras.layers.Dense(2, name="d"),
                                       pattern=kerasprune.Unstructured("snip"))
     wrapper.build((None, 2))
-    wrapper.assign_masks([np.asarray(mask, dtype="float32")])
+    write_masks({wrapper: [np.asarray(mask, dtype="float32")]})
     return wrapper
 
 
-def test_a_pruning_set_counts_what_groups_leave_and_keeps_what_was_pruned():
-    from kerasprune.core.selection import PruningSet
+def test_a_weight_set_counts_what_groups_leave_and_keeps_what_was_pruned():
+    from kerasprune.core.selection import WeightSet
 
     fresh, pruned = _wrapper_with_mask(np.ones((2, 2))), _wrapper_with_mask([[1, 0], [1, 1]])
     gradients = {w.pruned_weights[0].path: [np.ones((2, 2))] for w in (fresh, pruned)}
-    pruning_set = PruningSet([fresh, pruned], gradients)
+    pruning_set = WeightSet([fresh, pruned], gradients)
     assert pruning_set.already[0] is None  # nothing pruned before: no flags held
     assert pruning_set.already[1].tolist() == [False, True, False, False]
     assert pruning_set.weight_counts().tolist() == [4, 4]
     assert pruning_set.weight_counts(pruning_set.already).tolist() == [4, 3]
-    assert PruningSet([pruned], gradients, masks_only_grow=False).already == [None]
+    assert WeightSet([pruned], gradients, masks_only_grow=False).already == [None]
 
 
-def test_a_pruning_set_refuses_nan_scores_naming_the_weight():
-    from kerasprune.core.selection import PruningSet
+def test_a_weight_set_refuses_nan_scores_naming_the_weight():
+    from kerasprune.core.selection import WeightSet
 
     wrapper = _wrapper_with_mask(np.ones((2, 2)))
     path = wrapper.pruned_weights[0].path
     message = (f"The {wrapper.pattern!r} pattern scored groups of '{path}' as NaN "
                "(NaN gradients?); the masks were not changed.")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        PruningSet([wrapper], {path: [np.full((2, 2), np.nan)]})
+        WeightSet([wrapper], {path: [np.full((2, 2), np.nan)]})

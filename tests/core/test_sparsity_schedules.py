@@ -3,6 +3,7 @@
 import pytest
 
 import kerasprune
+from kerasprune.core.sparsity_schedules import CycleSparsity, cycle_sparsities
 
 
 def test_polynomial_decay_matches_zhu_gupta_formula():
@@ -45,19 +46,19 @@ def test_bad_schedule_arguments(kwargs, message):
 
 
 def test_cycle_sparsities_remove_the_same_fraction_of_the_alive_weights_each_cycle():
-    values = kerasprune.cycle_sparsities(0.875, 3)
+    values = cycle_sparsities(0.875, 3)
     assert values == pytest.approx([0.5, 0.75, 0.875])
-    assert kerasprune.cycle_sparsities(0.6, 1) == [pytest.approx(0.6)]
+    assert cycle_sparsities(0.6, 1) == [pytest.approx(0.6)]
 
 
 def test_cycle_schedule_prunes_at_each_cycle_start_and_holds_in_between():
-    s = kerasprune.CycleSparsity(0.875, cycles=3, begin_step=4, steps_per_cycle=3)
+    s = CycleSparsity(0.875, cycles=3, begin_step=4, steps_per_cycle=3)
     assert (s.begin_step, s.end_step, s.frequency) == (4, 10, 3)
     assert [s.cycle_at(t) for t in range(3, 14)] == [0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3]
     assert [s(t) for t in (3, 4, 6, 7, 9, 10, 1000)] == pytest.approx(
         [0.0, 0.5, 0.5, 0.75, 0.75, 0.875, 0.875])
     assert [t for t in range(20) if s.updates_at(t)] == [4, 7, 10]
-    one_shot = kerasprune.CycleSparsity(0.5, cycles=1)
+    one_shot = CycleSparsity(0.5, cycles=1)
     assert (one_shot(0), one_shot.end_step, one_shot.steps_per_cycle) == (0.5, 0, 1)
 
 
@@ -73,7 +74,7 @@ def test_constant_sparsity_updates_every_step_by_default():
 @pytest.mark.parametrize("schedule", [
     kerasprune.ConstantSparsity(0.3, begin_step=2, end_step=8, frequency=3),
     kerasprune.PolynomialDecay(0.1, 0.7, begin_step=1, end_step=9, power=2.0, frequency=2),
-    kerasprune.CycleSparsity(0.9, cycles=3, begin_step=5, steps_per_cycle=4),
+    CycleSparsity(0.9, cycles=3, begin_step=5, steps_per_cycle=4),
 ])
 def test_schedules_serialize_with_every_argument(schedule):
     import keras
@@ -115,15 +116,15 @@ def test_schedules_serialize_with_every_argument(schedule):
      "final_sparsity=0.5"),
     (lambda: kerasprune.PolynomialDecay(0.1, 0.5, 0, 10, power="3"),
      "`power` must be a number > 0. Received: power='3'"),
-    (lambda: kerasprune.CycleSparsity(0.9, cycles=0),
+    (lambda: CycleSparsity(0.9, cycles=0),
      "`cycles` must be an int >= 1. Received: cycles=0"),
-    (lambda: kerasprune.CycleSparsity(0.9, cycles=2, begin_step=-2),
+    (lambda: CycleSparsity(0.9, cycles=2, begin_step=-2),
      "`begin_step` must be an int >= 0. Received: begin_step=-2"),
-    (lambda: kerasprune.CycleSparsity(0.9, cycles=2, steps_per_cycle=0),
+    (lambda: CycleSparsity(0.9, cycles=2, steps_per_cycle=0),
      "`steps_per_cycle` must be an int >= 1. Received: steps_per_cycle=0"),
-    (lambda: kerasprune.CycleSparsity(1.2, cycles=2),
+    (lambda: CycleSparsity(1.2, cycles=2),
      "`target_sparsity` must be a float in [0, 1). Received: target_sparsity=1.2"),
-    (lambda: kerasprune.cycle_sparsities(0.9, 0),
+    (lambda: cycle_sparsities(0.9, 0),
      "`cycles` must be an int >= 1. Received: cycles=0"),
 ])
 def test_bad_arguments_are_refused_with_the_whole_message(make, message):
@@ -138,7 +139,7 @@ def test_cycle_sparsities_names_a_bad_target():
 
     message = "`target_sparsity` must be a float in [0, 1). Received: target_sparsity=1.5"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        kerasprune.cycle_sparsities(1.5, 2)
+        cycle_sparsities(1.5, 2)
 
 
 def test_polynomial_decay_holds_each_value_from_the_start_of_its_window():

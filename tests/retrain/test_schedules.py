@@ -302,6 +302,21 @@ def test_slr_runs_the_original_from_its_peak_step_on_under_a_given_max_lr():
     assert [lr(slr, s) for s in range(4)] == [approx(0.2), approx(0.1), approx(0.1), approx(0.1)]
 
 
+def test_the_short_names_are_the_full_classes_and_old_files_still_load():
+    from kerasprune import retrain
+    from kerasprune.retrain import schedules
+
+    assert retrain.FT is retrain.FineTuning and retrain.ALLR is schedules.ALLR
+    assert retrain.AdaptiveLinearLearningRateRestarting is ALLR
+    llr = LLR(0.1, retrain_steps=10)
+    assert keras.saving.serialize_keras_object(llr)["registered_name"] == (
+        "kerasprune>LinearLearningRateRestarting")
+    old = keras.saving.serialize_keras_object(llr)
+    old["registered_name"] = "kerasprune>LLR"  # as kerasprune 0.2 wrote it
+    restored = keras.saving.deserialize_keras_object(old)
+    assert type(restored) is LLR and float(restored(5)) == float(llr(5))
+
+
 def test_allr_takes_d1_from_zero_to_any_finite_value_and_defaults_to_one():
     import re
 
@@ -318,12 +333,12 @@ def test_the_original_rate_and_length_are_checked_with_messages_naming_the_sched
 
     assert FT(0.1, retrain_steps=1, original_steps=1).original_steps == 1
     for kwargs, message in [
-        (dict(original=0.0), "FT: `original` must be a finite float > 0 or a keras "
+        (dict(original=0.0), "FineTuning: `original` must be a finite float > 0 or a keras "
                              "LearningRateSchedule. Received: original=0.0"),
-        (dict(original=0.1, original_steps=1.5),
-         "FT: `original_steps` must be an integer >= 1. Received: original_steps=1.5"),
-        (dict(original=0.1, original_steps=0),
-         "FT: `original_steps` must be an integer >= 1. Received: original_steps=0"),
+        (dict(original=0.1, original_steps=1.5), "FineTuning: `original_steps` must be an "
+                                                 "integer >= 1. Received: original_steps=1.5"),
+        (dict(original=0.1, original_steps=0), "FineTuning: `original_steps` must be an "
+                                               "integer >= 1. Received: original_steps=0"),
     ]:
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             FT(retrain_steps=5, **kwargs)

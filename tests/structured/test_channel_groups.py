@@ -13,6 +13,7 @@ import pytest
 
 import kerasprune
 from kerasprune import Channels, shrink
+from kerasprune.core.criterion_data import ChannelActivity
 from kerasprune.structured.channel_groups import channel_groups
 from kerasprune.structured.channel_patterns import channels_kept
 from kerasprune.structured.group_selection import LayersLeftWholeWarning
@@ -292,6 +293,47 @@ def test_a_cost_target_prunes_groups_until_the_cost_is_met(target):
     assert after[index] > 0.3 * dense[index]  # not far past the target
 
 
+def _two_unit_mlp(scope, a_scores, b_scores):
+    """Dense a (16 -> 32) and b (32 -> 8), channels scored by the given L1 norms, feeding
+    an excluded output: two units of one layer each."""
+    inputs = keras.Input((16,))
+    x = keras.layers.Dense(32, name="a")(inputs)
+    x = keras.layers.Dense(8, name="b")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    model.get_layer("a").set_weights([np.tile(np.asarray(a_scores, "float32") / 16, (16, 1)),
+                                      np.zeros(32, "float32")])
+    model.get_layer("b").set_weights([np.tile(np.asarray(b_scores, "float32") / 32, (32, 1)),
+                                      np.zeros(8, "float32")])
+    return kerasprune.prune(model, pattern=Channels("l1", normalize="none", min_channels=0),
+                            exclude=["out"], scope=scope)
+
+
+def test_erk_shares_the_channel_target_by_each_units_density():
+    # ERK factors: a 32 * (16 + 32) / (16 * 32) = 3, b 8 * (32 + 8) / (32 * 8) = 1.25; half
+    # of the 40 channels kept: a keeps 20 * 3 / 4.25 = 14.1 -> 14, b 5.9 -> 6.
+    pruned = _two_unit_mlp("erk", np.arange(1, 33), np.arange(1, 9))
+    kerasprune.update_masks(pruned, 0.5)
+    assert kept(pruned, "a").tolist() == [False] * 18 + [True] * 14
+    assert kept(pruned, "b").tolist() == [False] * 2 + [True] * 6
+    layer = _two_unit_mlp("layer", np.arange(1, 33), np.arange(1, 9))
+    kerasprune.update_masks(layer, 0.5)  # each unit to the target on its own
+    assert kept(layer, "a").sum() == 16 and kept(layer, "b").sum() == 4
+
+
+def test_lamp_shares_the_channel_target_by_normalized_scores():
+    # b's channels are nearly equal (each LAMP score near 1 / rank), a's spread from 1 to
+    # 32 (the lowest LAMP scores are tiny): one threshold takes a's low channels first.
+    pruned = _two_unit_mlp("lamp", np.arange(1, 33), 1 + np.arange(8) / 100)
+    kerasprune.update_masks(pruned, 0.5)
+    a, b = kept(pruned, "a"), kept(pruned, "b")
+    assert a.sum() + b.sum() == 20  # the model-wide target, exactly
+    assert a.sum() < 16 and b.sum() > 4  # a loses more than half, b less
+    assert a.tolist() == sorted(a.tolist())  # a's lowest channels go first
+    layer = _two_unit_mlp("layer", np.arange(1, 33), 1 + np.arange(8) / 100)
+    kerasprune.update_masks(layer, 0.5)
+    assert kept(layer, "a").sum() == 16 and kept(layer, "b").sum() == 4
+
+
 def test_sparsity_overrides_are_refused_with_a_cost_target():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="h"),
                               keras.layers.Dense(2, name="out")])
@@ -464,6 +506,7 @@ def test_channel_groups_print_the_coupled_sets_and_the_layers_left_whole():
     groups = channel_groups(_coupled_pair_then_dense())
     assert str(groups) == ("4 channel groups in 2 sets of coupled layers\n"
                            "  1 groups couple a, b\n"
+                           "  3 groups in d alone\n"
                            "  left whole: out: it reaches a model output")
 
     message = "`model` must be a keras.Model. Received: model='m' of type str"
@@ -637,34 +680,47 @@ def _one_dense(pattern, **options):
     return wrapper
 
 
-def test_per_layer_masks_follow_the_layer_target_and_mask_the_bias_too():
-    from kerasprune.structured.group_selection import per_layer_masks
+def _layer_masks(wrapper, sparsity, final=None, **data):
+    """The masks `select_layers` chooses for one wrapper (channels of one layer alone)."""
+    from kerasprune.core.selectors import ToTarget
+    from kerasprune.structured.group_selection import select_layers
 
+    final = sparsity if final is None else final
+    return [m for _, m in select_layers([wrapper], sparsity, final, ToTarget(**data))]
+
+
+def _group_masks(model, wrapper, sparsity, final=None, **data):
+    """The masks `select_groups` chooses for one wrapper of `model`."""
+    from kerasprune.core.selectors import ToTarget
+    from kerasprune.structured.group_selection import select_groups
+
+    final = sparsity if final is None else final
+    return [m for _, m in select_groups(model, [wrapper], sparsity, final, ToTarget(**data))]
+
+
+def test_per_layer_masks_follow_the_layer_target_and_mask_the_bias_too():
     plain = Channels("l1", normalize="none", min_channels=0)
     wrapper = _one_dense(plain, sparsity_overrides={"a": 0.5})
     # The override is reached at the final sparsity: half-way there, a quarter.
-    kernel, bias = per_layer_masks([wrapper], 0.25, final_sparsity=0.5)[0]
+    kernel, bias = _layer_masks(wrapper, 0.25, 0.5)[0]
     assert kernel.dtype == bias.dtype == np.float32
     assert channels_kept(kernel).tolist() == [False, True, True, True]
     assert bias.tolist() == [0.0, 1.0, 1.0, 1.0]
     # Without a final sparsity the current one is final: the override itself.
-    kernel, _ = per_layer_masks([wrapper], 0.25)[0]
+    kernel, _ = _layer_masks(wrapper, 0.25)[0]
     assert channels_kept(kernel).tolist() == [False, False, True, True]
 
 
 def test_per_layer_masks_pass_the_criterion_data_of_each_kernel():
-    from kerasprune.structured.group_selection import per_layer_masks
-
     wrapper = _one_dense(Channels("taylor", normalize="none", min_channels=0))
     gradient = np.zeros((3, 4), "float32")
     gradient[:, 0] = 1.0  # only channel 0 matters to the loss
-    (kernel, _), = per_layer_masks([wrapper], 0.75,
-                                   gradients={wrapper.layer.kernel.path: [gradient]})
+    (kernel, _), = _layer_masks(wrapper, 0.75,
+                                gradients={wrapper.layer.kernel.path: [gradient]})
     assert channels_kept(kernel).tolist() == [True, False, False, False]
     wrapper = _one_dense(Channels("apoz", normalize="none", min_channels=0))
-    activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
-    (kernel, _), = per_layer_masks([wrapper], 0.5,
-                                   activations={wrapper.layer.kernel.path: activity})
+    activity = ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
+    (kernel, _), = _layer_masks(wrapper, 0.5, activations={wrapper.layer.kernel.path: activity})
     assert channels_kept(kernel).tolist() == [True, False, True, False]
 
 
@@ -685,23 +741,23 @@ def test_a_cost_target_removes_the_fewest_groups_that_meet_it_exactly(target, sp
 
 
 def test_a_cost_target_reached_only_by_removing_everything_warns_only_when_missed():
-    import warnings
-
     # Removing a's 2 units leaves out's 4 biases: 4 of 16 parameters.
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, name="a"),
                               keras.layers.Dense(4, name="out")])
     pattern = Channels(target="params", min_channels=0)
     pruned = kerasprune.prune(model, pattern=pattern, exclude=["out"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        kerasprune.update_masks(pruned, 0.75)  # exactly reached
+    emptied = "These weights are now fully pruned: ['a/kernel', 'a/bias']"
+    with pytest.warns(UserWarning) as record:
+        kerasprune.update_masks(pruned, 0.75)  # exactly reached, by emptying a
+    assert [str(w.message)[:len(emptied)] for w in record] == [emptied]
     assert not kept(pruned, "a").any()
     message = ("Channels(target='params'): removing every prunable channel group leaves "
                "0.250 of the dense model's params, above the target 0.100.")
     pruned = kerasprune.prune(model, pattern=pattern, exclude=["out"])
-    with pytest.warns(UserWarning, match=f"^{re.escape(message)}$") as record:
+    with pytest.warns(UserWarning) as record:
         kerasprune.update_masks(pruned, 0.9)
-    assert len(record) == 1
+    assert [str(w.message) for w in record][0] == message
+    assert [str(w.message)[:len(emptied)] for w in record][1:] == [emptied]
     assert not kept(pruned, "a").any()
 
 
@@ -756,32 +812,30 @@ def _dense_before_out(pattern, kernel=None, **options):
 
 
 def test_group_masks_follow_the_layer_target_of_an_override_and_mask_the_bias_too():
-    from kerasprune.structured.group_selection import group_masks
-
     plain = Channels("l1", normalize="none", min_channels=0)
     pruned, wrapper = _dense_before_out(plain, sparsity_overrides={"a": 0.5})
     # The override is reached at the final sparsity: half-way there, a quarter.
-    kernel, bias = group_masks(pruned, [wrapper], 0.25, final_sparsity=0.5)[0]
+    kernel, bias = _group_masks(pruned, wrapper, 0.25, 0.5)[0]
     assert kernel.dtype == bias.dtype == np.float32
     assert channels_kept(kernel).tolist() == [False, True, True, True]
     assert bias.tolist() == [0.0, 1.0, 1.0, 1.0]
     # Without a final sparsity the current one is final: the override itself.
-    kernel, _ = group_masks(pruned, [wrapper], 0.25)[0]
+    kernel, _ = _group_masks(pruned, wrapper, 0.25)[0]
     assert channels_kept(kernel).tolist() == [False, False, True, True]
 
 
 @pytest.mark.parametrize("grouped", [True, False])
 def test_a_channel_already_pruned_counts_toward_the_target_before_an_equally_low_one(grouped):
-    from kerasprune.structured.group_selection import group_masks, per_layer_masks
+    from kerasprune.core.mask_update import write_masks
 
     kernel = np.tile(np.array([0.0, 2.0, 3.0, 4.0], "float32"), (3, 1))  # channel 0 is dead
     pruned, wrapper = _dense_before_out(Channels("l1", min_channels=0), kernel)
-    wrapper.assign_masks([np.tile(np.array([1, 1, 1, 0], "float32"), (3, 1)),
-                          np.array([1, 1, 1, 0], "float32")])  # channel 3 is pruned
+    write_masks({wrapper: [np.tile(np.array([1, 1, 1, 0], "float32"), (3, 1)),
+                           np.array([1, 1, 1, 0], "float32")]})  # channel 3 is pruned
     if grouped:
-        (masks,) = group_masks(pruned, [wrapper], 0.25)
+        (masks,) = _group_masks(pruned, wrapper, 0.25)
     else:
-        (masks,) = per_layer_masks([wrapper], 0.25)
+        (masks,) = _layer_masks(wrapper, 0.25)
     # Both score 0 and channel 0 comes first, but the quarter is already pruned.
     assert channels_kept(masks[0]).tolist() == [True, True, True, False]
 
@@ -793,7 +847,7 @@ def test_group_masks_pass_the_criterion_data_of_each_scored_weight():
     kerasprune.update_masks(pruned, 0.75, gradients={wrapper.layer.kernel.path: [gradient]})
     assert kept(pruned, "a").tolist() == [True, False, False, False]
     pruned, wrapper = _dense_before_out(Channels("apoz", normalize="none", min_channels=0))
-    activity = kerasprune.ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
+    activity = ChannelActivity(np.array([0.0, 0.9, 0.1, 0.5]), np.ones(4))
     kerasprune.update_masks(pruned, 0.5, activations={wrapper.layer.kernel.path: activity})
     assert kept(pruned, "a").tolist() == [True, False, True, False]
 
@@ -827,8 +881,11 @@ def test_mean_groups_of_two_layers_compete_with_single_layer_groups_by_their_mea
     assert [kept(pruned, name).tolist() for name in "abr"] == [[False, True]] * 3
 
 
-def test_a_one_channel_layer_competes_in_global_scope():
-    # a's single channel (mean |w| 1) is the lowest of the 4 channels: it and b's lowest go.
+@pytest.mark.parametrize("min_density", [0.0, 0.01])
+def test_a_one_channel_layer_competes_in_global_scope_above_its_floor(min_density):
+    # a's single channel (mean |w| 1) is the lowest of the 4 channels: without a floor it
+    # and b's lowest go (a emptied, with a warning); the default floor keeps one channel
+    # of every layer, so b loses its two lowest instead.
     inputs = keras.Input((4,))
     a = keras.layers.Dense(1, name="a")(inputs)
     b = keras.layers.Dense(3, name="b")(inputs)
@@ -839,8 +896,14 @@ def test_a_one_channel_layer_competes_in_global_scope():
                                                                             "float32"),
                                       np.zeros(3, "float32")])
     pruned = kerasprune.prune(model, pattern=Channels("l1", min_channels=0), exclude=["out"],
-                              scope="global")
-    kerasprune.update_masks(pruned, 0.5)
+                              scope="global", min_density=min_density)
+    if min_density:
+        kerasprune.update_masks(pruned, 0.5)
+        assert kept(pruned, "a").tolist() == [True]
+        assert kept(pruned, "b").tolist() == [True, False, False]
+        return
+    with pytest.warns(UserWarning, match=r"^These weights are now fully pruned: \['a/kernel'"):
+        kerasprune.update_masks(pruned, 0.5)
     assert kept(pruned, "a").tolist() == [False]
     assert kept(pruned, "b").tolist() == [True, False, True]
 
@@ -909,7 +972,7 @@ def test_groups_that_no_pruned_weight_scores_are_never_pruned_and_their_layer_is
     reason = "no pruned weight scores its channel groups (its masked weights only follow)"
     message = ("Channel pruning leaves these pruned layers whole (no channel of theirs can be "
                f"removed exactly): {{'gate': '{reason}'}}")
-    with pytest.warns(kerasprune.LayersLeftWholeWarning, match=f"^{re.escape(message)}$"):
+    with pytest.warns(LayersLeftWholeWarning, match=f"^{re.escape(message)}$"):
         kerasprune.update_masks(pruned, 0.5)
     (wrapper,) = kerasprune.prune_wrappers(pruned)
     assert np.asarray(wrapper.masks[0]).tolist() == [1.0] * 4
@@ -921,5 +984,19 @@ def test_a_layer_whose_only_unscored_group_is_the_models_first_is_named_too(scra
     model = keras.Model(inputs, keras.layers.Dense(2, name="out")(_Gate(name="gate")(inputs)))
     pruned = kerasprune.prune(model, pattern=Channels(min_channels=0), exclude=["out"])
     assert channel_groups(pruned).count == 1
-    with pytest.warns(kerasprune.LayersLeftWholeWarning, match="'gate'"):
+    with pytest.warns(LayersLeftWholeWarning, match="'gate'"):
         kerasprune.update_masks(pruned, 0.5)
+
+
+def test_printing_the_groups_lists_every_set_of_layers_and_each_layer_left_whole():
+    inputs = keras.Input((4,))
+    x = keras.layers.Add()([keras.layers.Dense(3, name="a")(inputs),
+                            keras.layers.Dense(3, name="b")(inputs)])
+    x = keras.layers.Dense(5, name="hidden")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    assert str(channel_groups(model)).splitlines() == [
+        "8 channel groups in 2 sets of coupled layers",
+        "  3 groups couple a, b",
+        "  5 groups in hidden alone",
+        "  left whole: out: it reaches a model output",
+    ]

@@ -12,12 +12,9 @@ import kerasprune
 from kerasprune.core.selection import select_pruned
 from kerasprune.structured.channel_patterns import NM, Channels, channels_kept
 from tests.mutation_scope import examples
+from tests.helpers import first_masks
 
 RNG = np.random.default_rng(0)
-
-
-def masks_of(model):
-    return {w.layer.name: np.asarray(w.masks[0]) for w in kerasprune.prune_wrappers(model)}
 
 
 def test_channels_groups_output_channels_of_conv_dense_and_depthwise_kernels():
@@ -42,7 +39,7 @@ def test_layer_scope_prunes_the_lowest_l1_channels_of_each_layer():
     model.get_layer("a").set_weights([kernel, np.zeros(8, "float32")])
     pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["b"])
     kerasprune.update_masks(pruned, 0.5)
-    assert channels_kept(masks_of(pruned)["a"]).tolist() == [False] * 4 + [True] * 4
+    assert channels_kept(first_masks(pruned)["a"]).tolist() == [False] * 4 + [True] * 4
 
 
 def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
@@ -57,7 +54,7 @@ def test_global_scope_with_min_channels_keeps_channels_in_every_layer():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the emptied layer is named in a warning
             kerasprune.update_masks(pruned, 0.7)
-        masks = masks_of(pruned)
+        masks = first_masks(pruned)
         assert channels_kept(masks["tiny"]).sum() == tiny_kept
 
 
@@ -66,9 +63,9 @@ def test_random_criterion_is_a_fixed_order_and_masks_only_grow():
                               keras.layers.Dense(2, name="logits")])
     pruned = kerasprune.prune(model, pattern=Channels("random", seed=3), exclude=["logits"])
     kerasprune.update_masks(pruned, 0.25)
-    first = channels_kept(masks_of(pruned)["d"])
+    first = channels_kept(first_masks(pruned)["d"])
     kerasprune.update_masks(pruned, 0.5)
-    second = channels_kept(masks_of(pruned)["d"])
+    second = channels_kept(first_masks(pruned)["d"])
     assert first.sum() == 12 and second.sum() == 8
     assert not np.any(second & ~first)  # nothing pruned comes back
 
@@ -118,7 +115,7 @@ def test_nm_through_gradual_pruning_ends_exactly_2_of_4():
     callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
                                           finetune_epochs=1)
     pruned.fit(x, y, epochs=3, callbacks=[callback], verbose=0)
-    for name, mask in masks_of(pruned).items():
+    for name, mask in first_masks(pruned).items():
         per_run = np.moveaxis(mask, -2, -1).reshape(-1, 4).sum(axis=1)
         assert np.all(per_run == 2), name
     weights = kerasprune.strip(pruned).get_layer("d").kernel.numpy()
@@ -154,7 +151,7 @@ def test_global_scope_normalization_decides_which_layer_gives_up_channels(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # raw L1 empties b, which is named in a warning
         kerasprune.update_masks(pruned, 16 / 48)  # 16 weights: 2 channels of a or 4 of b
-    masks = masks_of(pruned)
+    masks = first_masks(pruned)
     assert channels_kept(masks["a"]).tolist() == kept_a
     assert channels_kept(masks["b"]).tolist() == kept_b
 
@@ -177,7 +174,7 @@ def test_global_channel_groups_are_ranked_by_normalized_scores(normalize, kept_a
     pattern = Channels("l1", normalize=normalize, min_channels=0)
     pruned = kerasprune.prune(model, scope="global", pattern=pattern, exclude=["out"])
     kerasprune.update_masks(pruned, 2 / 8)  # with groups, the target counts channels
-    masks = masks_of(pruned)
+    masks = first_masks(pruned)
     assert channels_kept(masks["a"]).tolist() == kept_a
     assert channels_kept(masks["b"]).tolist() == kept_b
 
@@ -313,7 +310,7 @@ def _update_quietly(pruned, sparsity, **kwargs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Model 'tower' has no graph of layers")
         kerasprune.update_masks(pruned, sparsity, **kwargs)
-    return {name: channels_kept(mask).tolist() for name, mask in masks_of(pruned).items()}
+    return {name: channels_kept(mask).tolist() for name, mask in first_masks(pruned).items()}
 
 
 def test_a_subclassed_model_is_pruned_layer_by_layer_with_a_warning():
@@ -322,7 +319,7 @@ def test_a_subclassed_model_is_pruned_layer_by_layer_with_a_warning():
                "chosen layer by layer, not by coupled group, and shrink cannot rebuild it.")
     with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
         kerasprune.update_masks(pruned, 0.5)
-    masks = masks_of(pruned)
+    masks = first_masks(pruned)
     assert channels_kept(masks["a"]).tolist() == channels_kept(masks["b"]).tolist() == [
         False, False, True, True]
 

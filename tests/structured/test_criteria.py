@@ -7,7 +7,8 @@ import keras
 import pytest
 
 import kerasprune
-from kerasprune import CriterionData, TaylorImportance
+from kerasprune import CriterionData
+from kerasprune.core.criterion_data import ChannelActivity
 from kerasprune.structured.criteria import channel_axis, channel_scores, head_scores
 from kerasprune.structured.channel_patterns import Channels, channels_kept
 
@@ -39,7 +40,7 @@ def test_taylor_is_the_mean_over_batches_of_the_squared_channel_sum():
     grads = [RNG.normal(size=(6, 3)) for _ in range(4)]
     expected = np.mean([np.square((w * g).sum(0)) for g in grads], axis=0)
     np.testing.assert_allclose(channel_scores(w, "taylor", gradients=grads), expected)
-    with pytest.raises(ValueError, match="TaylorImportance"):
+    with pytest.raises(ValueError, match="CriterionData"):
         channel_scores(w, "taylor")
     with pytest.raises(ValueError, match="shape"):
         channel_scores(w, "taylor", gradients=[np.ones((3, 6))])
@@ -76,7 +77,7 @@ def test_taylor_on_a_trained_model_ranks_units_by_their_real_loss_change(digits)
     pruned.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     sample_x, sample_y = x[:1024], y[:1024]
     hidden = kerasprune.prune_wrappers(pruned)[0]
-    gradients = TaylorImportance(sample_x, sample_y, batch_size=64).gradients(pruned)
+    gradients = CriterionData(sample_x, sample_y, batch_size=64).gradients(pruned)
     batch_grads = gradients[hidden.layer.kernel.path]
     kernel = hidden.layer.kernel.numpy()
     taylor = channel_scores(kernel, "taylor", gradients=batch_grads)
@@ -116,7 +117,7 @@ def test_taylor_prunes_a_large_unit_the_loss_ignores_where_l1_keeps_it():
         callbacks = [kerasprune.PruningCallback(0.25, stabilization_epochs=0,
                                                 pruning_epochs=1, finetune_epochs=0,
                                                 initial_sparsity=0.25,
-                                                importance=TaylorImportance(x, y))]
+                                                data=CriterionData(x, y))]
         pruned.fit(x, y, epochs=1, batch_size=64, callbacks=callbacks, verbose=0)
         kept[criterion] = channels_kept(kerasprune.prune_wrappers(pruned)[0].masks[0].numpy())
     assert kept["l1"][0] and kept["l1"].sum() == 3
@@ -125,9 +126,9 @@ def test_taylor_prunes_a_large_unit_the_loss_ignores_where_l1_keeps_it():
 
 def test_taylor_importance_validates_arguments():
     with pytest.raises(ValueError, match="batch_size"):
-        TaylorImportance(np.ones((2, 1)), np.ones((2, 1)), batch_size=0)
+        CriterionData(np.ones((2, 1)), np.ones((2, 1)), batch_size=0)
     with pytest.raises(ValueError, match="equal length"):
-        TaylorImportance(np.ones((2, 1)), np.ones((3, 1)))
+        CriterionData(np.ones((2, 1)), np.ones((3, 1)))
 
 
 def test_head_scores_sum_the_head_slices_of_all_projections():
@@ -186,7 +187,7 @@ def test_activation_criteria_need_statistics_of_every_channel():
     w = np.ones((3, 2))
     with pytest.raises(ValueError, match="CriterionData"):
         channel_scores(w, "apoz")
-    wrong = kerasprune.ChannelActivity(np.zeros(3), np.zeros(3))
+    wrong = ChannelActivity(np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match="each of its 2 channels"):
         channel_scores(w, "mean_activation", activations=wrong)
     assert Channels("apoz").needs_activations and not Channels("apoz").needs_gradients
@@ -201,7 +202,7 @@ def test_pruning_callback_feeds_activations_to_apoz():
                initial_sparsity=0.25)
     with pytest.raises(ValueError, match="needs activations on data"):
         pruned.fit(x, y, callbacks=[kerasprune.PruningCallback(0.25, **gmp)], verbose=0)
-    callback = kerasprune.PruningCallback(0.25, importance=CriterionData(x), **gmp)
+    callback = kerasprune.PruningCallback(0.25, data=CriterionData(x), **gmp)
     pruned.fit(x, y, epochs=1, batch_size=64, callbacks=[callback], verbose=0)
     kept = channels_kept(kerasprune.prune_wrappers(pruned)[0].masks[0].numpy())
     assert not kept[0] and kept.sum() == 3
@@ -241,7 +242,7 @@ def test_each_wrapper_gets_the_gradients_of_its_own_weights(scope):
         assert lowest(mixed) != expected  # the setup can tell the gradients apart
     gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
                                      finetune_epochs=0, initial_sparsity=0.5,
-                                     importance=TaylorImportance(x, y, batch_size=32))
+                                     data=CriterionData(x, y, batch_size=32))
     pruned.fit(x, y, epochs=1, batch_size=32, callbacks=[gmp], verbose=0)
     pruned_channels = [set(np.flatnonzero(~channels_kept(w.masks[0].numpy())).tolist())
                        for w in kerasprune.prune_wrappers(pruned)]
@@ -261,7 +262,7 @@ def test_taylor_message_names_the_shapes_it_received():
     message = (
         "The 'taylor' criterion needs the loss gradients of the weight on one or more "
         "batches, each of shape (6, 3). Received: gradients of shapes [(3, 6)]. "
-        "Pass `importance=kerasprune.TaylorImportance(x, y)` to the pruning callback."
+        "Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback."
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         channel_scores(np.ones((6, 3)), "taylor", gradients=[np.ones((3, 6))])
@@ -289,7 +290,7 @@ def test_head_scores_use_the_criterion_and_refuse_an_unbuilt_layer():
 def test_activation_scores_are_the_live_fraction_or_the_mean_in_float64():
     import re
 
-    activity = kerasprune.ChannelActivity(np.array([0.25, 1.0], "float32"),
+    activity = ChannelActivity(np.array([0.25, 1.0], "float32"),
                                           np.array([0.1, 3.0], "float32"))
     apoz = channel_scores(np.ones((3, 2)), "apoz", activations=activity)
     mean = channel_scores(np.ones((3, 2)), "mean_activation", activations=activity)
@@ -297,8 +298,8 @@ def test_activation_scores_are_the_live_fraction_or_the_mean_in_float64():
     assert apoz.tolist() == [0.75, 0.0] and mean.tolist() == [np.float64(np.float32(0.1)), 3.0]
     message = ("The 'apoz' criterion needs the layer's output statistics for each of its 2 "
                "channels. Received: statistics of shape (3,). Pass "
-               "`importance=kerasprune.CriterionData(x)` to the pruning callback.")
-    wrong = kerasprune.ChannelActivity(np.zeros(3), np.zeros(3))
+               "`data=kerasprune.CriterionData(x)` to the pruning callback.")
+    wrong = ChannelActivity(np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         channel_scores(np.ones((3, 2)), "apoz", activations=wrong)
     with pytest.raises(ValueError, match=r"Received: statistics of shape None\. Pass"):

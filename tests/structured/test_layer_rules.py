@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kerasprune
-from kerasprune.structured.channel_analysis import ChannelAnalysis, graph_of
+from kerasprune.structured.channel_analysis import ChannelAnalysis, decide, graph_of
 from kerasprune.structured.layer_rules import (
     activate,
     apply_known,
@@ -145,9 +145,11 @@ def test_the_decision_keeps_a_tensors_first_channel_when_all_of_it_could_go():
     analysis = ChannelAnalysis(graph_of(model))
     atoms = analysis.atoms(dense.output)
     assert analysis.removable[analysis.roots[atoms]].tolist() == [True, True, True]
-    assert analysis.keep(dense.output).tolist() == [True, False, False]
-    assert analysis.removed.dtype == bool and analysis.removed.size == analysis.roots.size
+    decision = decide(analysis)
+    assert decision.keep(dense.output).tolist() == [True, False, False]
+    assert decision.removed.dtype == bool and decision.removed.size == analysis.roots.size
     assert analysis.roots.dtype == np.int64
+    assert not hasattr(analysis, "removed")  # deciding leaves the analysis as it was
 
 
 def test_a_layer_with_several_outputs_is_opaque_and_each_output_gets_channels():

@@ -1,6 +1,8 @@
 """TFMOT's default prunable weights per built-in layer (`PruneRegistry`), on Keras 3.
 
-TO MOVE into kerasprune.core's per-layer spec registry, beside kerasprune's own defaults.
+The weights a wrapper prunes come from kerasprune's layer specs (their `tfmot_prunable`
+facts, `kerasprune.core.registry`); this module keeps TFMOT's table itself, which also
+lists the layers TFMOT wraps with nothing to prune, and TFMOT's `PruneRegistry` API.
 
 TFMOT prunes by default the kernels of Dense, Conv1D/2D/3D (and transposed) and the
 projections of MultiHeadAttention, the embeddings of Embedding, only the `pointwise_kernel`
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import keras
 
-from kerasprune import _compat
 from kerasprune.core.registry import named_variables, prunable_weight_names
 
 layers = keras.layers
@@ -84,7 +85,7 @@ class PruneRegistry:
     def supports(cls, layer: keras.layers.Layer) -> bool:
         """Whether `prune_low_magnitude` can wrap `layer` (TFMOT's table or kerasprune's)."""
         return (hasattr(layer, "get_prunable_weights") or _table_entry(layer) is not None
-                or prunable_weight_names(layer) is not None)
+                or prunable_weight_names(layer, convention="tfmot") is not None)
 
     @classmethod
     def make_prunable(cls, layer: keras.layers.Layer) -> keras.layers.Layer:
@@ -115,61 +116,31 @@ def unsupported_message(layer) -> str:
 def give_prunable_weights(layer: keras.layers.Layer) -> None:
     """Attach TFMOT's `get_prunable_weights()` to `layer` unless it has one.
 
-    A layer kerasprune knows only once built (a custom block) gets it when built: call
-    again then.
+    The weights are TFMOT's defaults from kerasprune's layer specs
+    (`prunable_weight_names(..., convention="tfmot")`). A layer whose weights are known
+    only once built (attention, a custom block) gets the method when built: call again
+    then.
     """
     if hasattr(layer, "get_prunable_weights"):
         return
-    if _table_entry(layer) is not None:
-        getter = lambda: _table_weights(layer)  # noqa: E731
-    else:
-        names = prunable_weight_names(layer)
-        if not names:
-            return
+    names = prunable_weight_names(layer, convention="tfmot")
+    if names:
         getter = lambda: _named(layer, names)  # noqa: E731
+    elif layer.built or _table_entry(layer) == []:
+        getter = lambda: []  # noqa: E731  (TFMOT wraps it and prunes nothing)
+    else:
+        return
     object.__setattr__(layer, "get_prunable_weights", getter)
 
 
 def _table_entry(layer) -> list | None:
     """TFMOT's weight names for `layer`'s class (or a base class), or None if unlisted."""
-    if isinstance(layer, layers.RNN):
-        cells = _cells(layer)
-        known = all(hasattr(c, "get_prunable_weights") or _cell_entry(c) is not None
-                    for c in cells)
-        return ["cells"] if known else None
     for cls in type(layer).__mro__:
         if cls in PruneRegistry._LAYERS_WEIGHTS_MAP:
             return PruneRegistry._LAYERS_WEIGHTS_MAP[cls]
+        if cls in PruneRegistry._RNN_LAYERS:
+            return ["cell"]
     return None
-
-
-def _cells(rnn) -> list:
-    cell = rnn.cell
-    return list(cell.cells) if isinstance(cell, layers.StackedRNNCells) else [cell]
-
-
-def _cell_entry(cell) -> list | None:
-    for cls in type(cell).__mro__:
-        if cls in PruneRegistry._RNN_CELLS_WEIGHTS_MAP:
-            return PruneRegistry._RNN_CELLS_WEIGHTS_MAP[cls]
-    return None
-
-
-def _table_weights(layer) -> list:
-    """The variables TFMOT's table names for `layer` ([] before it is built)."""
-    if not layer.built:
-        return []
-    if isinstance(layer, layers.RNN):
-        found = []
-        for cell in _cells(layer):
-            if hasattr(cell, "get_prunable_weights"):
-                found += list(cell.get_prunable_weights())
-            else:
-                found += [getattr(cell, name) for name in _cell_entry(cell)]
-        return found
-    if isinstance(layer, layers.MultiHeadAttention):
-        return [p.kernel for p in _compat.attention_projections(layer).values()]
-    return [getattr(layer, name) for name in _table_entry(layer)]
 
 
 def _named(layer, names) -> list:

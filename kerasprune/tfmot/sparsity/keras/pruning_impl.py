@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasprune.core.mask_constraint import apply_mask
 from kerasprune.core.mask_update import update_layer_masks
 from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask, keeping, threshold_of
 
@@ -101,5 +100,4 @@ class Pruning:
     def weight_mask_op(self) -> None:
         """Multiply each pruned weight by its mask again (TFMOT's re-masking; the masks
         here are hard, so this only matters after weights were set by hand)."""
-        for weight, mask in zip(self._wrapper.pruned_weights, self._wrapper.masks):
-            weight.assign(apply_mask(weight, mask))
+        self._wrapper.apply_masks()

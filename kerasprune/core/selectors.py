@@ -1,0 +1,159 @@
+"""Selectors: how a pruning policy chooses new masks, without writing them.
+
+torch.nn.utils.prune's split: methods differ in how they compute a mask; applying it is
+shared. Every pruning policy supplies a `Selector`; `kerasprune.core.mask_update.update`
+hands it the model's pruned layers, writes what it yields and returns a record.
+
+- `ToTarget`: each wrapper's pattern and criterion to a model-wide target, with the
+  wrappers' scopes (layer, global, LAMP, ERK) and floors: GMP, IMP, BIMP, one-shot. A
+  pattern whose groups span layers (coupled channels) selects for all its wrappers at
+  once (`MaskPattern.select_over_model`), with the same scopes.
+- `LayerTargets`: chosen wrappers, each alone to its own target: TFMOT's per-layer
+  schedules, sensitivity analysis.
+- `Threshold`: every group whose RMS norm fell below a threshold: penalty-based pruning.
+- `DropAndRegrow`: the weights of lowest magnitude dropped, as many regrown where the
+  loss gradient is largest: RigL.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from kerasprune.core.allocation import lamp_scores
+from kerasprune.core.group_lasso import group_rms
+from kerasprune.core.regrowth import drop_and_grow
+from kerasprune.core.scopes import scope_sets, select_in_scope
+from kerasprune.core.selection import WeightSet
+from kerasprune.core.validation import check_sparsity
+
+#: What a selector yields: a wrapper and one new mask per pruned weight, optionally with
+#: new values for those weights (methods that update the weights they keep).
+Choice = tuple  # (wrapper, masks) or (wrapper, masks, values)
+
+
+class Selector:
+    """Base class: chooses new masks for the pruned layers of a model.
+
+    Subclasses implement `select`, which yields `(wrapper, masks)` one wrapper at a time
+    (so that a whole model's masks are never held at once) and never assigns anything.
+
+    Example:
+
+    >>> import numpy as np, keras, kerasprune
+    >>> from kerasprune.core.mask_update import update
+    >>> class KeepFirstColumn(Selector):
+    ...     def select(self, model, wrappers, sparsity, final):
+    ...         for w in wrappers:
+    ...             mask = np.zeros(w.pruned_weights[0].shape, "float32")
+    ...             mask[:, 0] = 1
+    ...             yield w, [mask]
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)]))
+    >>> update(model, KeepFirstColumn()).sparsity
+    0.75
+    """
+
+    def select(self, model, wrappers: list, sparsity: float, final: float) -> Iterator[Choice]:
+        """Yield new masks for some of `wrappers` (the model's pruned, non-follower layers)
+        for the model-wide target `sparsity` (`final`: the target at the end of pruning)."""
+        raise NotImplementedError
+
+
+class ToTarget(Selector):
+    """Each pruned weight by its pattern's criterion, to the target, in its wrapper's scope.
+
+    Args:
+        gradients: `{weight path: [gradient per batch]}` for criteria that need them.
+        activations: `{weight path: ChannelActivity}` for criteria that read outputs.
+        masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
+            target leaves the masks as they are. False: chosen afresh (regrowth methods).
+    """
+
+    def __init__(self, *, gradients: Mapping | None = None, activations: Mapping | None = None,
+                 masks_only_grow: bool = True):
+        self.gradients = gradients
+        self.activations = activations
+        self.masks_only_grow = masks_only_grow
+
+    def select(self, model, wrappers, sparsity, final):
+        joint = [w for w in wrappers if w.pattern.selects_over_model]
+        if joint:
+            yield from joint[0].pattern.select_over_model(model, joint, sparsity, final, self)
+        alone = [w for w in wrappers if not w.pattern.selects_over_model]
+        for scope, members, target in scope_sets(alone, sparsity, final):
+            weight_set = WeightSet(members, self.gradients, activations=self.activations,
+                                   masks_only_grow=self.masks_only_grow,
+                                   transform=lamp_scores if scope == "lamp" else None)
+            pruned = select_in_scope(weight_set, scope, target)
+            weight_set.release_scores()
+            yield from weight_set.masks(pruned)
+
+
+class LayerTargets(Selector):
+    """Some wrappers, each pruned alone to its own target (the others stay as they are).
+
+    Args:
+        targets: `{PruneWrapper: sparsity in [0, 1)}`.
+        gradients, activations: as for `ToTarget`.
+    """
+
+    def __init__(self, targets: Mapping, *, gradients: Mapping | None = None,
+                 activations: Mapping | None = None):
+        self.targets = {w: check_sparsity("sparsity", t) for w, t in targets.items()}
+        self.gradients = gradients
+        self.activations = activations
+
+    def select(self, model, wrappers, sparsity, final):
+        for wrapper, target in self.targets.items():
+            weight_set = WeightSet([wrapper], self.gradients, activations=self.activations)
+            yield from weight_set.masks(select_in_scope(weight_set, "layer", target))
+
+
+class Threshold(Selector):
+    """Every live group whose RMS norm `||w_g|| / sqrt(|g|)` is below `threshold` is pruned;
+    each weight keeps its largest group, so no layer is emptied."""
+
+    def __init__(self, threshold: float):
+        self.threshold = float(threshold)
+
+    def select(self, model, wrappers, sparsity, final):
+        for wrapper in wrappers:
+            yield wrapper, [self._mask(wrapper.pattern, np.asarray(v), np.asarray(m))
+                            for v, m in zip(wrapper.pruned_weights, wrapper.masks)]
+
+    def _mask(self, pattern, weight: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rms, ids = group_rms(pattern, weight)
+        dead = rms < self.threshold
+        dead[np.argmax(rms)] = False
+        return np.where(dead[ids], 0, mask).astype(mask.dtype)
+
+
+class DropAndRegrow(Selector):
+    """In every pruned weight, `fraction` of the live groups of lowest magnitude dropped and
+    as many dead groups regrown where the dense loss gradient is largest (RigL).
+
+    Args:
+        fraction: the fraction of live groups moved, in [0, 1].
+        gradients: `{weight path: [gradient per batch]}` of every pruned weight.
+
+    Attributes:
+        regrown: after `select` ran, the number of weights regrown that were dead before.
+    """
+
+    def __init__(self, fraction: float, gradients: Mapping):
+        self.fraction = float(fraction)
+        self.gradients = gradients
+        self.regrown = 0
+
+    def select(self, model, wrappers, sparsity, final):
+        self.regrown = 0
+        for wrapper in wrappers:
+            masks = []
+            for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
+                gradient = np.sum(self.gradients[weight.path], axis=0)
+                new, moved = drop_and_grow(wrapper.pattern, np.asarray(weight),
+                                           np.asarray(mask), gradient, self.fraction)
+                masks.append(new)
+                self.regrown += moved
+            yield wrapper, masks
