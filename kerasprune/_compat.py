@@ -302,3 +302,21 @@ def register_serialization_name(cls: type, name: str) -> None:
     from keras.src.saving import object_registration
 
     object_registration.GLOBAL_CUSTOM_NAMES[cls] = name
+
+
+def input_shape_arg(layer: keras.layers.Layer):
+    """The `input_shape` a layer was created with (a `Sequential` starts from it), or None."""
+    return getattr(layer, "_input_shape_arg", None)
+
+
+def set_input_shape_arg(layer: keras.layers.Layer, shape) -> None:
+    """Give a layer the `input_shape` another was created with (a wrapper its layer's)."""
+    object.__setattr__(layer, "_input_shape_arg", shape)
+
+
+def sync_training_state(model: keras.Model) -> None:
+    """Put the values of a JAX `fit` in progress back into the model's variables, so a
+    callback can read them between batches (a no-op on TensorFlow)."""
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
