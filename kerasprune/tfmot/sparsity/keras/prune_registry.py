@@ -8,11 +8,11 @@ TFMOT prunes by default the kernels of Dense, Conv1D/2D/3D (and transposed) and 
 projections of MultiHeadAttention, the embeddings of Embedding, only the `pointwise_kernel`
 of SeparableConv1D/2D, nothing of DepthwiseConv2D, the kernel and recurrent kernel of the
 cells of GRU/LSTM/SimpleRNN/RNN, and wraps layers without weights (Dropout, Flatten,
-pooling, ...) with nothing to prune. A layer it does not list is pruned with kerasprune's
-defaults where kerasprune knows it (ConvLSTM*, Bidirectional, TimeDistributed, EinsumDense,
-a subclass of a listed layer, a custom block of known layers): kerasprune is more lenient
-than TFMOT, which refuses them. The wrapper gives the layer TFMOT's `get_prunable_weights()`
-method, as TFMOT does, so user code that calls it keeps working.
+pooling, ...) with nothing to prune. Like TFMOT, `prune_low_magnitude` refuses a layer it
+does not list (ConvLSTM*, Bidirectional, TimeDistributed, EinsumDense, a subclass of a listed
+layer, a custom block) unless it has `get_prunable_weights()`; `kerasprune.prune` prunes
+them all. The wrapper gives the layer TFMOT's `get_prunable_weights()` method, as TFMOT
+does, so user code that calls it keeps working.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class PruneRegistry:
 
     >>> PruneRegistry._LAYERS_WEIGHTS_MAP[keras.layers.SeparableConv2D]
     ['pointwise_kernel']
-    >>> PruneRegistry.supports(keras.layers.ConvLSTM2D(2, 3))  # kerasprune's default
-    True
+    >>> PruneRegistry.supports(keras.layers.ConvLSTM2D(2, 3))  # kerasprune.prune prunes it
+    False
     """
 
     _LAYERS_WEIGHTS_MAP = {getattr(layers, name): weights for name, weights in _TFMOT_TABLE
@@ -83,9 +83,16 @@ class PruneRegistry:
 
     @classmethod
     def supports(cls, layer: keras.layers.Layer) -> bool:
-        """Whether `prune_low_magnitude` can wrap `layer` (TFMOT's table or kerasprune's)."""
-        return (hasattr(layer, "get_prunable_weights") or _table_entry(layer) is not None
-                or prunable_weight_names(layer, convention="tfmot") is not None)
+        """Whether `prune_low_magnitude` can wrap `layer`, as in TFMOT: a layer with
+        `get_prunable_weights()`, a class of TFMOT's table (exactly: not a subclass), or
+        a GRU/LSTM/SimpleRNN/RNN whose cells are. (`kerasprune.prune` prunes more.)"""
+        if hasattr(layer, "get_prunable_weights") or type(layer) in cls._LAYERS_WEIGHTS_MAP:
+            return True
+        if type(layer) not in cls._RNN_LAYERS:
+            return False
+        cells = getattr(layer.cell, "cells", [layer.cell])
+        return all(type(c) in cls._RNN_CELLS_WEIGHTS_MAP or hasattr(c, "get_prunable_weights")
+                   for c in cells)
 
     @classmethod
     def make_prunable(cls, layer: keras.layers.Layer) -> keras.layers.Layer:
