@@ -8,20 +8,19 @@ pooled magnitudes, counting blocks, edge blocks included; with `sparsity_m_by_n=
 keeps the `n - m` largest of every `n` consecutive input weights, a shorter last run
 padded with zeros.
 
-Each rule below is a `MaskPattern`. While `Pruning` updates a mask it sets `keeping` to the
-target sparsity: the pattern then scores the groups TFMOT keeps `+inf`, which kerasprune's
-selection never prunes, and `Pruning` asks for every other group. The rest of the time the
-patterns score plain magnitudes, like kerasprune's own.
+Each rule below is a `MaskPattern` (plain magnitudes, like kerasprune's own) that also says
+which of its groups TFMOT keeps at a sparsity (`kept`). `TFMOTMasks` is the selector that
+turns a schedule's targets into those masks (what was pruned stays pruned); kerasprune's
+mask update writes them.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import keras
 import numpy as np
 
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
+from kerasprune.core.selectors import Selector
 from kerasprune.tfmot.sparsity.keras.pruning_utils import rows_for_m_by_n
 
 
@@ -50,18 +49,34 @@ def threshold_of(scores: np.ndarray, sparsity: float) -> float:
     return float(np.partition(scores, scores.size - k)[scores.size - k])
 
 
-@contextlib.contextmanager
-def keeping(pattern, sparsity: float):
-    """Within the block, `pattern` protects what TFMOT keeps at `sparsity`."""
-    pattern.keeping = sparsity
-    try:
-        yield
-    finally:
-        pattern.keeping = None
+class TFMOTMasks(Selector):
+    """The masks TFMOT computes for some wrappers, each at its own sparsity.
 
+    Args:
+        targets: `{PruneLowMagnitude: sparsity}`.
 
-def _protected(scores: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    return np.where(keep, np.inf, scores)
+    Example:
+
+    >>> import keras
+    >>> import kerasprune.tfmot as tfmot
+    >>> from kerasprune.core.mask_update import write_masks
+    >>> wrapper = tfmot.sparsity.keras.prune_low_magnitude(keras.layers.Dense(1))
+    >>> wrapper.build((None, 25))
+    >>> _ = write_masks(TFMOTMasks({wrapper: 0.5}).select(None, [wrapper], 0.0, 0.0))
+    >>> int(wrapper.masks[0].numpy().sum())  # TFMOT keeps round(25 * 0.5) = 12
+    12
+    """
+
+    def __init__(self, targets: dict):
+        self.targets = dict(targets)
+
+    def select(self, model, wrappers, sparsity, final):
+        for wrapper, target in self.targets.items():
+            pattern = wrapper.pattern
+            yield wrapper, [
+                np.asarray(mask) * pattern.expand(pattern.kept(np.asarray(weight), target),
+                                                  tuple(weight.shape)).astype(mask.dtype)
+                for weight, mask in zip(wrapper.pruned_weights, wrapper.masks)]
 
 
 @keras.saving.register_keras_serializable(package="kerasprune.tfmot")
@@ -70,19 +85,14 @@ class MagnitudeMask(Unstructured):
 
     Example:
 
-    >>> rule = MagnitudeMask()
-    >>> with keeping(rule, 0.5):
-    ...     rule.group_scores(np.array([0.1, -0.4, 0.3, 0.2]))[0].tolist()
-    [0.1, inf, inf, 0.2]
+    >>> MagnitudeMask().kept(np.array([0.1, -0.4, 0.3, 0.2]), 0.5).tolist()
+    [False, True, True, False]
     """
 
-    keeping: float | None = None
-
-    def group_scores(self, weight, gradients=None, activations=None):
-        scores, sizes = super().group_scores(weight, gradients, activations)
-        if self.keeping is None:
-            return scores, sizes
-        return _protected(scores, scores >= threshold_of(scores, self.keeping)), sizes
+    def kept(self, weight: np.ndarray, sparsity: float) -> np.ndarray:
+        """The groups TFMOT keeps at `sparsity`: those at least its threshold."""
+        scores = self.group_scores(weight)[0]
+        return scores >= threshold_of(scores, sparsity)
 
     def get_config(self):
         return {}
@@ -107,8 +117,6 @@ class BlockMask(Blocks):
     [2.0, 6.0]
     """
 
-    keeping: float | None = None
-
     def __init__(self, block_shape, pooling: str = "mean"):
         super().__init__(block_shape, pooling)
 
@@ -122,9 +130,12 @@ class BlockMask(Blocks):
     def group_scores(self, weight, gradients=None, activations=None):
         pooled = _same_pool(np.abs(np.asarray(weight)), self.block_shape, self.pooling).ravel()
         sizes = np.broadcast_to(np.int64(1), pooled.shape)  # TFMOT counts blocks
-        if self.keeping is None:
-            return pooled, sizes
-        return _protected(pooled, pooled >= threshold_of(pooled, self.keeping)), sizes
+        return pooled, sizes
+
+    def kept(self, weight: np.ndarray, sparsity: float) -> np.ndarray:
+        """The blocks TFMOT keeps at `sparsity`: those at least its threshold."""
+        scores = self.group_scores(weight)[0]
+        return scores >= threshold_of(scores, sparsity)
 
     def pruned_groups(self, mask):
         # A mask's blocks are tiled from index 0, unlike the pooling windows above.
@@ -165,13 +176,9 @@ class MByNMask(MaskPattern):
 
     Example:
 
-    >>> rule = MByNMask(2, 4)
-    >>> with keeping(rule, 0.5):
-    ...     rule.group_scores(np.array([[4.0], [-1.0], [3.0], [0.5]]))[0].tolist()
-    [inf, 1.0, inf, 0.5]
+    >>> MByNMask(2, 4).kept(np.array([[4.0], [-1.0], [3.0], [0.5]]), 0.5).tolist()
+    [True, False, True, False]
     """
-
-    keeping: float | None = None
 
     def __init__(self, m: int = 2, n: int = 4):
         self.m, self.n = int(m), int(n)
@@ -183,12 +190,11 @@ class MByNMask(MaskPattern):
         weight = np.asarray(weight)
         scores = np.abs(weight).ravel()
         sizes = np.broadcast_to(np.int64(1), scores.shape)
-        if self.keeping is None:
-            return scores, sizes
-        return _protected(scores, self._kept(weight).ravel()), sizes
+        return scores, sizes
 
-    def _kept(self, weight: np.ndarray) -> np.ndarray:
-        """TFMOT's m-by-n mask of `weight` as booleans."""
+    def kept(self, weight: np.ndarray, sparsity: float | None = None) -> np.ndarray:
+        """TFMOT's m-by-n mask of `weight` as booleans, one per weight (the sparsity is
+        the pattern's own)."""
         rows = np.abs(rows_for_m_by_n(weight))
         runs = -(-rows.shape[1] // self.n)
         padded = np.zeros((rows.shape[0], runs * self.n), dtype=rows.dtype)
@@ -200,9 +206,9 @@ class MByNMask(MaskPattern):
         np.put_along_axis(keep, order[:, : self.n - self.m], True, axis=1)
         keep = keep.reshape(padded.shape)[:, : rows.shape[1]]
         if weight.ndim == 2:
-            return keep.T
+            return keep.T.ravel()
         h, w, c_in, c_out = weight.shape
-        return np.transpose(keep.reshape(c_out, h, w, c_in), (1, 2, 3, 0))
+        return np.transpose(keep.reshape(c_out, h, w, c_in), (1, 2, 3, 0)).ravel()
 
     def pruned_groups(self, mask):
         return np.asarray(mask).ravel() == 0

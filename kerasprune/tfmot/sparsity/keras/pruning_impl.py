@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasprune.core.mask_update import update_layer_masks
-from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask, keeping, threshold_of
+from kerasprune.core.mask_update import write_masks
+from kerasprune.core.validation import check_finite_weights
+from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask, TFMOTMasks, threshold_of
 
-#: The target handed to kerasprune's mask update: every group the rule does not keep.
-_EVERYTHING_ELSE = 1.0 - 2.0**-40
 #: TFMOT's threshold of an m-by-n mask, which has none.
 M_BY_N_THRESHOLD = 999.0
 
@@ -85,8 +84,9 @@ class Pruning:
         if not wrapper.masks:
             return
         thresholds = [self._threshold(weight, sparsity) for weight in wrapper.pruned_weights]
-        with keeping(wrapper.pattern, sparsity):
-            update_layer_masks({wrapper: _EVERYTHING_ELSE})
+        check_finite_weights([wrapper])
+        selector = TFMOTMasks({wrapper: sparsity})
+        write_masks(selector.select(None, [wrapper], sparsity, sparsity), selector=selector)
         for variable, value in zip(wrapper.thresholds, thresholds):
             variable.assign(value)
 
