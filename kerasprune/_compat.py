@@ -13,6 +13,7 @@ import contextlib
 import inspect
 
 import keras
+import numpy as np
 
 
 def flatten_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
@@ -144,6 +145,17 @@ def model_inputs(model: keras.Model):
     if len(shapes) == 1:
         return keras.KerasTensor(tuple(next(iter(shapes.values()))), dtype="float32")
     return None
+
+
+def value_now(variable) -> np.ndarray:
+    """The value of `variable` now, also while a train step is being traced (where reading
+    it would give a symbolic tensor)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.init_scope():
+            return np.asarray(variable.numpy())
+    return np.asarray(variable._value)  # JAX: the stored value, not the traced one
 
 
 def fit_callbacks(callback) -> list:

@@ -183,6 +183,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         self._last_rate = None
         self._check_company(_compat.fit_callbacks(self))
         self._check_above_target()
+        self._drive(True)
         self.start_logging()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -220,6 +221,7 @@ class BasePruningCallback(keras.callbacks.Callback):
             self.metric.reporting = self._training
 
     def on_train_end(self, logs=None):
+        self._drive(False)
         self.stop_logging()
         reached = overall_sparsity(prune_wrappers(self.model))
         epochs = self.params.get("epochs") if self.params else None
@@ -323,6 +325,11 @@ class BasePruningCallback(keras.callbacks.Callback):
                     "run in the middle of an epoch by restarting the epoch from its first "
                     "batch, so a resumed pruning run is not the run that was killed. Use "
                     "save_freq='epoch' for an exact resume.", stacklevel=user_stacklevel())
+
+    def _drive(self, driving: bool) -> None:
+        """Tell the wrappers a callback prunes them in this fit (or no longer)."""
+        for wrapper in prune_wrappers(self.model):
+            wrapper.driven = driving
 
     def _check_above_target(self) -> None:
         reached = overall_sparsity(prune_wrappers(self.model))

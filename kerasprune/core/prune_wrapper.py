@@ -9,6 +9,7 @@ momentum says. The forward pass is the wrapped layer's own, with no extra work.
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import keras
@@ -16,6 +17,7 @@ import keras
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.group_lasso import AddedPenalty, GroupLasso
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.mask_constraint import MaskConstraint, apply_mask
 from kerasprune.core.pruning_state import PruningState
 from kerasprune.core.scopes import ALLOCATED_SCOPES
@@ -230,8 +232,13 @@ class PruneWrapper(keras.layers.Wrapper):
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         return getattr(layer, name)
 
-    def call(self, inputs, *args, **kwargs):
-        outputs = self.layer(inputs, *args, **kwargs)
+    #: True while a pruning callback drives a fit of the model (it sets it).
+    driven = False
+
+    def call(self, inputs, *args, training=None, **kwargs):
+        if training and not self.driven:
+            _warn_if_dense(self)  # once, when the train step is traced
+        outputs = self.layer(inputs, *args, training=training, **kwargs)
         if not self.masks:  # the wrapped layer built itself in this first call
             with _compat.unlocked_state(self):
                 self._attach_masks()
@@ -295,6 +302,21 @@ class PruneWrapper(keras.layers.Wrapper):
         # already, the resume state is added by `build_from_config`.
         wrapper.built = False
         return wrapper
+
+
+def _warn_if_dense(wrapper: PruneWrapper) -> None:
+    """Warn (once per wrapper; the same message and line, so Python shows it once) when a
+    wrapper whose masks prune nothing is trained with no pruning callback."""
+    if getattr(wrapper, "_warned_dense", False) or not wrapper.masks or any(
+            not np.all(_compat.value_now(m)) for m in wrapper.masks):
+        return
+    wrapper._warned_dense = True
+    warnings.warn(
+        "A pruning-ready model is trained without a pruning callback, and its masks prune "
+        "nothing yet: it will end as dense as it started. Add the callback that prunes to "
+        "fit (kerasprune.PruningCallback, IMPCallback, BIMPCallback, RigLCallback or "
+        "PenaltyPruningCallback), or prune it first (update_masks, one_shot_prune).",
+        stacklevel=user_stacklevel())
 
 
 def check_backend() -> None:

@@ -358,3 +358,28 @@ def test_a_config_that_misses_a_constructor_argument_is_named_with_the_fix():
     with pytest.raises(ValueError, match=r"needs arguments its config does not hold: "
                                          r"\['depth'\].*get_config\(\) that returns them"):
         kerasprune.prune(model)
+
+
+def test_training_a_pruning_ready_model_without_a_pruning_callback_is_named(digits):
+    import warnings
+
+    (x, y), _ = digits
+    model = kerasprune.prune(small_cnn())
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match="trained without a pruning callback, and its masks "
+                                         "prune nothing yet") as record:
+        model.fit(x[:64], y[:64], epochs=1, verbose=0)
+    dense = [w for w in record if "without a pruning callback" in str(w.message)]
+    assert len(dense) == 3  # once per layer, with the same text and line: shown once
+    assert {(str(w.message), w.filename, w.lineno) for w in dense} == {
+        (str(dense[0].message), __file__, dense[0].lineno)}
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0)
+    for callbacks in ([gmp], []):  # driven; then already pruned: fine-tuning on its own
+        fresh = kerasprune.prune(small_cnn())
+        fresh.compile("adam", "sparse_categorical_crossentropy")
+        if not callbacks:
+            kerasprune.update_masks(fresh, 0.5)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*without a pruning callback.*")
+            fresh.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=callbacks)
