@@ -69,8 +69,17 @@ def update(model, selector: Selector, sparsity: float = 0.0,
     final = sparsity if final_sparsity is None else final_sparsity
     wrappers = check_pruning_request(model, sparsity, final)
     leaders = [w for w in wrappers if w.follows is None]
-    return write_masks(selector.select(model, leaders, float(sparsity), float(final)),
-                       wrappers=wrappers, selector=selector)
+    record = write_masks(selector.select(model, leaders, float(sparsity), float(final)),
+                         wrappers=wrappers, selector=selector)
+    missed = getattr(selector, "missed", None)
+    if missed:
+        warnings.warn(
+            "These targets were not reached: " + "; ".join(
+                f"{what}: {reached:.4f} of {target:.4f}" for what, target, reached in missed)
+            + ". Their patterns protect the rest from pruning (Channels' `min_channels` or "
+            "`max_fraction`, or groups a pattern scores +inf): lower those, or the target.",
+            stacklevel=user_stacklevel())
+    return record
 
 
 def write_masks(choices: Iterable | Mapping, *, wrappers: list | None = None,

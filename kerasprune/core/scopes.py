@@ -97,3 +97,20 @@ def select_in_scope(pruning_set: PruningSet, scope: str, target: float) -> list[
     budget = int(counts.sum()) - int(round(target * int(counts.sum())))
     kept = erk_kept(pruning_set.erk_factors, budget, np.minimum(floors, alive), alive)
     return pruning_set.select_each((counts - kept) / np.maximum(counts, 1))
+
+
+def short_parts(pruning_set: PruningSet, pruned: list[np.ndarray], scope: str,
+                target: float) -> list[tuple[int, float]]:
+    """`(part, sparsity reached)` of the parts (in layer scope) or of the whole set (as
+    part -1) that fell short of `target` by more than one group: groups their patterns
+    protect (scored `+inf`) could not go."""
+    counts = pruning_set.weight_counts()
+    kept = pruning_set.weight_counts(pruned)
+    largest = np.array([int(np.max(n, initial=1)) for n in pruning_set.group_sizes],
+                       dtype=np.int64)
+    if scope == "layer":
+        return [(t, 1.0 - kept[t] / counts[t]) for t in range(counts.size)
+                if counts[t] and 1.0 - kept[t] / counts[t] < target - largest[t] / counts[t]]
+    total = int(counts.sum())
+    reached = 1.0 - int(kept.sum()) / total if total else target
+    return [(-1, reached)] if total and reached < target - int(largest.max()) / total else []

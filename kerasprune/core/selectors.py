@@ -24,7 +24,7 @@ import numpy as np
 from kerasprune.core.allocation import lamp_scores
 from kerasprune.core.group_lasso import group_rms
 from kerasprune.core.regrowth import drop_and_grow
-from kerasprune.core.scopes import scope_sets, select_in_scope
+from kerasprune.core.scopes import scope_sets, select_in_scope, short_parts
 from kerasprune.core.selection import WeightSet
 from kerasprune.core.validation import check_sparsity
 
@@ -75,8 +75,12 @@ class ToTarget(Selector):
         self.gradients = gradients
         self.activations = activations
         self.masks_only_grow = masks_only_grow
+        #: After `select`: `(what, target, reached)` for each set or layer short of its
+        #: target because its pattern protects groups (`kerasprune.core.scopes.short_parts`).
+        self.missed: list[tuple[str, float, float]] = []
 
     def select(self, model, wrappers, sparsity, final):
+        self.missed = []
         joint = [w for w in wrappers if w.pattern.selects_over_model]
         if joint:
             yield from joint[0].pattern.select_over_model(model, joint, sparsity, final, self)
@@ -86,6 +90,10 @@ class ToTarget(Selector):
                                    masks_only_grow=self.masks_only_grow,
                                    transform=lamp_scores if scope == "lamp" else None)
             pruned = select_in_scope(weight_set, scope, target)
+            for part, reached in short_parts(weight_set, pruned, scope, target):
+                names = [f"{w.layer.name}/{w.pruned_weights[i].name}" for w, i in (
+                    weight_set.tensors if part < 0 else [weight_set.tensors[part]])]
+                self.missed.append((", ".join(names), target, reached))
             weight_set.release_scores()
             yield from weight_set.masks(pruned)
 

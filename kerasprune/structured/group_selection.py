@@ -24,7 +24,13 @@ import numpy as np
 
 from kerasprune.core.allocation import lamp_scores
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.scopes import ALLOCATED_SCOPES, layer_target, scope_sets, select_in_scope
+from kerasprune.core.scopes import (
+    ALLOCATED_SCOPES,
+    layer_target,
+    scope_sets,
+    select_in_scope,
+    short_parts,
+)
 from kerasprune.core.selection import PruningSet
 from kerasprune.structured.channel_groups import ChannelGroups
 from kerasprune.structured.channel_analysis import variables_by_name
@@ -76,7 +82,7 @@ def select_groups(model, wrappers: list, sparsity: float, final: float,
     table = _GroupTable(groups, data, options["combine"])
     units = _component_units(groups, table)
     if options["target"] == "channels":
-        pruned = _select_units(units, sparsity, final)
+        pruned = _select_units(units, sparsity, final, missed=selector.missed)
     else:
         pruned = _select_for_cost(groups, units, sparsity, final, options["target"])
     left_whole = {**groups.left_whole, **_unscored_layers(groups, table)}
@@ -106,16 +112,18 @@ def select_layers(wrappers: list, sparsity: float, final: float, selector) -> It
         units.append(Unit(scores, np.ones(scores.size, np.int64), already, [wrapper],
                           _erk_factor([tuple(kernel.shape)], scores.size)))
         axes.append(axis)
-    for wrapper, axis, pruned in zip(wrappers, axes, _select_units(units, sparsity, final)):
+    for wrapper, axis, pruned in zip(wrappers, axes, _select_units(units, sparsity, final,
+                                                                     missed=selector.missed)):
         old = [np.asarray(m) for m in wrapper.masks]
         yield wrapper, [m * expand_along(~pruned, m.shape, axis if m.ndim == old[0].ndim else 0
                                          ).astype(m.dtype) for m in old]
 
 
 def _select_units(units: list[Unit], sparsity: float, final: float,
-                  fraction: float | None = None) -> list[np.ndarray]:
+                  fraction: float | None = None, missed: list | None = None) -> list[np.ndarray]:
     """The pruned groups of each unit (a boolean vector per unit), every set of units
-    selected in its scope; `fraction` replaces every set's target (cost targets)."""
+    selected in its scope; `fraction` replaces every set's target (cost targets). Sets
+    short of their target are appended to `missed` (see `ToTarget.missed`)."""
     result = {}
     for scope, members, target in scope_sets(units, sparsity, final, target_of=Unit.target):
         target = target if fraction is None else fraction
@@ -124,8 +132,14 @@ def _select_units(units: list[Unit], sparsity: float, final: float,
                            [u.already for u in members],
                            min_densities=[u.min_density for u in members],
                            erk_factors=[u.erk_factor for u in members])
-        for unit, chosen in zip(members, select_in_scope(parts, scope, target)):
-            result[id(unit)] = chosen
+        chosen = select_in_scope(parts, scope, target)
+        short = short_parts(parts, chosen, scope, target) if missed is not None else []
+        for part, reached in short:
+            layers = {w.layer.name for u in (members if part < 0 else [members[part]])
+                      for w in u.members}
+            missed.append((f"the channels of {', '.join(sorted(layers))}", target, reached))
+        for unit, unit_pruned in zip(members, chosen):
+            result[id(unit)] = unit_pruned
     return [result[id(u)] for u in units]
 
 

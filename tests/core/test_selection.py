@@ -445,3 +445,19 @@ def test_a_weight_set_refuses_nan_scores_naming_the_weight():
                "(NaN gradients?); the masks were not changed.")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         WeightSet([wrapper], {path: [np.full((2, 2), np.nan)]})
+
+
+def test_a_pattern_that_protects_weights_from_a_target_is_named():
+    class KeepFirstRow(kerasprune.Unstructured):
+        """Scores the kernel's first row +inf: it is never pruned."""
+
+        def group_scores(self, weight, gradients=None, activations=None):
+            scores, sizes = super().group_scores(weight, gradients, activations)
+            scores = scores.astype(np.float64)
+            scores[: np.shape(weight)[1]] = np.inf
+            return scores, sizes
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="d")])
+    pruned = kerasprune.prune(model, pattern=KeepFirstRow())
+    with pytest.warns(UserWarning, match=r"not reached: d/kernel: 0.5000 of 0.9000"):
+        kerasprune.update_masks(pruned, 0.9)

@@ -1000,3 +1000,13 @@ def test_printing_the_groups_lists_every_set_of_layers_and_each_layer_left_whole
         "  5 groups in hidden alone",
         "  left whole: out: it reaches a model output",
     ]
+
+
+def test_a_target_the_per_layer_caps_keep_from_reaching_is_named():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(32, name="a"),
+                              keras.layers.Dense(2, name="out")])
+    pruned = kerasprune.prune(model, pattern=Channels("l1", min_channels=64), exclude=["out"])
+    with pytest.warns(UserWarning, match=r"not reached: the channels of a: 0.0000 of 0.5000\. "
+                                         r"Their patterns protect .*`min_channels`"):
+        kerasprune.update_masks(pruned, 0.5)
+    assert kept(pruned, "a").all()
