@@ -375,3 +375,9 @@ def test_minor_differences_are_gone(tmp_path):
 
     assert sorted(read_scalars(tmp_path / "metrics")) == [
         "prune_low_magnitude_fc/mask:0/sparsity", "prune_low_magnitude_fc/threshold:0/threshold"]
+
+
+def test_a_decreasing_polynomial_decay_is_named_since_masks_only_grow():
+    with pytest.warns(UserWarning, match=r"decreases from initial_sparsity=0.8 to "
+                                         r"final_sparsity=0.5: kerasprune's masks only grow"):
+        tfmot.sparsity.keras.PolynomialDecay(0.8, 0.5, begin_step=0, end_step=10)

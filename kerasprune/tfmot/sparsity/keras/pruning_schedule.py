@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import abc
 import numbers
+import warnings
 
 import keras
 import numpy as np
 
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.validation import check_sparsity, is_number
 
 ops = keras.ops
@@ -218,6 +220,12 @@ class PolynomialDecay(PruningSchedule):
         check_sparsity("final_sparsity", final_sparsity)
         if not is_number(power):
             raise ValueError(f"`power` must be a number. Received: power={power!r}")
+        if final_sparsity < initial_sparsity:
+            warnings.warn(
+                f"PolynomialDecay decreases from initial_sparsity={initial_sparsity} to "
+                f"final_sparsity={final_sparsity}: kerasprune's masks only grow (a pruned "
+                f"weight stays pruned), so the layers stay at {initial_sparsity} once there.",
+                stacklevel=user_stacklevel())
         self.initial_sparsity, self.final_sparsity = initial_sparsity, final_sparsity
         self.power = power
         self.begin_step, self.end_step, self.frequency = begin_step, end_step, frequency
