@@ -19,6 +19,7 @@ Which channels go is `ChannelAnalysis`'s decision; how each layer is rebuilt is 
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -39,7 +40,7 @@ from kerasprune.structured.channel_analysis import (
 )
 
 
-def shrink(model: keras.Model) -> keras.Model:
+def shrink(model: keras.Model, *, verbose: int | str = "auto") -> keras.Model:
     """Return a smaller dense copy of `model` with its pruned channels physically removed.
 
     Works on Functional and Sequential models and on Functional subclasses (KerasHub
@@ -51,6 +52,8 @@ def shrink(model: keras.Model) -> keras.Model:
     Args:
         model: a `keras.Model` built from a graph of layers (Functional or Sequential, or
             a subclass of Functional).
+        verbose: 1 shows Keras' progress bar over the analysis and each layer rebuilt, 0
+            nothing; `"auto"` shows it when stdout is a terminal.
 
     Returns:
         A smaller copy with fewer filters/units where channels were pruned: a new
@@ -86,10 +89,17 @@ def shrink(model: keras.Model) -> keras.Model:
     2.0
     """
     check_model(model)
+    if verbose == "auto":
+        verbose = int(sys.stdout.isatty())
+    if verbose not in (0, 1):
+        raise ValueError(f"`verbose` must be 0, 1 or 'auto'. Received: verbose={verbose!r}")
     if prune_wrappers(model):
         model = strip(model)
     graph = graph_of(model)
-    decision = decide(ChannelAnalysis(graph))
+    analysis = ChannelAnalysis(graph)
+    progress = keras.utils.Progbar(1 + len(analysis.calls), verbose=verbose, unit_name="layer")
+    progress.add(1)
+    decision = decide(analysis)
     if not decision.removed.any():
         warnings.warn(
             f"shrink removed nothing: no channel of model '{model.name}' is entirely zero "
@@ -98,7 +108,7 @@ def shrink(model: keras.Model) -> keras.Model:
             "pattern=kerasprune.Channels(...) to remove channels.",
             stacklevel=user_stacklevel(),
         )
-    rebuilt, new_ops = _rebuild(graph, decision)
+    rebuilt, new_ops = _rebuild(graph, decision, progress)
     if is_graph_model(model):
         return rebuilt
     return _shrunk_in_class(model, new_ops)
@@ -129,11 +139,11 @@ def _shapes(layer) -> list[tuple]:
     return [tuple(w.shape) for w in layer.weights]
 
 
-def _rebuild(graph, decision: Decision) -> tuple[keras.Model, dict]:
+def _rebuild(graph, decision: Decision, progress) -> tuple[keras.Model, dict]:
     """The shrunk Functional model, and its operation for each of `graph`'s (by id)."""
     new_ops: dict[int, object] = {}
     new_weights: dict[int, dict[str, np.ndarray] | list[np.ndarray]] = {}
-    _new_operations(graph, decision, new_ops, new_weights)
+    _new_operations(graph, decision, new_ops, new_weights, progress)
     inputs = [
         keras.Input(batch_shape=t.shape, dtype=t.dtype, name=_compat.producer_of(t).name)
         for t in graph.inputs
@@ -154,13 +164,14 @@ def _rebuild(graph, decision: Decision) -> tuple[keras.Model, dict]:
     return rebuilt, new_ops
 
 
-def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict) -> None:
+def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict,
+                    progress) -> None:
     """The rebuilt operation of every node of `graph`; models used as layers are inlined."""
     for node in _compat.graph_nodes(graph):
         op = node.operation
         inner = nested_graph(op)
         if inner is not None and len(node.input_tensors) == len(inner.inputs):
-            _new_operations(inner, decision, new_ops, new_weights)
+            _new_operations(inner, decision, new_ops, new_weights, progress)
             new_ops[id(op)] = _Inlined(inner, new_ops)
         elif not isinstance(op, keras.layers.Layer):
             new_ops[id(op)] = op  # a stateless keras.ops operation
@@ -173,6 +184,8 @@ def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict)
                     f"shrink cannot re-create layer '{op.name}' ({type(op).__name__}) from "
                     f"its config: {error}"
                 ) from error
+        if decision.call_at(node) is not None:
+            progress.add(1)
 
 
 class _Inlined:

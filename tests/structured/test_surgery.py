@@ -635,3 +635,18 @@ def test_a_transposed_conv_loses_the_kernel_slice_of_a_removed_input():
     assert small.get_layer("c").filters == 3
     assert small.get_layer("up").kernel.shape == (3, 3, 3)  # (width, filters, inputs)
     assert max_output_diff(model, small, (5, 3)) <= 1e-4
+
+
+def test_shrink_shows_keras_progress_bar_over_the_layers_it_rebuilds(capsys):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="a"),
+                              keras.layers.Dense(2, name="out")])
+    kernel, bias = model.get_layer("a").get_weights()
+    kernel[:, :2] = 0.0
+    model.get_layer("a").set_weights([kernel, bias * 0])
+    shrink(model, verbose=1)
+    bar = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out.replace("\b", ""))
+    assert bar.splitlines()[-1].startswith("3/3 ")  # the analysis, then both layers
+    shrink(model, verbose=0)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="`verbose` must be 0, 1 or 'auto'"):
+        shrink(model, verbose=2)
