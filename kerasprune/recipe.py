@@ -66,8 +66,8 @@ from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
 from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import CriterionData
-from kerasprune.core.one_shot import CRITERIA as ONE_SHOT_CRITERIA
-from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.core.weight_criteria import CRITERIA as ONE_SHOT_CRITERIA
+from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.validation import (
     check_choice,

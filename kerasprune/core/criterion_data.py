@@ -138,12 +138,14 @@ def input_norms(model: keras.Model, x, *, batch_size: int = 64,
     wrappers = prune_wrappers(model) if wrappers is None else wrappers
     views = {}  # id(layer) -> [(weight, view)]
     for wrapper in wrappers:
-        for weight, (layer, name) in zip(wrapper.pruned_weights, weight_layers(wrapper)):
+        pairs = zip(wrapper.pruned_weights, weight_layers(wrapper), wrapper.weight_names)
+        for weight, (layer, name), full_name in pairs:
             view = linear_view(layer, name)
             if view is None:
                 raise ValueError(
                     f"The {wrapper.criterion!r} criterion reads the input features of the "
-                    f"weights it scores; '{weight.path}' ({type(layer).__name__}) has none "
+                    f"weights it scores; '{wrapper.layer.name}/{full_name}' "
+                    f"({type(layer).__name__}) has none "
                     "kerasprune knows (Dense, EinsumDense, Conv1D and Conv2D have). Exclude "
                     f"the layer: kerasprune.prune(..., exclude=[{wrapper.layer.name!r}]).")
             views.setdefault(id(layer), (layer, []))[1].append((weight, view))

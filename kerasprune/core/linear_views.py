@@ -57,6 +57,11 @@ class LinearView:
         """`X`: `[rows, in_features]` from the layer's input."""
         raise NotImplementedError
 
+    @property
+    def signature(self) -> tuple:
+        """Views with equal signatures make the same `X` from the same input."""
+        return (type(self).__name__, self.in_features)
+
     def matrix(self, kernel: np.ndarray) -> np.ndarray:
         """The kernel as `W`, `[in_features, out_features]`."""
         return np.transpose(np.asarray(kernel), self.order).reshape(
@@ -96,6 +101,10 @@ class EinsumView(LinearView):
         rest = [i for i in range(inputs.ndim) if i not in moved]
         return np.transpose(inputs, rest + moved).reshape(-1, self.in_features)
 
+    @property
+    def signature(self):
+        return (*super().signature, tuple(self.input_axes), tuple(self.contracted))
+
 
 class ConvView(LinearView):
     """`Conv1D`/`Conv2D`: the unfolded input (im2col), one row per output position."""
@@ -124,6 +133,11 @@ class ConvView(LinearView):
         # [batch, *outs, kernel entries, channels]: a feature index is (entry, channel)
         return np.stack(columns, axis=-2).reshape(-1, self.in_features)
 
+    @property
+    def signature(self):
+        return (*super().signature, self.kernel_shape[:-1], self.strides, self.dilation,
+                self.padding, self.channels_first)
+
     def _padded(self, x: np.ndarray) -> np.ndarray:
         sizes = self.kernel_shape[:-2]
         if self.padding == "valid":
@@ -150,9 +164,10 @@ def linear_view(layer: keras.layers.Layer, weight_name: str = "kernel") -> Linea
     >>> view.in_features, view.features(np.zeros((1, 8, 8, 2))).shape
     (18, (36, 18))
     """
-    if weight_name != "kernel" or not getattr(layer, "built", False):
+    kernel = getattr(layer, "kernel", None) if weight_name == "kernel" else None
+    if kernel is None or not getattr(layer, "built", False):
         return None
-    shape = tuple(layer.kernel.shape)
+    shape = tuple(kernel.shape)
     if type(layer) is keras.layers.Dense or (
             isinstance(layer, keras.layers.Dense) and len(shape) == 2):
         return DenseView(shape, (0,))

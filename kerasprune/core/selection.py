@@ -368,6 +368,7 @@ class WeightSet(PruningSet):
             selection restore groups (their weights restart from zero).
         transform: optional `f(scores) -> scores` applied to each tensor's group scores
             (LAMP's normalization).
+        criterion: a weight criterion that replaces the wrappers' own (None: theirs).
 
     Example:
 
@@ -381,13 +382,14 @@ class WeightSet(PruningSet):
     def __init__(self, wrappers: Sequence, gradients: Mapping[str, list] | None = None, *,
                  activations: Mapping[str, object] | None = None,
                  input_norms: Mapping[str, np.ndarray] | None = None,
-                 masks_only_grow: bool = True, transform=None):
+                 masks_only_grow: bool = True, transform=None, criterion: str | None = None):
         data = (gradients or {}, activations or {}, input_norms or {})
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
         scores, sizes, already = [], [], []
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
-            s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data))
+            s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data),
+                                criterion=criterion)
             s = _as_float(s)
             if np.isnan(s).any():
                 raise ValueError(
@@ -417,11 +419,12 @@ class WeightSet(PruningSet):
                 yield wrapper, by_wrapper.pop(id(wrapper))
 
 
-def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=None):
+def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=None, *,
+                 criterion: str | None = None):
     """`(scores, sizes)` of the groups of one pruned `weight` of `wrapper`: its pattern's
-    own scores for the magnitude criterion (and channel criteria), else the wrapper's
-    weight criterion pooled into the pattern's groups."""
-    criterion, pattern = wrapper.criterion, wrapper.pattern
+    own scores for the magnitude criterion (and channel criteria), else the weight
+    criterion (`criterion`, or the wrapper's) pooled into the pattern's groups."""
+    criterion, pattern = criterion or wrapper.criterion, wrapper.pattern
     if criterion == "magnitude":
         return pattern.group_scores(np.asarray(weight), gradients, activations)
     if criterion not in WEIGHT_CRITERIA:

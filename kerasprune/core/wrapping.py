@@ -107,9 +107,10 @@ def prune(
             penalty-based pruning with `kerasprune.PenaltyPruningCallback`.
         criterion: how every pruned weight is scored, pooled into the pattern's groups
             (single weights, `Blocks`, `NM` runs): `"magnitude"` (default), `"snip"`
-            (`|w * g|`) or `"obd"` (`w^2` times the diagonal Fisher), which need loss
-            gradients, `"wanda"` (`|w| * ||x_j||`), which needs a sample of inputs, or
-            `"sparsegpt"` (layer-wise OBS with weight updates, `kerasprune.oneshot`).
+            (`|w * g|`, needs loss gradients), `"wanda"` (`|w| * ||x_j||`) or `"obd"`
+            (`w^2 ||x_j||^2`, the layer-wise diagonal Hessian), which need a sample of
+            inputs, or `"sparsegpt"` (layer-wise OBS with weight updates,
+            `kerasprune.oneshot`); see `kerasprune.core.weight_criteria`.
             The callbacks and `one_shot_prune` take the data from their `data=`
             (`kerasprune.CriterionData`).
 

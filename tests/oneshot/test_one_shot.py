@@ -6,7 +6,7 @@ import pytest
 
 import kerasprune
 from kerasprune.core.criterion_data import loss_gradients
-from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.oneshot.one_shot import one_shot_prune
 
 
 def mlp() -> keras.Model:
@@ -95,7 +95,7 @@ def test_snip_at_half_sparsity_is_one_global_threshold_on_saliency():
     grads = loss_gradients(model, x, y, batch_size=64)
     kept, dropped = [], []
     for layer, wrapper in zip(model.layers, kerasprune.prune_wrappers(pruned)):
-        assert wrapper.pattern.criterion == "snip"
+        assert wrapper.criterion == "snip"
         saliency = np.abs(grads[layer.kernel.path][0] * layer.kernel.numpy())
         mask = wrapper.masks[0].numpy() == 1
         kept.append(saliency[mask])
@@ -113,7 +113,5 @@ def test_snip_needs_data_a_loss_and_a_plain_model():
         one_shot_prune(model, 0.5, criterion="grasp", data=(x, y))
     with pytest.raises(ValueError, match="already pruning-ready"):
         one_shot_prune(kerasprune.prune(model), 0.5, criterion="snip", data=(x, y))
-    with pytest.raises(ValueError, match="no `pattern`"):
-        one_shot_prune(model, 0.5, criterion="snip", data=(x, y), block_shape=(2, 1))
     with pytest.raises(TypeError, match="`data` must be"):
         one_shot_prune(model, 0.5, criterion="snip", data=x)
