@@ -50,7 +50,7 @@ def topics_text(held_out: float = 0.1) -> tuple[str, str]:
 
 
 def sequences(text: str, length: int) -> np.ndarray:
-    """The bytes of `text` (KerasHub's `ByteTokenizer`) in non-overlapping windows of
+    """The bytes of `text` (KerasHub's `ByteTokenizer`, which lowercases) in windows of
     `length + 1` tokens: inputs and next-token targets."""
     tokens = np.asarray(keras_hub.tokenizers.ByteTokenizer()(text), dtype=np.int32)
     count = (len(tokens) - 1) // (length + 1)
@@ -129,13 +129,14 @@ def main(argv: list[str] | None = None) -> dict:
     rng = np.random.default_rng(args.seed)
     calibration = windows[rng.choice(len(windows), args.calibration, replace=False)]
     result = {"parameters": model.count_params(), "dense": perplexity(model, test),
-              "perplexity": {}, "seconds": {}}
+              "perplexity": {}, "seconds": {}, "sparsity": {}}
     print(f"{result['parameters']:,} parameters; dense perplexity {result['dense']:.3f}")
     for name, pattern in PATTERNS.items():
         for criterion in CRITERIA:
             pruned, seconds = prune_once(model, criterion, pattern, calibration)
             result["perplexity"][(name, criterion)] = perplexity(pruned, test)
             result["seconds"][(name, criterion)] = seconds
+            result["sparsity"][(name, criterion)] = kerasprune.sparsity_report(pruned).total
     print(f"{'':10s}" + "".join(f"{c:>12s}" for c in CRITERIA))
     for name in PATTERNS:
         print(f"{name:10s}" + "".join(f"{result['perplexity'][(name, c)]:12.3f}"
