@@ -131,7 +131,7 @@ def main(argv=None) -> dict:
     }
     for name, size in sizes.items():
         print(f"Size of gzipped {name} model: {size:.2f} bytes")
-    print(f"TensorBoard logs (per-layer sparsity under 'pruning'): {logdir}")
+    print(f"TensorBoard logs (per-layer sparsity under 'metrics'): {logdir}")
     return {
         "baseline_accuracy": baseline_model_accuracy,
         "pruned_accuracy": model_for_pruning_accuracy,

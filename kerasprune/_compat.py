@@ -146,6 +146,20 @@ def model_inputs(model: keras.Model):
     return None
 
 
+def fit_callbacks(callback) -> list:
+    """The callbacks of the `fit` that is calling `callback` now (its `CallbackList`,
+    found on the call stack), or `[callback]` when there is none to find."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        listed = getattr(owner, "callbacks", None)
+        if isinstance(owner, keras.callbacks.CallbackList) and isinstance(listed, list) and any(
+                c is callback for c in listed):
+            return list(listed)
+        frame = frame.f_back
+    return [callback]
+
+
 @contextlib.contextmanager
 def observing_calls(layers, observer):
     """Within the block, each eager call of one of `layers` reports to `observer`.
@@ -245,7 +259,23 @@ def substitute_operation(graph, old: keras.layers.Layer, new: keras.layers.Layer
     for operations in [graph._operations, *graph._operations_by_depth.values()]:
         for i, operation in enumerate(operations):
             if operation is old:
-                operations[i] = new
+                set_list_item(operations, i, new)
+
+
+def set_list_item(items: list, index: int, value) -> None:
+    """`items[index] = value` on a list a layer tracks, keeping the model exportable.
+
+    On TensorFlow, a layer's lists are tracking wrappers that refuse to be written to a
+    SavedModel (which TFLite conversion and `model.export` go through) once an element
+    has been replaced, since restoring relies on positions; an element swapped for
+    another at the same position restores like one appended, so the flag is put back.
+    """
+    clean = not getattr(items, "_non_append_mutation", True) and not getattr(
+        items, "_external_modification", True)  # a plain list has neither flag
+    items[index] = value
+    if clean:
+        items._non_append_mutation = False
+        items._last_wrapped_list_snapshot = list(items)
 
 
 def in_stateless_scope() -> bool:
@@ -262,3 +292,31 @@ def scoped_value(variable):
 
     scope = get_stateless_scope()
     return None if scope is None else scope.get_current_value(variable)
+
+
+def register_serialization_name(cls: type, name: str) -> None:
+    """Make Keras save instances of `cls` under the registered `name` (`package>Name`)
+    without making `name` load as `cls`: a class generated per model class shares the one
+    loader registered under `name` (`keras.saving.register_keras_serializable` would
+    point `name` at the last class registered)."""
+    from keras.src.saving import object_registration
+
+    object_registration.GLOBAL_CUSTOM_NAMES[cls] = name
+
+
+def input_shape_arg(layer: keras.layers.Layer):
+    """The `input_shape` a layer was created with (a `Sequential` starts from it), or None."""
+    return getattr(layer, "_input_shape_arg", None)
+
+
+def set_input_shape_arg(layer: keras.layers.Layer, shape) -> None:
+    """Give a layer the `input_shape` another was created with (a wrapper its layer's)."""
+    object.__setattr__(layer, "_input_shape_arg", shape)
+
+
+def sync_training_state(model: keras.Model) -> None:
+    """Put the values of a JAX `fit` in progress back into the model's variables, so a
+    callback can read them between batches (a no-op on TensorFlow)."""
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()

@@ -160,6 +160,20 @@ def check_export_says_it_needs_tensorflow():
         raise AssertionError("convert() accepted a model on another backend")
 
 
+def check_tfmot_steps_and_masks_in_a_jitted_fit():
+    import kerasprune.tfmot as tfmot
+
+    sk = tfmot.sparsity.keras
+    model = compiled(sk.prune_low_magnitude(
+        cnn(), pruning_schedule=sk.PolynomialDecay(0.2, 0.6, begin_step=1, end_step=6,
+                                                   frequency=1)))
+    model.fit(X, Y, batch_size=64, epochs=2, verbose=0, callbacks=[sk.UpdatePruningStep()])
+    wrappers = [w for w in model.layers if w.pruning_vars]
+    assert [w.current_step() for w in wrappers] == [8] * 3  # counted in the jitted step
+    for weight, mask in kernels_and_masks(model):
+        assert np.mean(mask == 0) == np.mean(weight == 0) and abs(np.mean(mask == 0) - 0.6) < 0.01
+
+
 CHECKS = [
     check_gmp_masks_strip_and_saving,
     check_imp_resumes_exactly_from_a_saved_model,
@@ -167,6 +181,7 @@ CHECKS = [
     check_channels_taylor_and_shrink,
     check_one_shot_criteria_from_calibration_data,
     check_export_says_it_needs_tensorflow,
+    check_tfmot_steps_and_masks_in_a_jitted_fit,
 ]
 
 

@@ -89,3 +89,62 @@ def read_scalars(folder) -> dict[str, list[tuple[int, float]]]:
                 number = float(array) if array is not None else float(value.simple_value)
                 scalars.setdefault(value.tag, []).append((int(event.step), number))
     return scalars
+
+
+def imp_with_allr():
+    """Two prune-retrain cycles of one epoch with ALLR: a resume state (cycles done, each
+    cycle's ALLR factor) that `fit`'s step cannot recompute."""
+    import kerasprune
+
+    return kerasprune.IMPCallback(0.75, cycles=2, epochs_per_cycle=1, retrain_schedule="allr",
+                                  original_learning_rate=0.05, original_epochs=4)
+
+
+def training_state(model, x) -> dict:
+    """What a resume needs, as arrays: predictions on `x`, weights, masks, the optimizer's
+    variables and the pruning callbacks' state."""
+    import kerasprune
+
+    wrappers = kerasprune.prune_wrappers(model)
+    state = getattr(wrappers[0], "pruning_state", None)
+    return {
+        "predictions": [np.array(t) for t in keras.tree.flatten(model(x, training=False))],
+        "weights": [np.array(v) for v in model.weights],
+        "masks": [np.array(m) for w in wrappers for m in w.masks],
+        "optimizer": [np.array(v) for v in model.optimizer.variables],
+        "pruning_state": {} if state is None else {n: state.read(n) for n in state.spec},
+    }
+
+
+def assert_same_state(actual: dict, expected: dict) -> None:
+    assert actual.keys() == expected.keys()
+    assert actual["pruning_state"].keys() == expected["pruning_state"].keys()
+    for key in actual:
+        pairs = (zip(actual[key].values(), expected[key].values()) if key == "pruning_state"
+                 else zip(actual[key], expected[key], strict=True))
+        for a, b in pairs:
+            np.testing.assert_array_equal(a, b, err_msg=key)
+
+
+def assert_resumes_from_keras_file(pruned, x, y, folder, *, loss="mse", batch_size=16,
+                                   custom_objects=None, run_eagerly=False) -> keras.Model:
+    """IMP with ALLR over two epochs, a ModelCheckpoint `.keras` file after the first:
+    `load_model` gives back the same predictions, weights, masks, optimizer state and
+    pruning state, and its second epoch (`initial_epoch=1`) ends where the uninterrupted
+    run ended (`run_eagerly` saves tracing a large model twice). Returns the loaded model."""
+    pruned.compile(keras.optimizers.SGD(0.05, momentum=0.9), loss, jit_compile=False,
+                   run_eagerly=run_eagerly)
+    snapshots = []
+    checkpoint = keras.callbacks.ModelCheckpoint(str(folder / "ckpt_{epoch}.keras"))
+    snapshot = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: snapshots.append(training_state(pruned, x)))
+    fit = dict(batch_size=batch_size, shuffle=False, verbose=0)
+    pruned.fit(x, y, epochs=2, callbacks=[imp_with_allr(), checkpoint, snapshot], **fit)
+
+    loaded = keras.saving.load_model(folder / "ckpt_1.keras", custom_objects=custom_objects)
+    assert type(loaded) is type(pruned)
+    assert_same_state(training_state(loaded, x), snapshots[0])
+    assert snapshots[0]["pruning_state"]["cycles_done"] == 1.0
+    loaded.fit(x, y, initial_epoch=1, epochs=2, callbacks=[imp_with_allr()], **fit)
+    assert_same_state(training_state(loaded, x), snapshots[1])
+    return loaded

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -246,3 +248,14 @@ def test_export_of_a_model_with_nothing_sparse_warns_in_one_line(tmp_path, capsy
     assert "warning" not in captured.out and f"wrote {out}" in captured.out
     facts = run_json(capsys, "export", str(path), "-o", str(out))
     assert facts["warnings"] == [line[len("warning: "):]]
+
+
+def test_bench_runs_with_the_threads_asked(files, tmp_path, capsys):
+    out = tmp_path / "pruned.tflite"
+    main(["export", str(files["keras"]), "-o", str(out)])
+    quick = ["--runs", "2", "--warmup", "0", "--threads", "2", "--json"]
+    capsys.readouterr()
+    assert main(["bench", str(out), *quick]) == 0
+    assert json.loads(capsys.readouterr().out)["num_threads"] == 2
+    assert main(["bench", str(out), "--dense", str(files["dense"]), *quick]) == 0
+    assert json.loads(capsys.readouterr().out)["num_threads"] == 2

@@ -15,6 +15,7 @@ import pytest
 import kerasprune
 import tflite_export
 from kerasprune.cli import main
+from kerasprune.cli.data import load_data
 
 RECIPE = """
 method: gmp
@@ -203,3 +204,29 @@ def test_a_channels_recipe_exports_a_shrunk_model_from_the_command(run_dir, tmp_
     assert shapes == [(32, 49), (10, 32)]  # the exported file holds the smaller model
     assert facts["theoretical_speedup"] == pytest.approx((49 * 64 + 64 * 10) / (49 * 32 + 32 * 10))
     assert not (out / "schedule.png").exists()  # one-shot: no schedule to draw
+def test_data_with_x_and_y_splits_its_last_fifth_off_for_testing(tmp_path):
+    x, y = np.arange(20).reshape(10, 2), np.arange(10)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    data = load_data(str(tmp_path / "d.npz"))
+    assert data.y_train.tolist() == list(range(8)) and data.y_test.tolist() == [8, 9]
+    np.testing.assert_array_equal(np.concatenate([data.x_train, data.x_test]), x)
+
+
+def test_prune_follows_the_recipes_export_section(tmp_path, digits):
+    (x, y), _ = digits
+    dense = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(32), keras.layers.Dense(10)])
+    dense.save(tmp_path / "dense.keras")
+    np.savez(tmp_path / "data.npz", x=x[:80], y=y[:80])
+    (tmp_path / "recipe.yaml").write_text(
+        "method: gmp\n"
+        "callback: {target_sparsity: 0.8, stabilization_epochs: 0, pruning_epochs: 1, "
+        "finetune_epochs: 0}\n"
+        "prune: {block_shape: [4, 1]}\n"
+        "export: {sparse: false, quantize: float16}\n")
+    code = main(["prune", str(tmp_path / "dense.keras"), "--recipe", str(tmp_path / "recipe.yaml"),
+                 "--data", str(tmp_path / "data.npz"), "-o", str(tmp_path / "out"),
+                 "--runs", "1", "-q"])
+    assert code == 0
+    tensors = tflite_export.inspect(tmp_path / "out" / "pruned.tflite").tensors
+    assert [(t.dtype, t.sparse) for t in tensors] == [("float16", False)] * 2

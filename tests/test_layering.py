@@ -85,7 +85,7 @@ def test_the_rules_are_read_as_written():
                                            "kerasprune.core.caller"}, set())
     anywhere, inside = rule("kerasprune/core")
     assert anywhere == {"keras", "numpy", "kerasprune._compat"}
-    assert inside == {"tensorflow", "jax", "matplotlib"}
+    assert inside == {"tensorflow", "jax", "kerasprune.plot"}
 
 
 def _python_files() -> list[Path]:

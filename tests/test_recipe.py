@@ -230,3 +230,61 @@ training: {{epochs: 1, {LOSS}}}
     assert units["conv"] == 4 and units["hidden"] == 16  # half of 8 and 32
     np.testing.assert_allclose(small.predict(x[:8], verbose=0), pruned.predict(x[:8], verbose=0),
                                atol=1e-5)
+TRAINING_RECIPE = """
+method: gmp
+callback: {target_sparsity: 0.5, stabilization_epochs: 0, pruning_epochs: 1, finetune_epochs: 1}
+training: {optimizer: sgd, learning_rate: 0.02, epochs: 4, batch_size: 32}
+"""
+
+
+def test_run_uses_the_training_sections_epochs_and_learning_rate(digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_yaml(TRAINING_RECIPE)
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    pruned, callback, history = recipe.run(model, x[:64], y[:64], verbose=0)
+    assert callback.total_epochs == 2
+    assert len(history.history["loss"]) == 4  # the recipe's epochs, past the callback's
+    assert history.history["learning_rate"] == pytest.approx([0.02] * 4)
+    assert history.history["stage"] == [1, 2, 2, 2]
+
+
+class BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.per_epoch = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.per_epoch.append(0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.per_epoch[-1] += 1
+
+
+@pytest.mark.parametrize("training, batches, validated", [
+    ({"batch_size": 16}, 4, False),
+    ({"batch_size": 16, "validation_split": 0.25}, 3, True),
+], ids=["batch_size", "validation_split"])
+def test_run_uses_the_training_sections_batch_size_and_validation_split(
+        training, batches, validated, digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_callback(
+        kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                   finetune_epochs=0), training=training)
+    counter = BatchCounter()
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    _, _, history = recipe.run(model, x[:64], y[:64], callbacks=[counter], verbose=0)
+    assert counter.per_epoch == [batches]  # 64 samples, or the first 48 of them
+    assert ("val_loss" in history.history) is validated
+
+
+def test_from_callback_keeps_every_section():
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0)
+    recipe = Recipe.from_callback(gmp, prune={"exclude": ["logits"]},
+                                  training={"epochs": 3}, export={"sparse": False,
+                                                                  "quantize": "dynamic"})
+    assert recipe.prune == {"exclude": ["logits"]}
+    assert recipe.training["epochs"] == 3
+    assert recipe.export == {"sparse": False, "quantize": "dynamic"}

@@ -33,3 +33,16 @@ def freeze_variables(concrete_function):
 def flatten_layers(model) -> list:
     """Every layer inside `model`, nested ones included (Keras has no public walk)."""
     return list(model._flatten_layers(include_self=True, recursive=True))
+
+
+def own_variables(layer) -> list:
+    """The variables `layer` created itself (not those of its sublayers)."""
+    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
+
+
+def named_inputs(model) -> dict | None:
+    """`{name: KerasTensor}` of a Functional model (or subclass, as KerasHub's) whose
+    inputs are a dict, else None."""
+    struct = getattr(model, "_inputs_struct", None)
+    return dict(struct) if isinstance(struct, dict) else None
+

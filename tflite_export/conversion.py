@@ -11,7 +11,10 @@ built-in ops are allowed, so any LiteRT interpreter can run the file:
   tensor list whose shape TFLite needs static, so such a model converts with a
   batch of 1 (a `WHILE` op of built-in ops); pass `input_signature` for another
   fixed batch. Keras' own `model.export(format="litert")` keeps these as Select
-  TF (Flex) ops, which the LiteRT interpreter cannot run.
+  TF (Flex) ops, which the LiteRT interpreter cannot run;
+- a model with named inputs (a dict, as KerasHub's BERT and GPT-2 take) is
+  traced on a dict, so the file's inputs carry those names (its signature
+  runner takes them as keywords).
 """
 
 from __future__ import annotations
@@ -57,15 +60,20 @@ def convert(
         representative_data: samples for int8 calibration: an array with a
             batch axis (or a list of arrays, one per input), or a callable
             returning an iterable of input lists as the TFLite converter wants.
-        input_signature: list of `tf.TensorSpec`, only needed for a subclassed
-            model Keras cannot infer input shapes for, or to fix the batch size.
-            Models with recurrent layers convert with batch 1 unless given.
+        input_signature: list of `tf.TensorSpec` (or a dict of them by input
+            name), only needed for a subclassed model Keras cannot infer input
+            shapes for, or to fix the batch size. Models with recurrent layers
+            convert with batch 1 unless given.
         verbose: 1 shows Keras' progress bar over the conversion's four stages (trace,
             freeze the weights, convert, check), 0 nothing; `"auto"` shows it when
             stdout is a terminal.
 
     Returns:
         The TFLite flatbuffer as bytes.
+
+    Raises:
+        ValueError: naming the layer and weight, when a weight holds NaN or Inf
+            (the file would compute NaN).
 
     Example:
     import kerasprune, tflite_export
@@ -75,17 +83,18 @@ def convert(
     open("model.tflite", "wb").write(content)
     """
     _check_arguments(model, sparse, quantize, representative_data)
+    check_finite_weights(model)
     progress = progress_bar(_STAGES, verbose, unit_name="stage")
 
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
     if quantize == "int8" and not callable(representative_data):
-        check_representative_data(representative_data, signature)
+        check_representative_data(representative_data, _flat(signature))
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     if input_signature is None and _has_recurrent_layer(model):
         # A recurrent layer's loop: TFLite lowers its tensor list only with a static batch.
-        signature = [_with_batch(spec, 1) for spec in signature]
+        signature = keras.tree.map_structure(lambda spec: _with_batch(spec, 1), signature)
     content = _convert(model, signature, sparse, quantize, representative_data, progress)
     if quantize == "int8":
         _check_int8(content)
@@ -129,11 +138,45 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         )
 
 
-def _input_signature(model: keras.Model, given: Sequence | None) -> list:
+def check_finite_weights(model: keras.Model) -> None:
+    """Refuse weights holding NaN or Inf, naming the layer that owns the first one."""
+    owners = {}
+    for layer in _compat.flatten_layers(model):  # outer layers first: the deepest wins
+        for variable in _compat.own_variables(layer):
+            owners[id(variable)] = layer
+    for variable in model.weights:
+        values = np.asarray(variable)
+        if not np.issubdtype(values.dtype, np.floating):
+            continue
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            layer = owners.get(id(variable), model)
+            raise ValueError(
+                f"Layer '{layer.name}' has {bad} NaN/Inf values in its weight "
+                f"'{variable.name}': the TFLite file would compute NaN. Training probably "
+                "diverged: convert an earlier checkpoint, or retrain with a lower learning "
+                "rate."
+            )
+
+
+def _flat(signature) -> list:
+    """The specs of a signature, a dict's in sorted name order (TFLite's input order)."""
+    return keras.tree.flatten(signature)
+
+
+def _input_signature(model: keras.Model, given: Sequence | dict | None) -> list:
+    """The arguments the serving function is traced on: one spec per input, or one dict
+    of specs for a model with named inputs."""
     import tensorflow as tf
 
+    if isinstance(given, dict):
+        return [given]
     if given is not None:
         return list(given)
+    named = _compat.named_inputs(model)
+    if named is not None:
+        return [{name: tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=name)
+                 for name, t in named.items()}]
     inputs = getattr(model, "inputs", None)
     if inputs:
         return [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in inputs]

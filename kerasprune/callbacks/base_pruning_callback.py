@@ -55,6 +55,8 @@ from kerasprune.core.sparsity_schedules import SparsitySchedule
 from kerasprune.core.validation import check_sparsity
 from kerasprune.oneshot.sparsegpt_selector import criterion_selector
 
+EPOCHS_DONE = "epochs_done"
+
 
 class BasePruningCallback(keras.callbacks.Callback):
     """Base class of the pruning callbacks: clock, checks, mask updates, logs, state.
@@ -172,20 +174,25 @@ class BasePruningCallback(keras.callbacks.Callback):
         # Before any `on_train_begin`: `BackupAndRestore` loads the weights there, and the
         # state must already exist to receive its values.
         wrappers = prune_wrappers(model)
-        spec = self.state_spec(model) if wrappers else {}
-        self.state = attach_pruning_state(wrappers[0], spec) if spec else None
+        spec = {**self._base_state, **self.state_spec(model)} if wrappers else {}
+        owner = {"class_name": type(self).__name__, "config": self._run_settings(),
+                 "total_epochs": getattr(self, "total_epochs", None)}
+        self.state = attach_pruning_state(wrappers[0], spec, owner) if spec else None
 
     def on_train_begin(self, logs=None):
         self.steps_per_epoch = self._check_fit()
         self.check_begin()
         self.schedule = self.make_schedule(self.steps_per_epoch)
         self._last_rate = None
+        self._check_company(_compat.fit_callbacks(self))
+        self._check_above_target()
         self.start_logging()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         step = self.global_step(0)
         if not self.trace["sparsity"]:  # where this fit starts
+            self._check_resumed_epoch(epoch)
             self.record_masks(step)
         self.maybe_prune(step)
 
@@ -202,6 +209,8 @@ class BasePruningCallback(keras.callbacks.Callback):
             self.trace["learning_rate"].append((step, self._optimizer_rate()))
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.state is not None and EPOCHS_DONE in self.state.spec:
+            self.state.write(EPOCHS_DONE, epoch + 1)
         if logs is not None:
             logs.update(self.log_values())
 
@@ -287,6 +296,56 @@ class BasePruningCallback(keras.callbacks.Callback):
         rate = getattr(self.model.optimizer, "learning_rate", None)
         return None if rate is None else float(np.asarray(rate))
 
+    #: Every native policy keeps the epochs it has done, to catch a resume from the wrong
+    #: epoch; TFMOT's `UpdatePruningStep` counts its own steps instead.
+    _base_state = {EPOCHS_DONE: []}
+
+    def _run_settings(self) -> dict:
+        """The settings a resumed run must keep (where logs go may change)."""
+        try:
+            config = self.get_config()
+        except NotImplementedError:  # a policy without a config: its class alone
+            return {}
+        config.pop("log_dir", None)
+        return config
+
+    def _check_company(self, callbacks: list) -> None:
+        """Warn about the other callbacks of this fit that defeat this one."""
+        others = [c for c in callbacks if isinstance(c, BasePruningCallback) and c is not self]
+        if others and callbacks.index(self) < callbacks.index(others[0]):
+            warnings.warn(
+                f"{_describe(self)} and {', '.join(_describe(c) for c in others)} both update "
+                "the masks of this fit: masks only grow, so the highest target at each step "
+                "wins and each callback's schedule and logs are off. Keep one.",
+                stacklevel=user_stacklevel())
+        for callback in callbacks:
+            freq = getattr(callback, "save_freq", "epoch")
+            if isinstance(callback, keras.callbacks.BackupAndRestore) and freq != "epoch":
+                warnings.warn(
+                    f"{type(self).__name__}: BackupAndRestore(save_freq={freq!r}) restores a "
+                    "run in the middle of an epoch by restarting the epoch from its first "
+                    "batch, so a resumed pruning run is not the run that was killed. Use "
+                    "save_freq='epoch' for an exact resume.", stacklevel=user_stacklevel())
+
+    def _check_above_target(self) -> None:
+        reached = overall_sparsity(prune_wrappers(self.model))
+        if reached > self.target_sparsity + 1e-3 and not (self.state and self.state.started):
+            warnings.warn(
+                f"{type(self).__name__}: the model's masks already prune {reached:.4f} of its "
+                f"weights, more than the target {self.target_sparsity}: masks only grow, so "
+                f"it stays at {reached:.4f}. Raise the target, or start from "
+                "kerasprune.prune(model) with dense masks.", stacklevel=user_stacklevel())
+
+    def _check_resumed_epoch(self, epoch: int) -> None:
+        done = int(self.state.read(EPOCHS_DONE)) if (
+            self.state is not None and EPOCHS_DONE in self.state.spec) else 0
+        if epoch < done:
+            warnings.warn(
+                f"{type(self).__name__}: the model's resume state says {done} epochs of this "
+                f"run are done, but this fit starts at epoch {epoch}: it would run epochs "
+                f"{epoch}..{done - 1} of the schedule again. To continue the run, pass "
+                f"fit(..., initial_epoch={done}).", stacklevel=user_stacklevel())
+
     def _check_fit(self) -> int:
         name = type(self).__name__
         if not prune_wrappers(self.model):
@@ -314,6 +373,10 @@ class BasePruningCallback(keras.callbacks.Callback):
                 "when the data has no known length."
             )
         return int(steps)
+
+
+def _describe(callback) -> str:
+    return f"{type(callback).__name__}(target_sparsity={callback.target_sparsity})"
 
 
 def check_settable_learning_rate(callback: keras.callbacks.Callback, what: str) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import keras
 
 from kerasprune.callbacks.imp_callback import IMPCallback
+from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.validation import check_int, check_learning_rate
 
 
@@ -37,6 +38,7 @@ class BIMPCallback(IMPCallback):
         max_learning_rate: the starting rate of the linear dense phase; defaults to the
             optimizer's learning rate when `fit` starts.
         warmup: warm-up fraction of each retraining phase (default 0.1).
+        data: a `kerasprune.CriterionData` for data-driven criteria (Taylor, APoZ, SNIP).
         log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
 
     Example:
@@ -63,6 +65,7 @@ class BIMPCallback(IMPCallback):
         cycles: int = 1,
         max_learning_rate: Optional[float] = None,
         warmup: Optional[float] = None,
+        data: Optional[CriterionData] = None,
         log_dir: Optional[str] = None,
     ):
         _check_budget(total_epochs, dense_epochs, cycles)
@@ -75,6 +78,7 @@ class BIMPCallback(IMPCallback):
             original_epochs=dense_epochs,
             dense_epochs=dense_epochs,
             warmup=warmup,
+            data=data,
             log_dir=log_dir,
         )
         self.total_budget = total_epochs

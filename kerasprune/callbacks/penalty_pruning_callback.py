@@ -26,8 +26,9 @@ import keras
 
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.caller import user_stacklevel
+from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.selectors import Threshold, ToTarget
+from kerasprune.core.selectors import Threshold
 from kerasprune.core.sparsity_schedules import ConstantSparsity, SparsitySchedule
 from kerasprune.core.validation import (
     check_int,
@@ -50,6 +51,8 @@ class PenaltyPruningCallback(BasePruningCallback):
         target_sparsity: if given, the sparsity reached at the start of fine-tuning: the
             lowest-scoring groups left are removed when the threshold fell short (a
             warning says when it overshot).
+        data: a `kerasprune.CriterionData` for a data-driven criterion of that top-up
+            (Taylor, APoZ, SNIP).
 
     Example:
 
@@ -73,9 +76,10 @@ class PenaltyPruningCallback(BasePruningCallback):
         finetune_epochs: int,
         update_every: str | int = "epoch",
         target_sparsity: float | None = None,
+        data: CriterionData | None = None,
     ):
         super().__init__(0.0 if target_sparsity is None else
-                         check_sparsity("target_sparsity", target_sparsity))
+                         check_sparsity("target_sparsity", target_sparsity), data=data)
         self.threshold = check_positive("threshold", threshold)
         self.penalty_epochs = check_int("penalty_epochs", penalty_epochs, minimum=1)
         self.finetune_epochs = check_int("finetune_epochs", finetune_epochs)
@@ -107,17 +111,18 @@ class PenaltyPruningCallback(BasePruningCallback):
                 f"update_every={self.update_every} ({frequency} steps) is longer than the "
                 f"penalty phase ({penalty_steps} steps): no group would ever be removed."
             )
-        # Removals after each `frequency` steps of training; the last one, with the
-        # top-up to the target, ends the phase in `on_epoch_end`.
-        return ConstantSparsity(self.target_sparsity, frequency, penalty_steps, frequency)
+        # Removals after each `frequency` steps of training (never at step 0, before any);
+        # the last one, with the top-up to the target, ends the phase in `on_epoch_end`.
+        return ConstantSparsity(self.target_sparsity, 0, penalty_steps, frequency)
 
     def prunes_at(self, step: int) -> bool:
-        return self.schedule.updates_at(step) and step < self.schedule.end_step
+        return self.schedule.updates_at(step) and 0 < step < self.schedule.end_step
 
     def selectors(self, step: int, target: float) -> list:
         selectors = [Threshold(self.threshold)]
         if step >= self.schedule.end_step and self.target is not None:
-            selectors.append(ToTarget())  # the top-up: nothing to do when already there
+            # the top-up (the policy's default: nothing to do when already there)
+            selectors += super().selectors(step, target)
         return selectors
 
     def on_pruned(self, step: int, target: float, records: list) -> None:

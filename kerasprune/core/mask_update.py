@@ -21,7 +21,7 @@ import numpy as np
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.scopes import layer_target
-from kerasprune.core.selectors import LayerTargets, Selector, ToTarget
+from kerasprune.core.selectors import Selector, ToTarget
 from kerasprune.core.validation import check_finite_weights, check_sparsity
 
 
@@ -273,36 +273,6 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
             )
     check_finite_weights(w for w in wrappers if w.follows is None)
     return wrappers
-
-
-def update_layer_masks(targets: Mapping, *, gradients: Mapping[str, list] | None = None,
-                       model=None) -> MaskRecord:
-    """Recompute the masks of some wrappers, each pruned on its own to its own target.
-
-    For policies where every layer follows its own schedule (`kerasprune.tfmot`); the
-    other wrappers of the model are left as they are. Masks only grow.
-
-    Args:
-        targets: `{PruneWrapper: sparsity in [0, 1)}`.
-        gradients: as for `update_masks`.
-        model: the model holding them (its sparsity goes into the record).
-
-    Example:
-
-    >>> import keras, kerasprune
-    >>> model = kerasprune.prune(keras.Sequential([keras.Input((8,)),
-    ...     keras.layers.Dense(4, name="a"), keras.layers.Dense(4, name="b")]))
-    >>> a, b = kerasprune.prune_wrappers(model)
-    >>> update_layer_masks({a: 0.75}, model=model).layers
-    ('a',)
-    >>> a.sparsity, b.sparsity
-    (0.75, 0.0)
-    """
-    selector = LayerTargets(targets, gradients=gradients)
-    check_finite_weights(selector.targets)
-    wrappers = prune_wrappers(model) if model is not None else list(selector.targets)
-    return write_masks(selector.select(model, wrappers, 0.0, 0.0), wrappers=wrappers,
-                       selector=selector)
 
 
 def overall_sparsity(wrappers: list, nonzeros: Mapping[int, int] | None = None) -> float:

@@ -3,9 +3,11 @@
 `copy_model(model, replace)` returns a new model in which every layer is a fresh copy
 with the same weights, except where `replace(layer, twin)` returns a substitute. Sequential
 and Functional models (nested ones included, shared layers kept shared) go through
-`keras.models.clone_model`; subclassed models (KerasHub backbones and tasks among them) are
-rebuilt from their config, and their layer attributes (and graph, for a Functional
-subclass) are swapped in place on the copy. The input model is never modified.
+`keras.models.clone_model`; subclassed models (KerasHub backbones and tasks among them, and
+those inside a graph) are rebuilt from their config, and their layer attributes (and
+graph, for a Functional subclass) are swapped in place on the copy, which records where
+its substitutes sit so that it saves and loads with them (`substitution`). The input
+model is never modified.
 
 The layers `replace` is offered are the model's units (`model_units`): the layers of each
 graph, or a subclassed model's sublayers, with nested models opened. A composite layer
@@ -20,6 +22,7 @@ from typing import Callable
 import keras
 
 from kerasprune import _compat
+from kerasprune.core import substitution
 from kerasprune.core.prune_wrapper import PruneWrapper
 
 # replace(original layer, its twin in a subclassed model's copy or None) -> substitute | None
@@ -91,16 +94,20 @@ def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None
     target.set_weights(source.get_weights())
 
 
-def copy_model(model: keras.Model, replace: Replace) -> keras.Model:
+def copy_model(
+    model: keras.Model, replace: Replace, *, substitutes_hold_weights: bool = False
+) -> keras.Model:
     """Copy `model`, substituting `replace(layer)` wherever it is not None.
 
     `replace` receives each original unit and, in a subclassed model, its twin in the
     copy (already built, with the weights); it returns a new layer (unbuilt is fine) or
-    None to keep an ordinary copy. Weights are copied afterwards with `copy_weights`.
+    None to keep an ordinary copy. Weights are copied afterwards with `copy_weights`,
+    except into substitutes that hold their own (`substitutes_hold_weights`, subclassed
+    models only: `shrink` gives them fewer channels).
     """
     if is_graph_model(model):
         return _copy_graph_model(model, replace)
-    return _copy_subclassed_model(model, replace)
+    return _copy_subclassed_model(model, replace, substitutes_hold_weights)
 
 
 def _copy_graph_model(model: keras.Model, replace: Replace) -> keras.Model:
@@ -108,6 +115,9 @@ def _copy_graph_model(model: keras.Model, replace: Replace) -> keras.Model:
 
     def clone_function(layer):
         new = replace(layer, None)
+        if new is None and isinstance(layer, keras.Model) and not is_graph_model(layer):
+            # A subclassed model inside the graph: its own layers are units too.
+            return _copy_subclassed_model(layer, replace, False)
         if new is None:
             new = fresh_copy(_unwrapped(layer))
         pairs.append((layer, new))
@@ -124,25 +134,56 @@ def _unwrapped(layer):
     return layer.layer if isinstance(layer, PruneWrapper) else layer
 
 
-def _copy_subclassed_model(model: keras.Model, replace: Replace) -> keras.Model:
+def _copy_subclassed_model(model: keras.Model, replace: Replace, own_weights: bool) -> keras.Model:
+    """Rebuild the model's class from its config (its substitutes put back), copy the
+    weights, then swap in what `replace` returns; the copy records every substitute
+    that differs from what its class builds, so that it saves and loads with them."""
     if not model.built:
         raise ValueError(
             f"Model '{model.name}' is not built. Call it once on data (or call "
             "`model.build(input_shape)`) before pruning it."
         )
+    new_model, natives = _rebuilt(model)
+    _copy_tree_weights(model, new_model)
+    _replace_in_place(model, new_model, replace, {}, (), natives, own_weights)
+    changed = [
+        path for path, native in natives.items()
+        if not _same_layer(substitution.layer_at(new_model, path), native)
+    ]
+    return substitution.mark_substituted(new_model, changed)
+
+
+def _rebuilt(model: keras.Model) -> tuple[keras.Model, dict]:
+    """A new instance of the model's class from its config, built, with fresh copies of
+    its substitutes in place; and `{path: the layer the class built there}`."""
+    cls = substitution.plain_class(model)
     try:
-        new_model = model.__class__.from_config(model.get_config())
+        config = substitution.plain_config(model)
+        new_model = substitution.construct(cls, config)
         new_model.build_from_config(model.get_build_config())
         new_model.built = True  # building by a symbolic run leaves the flag unset
     except Exception as error:  # the user's class decides what its config holds
         raise ValueError(
-            f"Could not copy subclassed model '{model.name}' of type "
-            f"{type(model).__name__} from its config ({error}). Give the class a "
-            "`get_config()` returning its constructor arguments."
+            f"Could not copy subclassed model '{model.name}' of type {cls.__name__} from "
+            f"its config: {error}"
         ) from error
-    _copy_tree_weights(model, new_model)
-    _replace_in_place(model, new_model, replace, {})
-    return new_model
+    natives = {}
+    for item in substitution.serialized_substitutes(model):
+        path = tuple(item["path"])
+        natives[path] = substitution.substitute_at(
+            new_model, path, substitution.revive(item["layer"]))
+    return new_model, natives
+
+
+def _same_layer(layer, native) -> bool:
+    """True when `layer` is what the class builds at its place (names aside)."""
+    shapes = [tuple(w.shape) for w in layer.weights]
+    if type(layer) is not type(native) or shapes != [tuple(w.shape) for w in native.weights]:
+        return False
+    config, native_config = layer.get_config(), native.get_config()
+    config.pop("name", None)
+    native_config.pop("name", None)
+    return config == native_config
 
 
 def _copy_tree_weights(source, target) -> None:
@@ -179,35 +220,26 @@ def _copy_assets(source, target) -> None:
             _copy_assets(child, targets[child.name])
 
 
-def _replace_in_place(original, copy, replace: Replace, done: dict) -> None:
-    """Walk `original` and its twin `copy`; swap the copy's sublayers where asked."""
-    for old, new in zip(_compat.direct_sublayers(original), _compat.direct_sublayers(copy)):
+def _replace_in_place(original, copy, replace, done, path, natives, own_weights) -> None:
+    """Walk `original` and its twin `copy`; swap the copy's sublayers where asked.
+
+    An unbuilt substitute is built like its twin; each gets the original's weights unless
+    `own_weights`. `natives` receives `{path: twin}` for each place substituted.
+    """
+    pairs = zip(_compat.direct_sublayers(original), _compat.direct_sublayers(copy))
+    for position, (old, new) in enumerate(pairs):
         if id(new) in done:
             substitute = done[id(new)]
         else:
             substitute = replace(old, new)
             if substitute is None:
-                _replace_in_place(old, new, replace, done)
+                _replace_in_place(
+                    old, new, replace, done, path + (position,), natives, own_weights)
                 continue
             if not substitute.built:
                 substitute.build_from_config(_unwrapped(new).get_build_config())
-            copy_weights(old, substitute)
+            if not own_weights:
+                copy_weights(old, substitute)
             done[id(new)] = substitute
-        _swap_attribute(copy, new, substitute)
-        if _compat.functional_graph(copy) is copy:
-            _compat.substitute_operation(copy, new, substitute)
-
-
-def _swap_attribute(parent, old, new) -> None:
-    """Make `parent` hold `new` wherever it held `old` (attributes, lists, dicts)."""
-    for name, value in list(vars(parent).items()):
-        if value is old:
-            object.__setattr__(parent, name, new)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if item is old:
-                    value[i] = new
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if item is old:
-                    dict.__setitem__(value, key, new)
+            natives.setdefault(path + (position,), new)
+        substitution.swap_in(copy, new, substitute)

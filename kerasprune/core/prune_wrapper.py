@@ -158,12 +158,12 @@ class PruneWrapper(keras.layers.Wrapper):
         config = {"layer": self.layer.get_build_config()}
         state = getattr(self, "pruning_state", None)
         if state is not None:
-            config["pruning_state"] = state.spec
+            config["pruning_state"] = {"spec": state.spec, "owner": state.owner}
         return config
 
     def build_from_config(self, config):
         if config and "pruning_state" in config:
-            PruningState(config["pruning_state"], dtype="float32").attach_to(self)
+            PruningState(**config["pruning_state"], dtype="float32").attach_to(self)
         if config and "layer" in config:
             if not self.layer.built and config["layer"]:
                 self.layer.build_from_config(config["layer"])

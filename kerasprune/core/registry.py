@@ -123,8 +123,8 @@ def einsum_positions(layer, inputs: list, output: tuple) -> int:
     inputs_spec, output_spec = layer.equation.split("->")
     kernel_letters = set(inputs_spec.split(",")[1])
     letters = output_spec.replace("...", "")
-    tail = output[len(output) - len(letters):]
-    in_kernel = [d for letter, d in zip(letters, tail) if letter in kernel_letters]
+    # The shape has no batch axis: align its axes with the equation's from the right.
+    in_kernel = [d for letter, d in zip(letters[::-1], output[::-1]) if letter in kernel_letters]
     return int(np.prod(output, dtype=np.int64) // max(int(np.prod(in_kernel)), 1))
 
 

@@ -97,10 +97,17 @@ class SensitivityResult:
                          for layer, s in sparsities.items()))
 
     def plot(self, ax=None):
-        """One curve per layer, drop against sparsity; returns the matplotlib Figure."""
-        from kerasprune.core.sensitivity_plot import plot_sensitivity
+        """Deprecated: `kerasprune.plot.sensitivity(result)` draws the curves."""
+        import warnings
 
-        return plot_sensitivity(self, ax=ax)
+        from kerasprune import plot
+        from kerasprune.core.caller import user_stacklevel
+        from kerasprune.core.deprecation import REMOVED_IN
+
+        warnings.warn(f"SensitivityResult.plot is deprecated and will be removed in kerasprune "
+                      f"{REMOVED_IN}: use kerasprune.plot.sensitivity(result).",
+                      DeprecationWarning, stacklevel=user_stacklevel())
+        return plot.sensitivity(self, ax=ax)
 
     def _points(self, layer: str) -> np.ndarray:
         x = np.array((0.0, *self.sparsities)) * self.sizes[layer]
@@ -195,6 +202,7 @@ def sensitivity(
     wrappers = [w for w in prune_wrappers(work) if w.follows is None]
     followers = [w for w in prune_wrappers(work) if w.follows is not None]
     progress = keras.utils.Progbar(len(wrappers) * len(sparsities), verbose=verbose,
+                                   stateful_metrics=["layer", "sparsity", "drop"],
                                    unit_name="measurement")
     drops = {}
     for wrapper in wrappers:
@@ -205,7 +213,7 @@ def sensitivity(
             update(work, LayerTargets({wrapper: s}, **criterion_data), s)
             curve.append(sign * (baseline - evaluate()))
             write_masks(saved)
-            progress.add(1, [("layer", len(drops) + 1)])
+            progress.add(1, [("layer", len(drops) + 1), ("sparsity", s), ("drop", curve[-1])])
         drops[wrapper.layer.name] = np.array(curve)
     sizes = {w.layer.name: sum(int(np.prod(v.shape)) for v in w.pruned_weights)
              for w in wrappers}

@@ -177,6 +177,16 @@ def check_model(value: Any, name: str = "model", *, built: bool = True) -> keras
     ...
     TypeError: `model` must be a keras.Model. Received: model='model.keras' of type str
     """
+    if not isinstance(value, keras.Model) and _is_keras_2(value):
+        raise TypeError(
+            f"`{name}` is a tf_keras (Keras 2) model of type {type(value).__name__}, and "
+            "kerasprune prunes Keras 3 models. Build the model with Keras 3 (`import keras`: "
+            "the same layers), copy the weights over (`keras3_model.set_weights("
+            "tf_keras_model.get_weights())`) and prune that; a TFMOT script runs on it "
+            "with `import kerasprune.tfmot as tfmot` in place of "
+            "`import tensorflow_model_optimization as tfmot`. Received: "
+            f"{name}={value!r}"
+        )
     if not isinstance(value, keras.Model):
         raise TypeError(
             f"`{name}` must be a keras.Model. Received: {name}={value!r} of type "
@@ -189,6 +199,15 @@ def check_model(value: Any, name: str = "model", *, built: bool = True) -> keras
             f"model.build(input_shape) or the model on data first. Received: {name}={value!r}"
         )
     return value
+
+
+def _is_keras_2(value: Any) -> bool:
+    """True for a model or layer of tf_keras (or the Keras 2 bundled in TensorFlow)."""
+    return any(
+        cls.__module__.split(".")[0] == "tf_keras"
+        or cls.__module__.startswith("tensorflow.python.keras")
+        for cls in type(value).__mro__
+    )
 
 
 def check_finite_weights(wrappers: Iterable) -> None:

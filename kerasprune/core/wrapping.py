@@ -71,7 +71,10 @@ def prune(
     keep their class). Composite layers (attention, RNN, `TimeDistributed`,
     `Bidirectional`, custom blocks) are wrapped whole, with a mask on each kernel of
     their sublayers; `layers` and `exclude` may name those sublayers (`"query"`,
-    `"feedforward_output_dense"`). All masks start at ones; train
+    `"feedforward_output_dense"`). A tied embedding (KerasHub's `ReversibleEmbedding`
+    with `tie_weights=True`, whose table is also GPT-2's output projection) is left
+    dense unless `layers` selects it: pruning it would prune the logits too. All masks
+    start at ones; train
     the result with `PruningCallback` (GMP) or `IMPCallback`, or prune it at once with
     `update_masks`.
 
@@ -85,8 +88,8 @@ def prune(
             model-wide target exactly.
         layers: which layers to prune: layer names, regular expressions (full match),
             or a callable `layer -> bool`; a composite layer's sublayers count too.
-            Default: every layer with known prunable weights. A name or regex that
-            matches no layer of the model is an error.
+            Default: every layer with known prunable weights except tied embeddings. A
+            name or regex that matches no layer of the model is an error.
         exclude: layers to leave dense, in the same forms.
         sparsity_overrides: `{layer name: sparsity}` with an absolute final sparsity in
             [0, 1), or a string such as `"0.5x"` for a multiple of the model-wide target
@@ -273,7 +276,7 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple
     chosen: dict[int, tuple[str, ...]] = {}
     unknown = []
     for layer in candidates:
-        if skip and skip(layer):
+        if (skip and skip(layer)) or (not explicit and ties_weights(layer)):
             continue
         names = prunable_weight_names(layer)
         if explicit and include(layer) and names is None:
@@ -301,6 +304,13 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple
             f"The model's layers: {[l.name for l in candidates]}"
         )
     return chosen
+
+
+def ties_weights(layer: keras.layers.Layer) -> bool:
+    """True for an embedding whose table is also an output projection (KerasHub's
+    `ReversibleEmbedding` with `tie_weights=True`: GPT-2's logits, a masked LM's head)."""
+    tied = getattr(layer, "tie_weights", False) is True
+    return isinstance(layer, keras.layers.Embedding) and tied
 
 
 def _selects(unit, name: str, include, skip) -> bool:

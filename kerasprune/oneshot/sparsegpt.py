@@ -7,7 +7,7 @@ in blocks of `blocksize` features. With `U` the upper Cholesky factor of `H^-1`
 moving the error `(w - q) / U_ii` onto the features not yet visited through `U[i, i:]` is
 OBS's optimal update restricted to those features; block by block, the updates of later
 blocks are applied at once (one matrix product). The mask is chosen adaptively: at each
-block's start (at each run's start for N:M runs along the input), by the OBS saliency
+block's start (for N:M, as soon as the sweep reaches each run), by the OBS saliency
 `w^2 / U_ii^2` of the weights as updated so far, pooled into the pattern's groups, each
 block pruning its share of the target (so the tensor reaches it exactly).
 """
@@ -52,20 +52,22 @@ class MaskChoice:
         ids = np.arange(cells).reshape(shape) if per_cell else pattern.group_ids(shape)
         self.groups = view.matrix(ids)  # the selection group of every weight, [in, out]
         self.sizes = np.broadcast_to(np.asarray(self.sizes), scores.shape)
-        units = view.matrix(pattern.group_ids(shape))  # weights decided together
-        self.cuts = _cuts(units)
+        self.units = view.matrix(pattern.group_ids(shape))  # weights decided together
+        self.cuts = _cuts(self.units)
         self.first_row = np.full(scores.size, view.in_features)
         np.minimum.at(self.first_row, self.groups.ravel(),
                       np.repeat(np.arange(view.in_features), view.out_features))
         self.already = (np.zeros(scores.size, bool) if mask is None
                         else pattern.pruned_groups(np.asarray(mask, np.float32)))
-        self.runs = _row_runs(pattern, units, self.target)
+        # N:M at its own sparsity prunes m - n weights of every run: each run is chosen
+        # alone, once the sweep reaches it (the weights as updated up to there).
+        self.per_run = isinstance(pattern, NM) and bool(np.isclose(target, pattern.sparsity))
         self.done = self.pruned = 0  # weights in the windows chosen so far, and pruned
 
     def windows(self, start: int, stop: int) -> list[int]:
         """Where choices happen inside the block `[start, stop)` (its start, or each run's)."""
-        if self.runs:
-            return list(range(start, stop, self.runs))
+        if self.per_run:
+            return self.cuts[(self.cuts >= start) & (self.cuts < stop)].tolist()
         return [start]
 
     def block_end(self, start: int, blocksize: int) -> int:
@@ -76,8 +78,8 @@ class MaskChoice:
     def choose(self, start: int, stop: int, scores: np.ndarray) -> np.ndarray:
         """The weights of features `[start, stop)` to prune (boolean, `[stop-start, out]`),
         from their saliency `scores` (same shape)."""
-        if self.runs:
-            return self._choose_in_runs(start, scores)
+        if self.per_run:
+            return self._choose_in_runs(start, stop, scores)
         owned = np.flatnonzero((self.first_row >= start) & (self.first_row < stop))
         full = np.zeros((self.view.in_features, self.view.out_features), np.float32)
         full[start:stop] = scores
@@ -95,14 +97,16 @@ class MaskChoice:
         flags[owned[chosen]] = True
         return flags[self.groups[start:stop]]
 
-    def _choose_in_runs(self, start, scores):
-        m = self.runs
-        already = self.already[self.groups[start : start + m]]
-        scores = np.where(already, -np.inf, scores)
-        lowest = np.argsort(scores, axis=0, kind="stable")[: m - self.pattern.n]
-        pruned = np.zeros(scores.shape, dtype=bool)
-        np.put_along_axis(pruned, lowest, True, axis=0)
-        return pruned
+    def _choose_in_runs(self, start, stop, scores):
+        """The `m - n` lowest of every run of the rows `[start, stop)` (runs lie inside)."""
+        runs = self.units[start:stop].ravel()
+        flat = np.where(self.already[self.groups[start:stop]], -np.inf, scores).ravel()
+        order = np.lexsort((np.arange(flat.size), flat, runs))  # by run, then score
+        sorted_runs = runs[order]
+        first = np.searchsorted(sorted_runs, sorted_runs, side="left")
+        pruned = np.zeros(flat.size, dtype=bool)
+        pruned[order[np.arange(flat.size) - first < self.pattern.m - self.pattern.n]] = True
+        return pruned.reshape(scores.shape)
 
 
 def sparsegpt(matrix: np.ndarray, gram: np.ndarray, choice: MaskChoice, *,
@@ -174,15 +178,3 @@ def _cuts(units: np.ndarray) -> np.ndarray:
     np.add.at(spanned, last[used] + 1, -1)
     inside = np.cumsum(spanned)[: n + 1] > 0
     return np.flatnonzero(~inside)
-
-
-def _row_runs(pattern, units: np.ndarray, target: float) -> int:
-    """`m` when `pattern` is N:M at its own sparsity with its runs along the input features
-    (aligned runs of `m` rows of the view): each run is then chosen alone, at its start."""
-    if not isinstance(pattern, NM) or not np.isclose(target, pattern.sparsity):
-        return 0
-    m = pattern.m
-    if units.shape[0] % m:
-        return 0
-    runs = units.reshape(-1, m, units.shape[1])
-    return m if np.all(runs == runs[:, :1]) else 0

@@ -1,16 +1,18 @@
 """structured: pruning whole channels, units, heads and N:M groups, and shrinking the model.
 
 Owns the group criteria (L1, L2, Taylor, APoZ, mean activation, random; attention
-heads), the structured mask patterns (`Channels`, `NM`), the Taylor criterion's data
-the channel groups of a model graph and their selection, and
-`shrink`, the surgery that rebuilds a smaller dense model. `layer_rules` holds the rule
-interface and registry (one rule per layer type: how channels flow through it, which
-weights hold them, its cost, how to rebuild it smaller), with the built-in rules in
-`conv_rules`, `channelwise_rules` and `attention_rules`; `channel_analysis` follows
-channels through the graph (`kerashub_encoder` is the KerasHub encoder rebuilt with
-fewer heads); `channel_groups` finds the groups pruning must remove
-together; `group_selection` chooses them with `kerasprune.core.selection.select_pruned`;
-`surgery` rebuilds.
+heads), the structured mask patterns (`Channels`, `NM`), the channel groups of a model
+graph and their selection, and `shrink`, the surgery that rebuilds a smaller dense model.
+`layer_rules` holds the rule interface (how channels flow through a layer type, which
+weights hold them, its cost, how to rebuild it smaller); rules are registered into the
+layer type's spec (`kerasprune.core.registry`), with the built-in rules in `conv_rules`,
+`channelwise_rules` and `attention_rules`. `channel_analysis` builds the graph of channels
+once (`ChannelAnalysis`, never changed afterwards) and what to remove is a `Decision` on
+it, whose cost is a pure function (`kerashub_encoder` is the KerasHub encoder rebuilt with
+fewer heads); `channel_groups` finds the groups pruning must remove together;
+`group_selection` is the channel patterns' selector: it makes a unit of each set of
+coupled layers and selects them in their scope with `kerasprune.core.scopes`, as weights
+are; `surgery` rebuilds.
 May import: `kerasprune.core`, `kerasprune._compat`, keras, numpy; inside functions also
 keras_hub (the head-pruned encoder).
 """

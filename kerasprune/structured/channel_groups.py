@@ -124,9 +124,11 @@ class ChannelGroups:
             for g in np.unique(member.groups[member.groups >= 0]):
                 names.setdefault(int(self.component[g]), set()).add(member.slot.layer.name)
         for c, layer_names in sorted(names.items()):
+            size = int((self.component == c).sum())
             if len(layer_names) > 1:
-                size = int((self.component == c).sum())
                 lines.append(f"  {size} groups couple {', '.join(sorted(layer_names))}")
+            else:
+                lines.append(f"  {size} groups in {next(iter(layer_names))} alone")
         for name, reason in self.left_whole.items():
             lines.append(f"  left whole: {name}: {reason}")
         return "\n".join(lines)

@@ -26,7 +26,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.model_walk import prune_wrappers
+from kerasprune.core.model_walk import copy_model, is_graph_model, prune_wrappers
 from kerasprune.core.validation import check_model
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import (
@@ -42,17 +42,21 @@ from kerasprune.structured.channel_analysis import (
 def shrink(model: keras.Model) -> keras.Model:
     """Return a smaller dense copy of `model` with its pruned channels physically removed.
 
-    Works on Functional and Sequential models, plain or holding `PruneWrapper` layers
-    (they are stripped first). Pruned channels are found from exactly-zero kernel slices
-    (masks zero them). The copy computes the same outputs as `model` in inference mode
-    (up to float rounding); `model` is not modified.
+    Works on Functional and Sequential models and on Functional subclasses (KerasHub
+    backbones and tasks), plain or holding `PruneWrapper` layers (they are stripped
+    first). Pruned channels are found from exactly-zero kernel slices (masks zero them).
+    The copy computes the same outputs as `model` in inference mode (up to float
+    rounding); `model` is not modified.
 
     Args:
-        model: a `keras.Model` built from a graph of layers (Functional or Sequential).
+        model: a `keras.Model` built from a graph of layers (Functional or Sequential, or
+            a subclass of Functional).
 
     Returns:
-        A new Functional `keras.Model` with fewer filters/units where channels were pruned.
-        `kerasprune.sparsity_report(shrunk, baseline=model)` reports its multiply-
+        A smaller copy with fewer filters/units where channels were pruned: a new
+        Functional `keras.Model`, or for a Functional subclass an instance of its class
+        (a KerasHub task keeps its preprocessor) whose smaller layers save and load with
+        it. `kerasprune.sparsity_report(shrunk, baseline=model)` reports its multiply-
         accumulates per layer against `model`'s and the theoretical speed-up.
 
     Warns:
@@ -94,10 +98,39 @@ def shrink(model: keras.Model) -> keras.Model:
             "pattern=kerasprune.Channels(...) to remove channels.",
             stacklevel=user_stacklevel(),
         )
-    return _rebuild(graph, decision)
+    rebuilt, new_ops = _rebuild(graph, decision)
+    if is_graph_model(model):
+        return rebuilt
+    return _shrunk_in_class(model, new_ops)
 
 
-def _rebuild(graph, decision: Decision) -> keras.Model:
+def _shrunk_in_class(model: keras.Model, new_ops: dict) -> keras.Model:
+    """A copy of a Functional subclass (same class, config and preprocessor) whose layers
+    are the rebuilt ones: the smaller ones put in place, the others given their weights
+    (a removed channel's constant may have been folded into them)."""
+
+    def replace(layer, twin):
+        new = new_ops.get(id(layer))
+        if not isinstance(new, keras.layers.Layer):  # a nested model: its layers follow
+            return None
+        if type(new) is type(layer) and _shapes(new) == _shapes(layer) and (
+                new.get_config() == layer.get_config()):
+            twin.set_weights(new.get_weights())
+            return None
+        smaller = type(new).from_config(new.get_config())
+        smaller.build_from_config(new.get_build_config())
+        smaller.set_weights(new.get_weights())
+        return smaller
+
+    return copy_model(model, replace, substitutes_hold_weights=True)
+
+
+def _shapes(layer) -> list[tuple]:
+    return [tuple(w.shape) for w in layer.weights]
+
+
+def _rebuild(graph, decision: Decision) -> tuple[keras.Model, dict]:
+    """The shrunk Functional model, and its operation for each of `graph`'s (by id)."""
     new_ops: dict[int, object] = {}
     new_weights: dict[int, dict[str, np.ndarray] | list[np.ndarray]] = {}
     _new_operations(graph, decision, new_ops, new_weights)
@@ -118,7 +151,7 @@ def _rebuild(graph, decision: Decision) -> keras.Model:
             weights = ([weights[n] for n in names] if set(names) == set(weights)
                        else list(weights.values()))
         layer.set_weights(weights)
-    return rebuilt
+    return rebuilt, new_ops
 
 
 def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict) -> None:

@@ -8,7 +8,7 @@ import kerasprune
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.retrain.retrain_schedule import evaluate_schedule
 from kerasprune.retrain.schedules import ALLR
-from tests.helpers import pruning_ready
+from tests.helpers import compile_classifier, pruning_ready, small_cnn
 
 BATCH = 64
 
@@ -111,3 +111,25 @@ def test_config_round_trip():
     restored = BIMPCallback.from_config(bimp.get_config())
     assert restored.get_config() == bimp.get_config()
     assert (restored.epochs_per_cycle, restored.retrain_schedule) == (2, "allr")
+
+
+def test_data_driven_criteria_get_their_data_in_bimp_and_penalty_pruning(digits):
+    (x, y), _ = digits
+    data = kerasprune.CriterionData(x[:128], y[:128])
+    for make in (
+        lambda: kerasprune.BIMPCallback(0.5, total_epochs=2, dense_epochs=1, data=data),
+        lambda: kerasprune.PenaltyPruningCallback(10.0, penalty_epochs=1, finetune_epochs=0,
+                                                  target_sparsity=0.5, data=data),
+    ):
+        model = compile_classifier(kerasprune.prune(
+            small_cnn(), pattern=kerasprune.Channels("taylor"), exclude=["logits"]),
+            keras.optimizers.SGD(0.1))
+        callback = make()
+        model.fit(x[:256], y[:256], batch_size=64, epochs=callback.total_epochs,
+                  callbacks=[callback], verbose=0)
+        assert kerasprune.sparsity_report(model).as_dict()["hidden/kernel"] > 0.25
+        with pytest.raises(ValueError, match="needs gradients on data. Pass `data="):
+            bare = compile_classifier(kerasprune.prune(
+                small_cnn(), pattern=kerasprune.Channels("taylor"), exclude=["logits"]))
+            bare.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=[
+                type(callback).from_config(callback.get_config())])

@@ -254,3 +254,17 @@ def test_fit_longer_than_the_cycles_stops_pruning_at_the_target(kind, digits):
     steps = 256 // BATCH
     assert callback.lr_trace[(last + 1) * steps:] == [0.0] * ((4 - last) * steps)
     assert len(callback.cycle_records) == 2
+
+
+def test_warmup_reaches_every_cycles_retraining_schedule():
+    # LLR's own warm-up (0.1 of 4 steps) rounds to no step; warmup=0.5 gives each cycle a
+    # 2-step half-cosine ramp from 0 to the peak, then the linear decay to 0.
+    x = np.random.default_rng(0).random((16, 7, 7, 1), dtype=np.float32)
+    y = np.arange(16) % 10
+    model = pruning_ready()
+    imp = IMPCallback(0.75, cycles=2, epochs_per_cycle=1, retrain_schedule="llr",
+                      original_learning_rate=0.1, warmup=0.5)
+    model.fit(x, y, batch_size=4, epochs=2, callbacks=[imp], verbose=0)
+    cycle = [0.0, 0.05, 0.1, 0.05]
+    assert imp.lr_trace == pytest.approx(cycle + cycle)
+    assert [r["start_lr"] for r in imp.cycle_records] == pytest.approx([0.1, 0.1])

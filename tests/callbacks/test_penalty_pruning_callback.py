@@ -71,3 +71,65 @@ def test_bad_settings_are_refused():
                                       target_sparsity=0.9)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
     assert clone.get_config() == callback.get_config()
+
+
+def _penalized_dense():
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(16),
+                                               keras.layers.Dense(1)]), penalty=1e-3)
+    model.compile("adam", "mse")
+    return model
+
+
+class MasksAtEveryBatch(keras.callbacks.Callback):
+    """The sparsity as each batch ends and as each epoch begins."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches, self.epoch_starts = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_starts.append(kerasprune.sparsity_report(self.model).total)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches.append(kerasprune.sparsity_report(self.model).total)
+
+
+def test_the_target_is_reached_before_the_first_fine_tuning_step():
+    x = np.random.default_rng(0).random((32, 8), dtype=np.float32)
+    y = np.random.default_rng(1).random((32, 1), dtype=np.float32)
+    callback = PenaltyPruningCallback(1e-3, penalty_epochs=2, finetune_epochs=2,
+                                      target_sparsity=0.7)
+    spy = MasksAtEveryBatch()
+    history = _penalized_dense().fit(x, y, epochs=4, batch_size=8, callbacks=[callback, spy],
+                                     verbose=0)
+    # Reached when the last penalty epoch ends, then frozen through the fine-tuning.
+    assert history.history["sparsity"][1:] == [pytest.approx(0.7, abs=0.01)] * 3
+    assert spy.epoch_starts[2] == spy.batches[8] == spy.batches[-1] == history.history[
+        "sparsity"][1]
+
+
+def _removals(update_every, steps):
+    """Sparsity after each of `steps` batches of a one-epoch penalty phase (threshold 0.05)."""
+    x = np.random.default_rng(0).random((8 * steps, 8), dtype=np.float32)
+    y = np.random.default_rng(1).random((8 * steps, 1), dtype=np.float32)
+    model = _penalized_dense()
+    kernel = kerasprune.prune_wrappers(model)[0].pruned_weights[0]
+    assert np.mean(np.abs(np.asarray(kernel)) < 0.05) > 0.05  # below the threshold at first
+    callback = PenaltyPruningCallback(0.05, penalty_epochs=1, finetune_epochs=0,
+                                      update_every=update_every)
+    spy = MasksAtEveryBatch()
+    model.fit(x, y, epochs=1, batch_size=8, callbacks=[callback, spy], verbose=0)
+    return spy.batches
+
+
+def test_nothing_is_removed_before_update_every_steps_of_training():
+    # Removals after 2 steps of training (at the start of step 2), then at the phase's end.
+    sparsity = _removals(update_every=2, steps=5)
+    assert sparsity[:2] == [0.0] * 2
+    assert sparsity[2] > 0.0
+
+
+def test_update_every_longer_than_half_the_penalty_phase_removes_once_in_it():
+    sparsity = _removals(update_every=3, steps=4)
+    assert sparsity[:3] == [0.0] * 3
+    assert sparsity[3] > 0.0

@@ -168,12 +168,15 @@ def _fit_expecting(error_match, callback, epochs=2, model=None, batch_size=64):
     x = np.random.rand(128, 7, 7, 1).astype("float32")
     y = np.random.randint(0, 10, 128)
     model = model or compile_classifier(kerasprune.prune(small_cnn()))
-    before = [np.asarray(w).copy() for w in model.weights]
+    before = {w.path: np.asarray(w).copy() for w in model.weights}
     with pytest.raises(ValueError, match=error_match):
         model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=[callback], verbose=0)
-    # Refused before the first step: nothing was trained or pruned.
-    for b, a in zip(before, model.weights):
-        np.testing.assert_array_equal(b, np.asarray(a))
+    # Refused before the first step: nothing was trained or pruned (a resume state, all
+    # zeros, may have been attached to receive a restored run).
+    after = {w.path: np.asarray(w) for w in model.weights}
+    assert set(before) <= set(after)
+    for path, value in before.items():
+        np.testing.assert_array_equal(value, after[path])
 
 
 def test_frequency_longer_than_pruning_stage_is_refused_before_training():
@@ -288,3 +291,15 @@ def test_remove_regularization_changes_the_compiled_training_loss(remove, digits
     expected = data_loss if remove else data_loss + l2
     assert history.history["loss"][1] == pytest.approx(expected, rel=1e-4)
 
+
+
+def test_update_every_as_long_as_the_pruning_stage_prunes_once_to_the_target():
+    x = np.random.rand(48, 7, 7, 1).astype("float32")
+    y = np.random.randint(0, 10, 48)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    callback = kerasprune.PruningCallback(0.6, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, update_every=3)
+    history = model.fit(x, y, epochs=2, batch_size=16, callbacks=[callback],
+                        verbose=0)  # 3 steps per epoch
+    assert history.history["sparsity"] == [pytest.approx(0.6, abs=1e-3)] * 2
+    assert _exactly_pruned(model, 0.6)

@@ -60,7 +60,7 @@ def test_rigl_regrows_while_the_sparsity_stays_at_the_target(digits):
             counts.append(tuple(int(m.sum()) for m in masks_of(self.model)))
 
     importance = CriterionData(x[:256], y[:256], batch_size=128)
-    rigl = RigLCallback(0.8, importance=importance, update_every=4, drop_fraction=0.4,
+    rigl = RigLCallback(0.8, data=importance, update_every=4, drop_fraction=0.4,
                         end_epoch=2)
     keras.utils.set_random_seed(1)
     start = kerasprune.prune(small_cnn())
@@ -89,7 +89,7 @@ def test_rigl_resumes_a_split_fit_exactly(digits):
     importance = CriterionData(x[:128], y[:128], batch_size=64)
 
     def make():
-        return [RigLCallback(0.7, importance=importance, update_every=3, end_epoch=3)]
+        return [RigLCallback(0.7, data=importance, update_every=3, end_epoch=3)]
 
     whole = _rigl_run(digits, 4, make)
     split = _rigl_run(digits, 4, make, fits=((0, 2), (2, 4)))
@@ -111,11 +111,11 @@ def test_rigl_refuses_what_it_cannot_do_before_training(digits):
     importance = CriterionData(x[:64], y[:64])
     with pytest.raises(ValueError, match="never move"):
         model.fit(x[:64], y[:64], epochs=1, verbose=0,
-                  callbacks=[RigLCallback(0.8, importance=importance, update_every=50)])
+                  callbacks=[RigLCallback(0.8, data=importance, update_every=50)])
     channels = compile_classifier(kerasprune.prune(small_cnn(), pattern=kerasprune.Channels()))
     with pytest.raises(ValueError, match="unstructured or block patterns"):
         channels.fit(x[:64], y[:64], verbose=0,
-                     callbacks=[RigLCallback(0.5, importance=importance)])
+                     callbacks=[RigLCallback(0.5, data=importance)])
     with pytest.raises(ValueError, match="drop_fraction"):
         RigLCallback(0.5, drop_fraction=1.0)
     with pytest.raises(ValueError, match="target_sparsity"):
@@ -127,3 +127,23 @@ def test_rigl_config_round_trips():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(rigl))
     assert isinstance(clone, RigLCallback) and clone.get_config() == rigl.get_config()
     assert clone.data is None
+
+
+def test_rigl_without_end_epoch_moves_masks_for_three_quarters_of_fit(digits):
+    (x, y), _ = digits
+    importance = CriterionData(x[:64], y[:64])
+    rigl = RigLCallback(0.75, data=importance, update_every=1)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    # 4 epochs of 4 steps: updates at steps 1..11, none from 3/4 of the 16 steps on.
+    model.fit(x[:64], y[:64], epochs=4, batch_size=16, callbacks=[rigl], verbose=0)
+    assert [u["step"] for u in rigl.mask_updates] == list(range(1, 12))
+
+
+def test_rigl_logs_the_decaying_drop_fraction_of_each_epoch(digits):
+    (x, y), _ = digits
+    rigl = RigLCallback(0.75, data=CriterionData(x[:64], y[:64]), update_every=2,
+                        drop_fraction=0.4, end_epoch=2)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    history = model.fit(x[:64], y[:64], epochs=3, batch_size=16, callbacks=[rigl], verbose=0)
+    # f(t) at each epoch's first step (0, 4, 8) of the 8-step update phase.
+    assert history.history["drop_fraction"] == pytest.approx([0.4, 0.2, 0.0], abs=1e-7)

@@ -112,3 +112,31 @@ def test_callback_resume_state_survives_a_keras_file(tmp_path, digits):
     assert restored.spec == state.spec and restored.read("cycles_done") == 1.0
     for name in state.spec:
         np.testing.assert_array_equal(restored.read(name), state.read(name))
+
+
+def test_wrapper_config_holds_every_option():
+    options = dict(weight_names=["kernel"], scope="erk", sparsity_override=0.3, min_density=0.2,
+                   mask_dtype="uint8", penalty=1e-3)
+    pattern = kerasprune.Blocks((2, 1))
+    wrappers = [
+        (kerasprune.PruneWrapper(keras.layers.Dense(4), pattern=pattern, **options), options),
+        (kerasprune.PruneWrapper(keras.layers.BatchNormalization(), follows="conv"),
+         {"follows": "conv"}),
+    ]
+    for wrapper, given in wrappers:
+        config = wrapper.get_config()
+        assert {name: config[name] for name in given} == given
+        restored = kerasprune.PruneWrapper.from_config(dict(config))  # Keras pops "layer"
+        assert restored.get_config() == config
+    restored = kerasprune.PruneWrapper.from_config(wrappers[0][0].get_config())
+    assert repr(restored.pattern) == repr(pattern) == "Blocks((2, 1))"
+
+
+def test_a_saved_penalty_still_acts_after_loading(tmp_path):
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]),
+                             penalty=0.1)
+    model.save(tmp_path / "penalized.keras")
+    loaded = keras.saving.load_model(tmp_path / "penalized.keras")
+    assert [w.penalized for w in kerasprune.prune_wrappers(loaded)] == [True]
+    penalty = float(sum(model.losses))
+    assert penalty > 0 and float(sum(loaded.losses)) == pytest.approx(penalty)

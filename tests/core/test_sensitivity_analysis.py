@@ -109,3 +109,22 @@ def test_bad_arguments_are_refused_before_anything_changes(digits):
     result = SensitivityResult("loss", 0.0, (0.5,), {"a": np.array([0.1])}, {"a": 10})
     with pytest.raises(ValueError, match="Measure higher sparsities"):
         result.overrides(0.6)
+
+
+def test_the_progress_bar_shows_the_layer_the_sparsity_and_the_drop_just_measured(trained,
+                                                                                  capsys):
+    model, x_test, y_test = trained
+    result = kerasprune.sensitivity(model, x_test[:64], y_test[:64], sparsities=(0.5, 0.95),
+                                    verbose=1)
+    bar = capsys.readouterr().out.replace("\b", "").splitlines()[-1]
+    last = result.drops["logits"][-1]
+    assert "layer: 3.0000" in bar and "sparsity: 0.9500" in bar  # the last one, not an average
+    assert f"drop: {last:.4f}" in bar
+
+
+def test_the_old_plot_method_warns_and_draws_the_same_figure(trained):
+    model, x_test, y_test = trained
+    result = kerasprune.sensitivity(model, x_test[:64], y_test[:64], sparsities=(0.5,), verbose=0)
+    with pytest.warns(DeprecationWarning, match="kerasprune.plot.sensitivity"):
+        figure = result.plot()
+    assert [line.get_label() for line in figure.axes[0].lines][:1] == ["conv"]

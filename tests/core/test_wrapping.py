@@ -308,3 +308,53 @@ def test_uint8_masks_prune_like_float_masks_and_keep_zeros_through_training(tmp_
     assert kerasprune.prune_wrappers(loaded)[0].masks[0].dtype == "uint8"
     with pytest.raises(ValueError, match="mask_dtype"):
         kerasprune.prune(model, mask_dtype="int4")
+
+
+def test_a_tf_keras_model_is_named_as_such_with_the_way_to_keras_3():
+    import tf_keras  # the dev extra installs it for this test
+    model = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])
+    with pytest.raises(TypeError, match=r"tf_keras \(Keras 2\) model of type Sequential.*"
+                                        r"Keras 3.*set_weights.*kerasprune\.tfmot"):
+        kerasprune.prune(model)
+
+
+class WithoutKwargs(keras.Model):
+    """The most common subclassed form: `__init__(self)`, no `**kwargs`."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+class ConfigMissesAnArgument(keras.Model):
+    def __init__(self, units, depth):
+        super().__init__()
+        self.units, self.depth = units, depth
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+def test_a_subclassed_model_whose_init_takes_no_kwargs_is_pruned_through_its_constructor():
+    model, x = WithoutKwargs(), np.random.rand(4, 5).astype("float32")
+    model(x)
+    pruned = kerasprune.prune(model)
+    assert isinstance(pruned, WithoutKwargs)
+    assert [w.layer.units for w in kerasprune.prune_wrappers(pruned)] == [3]
+    np.testing.assert_allclose(np.asarray(pruned(x)), np.asarray(model(x)), atol=1e-6)
+    assert type(kerasprune.strip(pruned)) is WithoutKwargs
+
+
+def test_a_config_that_misses_a_constructor_argument_is_named_with_the_fix():
+    model = ConfigMissesAnArgument(3, 2)
+    model(np.zeros((1, 5), "float32"))
+    with pytest.raises(ValueError, match=r"needs arguments its config does not hold: "
+                                         r"\['depth'\].*get_config\(\) that returns them"):
+        kerasprune.prune(model)

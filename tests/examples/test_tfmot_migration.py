@@ -22,12 +22,14 @@ def test_pruning_guide_reaches_its_sparsity_and_logs_each_layer(tmp_path):
     assert result["pruned_accuracy"] >= result["baseline_accuracy"] - 0.1
     sizes = result["gzipped_bytes"]
     assert sizes["pruned keras"] < 0.8 * sizes["baseline keras"]
-    scalars = read_scalars(tmp_path / "pruning")
-    assert sorted(t for t in scalars if t.startswith("sparsity/")) == [
-        f"sparsity/{conv}/kernel", f"sparsity/{dense}/kernel"]
+    scalars = read_scalars(tmp_path / "metrics")  # TFMOT's folder and tags
+    assert sorted(t for t in scalars if t.endswith("/sparsity")) == [
+        f"prune_low_magnitude_{conv}/mask:0/sparsity",
+        f"prune_low_magnitude_{dense}/mask:0/sparsity"]
     # PruningSummaries writes at each epoch's start, at the optimizer's step.
-    assert [s for s, _ in scalars[f"sparsity/{dense}/kernel"]] == [0, 57]
-    assert scalars[f"sparsity/{dense}/kernel"][1][1] == pytest.approx(
+    dense_tag = f"prune_low_magnitude_{dense}/mask:0/sparsity"
+    assert [s for s, _ in scalars[dense_tag]] == [0, 57]
+    assert scalars[dense_tag][1][1] == pytest.approx(
         0.8 + (0.5 - 0.8) * (1 - 50 / 114) ** 3, abs=0.01)
     train = read_scalars(tmp_path / "train")
     assert len(train["epoch_sparsity"]) == 2 and train["epoch_sparsity"][-1][1] > 0.75

@@ -352,7 +352,8 @@ def test_a_scalar_only_original_is_read_at_every_step_when_they_are_few():
         warnings.simplefilter("error")  # every step is read: nothing to warn about
         steps, rates = LLR(OneStepAtATime(), retrain_steps=10, original_steps=5).original_rates()
     assert steps.tolist() == [0, 1, 2, 3, 4] and rates.tolist() == approx([0.1] * 5)
-    message = ("LLR: the original schedule takes one step at a time, so its maximum is read "
+    message = ("LinearLearningRateRestarting: the original schedule takes one step at a time, "
+               "so its maximum is read "
                "from 10,000 of its 50,000 steps and may be missed slightly. Pass `max_lr` to "
                "set it exactly.")
     with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):

@@ -506,6 +506,7 @@ def test_channel_groups_print_the_coupled_sets_and_the_layers_left_whole():
     groups = channel_groups(_coupled_pair_then_dense())
     assert str(groups) == ("4 channel groups in 2 sets of coupled layers\n"
                            "  1 groups couple a, b\n"
+                           "  3 groups in d alone\n"
                            "  left whole: out: it reaches a model output")
 
     message = "`model` must be a keras.Model. Received: model='m' of type str"
@@ -985,3 +986,17 @@ def test_a_layer_whose_only_unscored_group_is_the_models_first_is_named_too(scra
     assert channel_groups(pruned).count == 1
     with pytest.warns(LayersLeftWholeWarning, match="'gate'"):
         kerasprune.update_masks(pruned, 0.5)
+
+
+def test_printing_the_groups_lists_every_set_of_layers_and_each_layer_left_whole():
+    inputs = keras.Input((4,))
+    x = keras.layers.Add()([keras.layers.Dense(3, name="a")(inputs),
+                            keras.layers.Dense(3, name="b")(inputs)])
+    x = keras.layers.Dense(5, name="hidden")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    assert str(channel_groups(model)).splitlines() == [
+        "8 channel groups in 2 sets of coupled layers",
+        "  3 groups couple a, b",
+        "  5 groups in hidden alone",
+        "  left whole: out: it reaches a model output",
+    ]

@@ -590,3 +590,48 @@ def test_a_conv_with_two_groups_on_two_channels_is_depthwise():
     assert small.get_layer("c").filters == small.get_layer("dw").filters == 1
     assert small.get_layer("dw").kernel.shape == (3, 3, 1, 1)
     assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
+
+
+def test_a_separable_conv_with_depth_multiplier_loses_the_rows_of_a_removed_input():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.SeparableConv2D(5, 3, depth_multiplier=3, padding="same", name="sep")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="out")(x))
+    randomize(model)
+    zero_channels(model.get_layer("c"), [1])  # c's channel 1 is relu(0) = 0 everywhere
+
+    small = shrink(model)
+
+    sep = small.get_layer("sep")
+    assert small.get_layer("c").filters == sep.depthwise_kernel.shape[-2] == 3
+    assert sep.pointwise_kernel.shape[-2] == 3 * 3
+    assert max_output_diff(model, small, (6, 6, 3)) <= 1e-4
+
+
+def test_a_constant_folded_into_a_layer_without_bias_gives_it_one():
+    inputs = keras.Input((5,))
+    x = keras.layers.Dense(4, activation="sigmoid", name="d")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, use_bias=False, name="out")(x))
+    randomize(model)
+    zero_channels(model.get_layer("d"), [2])  # unit 2 is sigmoid(0) = 0.5 everywhere
+
+    small = shrink(model)
+
+    assert small.get_layer("d").units == 3
+    assert small.get_layer("out").use_bias  # 0.5 * the removed kernel row
+    assert max_output_diff(model, small, (5,)) <= 1e-5
+
+
+def test_a_transposed_conv_loses_the_kernel_slice_of_a_removed_input():
+    inputs = keras.Input((5, 3))
+    x = keras.layers.Conv1D(4, 1, activation="relu", name="c")(inputs)
+    x = keras.layers.Conv1DTranspose(3, 3, name="up")(x)
+    model = keras.Model(inputs, keras.layers.Conv1D(2, 1, name="out")(x))
+    randomize(model)
+    zero_channels(model.get_layer("c"), [1])  # relu(0) = 0: up's input 1 carries nothing
+
+    small = shrink(model)
+
+    assert small.get_layer("c").filters == 3
+    assert small.get_layer("up").kernel.shape == (3, 3, 3)  # (width, filters, inputs)
+    assert max_output_diff(model, small, (5, 3)) <= 1e-4

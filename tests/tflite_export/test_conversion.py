@@ -150,6 +150,42 @@ def test_int8_with_4_blocks_warns_for_16_blocks():
     assert "block_shape=(16, 1)" in warned[0]
 
 
+def test_dynamic_with_4_blocks_warns_for_16_blocks():
+    # Both kernels hold >= 1024 weights, so "dynamic" stores both in int8, whose sparse
+    # kernel reads blocks of 16 inputs: (4, 1) blocks are expanded by DENSIFY.
+    def big():
+        return keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"),
+                                 keras.layers.Dense(32)])
+
+    model = pruned(big, block_shape=(4, 1))
+    content, warned = convert_quietly(model, quantize="dynamic")
+    assert [(t.dtype, t.runs) for t in tflite_export.inspect(content).tensors] == [
+        ("int8", "DENSIFY")] * 2
+    assert len(warned) == 1 and "block_shape=(16, 1)" in warned[0]
+    reasons = tflite_export.why_not_sparse_kernel(kerasprune.strip(model), "dynamic")
+    assert len(reasons) == 2 and all("blocks of 16" in r for r in reasons)
+
+
+def test_int8_calibrates_from_a_single_sample():
+    model = pruned(sequential, block_shape=(16, 1))
+    content, _ = convert_quietly(model, quantize="int8", representative_data=X[:1])
+    assert {t.dtype for t in tflite_export.inspect(content).tensors} == {"int8"}
+
+
+def test_blocks_along_the_outputs_are_not_the_sparse_kernels_blocks():
+    # (1, 4) blocks group 4 outputs of one input: TFLite's kernel wants 4 inputs of one
+    # output (4 rows of a Keras Dense kernel [in, out], 1x4 in TFLite's [out, in]).
+    def four_wide():
+        return keras.Sequential([keras.Input((32,)), keras.layers.Dense(64),
+                                 keras.layers.Dense(16)])
+
+    reasons = tflite_export.why_not_sparse_kernel(
+        kerasprune.strip(pruned(four_wide, block_shape=(1, 4))))
+    assert len(reasons) == 2 and all("block_shape=(4, 1)" in r for r in reasons)
+    assert tflite_export.why_not_sparse_kernel(
+        kerasprune.strip(pruned(four_wide, block_shape=(4, 1)))) == []
+
+
 def test_float16_warns_that_weights_are_dequantized():
     content, warned = convert_quietly(pruned(sequential, block_shape=(4, 1)), quantize="float16")
     assert all(t.runs == "DEQUANTIZE" for t in tflite_export.inspect(content).sparse_tensors)
@@ -173,6 +209,19 @@ def test_dynamic_quantization_keeps_the_sparse_kernel():
 def test_bad_arguments_raise_clear_errors(kwargs, error, words):
     with pytest.raises(error, match=words):
         tflite_export.convert(sequential(), **kwargs)
+
+
+@pytest.mark.parametrize("where", ["kernel", "bias"])
+def test_nan_weights_are_refused_naming_the_layer(where):
+    model = pruned(functional, sparsity=0.5)
+    dense = model.layers[-1].layer
+    variable = dense.kernel if where == "kernel" else dense.bias
+    values = np.array(variable)
+    values.flat[0] = np.nan
+    variable.assign(values)
+    with pytest.raises(ValueError, match=f"Layer '{dense.name}' has 1 NaN/Inf values in its "
+                                         f"weight '{where}'"):
+        tflite_export.convert(model)
 
 
 def test_non_model_raises_type_error():

@@ -77,3 +77,27 @@ def test_converting_an_unpruned_mixed_model_leaves_its_policies_alone(mixed_prec
     tflite_export.convert(model, sparse=False)
     assert [l.dtype_policy.name for l in model.layers[1:]] == [
         "mixed_float16", "mixed_float16", "mixed_float16", "float32"]
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_both_mixed_policies_convert_computing_in_float32(policy):
+    def dense_model():
+        return keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"),
+                                 keras.layers.Dense(4, dtype="float32")])
+
+    x = np.random.default_rng(2).normal(size=(8, 16)).astype("float32")
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        mixed = kerasprune.prune(dense_model())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    mixed.set_weights([np.random.default_rng(3).normal(0, 0.5, w.shape) for w in mixed.weights])
+    kerasprune.update_masks(mixed, 0.5)
+    reference = dense_model()
+    reference.set_weights(kerasprune.strip(mixed).get_weights())
+
+    content = tflite_export.convert(mixed, sparse=False)
+
+    assert {t.dtype for t in tflite_export.inspect(content).tensors} == {"float32"}
+    out = run(load_interpreter(content).interpreter, x)
+    np.testing.assert_allclose(out, np.asarray(reference(x)), atol=1e-5, rtol=0)

@@ -25,11 +25,11 @@ def _fit(model, step, epochs=1, batch_size=4):
 def test_schedules_have_tfmot_defaults_and_arithmetic():
     constant = sk.ConstantSparsity(0.5, begin_step=0)
     assert (constant.end_step, constant.frequency) == (-1, 100)
-    assert [s for s in range(1, 401) if constant(s)[0]] == [100, 200, 300, 400]
+    assert [s for s in range(1, 401) if constant.decision(s)[0]] == [100, 200, 300, 400]
     decay = sk.PolynomialDecay(0.5, 0.8, begin_step=10, end_step=110, frequency=25)
-    assert [s for s in range(200) if decay(s)[0]] == [10, 35, 60, 85, 110]
-    assert decay(60)[1] == pytest.approx(0.8 - 0.3 * 0.5 ** 3)
-    assert decay(500) == (False, pytest.approx(0.8))
+    assert [s for s in range(200) if decay.decision(s)[0]] == [10, 35, 60, 85, 110]
+    assert decay.decision(60)[1] == pytest.approx(0.8 - 0.3 * 0.5 ** 3)
+    assert decay.decision(500) == (False, pytest.approx(0.8))
     restored = sk.PolynomialDecay.from_config(decay.get_config()["config"])
     assert restored.get_config() == decay.get_config()
 
@@ -129,14 +129,14 @@ def test_prune_for_latency_on_xnnpack():
                                     pruning_policy=sk.PruneForLatencyOnXNNPack())
     wrapped = [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
     assert wrapped == ["pointwise"]
-    with pytest.raises(ValueError, match="Conv2D. 3x3"):
+    with pytest.raises(ValueError, match="Conv2D 3x3"):
         sk.prune_low_magnitude(_model(), pruning_policy=sk.PruneForLatencyOnXNNPack())
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.ZeroPadding2D(1)(inputs)
     x = keras.layers.Conv2D(8, 3, strides=2)(x)
     x = keras.layers.Conv2D(8, 3, padding="same", name="big_conv")(x)
     x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
-    with pytest.raises(ValueError, match="big_conv"):
+    with pytest.raises(ValueError, match="Layer Conv2D is not supported"):
         sk.prune_low_magnitude(keras.Model(inputs, x),
                                pruning_policy=sk.PruneForLatencyOnXNNPack())
 
@@ -150,12 +150,23 @@ def test_layers_lists_and_bad_input():
         sk.prune_low_magnitude(keras.layers.Dense(2), block_pooling_type="MIN")
     with pytest.raises(ValueError, match="sparsity_m_by_n"):
         sk.prune_low_magnitude(keras.layers.Dense(2), sparsity_m_by_n=(4, 4))
-    with pytest.raises(ValueError, match="no known prunable weights"):
-        sk.prune_low_magnitude(keras.layers.Flatten())
-    with pytest.raises(ValueError, match="can prune a keras.Model"):
+    with pytest.raises(ValueError, match="'scale' of type Scale cannot be pruned"):
+        sk.prune_low_magnitude(Scale(name="scale"))
+    with pytest.raises(ValueError, match="You passed an object of type: str"):
         sk.prune_low_magnitude("model")
-    with pytest.raises(ValueError, match="no layer wrapped by prune_low_magnitude"):
-        _fit(kerasprune.prune(_model()), sk.UpdatePruningStep())
+    native = kerasprune.prune(_model())
+    _fit(native, sk.UpdatePruningStep())  # no PruneLowMagnitude: nothing to do, as in TFMOT
+    assert [w.sparsity for w in kerasprune.prune_wrappers(native)] == [0.0, 0.0]
+
+
+class Scale(keras.layers.Layer):
+    """A layer with a weight that neither TFMOT nor kerasprune knows how to prune."""
+
+    def build(self, shape):
+        self.scale = self.add_weight(shape=shape[1:], name="scale")
+
+    def call(self, x):
+        return x * self.scale
 
 
 def test_wrapper_config_round_trips():
@@ -166,3 +177,97 @@ def test_wrapper_config_round_trips():
     restored = sk.PruneLowMagnitude.from_config(wrapper.get_config())
     assert restored.get_config() == wrapper.get_config()
     assert restored.pattern.block_shape == (4, 1)
+
+
+@pytest.mark.parametrize("zeros", [1, 3])
+def test_m_by_n_zeroes_m_in_every_n_inputs(zeros):
+    model = sk.prune_low_magnitude(_model(), sparsity_m_by_n=(zeros, 4))
+    _fit(model, sk.UpdatePruningStep())
+    for wrapper in model.layers:
+        kernel = np.asarray(wrapper.layer.kernel)
+        runs = kernel.T.reshape(-1, 4)  # 4 consecutive inputs of one output
+        assert ((runs == 0).sum(axis=1) == zeros).all()
+        assert wrapper.sparsity == zeros / 4
+
+
+def _two_blocks_model():
+    # One output, blocks of 2 inputs: [1.0, 0.0] (mean 0.5, max 1.0) and [0.6, 0.6]
+    # (mean 0.6, max 0.6). At 50% sparsity MAX pooling keeps the first, AVG the second.
+    schedule = sk.ConstantSparsity(0.5, begin_step=1, end_step=1, frequency=1)
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False)])
+    dense.set_weights([np.array([[1.0], [0.0], [0.6], [0.6]], "float32")])
+    return sk.prune_low_magnitude(dense, pruning_schedule=schedule, block_size=(2, 1),
+                                  block_pooling_type="MAX")
+
+
+def test_max_block_pooling_survives_saving_and_decides_which_blocks_stay(tmp_path):
+    _two_blocks_model().save(tmp_path / "m.keras")
+    with sk.prune_scope():
+        model = keras.saving.load_model(tmp_path / "m.keras")
+    assert model.layers[0].get_config()["block_pooling_type"] == "MAX"
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    model.fit(np.ones((4, 4)), np.ones((4, 1)), batch_size=4, verbose=0,
+              callbacks=[sk.UpdatePruningStep()])
+    np.testing.assert_array_equal(np.asarray(model.layers[0].masks[0]).ravel(), [1, 1, 0, 0])
+
+
+def test_prune_for_latency_on_xnnpack_needs_a_stem_on_three_channels():
+    def stem_on(channels):
+        inputs = keras.Input((32, 32, channels))
+        x = keras.layers.ZeroPadding2D(1)(inputs)
+        x = keras.layers.Conv2D(8, 3, strides=2, padding="valid")(x)
+        x = keras.layers.Conv2D(16, 1, name="pointwise")(x)
+        return keras.Model(inputs, keras.layers.GlobalAveragePooling2D(keepdims=True)(x))
+
+    policy = sk.PruneForLatencyOnXNNPack()
+    pruned = sk.prune_low_magnitude(stem_on(3), pruning_policy=policy)
+    assert [w.layer.name for w in kerasprune.prune_wrappers(pruned)] == ["pointwise"]
+    for channels in (1, 4):  # TFMOT's message
+        with pytest.raises(ValueError, match="`input filters == 3`"):
+            sk.prune_low_magnitude(stem_on(channels), pruning_policy=policy)
+
+
+@pytest.mark.parametrize("schedule", [
+    sk.ConstantSparsity(0.6, begin_step=3, end_step=30, frequency=7),
+    sk.PolynomialDecay(0.2, 0.6, begin_step=3, end_step=30, power=2, frequency=9),
+])
+def test_a_saved_schedule_prunes_at_the_same_steps_to_the_same_sparsities(schedule):
+    restored = sk.PruneLowMagnitude.from_config(sk.PruneLowMagnitude(
+        keras.layers.Dense(2), pruning_schedule=schedule).get_config()).pruning_schedule
+    assert type(restored) is type(schedule)
+    assert [restored(s) for s in range(40)] == [schedule(s) for s in range(40)]
+    assert [s for s in range(40) if restored(s)[0]][:2] == [3, 3 + schedule.frequency]
+
+
+def _xnnpack_model_with(layer):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.ZeroPadding2D(1)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2)(x)
+    x = layer(x)
+    x = keras.layers.Conv2D(16, 1, name="pointwise")(x)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D(keepdims=True)(x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, name="odd"),
+    lambda: keras.layers.DepthwiseConv2D(3, padding="same", dilation_rate=2, name="odd"),
+    lambda: keras.layers.Conv2D(8, 1, strides=2, name="odd"),
+    lambda: keras.layers.Conv2D(8, 1, dilation_rate=2, name="odd"),
+], ids=["depth_multiplier", "depthwise_dilation", "strided_1x1", "dilated_1x1"])
+def test_prune_for_latency_on_xnnpack_refuses_what_xnnpack_cannot_run_sparse(make):
+    supported = _xnnpack_model_with(keras.layers.DepthwiseConv2D(3, padding="same"))
+    pruned = sk.prune_low_magnitude(supported, pruning_policy=sk.PruneForLatencyOnXNNPack())
+    assert [w.layer.name for w in kerasprune.prune_wrappers(pruned)] == ["pointwise"]
+    odd = make()  # TFMOT's message names the layer's class
+    with pytest.raises(ValueError, match=f"Layer {type(odd).__name__} is not supported"):
+        sk.prune_low_magnitude(_xnnpack_model_with(odd),
+                               pruning_policy=sk.PruneForLatencyOnXNNPack())
+
+
+def test_m_by_n_survives_saving_before_training(tmp_path):
+    sk.prune_low_magnitude(_model(), sparsity_m_by_n=(1, 4)).save(tmp_path / "m.keras")
+    model = keras.saving.load_model(tmp_path / "m.keras")
+    _fit(model, sk.UpdatePruningStep())
+    for wrapper in model.layers:
+        runs = np.asarray(wrapper.masks[0]).T.reshape(-1, 4)
+        assert (runs.sum(axis=1) == 3).all()

@@ -1,9 +1,12 @@
-"""`prune_low_magnitude`, `PruneLowMagnitude`, `strip_pruning`, `prune_scope` with TFMOT's API.
+"""`prune_low_magnitude`, `strip_pruning`, `prune_scope` with TFMOT's API and semantics.
 
-`PruneLowMagnitude` is a kerasprune `PruneWrapper` that carries TFMOT's per-layer settings:
-its `pruning_schedule` and the block or m-by-n pattern. The masks, the selection rule and
-the hard constraint are kerasprune's; `UpdatePruningStep` asks each wrapper's schedule at
-each step and updates the masks of the wrappers it names.
+A Sequential or Functional model is rebuilt around the same layer objects, as TFMOT's
+`clone_model` does: every layer TFMOT would wrap (those without weights included) is
+wrapped in `PruneLowMagnitude`, layers already wrapped and layers a `pruning_policy` skips
+are reused as they are, nested Sequential and Functional models are rebuilt the same way,
+and the result is not compiled. Beyond TFMOT: a subclassed model (built) is copied with its
+prunable layers wrapped, and a layer with weights nobody knows how to prune is left dense
+with an `UnprunableLayerWarning` instead of an error.
 """
 
 from __future__ import annotations
@@ -15,100 +18,18 @@ import keras
 from kerasprune import _compat
 from kerasprune.core import model_walk
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
-from kerasprune.core.registry import HOW_TO_MAKE_PRUNABLE, is_never_pruned, prunable_weight_names
 from kerasprune.core.wrapping import UnprunableLayerWarning, strip
-from kerasprune.structured.channel_patterns import NM
 from kerasprune.tfmot.sparsity.keras import pruning_schedule as schedules
+from kerasprune.tfmot.sparsity.keras.prune_registry import PruneRegistry
+from kerasprune.tfmot.sparsity.keras.pruning_wrapper import PruneLowMagnitude
 
-_POOLING = {"AVG": "mean", "MAX": "max"}
-_NEEDS_CALLBACK = (
-    "PruneLowMagnitude layers are pruned by the UpdatePruningStep callback: add "
-    "tfmot.sparsity.keras.UpdatePruningStep() to the callbacks of fit (or call its "
-    "on_train_begin / on_train_batch_begin in a custom training loop)."
+# TFMOT's words; a subclassed model is a keras.layers.Layer too (kerasprune prunes it).
+_WHAT_CAN_BE_PRUNED = (
+    "`prune_low_magnitude` can only prune an object of the following types: "
+    "keras.models.Sequential, keras functional model, keras.layers.Layer, list of "
+    "keras.layers.Layer. You passed an object of type: {input}."
 )
-
-
-def _default_schedule() -> schedules.PruningSchedule:
-    return schedules.ConstantSparsity(0.5, 0)
-
-
-@keras.saving.register_keras_serializable(package="kerasprune.tfmot")
-class PruneLowMagnitude(PruneWrapper):
-    """TFMOT's pruning wrapper: a `PruneWrapper` with its own schedule and pattern.
-
-    Args:
-        layer: the layer to prune (a built-in prunable layer, or one with
-            `get_prunable_weights()`).
-        pruning_schedule: a `PruningSchedule` (default `ConstantSparsity(0.5, 0)`).
-        block_size: `(height, width)` blocks over the last two weight axes; `(1, 1)` is
-            element-wise.
-        block_pooling_type: `"AVG"` or `"MAX"`: how a block's magnitudes are pooled.
-        sparsity_m_by_n: `(m, n)`: `m` zeros in every `n` consecutive weights along the
-            input axis, set once at step 1 (the schedule is not used), as in TFMOT.
-
-    Example:
-
-    >>> import keras
-    >>> wrapper = PruneLowMagnitude(keras.layers.Dense(4, name="fc"), block_size=(4, 1))
-    >>> wrapper.name, wrapper.pattern
-    ('prune_low_magnitude_fc', Blocks((4, 1)))
-    """
-
-    def __init__(self, layer, pruning_schedule=None, block_size=(1, 1),
-                 block_pooling_type="AVG", sparsity_m_by_n=None, **kwargs):
-        schedule = _default_schedule() if pruning_schedule is None else pruning_schedule
-        self.pruning_schedule = schedules.deserialize(schedule)
-        self.block_size = _pair("block_size", block_size)
-        if block_pooling_type not in _POOLING:
-            raise ValueError(
-                "`block_pooling_type` must be 'AVG' or 'MAX'. "
-                f"Received: block_pooling_type={block_pooling_type!r}"
-            )
-        self.block_pooling_type = block_pooling_type
-        self.sparsity_m_by_n = None if not sparsity_m_by_n else _m_by_n(sparsity_m_by_n)
-        if not isinstance(layer, keras.layers.Layer):
-            raise ValueError(
-                "`layer` must be a keras.layers.Layer instance. "
-                f"Received: layer={layer!r} of type {type(layer).__name__}"
-            )
-        kwargs.pop("pattern", None)  # derived from the settings above
-        kwargs.setdefault("name", f"prune_low_magnitude_{layer.name}")
-        super().__init__(layer, pattern=self._pattern(), **kwargs)
-        self.driven = False  # set by UpdatePruningStep
-
-    def _pattern(self) -> MaskPattern:
-        if self.sparsity_m_by_n is not None:
-            zeros, run = self.sparsity_m_by_n
-            return NM(run - zeros, run)
-        if self.block_size == (1, 1):
-            return Unstructured()
-        return Blocks(self.block_size, pooling=_POOLING[self.block_pooling_type])
-
-    def target_at(self, step: int) -> float | None:
-        """The sparsity to prune to at `step`, or None when this layer does not prune then."""
-        if self.sparsity_m_by_n is not None:
-            zeros, run = self.sparsity_m_by_n
-            return zeros / run if step == 1 else None
-        should, sparsity = self.pruning_schedule(step)
-        return float(sparsity) if bool(should) else None
-
-    def call(self, inputs, *args, training=None, **kwargs):
-        if training and not self.driven:
-            raise ValueError(_NEEDS_CALLBACK)
-        return super().call(inputs, *args, training=training, **kwargs)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("pattern", None)
-        config.update(
-            pruning_schedule=schedules.serialize(self.pruning_schedule),
-            block_size=list(self.block_size),
-            block_pooling_type=self.block_pooling_type,
-            sparsity_m_by_n=None if self.sparsity_m_by_n is None else list(self.sparsity_m_by_n),
-        )
-        return config
 
 
 def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
@@ -116,16 +37,15 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
                         **kwargs):
     """Wrap a model, a layer or a list of layers for pruning during training (TFMOT's API).
 
-    A model (Sequential, Functional or subclassed; nested models included) is copied with
-    every prunable layer wrapped in `PruneLowMagnitude`; layers already wrapped are kept;
-    layers with weights kerasprune cannot prune stay dense with an
-    `UnprunableLayerWarning`. The input model is left untouched, and the copy must be
-    compiled. A layer returns its wrapper; a list, a list of wrappers.
+    A Sequential or Functional model comes back as a new model of the same layers, each
+    wrapped in `PruneLowMagnitude` (wrappers already there are kept), uncompiled; the
+    layers' weights stay shared with the original model, as in TFMOT. A layer returns its
+    wrapper; a list, a list of wrappers.
 
     Args:
         to_prune: a `keras.Model`, a `keras.layers.Layer` or a list of layers.
         pruning_schedule: a `PruningSchedule` (default `ConstantSparsity(0.5, 0)`).
-        block_size: `(height, width)` blocks over the last two weight axes.
+        block_size: `(height, width)` blocks of 2-D weights.
         block_pooling_type: `"AVG"` or `"MAX"`.
         pruning_policy: a `PruningPolicy` choosing which layers of a model to wrap.
         sparsity_m_by_n: `(m, n)`: `m` zeros in every `n` consecutive input weights.
@@ -139,7 +59,9 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
     ...                           keras.layers.Flatten(name="flat")])
     >>> pruned = tfmot.sparsity.keras.prune_low_magnitude(model)
     >>> [layer.name for layer in pruned.layers]
-    ['prune_low_magnitude_fc', 'flat']
+    ['prune_low_magnitude_fc', 'prune_low_magnitude_flat']
+    >>> pruned.layers[0].layer is model.layers[0]
+    True
     """
     params = dict(pruning_schedule=pruning_schedule, block_size=block_size,
                   block_pooling_type=block_pooling_type, sparsity_m_by_n=sparsity_m_by_n)
@@ -151,10 +73,7 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
         return _prune_model(to_prune, params, pruning_policy)
     if isinstance(to_prune, keras.layers.Layer):
         return PruneLowMagnitude(to_prune, **params, **kwargs)
-    raise ValueError(
-        "`prune_low_magnitude` can prune a keras.Model, a keras.layers.Layer or a list of "
-        f"layers. Received: to_prune of type {type(to_prune).__name__}"
-    )
+    raise ValueError(_WHAT_CAN_BE_PRUNED.format(input=type(to_prune).__name__))
 
 
 def _wrap_listed(layer, params):
@@ -165,32 +84,97 @@ def _wrap_listed(layer, params):
     return PruneLowMagnitude(layer, **params)
 
 
-def _prune_model(model, params, policy) -> keras.Model:
-    unknown = []
-
-    def replace(layer, twin):
-        if isinstance(layer, (keras.Model, PruneWrapper)) or _inside_wrapper(layer, model):
-            return None
-        if policy is not None and not policy.allow_pruning(layer):
-            return None
-        if prunable_weight_names(layer) is not None:
-            return PruneLowMagnitude(model_walk.fresh_copy(layer), **params)
-        if layer.weights and not is_never_pruned(layer) and not _is_container(layer):
-            unknown.append(layer.name)
-        return None
-
-    pruned = model_walk.copy_model(model, replace)
+def _prune_model(model: keras.Model, params: dict, policy) -> keras.Model:
+    unknown: list[str] = []
+    pruned = _wrapped_model(model, params, policy, unknown)
     if unknown:
         warnings.warn(
-            f"These layers have weights but are left dense: {unknown}. {HOW_TO_MAKE_PRUNABLE}",
+            f"These layers have weights but are left dense: {unknown}. Give them a "
+            "`get_prunable_weights()` method (tfmot.sparsity.keras.PrunableLayer) returning "
+            "the variables to prune.",
             UnprunableLayerWarning,
             stacklevel=user_stacklevel(),
         )
     return pruned
 
 
-def _inside_wrapper(layer, model) -> bool:
-    return any(layer is w.layer for w in model_walk.prune_wrappers(model))
+def _wrapped_model(model: keras.Model, params: dict, policy, unknown: list) -> keras.Model:
+    """`model` rebuilt around its layers, wrapped; the names of unknown layers with
+    weights are appended to `unknown`."""
+    if not model_walk.is_graph_model(model):
+        return _copy_subclassed(model, params, policy, unknown)
+    return _rebuild(model, lambda layer: _wrapped(layer, params, policy, unknown))
+
+
+def _rebuild(model: keras.Model, substitute) -> keras.Model:
+    """A new, uncompiled Sequential or Functional model calling `substitute(layer)` where
+    `model` calls `layer` (once per layer, however often it is called)."""
+    done: dict[int, object] = {}
+
+    def once(layer):
+        if id(layer) not in done:
+            done[id(layer)] = substitute(layer)
+        return done[id(layer)]
+
+    if isinstance(model, keras.Sequential):
+        return _rebuild_sequential(model, once)
+    return _rebuild_functional(model, once)
+
+
+def _wrapped(layer, params: dict, policy, unknown: list):
+    if isinstance(layer, keras.Model):
+        return _wrapped_model(layer, params, policy, unknown)
+    if _keeps(layer, policy):
+        return layer
+    if PruneRegistry.supports(layer):
+        return PruneLowMagnitude(layer, **params)
+    if layer.weights:
+        unknown.append(layer.name)
+    return layer
+
+
+def _keeps(layer, policy) -> bool:
+    """True for what is reused as it is: operations, wrappers, what the policy skips."""
+    return (not isinstance(layer, keras.layers.Layer)
+            or isinstance(layer, (keras.layers.InputLayer, PruneWrapper))
+            or (policy is not None and not policy.allow_pruning(layer)))
+
+
+def _rebuild_sequential(model: keras.Sequential, wrap) -> keras.Sequential:
+    layers = [wrap(layer) for layer in model.layers]
+    if _compat.functional_graph(model) is not None and model.inputs:
+        source = _compat.producer_of(model.inputs[0])
+        layers.insert(0, keras.Input(batch_shape=source.batch_shape, dtype=source.dtype,
+                                     name=source.name))
+    return keras.Sequential(layers, name=model.name, trainable=model.trainable)
+
+
+def _rebuild_functional(model: keras.Model, wrap) -> keras.Model:
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype,
+                              name=_compat.producer_of(t).name),
+        _compat.model_inputs(model))
+    outputs = _compat.run_graph(_compat.functional_graph(model), inputs, operation_fn=wrap)
+    return keras.Model(inputs, outputs, name=model.name, trainable=model.trainable)
+
+
+def _copy_subclassed(model, params, policy, unknown) -> keras.Model:
+    """A subclassed model cannot be rebuilt around its layers: it is copied (kerasprune's
+    `model_walk`) and its copies wrapped."""
+
+    def replace(layer, twin):
+        if _keeps(layer, policy) or isinstance(layer, keras.Model) or _inside_wrapper(layer):
+            return layer if isinstance(layer, PruneWrapper) else None
+        if PruneRegistry.supports(layer):
+            return PruneLowMagnitude(twin if twin is not None else layer, **params)
+        if layer.weights and not _is_container(layer):
+            unknown.append(layer.name)
+        return None
+
+    def _inside_wrapper(layer):
+        return any(layer is w.layer for w in model_walk.prune_wrappers(model))
+
+    return model_walk.copy_model(model, replace)
 
 
 def _is_container(layer) -> bool:
@@ -213,14 +197,31 @@ def strip_pruning(model: keras.Model) -> keras.Model:
         raise ValueError(
             f"`model` must be a keras.Model. Received: model of type {type(model).__name__}"
         )
-    return strip(model)
+    if not model_walk.is_graph_model(model):
+        return strip(model)
+    copies = []
+
+    def plain(layer):
+        if isinstance(layer, keras.Model):
+            return strip_pruning(layer)
+        if not isinstance(layer, keras.layers.Layer) or isinstance(layer,
+                                                                   keras.layers.InputLayer):
+            return layer
+        copy = model_walk.fresh_copy(layer.layer if isinstance(layer, PruneWrapper) else layer)
+        copies.append((layer, copy))
+        return copy
+
+    stripped = _rebuild(model, plain)
+    for layer, copy in copies:
+        model_walk.copy_weights(layer, copy)
+    return stripped
 
 
 def prune_scope() -> keras.saving.CustomObjectScope:
     """A scope in which files saved by TFMOT-style code deserialize (`PruneLowMagnitude`).
 
     kerasprune's classes are registered with Keras, so `.keras` files load without it;
-    the scope also maps the bare name used by legacy HDF5 files.
+    the scope also maps the bare names used by legacy HDF5 files.
 
     Example:
 
@@ -233,27 +234,3 @@ def prune_scope() -> keras.saving.CustomObjectScope:
         "ConstantSparsity": schedules.ConstantSparsity,
         "PolynomialDecay": schedules.PolynomialDecay,
     })
-
-
-def _pair(name: str, value) -> tuple[int, int]:
-    try:
-        pair = tuple(value)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                                 for v in pair):
-        raise ValueError(
-            f"`{name}` must be a tuple or list of 2 positive ints. Received: {name}={value!r}"
-        )
-    return pair
-
-
-def _m_by_n(value) -> tuple[int, int]:
-    zeros, run = _pair("sparsity_m_by_n", value)
-    if zeros >= run:
-        raise ValueError(
-            "`sparsity_m_by_n` = (m, n) needs m < n (m zeros in every n weights). "
-            f"Received: sparsity_m_by_n={value!r}"
-        )
-    return zeros, run
-

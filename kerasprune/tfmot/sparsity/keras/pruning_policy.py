@@ -27,12 +27,14 @@ class PruningPolicy(abc.ABC):
 class PruneForLatencyOnXNNPack(PruningPolicy):
     """Prune only the 1x1 convolutions of a model XNNPACK can run sparse.
 
-    The model must be a Functional (or Sequential) network that starts with a 3x3
-    stride-2 `Conv2D` on 3 input channels after `ZeroPadding2D(1)`, ends in
-    `GlobalAveragePooling2D(keepdims=True)`, and holds in between only the layers
-    XNNPACK's sparse inference supports (TFMOT's rule, after "Fast Sparse ConvNets").
-    As measured on x86 with AVX, XNNPACK's sparse path does not engage there; it helps
-    on ARM phones.
+    The model must be a Functional (or Sequential) network, nested models included, whose
+    every input branch starts with a 3x3 stride-2 `Conv2D` on 3 input channels after
+    `ZeroPadding2D(1)`, whose every output branch ends in `GlobalAveragePooling2D`, and
+    which holds in between only what XNNPACK's sparse inference supports (TFMOT's rule,
+    after "Fast Sparse ConvNets"): 1x1 convolutions, some depthwise convolutions,
+    batch normalization, the usual activations, `x + y`, `x - y`, `x * y` and identities.
+    As measured on x86 with AVX, XNNPACK's sparse path does not engage there; it helps on
+    ARM phones.
 
     Example:
 
@@ -47,48 +49,96 @@ class PruneForLatencyOnXNNPack(PruningPolicy):
 
     def ensure_model_supports_pruning(self, model):
         if not (isinstance(model, keras.Sequential) or _compat.is_functional(model)):
-            raise ValueError(
-                "PruneForLatencyOnXNNPack needs a Sequential or Functional model. "
-                f"Received: a model of type {type(model).__name__}"
-            )
-        graph = _compat.functional_graph(model)
-        inputs = [_compat.producer_of(t) for t in graph.inputs]
-        starts = _search(inputs, _is_stem, _consumers)
+            raise ValueError("Subclassed models are not supported currently.")
+        if not model.built or _compat.functional_graph(model) is None:
+            raise ValueError("Unbuilt models are not supported currently.")
+        graph = _CallGraph(model)
+        starts = _search(graph.inputs, _is_stem(graph), graph.consumers)
         if not starts:
             raise ValueError(
-                "Could not find a `Conv2D` 3x3 with stride 2, 3 input channels and 'valid' "
-                "padding after `ZeroPadding2D(1)` in every input branch of the model."
+                "Could not find `Conv2D 3x3` layer with stride 2x2, `input filters == 3` and "
+                "`VALID` padding and preceding `ZeroPadding2D` with `padding == 1` in all "
+                "input branches of the model"
             )
-        outputs = [_compat.producer_of(t) for t in graph.outputs]
-        ends = _search(outputs, lambda l: isinstance(l, layers.GlobalAveragePooling2D),
-                       _compat.inbound_producers)
+        ends = _search(graph.outputs, lambda c: isinstance(c.layer, layers.GlobalAveragePooling2D),
+                       graph.producers)
         if not ends:
-            raise ValueError("Could not find a `GlobalAveragePooling2D` in every output branch.")
+            raise ValueError(
+                "Could not find a `GlobalAveragePooling2D` layer in all output branches")
 
-        def check(layer):
-            if layer not in ends and not _supported(layer):
+        def check(call):
+            if call not in ends and not _supported(call, graph):
                 raise ValueError(
-                    f"Layer '{layer.name}' ({type(layer).__name__}) is not supported by the "
-                    "PruneForLatencyOnXNNPack pruning policy."
+                    f"Layer {type(call.layer).__name__} is not supported for the "
+                    f"{type(self).__name__} pruning policy"
                 )
-            return layer in ends
+            return call in ends
 
-        _search([c for s in starts for c in _consumers(s)], check, _consumers)
+        _search([c for s in starts for c in graph.consumers(s)], check, graph.consumers)
 
 
-def _consumers(layer) -> list:
-    return _compat.outbound_consumers(layer)
+class _Call:
+    """One call of an operation in the model's graph (a wrapper is looked through)."""
+
+    def __init__(self, operation, inputs: list[int], outputs: list[int]):
+        self.operation = operation
+        self.layer = operation.layer if isinstance(operation, PruneWrapper) else operation
+        self.inputs, self.outputs = inputs, outputs
+
+
+class _CallGraph:
+    """The calls of a Functional or Sequential model, nested models opened in place."""
+
+    def __init__(self, model):
+        graph = _compat.functional_graph(model)
+        self._alias: dict[int, int] = {}
+        self.inputs = [_Call(_compat.producer_of(t), [], [id(t)]) for t in graph.inputs]
+        self.calls = list(self.inputs)
+        self._open(graph)
+        self._made = {k: c for c in self.calls for k in c.outputs}
+        self._used: dict[int, list] = {}
+        for call in self.calls:
+            for key in call.inputs:
+                self._used.setdefault(key, []).append(call)
+        self.outputs = [self._made[self._key(t)] for t in graph.outputs]
+
+    def _key(self, tensor) -> int:
+        key = id(tensor)
+        while key in self._alias:
+            key = self._alias[key]
+        return key
+
+    def _open(self, graph) -> None:
+        for node in _compat.graph_nodes(graph):
+            operation = node.operation
+            inner = (_compat.functional_graph(operation)
+                     if isinstance(operation, keras.Model) else None)
+            if inner is None:
+                self.calls.append(_Call(operation, [self._key(t) for t in node.input_tensors],
+                                        [id(t) for t in node.output_tensors]))
+                continue
+            for inner_input, outer in zip(inner.inputs, node.input_tensors):
+                self._alias[id(inner_input)] = self._key(outer)
+            self._open(inner)
+            for outer, inner_output in zip(node.output_tensors, inner.outputs):
+                self._alias[id(outer)] = self._key(inner_output)
+
+    def producers(self, call: _Call) -> list[_Call]:
+        return [self._made[k] for k in call.inputs if k in self._made]
+
+    def consumers(self, call: _Call) -> list[_Call]:
+        return [c for k in call.outputs for c in self._used.get(k, [])]
 
 
 def _search(sources, stop, step) -> list:
-    """Walk from `sources` with `step` until `stop`; the stopping layers, or [] at a dead end."""
+    """Walk from `sources` with `step` until `stop`; the stopping calls, or [] at a dead end."""
     to_visit, seen, found = list(sources), {id(s) for s in sources}, []
     while to_visit:
-        layer = to_visit.pop()
-        if stop(layer):
-            found.append(layer)
+        call = to_visit.pop()
+        if stop(call):
+            found.append(call)
             continue
-        following = step(layer)
+        following = step(call)
         if not following:
             return []
         for other in following:
@@ -98,29 +148,34 @@ def _search(sources, stop, step) -> list:
     return found
 
 
-def _is_stem(layer) -> bool:
-    if not isinstance(layer, layers.Conv2D) or not layer.built:
-        return False
-    producers = _compat.inbound_producers(layer)
-    return (tuple(layer.kernel.shape[:3]) == (3, 3, 3) and tuple(layer.strides) == (2, 2)
-            and layer.padding == "valid" and len(producers) == 1
-            and isinstance(producers[0], layers.ZeroPadding2D)
-            and _padding(producers[0]) == ((1, 1), (1, 1)))
+def _is_stem(graph: _CallGraph):
+    def stem(call) -> bool:
+        layer = call.layer
+        if not isinstance(layer, layers.Conv2D) or not layer.built:
+            return False
+        producers = graph.producers(call)
+        return (tuple(layer.kernel.shape[:3]) == (3, 3, 3) and tuple(layer.strides) == (2, 2)
+                and layer.padding == "valid" and len(producers) == 1
+                and isinstance(producers[0].layer, layers.ZeroPadding2D)
+                and _padding(producers[0].layer) == ((1, 1), (1, 1)))
+
+    return stem
 
 
 def _padding(layer) -> tuple:
     return tuple(tuple(int(p) for p in side) for side in layer.padding)
 
 
-def _supported(layer) -> bool:
-    """XNNPACK's sparse-inference subgraph rule, layer by layer (TFMOT's list)."""
-    if isinstance(layer, PruneWrapper):
-        return _supported(layer.layer)
+def _supported(call: _Call, graph: _CallGraph) -> bool:
+    """XNNPACK's sparse-inference subgraph rule, call by call (TFMOT's list)."""
+    layer = call.layer
+    if not isinstance(layer, keras.layers.Layer):  # `x + y` and friends on Keras tensors
+        return type(layer).__name__ in ("Add", "Subtract", "Multiply")
     if isinstance(layer, (layers.Add, layers.Multiply, layers.ZeroPadding2D, layers.ReLU,
-                          layers.LeakyReLU, layers.ELU, layers.Dropout)):
+                          layers.LeakyReLU, layers.ELU, layers.Dropout, layers.Identity)):
         return True
     if isinstance(layer, layers.DepthwiseConv2D):
-        return _depthwise_supported(layer)
+        return _depthwise_supported(layer, graph.producers(call))
     if isinstance(layer, layers.Conv2D):
         return (layer.groups == 1 and tuple(layer.dilation_rate) == (1, 1)
                 and tuple(layer.kernel_size) == (1, 1) and tuple(layer.strides) == (1, 1))
@@ -137,10 +192,9 @@ def _supported(layer) -> bool:
     return False
 
 
-def _depthwise_supported(layer) -> bool:
-    producers = _compat.inbound_producers(layer)
-    padded = (producers[0] if len(producers) == 1
-              and isinstance(producers[0], layers.ZeroPadding2D) else None)
+def _depthwise_supported(layer, producers: list[_Call]) -> bool:
+    padded = (producers[0].layer if len(producers) == 1
+              and isinstance(producers[0].layer, layers.ZeroPadding2D) else None)
     kernel, strides = tuple(layer.kernel_size), tuple(layer.strides)
     pad = {(3, 3): ((1, 1), (1, 1)), (5, 5): ((2, 2), (2, 2))}.get(kernel)
     same = kernel in ((3, 3), (5, 5)) and strides == (1, 1) and layer.padding == "same"

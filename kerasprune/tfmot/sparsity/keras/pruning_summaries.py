@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 
-from kerasprune.callbacks.layer_summaries import LayerSummaries
+from kerasprune.tfmot.sparsity.keras.pruning_wrapper import collect_prunable_layers
 
 
 class PruningSummaries(keras.callbacks.TensorBoard):
     """`keras.callbacks.TensorBoard` plus each pruned weight's sparsity and threshold.
 
-    At the start of every epoch it writes `sparsity/<layer>/<weight>` and
-    `threshold/<layer>/<weight>` into `log_dir/pruning`, at the optimizer's step, beside
-    what `keras.callbacks.TensorBoard` writes (needs the `tensorboard` package, like it).
+    At the start of every epoch it writes, as TFMOT does, `<wrapper>/mask:0/sparsity` and
+    `<wrapper>/threshold:0/threshold` (`mask_1:0`, ... for a layer's further weights, which
+    TFMOT writes under the same tag) into `log_dir/metrics`, at the optimizer's step,
+    beside what `keras.callbacks.TensorBoard` writes (it needs the `tensorboard` package).
 
     Args:
         log_dir: the TensorBoard log folder.
@@ -30,15 +33,49 @@ class PruningSummaries(keras.callbacks.TensorBoard):
         if not isinstance(log_dir, str) or not log_dir:
             raise ValueError(f"`log_dir` must be a non-empty string. Received: log_dir={log_dir!r}")
         super().__init__(log_dir=log_dir, update_freq=update_freq, **kwargs)
-        self.pruning_summaries = LayerSummaries(log_dir)
+        self._metrics_writer = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if logs is not None:
             super().on_epoch_begin(epoch, logs)
+        import tensorflow as tf
+
+        if self._metrics_writer is None:
+            self._metrics_writer = tf.summary.create_file_writer(
+                os.path.join(self.log_dir, "metrics"))
         optimizer = getattr(self.model, "optimizer", None)
         step = int(np.asarray(optimizer.iterations)) if optimizer is not None else 0
-        self.pruning_summaries.write(self.model, step)
+        with self._metrics_writer.as_default():
+            for tag, value in pruning_scalars(self.model).items():
+                tf.summary.scalar(tag, value, step=step)
+        self._metrics_writer.flush()
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
-        self.pruning_summaries.close()
+        if self._metrics_writer is not None:
+            self._metrics_writer.close()
+            self._metrics_writer = None
+
+
+def pruning_scalars(model) -> dict[str, float]:
+    """TFMOT's summary tags and values: each mask's sparsity, each threshold.
+
+    Example:
+
+    >>> import keras
+    >>> import kerasprune.tfmot as tfmot
+    >>> model = tfmot.sparsity.keras.prune_low_magnitude(
+    ...     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="fc")]))
+    >>> sorted(pruning_scalars(model))
+    ['prune_low_magnitude_fc/mask:0/sparsity', 'prune_low_magnitude_fc/threshold:0/threshold']
+    """
+    sparsities, thresholds = {}, {}
+    for wrapper in collect_prunable_layers(model):
+        for i, (_, mask, threshold) in enumerate(wrapper.pruning_vars):
+            suffix = f"_{i}" if i else ""
+            mask = np.asarray(mask)
+            sparsities[f"{wrapper.name}/mask{suffix}:0/sparsity"] = float(
+                1.0 - np.count_nonzero(mask) / max(mask.size, 1))
+            thresholds[f"{wrapper.name}/threshold{suffix}:0/threshold"] = float(
+                np.asarray(threshold))
+    return {**sparsities, **thresholds}

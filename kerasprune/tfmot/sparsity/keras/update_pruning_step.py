@@ -1,30 +1,30 @@
-"""`UpdatePruningStep`: TFMOT's step callback, a policy on kerasprune's callback base.
+"""`UpdatePruningStep`: TFMOT's step callback, on kerasprune's callback base.
 
-TFMOT's clock is a step counter kept with the model: it starts at 0 when the model is
-wrapped, the first training batch is step 1, and it goes on across `fit` calls (a model
-saved and loaded carries on where it was). Before each batch the callback advances it,
-asks every `PruneLowMagnitude` wrapper's schedule whether to prune at that step and to
-what sparsity, and updates the masks of those that say so. The counter lives in the
-model's `PruningState`, so `.keras` files and `BackupAndRestore` keep it.
+TFMOT's clock is each wrapper's `pruning_step`: -1 when the wrapper is built, set to 0 by
+this callback when training starts (a restored model keeps its step), advanced by every
+training call of the wrapper, so the first batch is step 1 and the count goes on across
+`fit` calls and saving. Before each batch the callback makes the mask updates the
+schedules ask for at the coming step (a compiled train step cannot run kerasprune's mask
+update); at the end of each epoch it catches up with steps a custom training loop ran
+without calling `on_train_batch_begin`, and re-masks the weights as TFMOT does. On a model
+without `PruneLowMagnitude` layers it does nothing, as in TFMOT.
 """
 
 from __future__ import annotations
 
 import warnings
 
-import keras
-
+from kerasprune import _compat
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.mask_update import update_layer_masks
-from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.tfmot.sparsity.keras.prune import PruneLowMagnitude
-
-STEP = "pruning_step"
+from kerasprune.tfmot.sparsity.keras.pruning_wrapper import (
+    PruneLowMagnitude,
+    collect_prunable_layers,
+)
 
 
 class UpdatePruningStep(BasePruningCallback):
-    """Advances TFMOT's pruning step before each batch and prunes where schedules say.
+    """Advances TFMOT's pruning step and prunes where the schedules say.
 
     Required when training a model wrapped by `prune_low_magnitude`, as in TFMOT. Also
     writes `sparsity` (of all pruned weights) into the logs of every callback.
@@ -46,60 +46,67 @@ class UpdatePruningStep(BasePruningCallback):
     """
 
     total_epochs = 0
+    _base_state = {}  # TFMOT's clock is its own step counter, not fit's epochs
 
     def __init__(self):
         super().__init__(0.0)
-        self.step = 0
+        self.prunable_layers: list[PruneLowMagnitude] = []
 
-    def state_spec(self, model: keras.Model) -> dict[str, list[int]]:
-        return {STEP: []}
-
-    def wrappers(self) -> list[PruneLowMagnitude]:
-        """The model's `PruneLowMagnitude` layers (the layers this callback prunes)."""
-        return [w for w in prune_wrappers(self.model) if isinstance(w, PruneLowMagnitude)]
+    @property
+    def step(self) -> int:
+        """The model's pruning step (its first wrapper's), 0 before training."""
+        for wrapper in self.prunable_layers:
+            if getattr(wrapper, "pruning_step", None) is not None:
+                return max(wrapper.current_step(), 0)
+        return 0
 
     def on_train_begin(self, logs=None):
-        wrappers = self.wrappers()
-        if not wrappers:
-            raise ValueError(
-                "UpdatePruningStep found no layer wrapped by prune_low_magnitude in the "
-                "model. (Models from kerasprune.prune are trained with "
-                "kerasprune.PruningCallback or IMPCallback.)"
-            )
-        for wrapper in wrappers:
-            wrapper.driven = True
-        self.step = int(self.state.read(STEP))
+        self.prunable_layers = collect_prunable_layers(self.model)
+        if not self.prunable_layers:
+            return
+        for wrapper in self.prunable_layers:
+            wrapper.start_training()
         self.start_logging()
+        self.record_masks(self.step)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.step += 1
-        self.state.write(STEP, self.step)
-        if not self.trace["sparsity"]:
-            self.record_masks(self.step - 1)  # where this fit starts
-        self.maybe_prune(self.step)
-
-    def maybe_prune(self, step: int) -> None:
-        targets = {}
-        for wrapper in self.wrappers():
-            target = wrapper.target_at(step)
-            if target is not None:
-                targets[wrapper] = target
-        if targets:
-            self.record_masks(step, update_layer_masks(targets, model=self.model).sparsity)
+        self._catch_up(ahead=1)
 
     def on_epoch_end(self, batch, logs=None):
-        # TFMOT re-masks the weights here; kerasprune's masks are hard, nothing to redo.
+        if not self.prunable_layers:
+            return
+        self._catch_up(ahead=0)
+        for wrapper in self.prunable_layers:
+            if wrapper.pruning_obj is not None:
+                wrapper.pruning_obj.weight_mask_op()
         super().on_epoch_end(batch, logs)
 
+    def _catch_up(self, ahead: int) -> None:
+        """Make the mask updates due up to each wrapper's step + `ahead`."""
+        if not self.prunable_layers:
+            return
+        _compat.sync_training_state(self.model)
+        changed = False
+        for wrapper in self.prunable_layers:
+            if wrapper.pruning_obj is not None:
+                step = wrapper.current_step() + ahead
+                changed |= wrapper.pruning_obj.catch_up(step)
+        if changed:
+            self.record_masks(self.step + ahead)
+
     def on_train_end(self, logs=None):
+        if not self.prunable_layers:
+            return
         self.stop_logging()
-        never = [w for w in self.wrappers() if w.sparsity == 0.0 and _wanted(w, self.step)]
+        step = self.step
+        never = [w for w in self.prunable_layers
+                 if w.masks and w.sparsity == 0.0 and _wanted(w, step)]
         if never:
             warnings.warn(
-                f"UpdatePruningStep: training ran to step {self.step}, but no mask was "
+                f"UpdatePruningStep: training ran to step {step}, but no mask was "
                 "updated for layers "
                 + ", ".join(f"'{w.layer.name}' (its schedule first prunes at step "
                             f"{w.pruning_schedule.first_step()})" for w in never)
@@ -117,7 +124,8 @@ class UpdatePruningStep(BasePruningCallback):
 
 
 def _wanted(wrapper: PruneLowMagnitude, step: int) -> bool:
-    """Whether the schedule asks for a nonzero sparsity by `step` (it never fired)."""
+    """Whether the schedule asks for a nonzero sparsity by `step` and never pruned."""
     if wrapper.sparsity_m_by_n is not None:
-        return True
-    return float(wrapper.pruning_schedule(step)[1]) > 0.0
+        return step >= 1
+    should_have = wrapper.pruning_obj.last_pruning_step(0, step) is not None
+    return not should_have and wrapper.pruning_schedule.decision(step)[1] > 0.0

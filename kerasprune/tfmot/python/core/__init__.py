@@ -1,0 +1,1 @@
+"""`tensorflow_model_optimization.python.core`: see `kerasprune.tfmot.python`."""

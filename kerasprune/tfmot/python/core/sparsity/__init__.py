@@ -1,0 +1,1 @@
+"""`tensorflow_model_optimization.python.core.sparsity`: see `kerasprune.tfmot.python`."""

@@ -1,0 +1,94 @@
+"""The engine under every pruning callback: fit's clock and the stopped-early warning."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import kerasprune
+
+X = np.random.default_rng(0).standard_normal((12, 8)).astype("float32")
+Y = np.random.default_rng(1).standard_normal((12, 4)).astype("float32")
+
+
+def _dense_model():
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]))
+    model.compile("sgd", "mse")
+    return model
+
+
+class SparsityAtEveryStep(keras.callbacks.Callback):
+    """The model's sparsity as each training batch ends (after any pruning at its start)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(kerasprune.sparsity_report(self.model).total)
+
+
+def test_a_step_schedule_updates_the_masks_at_every_step_of_every_epoch():
+    # 3 steps per epoch, 2 pruning epochs: the linear ramp asks a new target at steps 0..5,
+    # including the second step of each epoch (step 1 and step 4).
+    gmp = kerasprune.PruningCallback(0.75, stabilization_epochs=0, pruning_epochs=2,
+                                     finetune_epochs=0, update_every=1, initial_sparsity=0.0,
+                                     schedule="linear")
+    spy = SparsityAtEveryStep()
+    _dense_model().fit(X, Y, batch_size=4, epochs=2, callbacks=[gmp, spy], verbose=0)
+    expected = [round(0.15 * step * 32) / 32 for step in range(6)]  # 32 weights in the kernel
+    assert spy.seen == pytest.approx(expected)
+    assert len(set(spy.seen)) == 6  # six different sparsities: no step was skipped
+
+
+def _stopped_after_one_epoch(callback):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _dense_model().fit(X, Y, batch_size=4, epochs=1, callbacks=[callback], verbose=0)
+    return [str(w.message) for w in caught if "fit stopped after epoch" in str(w.message)]
+
+
+def test_a_fit_stopped_early_warns_only_when_the_target_is_not_reached():
+    # The one pruning epoch reaches 0.5 exactly (16 of 32 weights); the fit stops before
+    # the two fine-tuning epochs, which is fine: nothing to warn about.
+    at_target = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                           finetune_epochs=2)
+    assert _stopped_after_one_epoch(at_target) == []
+    # One pruning epoch of two: the model is left at the first step of the ramp.
+    short = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                       finetune_epochs=0, initial_sparsity=0.25)
+    [message] = _stopped_after_one_epoch(short)
+    assert "sparsity 0.2500, not the target 0.5" in message
+    assert "initial_epoch=1, epochs=2" in message
+
+
+# Every constructor argument of each callback set away from its default (`importance`,
+# which holds data, is the one argument get_config leaves out).
+CALLBACK_OPTIONS = [
+    (kerasprune.PruningCallback, dict(
+        target_sparsity=0.8, stabilization_epochs=1, pruning_epochs=3, finetune_epochs=2,
+        initial_sparsity=0.3, update_every=7, schedule="linear", pruning_learning_rate=0.05,
+        finetune_learning_rates=[1e-3, 1e-4], remove_regularization=True, log_dir="logs")),
+    (kerasprune.IMPCallback, dict(
+        target_sparsity=0.8, cycles=3, epochs_per_cycle=2, retrain_schedule="slr",
+        original_learning_rate=0.2, original_epochs=9, dense_epochs=2, rewind_epoch=1,
+        warmup=0.25, log_dir="logs")),
+    (kerasprune.BIMPCallback, dict(
+        target_sparsity=0.8, total_epochs=9, dense_epochs=4, cycles=2, max_learning_rate=0.3,
+        warmup=0.2, log_dir="logs")),
+    (kerasprune.RigLCallback, dict(
+        target_sparsity=0.8, update_every=20, drop_fraction=0.2, end_epoch=5)),
+    (kerasprune.PenaltyPruningCallback, dict(
+        threshold=0.02, penalty_epochs=3, finetune_epochs=2, update_every=9,
+        target_sparsity=0.6)),
+]
+
+
+@pytest.mark.parametrize("cls, options", CALLBACK_OPTIONS,
+                         ids=[cls.__name__ for cls, _ in CALLBACK_OPTIONS])
+def test_get_config_is_exactly_the_constructor_arguments(cls, options):
+    callback = cls(**options)
+    assert callback.get_config() == options
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
+    assert type(restored) is cls and restored.get_config() == options
