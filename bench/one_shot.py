@@ -86,8 +86,8 @@ def lm_seed(seed: int, args) -> dict:
     windows = lm.sequences(train_text, args.length)
     test = lm.sequences(test_text, args.length)[: args.held_out]
     model = lm.build_lm(args.layers, args.hidden, args.heads, args.length)
-    cache = Path(args.cache_dir) / f"lm_{args.layers}x{args.hidden}_{args.steps}_{seed}.weights.h5" \
-        if args.cache_dir else None
+    name = f"lm_{args.layers}x{args.hidden}_{args.length}_{args.steps}_{seed}.weights.h5"
+    cache = Path(args.cache_dir) / name if args.cache_dir else None
     start = time.perf_counter()
     if cache is not None and cache.exists():
         model.load_weights(cache)
