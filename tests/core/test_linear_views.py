@@ -65,7 +65,7 @@ def test_per_feature_values_broadcast_over_the_outputs_of_the_kernel():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: built(keras.layers.Embedding(10, 4), (2, 3))[0],
+    lambda: built(keras.layers.Embedding(10, 4, name="emb"), (2, 3))[0],
     lambda: built(keras.layers.DepthwiseConv2D(3), (1, 5, 5, 2))[0],
     lambda: built(keras.layers.Conv2D(4, 3, groups=2), (1, 5, 5, 4))[0],
     lambda: built(keras.layers.Conv2DTranspose(2, 3), (1, 5, 5, 2))[0],
