@@ -46,12 +46,12 @@ class MaskChoice:
                  mask: np.ndarray | None):
         shape = view.kernel_shape
         self.pattern, self.view, self.target = pattern, view, float(target)
-        scores, self.sizes = pattern.pool(np.zeros(shape, np.float32))
+        scores, sizes = pattern.pool(np.zeros(shape, np.float32))
+        self.sizes = np.broadcast_to(np.asarray(sizes), scores.shape)
         cells = int(np.prod(shape))
         per_cell = scores.size == cells
         ids = np.arange(cells).reshape(shape) if per_cell else pattern.group_ids(shape)
         self.groups = view.matrix(ids)  # the selection group of every weight, [in, out]
-        self.sizes = np.broadcast_to(np.asarray(self.sizes), scores.shape)
         self.units = view.matrix(pattern.group_ids(shape))  # weights decided together
         self.cuts = _cuts(self.units)
         self.first_row = np.full(scores.size, view.in_features)
