@@ -14,7 +14,7 @@ from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.mask_update import update_masks
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.registry import register_prunable

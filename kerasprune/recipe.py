@@ -32,8 +32,12 @@ Methods and their `callback` section:
 - `rigl`: `RigLCallback` (its `get_config()`), its gradients from the training data;
   `training.epochs` is required;
 - `penalty`: `PenaltyPruningCallback` (its `get_config()`); needs `prune.penalty`;
-- `one-shot`: `one_shot_prune` with `sparsity` and `criterion` (`magnitude` or `snip`),
-  then `training.epochs` of fine-tuning (0: none).
+- `one-shot`: `one_shot_prune` with `sparsity`, `criterion` (`magnitude`, `snip`, `obd`,
+  `wanda` or `sparsegpt`, on `training.criterion_samples` examples) and `reconstruct`
+  (channels patterns), then `training.epochs` of fine-tuning (0: none).
+
+The `prune` section's `criterion` scores the weights of every method (`gmp` with `wanda`,
+`imp` with `sparsegpt`, ...), from `training.criterion_samples` examples.
 
 Patterns are spelled by name, with their first argument or their arguments as a mapping:
 `channels`, `{channels: taylor}`, `{channels: {criterion: l1, min_channels: 4}}`,
@@ -66,8 +70,8 @@ from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
 from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import CriterionData
-from kerasprune.core.one_shot import CRITERIA as ONE_SHOT_CRITERIA
-from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.core.weight_criteria import CRITERIA as ONE_SHOT_CRITERIA
+from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.validation import (
     check_choice,
@@ -84,9 +88,9 @@ CALLBACKS = {"gmp": PruningCallback, "imp": IMPCallback, "bimp": BIMPCallback,
              "rigl": RigLCallback, "penalty": PenaltyPruningCallback}
 ONE_SHOT = "one-shot"
 METHODS = (*CALLBACKS, ONE_SHOT)
-ONE_SHOT_KEYS = ("sparsity", "criterion")
+ONE_SHOT_KEYS = ("sparsity", "criterion", "reconstruct")
 PRUNE_KEYS = ("scope", "layers", "exclude", "sparsity_overrides", "block_shape", "pattern",
-              "min_density", "mask_dtype", "penalty")
+              "min_density", "mask_dtype", "penalty", "criterion")
 # Pattern names of the YAML spelling, and the argument a short value stands for.
 PATTERNS = {"unstructured": (Unstructured, "criterion"), "blocks": (Blocks, "block_shape"),
             "channels": (Channels, "criterion"), "nm": (NM, None)}
@@ -112,11 +116,12 @@ class Recipe:
     Args:
         method: `"gmp"`, `"imp"`, `"bimp"`, `"rigl"`, `"penalty"` or `"one-shot"`.
         callback: the callback's constructor arguments (its `get_config()`); for
-            `"one-shot"`, `sparsity` and `criterion` of `kerasprune.one_shot_prune`.
+            `"one-shot"`, `sparsity`, `criterion` and `reconstruct` of
+            `kerasprune.one_shot_prune`.
         prune: `kerasprune.prune` arguments (`scope`, `layers`, `exclude`,
             `sparsity_overrides`, `block_shape`, `pattern`, `min_density`, `mask_dtype`,
-            `penalty`); `pattern` in the YAML spelling of the module docstring, or a
-            `MaskPattern`.
+            `penalty`, `criterion`); `pattern` in the YAML spelling of the module
+            docstring, or a `MaskPattern`.
         training: `optimizer`, `learning_rate`, `loss`, `metrics`, `batch_size`, `epochs`
             (default: the callback's `total_epochs`), `validation_split`, and
             `criterion_samples` (training examples that data-driven criteria and RigL
@@ -302,7 +307,8 @@ class Recipe:
         return pruned, callback, history
 
     def criterion_data(self, x, y) -> CriterionData:
-        """The training sample that data-driven criteria (Taylor, APoZ, SNIP, RigL) use."""
+        """The training sample that data-driven criteria (Taylor, APoZ, SNIP, OBD, Wanda,
+        SparseGPT, RigL) use."""
         n = self.training["criterion_samples"]
         return CriterionData(x[:n], None if y is None else y[:n])
 
@@ -313,11 +319,13 @@ class Recipe:
     def _one_shot(self, model: keras.Model, sample: CriterionData) -> keras.Model:
         arguments = self.prune_arguments()
         scope = arguments.pop("scope", "global")
-        criterion = self.callback.get("criterion", "magnitude")
+        criterion = self.callback.get("criterion", arguments.pop("criterion", "magnitude"))
+        arguments.pop("criterion", None)
         if criterion == "snip" and not getattr(model, "compiled", False):
             model = self.compile(_copy(model))  # SNIP needs the loss; the input stays as is
         return one_shot_prune(model, self.callback["sparsity"], scope=scope,
-                              criterion=criterion, data=sample, **arguments)
+                              criterion=criterion, data=sample,
+                              reconstruct=self.callback.get("reconstruct", False), **arguments)
 
     # -- checks ------------------------------------------------------------------------
 
@@ -328,6 +336,14 @@ class Recipe:
                 raise ValueError("Method 'one-shot' needs `callback: {sparsity: ...}`.")
             check_sparsity("sparsity", config["sparsity"])
             check_choice("criterion", config.get("criterion", "magnitude"), ONE_SHOT_CRITERIA)
+            if config.get("criterion", self.prune.get("criterion")) != self.prune.get(
+                    "criterion", config.get("criterion")):
+                raise ValueError(
+                    "Give the one-shot criterion once, in `callback` or in `prune`. Received: "
+                    f"{config['criterion']!r} and {self.prune['criterion']!r}")
+            if not isinstance(config.get("reconstruct", False), bool):
+                raise ValueError("`reconstruct` must be true or false. "
+                                 f"Received: reconstruct={config['reconstruct']!r}")
             return
         if self.method == "penalty" and self.prune.get("penalty") is None:
             raise ValueError(
@@ -452,6 +468,8 @@ def _check_prune(arguments: dict) -> None:
     """What `kerasprune.prune` would refuse that needs no model."""
     if "penalty" in arguments:
         check_positive("penalty", arguments["penalty"], optional=True)
+    if "criterion" in arguments:
+        check_choice("criterion", arguments["criterion"], ONE_SHOT_CRITERIA)
     if "min_density" in arguments:
         value = arguments["min_density"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:

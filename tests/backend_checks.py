@@ -127,6 +127,28 @@ def check_channels_taylor_and_shrink():
                                atol=1e-5)
 
 
+def check_one_shot_criteria_from_calibration_data():
+    dense = compiled(cnn())
+    dense.fit(X, Y, batch_size=64, epochs=1, verbose=0)
+    errors = {}
+    for criterion in ("magnitude", "wanda", "obd", "sparsegpt"):
+        pruned = kerasprune.one_shot_prune(dense, 0.7, criterion=criterion, data=(X[:128],))
+        assert abs(kerasprune.sparsity_report(pruned).total - 0.7) < 1e-3, criterion
+        errors[criterion] = float(np.mean(np.square(np.asarray(pruned(X[:128]))
+                                                    - np.asarray(dense(X[:128])))))
+    assert errors["sparsegpt"] < errors["magnitude"], errors
+    two_four = kerasprune.one_shot_prune(dense, 0.5, criterion="sparsegpt", data=(X[:128],),
+                                         pattern=kerasprune.NM(2, 4), exclude=["conv"])
+    for wrapper in kerasprune.prune_wrappers(two_four):
+        runs = np.moveaxis(np.asarray(wrapper.masks[0]), -2, -1).reshape(-1, 4)
+        assert np.all(runs.sum(axis=1) == 2), wrapper.name
+    channels = kerasprune.one_shot_prune(dense, 0.5, pattern=kerasprune.Channels(),
+                                         exclude=["logits"], data=(X[:256],), reconstruct=True)
+    small = kerasprune.shrink(channels)
+    np.testing.assert_allclose(np.asarray(small(X[:16])), np.asarray(channels(X[:16])),
+                               atol=1e-4)
+
+
 def check_export_says_it_needs_tensorflow():
     import tflite_export
 
@@ -157,6 +179,7 @@ CHECKS = [
     check_imp_resumes_exactly_from_a_saved_model,
     check_bimp_reaches_its_target,
     check_channels_taylor_and_shrink,
+    check_one_shot_criteria_from_calibration_data,
     check_export_says_it_needs_tensorflow,
     check_tfmot_steps_and_masks_in_a_jitted_fit,
 ]

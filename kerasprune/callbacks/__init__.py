@@ -7,6 +7,7 @@ setting and resume state) and the policies built on it: `PruningCallback` (GMP),
 `PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero), and
 how they report: `SparsityMetric` (sparsity in every callback's logs) and `LayerSummaries`
 (per-layer TensorBoard scalars).
-May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune._compat`, keras, numpy;
-inside functions also tensorflow (the summary ops of `LayerSummaries`).
+May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune.oneshot` (the selector a
+model's criteria call for), `kerasprune._compat`, keras, numpy; inside functions also
+tensorflow (the summary ops of `LayerSummaries`).
 """

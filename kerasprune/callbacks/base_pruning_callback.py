@@ -11,7 +11,8 @@ the policies share:
 - asking the policy's `SparsitySchedule` whether to prune at this step and to what
   sparsity, and having the masks written: `prune_now` is the one place a callback calls
   `kerasprune.core.mask_update.update`, with the `Selector`s the policy supplies
-  (magnitude to the target by default, with loss gradients when a criterion needs them),
+  (the wrappers' criteria to the target by default, with the data they need; SparseGPT
+  layer by layer for `criterion="sparsegpt"`),
   and logs each `MaskRecord`;
 - setting the learning rate one way (`optimizer.learning_rate = value`) when the policy
   drives it;
@@ -49,9 +50,10 @@ from kerasprune.core.mask_update import (
 )
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.pruning_state import PruningState, attach_pruning_state
-from kerasprune.core.selectors import Selector, ToTarget
+from kerasprune.core.selectors import Selector
 from kerasprune.core.sparsity_schedules import SparsitySchedule
 from kerasprune.core.validation import check_sparsity
+from kerasprune.oneshot.sparsegpt_selector import criterion_selector
 
 EPOCHS_DONE = "epochs_done"
 
@@ -64,9 +66,10 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     Args:
         target_sparsity: the sparsity the policy ends at, in [0, 1).
-        data: a `kerasprune.CriterionData` giving the loss gradients or layer outputs
-            that data-driven criteria need (`Channels("taylor")`, `Channels("apoz")`,
-            SNIP, ...); None otherwise. (`importance=` is its deprecated name.)
+        data: a `kerasprune.CriterionData` giving the loss gradients, layer outputs or
+            inputs that data-driven criteria need (`Channels("taylor")`,
+            `Channels("apoz")`, `prune(model, criterion=...)` with SNIP, OBD, Wanda or
+            SparseGPT); None otherwise. (`importance=` is its deprecated name.)
         log_dir: a TensorBoard log folder: every pruned weight's sparsity and magnitude
             threshold are written there (`log_dir/pruning`) whenever the masks change.
 
@@ -128,10 +131,10 @@ class BasePruningCallback(keras.callbacks.Callback):
         return None
 
     def selectors(self, step: int, target: float) -> list[Selector]:
-        """How the masks are chosen at `step` (default: by the patterns' criteria to
-        `target`, in each wrapper's scope), in the order they run."""
-        data = self.data.for_update(self.model) if self.data is not None else {}
-        return [ToTarget(**data)]
+        """How the masks are chosen at `step` (default: by the wrappers' criteria to
+        `target`, in each wrapper's scope, with `data`; SparseGPT for `"sparsegpt"`), in
+        the order they run."""
+        return [criterion_selector(self.model, self.data)]
 
     def on_pruned(self, step: int, target: float, records: list[MaskRecord]) -> None:
         """Called right after the masks were updated at `step` (one record per selector)."""

@@ -8,14 +8,16 @@ Owns, in the order a mask update runs through them:
   and load their substitutes) and the `PruneWrapper` layer that holds hard masks (`mask_constraint`, the one place a mask is applied);
 - the sparsity schedules (the target as a function of the step);
 - the selectors (`selectors`: how each policy chooses masks, never writing them), the
-  mask patterns (how weights are grouped and scored), the scopes (`scopes`: which parts
-  share a target; `allocation`: floors, ERK, LAMP) and the one selection rule
-  (`selection`, `order_statistics`);
+  mask patterns (how weights are grouped and scored), the weight criteria
+  (`weight_criteria`: magnitude, SNIP, OBD, Wanda, one saliency per weight that a pattern
+  pools; `linear_views`: a layer's kernel as `X @ W` on its input), the scopes
+  (`scopes`: which parts share a target; `allocation`: floors, ERK, LAMP) and the one
+  selection rule (`selection`, `order_statistics`);
 - `mask_update`: the one place masks are written (`update`, `write_masks`, `update_masks`),
   returning a `MaskRecord`;
 - around them: the data of data-driven criteria (`criterion_data`, `gradients` per backend),
-  regrowth, group lasso, the resume state (`pruning_state`), `one_shot_prune`,
-  `sensitivity`, `sparsity_report` with MAC counts, deprecations.
+  regrowth, group lasso, the resume state (`pruning_state`), `sensitivity`,
+  `sparsity_report` with MAC counts, deprecations.
 May import: keras, numpy, `kerasprune._compat`; inside functions also tensorflow and jax (the
 loss gradients of each backend) and `kerasprune.plot` (a deprecated alias of its figure).
 """

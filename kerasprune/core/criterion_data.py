@@ -1,11 +1,13 @@
 """`CriterionData(x, y)`: the data that data-driven criteria need at mask-update time.
 
 Magnitude criteria read the weights; others need the model run on data: the Taylor
-channel criterion and SNIP need loss gradients, APoZ and the mean-activation criterion
-need the outputs of the pruned layers, RigL regrows where the dense gradient is largest.
-A `CriterionData` holds a fixed sample and computes, on demand, what the model's
-patterns declare they need (`needs_gradients`, `needs_activations`); a pruning callback
-given `data=` passes it to `update_masks(gradients=..., activations=...)`. Nothing
+channel criterion, SNIP and OBD need loss gradients, APoZ and the mean-activation
+criterion need the outputs of the pruned layers, Wanda the norms of their input
+features, SparseGPT the calibration inputs themselves (`kerasprune.oneshot`), RigL
+regrows where the dense gradient is largest. A `CriterionData` holds a fixed sample
+(arrays, or a dict of arrays for models with several inputs) and computes, on demand,
+what the model's patterns and weight criteria declare they need (`needed_data`); a
+pruning callback given `data=` passes it to `update_masks(gradients=..., ...)`. Nothing
 is written onto the patterns.
 """
 
@@ -19,8 +21,13 @@ import numpy as np
 
 from kerasprune import _compat
 from kerasprune.core.gradients import batch_gradients
+from kerasprune.core.linear_views import linear_view, weight_layers
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.validation import check_int
+from kerasprune.core.weight_criteria import NEEDS
+
+#: What a `CriterionData` computes, by the name `update_masks` takes it under.
+KINDS = ("gradients", "activations", "input_norms")
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,7 @@ def loss_gradients(
     wanted = None if paths is None else set(paths)
     variables = [v for v in model.trainable_variables if wanted is None or v.path in wanted]
     result: dict[str, list[np.ndarray]] = {v.path: [] for v in variables}
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+    for xb, yb in batches(x, y, batch_size):
         for variable, grad in zip(variables, batch_gradients(model, xb, yb, variables)):
             result[variable.path].append(np.zeros(variable.shape) if grad is None else grad)
     return result
@@ -100,8 +106,8 @@ def channel_activity(
         counts[id(wrapper)] += values.shape[0]
 
     with _compat.observing_calls(wrappers, observe):
-        for start in range(0, len(x), batch_size):
-            model(x[start : start + batch_size], training=False)
+        for xb, _ in batches(x, None, batch_size):
+            model(xb, training=False)
     result = {}
     for wrapper in wrappers:
         n = max(counts[id(wrapper)], 1)
@@ -111,19 +117,84 @@ def channel_activity(
     return result
 
 
+def input_norms(model: keras.Model, x, *, batch_size: int = 64,
+                wrappers: list | None = None) -> dict[str, np.ndarray]:
+    """The squared norm of each input feature of pruned weights over `x`, by weight path.
+
+    A weight's input features are those of its layer's linear view
+    (`kerasprune.core.linear_views`: a Dense layer's inputs, an EinsumDense's contracted
+    axes, a convolution's unfolded patches); each result is shaped to broadcast against
+    the weight. Runs `model` on `x` in inference mode, batch by batch. Weights without a
+    linear view (embeddings, recurrent kernels) are refused.
+
+    Example:
+
+    >>> import kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)]))
+    >>> norms = input_norms(model, np.array([[1.0, 2.0], [3.0, 0.0]]))
+    >>> norms[model.layers[0].layer.kernel.path].tolist()
+    [[10.0], [4.0]]
+    """
+    wrappers = prune_wrappers(model) if wrappers is None else wrappers
+    views = {}  # id(layer) -> [(weight, view)]
+    for wrapper in wrappers:
+        pairs = zip(wrapper.pruned_weights, weight_layers(wrapper), wrapper.weight_names)
+        for weight, (layer, name), full_name in pairs:
+            view = linear_view(layer, name)
+            if view is None:
+                raise ValueError(
+                    f"The {wrapper.criterion!r} criterion reads the input features of the "
+                    f"weights it scores; '{wrapper.layer.name}/{full_name}' "
+                    f"({type(layer).__name__}) has none "
+                    "kerasprune knows (Dense, EinsumDense, Conv1D and Conv2D have). Exclude "
+                    f"the layer: kerasprune.prune(..., exclude=[{wrapper.layer.name!r}]).")
+            views.setdefault(id(layer), (layer, []))[1].append((weight, view))
+    sums: dict[str, np.ndarray] = {}
+
+    def observe(layer, inputs, outputs):
+        for weight, view in views[id(layer)][1]:
+            features = view.features(np.asarray(inputs[0], np.float64))
+            sums[weight.path] = sums.get(weight.path, 0.0) + np.square(features).sum(axis=0)
+
+    with _compat.observing_calls([layer for layer, _ in views.values()], observe):
+        for xb, _ in batches(x, None, batch_size):
+            model(xb, training=False)
+    return {weight.path: view.per_feature(sums.get(weight.path, np.zeros(view.in_features)))
+            for _, pairs in views.values() for weight, view in pairs}
+
+
+def batches(x, y, batch_size: int):
+    """`(x, y)` batches of a sample (`x` an array or a structure of arrays, `y` an array
+    or None), in order."""
+    for start in range(0, sample_size(x), batch_size):
+        stop = start + batch_size
+        part = {k: v[start:stop] for k, v in x.items()} if isinstance(x, dict) else x[start:stop]
+        yield part, None if y is None else y[start:stop]
+
+
+def sample_size(x) -> int:
+    """The number of examples in `x` (an array, or a dict of arrays of one length); 0 when
+    it is not such a sample."""
+    leaves = list(x.values()) if isinstance(x, dict) else [x]
+    lengths = {len(a) if hasattr(a, "__len__") and np.ndim(a) else -1 for a in leaves}
+    return lengths.pop() if len(lengths) == 1 and -1 not in lengths else 0
+
+
 class CriterionData:
     """A fixed data sample from which criteria get gradients and activations on demand.
 
     Pass it as `data=` to a pruning callback or to `one_shot_prune`:
-    right before each mask update it computes what the model's patterns need, the loss
-    gradients (Taylor, SNIP; RigL's regrowth) and the per-channel activity of the pruned
-    layers' outputs (APoZ, mean activation).
+    right before each mask update it computes what the model's patterns and criteria
+    need: the loss gradients (Taylor, SNIP, OBD; RigL's regrowth), the per-channel
+    activity of the pruned layers' outputs (APoZ, mean activation), the norms of their
+    input features (Wanda). SparseGPT reads `x` itself (calibration data).
 
     Args:
-        x: input sample (a few hundred examples are enough).
-        y: its targets; needed for gradients, not for activations.
-        batch_size: batch size of the passes over the sample. Taylor scores average
-            squared per-batch estimates, so use several batches.
+        x: input sample (a few hundred examples are enough), an array or a dict of
+            arrays (a model with named inputs, such as a KerasHub causal LM).
+        y: its targets; needed for gradients, not for activations or inputs.
+        batch_size: batch size of the passes over the sample. Taylor and OBD scores
+            average squared per-batch gradients, so use several batches.
 
     Example:
 
@@ -137,11 +208,11 @@ class CriterionData:
     """
 
     def __init__(self, x, y=None, *, batch_size: int = 64):
-        if not hasattr(x, "__len__") or not len(x) or (
-            y is not None and (not hasattr(y, "__len__") or len(x) != len(y))
-        ):
+        size = sample_size(x)
+        if not size or (y is not None and (not hasattr(y, "__len__") or size != len(y))):
             raise ValueError(
-                "`x` must be a non-empty array, and `y` None or an array of equal length. "
+                "`x` must be a non-empty array, and `y` None or an array of equal length "
+                "(`x` may be a dict of arrays of one length). "
                 f"Received: x of type {type(x).__name__}, y of type {type(y).__name__}"
             )
         self.x, self.y = x, y
@@ -157,7 +228,7 @@ class CriterionData:
             )
         if paths is None:
             paths = [weight.path for wrapper in prune_wrappers(model)
-                     if wrapper.pattern.needs_gradients for weight in wrapper.pruned_weights]
+                     if "gradients" in _needs(wrapper) for weight in wrapper.pruned_weights]
         return loss_gradients(model, self.x, self.y, batch_size=self.batch_size, paths=paths)
 
     def activations(self, model: keras.Model) -> dict[str, ChannelActivity]:
@@ -165,15 +236,29 @@ class CriterionData:
         wrappers = [w for w in prune_wrappers(model) if w.pattern.needs_activations]
         return channel_activity(model, self.x, batch_size=self.batch_size, wrappers=wrappers)
 
+    def input_norms(self, model: keras.Model) -> dict[str, np.ndarray]:
+        """`{weight path: squared input-feature norms}` for every wrapper whose criterion
+        needs them (Wanda)."""
+        wrappers = [w for w in prune_wrappers(model) if "input_norms" in _needs(w)]
+        return input_norms(model, self.x, batch_size=self.batch_size, wrappers=wrappers)
+
     def for_update(self, model: keras.Model) -> dict:
-        """The keyword arguments of `update_masks` that the model's patterns need."""
-        providers = {"gradients": self.gradients, "activations": self.activations}
-        return {name: providers[name](model) for name in needed_data(model)}
+        """The keyword arguments of `update_masks` that the model's criteria need."""
+        providers = {"gradients": self.gradients, "activations": self.activations,
+                     "input_norms": self.input_norms}
+        return {name: providers[name](model) for name in needed_data(model) if name in KINDS}
 
 
 def needed_data(model: keras.Model) -> list[str]:
-    """What the model's patterns need from a `CriterionData`: `"gradients"`, `"activations"`."""
-    patterns = [w.pattern for w in prune_wrappers(model)]
-    return [name for name, flag in (("gradients", "needs_gradients"),
-                                    ("activations", "needs_activations"))
-            if any(getattr(p, flag) for p in patterns)]
+    """What the model's patterns and weight criteria need from a `CriterionData`:
+    `"gradients"`, `"activations"`, `"input_norms"`, `"calibration"` (the inputs
+    themselves, for SparseGPT)."""
+    needs = set().union(*(_needs(w) for w in prune_wrappers(model)))
+    return [name for name in (*KINDS, "calibration") if name in needs]
+
+
+def _needs(wrapper) -> set[str]:
+    pattern = wrapper.pattern
+    flags = {"gradients": pattern.needs_gradients, "activations": pattern.needs_activations}
+    return {name for name, flag in flags.items() if flag} | (
+        {NEEDS[wrapper.criterion]} - {None})

@@ -157,6 +157,7 @@ def update_masks(
     final_sparsity: float | None = None,
     gradients: Mapping[str, list] | None = None,
     activations: Mapping[str, object] | None = None,
+    input_norms: Mapping[str, np.ndarray] | None = None,
     masks_only_grow: bool = True,
 ) -> float:
     """Recompute every mask of `model` by magnitude for the target `sparsity`.
@@ -177,11 +178,13 @@ def update_masks(
         sparsity: the model-wide target now, in [0, 1).
         final_sparsity: the target at the end of pruning, used to ramp per-layer absolute
             overrides along the schedule; defaults to `sparsity`.
-        gradients: `{weight path: [gradient on batch 1, ...]}` for patterns whose
-            criterion needs the loss gradient (`Channels("taylor")`); see
+        gradients: `{weight path: [gradient on batch 1, ...]}` for criteria that need
+            the loss gradient (`Channels("taylor")`, SNIP, OBD); see
             `kerasprune.CriterionData`.
         activations: `{weight path: ChannelActivity}` for patterns whose criterion reads
             the layer's output (`Channels("apoz")`, `Channels("mean_activation")`).
+        input_norms: `{weight path: squared norm of each input feature}` for the Wanda
+            criterion (`CriterionData.input_norms`).
         masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
             target leaves the masks as they are. False: the masks are chosen afresh and
             may shrink; restored weights restart from zero (for regrowth methods).
@@ -213,7 +216,7 @@ def update_masks(
             "`gradients` must be a dict {weight path: [gradient per batch]} or None. "
             f"Received: gradients of type {type(gradients).__name__}"
         )
-    selector = ToTarget(gradients=gradients, activations=activations,
+    selector = ToTarget(gradients=gradients, activations=activations, input_norms=input_norms,
                         masks_only_grow=masks_only_grow)
     return update(model, selector, sparsity, final_sparsity).sparsity
 

@@ -8,8 +8,13 @@ counts, ties) lives in `kerasprune.core.selection` and is the same for every pat
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import keras
+
+from kerasprune.core.caller import user_stacklevel
+from kerasprune.core.deprecation import REMOVED_IN
 
 
 POOLINGS = ("mean", "max")
@@ -51,6 +56,15 @@ class MaskPattern:
     def expand(self, keep: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """Map a boolean keep-vector over groups to a 0/1 float mask of `shape`."""
         raise NotImplementedError
+
+    #: True for patterns that group single weights, so that any weight criterion
+    #: (`kerasprune.prune(model, criterion=...)`) can be pooled into their groups.
+    pools_weights = False
+
+    def pool(self, saliency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`(scores, sizes)` of the groups from a non-negative saliency per weight (a
+        weight criterion's), pooled as the pattern pools magnitudes."""
+        return self.group_scores(saliency)
 
     def group_ids(self, shape: tuple[int, ...]) -> np.ndarray:
         """Int array of `shape`: the index of the group each weight belongs to.
@@ -101,27 +115,25 @@ UNSTRUCTURED_CRITERIA = ("magnitude", "snip")
 
 @keras.saving.register_keras_serializable(package="kerasprune")
 class Unstructured(MaskPattern):
-    """Every weight is its own group, scored by its magnitude `|w|` or by SNIP.
+    """Every weight is its own group, scored by its criterion (the magnitude `|w|`).
 
-    SNIP (Lee et al., 2019) scores a weight by its connection sensitivity `|g * w|`, with
-    `g` the loss gradient summed over the batches of a data sample: the first-order change
-    of the loss when the weight is removed. It is meant for pruning at initialization,
-    before training (`one_shot_prune(model, s, criterion="snip", data=(x, y))`), where
-    magnitudes say little.
+    The weight criterion is chosen with `kerasprune.prune(model, criterion=...)`
+    (magnitude, SNIP, OBD, Wanda; see `kerasprune.core.weight_criteria`), for this and
+    every other weight pattern.
 
     Args:
-        criterion: `"magnitude"` or `"snip"` (needs loss gradients: `data=` of
-            `one_shot_prune`, or `data=CriterionData(x, y)` on a callback).
+        criterion: `"magnitude"`. `"snip"` is deprecated (it will be removed in
+            kerasprune 0.4): use `kerasprune.prune(model, criterion="snip")` or
+            `one_shot_prune(model, s, criterion="snip", data=(x, y))`.
 
     Example:
 
     >>> import numpy as np
     >>> Unstructured().expand(np.array([True, False]), (1, 2)).tolist()
     [[1.0, 0.0]]
-    >>> w, g = np.array([[2.0, 1.0]]), np.array([[0.0, 0.5]])
-    >>> Unstructured("snip").group_scores(w, [g, g])[0].tolist()
-    [0.0, 1.0]
     """
+
+    pools_weights = True
 
     def __init__(self, criterion: str = "magnitude"):
         if criterion not in UNSTRUCTURED_CRITERIA:
@@ -129,6 +141,12 @@ class Unstructured(MaskPattern):
                 f"`criterion` must be one of {UNSTRUCTURED_CRITERIA}. "
                 f"Received: criterion={criterion!r}"
             )
+        if criterion == "snip":
+            warnings.warn(
+                "Unstructured('snip') is deprecated and will be removed in kerasprune "
+                f"{REMOVED_IN}: use kerasprune.prune(model, criterion='snip') (any weight "
+                "pattern) or one_shot_prune(model, s, criterion='snip', data=(x, y)).",
+                DeprecationWarning, stacklevel=user_stacklevel())
         self.criterion = criterion
 
     @property
@@ -149,6 +167,10 @@ class Unstructured(MaskPattern):
         else:
             scores = np.abs(weight).ravel()
         # Every group is one weight: a read-only view of a single 1, not an array per weight.
+        return scores, np.broadcast_to(np.int64(1), scores.shape)
+
+    def pool(self, saliency):
+        scores = np.asarray(saliency).ravel()
         return scores, np.broadcast_to(np.int64(1), scores.shape)
 
     def pruned_groups(self, mask):
@@ -190,6 +212,8 @@ class Blocks(MaskPattern):
     >>> Blocks((2, 1)).group_scores(w)[0].tolist()
     [1.0, 2.0, 5.0, 6.0]
     """
+
+    pools_weights = True
 
     def __init__(self, block_shape: tuple[int, ...], pooling: str = "mean"):
         block_shape = tuple(block_shape) if isinstance(block_shape, (tuple, list)) else block_shape

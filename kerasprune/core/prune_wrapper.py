@@ -21,6 +21,7 @@ from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.mask_constraint import MaskConstraint, apply_mask
 from kerasprune.core.pruning_state import PruningState
 from kerasprune.core.scopes import ALLOCATED_SCOPES
+from kerasprune.core.weight_criteria import CRITERIA
 from kerasprune.core.registry import (
     HOW_TO_MAKE_PRUNABLE,
     named_variables,
@@ -80,6 +81,9 @@ class PruneWrapper(keras.layers.Wrapper):
         pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
         penalty: strength of a `kerasprune.GroupLasso` penalty over the pattern's groups
             added to each pruned weight's regularizer (L1 when unstructured), or None.
+        criterion: how the pruned weights are scored, pooled into the pattern's groups:
+            `"magnitude"` (the default), `"snip"`, `"obd"`, `"wanda"` or `"sparsegpt"`
+            (see `kerasprune.prune`); a `Channels` pattern has its own criterion.
 
     Example:
 
@@ -104,6 +108,7 @@ class PruneWrapper(keras.layers.Wrapper):
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
         penalty: float | None = None,
+        criterion: str | None = None,
         **kwargs,
     ):
         check_backend()
@@ -129,6 +134,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.mask_dtype = mask_dtype
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
+        self.criterion = check_criterion(criterion, self.pattern)
         self.penalty = check_positive("penalty", penalty, optional=True)
         self.pruned_weights: list = []
         self.masks: list = []
@@ -288,6 +294,7 @@ class PruneWrapper(keras.layers.Wrapper):
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
             penalty=self.penalty,
+            criterion=self.criterion,
         )
         return config
 
@@ -374,6 +381,25 @@ def _check_layer(layer, weight_names) -> None:
             "`weight_names` must be a list of variable names such as ['kernel']. "
             f"Received: weight_names={weight_names!r}"
         )
+
+
+def check_criterion(criterion, pattern) -> str:
+    """The weight criterion of a wrapper with `pattern` (None: magnitude, or the criterion
+    of a deprecated `Unstructured("snip")`)."""
+    legacy = getattr(pattern, "criterion", "magnitude") if pattern.pools_weights else None
+    if criterion is None:
+        return legacy if legacy in CRITERIA else "magnitude"
+    check_choice("criterion", criterion, CRITERIA)
+    if criterion != "magnitude" and not pattern.pools_weights:
+        raise ValueError(
+            f"`criterion` scores single weights, and the {pattern!r} pattern scores its "
+            "groups by its own criterion: give `criterion` with Unstructured, Blocks or NM "
+            f"patterns only. Received: criterion={criterion!r}, pattern={pattern!r}")
+    if legacy not in (None, "magnitude", criterion):
+        raise ValueError(
+            f"The pattern {pattern!r} scores by {legacy!r}: give `criterion={legacy!r}` "
+            f"and pattern=kerasprune.Unstructured(). Received: criterion={criterion!r}")
+    return criterion
 
 
 def check_min_density(min_density) -> float:

@@ -24,6 +24,7 @@ import numpy as np
 
 from kerasprune.core.allocation import erk_factor
 from kerasprune.core.order_statistics import kth_smallest, kth_smallest_of_parts
+from kerasprune.core.weight_criteria import WEIGHT_CRITERIA, saliency
 
 _CHUNK = 1 << 18  # groups per chunk of a marking pass (stays in the cache)
 
@@ -360,12 +361,14 @@ class WeightSet(PruningSet):
 
     Args:
         wrappers: the `PruneWrapper` layers of the set (followers excluded).
-        gradients: `{weight path: [gradient, ...]}` for patterns that need them.
+        gradients: `{weight path: [gradient, ...]}` for criteria that need them.
         activations: `{weight path: output statistics}` for patterns that need them.
+        input_norms: `{weight path: squared norm of each input feature}` for Wanda.
         masks_only_grow: True to keep every already-pruned group pruned; False lets a
             selection restore groups (their weights restart from zero).
         transform: optional `f(scores) -> scores` applied to each tensor's group scores
             (LAMP's normalization).
+        criterion: a weight criterion that replaces the wrappers' own (None: theirs).
 
     Example:
 
@@ -378,14 +381,15 @@ class WeightSet(PruningSet):
 
     def __init__(self, wrappers: Sequence, gradients: Mapping[str, list] | None = None, *,
                  activations: Mapping[str, object] | None = None,
-                 masks_only_grow: bool = True, transform=None):
-        gradients, activations = gradients or {}, activations or {}
+                 input_norms: Mapping[str, np.ndarray] | None = None,
+                 masks_only_grow: bool = True, transform=None, criterion: str | None = None):
+        data = (gradients or {}, activations or {}, input_norms or {})
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
         scores, sizes, already = [], [], []
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
-            s, n = pattern.group_scores(np.asarray(weight), gradients.get(weight.path),
-                                        activations.get(weight.path))
+            s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data),
+                                criterion=criterion)
             s = _as_float(s)
             if np.isnan(s).any():
                 raise ValueError(
@@ -413,6 +417,23 @@ class WeightSet(PruningSet):
             by_wrapper.setdefault(id(wrapper), []).append(mask)
             if i == len(wrapper.pruned_weights) - 1:
                 yield wrapper, by_wrapper.pop(id(wrapper))
+
+
+def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=None, *,
+                 criterion: str | None = None):
+    """`(scores, sizes)` of the groups of one pruned `weight` of `wrapper`: its pattern's
+    own scores for the magnitude criterion (and channel criteria), else the weight
+    criterion (`criterion`, or the wrapper's) pooled into the pattern's groups."""
+    criterion, pattern = criterion or wrapper.criterion, wrapper.pattern
+    if criterion == "magnitude":
+        return pattern.group_scores(np.asarray(weight), gradients, activations)
+    if criterion not in WEIGHT_CRITERIA:
+        raise ValueError(
+            f"Layer '{wrapper.layer.name}' is pruned by {criterion!r}, which chooses masks "
+            "and updates weights layer by layer on calibration data, not by a score per "
+            "weight: prune it with kerasprune.one_shot_prune(model, sparsity, data=...) or "
+            "a pruning callback given `data=kerasprune.CriterionData(x)`.")
+    return pattern.pool(saliency(criterion, np.asarray(weight), gradients, input_norms))
 
 
 def _as_float(scores) -> np.ndarray:

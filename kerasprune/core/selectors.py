@@ -66,14 +66,16 @@ class ToTarget(Selector):
     Args:
         gradients: `{weight path: [gradient per batch]}` for criteria that need them.
         activations: `{weight path: ChannelActivity}` for criteria that read outputs.
+        input_norms: `{weight path: squared input-feature norms}` for Wanda.
         masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
             target leaves the masks as they are. False: chosen afresh (regrowth methods).
     """
 
     def __init__(self, *, gradients: Mapping | None = None, activations: Mapping | None = None,
-                 masks_only_grow: bool = True):
+                 input_norms: Mapping | None = None, masks_only_grow: bool = True):
         self.gradients = gradients
         self.activations = activations
+        self.input_norms = input_norms
         self.masks_only_grow = masks_only_grow
         #: After `select`: `(what, target, reached)` for each set or layer short of its
         #: target because its pattern protects groups (`kerasprune.core.scopes.short_parts`).
@@ -87,6 +89,7 @@ class ToTarget(Selector):
         alone = [w for w in wrappers if not w.pattern.selects_over_model]
         for scope, members, target in scope_sets(alone, sparsity, final):
             weight_set = WeightSet(members, self.gradients, activations=self.activations,
+                                   input_norms=self.input_norms,
                                    masks_only_grow=self.masks_only_grow,
                                    transform=lamp_scores if scope == "lamp" else None)
             pruned = select_in_scope(weight_set, scope, target)
@@ -103,18 +106,20 @@ class LayerTargets(Selector):
 
     Args:
         targets: `{PruneWrapper: sparsity in [0, 1)}`.
-        gradients, activations: as for `ToTarget`.
+        gradients, activations, input_norms: as for `ToTarget`.
     """
 
     def __init__(self, targets: Mapping, *, gradients: Mapping | None = None,
-                 activations: Mapping | None = None):
+                 activations: Mapping | None = None, input_norms: Mapping | None = None):
         self.targets = {w: check_sparsity("sparsity", t) for w, t in targets.items()}
         self.gradients = gradients
         self.activations = activations
+        self.input_norms = input_norms
 
     def select(self, model, wrappers, sparsity, final):
         for wrapper, target in self.targets.items():
-            weight_set = WeightSet([wrapper], self.gradients, activations=self.activations)
+            weight_set = WeightSet([wrapper], self.gradients, activations=self.activations,
+                                   input_norms=self.input_norms)
             yield from weight_set.masks(select_in_scope(weight_set, "layer", target))
 
 

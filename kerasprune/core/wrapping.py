@@ -24,6 +24,7 @@ from kerasprune.core.prune_wrapper import (
     SCOPES,
     PruneWrapper,
     check_backend,
+    check_criterion,
     check_mask_dtype,
     check_min_density,
 )
@@ -61,6 +62,7 @@ def prune(
     min_density: float = DEFAULT_MIN_DENSITY,
     mask_dtype: str | None = None,
     penalty: float | None = None,
+    criterion: str | None = None,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -106,6 +108,14 @@ def prune(
         penalty: strength of a group-lasso penalty (`kerasprune.GroupLasso`) on every
             pruned weight, over its pattern's groups (L1 when unstructured), for
             penalty-based pruning with `kerasprune.PenaltyPruningCallback`.
+        criterion: how every pruned weight is scored, pooled into the pattern's groups
+            (single weights, `Blocks`, `NM` runs): `"magnitude"` (default), `"snip"`
+            (`|w * g|`, needs loss gradients), `"wanda"` (`|w| * ||x_j||`) or `"obd"`
+            (`w^2 ||x_j||^2`, the layer-wise diagonal Hessian), which need a sample of
+            inputs, or `"sparsegpt"` (layer-wise OBS with weight updates,
+            `kerasprune.oneshot`); see `kerasprune.core.weight_criteria`.
+            The callbacks and `one_shot_prune` take the data from their `data=`
+            (`kerasprune.CriterionData`).
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -131,6 +141,7 @@ def prune(
         )
     check_positive("penalty", penalty, optional=True)
     pattern = _pattern(block_shape, pattern)
+    check_criterion(criterion, pattern)
     names = [l.name for l in all_layers(model) if not isinstance(l, keras.layers.InputLayer)]
     include = _selector("layers", layers, names, model)
     skip = _selector("exclude", exclude, names, model)
@@ -158,6 +169,7 @@ def prune(
             mask_dtype=mask_dtype,
             pattern=pattern,
             penalty=penalty,
+            criterion=criterion,
         )
 
     return copy_model(model, replace)

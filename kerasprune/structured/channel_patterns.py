@@ -224,6 +224,8 @@ class NM(MaskPattern):
     [3.5, 1.12, 2.38, 0.06]
     """
 
+    pools_weights = True
+
     def __init__(self, n: int = 2, m: int = 4):
         ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (n, m))
         if not ok or not 1 <= n < m:

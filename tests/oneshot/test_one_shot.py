@@ -6,7 +6,7 @@ import pytest
 
 import kerasprune
 from kerasprune.core.criterion_data import loss_gradients
-from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.oneshot.one_shot import one_shot_prune
 
 
 def mlp() -> keras.Model:
@@ -95,7 +95,7 @@ def test_snip_at_half_sparsity_is_one_global_threshold_on_saliency():
     grads = loss_gradients(model, x, y, batch_size=64)
     kept, dropped = [], []
     for layer, wrapper in zip(model.layers, kerasprune.prune_wrappers(pruned)):
-        assert wrapper.pattern.criterion == "snip"
+        assert wrapper.criterion == "snip"
         saliency = np.abs(grads[layer.kernel.path][0] * layer.kernel.numpy())
         mask = wrapper.masks[0].numpy() == 1
         kept.append(saliency[mask])
@@ -113,7 +113,62 @@ def test_snip_needs_data_a_loss_and_a_plain_model():
         one_shot_prune(model, 0.5, criterion="grasp", data=(x, y))
     with pytest.raises(ValueError, match="already pruning-ready"):
         one_shot_prune(kerasprune.prune(model), 0.5, criterion="snip", data=(x, y))
-    with pytest.raises(ValueError, match="no `pattern`"):
-        one_shot_prune(model, 0.5, criterion="snip", data=(x, y), block_shape=(2, 1))
     with pytest.raises(TypeError, match="`data` must be"):
         one_shot_prune(model, 0.5, criterion="snip", data=x)
+
+
+@pytest.mark.parametrize("criterion", ["magnitude", "snip", "obd", "wanda", "sparsegpt"])
+@pytest.mark.parametrize("pattern", [None, kerasprune.NM(2, 4), kerasprune.Blocks((4, 1))])
+def test_every_criterion_prunes_every_weight_pattern_to_the_target(criterion, pattern):
+    model = mlp()
+    model.compile(loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 16)), rng.normal(size=(64, 8))
+    pruned = one_shot_prune(model, 0.5, criterion=criterion, data=(x, y), pattern=pattern)
+    for wrapper in kerasprune.prune_wrappers(pruned):
+        assert wrapper.criterion == criterion
+        mask = np.asarray(wrapper.masks[0])
+        assert mask.mean() == 0.5
+        if isinstance(pattern, kerasprune.NM):
+            assert np.all(mask.reshape(-1, 4, mask.shape[-1]).sum(axis=1) == 2)
+
+
+def test_a_causal_lm_is_calibrated_on_a_dict_of_inputs():
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.GPT2Backbone(vocabulary_size=32, num_layers=1, num_heads=2,
+                                             hidden_dim=8, intermediate_dim=16,
+                                             max_sequence_length=6)
+    lm = keras_hub.models.GPT2CausalLM(backbone, preprocessor=None)
+    ids = np.random.default_rng(0).integers(0, 32, size=(6, 6))
+    data = kerasprune.CriterionData({"token_ids": ids, "padding_mask": np.ones_like(ids, bool)},
+                                    batch_size=4)
+    dense = ["token_embedding", "position_embedding"]
+    for criterion in ("wanda", "sparsegpt"):
+        pruned = one_shot_prune(lm, 0.5, criterion=criterion, data=data, exclude=dense)
+        assert kerasprune.sparsity_report(pruned).total == 0.5
+
+
+def test_recipes_prune_one_shot_by_sparsegpt_and_gmp_by_wanda(digits):
+    from kerasprune.recipe import Recipe
+    from tests.helpers import small_cnn
+
+    (x, y), _ = digits
+    loss = "{class_name: SparseCategoricalCrossentropy, config: {from_logits: true}}"
+    one_shot = Recipe.from_yaml(f"method: one-shot\ncallback: {{sparsity: 0.6, criterion: "
+                                f"sparsegpt}}\nprune: {{scope: layer}}\ntraining: {{epochs: 0, "
+                                f"loss: {loss}}}")
+    pruned, _, _ = one_shot.run(small_cnn(), x[:256], y[:256], verbose=0)
+    assert kerasprune.prune_wrappers(pruned)[0].criterion == "sparsegpt"
+    assert kerasprune.sparsity_report(pruned).total == pytest.approx(0.6, abs=1e-3)
+    gmp = Recipe.from_yaml(
+        "method: gmp\ncallback: {target_sparsity: 0.5, stabilization_epochs: 0, "
+        "pruning_epochs: 1, finetune_epochs: 0}\nprune: {criterion: wanda, scope: global}\n"
+        f"training: {{loss: {loss}}}")
+    pruned, _, _ = gmp.run(small_cnn(), x[:256], y[:256], verbose=0)
+    assert kerasprune.prune_wrappers(pruned)[0].criterion == "wanda"
+    assert kerasprune.sparsity_report(pruned).total == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="criterion"):
+        Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5, criterion: wanda}\n"
+                         "prune: {criterion: sparsegpt}")
+    with pytest.raises(ValueError, match="`reconstruct` must be true or false"):
+        Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5, reconstruct: 2}")

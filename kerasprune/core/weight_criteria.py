@@ -1,0 +1,82 @@
+"""Weight criteria: one saliency per weight, which a weight pattern pools into its groups.
+
+`kerasprune.prune(model, criterion=...)` gives every wrapper one; the selection then
+prunes the groups (single weights, `Blocks`, `NM` runs) of lowest pooled saliency:
+
+- `"magnitude"`: `|w|`.
+- `"snip"`: `|w * g|`, `g` the loss gradient summed over a sample's batches
+  (Lee et al. 2019): the first-order change of the loss when the weight is removed.
+- `"wanda"`: `|w| * ||x_j||`, `||x_j||` the norm over the sample of the input feature
+  the weight multiplies (Sun et al. 2023; the layer's linear view, im2col for
+  convolutions): the size of the weight's contribution to the layer's output.
+- `"obd"`: `w^2 * H_jj / 2`, Optimal Brain Damage's saliency (LeCun et al. 1990) on the
+  layer-wise loss `||X W - X W'||^2`, whose Hessian is `H = 2 X^T X` (the same loss
+  SparseGPT's OBS solves): its diagonal `H_jj = 2 ||x_j||^2`, without off-diagonal terms
+  and without updating the weights that stay. For single weights and N:M runs it ranks
+  weights as Wanda does (it is Wanda's score squared); `Blocks` pool them differently.
+
+`"sparsegpt"` (layer-wise OBS with weight updates, Frantar & Alistarh 2023) is not a
+per-weight score: wrappers may carry it, and `kerasprune.oneshot` prunes them.
+
+The data comes from `kerasprune.CriterionData`: loss gradients per batch for SNIP,
+per-feature input norms for Wanda and OBD.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Criteria that score each weight.
+WEIGHT_CRITERIA = ("magnitude", "snip", "obd", "wanda")
+#: Every criterion a wrapper may carry.
+CRITERIA = (*WEIGHT_CRITERIA, "sparsegpt")
+#: What each criterion needs from a `CriterionData` (keys of `update_masks`' data).
+NEEDS = {"magnitude": None, "snip": "gradients", "obd": "input_norms",
+         "wanda": "input_norms", "sparsegpt": "calibration"}
+
+
+def saliency(criterion: str, weight: np.ndarray, gradients: list | None = None,
+             input_norms: np.ndarray | None = None) -> np.ndarray:
+    """The saliency of every weight (non-negative, the weight's shape).
+
+    Args:
+        criterion: one of `WEIGHT_CRITERIA`.
+        weight: the weight's values.
+        gradients: its loss gradient on each of a few batches (SNIP).
+        input_norms: the squared norm of each input feature over the sample, shaped to
+            broadcast against the weight (Wanda, OBD; `LinearView.per_feature`).
+
+    Example:
+
+    >>> w = np.array([[2.0, -1.0], [1.0, 4.0]])
+    >>> saliency("wanda", w, input_norms=np.array([[4.0], [0.25]])).tolist()
+    [[4.0, 2.0], [0.5, 2.0]]
+    >>> saliency("obd", w, input_norms=np.array([[4.0], [0.25]])).tolist()
+    [[16.0, 4.0], [0.25, 4.0]]
+    """
+    weight = np.asarray(weight)
+    if criterion == "magnitude":
+        return np.abs(weight)
+    if criterion == "snip":
+        _check_gradients(criterion, weight, gradients)
+        return np.abs(weight * np.sum(gradients, axis=0))
+    if criterion in ("wanda", "obd"):
+        if input_norms is None:
+            raise ValueError(
+                f"The {criterion!r} criterion needs the norms of the layer's input features: "
+                "pass `data=kerasprune.CriterionData(x)` (a sample of inputs).")
+        if criterion == "wanda":
+            return (np.abs(weight) * np.sqrt(input_norms)).astype(weight.dtype)
+        return (np.square(weight) * input_norms).astype(weight.dtype)  # w^2 * H_jj / 2
+    raise ValueError(f"`criterion` must be one of {WEIGHT_CRITERIA}. Received: "
+                     f"criterion={criterion!r}")
+
+
+def _check_gradients(criterion, weight, gradients) -> None:
+    if not gradients or any(np.shape(g) != weight.shape for g in gradients):
+        raise ValueError(
+            f"The {criterion!r} criterion needs the loss gradients of the weight (each of "
+            f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
+            "one_shot_prune or `data=kerasprune.CriterionData(x, y)` to the "
+            "pruning callback."
+        )
