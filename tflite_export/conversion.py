@@ -64,8 +64,8 @@ def convert(
         quantize: None (float32), "float16", "dynamic" (int8 weights, float
             activations) or "int8" (int8 weights and activations, float
             inputs/outputs; needs `representative_data`, except for a model made
-            by `kerasprune.quantization.quantize_model`, which exports with the
-            activation ranges it trained and only as "int8").
+            by `kerasprune.quantization.quantize_model`, which exports as "int8"
+            with the activation ranges it trained, or as "dynamic").
         representative_data: samples for int8 calibration: an array with a
             batch axis (or a list of arrays, one per input), or a callable
             returning an iterable of input lists as the TFLite converter wants.
@@ -106,7 +106,9 @@ def convert(
     if input_signature is None and _has_recurrent_layer(model):
         # A recurrent layer's loop: TFLite lowers its tensor list only with a static batch.
         signature = keras.tree.map_structure(lambda spec: _with_batch(spec, 1), signature)
-    with modes.for_converter() if trained_ranges else contextlib.nullcontext():
+    tracing = (modes.for_converter(activation_ranges=quantize == "int8") if trained_ranges
+               else contextlib.nullcontext())
+    with tracing:
         content = _convert(model, signature, sparse, quantize, representative_data, progress)
     if quantize == "int8":
         _check_int8(content)
@@ -155,15 +157,17 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
 
 
 def _check_quantization_aware(model, quantize, representative_data) -> None:
-    """A quantization-aware model exports as int8 with its own ranges, all of them set."""
-    if quantize != "int8" or representative_data is not None:
+    """A quantization-aware model exports its int8 weights, as "int8" with its own ranges
+    (all of them set) or as "dynamic" (float activations)."""
+    if quantize not in ("int8", "dynamic") or representative_data is not None:
         raise ValueError(
-            f"Model '{model.name}' is quantization-aware: it exports as int8 with the "
-            "activation ranges it trained, so pass quantize=\"int8\" and no "
-            f"representative_data. Received: quantize={quantize!r}, representative_data="
+            f"Model '{model.name}' is quantization-aware: it exports as quantize=\"int8\" "
+            "(with the activation ranges it trained, no representative_data) or "
+            "quantize=\"dynamic\" (its int8 weights, float activations). Received: "
+            f"quantize={quantize!r}, representative_data="
             f"{'None' if representative_data is None else 'given'}")
     missing = quantization.uncalibrated_ranges(model)
-    if missing:
+    if missing and quantize == "int8":
         raise ValueError(
             f"Model '{model.name}' has activation ranges that never saw data: {missing}. "
             "Train it, or call kerasprune.quantization.calibrate(model, x), before export.")

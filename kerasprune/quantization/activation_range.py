@@ -58,7 +58,9 @@ class ActivationRange(keras.layers.Layer):
         self.observed = scalar("observed")  # the number of batches observed
 
     def call(self, inputs, training=None):
-        if modes.converter_tracing():  # a plain FakeQuant op with the frozen range, for TFLite
+        if modes.converter_tracing():  # a plain FakeQuant op of the frozen range, or none
+            if not modes.converter_ranges():
+                return inputs
             return fake_quantize_activation(inputs, self.low, self.high)
         if training or modes.calibrating():
             self._observe(inputs)

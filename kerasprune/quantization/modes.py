@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-_STATE = {"calibrating": False, "converter": False}
+_STATE = {"calibrating": False, "converter": False, "ranges": True}
 
 
 @contextlib.contextmanager
@@ -20,20 +20,22 @@ def calibration():
 
 
 @contextlib.contextmanager
-def for_converter():
-    """Within it, models are traced as the TFLite converter must see them: each activation
-    range a plain FakeQuant op of its stored values, and weights left float (the converter
-    quantizes them per output channel by the rule `fake_quantize_weight` trains with).
+def for_converter(activation_ranges: bool = True):
+    """Within it, models are traced as the TFLite converter must see them: weights left
+    float (the converter quantizes them per output channel by the rule
+    `fake_quantize_weight` trains with), and each activation range a plain FakeQuant op of
+    its stored values (full int8), or no op at all with `activation_ranges=False` (int8
+    weights with float activations: TFLite's dynamic-range kernels).
 
     Example:
 
     >>> with for_converter():
-    ...     converter_tracing()
-    True
+    ...     converter_tracing(), converter_ranges()
+    (True, True)
     >>> converter_tracing()
     False
     """
-    with _switched("converter"):
+    with _switched("converter"), _switched("ranges", activation_ranges):
         yield
 
 
@@ -47,10 +49,15 @@ def converter_tracing() -> bool:
     return _STATE["converter"]
 
 
+def converter_ranges() -> bool:
+    """Whether the activation ranges are traced for the converter (full int8)."""
+    return _STATE["ranges"]
+
+
 @contextlib.contextmanager
-def _switched(name: str):
+def _switched(name: str, value: bool = True):
     previous = _STATE[name]
-    _STATE[name] = True
+    _STATE[name] = value
     try:
         yield
     finally:
