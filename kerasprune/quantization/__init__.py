@@ -5,8 +5,8 @@ and symmetric, and int8 activations over ranges tracked with moving averages, wi
 straight-through gradients; a `PruneWrapper` inside keeps its masks exact), the tracked
 range `ActivationRange`, the int8 arithmetic itself (`fake_quant`), the roles of layer
 types (`layer_roles`), `quantize_model` (a quantization-aware copy of a model, masks kept
-or made from its zeros), `calibrate`, the switches the TFLite exporter traces under
-(`modes`), and Keras 3's own `model.quantize` on pruned models (`keras_quantization`).
+or made from its zeros), `calibrate`, and the switches the TFLite exporter traces under
+(`modes`).
 May import: `kerasprune.core`, `kerasprune._compat`, keras, numpy.
 """
 
