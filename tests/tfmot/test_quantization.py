@@ -1,9 +1,10 @@
 """TFMOT's pruning-preserving quantization-aware training (PQAT), as its collaborative
 optimization guide writes it, with only the import line and the export changed."""
 
+import keras
 import numpy as np
 import pytest
-import keras
+import tensorflow as tf
 
 import kerasprune
 import kerasprune.tfmot as tfmot
@@ -49,7 +50,18 @@ def test_the_prune_preserve_scheme_keeps_every_zero_and_exports_sparse_int8():
         stripped, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
     assert [np.array_equal(k == 0, z) for k, z in zip(kernels(qat), zeros)] == [True, True]
     assert kerasprune.sparsity_report(qat).total == pytest.approx(0.5)
-    # TFMOT's guide converts with tf.lite.TFLiteConverter; here:
+    # TFMOT's guide converts so: an int8 file, computing what the Keras model computes.
+    converter = tf.lite.TFLiteConverter.from_keras_model(qat)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    content = converter.convert()
+    report = tflite_export.inspect(content)
+    assert [t.dtype for t in report.tensors] == ["int8", "int8"] and "QUANTIZE" in report.ops
+    x, _ = data()
+    interpreter = tflite_export.load_interpreter(content, xnnpack=False).interpreter
+    logits = qat.layers[-1].output_range
+    step = (float(logits.high) - float(logits.low)) / 255       # one int8 level
+    assert np.abs(tflite_export.interpreter.run(interpreter, x) - qat(x)).max() <= 2 * step
+    # tflite_export also stores the zeros sparse (and says how each weight runs).
     report = tflite_export.inspect(tflite_export.convert(qat, quantize="int8"))
     assert all(t.dtype == "int8" and t.sparse for t in report.tensors)
 
