@@ -9,6 +9,7 @@ import pytest
 
 import kerasprune
 import tflite_export
+from kerasprune.cli import main
 from kerasprune.quantization import calibrate, quantize_model
 from kerasprune.quantization.fake_quant import quantize_weight
 from tests.quantization.helpers import data, pruned_cnn
@@ -119,3 +120,12 @@ def test_export_refuses_calibration_data_float_and_unset_ranges():
         tflite_export.convert(qat)
     with pytest.raises(ValueError, match=r"representative_data=given"):
         tflite_export.convert(qat, quantize="int8", representative_data=x)
+
+
+def test_the_export_command_takes_a_saved_quantization_aware_model(exported, tmp_path):
+    qat, _, _ = exported
+    qat.save(tmp_path / "qat.keras")
+    out = tmp_path / "qat.tflite"
+    assert main(["export", str(tmp_path / "qat.keras"), "-o", str(out), "--quantize", "int8"]) == 0
+    report = tflite_export.inspect(out)
+    assert report.ops[0] == "QUANTIZE" and len(report.on_sparse_kernel) == 2
