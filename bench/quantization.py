@@ -4,7 +4,7 @@ Two models on the benchmarks' MNIST split (8,000 train / 2,000 test), their Dens
 90% in (16, 1) blocks (what TFLite's int8 sparse FULLY_CONNECTED kernel reads):
 
   cnn  the FACTS.md CNN Conv32-Pool-Conv64-Pool-Dense256-Dense10: dense1 and logits pruned
-       (96% of the weights; the convolutions have no sparse kernel)
+       with one global threshold (96% of the weights; convolutions have no sparse kernel)
   mlp  the FACTS.md 2048 MLP with MNIST's 784 inputs: 784-2048-2048-10, fc1 and fc2 pruned
 
 Per seed: dense float training, then GMP to 90% from it, then the same extra budget two
@@ -68,7 +68,7 @@ def mlp() -> keras.Model:
 
 
 MODELS = {
-    "cnn": dict(build=cnn, prune={"layers": ["dense1", "logits"]}, flat=False,
+    "cnn": dict(build=cnn, prune={"layers": ["dense1", "logits"], "scope": "global"}, flat=False,
                 title="MNIST CNN Conv32-Pool-Conv64-Pool-Dense256-Dense10 (FACTS.md)"),
     "mlp": dict(build=mlp, prune={"layers": ["fc1", "fc2"]}, flat=True,
                 title="MLP 784-2048-2048-10 (the FACTS.md 2048 MLP on MNIST's 784 inputs)"),
@@ -161,11 +161,11 @@ def part(name: str, seeds: list[int], data_dir: str, epochs: dict, runs: int) ->
 
 
 def protocol(spec: dict, epochs: dict, seeds: list[int]) -> list[str]:
-    pruned = f"layers={spec['prune']['layers']}"
+    pruned = ", ".join(f"{k}={v!r}" for k, v in spec["prune"].items())
     return [
         f"Seeds {seeds} (initialization and data order). Dense float: Adam 1e-3, batch 128, "
-        f"{epochs['dense']} epochs. Pruned: `prune(dense, block_shape={BLOCK})` "
-        f"({pruned}), `PruningCallback({SPARSITY}, pruning_epochs={epochs['prune'] - 1}, "
+        f"{epochs['dense']} epochs. Pruned: `prune(dense, block_shape={BLOCK}, {pruned})`, "
+        f"`PruningCallback({SPARSITY}, pruning_epochs={epochs['prune'] - 1}, "
         f"finetune_epochs=1)`. Then {epochs['finetune']} more epoch(s) at learning rate "
         f"{epochs['lr']} two ways from the same weights: float (the pruned float model; PTQ "
         f"int8 of it calibrated on {CALIBRATION} training images) and quantization-aware "

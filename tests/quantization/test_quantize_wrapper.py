@@ -48,6 +48,9 @@ def test_training_keeps_the_kernel_float_and_every_masked_weight_zero():
     assert not np.array_equal(kernel, before)                      # it trained
     assert not np.allclose(kernel, np.asarray(fake_quantize_weight(kernel, (-1,))))  # float
     assert int(wrapper.output_range.observed) == 8                 # one per step
+    low = float(wrapper.output_range.low)
+    model.predict(x, verbose=0)                                    # inference: no update
+    assert int(wrapper.output_range.observed) == 8 and float(wrapper.output_range.low) == low
 
 
 def test_layers_without_weights_quantize_only_what_their_role_says():
