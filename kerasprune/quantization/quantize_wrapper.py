@@ -114,13 +114,11 @@ class QuantizeWrapper(keras.layers.Wrapper):
             inputs = self.input_range(inputs)
         weights = self.quantized_weights
         if weights and not modes.converter_tracing():
-            outputs = _call_with_values(
-                self.layer, {id(v): fake_quantize_weight(v, axes) for v, axes in weights},
-                inputs, *args, **kwargs)
-            for loss in outputs[1]:
+            quantized = {id(v): fake_quantize_weight(v, axes) for v, axes in weights}
+            outputs, losses = _call_with_values(self.layer, quantized, inputs, *args, **kwargs)
+            for loss in losses:
                 self.add_loss(loss)
-            outputs = outputs[0]
-        else:
+        else:  # the TFLite converter quantizes the float weights by the same rule
             outputs = self.layer(inputs, *args, **kwargs)
         if self.output_range is not None:
             outputs = self.output_range(outputs)
