@@ -106,7 +106,7 @@ def warn_if_sparse_kernel_is_wrong(content: bytes) -> None:
     Measured with ai-edge-litert 2.3.0 and TensorFlow 2.21's converter: the float (1x4),
     int8 (1x16) and dynamic-range kernels return outputs off by 0.02-0.4 for such a
     weight, where the same weights stored dense are exact
-    (tests/tflite_export/test_conversion.py).
+    (tests/tflite_export/test_sparse_kernels.py).
     """
     wrong = [t for t in inspection.inspect(content).on_sparse_kernel
              if t.block_shape and t.shape[-1] % t.block_shape[-1]]
