@@ -10,8 +10,9 @@ The pipeline, one subpackage per stage:
 - `kerasprune.retrain`: the retraining learning-rate schedules;
 - `kerasprune.structured`: channel and N:M patterns, criteria, `shrink`.
 
-Around them: `kerasprune.plot` (figures of a run), `kerasprune.Recipe` (a whole run as
-YAML) and `kerasprune.tfmot` (TFMOT's API on this engine).
+Around them: `kerasprune.quantization` (int8 quantization-aware training that keeps the
+masks), `kerasprune.plot` (figures of a run), `kerasprune.Recipe` (a whole run as YAML) and
+`kerasprune.tfmot` (TFMOT's API on this engine).
 
 Export to sparse TFLite lives in the separate top-level package `tflite_export`.
 This module is the one list of public names: what a user calls or subclasses. Result

@@ -174,6 +174,27 @@ def check_tfmot_steps_and_masks_in_a_jitted_fit():
         assert np.mean(mask == 0) == np.mean(weight == 0) and abs(np.mean(mask == 0) - 0.6) < 0.01
 
 
+def check_quantization_aware_training_keeps_masks_and_saves():
+    from kerasprune.quantization import calibrate, quantize_model, quantize_wrappers
+
+    qat = compiled(quantize_model(kerasprune.prune(cnn(), layers=["hidden", "logits"])))
+    calibrate(qat, X[:64], batch_size=64)
+    gmp = kerasprune.PruningCallback(0.75, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=1)
+    history = qat.fit(X, Y, batch_size=64, epochs=2, callbacks=[gmp], verbose=0)
+    assert history.history["sparsity"] == [0.75, 0.75], history.history
+    for kernel, mask in kernels_and_masks(qat):
+        assert np.all(kernel[mask == 0] == 0)  # masks exact through quantization-aware steps
+    counts = {int(r.observed) for w in quantize_wrappers(qat) for r in w.ranges}
+    assert counts == {1 + 8}, counts  # one calibration batch, then every training step
+    expected = np.asarray(qat(X[:16]))
+    with tempfile.TemporaryDirectory() as folder:
+        qat.save(os.path.join(folder, "qat.keras"))
+        loaded = keras.saving.load_model(os.path.join(folder, "qat.keras"))
+    np.testing.assert_array_equal(np.asarray(loaded(X[:16])), expected)
+    np.testing.assert_array_equal(np.asarray(kerasprune.strip(qat)(X[:16])), expected)
+
+
 CHECKS = [
     check_gmp_masks_strip_and_saving,
     check_imp_resumes_exactly_from_a_saved_model,
@@ -182,6 +203,7 @@ CHECKS = [
     check_one_shot_criteria_from_calibration_data,
     check_export_says_it_needs_tensorflow,
     check_tfmot_steps_and_masks_in_a_jitted_fit,
+    check_quantization_aware_training_keeps_masks_and_saves,
 ]
 
 

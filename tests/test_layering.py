@@ -18,8 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["kerasprune/core", "kerasprune/callbacks", "kerasprune/retrain",
-            "kerasprune/structured", "kerasprune/oneshot", "kerasprune/tfmot", "kerasprune/cli",
-            "tflite_export"]
+            "kerasprune/structured", "kerasprune/oneshot", "kerasprune/tfmot",
+            "kerasprune/quantization", "kerasprune/cli", "tflite_export"]
 COMPAT = {"kerasprune/_compat.py", "tflite_export/_compat.py"}
 
 

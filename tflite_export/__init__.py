@@ -10,9 +10,10 @@ The names below are imported on first use: inspecting and timing a `.tflite` fil
 only LiteRT, while converting imports Keras and TensorFlow (seconds), so `import
 tflite_export` stays cheap for the first two.
 
-May import: `kerasprune` (its public names), `kerasprune.core.caller`, keras, numpy; inside
-functions also tensorflow, ai_edge_litert and tflite_runtime (the converter and the
-interpreters, loaded when used).
+May import: `kerasprune` (its public names), `kerasprune.core.caller`,
+`kerasprune.quantization` (a quantization-aware model exports with its trained ranges),
+keras, numpy; inside functions also tensorflow, ai_edge_litert and tflite_runtime (the
+converter and the interpreters, loaded when used).
 """
 
 import importlib
@@ -32,6 +33,7 @@ _NAMES = {
     "LoadedInterpreter": "interpreter",
     "load_interpreter": "interpreter",
     "read_model": "interpreter",
+    "SparseKernelWarning": "sparse_kernels",
     "SparsityWarning": "sparse_kernels",
     "tflite_block_shape": "sparse_kernels",
     "why_not_sparse_kernel": "sparse_kernels",

@@ -28,9 +28,16 @@ import keras
 import numpy as np
 
 import kerasprune
+from kerasprune import quantization
+from kerasprune.quantization import modes
 from tflite_export import _compat, inspection
 from tflite_export.progress import progress_bar
-from tflite_export.sparse_kernels import QUANTIZE_MODES, all_layers, warn_if_not_sparse
+from tflite_export.sparse_kernels import (
+    QUANTIZE_MODES,
+    all_layers,
+    warn_if_not_sparse,
+    warn_if_sparse_kernel_is_wrong,
+)
 
 # What a conversion's progress bar counts: trace, freeze and convert, then the checks.
 _STAGES = 4
@@ -56,10 +63,13 @@ def convert(
             weight ends up on TFLite's sparse kernel, saying why.
         quantize: None (float32), "float16", "dynamic" (int8 weights, float
             activations) or "int8" (int8 weights and activations, float
-            inputs/outputs; needs `representative_data`).
+            inputs/outputs; needs `representative_data`, except for a model made
+            by `kerasprune.quantization.quantize_model`, which exports as "int8"
+            with the activation ranges it trained, or as "dynamic").
         representative_data: samples for int8 calibration: an array with a
             batch axis (or a list of arrays, one per input), or a callable
             returning an iterable of input lists as the TFLite converter wants.
+            Not for a quantization-aware model (its ranges come from training).
         input_signature: list of `tf.TensorSpec` (or a dict of them by input
             name), only needed for a subclassed model Keras cannot infer input
             shapes for, or to fix the batch size. Models with recurrent layers
@@ -84,21 +94,26 @@ def convert(
     """
     _check_arguments(model, sparse, quantize, representative_data)
     check_finite_weights(model)
+    trained_ranges = bool(quantization.quantize_wrappers(model))
     progress = progress_bar(_STAGES, verbose, unit_name="stage")
 
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
-    if quantize == "int8" and not callable(representative_data):
+    if quantize == "int8" and not trained_ranges and not callable(representative_data):
         check_representative_data(representative_data, _flat(signature))
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     if input_signature is None and _has_recurrent_layer(model):
         # A recurrent layer's loop: TFLite lowers its tensor list only with a static batch.
         signature = keras.tree.map_structure(lambda spec: _with_batch(spec, 1), signature)
-    content = _convert(model, signature, sparse, quantize, representative_data, progress)
+    tracing = (modes.for_converter(activation_ranges=quantize == "int8") if trained_ranges
+               else contextlib.nullcontext())
+    with tracing:
+        content = _convert(model, signature, sparse, quantize, representative_data, progress)
     if quantize == "int8":
         _check_int8(content)
     if sparse:
+        warn_if_sparse_kernel_is_wrong(content)
         warn_if_not_sparse(model, content, quantize)
     progress.update(_STAGES)
     return content
@@ -121,6 +136,13 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         raise ValueError(
             f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
         )
+    if not model.built:
+        raise ValueError(
+            f"The model {model.name!r} is not built: call it on data (or build it) first."
+        )
+    if quantization.quantize_wrappers(model):
+        _check_quantization_aware(model, quantize, representative_data)
+        return
     if quantize == "int8" and representative_data is None:
         raise ValueError(
             'quantize="int8" needs representative_data (a few hundred input '
@@ -132,10 +154,23 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
             f"quantize={quantize!r} it would be ignored. Pass quantize=\"int8\" or drop "
             "representative_data."
         )
-    if not model.built:
+
+
+def _check_quantization_aware(model, quantize, representative_data) -> None:
+    """A quantization-aware model exports its int8 weights, as "int8" with its own ranges
+    (all of them set) or as "dynamic" (float activations)."""
+    if quantize not in ("int8", "dynamic") or representative_data is not None:
         raise ValueError(
-            f"The model {model.name!r} is not built: call it on data (or build it) first."
-        )
+            f"Model '{model.name}' is quantization-aware: it exports as quantize=\"int8\" "
+            "(with the activation ranges it trained, no representative_data) or "
+            "quantize=\"dynamic\" (its int8 weights, float activations). Received: "
+            f"quantize={quantize!r}, representative_data="
+            f"{'None' if representative_data is None else 'given'}")
+    missing = quantization.uncalibrated_ranges(model)
+    if missing and quantize == "int8":
+        raise ValueError(
+            f"Model '{model.name}' has activation ranges that never saw data: {missing}. "
+            "Train it, or call kerasprune.quantization.calibrate(model, x), before export.")
 
 
 def check_finite_weights(model: keras.Model) -> None:
@@ -259,9 +294,10 @@ def _configure(converter, sparse, quantize, representative_data, signature) -> N
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if quantize == "int8":
+    if quantize == "int8" and representative_data is not None:
         converter.representative_dataset = _representative(representative_data, signature)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    # Without samples (a quantization-aware model), the ranges are its FakeQuant ops'.
 
 
 def _representative(data, signature) -> Callable[[], Iterable]:

@@ -36,6 +36,10 @@ class SparsityWarning(UserWarning):
     """Sparsity was asked for but no weight of the TFLite file runs sparse."""
 
 
+class SparseKernelWarning(UserWarning):
+    """A weight of the TFLite file runs on a sparse kernel that computes it wrong."""
+
+
 def tflite_block_shape(quantize: str | None = None) -> tuple[int, int]:
     """The `block_shape` for `kerasprune.prune` that TFLite's sparse kernel runs.
 
@@ -95,6 +99,32 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
     )
 
 
+def warn_if_sparse_kernel_is_wrong(content: bytes) -> None:
+    """Warn, naming the layers, when TFLite's sparse FULLY_CONNECTED kernel will compute
+    some of them wrong: their number of inputs is not a multiple of their block.
+
+    Measured with ai-edge-litert 2.3.0 and TensorFlow 2.21's converter: the float (1x4),
+    int8 (1x16) and dynamic-range kernels return outputs off by 0.02-0.4 for such a
+    weight, where the same weights stored dense are exact
+    (tests/tflite_export/test_sparse_kernels.py).
+    """
+    wrong = [t for t in inspection.inspect(content).on_sparse_kernel
+             if t.block_shape and t.shape[-1] % t.block_shape[-1]]
+    if not wrong:
+        return
+    names = ", ".join(f"'{t.layer or t.name}' ({t.shape[-1]} inputs, blocks of "
+                      f"{t.block_shape[-1]})" for t in wrong)
+    warnings.warn(
+        f"The TFLite file computes wrong outputs: {names} run(s) on TFLite's sparse "
+        "FULLY_CONNECTED kernel, which is wrong when a layer's number of inputs is not a "
+        "multiple of its block. Prune such a layer without blocks (its zeros are then "
+        "stored sparse and expanded at load, exactly) or leave it dense (`exclude=` in "
+        "kerasprune.prune), or convert with sparse=False.",
+        SparseKernelWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
 def _counts(reasons: list[tuple[str, str, str]]) -> str:
     """The reasons counted by kind, with the first layers of each named."""
     by_kind: dict[str, list[str]] = {}
@@ -143,6 +173,7 @@ def _reasons(model: keras.Model, quantize: str | None) -> list[tuple[str, str, s
             "float16 weights are expanded to dense float32 by DEQUANTIZE at run "
             'time (TFLite has no float16 sparse kernel); use quantize=None or "dynamic"'))
     for layer in all_layers(model):
+        layer = getattr(layer, "inner_layer", layer)  # inside a QuantizeWrapper
         op = _SPARSE_CAPABLE.get(type(layer).__name__)
         kernel = getattr(layer, "kernel", None)
         if op is None or kernel is None:

@@ -22,7 +22,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     export.add_argument("model", help="path to a .keras file")
     export.add_argument("-o", "--output", required=True, help="path of the .tflite file to write")
     export.add_argument("--quantize", choices=QUANTIZE, default=None,
-                        help="quantization (int8 needs --representative-data)")
+                        help="quantization (int8 needs --representative-data, except for a "
+                        "quantization-aware model)")
     export.add_argument("--representative-data", metavar="FILE",
                         help=f"input samples to calibrate int8: a .npy array (samples first) "
                         f"or {LAYOUT} (x_train or x is used)")
@@ -40,6 +41,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         representative = load_samples(args.representative_data)
     model = load_keras_model(args.model, args.imports)
+    from kerasprune.quantization import quantize_wrappers
+
+    if args.quantize == "int8" and representative is None and not quantize_wrappers(model):
+        raise ValueError(
+            "--quantize int8 needs --representative-data (a few hundred input samples to "
+            "calibrate activation ranges, the representative_data of tflite_export.convert), "
+            "except for a quantization-aware model (kerasprune.quantization), which brings "
+            "its trained ranges."
+        )
     from tflite_export.conversion import convert
     from tflite_export.inspection import inspect
 
@@ -60,11 +70,6 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(
             "--representative-data calibrates --quantize int8 only; with "
             f"--quantize {args.quantize} it would be ignored. Add --quantize int8 or drop it."
-        )
-    if args.quantize == "int8" and not args.representative_data:
-        raise ValueError(
-            "--quantize int8 needs --representative-data (a few hundred input samples to "
-            "calibrate activation ranges, the representative_data of tflite_export.convert)."
         )
     check_output_file(args.output)
 

@@ -85,13 +85,25 @@ def fresh_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
 def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None:
     """Copy weights between a layer and its copy, looking through PruneWrappers.
 
-    A wrapper's masks are copied only into another wrapper.
+    A wrapper's masks are copied only into another wrapper. An outer wrapper around a
+    pruned layer (quantization-aware training's) and its copy around the plain layer are
+    copied part by part: the wrapped layers, then the wrapper's own state.
     """
     if isinstance(source, PruneWrapper) and not isinstance(target, PruneWrapper):
         source = source.layer
     elif isinstance(target, PruneWrapper) and not isinstance(source, PruneWrapper):
         target = target.layer
+    if wraps_pruned_layer(source) and not wraps_pruned_layer(target):
+        for old, new in zip(_compat.direct_sublayers(source), _compat.direct_sublayers(target)):
+            copy_weights(old, new)
+        return
     target.set_weights(source.get_weights())
+
+
+def wraps_pruned_layer(layer: keras.layers.Layer) -> bool:
+    """True for a wrapper other than `PruneWrapper` whose wrapped layer is a PruneWrapper."""
+    return (isinstance(layer, keras.layers.Wrapper) and not isinstance(layer, PruneWrapper)
+            and isinstance(layer.layer, PruneWrapper))
 
 
 def copy_model(

@@ -18,6 +18,7 @@ from kerasprune.core.model_walk import (
     fresh_copy,
     model_units,
     prune_wrappers,
+    wraps_pruned_layer,
 )
 from kerasprune.core.prune_wrapper import (
     DEFAULT_MIN_DENSITY,
@@ -194,7 +195,15 @@ def strip(model: keras.Model) -> keras.Model:
 
 
 def _unwrapped_copy(layer, twin):
-    """A plain copy of a wrapper's layer (a subclassed model's copy may hold one already)."""
+    """A plain copy of a wrapper's layer (a subclassed model's copy may hold one already).
+
+    An outer wrapper around a PruneWrapper (`kerasprune.quantization.QuantizeWrapper`)
+    stays, around a plain copy of the pruned layer.
+    """
+    if wraps_pruned_layer(layer):
+        config = {**layer.get_config(),
+                  "layer": keras.saving.serialize_keras_object(fresh_copy(layer.layer.layer))}
+        return type(layer).from_config(config)
     if not isinstance(layer, PruneWrapper):
         return None
     if twin is not None and not isinstance(twin, PruneWrapper):

@@ -15,11 +15,15 @@ weights and mask rules, its step counting (each wrapper's `pruning_step`, the fi
 training batch is step 1), `UpdatePruningStep`, `PruningSummaries`, `strip_pruning`,
 `prune_scope`, `PrunableLayer`, `PruningPolicy` and `PruneForLatencyOnXNNPack`.
 Underneath it is kerasprune: `PruneWrapper` with hard masks, the one selection rule, the
-mask update of `kerasprune.core.mask_update`.
-May import: `kerasprune.core`, `kerasprune.callbacks`, `kerasprune._compat`, keras, numpy;
+mask update of `kerasprune.core.mask_update`. TFMOT's pruning-preserving quantization-aware
+training (`tfmot.quantization.keras.quantize_annotate_model` / `quantize_apply` with
+`tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()`) is
+`kerasprune.quantization.quantize_model` on whole models.
+May import: `kerasprune.core`, `kerasprune.callbacks`, `kerasprune.quantization`,
+`kerasprune._compat`, keras, numpy;
 inside functions also `tensorflow` (TFMOT's step check and summaries are TensorFlow's).
 """
 
-from kerasprune.tfmot import sparsity
+from kerasprune.tfmot import experimental, quantization, sparsity
 
-__all__ = ["sparsity"]
+__all__ = ["experimental", "quantization", "sparsity"]

@@ -1,0 +1,5 @@
+"""`tfmot.experimental`: TFMOT's collaborative optimization (`combine`)."""
+
+from kerasprune.tfmot.experimental import combine
+
+__all__ = ["combine"]

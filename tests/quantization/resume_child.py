@@ -1,0 +1,51 @@
+"""Child process of `test_resume_after_kill.py`: the kill -9 scenarios of
+`tests/callbacks/resume_child.py`, run on a quantization-aware model.
+
+`python -m tests.quantization.resume_child WORKDIR` runs that module's machinery (start,
+SIGKILL mid-fit, resume through `BackupAndRestore`, a `.keras` file and a split fit, then
+the uninterrupted reference) with its model replaced by `quantize_model(prune(cnn))`: GMP
+prunes inside a quantization-aware fit, whose activation ranges move every step.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tests.callbacks import resume_child as base
+
+import keras  # noqa: E402  (configured by the base module's imports)
+
+import kerasprune  # noqa: E402
+from kerasprune.quantization import quantize_model  # noqa: E402
+
+SCENARIOS = {
+    "qat_gmp": (
+        lambda: kerasprune.PruningCallback(
+            0.75, stabilization_epochs=1, pruning_epochs=2, finetune_epochs=1,
+            update_every=2),
+        4, (2, 2)),
+}
+
+
+def new_model() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((7, 7, 1)),
+        keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(16, activation="relu", name="hidden"),
+        keras.layers.Dense(10, name="logits"),
+    ])
+    qat = quantize_model(kerasprune.prune(model, layers=["hidden", "logits"],
+                                          block_shape=(16, 1)))
+    qat.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return qat
+
+
+base.SCENARIOS = SCENARIOS
+base.new_model = new_model
+
+if __name__ == "__main__":
+    base.main(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))
