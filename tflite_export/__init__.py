@@ -32,6 +32,8 @@ _NAMES = {
     "LoadedInterpreter": "interpreter",
     "load_interpreter": "interpreter",
     "read_model": "interpreter",
+    "SparseInference": "xnnpack_sparse",
+    "sparse_inference": "xnnpack_sparse",
     "SparsityWarning": "sparse_kernels",
     "tflite_block_shape": "sparse_kernels",
     "why_not_sparse_kernel": "sparse_kernels",

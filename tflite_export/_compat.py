@@ -46,3 +46,13 @@ def named_inputs(model) -> dict | None:
     struct = getattr(model, "_inputs_struct", None)
     return dict(struct) if isinstance(struct, dict) else None
 
+
+
+def flatbuffer_model(content: bytes):
+    """`(ModelT, schema module)`: a TFLite file as the flatbuffer schema's object tree (op
+    options, tensors, buffers), which the interpreter's public API does not expose."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
+    return schema.ModelT.InitFromPackedBuf(content, 0), schema
