@@ -10,9 +10,11 @@ The names below are imported on first use: inspecting and timing a `.tflite` fil
 only LiteRT, while converting imports Keras and TensorFlow (seconds), so `import
 tflite_export` stays cheap for the first two.
 
+`latency_table` times single layers on this machine for latency-targeted channel pruning.
+
 May import: `kerasprune` (its public names), `kerasprune.core.caller`, keras, numpy; inside
-functions also tensorflow, ai_edge_litert and tflite_runtime (the converter and the
-interpreters, loaded when used).
+functions also tensorflow, ai_edge_litert, tflite_runtime and flatbuffers (the converter,
+the interpreters and the flatbuffer schema, loaded when used).
 """
 
 import importlib
@@ -26,6 +28,7 @@ _NAMES = {
     "compare": "comparison",
     "convert": "conversion",
     "Inspection": "inspection",
+    "LatencyTable": "latency_table",
     "WeightTensor": "inspection",
     "inspect": "inspection",
     "BACKENDS": "interpreter",

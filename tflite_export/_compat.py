@@ -56,3 +56,12 @@ def flatbuffer_model(content: bytes):
     except ImportError:
         from tensorflow.lite.python import schema_py_generated as schema
     return schema.ModelT.InitFromPackedBuf(content, 0), schema
+
+
+def packed_model(model) -> bytes:
+    """A schema object tree (`ModelT`) written back as a TFLite flatbuffer."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
