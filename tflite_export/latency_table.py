@@ -110,6 +110,7 @@ class LatencyTable:
         self.entries: dict[str, list[float]] = dict(stored.get("layers", {}))
         self.calibrations: dict[str, list] = dict(stored.get("models", {}))
         self.measured = 0  # files timed by this object (the cache held the others)
+        self._reference = (None, b"")
 
     # -- serialization -------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -151,7 +152,9 @@ class LatencyTable:
         together in both protocols: the larger of the two ratios."""
         from tflite_export.conversion import convert
 
-        contents = [convert(m, sparse=False, verbose=0) for m in (reference, candidate)]
+        if self._reference[0] is not reference:  # the same reference: converted once
+            self._reference = (reference, convert(reference, sparse=False, verbose=0))
+        contents = [self._reference[1], convert(candidate, sparse=False, verbose=0)]
         saved = self.runs
         self.runs = max(self.runs, 50)  # whole models: more invokes against the load
         try:

@@ -276,8 +276,11 @@ def _select_for_cost(model, groups, wrappers, units, sparsity: float, final: flo
         return _by_group(units, _bisected(units, sparsity, final, latency, ratio, target,
                                           groups.count), groups.count)
 
+    dense = []  # the stripped model, made once: the table converts it once
+
     def shrunk(by_group: np.ndarray) -> tuple:
-        return _candidate(model, groups, wrappers, by_group)
+        dense[:] = dense or [strip(model)]
+        return dense[0], _candidate(model, groups, wrappers, by_group)
 
     by_group = calibrated_selection(choose, latency, calibration, 1 - sparsity, shrunk)
     return [by_group[u.index] for u in units]
@@ -322,11 +325,10 @@ def _by_group(units, pruned: list, count: int) -> np.ndarray:
     return by_group
 
 
-def _candidate(model, groups, wrappers, by_group: np.ndarray) -> tuple:
-    """`(dense copy, shrunk copy)` of `model` with the groups `by_group` removed: what
-    the latency calibration times (the model itself is not changed)."""
+def _candidate(model, groups, wrappers, by_group: np.ndarray):
+    """A shrunk copy of `model` with the groups `by_group` removed: what the latency
+    calibration times (the model itself is not changed)."""
     plain = strip(model)
-    dense = strip(model)
     layers = {layer.name: layer for layer in all_layers(plain)}
     for wrapper, masks in _member_masks(groups, wrappers, by_group):
         variables = variables_by_name(layers[wrapper.layer.name])
@@ -334,7 +336,7 @@ def _candidate(model, groups, wrappers, by_group: np.ndarray) -> tuple:
             variables[name].assign(np.asarray(variables[name]) * mask)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return dense, shrink(plain)
+        return shrink(plain)
 
 
 def _priced(units: list[Unit], latency: LatencyCost, groups) -> list[Unit]:
