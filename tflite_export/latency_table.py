@@ -16,8 +16,8 @@ any other layer is converted at each count. An entry is the mean of the two prot
 its median and not its low percentiles) less the cost of invoking a one-op file of nothing
 (so that the entries of a model's layers add up like its ops do).
 
-The table also times whole models against each other (`model_ratio`: the worse of the two
-protocols' ratios, the conservative one) and keeps, per model, the points `kerasprune.structured.latency_cost.Calibration` measured: how
+The table also times whole models against each other (`model_ratio`: the mean of the two
+protocols' ratios, each the median of three alternating rounds) and keeps, per model, the points `kerasprune.structured.latency_cost.Calibration` measured: how
 the latency a model really has relates to the sum of its layers' predicted by the table.
 """
 
@@ -49,6 +49,8 @@ _INVOKE = "invoke"  # the entry of a file that computes next to nothing
 _CHUNK = 32  # files timed together (alternating), at most
 #: The percentile of invoke times an entry takes: the least disturbed by other processes.
 PERCENTILE = 10
+#: Alternating rounds of a whole-model comparison (their median is kept).
+ROUNDS = 3
 
 
 def default_path() -> Path:
@@ -149,20 +151,23 @@ class LatencyTable:
     # -- whole models ------------------------------------------------------------------------
     def model_ratio(self, reference, candidate) -> float:
         """Latency of `candidate` over `reference` (Keras models, converted dense), timed
-        together in both protocols: the larger of the two ratios."""
+        together in both protocols, `ROUNDS` alternating rounds: the mean of the two
+        protocols' ratios (interleaving favours the smaller model less than blocks do)."""
         from tflite_export.conversion import convert
 
         if self._reference[0] is not reference:  # the same reference: converted once
             self._reference = (reference, convert(reference, sparse=False, verbose=0))
         contents = [self._reference[1], convert(candidate, sparse=False, verbose=0)]
-        saved = self.runs
+        saved, rounds = self.runs, []
         self.runs = max(self.runs, 50)  # whole models: more invokes against the load
         try:
-            (ref_i, ref_b), (new_i, new_b) = self._time(contents)
+            for _ in range(ROUNDS):
+                (ref_i, ref_b), (new_i, new_b) = self._time(contents)
+                rounds.append((new_i / ref_i, new_b / ref_b))
         finally:
             self.runs = saved
         self.measured += 2
-        return max(new_i / ref_i, new_b / ref_b)
+        return float(np.mean(np.median(np.array(rounds), axis=0)))
 
     def calibration(self, key: str) -> list[tuple[float, float]]:
         """The (predicted, measured) latency ratios kept for model `key`."""

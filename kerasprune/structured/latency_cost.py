@@ -41,7 +41,7 @@ GRID_STEPS = 4
 #: A measured latency ratio this close to the one asked for settles the calibration.
 TOLERANCE = 0.02
 #: Candidates measured at most per selection.
-MEASUREMENTS = 3
+MEASUREMENTS = 4
 
 
 @dataclass(frozen=True)
