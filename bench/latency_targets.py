@@ -87,12 +87,13 @@ def speed_rows(name: str, model: keras.Model, table: LatencyTable, rounds: int):
                            rounds)
             macs = common_macs(small) / common_macs(model)
             low = [found[f"{p} p{PERCENTILE}"] for p in ("interleaved", "blocked")]
-            met = all(abs(r - ask) <= 0.1 * ask for r in low)
+            met = abs(max(low) - ask) <= 0.1 * ask
+            both = all(abs(r - ask) <= 0.1 * ask for r in low)
             rows.append(
                 f"| {name} | {target} {ask:.0%} | {macs:.3f} | {low[0]:.3f} | {low[1]:.3f} "
                 f"| {found['interleaved median']:.3f} | {found['blocked median']:.3f} "
                 f"| {seconds:.0f} s, {files} files timed | "
-                f"{'**yes**' if met else 'no'} |")
+                f"{'**yes**' if met else 'no'} ({'both' if both else 'not both'}) |")
             print(rows[-1], flush=True)
             if target == "latency":
                 checks.append((name, ask, low, met))
@@ -128,16 +129,18 @@ the dense one's, LiteRT with XNNPACK, 1 thread, batch 1, both protocols, the med
 times is the statistic the target is checked on: with other jobs on this 2-core machine
 (load average {min(loads):.1f}-{max(loads):.1f} during the run) a 2 ms invoke is preempted
 often and its median moves with the load, while its low percentiles do not; the medians are
-shown too. "Within 10%": both protocols' ratio within 10% of the ask. The selection aims the
-mean of the two protocols' ratios at the ask (interleaving, where the other model evicts
-the caches, favours the smaller model less than blocks do, so the two differ).
+shown too. The selection aims the larger of the two protocols' ratios at the ask (the
+conservative one: a target met is met in both); interleaving, where the dense model evicts
+the caches between two invokes of the small one, favours the small model less than blocks
+do, so the two protocols differ, by more on the smaller, cache-friendlier models. "Within
+10%": the larger ratio within 10% of the ask, and in brackets whether both are.
 `target="flops"` rows ask the same fraction of the multiply-accumulates instead.
 
 | model | target | MACs kept | interleaved p{PERCENTILE} | blocked p{PERCENTILE} | interleaved median | blocked median | selection | within 10% |
 |---|---|---:|---:|---:|---:|---:|---|---|
 {chr(10).join(rows)}
 
-Latency targets met within 10% in both protocols: {met} of {len(checks)}. The table holds
+Latency targets met within 10% (the larger ratio): {met} of {len(checks)}. The table holds
 {len(table.entries):,} single-layer entries for this machine and
 {sum(len(v) for v in table.calibrations.values())} calibration points (whole shrunk
 candidates timed against the dense model); a first run measures them (the selection
@@ -161,7 +164,7 @@ def pruned_run(dense: keras.Model, data, seed: int, target: str, level: float,
     pruned.fit(x, y, epochs=gmp.total_epochs, batch_size=128, callbacks=[gmp], verbose=0)
     small = kerasprune.shrink(pruned)
     found = ratios(dense_file, tflite_export.convert(small, sparse=False, verbose=0), 1, 200)
-    latency = (found[f"interleaved p{PERCENTILE}"] + found[f"blocked p{PERCENTILE}"]) / 2
+    latency = max(found[f"interleaved p{PERCENTILE}"], found[f"blocked p{PERCENTILE}"])
     return common.accuracy(small, x_test, y_test), latency
 
 
@@ -198,7 +201,7 @@ FACTS.md CNN trained 4 epochs; then GMP (1 pruning epoch, 2 fine-tuning epochs) 
 `Channels("l1", target=...)` in global scope from the same dense model: to a latency target
 (groups ranked by L1 importance per microsecond saved, HALP-style), and to MAC targets
 {', '.join(f'{m:.0%}' for m in MAC_GRID)} (groups ranked by L1 alone). Every shrunk model
-is timed against the dense one (mean of the two protocols' ratios, {PERCENTILE}th
+is timed against the dense one (the larger of the two protocols' ratios, {PERCENTILE}th
 percentile);
 the MAC-targeted runs' accuracy is interpolated at the latency the latency-targeted model
 measures.
