@@ -1,6 +1,6 @@
 """`Recipe`: a whole pruning run described in YAML, from the model to the export settings.
 
-A recipe has six sections; only `method` and `callback` are required:
+A recipe has seven sections; only `method` and `callback` are required:
 
 ```yaml
 method: gmp                # gmp, imp, bimp, rigl, penalty or one-shot
@@ -20,6 +20,9 @@ training:                  # compile and fit settings
   metrics: accuracy        # one name or a list
   batch_size: 64
 shrink: false              # remove the pruned channels after training (channels patterns)
+distillation:              # learn from the input model while pruning (kerasprune.callbacks.distillation)
+  temperature: 4.0
+  weight: 1.0
 export:                    # read by `kerasprune prune` (tflite_export.convert's options)
   sparse: true             # default: true, false after shrink (no zeros are left)
   quantize: null           # null, float16, dynamic or int8
@@ -65,6 +68,7 @@ import numpy as np
 import yaml
 
 from kerasprune.callbacks.bimp_callback import BIMPCallback
+from kerasprune.callbacks.distillation import Distillation, check_distillation
 from kerasprune.callbacks.imp_callback import IMPCallback
 from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
@@ -80,7 +84,7 @@ from kerasprune.core.validation import (
     check_positive,
     check_sparsity,
 )
-from kerasprune.core.wrapping import prune
+from kerasprune.core.wrapping import POLICIES, prune
 from kerasprune.structured.channel_patterns import NM, Channels
 from kerasprune.structured.surgery import shrink
 
@@ -90,7 +94,7 @@ ONE_SHOT = "one-shot"
 METHODS = (*CALLBACKS, ONE_SHOT)
 ONE_SHOT_KEYS = ("sparsity", "criterion", "reconstruct")
 PRUNE_KEYS = ("scope", "layers", "exclude", "sparsity_overrides", "block_shape", "pattern",
-              "min_density", "mask_dtype", "penalty", "criterion")
+              "min_density", "mask_dtype", "penalty", "criterion", "policy")
 # Pattern names of the YAML spelling, and the argument a short value stands for.
 PATTERNS = {"unstructured": (Unstructured, "criterion"), "blocks": (Blocks, "block_shape"),
             "channels": (Channels, "criterion"), "nm": (NM, None)}
@@ -105,8 +109,10 @@ TRAINING_DEFAULTS = {
     "criterion_samples": 256,
 }
 EXPORT_DEFAULTS = {"sparse": None, "quantize": None}
+DISTILLATION_DEFAULTS = {"temperature": 4.0, "weight": 1.0, "features": None,
+                         "feature_weight": 1.0}
 QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
-SECTIONS = ("method", "callback", "prune", "training", "shrink", "export")
+SECTIONS = ("method", "callback", "prune", "training", "shrink", "export", "distillation")
 
 
 @dataclasses.dataclass
@@ -130,6 +136,10 @@ class Recipe:
             means true for a channels pattern, false otherwise.
         export: `sparse` (default: true, false when `shrink` is on) and `quantize` for
             the TFLite file `kerasprune prune` writes.
+        distillation: None (default), or the arguments of
+            `kerasprune.callbacks.distillation.Distillation` (`temperature`, `weight`,
+            `features`, `feature_weight`; `{}` for its defaults): the model given to
+            `run` is the teacher of the whole fit.
 
     Example:
 
@@ -150,6 +160,7 @@ class Recipe:
     training: dict = dataclasses.field(default_factory=dict)
     shrink: bool | None = None
     export: dict = dataclasses.field(default_factory=dict)
+    distillation: dict | None = None
 
     def __post_init__(self):
         check_choice("method", self.method, METHODS)
@@ -170,6 +181,13 @@ class Recipe:
             self.training["metrics"] = [self.training["metrics"]]
         self.export = {**EXPORT_DEFAULTS, **_known("export", self.export,
                                                    tuple(EXPORT_DEFAULTS))}
+        if self.distillation is not None:
+            if not isinstance(self.distillation, Mapping):
+                raise ValueError("Recipe section `distillation` must be a mapping. "
+                                 f"Received: distillation={self.distillation!r}")
+            self.distillation = _plain({**DISTILLATION_DEFAULTS, **_known(
+                "distillation", self.distillation, tuple(DISTILLATION_DEFAULTS))})
+            check_distillation(**self.distillation)
         self._check_method()
         _check_prune(self.prune)
         _check_training(self.training, self.method)
@@ -183,12 +201,13 @@ class Recipe:
     @classmethod
     def from_callback(cls, callback, *, prune: dict | None = None,
                       training: dict | None = None, shrink: bool | None = None,
-                      export: dict | None = None) -> "Recipe":
+                      export: dict | None = None,
+                      distillation: dict | None = None) -> "Recipe":
         """The recipe of a configured callback (its `get_config()`) plus the other sections."""
         for method, callback_class in CALLBACKS.items():
             if type(callback) is callback_class:
                 return cls(method, callback.get_config(), prune or {}, training or {},
-                           shrink, export or {})
+                           shrink, export or {}, distillation)
         raise TypeError(
             "`callback` must be a PruningCallback, IMPCallback, BIMPCallback, RigLCallback "
             f"or PenaltyPruningCallback. Received: callback of type {type(callback).__name__}"
@@ -229,7 +248,9 @@ class Recipe:
             raise type(error)(f"Recipe file {name!r}: {error}") from error
 
     def as_dict(self) -> dict:
-        return {key: getattr(self, key) for key in SECTIONS}
+        """The sections; `distillation` only when the recipe has one."""
+        return {key: getattr(self, key) for key in SECTIONS
+                if key != "distillation" or self.distillation is not None}
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(_plain(self.as_dict()), sort_keys=False)
@@ -289,7 +310,8 @@ class Recipe:
         """Prune `model` by this recipe: returns `(pruned model, callback, history)`.
 
         The callback is None for `"one-shot"`; the pruned model still holds its wrappers
-        (see `exported_model` for what to export).
+        (see `exported_model` for what to export). With a `distillation` section, `model`
+        (left as it is) is the teacher.
         """
         sample = self.criterion_data(x, y)
         if self.method == ONE_SHOT:
@@ -298,11 +320,14 @@ class Recipe:
             pruned, callback = self.prune_model(model), self.make_callback(sample)
         pruned = self.compile(pruned)
         epochs = self.epochs(callback)
+        teacher = ([Distillation(model, **self.distillation)]
+                   if self.distillation is not None else [])
         history = pruned.fit(
             x, y, epochs=epochs, batch_size=self.training["batch_size"],
             validation_split=self.training["validation_split"] if validation_data is None else 0.0,
             validation_data=validation_data,
-            callbacks=[*callbacks, *([callback] if callback else [])], verbose=verbose,
+            callbacks=[*callbacks, *([callback] if callback else []), *teacher],
+            verbose=verbose,
         )
         return pruned, callback, history
 
@@ -466,6 +491,8 @@ def _known(section: str, values: Mapping, keys: tuple[str, ...]) -> dict:
 
 def _check_prune(arguments: dict) -> None:
     """What `kerasprune.prune` would refuse that needs no model."""
+    if arguments.get("policy") is not None:
+        check_choice("policy", arguments["policy"], POLICIES)
     if "penalty" in arguments:
         check_positive("penalty", arguments["penalty"], optional=True)
     if "criterion" in arguments:

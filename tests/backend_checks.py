@@ -195,6 +195,17 @@ def check_quantization_aware_training_keeps_masks_and_saves():
     np.testing.assert_array_equal(np.asarray(kerasprune.strip(qat)(X[:16])), expected)
 
 
+def check_distillation_adds_the_teacher_loss():
+    from kerasprune.callbacks.distillation import Distillation, soft_kl
+
+    teacher, student = cnn(), compiled(kerasprune.prune(cnn()), keras.optimizers.SGD(0.0))
+    plain = student.evaluate(X[:64], Y[:64], batch_size=64, verbose=0)
+    kl = float(soft_kl(np.asarray(teacher(X[:64])), np.asarray(student(X[:64])), 2.0))
+    history = student.fit(X[:64], Y[:64], batch_size=64, epochs=1, verbose=0,
+                          callbacks=[Distillation(teacher, temperature=2.0, weight=0.5)])
+    np.testing.assert_allclose(history.history["loss"][0], plain + 0.5 * 4.0 * kl, rtol=1e-4)
+
+
 CHECKS = [
     check_gmp_masks_strip_and_saving,
     check_imp_resumes_exactly_from_a_saved_model,
@@ -204,6 +215,7 @@ CHECKS = [
     check_export_says_it_needs_tensorflow,
     check_tfmot_steps_and_masks_in_a_jitted_fit,
     check_quantization_aware_training_keeps_masks_and_saves,
+    check_distillation_adds_the_teacher_loss,
 ]
 
 

@@ -148,3 +148,23 @@ def assert_resumes_from_keras_file(pruned, x, y, folder, *, loss="mse", batch_si
     loaded.fit(x, y, initial_epoch=1, epochs=2, callbacks=[imp_with_allr()], **fit)
     assert_same_state(training_state(loaded, x), snapshots[1])
     return loaded
+
+
+def xnnpack_net(size: int = 16, *, stem=None, middle=None, end=None) -> keras.Model:
+    """A small net of the shape XNNPACK's sparse inference runs: ZeroPadding2D(1) and a
+    3x3 stride-2 `stem` on 3 channels, a 1x1 `expand` (then `middle(x)`, by default a
+    depthwise conv and a 1x1 `project` with a residual Add), a spatial mean keeping its
+    dimensions (`end(x)`), then a Dense head after Flatten. Each argument replaces its part."""
+    layers = keras.layers
+    inputs = keras.Input((size, size, 3))
+    x = (stem or (lambda t: layers.Conv2D(8, 3, strides=2, activation="relu", name="stem")(
+        layers.ZeroPadding2D(1)(t))))(inputs)
+    x = layers.Conv2D(8, 1, activation="relu6", name="expand")(x)
+    if middle is None:
+        y = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="depthwise")(x)
+        y = layers.BatchNormalization(name="bn")(y)
+        x = layers.Add(name="residual")([x, layers.Conv2D(8, 1, name="project")(y)])
+    else:
+        x = middle(x)
+    x = (end or (lambda t: layers.GlobalAveragePooling2D(keepdims=True, name="mean")(t)))(x)
+    return keras.Model(inputs, layers.Dense(10, name="logits")(layers.Flatten()(x)))

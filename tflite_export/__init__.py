@@ -10,10 +10,12 @@ The names below are imported on first use: inspecting and timing a `.tflite` fil
 only LiteRT, while converting imports Keras and TensorFlow (seconds), so `import
 tflite_export` stays cheap for the first two.
 
+`latency_table` times single layers on this machine for latency-targeted channel pruning.
+
 May import: `kerasprune` (its public names), `kerasprune.core.caller`,
 `kerasprune.quantization` (a quantization-aware model exports with its trained ranges),
-keras, numpy; inside functions also tensorflow, ai_edge_litert and tflite_runtime (the
-converter and the interpreters, loaded when used).
+keras, numpy; inside functions also tensorflow, ai_edge_litert, tflite_runtime and
+flatbuffers (the converter, the interpreters and the flatbuffer schema, loaded when used).
 """
 
 import importlib
@@ -27,6 +29,7 @@ _NAMES = {
     "compare": "comparison",
     "convert": "conversion",
     "Inspection": "inspection",
+    "LatencyTable": "latency_table",
     "WeightTensor": "inspection",
     "inspect": "inspection",
     "BACKENDS": "interpreter",
@@ -34,6 +37,8 @@ _NAMES = {
     "load_interpreter": "interpreter",
     "read_model": "interpreter",
     "SparseKernelWarning": "sparse_kernels",
+    "SparseInference": "xnnpack_sparse",
+    "sparse_inference": "xnnpack_sparse",
     "SparsityWarning": "sparse_kernels",
     "tflite_block_shape": "sparse_kernels",
     "why_not_sparse_kernel": "sparse_kernels",

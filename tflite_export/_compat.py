@@ -46,3 +46,22 @@ def named_inputs(model) -> dict | None:
     struct = getattr(model, "_inputs_struct", None)
     return dict(struct) if isinstance(struct, dict) else None
 
+
+
+def flatbuffer_model(content: bytes):
+    """`(ModelT, schema module)`: a TFLite file as the flatbuffer schema's object tree (op
+    options, tensors, buffers), which the interpreter's public API does not expose."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
+    return schema.ModelT.InitFromPackedBuf(content, 0), schema
+
+
+def packed_model(model) -> bytes:
+    """A schema object tree (`ModelT`) written back as a TFLite flatbuffer."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

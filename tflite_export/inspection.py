@@ -17,6 +17,7 @@ import numpy as np
 
 from tflite_export import _compat
 from tflite_export.interpreter import load_interpreter, read_model
+from tflite_export.xnnpack_sparse import SparseInference, sparse_inference
 
 # Ops whose constant weights the converter may encode sparse.
 WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
@@ -83,12 +84,22 @@ class Inspection:
         ops: op names in execution order.
         file_bytes: size of the flatbuffer.
         gzip_bytes: size after gzip (level 9), what a download would cost.
+        sparse_inference: which subgraph XNNPACK's sparse inference (1x1 convolutions
+            in NCHW, on ARM) can run, condition by condition
+            (`tflite_export.xnnpack_sparse`).
     """
 
     tensors: tuple[WeightTensor, ...]
     ops: tuple[str, ...]
     file_bytes: int
     gzip_bytes: int
+    sparse_inference: SparseInference | None = None
+
+    @property
+    def shaped_for_xnnpack_sparse(self) -> bool:
+        """True when a subgraph starts as XNNPACK's sparse inference needs (its stem)."""
+        return self.sparse_inference is not None and any(
+            s.condition("stem").ok for s in self.sparse_inference.subgraphs)
 
     @property
     def sparse_tensors(self) -> list[WeightTensor]:
@@ -133,6 +144,8 @@ class Inspection:
             f"file: {self.file_bytes:,} B, gzip: {self.gzip_bytes:,} B; "
             f"weights: {self.summary()}"
         )
+        if self.shaped_for_xnnpack_sparse:
+            lines.append(self.sparse_inference.summary())
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -182,6 +195,7 @@ def inspect(tflite_bytes_or_path: bytes | str | os.PathLike) -> Inspection:
         ops=tuple(op["op_name"] for op in ops),
         file_bytes=len(content),
         gzip_bytes=len(gzip.compress(content, compresslevel=9)),
+        sparse_inference=sparse_inference(content),
     )
 
 

@@ -74,7 +74,7 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
     `kerasprune inspect FILE` for how each weight of the file is stored and run.
     """
     report = inspection.inspect(content)
-    if report.on_sparse_kernel:
+    if report.on_sparse_kernel or _xnnpack_sparse_ready(model, report):
         return
     reasons = _reasons(model, quantize)
     kinds = {kind for _, kind, _ in reasons}
@@ -123,6 +123,24 @@ def warn_if_sparse_kernel_is_wrong(content: bytes) -> None:
         SparseKernelWarning,
         stacklevel=user_stacklevel(),
     )
+
+
+def _xnnpack_sparse_ready(model: keras.Model, report) -> bool:
+    """True when the file is shaped for XNNPACK's sparse inference and meets every
+    condition (it runs sparse on ARM); a warning names the first broken condition when it
+    is shaped for it but does not."""
+    if not report.shaped_for_xnnpack_sparse:
+        return False
+    if report.sparse_inference.ready:
+        return True
+    warnings.warn(
+        f"Model '{model.name}' starts as XNNPACK's sparse inference needs, but its TFLite "
+        f"file breaks a condition: {report.sparse_inference.summary()}. Per condition: "
+        "print(tflite_export.inspect(content).sparse_inference).",
+        SparsityWarning,
+        stacklevel=user_stacklevel(),
+    )
+    return True
 
 
 def _counts(reasons: list[tuple[str, str, str]]) -> str:

@@ -6,7 +6,8 @@ setting and resume state) and the policies built on it: `PruningCallback` (GMP),
 `RigLCallback` (sparse training with drop-and-regrow mask updates) and
 `PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero), and
 how they report: `SparsityMetric` (sparsity in every callback's logs) and `LayerSummaries`
-(per-layer TensorBoard scalars).
+(per-layer TensorBoard scalars). Next to any of them, `Distillation` adds a teacher's
+loss while the pruned model recovers.
 May import: `kerasprune.core`, `kerasprune.retrain`, `kerasprune.oneshot` (the selector a
 model's criteria call for), `kerasprune._compat`, keras, numpy; inside functions also
 tensorflow (the summary ops of `LayerSummaries`).

@@ -15,6 +15,8 @@ Owns, in the order a mask update runs through them:
   selection rule (`selection`, `order_statistics`);
 - `mask_update`: the one place masks are written (`update`, `write_masks`, `update_masks`),
   returning a `MaskRecord`;
+- `xnnpack_sparse`: XNNPACK's sparse-inference conditions on a Keras graph (the layers
+  `prune(policy="xnnpack_sparse")` and TFMOT's `PruneForLatencyOnXNNPack` prune);
 - around them: the data of data-driven criteria (`criterion_data`, `gradients` per backend),
   regrowth, group lasso, the resume state (`pruning_state`), `sensitivity`,
   `sparsity_report` with MAC counts, deprecations.

@@ -11,6 +11,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
+from kerasprune.core import xnnpack_sparse
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import (
     all_layers,
@@ -64,6 +65,7 @@ def prune(
     mask_dtype: str | None = None,
     penalty: float | None = None,
     criterion: str | None = None,
+    policy: str | None = None,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -117,6 +119,13 @@ def prune(
             `kerasprune.oneshot`); see `kerasprune.core.weight_criteria`.
             The callbacks and `one_shot_prune` take the data from their `data=`
             (`kerasprune.CriterionData`).
+        policy: `"xnnpack_sparse"` prunes exactly the layers XNNPACK's sparse inference
+            runs sparse: the 1x1 convolutions of a subgraph from a 3x3 stride-2 stem on 3
+            channels (after `ZeroPadding2D(1)`) to `GlobalAveragePooling2D(keepdims=True)`
+            (`kerasprune.core.xnnpack_sparse`; instead of `layers`, with `exclude`
+            still applied). A model that breaks a condition of that subgraph is refused,
+            naming the layer and the condition. The path runs on ARM CPUs (XNNPACK turns it
+            off on x86 with AVX) once at least 2/3 of those weights are zero.
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -146,8 +155,10 @@ def prune(
     names = [l.name for l in all_layers(model) if not isinstance(l, keras.layers.InputLayer)]
     include = _selector("layers", layers, names, model)
     skip = _selector("exclude", exclude, names, model)
+    if policy is not None:
+        include = _policy_selector(policy, layers, model)
     candidates = model_units(model)
-    chosen = _choose_layers(candidates, include, skip, explicit=layers is not None)
+    chosen = _choose_layers(candidates, include, skip, explicit=include is not None)
     followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
         sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
@@ -174,6 +185,20 @@ def prune(
         )
 
     return copy_model(model, replace)
+
+
+POLICIES = (xnnpack_sparse.POLICY,)
+
+
+def _policy_selector(policy, layers, model) -> Callable[[keras.layers.Layer], bool]:
+    """The layers a policy prunes (after checking the model against its conditions)."""
+    check_choice("policy", policy, POLICIES)
+    if layers is not None:
+        raise ValueError(
+            f"`policy={policy!r}` chooses the layers to prune itself: give `exclude` to "
+            f"leave some dense, not `layers`. Received: layers={layers!r}")
+    chosen = {id(layer) for layer in xnnpack_sparse.check(model)}
+    return lambda layer: id(layer) in chosen
 
 
 def strip(model: keras.Model) -> keras.Model:

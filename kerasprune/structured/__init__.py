@@ -13,6 +13,8 @@ fewer heads); `channel_groups` finds the groups pruning must remove together;
 `group_selection` is the channel patterns' selector: it makes a unit of each set of
 coupled layers and selects them in their scope with `kerasprune.core.scopes`, as weights
 are; `surgery` rebuilds.
+`latency_cost` predicts a model's latency from a per-layer table (`target="latency"`).
 May import: `kerasprune.core`, `kerasprune._compat`, keras, numpy; inside functions also
-keras_hub (the head-pruned encoder).
+keras_hub (the head-pruned encoder) and `tflite_export` (the default latency table,
+measured with LiteRT).
 """

@@ -29,7 +29,7 @@ from kerasprune.structured.group_selection import select_groups, select_layers
 
 NORMALIZATIONS = ("none", "size", "layer")
 COMBINATIONS = ("mean", "sum", "max")
-TARGETS = ("channels", "flops", "params")
+TARGETS = ("channels", "flops", "params", "latency")
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
@@ -63,8 +63,17 @@ class Channels(MaskPattern):
         target: what `sparsity` measures: `"channels"` (the fraction of channels pruned),
             `"flops"` or `"params"` (groups are pruned until the multiply-accumulates or
             parameters of the layers kerasprune follows are at most `1 - sparsity` of the
-            dense model's; needs `groups=True`).
+            dense model's), or `"latency"` (until the model's latency, predicted from
+            `latency_table`, is at most `1 - sparsity` of the dense model's, groups
+            ranked by importance per microsecond saved). Needs `groups=True`.
         seed: seed of the `"random"` criterion.
+        latency_table: for `target="latency"`: a callable taking a list of
+            `kerasprune.structured.latency_cost.LatencyRequest` (one layer alone, with
+            some of its channels) and returning microseconds, one per request. Default:
+            `tflite_export.latency_table.LatencyTable()`, measured once on this machine
+            with LiteRT's interpreter and cached on disk. A table with `get_config`
+            (such as `LatencyTable`) is saved with the pattern; any other callable is
+            replaced by the default table when a saved model is loaded.
 
     Example:
 
@@ -89,6 +98,7 @@ class Channels(MaskPattern):
         combine: str = "mean",
         target: str = "channels",
         seed: int = 0,
+        latency_table=None,
     ):
         check_choice("criterion", criterion, CRITERIA)
         check_choice("normalize", normalize, NORMALIZATIONS)
@@ -109,6 +119,11 @@ class Channels(MaskPattern):
                 f"`target={target!r}` needs groups=True (the cost is the model's). "
                 f"Received: target={target!r}, groups=False"
             )
+        if latency_table is not None and not (callable(latency_table)
+                                              or isinstance(latency_table, dict)):
+            raise TypeError(
+                "`latency_table` must be a callable (requests -> microseconds), a table's "
+                f"config, or None. Received: latency_table={latency_table!r}")
         self.criterion = criterion
         self.normalize = normalize
         self.min_channels = min_channels
@@ -117,6 +132,7 @@ class Channels(MaskPattern):
         self.combine = combine
         self.target = target
         self.seed = seed
+        self.latency_table = latency_table
 
     #: Structured: `prune` masks the BatchNormalization after a channel-pruned layer too.
     prunes_channels = True
@@ -191,11 +207,24 @@ class Channels(MaskPattern):
         view[axis] = shape[axis]
         return np.broadcast_to(np.arange(shape[axis]).reshape(view), shape).copy()
 
+    def latency_model(self):
+        """The latency table `target="latency"` predicts with (the default one, measured
+        on this machine, made on first use)."""
+        if self.latency_table is None or isinstance(self.latency_table, dict):
+            from tflite_export.latency_table import LatencyTable
+
+            self.latency_table = LatencyTable.from_config(self.latency_table or {})
+        return self.latency_table
+
     def get_config(self):
-        return {"criterion": self.criterion, "normalize": self.normalize,
-                "min_channels": self.min_channels, "max_fraction": self.max_fraction,
-                "groups": self.groups, "combine": self.combine, "target": self.target,
-                "seed": self.seed}
+        table = self.latency_table
+        if table is not None and not isinstance(table, dict):
+            table = table.get_config() if hasattr(table, "get_config") else None
+        config = {"criterion": self.criterion, "normalize": self.normalize,
+                  "min_channels": self.min_channels, "max_fraction": self.max_fraction,
+                  "groups": self.groups, "combine": self.combine, "target": self.target,
+                  "seed": self.seed}
+        return config if table is None else {**config, "latency_table": table}
 
     def __repr__(self) -> str:
         return f"Channels({self.criterion!r})"

@@ -17,8 +17,10 @@ from kerasprune.structured.layer_rules import (
     ChannelSlot,
     LayerRule,
     activate,
+    kept,
     macs,
     register_layer_rule,
+    resized,
 )
 
 
@@ -89,6 +91,13 @@ class MixerRule(LayerRule):
             weights["bias"] = bias[out_keep].astype(kernel.dtype)
         return config, weights
 
+    def timed_channels(self, decision, layer, inputs, output):
+        return kept(decision, inputs[0]), kept(decision, output)
+
+    def timed_layer(self, layer, inputs, counts):
+        key = "units" if isinstance(layer, keras.layers.Dense) else "filters"
+        return resized(layer, inputs, counts[0], {key: int(counts[1])})
+
 
 class DepthwiseRule(LayerRule):
     """One filter per channel: DepthwiseConv1D/2D with `depth_multiplier=1` (kernel
@@ -135,6 +144,14 @@ class DepthwiseRule(LayerRule):
             weights["bias"] = weights["bias"][keep]
         return config, weights
 
+    def timed_channels(self, decision, layer, inputs, output):
+        return (kept(decision, output),)
+
+    def timed_layer(self, layer, inputs, counts):
+        n = int(counts[0])
+        changes = {} if self._axis(layer) == -2 else {"filters": n, "groups": n}
+        return resized(layer, inputs, n, changes)
+
 
 class TransposedConvRule(LayerRule):
     """Conv1D/2D/3DTranspose: kernel `(..., filters, in)`; outputs are new channels.
@@ -169,6 +186,12 @@ class TransposedConvRule(LayerRule):
         if "bias" in weights:
             weights["bias"] = weights["bias"][out_keep]
         return config, weights
+
+    def timed_channels(self, decision, layer, inputs, output):
+        return kept(decision, inputs[0]), kept(decision, output)
+
+    def timed_layer(self, layer, inputs, counts):
+        return resized(layer, inputs, counts[0], {"filters": int(counts[1])})
 
 
 class SeparableConvRule(LayerRule):
@@ -212,6 +235,12 @@ class SeparableConvRule(LayerRule):
         if "bias" in weights:
             weights["bias"] = weights["bias"][out_keep]
         return config, weights
+
+    def timed_channels(self, decision, layer, inputs, output):
+        return kept(decision, inputs[0]), kept(decision, output)
+
+    def timed_layer(self, layer, inputs, counts):
+        return resized(layer, inputs, counts[0], {"filters": int(counts[1])})
 
 
 class EmbeddingRule(LayerRule):

@@ -10,12 +10,17 @@ its own target in layer scope, one threshold over all in global scope (LAMP-norm
 `"lamp"`), per-unit targets from the Erdos-Renyi-Kernel rule in `"erk"`, each keeping at
 least its `min_density`. With `target="flops"` or `"params"` the fraction is found (by
 bisection, the choice being nested) so that the model's multiply-accumulates or
-parameters are at most `1 - sparsity` of the dense model's. Each member's masks are then
+parameters are at most `1 - sparsity` of the dense model's; with `target="latency"`, so
+that its latency predicted by the pattern's latency table
+(`kerasprune.structured.latency_cost`) is, and each unit's scores are first divided by the
+microseconds one of its groups saves, so that a global scope removes the groups of least
+importance per microsecond (HALP's knapsack, greedily). Each member's masks are then
 written along its channel axes; pruned groups stay pruned.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Iterator
@@ -24,6 +29,7 @@ import numpy as np
 
 from kerasprune.core.allocation import lamp_scores
 from kerasprune.core.caller import user_stacklevel
+from kerasprune.core.model_walk import all_layers
 from kerasprune.core.scopes import (
     ALLOCATED_SCOPES,
     layer_target,
@@ -32,9 +38,17 @@ from kerasprune.core.scopes import (
     short_parts,
 )
 from kerasprune.core.selection import PruningSet
-from kerasprune.structured.channel_groups import ChannelGroups
+from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import variables_by_name
+from kerasprune.structured.channel_groups import ChannelGroups
 from kerasprune.structured.criteria import by_channel, channel_axis
+from kerasprune.structured.latency_cost import (
+    Calibration,
+    LatencyCost,
+    calibrated_selection,
+    fingerprint,
+)
+from kerasprune.structured.surgery import shrink
 
 _COST_INDEX = {"flops": 0, "params": 1}
 
@@ -84,7 +98,8 @@ def select_groups(model, wrappers: list, sparsity: float, final: float,
     if options["target"] == "channels":
         pruned = _select_units(units, sparsity, final, missed=selector.missed)
     else:
-        pruned = _select_for_cost(groups, units, sparsity, final, options["target"])
+        pruned = _select_for_cost(model, groups, wrappers, units, sparsity, final,
+                                  options["target"], wrappers[0].pattern)
     left_whole = {**groups.left_whole, **_unscored_layers(groups, table)}
     if left_whole:
         warnings.warn(
@@ -258,17 +273,42 @@ def _erk_factor(shapes: list[tuple[int, ...]], channels: int) -> float:
     return channels * sum(sum(s) for s in shapes) / size if size else float(channels)
 
 
-def _select_for_cost(groups, units, sparsity: float, final: float, target: str) -> list:
-    """The smallest fraction of groups whose removal brings the cost to `1 - sparsity`."""
-    k = _COST_INDEX[target]
-    dense = groups.cost(np.zeros(groups.count, dtype=bool))[k]
-    goal = (1.0 - sparsity) * dense
+def _select_for_cost(model, groups, wrappers, units, sparsity: float, final: float,
+                     target: str, pattern) -> list:
+    """The smallest fraction of groups whose removal brings the cost to `1 - sparsity`
+    (for latency: the measured latency, through the calibrated table)."""
+    if target != "latency":
+        k = _COST_INDEX[target]
+        return _bisected(units, sparsity, final, lambda g: groups.cost(g)[k], 1 - sparsity,
+                         target, groups.count)
+    table = pattern.latency_model()
+    latency = LatencyCost(groups, table)
+    units = _priced(units, latency, groups)
+    calibration = Calibration(fingerprint(model), latency, table)
 
-    def cost(pruned: list) -> int:
-        by_group = np.zeros(groups.count, dtype=bool)
-        for unit, chosen in zip(units, pruned):
-            by_group[unit.index] = chosen
-        return groups.cost(by_group)[k]
+    def choose(ratio: float) -> np.ndarray:
+        return _by_group(units, _bisected(units, sparsity, final, latency, ratio, target,
+                                          groups.count), groups.count)
+
+    dense = []  # the stripped model, made once: the table converts it once
+
+    def shrunk(by_group: np.ndarray) -> tuple:
+        dense[:] = dense or [strip(model)]
+        return dense[0], _candidate(model, groups, wrappers, by_group)
+
+    by_group = calibrated_selection(choose, latency, calibration, 1 - sparsity, shrunk)
+    return [by_group[u.index] for u in units]
+
+
+def _bisected(units, sparsity: float, final: float, measure, ratio: float, target: str,
+              count: int) -> list:
+    """The smallest fraction of every unit's groups whose removal brings `measure` to at
+    most `ratio` of its dense value (nested choices, so a bisection finds it)."""
+    dense = measure(np.zeros(count, dtype=bool))
+    goal = ratio * dense
+
+    def cost(pruned: list) -> float:
+        return measure(_by_group(units, pruned, count))
 
     def choose(fraction: float) -> list:
         return _select_units(units, sparsity, final, fraction)
@@ -279,7 +319,7 @@ def _select_for_cost(groups, units, sparsity: float, final: float, target: str) 
         warnings.warn(
             f"Channels(target={target!r}): removing every prunable channel group leaves "
             f"{reached / dense:.3f} of the dense model's {target}, above the target "
-            f"{1 - sparsity:.3f}.", stacklevel=user_stacklevel())
+            f"{ratio:.3f}.", stacklevel=user_stacklevel())
         return best
     low, high = 0.0, 1.0
     for _ in range(30):
@@ -290,6 +330,39 @@ def _select_for_cost(groups, units, sparsity: float, final: float, target: str) 
         else:
             low = middle
     return best
+
+
+def _by_group(units, pruned: list, count: int) -> np.ndarray:
+    by_group = np.zeros(count, dtype=bool)
+    for unit, chosen in zip(units, pruned):
+        by_group[unit.index] = chosen
+    return by_group
+
+
+def _candidate(model, groups, wrappers, by_group: np.ndarray):
+    """A shrunk copy of `model` with the groups `by_group` removed: what the latency
+    calibration times (the model itself is not changed)."""
+    plain = strip(model)
+    layers = {layer.name: layer for layer in all_layers(plain)}
+    for wrapper, masks in _member_masks(groups, wrappers, by_group):
+        variables = variables_by_name(layers[wrapper.layer.name])
+        for name, mask in zip(wrapper.weight_names, masks):
+            variables[name].assign(np.asarray(variables[name]) * mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return shrink(plain)
+
+
+def _priced(units: list[Unit], latency: LatencyCost, groups) -> list[Unit]:
+    """The units with their scores divided by the microseconds one of their groups saves
+    (at the current masks), so that a shared threshold weighs importance against time."""
+    current = np.zeros(groups.count, dtype=bool)
+    for unit in units:
+        current[unit.index] = unit.already
+    saved = latency.savings([u.index for u in units], current)
+    floor = max(float(saved.max(initial=0.0)) * 1e-3, 1e-9)
+    return [dataclasses.replace(u, scores=u.scores / max(float(s), floor))
+            for u, s in zip(units, saved)]
 
 
 def _member_masks(groups, wrappers, pruned) -> Iterator[tuple]:

@@ -9,6 +9,8 @@ of layer:
 - `slots`: which of the layer's weights hold a channel, along which axis, so that
   pruning a channel group writes every member's mask (`ChannelSlot`);
 - `cost`: the layer's multiply-accumulates and parameters for the channels kept;
+- `timed_channels` and `timed_layer`: which kept channel counts its latency depends on,
+  and the layer alone with those counts, to time it (`kerasprune.structured.latency_cost`);
 - `rebuild`: given the channels that survive, the config and weights of the smaller copy.
 
 The rules are the channel facts of a layer type's spec (`kerasprune.core.registry`, the
@@ -94,6 +96,16 @@ class LayerRule:
         """`(config, weights)` of the smaller copy; `weights` maps names to arrays."""
         return config, weights
 
+    def timed_channels(self, decision, layer, inputs, output) -> tuple[int, ...] | None:
+        """The kept channel counts the layer's latency depends on under `decision`
+        (`(inputs, outputs)` of a convolution), or None when its time is not modeled."""
+        return None
+
+    def timed_layer(self, layer, inputs, counts: tuple[int, ...]) -> tuple[dict, tuple]:
+        """`(serialized layer, input shape without the batch axis)` of `layer` with the
+        channel counts `counts` (as `timed_channels` orders them), to time it alone."""
+        raise NotImplementedError
+
     def rebuilt_class(self, decision, layer) -> type:
         """The class of the smaller copy (the layer's own unless its config cannot say it)."""
         return type(layer)
@@ -152,6 +164,28 @@ def macs(layer, inputs, output, weights: int) -> int:
     keeps), as `sparsity_report` counts them (`kerasprune.core.registry.layer_macs`)."""
     return layer_macs(layer, [tuple(t.shape[1:]) for t in inputs], tuple(output.shape[1:]),
                       weights)
+
+
+def kept(decision, tensor) -> int:
+    """The channels of `tensor` a decision keeps."""
+    return int(decision.keep(tensor).sum())
+
+
+def resized(layer, inputs, n_in: int, changes: dict) -> tuple[dict, tuple]:
+    """`layer` serialized with `changes` in its config (and no name), and its input shape
+    with `n_in` channels: what `timed_layer` returns."""
+    serialized = keras.saving.serialize_keras_object(layer)
+    config = {k: v for k, v in serialized["config"].items() if not _untimed(k)}
+    kept_keys = ("module", "class_name", "registered_name")  # not the built shapes
+    return {**{k: serialized.get(k) for k in kept_keys}, "config": {**config, **changes}}, (
+        *tuple(inputs[0].shape[1:-1]), int(n_in))
+
+
+def _untimed(key: str) -> bool:
+    """Config entries that do not change how long a layer takes (its name, how its
+    weights are made and trained)."""
+    return key in ("name", "trainable", "dtype", "lora_rank", "lora_alpha") or key.endswith(
+        ("_initializer", "_regularizer", "_constraint"))
 
 
 def variables_by_name(layer: keras.layers.Layer) -> dict:

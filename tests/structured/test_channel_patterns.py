@@ -357,7 +357,7 @@ def test_taylor_and_apoz_score_channels_with_the_data_given_to_update_masks(kind
     ({"combine": "min"}, ValueError,
      "`combine` must be one of ('mean', 'sum', 'max'). Received: combine='min'"),
     ({"target": "bytes"}, ValueError,
-     "`target` must be one of ('channels', 'flops', 'params'). Received: target='bytes'"),
+     "`target` must be one of ('channels', 'flops', 'params', 'latency'). Received: target='bytes'"),
     ({"min_channels": -1}, ValueError,
      "`min_channels` must be an int >= 0. Received: min_channels=-1"),
     ({"min_channels": 1.0}, ValueError,
