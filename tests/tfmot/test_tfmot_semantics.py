@@ -190,6 +190,14 @@ def test_m_by_n_zeroes_m_in_every_n_inputs(zeros):
         assert wrapper.sparsity == zeros / 4
 
 
+
+def test_m_by_n_weights_are_scored_one_by_one_by_magnitude():
+    # What kerasprune's own selection reads of a pattern (`update_masks` on such a model).
+    from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask
+
+    scores, sizes = MByNMask(2, 4).group_scores(np.array([[4.0, -1.0], [-3.0, 0.5]]))
+    assert scores.tolist() == [4.0, 1.0, 3.0, 0.5] and sizes.tolist() == [1, 1, 1, 1]
+
 def _two_blocks_model():
     # One output, blocks of 2 inputs: [1.0, 0.0] (mean 0.5, max 1.0) and [0.6, 0.6]
     # (mean 0.6, max 0.6). At 50% sparsity MAX pooling keeps the first, AVG the second.
