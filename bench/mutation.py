@@ -115,7 +115,7 @@ PARTS = {
 }
 # The integration layers' tests train models and convert them: their ~6,000 mutants would
 # take hours, so a fixed sample of them is run: `(size, seed)` (see `sample`).
-SAMPLES = {INTEGRATION: (40, 34)}
+SAMPLES = {INTEGRATION: (150, 34)}
 
 # Ten realistic bugs written by hand in the integration layers, none of issue 34's list or
 # its first 24: `(file, the code, the bug's code, what it breaks)`. `--hand-written` plants
@@ -160,6 +160,10 @@ HAND_WRITTEN = [
      "folder = os.path.dirname(os.path.abspath(path))", "folder = os.path.dirname(path)",
      "`kerasprune export -o model.tflite` (a file in the current folder) is refused"),
 ]
+# The bugs the suite missed when they were first planted; the test that fails now was
+# written for each.
+MISSED_AT_FIRST = ("kerasprune/tfmot/sparsity/keras/prune.py",
+                   "kerasprune/callbacks/pruning_callback.py")
 
 # Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes
 # it), with the reason. A survivor missing here is listed as unexplained.
@@ -785,6 +789,8 @@ def hand_written_report() -> str:
             raise RuntimeError(f"pytest could not run the tests of {path}:\n{result.stdout}")
         caught += bool(failed)
         by = f"`{failed[0]}`" if failed else "**missed**"
+        if path in MISSED_AT_FIRST:
+            by += " (missed at first: the test was written for it)"
         rows.append(f"| {path} | {what} | {by} |")
         print(rows[-1], flush=True)
     return "\n".join([
@@ -796,7 +802,9 @@ def hand_written_report() -> str:
         "(tests/mutation_scope.py, none deselected) and its doctests. The campaign: "
         "`python -m bench.mutation --hand-written`.",
         "",
-        f"Caught: {caught} of {len(HAND_WRITTEN)}.",
+        f"Caught: {caught} of {len(HAND_WRITTEN)}; when first planted, before the tests "
+        f"written for the ones it missed, the suite caught "
+        f"{len(HAND_WRITTEN) - len(MISSED_AT_FIRST)}.",
         "",
         "| file | bug | first test that fails |",
         "|---|---|---|",
