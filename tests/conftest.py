@@ -8,6 +8,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.mutation_scope import MUTATION_RUN, keep_signatures  # noqa: E402
+
+if os.environ.get(MUTATION_RUN):  # under `make mutation`
+    keep_signatures()
+
 
 @pytest.fixture(autouse=True)
 def _seeded():
@@ -44,19 +49,33 @@ def mnist():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under mutmut (bench/mutation.py): a mutant's own test modules only, fastest first.
+    """Under mutmut (bench/mutation.py): a mutant's own test modules only, fastest first
+    (mutmut's own runs: the modules of the campaign's files).
 
     mutmut's forkserver workers receive the tests in no particular order and stop at the
-    first failure, so a mutant a quick test catches would often wait for slow ones.
+    first failure, so a mutant a quick test catches would often wait for slow ones. mutmut's
+    clean run (no mutant) repeats the tests its instrumented run has just passed on the same
+    code: one test per module is kept there. The doctests of mutmut's copies of each
+    function (`x_f__mutmut_3`, each with the function's docstring) are left out.
     """
     from tests.mutation_scope import relevant
 
     mutant = os.environ.get("MUTANT_UNDER_TEST")
-    stats = Path("mutmut-stats.json")  # mutmut runs the tests from ./mutants
-    if not mutant or not stats.exists():
+    if mutant is None or not os.environ.get(MUTATION_RUN):
         return
-    kept = [item for item in items if relevant(mutant, item.nodeid)]
+    # The doctests of a mutated file are its functions' (through their trampolines), not
+    # those of mutmut's copies of them (`x_f__mutmut_3`), which call no trampoline.
+    kept = [item for item in items if "__mutmut_" not in item.nodeid]
+    if mutant:
+        kept = [item for item in kept if relevant(mutant, item.nodeid)]
+    else:
+        firsts = {}
+        for item in kept:
+            firsts.setdefault(item.nodeid.split("::")[0], item)
+        kept = list(firsts.values())
     if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
-    durations = json.loads(stats.read_text())["duration_by_test"]
+        chosen = set(map(id, kept))
+        config.hook.pytest_deselected(items=[i for i in items if id(i) not in chosen])
+    stats = Path("mutmut-stats.json")  # mutmut runs the tests from ./mutants
+    durations = json.loads(stats.read_text())["duration_by_test"] if stats.exists() else {}
     items[:] = sorted(kept, key=lambda item: durations.get(item.nodeid, 0.0))

@@ -237,17 +237,21 @@ def test_custom_schedule_starting_before_the_pruning_stage_waits_for_it(digits):
     assert _exactly_pruned(model, 0.8)
 
 
-def test_finetune_learning_rates_split_the_stage_into_equal_parts(digits):
+@pytest.mark.parametrize("rates, expected", [
+    ([1e-2, 1e-3, 1e-4], [1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4]),
+    # 6 epochs in 4 parts of 1.5 epochs: each epoch takes the rate of the part it starts in
+    ([1e-2, 1e-3, 1e-4, 1e-5], [1e-2, 1e-2, 1e-3, 1e-4, 1e-4, 1e-5]),
+])
+def test_finetune_learning_rates_split_the_stage_into_equal_parts(rates, expected, digits):
     (x, y), _ = digits
     model = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.SGD(0.5))
     callback = kerasprune.PruningCallback(
         0.5, stabilization_epochs=0, pruning_epochs=1, finetune_epochs=6,
-        pruning_learning_rate=0.05, finetune_learning_rates=[1e-2, 1e-3, 1e-4],
+        pruning_learning_rate=0.05, finetune_learning_rates=rates,
     )
     history = model.fit(x[:128], y[:128], epochs=7, batch_size=64, callbacks=[callback],
                         verbose=0)
-    assert history.history["learning_rate"] == pytest.approx(
-        [0.05, 1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4])
+    assert history.history["learning_rate"] == pytest.approx([0.05, *expected])
 
 
 def test_fit_resumed_into_finetuning_catches_up_to_the_target(digits):

@@ -190,25 +190,43 @@ def test_m_by_n_zeroes_m_in_every_n_inputs(zeros):
         assert wrapper.sparsity == zeros / 4
 
 
-def _two_blocks_model():
+
+def test_m_by_n_weights_are_scored_one_by_one_by_magnitude():
+    # What kerasprune's own selection reads of a pattern (`update_masks` on such a model).
+    from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask
+
+    scores, sizes = MByNMask(2, 4).group_scores(np.array([[4.0, -1.0], [-3.0, 0.5]]))
+    assert scores.tolist() == [4.0, 1.0, 3.0, 0.5] and sizes.tolist() == [1, 1, 1, 1]
+
+def _two_blocks_model(**pooling):
     # One output, blocks of 2 inputs: [1.0, 0.0] (mean 0.5, max 1.0) and [0.6, 0.6]
     # (mean 0.6, max 0.6). At 50% sparsity MAX pooling keeps the first, AVG the second.
     schedule = sk.ConstantSparsity(0.5, begin_step=1, end_step=1, frequency=1)
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False)])
     dense.set_weights([np.array([[1.0], [0.0], [0.6], [0.6]], "float32")])
     return sk.prune_low_magnitude(dense, pruning_schedule=schedule, block_size=(2, 1),
-                                  block_pooling_type="MAX")
+                                  **pooling)
 
 
-def test_max_block_pooling_survives_saving_and_decides_which_blocks_stay(tmp_path):
-    _two_blocks_model().save(tmp_path / "m.keras")
-    with sk.prune_scope():
-        model = keras.saving.load_model(tmp_path / "m.keras")
-    assert model.layers[0].get_config()["block_pooling_type"] == "MAX"
+def _mask_after_one_step(model):
     model.compile(keras.optimizers.SGD(0.0), "mse")
     model.fit(np.ones((4, 4)), np.ones((4, 1)), batch_size=4, verbose=0,
               callbacks=[sk.UpdatePruningStep()])
-    np.testing.assert_array_equal(np.asarray(model.layers[0].masks[0]).ravel(), [1, 1, 0, 0])
+    return np.asarray(model.layers[0].masks[0]).ravel().tolist()
+
+
+def test_max_block_pooling_survives_saving_and_decides_which_blocks_stay(tmp_path):
+    _two_blocks_model(block_pooling_type="MAX").save(tmp_path / "m.keras")
+    with sk.prune_scope():
+        model = keras.saving.load_model(tmp_path / "m.keras")
+    assert model.layers[0].get_config()["block_pooling_type"] == "MAX"
+    assert _mask_after_one_step(model) == [1, 1, 0, 0]
+
+
+def test_blocks_pool_by_their_average_by_default_as_in_tfmot():
+    assert _mask_after_one_step(_two_blocks_model()) == [0, 0, 1, 1]
+    assert sk.PruneLowMagnitude(keras.layers.Dense(1), block_size=(2, 1)).block_pooling_type \
+        == "AVG"
 
 
 def test_prune_for_latency_on_xnnpack_needs_a_stem_on_three_channels():
