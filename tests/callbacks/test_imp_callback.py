@@ -7,7 +7,7 @@ import pytest
 import kerasprune
 from kerasprune import IMPCallback
 from kerasprune.core.sparsity_schedules import cycle_sparsities
-from kerasprune.core.one_shot import one_shot_prune
+from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.retrain.retrain_schedule import evaluate_schedule
 from kerasprune.retrain.schedules import ALLR, LRW, allr_d1
 from tests.helpers import pruning_ready, small_cnn
