@@ -198,6 +198,24 @@ class HardConcreteGates(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    # Keras saves no seed generator's state, so a resumed run would draw other noise:
+    # the gates save it with their own variables (`BackupAndRestore`, `.keras` files).
+    def _saved_variables(self) -> list:
+        return [self.log_alpha, self.active, self.seed_generator.state]
+
+    def save_own_variables(self, store):
+        for i, variable in enumerate(self._saved_variables()):
+            store[f"{i}"] = variable
+
+    def load_own_variables(self, store):
+        saved = self._saved_variables()
+        if len(store.keys()) != len(saved):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(saved)} saved variables (log_alpha, "
+                f"active, noise state). Received: {len(store.keys())} variables")
+        for i, variable in enumerate(saved):
+            variable.assign(store[f"{i}"])
+
     def get_config(self) -> dict:
         return {**super().get_config(), "channels": self.channels,
                 "group_sizes": self.group_sizes, **self.options.get_config()}
