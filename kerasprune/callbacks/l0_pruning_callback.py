@@ -48,14 +48,15 @@ class L0PruningCallback(BasePruningCallback):
     >>> from kerasprune.core.l0_gates import L0Gates
     >>> from kerasprune.callbacks.l0_pruning_callback import L0PruningCallback
     >>> model = kerasprune.prune(
-    ...     keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+    ...     keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu",
+    ...                                          name="hidden"),
     ...                       keras.layers.Dense(1)]),
-    ...     layers=["dense"], pattern=kerasprune.Channels(), penalty=L0Gates(1e-3))
+    ...     layers=["hidden"], pattern=kerasprune.Channels(), penalty=L0Gates(1e-3))
     >>> model.compile("adam", "mse")
     >>> callback = L0PruningCallback(0.5, gate_epochs=2, finetune_epochs=1)
     >>> history = model.fit(np.random.rand(64, 8), np.random.rand(64, 1), epochs=3,
     ...                     callbacks=[callback], verbose=0)
-    >>> kerasprune.sparsity_report(model).as_dict()["dense/kernel"], history.history["stage"]
+    >>> kerasprune.sparsity_report(model).as_dict()["hidden/kernel"], history.history["stage"]
     (0.5, [0, 0, 1])
     """
 
