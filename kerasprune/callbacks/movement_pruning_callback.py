@@ -109,7 +109,7 @@ class MovementPruningCallback(PruningCallback):
     def on_train_batch_begin(self, batch, logs=None):
         super().on_train_batch_begin(batch, logs)  # masks first: pruned weights are 0
         if self.stage != STAGES[2]:
-            self._before = [np.asarray(v, np.float32) for v in self._scored()]
+            self._before = [np.array(np.asarray(v), np.float32) for v in self._scored()]
 
     def on_train_batch_end(self, batch, logs=None):
         if self.stage == STAGES[2] or not self._before:
