@@ -3,7 +3,7 @@
 A recipe has seven sections; only `method` and `callback` are required:
 
 ```yaml
-method: gmp                # gmp, imp, bimp, rigl, penalty or one-shot
+method: gmp                # gmp, imp, bimp, rigl, penalty, movement, l0 or one-shot
 callback:                  # the method's arguments: its callback's get_config()
   target_sparsity: 0.9
   stabilization_epochs: 1
@@ -34,7 +34,13 @@ Methods and their `callback` section:
   the callback's `get_config()`;
 - `rigl`: `RigLCallback` (its `get_config()`), its gradients from the training data;
   `training.epochs` is required;
-- `penalty`: `PenaltyPruningCallback` (its `get_config()`); needs `prune.penalty`;
+- `penalty`: `PenaltyPruningCallback` (its `get_config()`); needs `prune.penalty`: a
+  group-lasso strength, or a penalty kind spelled `{class_name: ElasticNet, config:
+  {strength: 1e-4, l1_ratio: 0.5}}` (`ElasticNet`, `SparseGroupLasso`);
+- `movement`: `MovementPruningCallback` (movement pruning on GMP's schedule; its
+  `get_config()`);
+- `l0`: `L0PruningCallback` (its `get_config()`); needs `prune.penalty: {class_name:
+  L0Gates, config: {strength: 1e-4}}` and a channels pattern;
 - `one-shot`: `one_shot_prune` with `sparsity`, `criterion` (`magnitude`, `snip`, `obd`,
   `wanda` or `sparsegpt`, on `training.criterion_samples` examples) and `reconstruct`
   (channels patterns), then `training.epochs` of fine-tuning (0: none).
@@ -70,18 +76,21 @@ import yaml
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.distillation import Distillation, check_distillation
 from kerasprune.callbacks.imp_callback import IMPCallback
+from kerasprune.callbacks.l0_pruning_callback import L0PruningCallback
+from kerasprune.callbacks.movement_pruning_callback import MovementPruningCallback
 from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
 from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.weight_criteria import CRITERIA as ONE_SHOT_CRITERIA
 from kerasprune.oneshot.one_shot import one_shot_prune
+from kerasprune.core.l0_gates import L0Gates
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
+from kerasprune.core.penalties import check_penalty
 from kerasprune.core.validation import (
     check_choice,
     check_int,
     check_learning_rate,
-    check_positive,
     check_sparsity,
 )
 from kerasprune.core.wrapping import POLICIES, prune
@@ -89,7 +98,8 @@ from kerasprune.structured.channel_patterns import NM, Channels
 from kerasprune.structured.surgery import shrink
 
 CALLBACKS = {"gmp": PruningCallback, "imp": IMPCallback, "bimp": BIMPCallback,
-             "rigl": RigLCallback, "penalty": PenaltyPruningCallback}
+             "rigl": RigLCallback, "penalty": PenaltyPruningCallback,
+             "movement": MovementPruningCallback, "l0": L0PruningCallback}
 ONE_SHOT = "one-shot"
 METHODS = (*CALLBACKS, ONE_SHOT)
 ONE_SHOT_KEYS = ("sparsity", "criterion", "reconstruct")
@@ -120,7 +130,8 @@ class Recipe:
     """One pruning run: method, its arguments, layer selection, training, shrink, export.
 
     Args:
-        method: `"gmp"`, `"imp"`, `"bimp"`, `"rigl"`, `"penalty"` or `"one-shot"`.
+        method: `"gmp"`, `"imp"`, `"bimp"`, `"rigl"`, `"penalty"`, `"movement"`, `"l0"`
+            or `"one-shot"`.
         callback: the callback's constructor arguments (its `get_config()`); for
             `"one-shot"`, `sparsity`, `criterion` and `reconstruct` of
             `kerasprune.one_shot_prune`.
@@ -174,6 +185,10 @@ class Recipe:
         self.prune = _known("prune", self.prune, PRUNE_KEYS)
         if "pattern" in self.prune:
             self.prune["pattern"] = pattern_spelling(self.prune["pattern"])
+        penalty = self.prune.get("penalty")
+        if hasattr(penalty, "get_config"):  # a penalty kind: its YAML spelling
+            self.prune["penalty"] = {"class_name": type(penalty).__name__,
+                                     "config": penalty.get_config()}
         self.prune = _plain(self.prune)
         self.training = {**TRAINING_DEFAULTS, **_known("training", self.training,
                                                        tuple(TRAINING_DEFAULTS))}
@@ -375,6 +390,12 @@ class Recipe:
                 "Method 'penalty' removes the groups a group-lasso penalty drives to zero: "
                 "give its strength in the prune section, e.g. `prune: {penalty: 1e-4}`."
             )
+        if self.method == "l0" and not isinstance(check_penalty(self.prune.get("penalty")),
+                                                  L0Gates):
+            raise ValueError(
+                "Method 'l0' trains hard-concrete gates: give them in the prune section, "
+                "e.g. `prune: {pattern: channels, penalty: {class_name: L0Gates, config: "
+                f"{{strength: 1e-4}}}}}}`. Received: penalty={self.prune.get('penalty')!r}")
         try:
             self.make_callback()  # the callback checks its own arguments now
         except TypeError as error:
@@ -494,7 +515,7 @@ def _check_prune(arguments: dict) -> None:
     if arguments.get("policy") is not None:
         check_choice("policy", arguments["policy"], POLICIES)
     if "penalty" in arguments:
-        check_positive("penalty", arguments["penalty"], optional=True)
+        check_penalty(arguments["penalty"])
     if "criterion" in arguments:
         check_choice("criterion", arguments["criterion"], ONE_SHOT_CRITERIA)
     if "min_density" in arguments:

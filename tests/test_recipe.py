@@ -160,6 +160,10 @@ def test_bad_sections_are_refused_before_training(text, match):
     ("method: penalty\ncallback: {threshold: 0.01, penalty_epochs: 1, finetune_epochs: 0}",
      "prune: {penalty"),
     ("method: rigl\ncallback: {target_sparsity: 0.5}", "epochs"),
+    ("method: l0\ncallback: {target_sparsity: 0.5, gate_epochs: 1, finetune_epochs: 0}\n"
+     "prune: {penalty: 0.001}", "Received: penalty=0.001"),
+    ("method: penalty\ncallback: {threshold: 0.01, penalty_epochs: 1, finetune_epochs: 0}\n"
+     "prune: {penalty: {class_name: Lasso}}", "Received: penalty="),
     ("method: one-shot\ncallback: {sparsity: 0.5}", "epochs"),
     ("method: one-shot\ncallback: {target_sparsity: 0.5}\ntraining: {epochs: 1}", "sparsity"),
     ("method: one-shot\ncallback: {sparsity: 0.5, criterion: taylor}\ntraining: {epochs: 1}",
@@ -203,6 +207,11 @@ def fit_data(digits, n=256):
             " original_epochs: 2}", "training: {%s}", 0.6),
     ("bimp", "{target_sparsity: 0.6, total_epochs: 2, dense_epochs: 1, cycles: 1}",
      "training: {%s}", 0.6),
+    ("movement", "{target_sparsity: 0.6, stabilization_epochs: 0, pruning_epochs: 1,"
+                 " finetune_epochs: 1, update_every: 2}", "training: {%s}", 0.6),
+    ("penalty", "{threshold: 0.05, penalty_epochs: 1, finetune_epochs: 0, target_sparsity: 0.5}",
+     "prune: {penalty: {class_name: SparseGroupLasso, config: {strength: 0.001}}}\n"
+     "training: {%s}", 0.5),
 ])
 def test_every_method_runs_from_a_recipe(digits, method, callback, sections, sparsity):
     x, y, test = fit_data(digits)
@@ -288,3 +297,17 @@ def test_from_callback_keeps_every_section():
     assert recipe.prune == {"exclude": ["logits"]}
     assert recipe.training["epochs"] == 3
     assert recipe.export == {"sparse": False, "quantize": "dynamic"}
+
+
+def test_l0_recipe_trains_gates_and_keeps_half_the_channels(digits):
+    x, y, test = fit_data(digits)
+    recipe = Recipe.from_yaml(
+        "method: l0\ncallback: {target_sparsity: 0.5, gate_epochs: 1, finetune_epochs: 1}\n"
+        "prune: {layers: [conv, hidden], pattern: channels,"
+        " penalty: {class_name: L0Gates, config: {strength: 0.001}}}\n"
+        "training: {%s}" % LOSS)
+    pruned, callback, history = recipe.run(small_cnn(), x, y, verbose=0)
+    assert history.history["stage"] == [0, 1]
+    kept = [w.masks[0].numpy().reshape(-1, w.masks[0].shape[-1]).any(axis=0)
+            for w in kerasprune.prune_wrappers(pruned)]
+    assert [int(k.sum()) for k in kept] == [4, 16]  # half of conv's 8, hidden's 32

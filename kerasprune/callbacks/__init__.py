@@ -3,8 +3,10 @@
 Owns `BasePruningCallback` (fit's clock, the fit checks, mask updates, logs, learning-rate
 setting and resume state) and the policies built on it: `PruningCallback` (GMP),
 `IMPCallback` (iterative pruning with retraining), `BIMPCallback` (budgeted IMP),
-`RigLCallback` (sparse training with drop-and-regrow mask updates) and
-`PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero), and
+`RigLCallback` (sparse training with drop-and-regrow mask updates),
+`PenaltyPruningCallback` (removing the groups a group-lasso penalty drove to zero),
+`MovementPruningCallback` (movement pruning: masks from the weights' learned movement
+scores) and `L0PruningCallback` (L0 hard-concrete gates ended by hard masks), and
 how they report: `SparsityMetric` (sparsity in every callback's logs) and `LayerSummaries`
 (per-layer TensorBoard scalars). Next to any of them, `Distillation` adds a teacher's
 loss while the pruned model recovers.

@@ -18,7 +18,8 @@ Owns, in the order a mask update runs through them:
 - `xnnpack_sparse`: XNNPACK's sparse-inference conditions on a Keras graph (the layers
   `prune(policy="xnnpack_sparse")` and TFMOT's `PruneForLatencyOnXNNPack` prune);
 - around them: the data of data-driven criteria (`criterion_data`, `gradients` per backend),
-  regrowth, group lasso, the resume state (`pruning_state`), `sensitivity`,
+  regrowth, the penalties (`group_lasso`, `penalties`: elastic net, sparse group lasso;
+  `l0_gates`: hard-concrete gates), the resume state (`pruning_state`), `sensitivity`,
   `sparsity_report` with MAC counts, deprecations.
 May import: keras, numpy, `kerasprune._compat`; inside functions also tensorflow and jax (the
 loss gradients of each backend) and `kerasprune.plot` (a deprecated alias of its figure).

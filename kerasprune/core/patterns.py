@@ -66,6 +66,14 @@ class MaskPattern:
         weight criterion's), pooled as the pattern pools magnitudes."""
         return self.group_scores(saliency)
 
+    def learned_scores(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`(scores, sizes)` of the groups from a learned score per weight (any real
+        number, higher = keep: movement scores, gate probabilities): each group's mean, so
+        groups of different sizes compare fairly."""
+        ids = self.group_ids(np.shape(score)).ravel()
+        sizes = np.bincount(ids)
+        return np.bincount(ids, weights=np.ravel(score).astype(np.float64)) / sizes, sizes
+
     def group_ids(self, shape: tuple[int, ...]) -> np.ndarray:
         """Int array of `shape`: the index of the group each weight belongs to.
 
@@ -172,6 +180,9 @@ class Unstructured(MaskPattern):
     def pool(self, saliency):
         scores = np.asarray(saliency).ravel()
         return scores, np.broadcast_to(np.int64(1), scores.shape)
+
+    def learned_scores(self, score):
+        return self.pool(score)
 
     def pruned_groups(self, mask):
         return np.asarray(mask).ravel() == 0

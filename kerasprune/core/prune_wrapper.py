@@ -16,7 +16,9 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
-from kerasprune.core.group_lasso import AddedPenalty, GroupLasso
+from kerasprune.core.group_lasso import AddedPenalty
+from kerasprune.core.l0_gates import L0Gates
+from kerasprune.core.penalties import check_penalty, penalty_config, weight_penalty
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.mask_constraint import MaskConstraint, apply_mask
 from kerasprune.core.pruning_state import PruningState
@@ -29,7 +31,6 @@ from kerasprune.core.registry import (
 )
 from kerasprune.core.validation import (
     check_choice,
-    check_positive,
     check_scale,
     check_sparsity,
     is_number,
@@ -80,7 +81,10 @@ class PruneWrapper(keras.layers.Wrapper):
             output exactly zero and `kerasprune.shrink` can remove them.
         pattern: a `kerasprune.patterns.MaskPattern` (default: unstructured).
         penalty: strength of a `kerasprune.GroupLasso` penalty over the pattern's groups
-            added to each pruned weight's regularizer (L1 when unstructured), or None.
+            added to each pruned weight's regularizer (L1 when unstructured), a penalty
+            kind of `kerasprune.core.penalties` (`ElasticNet`, `SparseGroupLasso`, or
+            `L0Gates`: hard-concrete gates on the output channels, held in `gates`), or
+            None.
         criterion: how the pruned weights are scored, pooled into the pattern's groups:
             `"magnitude"` (the default), `"snip"`, `"obd"`, `"wanda"` or `"sparsegpt"`
             (see `kerasprune.prune`); a `Channels` pattern has its own criterion.
@@ -107,7 +111,7 @@ class PruneWrapper(keras.layers.Wrapper):
         mask_dtype: str | None = None,
         follows: str | None = None,
         pattern: patterns_lib.MaskPattern | dict | None = None,
-        penalty: float | None = None,
+        penalty=None,
         criterion: str | None = None,
         **kwargs,
     ):
@@ -135,9 +139,16 @@ class PruneWrapper(keras.layers.Wrapper):
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.criterion = check_criterion(criterion, self.pattern)
-        self.penalty = check_positive("penalty", penalty, optional=True)
+        self.penalty = check_penalty(penalty)
+        if isinstance(self.penalty, L0Gates) and not getattr(self.pattern, "prunes_channels",
+                                                             False):
+            raise ValueError(
+                "L0 gates switch whole output channels: give `pattern=kerasprune.Channels()` "
+                f"with `penalty={self.penalty!r}`. Received: pattern={self.pattern!r}")
         self.pruned_weights: list = []
         self.masks: list = []
+        #: The `HardConcreteGates` of an `L0Gates` penalty, else None.
+        self.gates = None
         if self._layer_has_state():
             self._attach_masks()
             self.built = True
@@ -211,9 +222,11 @@ class PruneWrapper(keras.layers.Wrapper):
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
-            if self.penalty is not None:
-                penalty = GroupLasso(self.penalty, self.pattern)
+            penalty = weight_penalty(self.penalty, self.pattern)
+            if penalty is not None:
                 weight.regularizer = AddedPenalty(penalty, weight.regularizer)
+        if isinstance(self.penalty, L0Gates):
+            self.gates = self.penalty.make_gates(self.layer, self.pruned_weights, self.name)
 
     @property
     def penalized(self) -> bool:
@@ -248,6 +261,8 @@ class PruneWrapper(keras.layers.Wrapper):
         if not self.masks:  # the wrapped layer built itself in this first call
             with _compat.unlocked_state(self):
                 self._attach_masks()
+        if self.gates is not None:
+            outputs = self.gates(outputs, training=training)
         if keras.backend.backend() == "jax":
             for weight, mask in zip(self.pruned_weights, self.masks):
                 weight.constraint.traced_mask = _compat.scoped_value(mask)
@@ -293,7 +308,7 @@ class PruneWrapper(keras.layers.Wrapper):
             mask_dtype=self.mask_dtype,
             follows=self.follows,
             pattern=keras.saving.serialize_keras_object(self.pattern),
-            penalty=self.penalty,
+            penalty=penalty_config(self.penalty),
             criterion=self.criterion,
         )
         return config

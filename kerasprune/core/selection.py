@@ -369,6 +369,8 @@ class WeightSet(PruningSet):
         transform: optional `f(scores) -> scores` applied to each tensor's group scores
             (LAMP's normalization).
         criterion: a weight criterion that replaces the wrappers' own (None: theirs).
+        scores: `{weight path: learned score per weight}` that replace the criterion of
+            those weights (pooled by `MaskPattern.learned_scores`).
 
     Example:
 
@@ -382,14 +384,18 @@ class WeightSet(PruningSet):
     def __init__(self, wrappers: Sequence, gradients: Mapping[str, list] | None = None, *,
                  activations: Mapping[str, object] | None = None,
                  input_norms: Mapping[str, np.ndarray] | None = None,
-                 masks_only_grow: bool = True, transform=None, criterion: str | None = None):
+                 masks_only_grow: bool = True, transform=None, criterion: str | None = None,
+                 scores: Mapping[str, np.ndarray] | None = None):
         data = (gradients or {}, activations or {}, input_norms or {})
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
-        scores, sizes, already = [], [], []
+        learned, scores, sizes, already = scores, [], [], []
         for wrapper, i in self.tensors:
             weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
-            s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data),
-                                criterion=criterion)
+            if learned and weight.path in learned:
+                s, n = pattern.learned_scores(np.asarray(learned[weight.path]))
+            else:
+                s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data),
+                                    criterion=criterion)
             s = _as_float(s)
             if np.isnan(s).any():
                 raise ValueError(

@@ -69,11 +69,17 @@ class ToTarget(Selector):
         input_norms: `{weight path: squared input-feature norms}` for Wanda.
         masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
             target leaves the masks as they are. False: chosen afresh (regrowth methods).
+        scores: `{weight path: learned score per weight}` (any real numbers, higher =
+            keep: movement scores, gate probabilities) that replace the criterion of those
+            weights; pooled into the pattern's groups (`MaskPattern.learned_scores`; a
+            channel's score sums its weights').
     """
 
     def __init__(self, *, gradients: Mapping | None = None, activations: Mapping | None = None,
-                 input_norms: Mapping | None = None, masks_only_grow: bool = True):
+                 input_norms: Mapping | None = None, masks_only_grow: bool = True,
+                 scores: Mapping | None = None):
         self.gradients = gradients
+        self.scores = scores
         self.activations = activations
         self.input_norms = input_norms
         self.masks_only_grow = masks_only_grow
@@ -90,7 +96,7 @@ class ToTarget(Selector):
         for scope, members, target in scope_sets(alone, sparsity, final):
             weight_set = WeightSet(members, self.gradients, activations=self.activations,
                                    input_norms=self.input_norms,
-                                   masks_only_grow=self.masks_only_grow,
+                                   masks_only_grow=self.masks_only_grow, scores=self.scores,
                                    transform=lamp_scores if scope == "lamp" else None)
             pruned = select_in_scope(weight_set, scope, target)
             for part, reached in short_parts(weight_set, pruned, scope, target):

@@ -35,7 +35,8 @@ from kerasprune.core.registry import (
     prunable_weight_names,
     unprunable_layers,
 )
-from kerasprune.core.validation import check_choice, check_model, check_positive, is_number
+from kerasprune.core.penalties import check_penalty
+from kerasprune.core.validation import check_choice, check_model, is_number
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
 
@@ -63,7 +64,7 @@ def prune(
     pattern: patterns_lib.MaskPattern | None = None,
     min_density: float = DEFAULT_MIN_DENSITY,
     mask_dtype: str | None = None,
-    penalty: float | None = None,
+    penalty=None,
     criterion: str | None = None,
     policy: str | None = None,
 ) -> keras.Model:
@@ -110,7 +111,10 @@ def prune(
             with a cast after every optimizer step).
         penalty: strength of a group-lasso penalty (`kerasprune.GroupLasso`) on every
             pruned weight, over its pattern's groups (L1 when unstructured), for
-            penalty-based pruning with `kerasprune.PenaltyPruningCallback`.
+            penalty-based pruning with `kerasprune.PenaltyPruningCallback`; or a penalty
+            kind of `kerasprune.core.penalties`: `ElasticNet`, `SparseGroupLasso`, or
+            `L0Gates` (hard-concrete gates on output channels, with `pattern=Channels()`,
+            ended by `L0PruningCallback`).
         criterion: how every pruned weight is scored, pooled into the pattern's groups
             (single weights, `Blocks`, `NM` runs): `"magnitude"` (default), `"snip"`
             (`|w * g|`, needs loss gradients), `"wanda"` (`|w| * ||x_j||`) or `"obd"`
@@ -149,7 +153,7 @@ def prune(
             f"Model '{model.name}' is already pruning-ready (it holds PruneWrapper layers). "
             "Call kerasprune.strip(model) first to start again."
         )
-    check_positive("penalty", penalty, optional=True)
+    penalty = check_penalty(penalty)
     pattern = _pattern(block_shape, pattern)
     check_criterion(criterion, pattern)
     names = [l.name for l in all_layers(model) if not isinstance(l, keras.layers.InputLayer)]

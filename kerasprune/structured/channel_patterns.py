@@ -169,8 +169,33 @@ class Channels(MaskPattern):
         weight = np.asarray(weight)
         scores = channel_scores(weight, self.criterion, axis=axis, gradients=gradients,
                                 activations=activations, seed=self.seed)
+        return self._normalized(scores, weight)
+
+    def learned_along(self, score, axis: int) -> np.ndarray:
+        """One normalized score per channel from a learned score per weight (movement
+        scores, gate probabilities): the sum over the channel, normalized as the
+        criterion's scores are."""
+        score = np.asarray(score, np.float64)
+        return self._normalized(by_channel(score, axis).sum(axis=1), score)
+
+    def protect_learned(self, scores: np.ndarray) -> np.ndarray:
+        """`protect` for learned scores, which may be negative (`protect` leaves channels
+        scored <= 0 unprotected): the same channels are protected, by rank."""
+        scores = np.asarray(scores, np.float64)
+        if not scores.size:
+            return scores
+        protected = np.isinf(self.protect(scores - scores.min() + 1.0))
+        return np.where(protected, np.inf, scores)
+
+    def learned_scores(self, score):
+        score = np.asarray(score)
+        axis = channel_axis(score.shape)
+        sizes = np.full(score.shape[axis], score.size // score.shape[axis], dtype=np.int64)
+        return self.protect_learned(self.learned_along(score, axis)), sizes
+
+    def _normalized(self, scores: np.ndarray, weight: np.ndarray) -> np.ndarray:
         if self.normalize == "size":
-            scores = scores / (weight.size // weight.shape[axis])
+            scores = scores / (weight.size // scores.size)
         elif self.normalize == "layer":
             norm = np.linalg.norm(scores)
             scores = scores / norm if norm > 0 else scores
@@ -294,6 +319,11 @@ class NM(MaskPattern):
 
     def pruned_groups(self, mask):
         return np.asarray(mask).ravel() == 0
+
+    def learned_scores(self, score):
+        # Ranked inside the runs as magnitudes are: shifted to be positive, same order.
+        score = np.asarray(score, np.float64)
+        return self.group_scores(score - score.min() + 1.0 if score.size else score)
 
     def expand(self, keep, shape):
         return keep.reshape(shape).astype(np.float32)

@@ -92,7 +92,8 @@ def select_groups(model, wrappers: list, sparsity: float, final: float,
     coupled group, with the criterion data of `selector` (a `ToTarget`)."""
     options = _shared_options(wrappers)
     groups = ChannelGroups(model)
-    data = (selector.gradients or {}, selector.activations or {})
+    data = (selector.gradients or {}, selector.activations or {},
+            getattr(selector, "scores", None) or {})
     table = _GroupTable(groups, data, options["combine"])
     units = _component_units(groups, table)
     if options["target"] == "channels":
@@ -117,12 +118,18 @@ def select_layers(wrappers: list, sparsity: float, final: float, selector) -> It
     couple them): the first pruned weight (the kernel) scores the channels; every pruned
     weight (the bias too) loses the same channels."""
     gradients, activations = selector.gradients or {}, selector.activations or {}
+    learned = getattr(selector, "scores", None) or {}
     units, axes = [], []
     for wrapper in wrappers:
         kernel = wrapper.pruned_weights[0]
         axis = channel_axis(tuple(kernel.shape))
-        scores = wrapper.pattern.protect(wrapper.pattern.scores_along(
-            np.asarray(kernel), axis, gradients.get(kernel.path), activations.get(kernel.path)))
+        if kernel.path in learned:
+            scores = wrapper.pattern.protect_learned(
+                wrapper.pattern.learned_along(learned[kernel.path], axis))
+        else:
+            scores = wrapper.pattern.protect(wrapper.pattern.scores_along(
+                np.asarray(kernel), axis, gradients.get(kernel.path),
+                activations.get(kernel.path)))
         already = ~by_channel(np.asarray(wrapper.masks[0]), axis).any(axis=1)
         units.append(Unit(scores, np.ones(scores.size, np.int64), already, [wrapper],
                           _erk_factor([tuple(kernel.shape)], scores.size)))
@@ -224,8 +231,9 @@ def _unscored_layers(groups: ChannelGroups, table: _GroupTable) -> dict[str, str
             for name, index in safe.items() if index and not table.scored[index].any()}
 
 
-def _member_scores(member, gradients, activations):
-    """A member's per-channel scores (None if it only follows) and which channels live."""
+def _member_scores(member, gradients, activations, learned):
+    """A member's per-channel scores (None if it only follows) and which channels live;
+    weights with `learned` scores (`{path: score per weight}`) are scored by them."""
     wrapper, slot = member.wrapper, member.slot
     names = set(wrapper.weight_names or ())
     variables = variables_by_name(wrapper.layer)
@@ -237,12 +245,17 @@ def _member_scores(member, gradients, activations):
     scored = [n for n in slot.scored if n in names]
     if not scored:
         return None, alive
+    pattern, paths = wrapper.pattern, [variables[n].path for n in scored]
+    if any(path in learned for path in paths):
+        scores = sum(pattern.learned_along(learned[path], slot.axes[n])
+                     for n, path in zip(scored, paths) if path in learned)
+        return pattern.protect_learned(scores), alive
     scores = sum(
-        wrapper.pattern.scores_along(np.asarray(variables[n]), slot.axes[n],
-                                     gradients.get(variables[n].path),
-                                     activations.get(variables[n].path))
+        pattern.scores_along(np.asarray(variables[n]), slot.axes[n],
+                             gradients.get(variables[n].path),
+                             activations.get(variables[n].path))
         for n in scored)
-    return wrapper.pattern.protect(scores), alive
+    return pattern.protect(scores), alive
 
 
 def _component_units(groups: ChannelGroups, table: "_GroupTable") -> list[Unit]:
