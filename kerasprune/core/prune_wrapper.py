@@ -29,6 +29,7 @@ from kerasprune.core.registry import (
 )
 from kerasprune.core.validation import (
     check_choice,
+    check_int,
     check_positive,
     check_scale,
     check_sparsity,
@@ -82,8 +83,10 @@ class PruneWrapper(keras.layers.Wrapper):
         penalty: strength of a `kerasprune.GroupLasso` penalty over the pattern's groups
             added to each pruned weight's regularizer (L1 when unstructured), or None.
         criterion: how the pruned weights are scored, pooled into the pattern's groups:
-            `"magnitude"` (the default), `"snip"`, `"obd"`, `"wanda"` or `"sparsegpt"`
-            (see `kerasprune.prune`); a `Channels` pattern has its own criterion.
+            `"magnitude"` (the default), `"snip"`, `"obd"`, `"wanda"`, `"grasp"`,
+            `"synflow"`, `"random"` or `"sparsegpt"` (see `kerasprune.prune`); a
+            `Channels` pattern has its own criterion.
+        seed: seed of the `"random"` criterion's order.
 
     Example:
 
@@ -109,6 +112,7 @@ class PruneWrapper(keras.layers.Wrapper):
         pattern: patterns_lib.MaskPattern | dict | None = None,
         penalty: float | None = None,
         criterion: str | None = None,
+        seed: int = 0,
         **kwargs,
     ):
         check_backend()
@@ -135,6 +139,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.criterion = check_criterion(criterion, self.pattern)
+        self.seed = check_int("seed", seed, minimum=0)
         self.penalty = check_positive("penalty", penalty, optional=True)
         self.pruned_weights: list = []
         self.masks: list = []
@@ -295,6 +300,7 @@ class PruneWrapper(keras.layers.Wrapper):
             pattern=keras.saving.serialize_keras_object(self.pattern),
             penalty=self.penalty,
             criterion=self.criterion,
+            seed=self.seed,
         )
         return config
 
@@ -395,6 +401,10 @@ def check_criterion(criterion, pattern) -> str:
             f"`criterion` scores single weights, and the {pattern!r} pattern scores its "
             "groups by its own criterion: give `criterion` with Unstructured, Blocks or NM "
             f"patterns only. Received: criterion={criterion!r}, pattern={pattern!r}")
+    if criterion == "grasp" and type(pattern).__name__ != "Unstructured":
+        raise ValueError(
+            "GraSP's scores are signed, and block and N:M patterns pool magnitudes: give "
+            f"criterion='grasp' with unstructured pruning. Received: pattern={pattern!r}")
     if legacy not in (None, "magnitude", criterion):
         raise ValueError(
             f"The pattern {pattern!r} scores by {legacy!r}: give `criterion={legacy!r}` "
