@@ -62,7 +62,14 @@ SCENARIOS = {
     "bimp": (
         lambda: kerasprune.BIMPCallback(0.9, total_epochs=8, dense_epochs=4, cycles=2),
         8, (7, 1)),
+    "gmp_random": (  # gradual random removal: the baseline policy resumes as GMP does
+        lambda: kerasprune.PruningCallback(
+            0.8, stabilization_epochs=0, pruning_epochs=3, finetune_epochs=1,
+            update_every=2),
+        4, (2, 1)),
 }
+#: `kerasprune.prune` options of a scenario's model (default: magnitude, global scope).
+PRUNE_OPTIONS = {"gmp_random": {"criterion": "random", "seed": 7}}
 
 
 def data():
@@ -70,7 +77,7 @@ def data():
     return x[:N_SAMPLES], y[:N_SAMPLES]
 
 
-def new_model() -> keras.Model:
+def new_model(name: str) -> keras.Model:
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((7, 7, 1)),
@@ -79,7 +86,7 @@ def new_model() -> keras.Model:
         keras.layers.Dense(16, activation="relu", name="hidden"),
         keras.layers.Dense(10, name="logits"),
     ])
-    pruned = kerasprune.prune(model, scope="global")
+    pruned = kerasprune.prune(model, scope="global", **PRUNE_OPTIONS.get(name, {}))
     pruned.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return pruned
@@ -139,7 +146,7 @@ RESUME_PATHS = ("backup", "keras_file", "split_fit")
 def start_and_kill(name: str, workdir: Path) -> None:
     make_callback, epochs, (epoch, batch) = SCENARIOS[name]
     x, y = data()
-    model = new_model()
+    model = new_model(name)
     backup = keras.callbacks.BackupAndRestore(str(workdir / f"{name}_backup"))
     callbacks = [*in_order(name, make_callback(), backup),
                  SaveAtEpochEnd(workdir / f"{name}.keras"), KillAt(epoch, batch)]
@@ -155,7 +162,7 @@ def resume(name: str, workdir: Path, path: str) -> tuple[keras.Model, dict]:
     x, y = data()
     initial_epoch, callbacks = 0, [make_callback()]
     if path == "backup":
-        model = new_model()  # the same fit call as before the kill
+        model = new_model(name)  # the same fit call as before the kill
         backup = keras.callbacks.BackupAndRestore(str(workdir / f"{name}_backup"))
         callbacks = in_order(name, callbacks[0], backup)
     elif path == "keras_file":
@@ -163,7 +170,7 @@ def resume(name: str, workdir: Path, path: str) -> tuple[keras.Model, dict]:
         model = keras.saving.load_model(saved)
         initial_epoch = int(saved.with_suffix(".epoch").read_text())
     else:
-        model = new_model()
+        model = new_model(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the first part warns that it stops early
             model.fit(x, y, batch_size=BATCH, epochs=kill_epoch, shuffle=False, verbose=0,
@@ -182,7 +189,7 @@ def resume(name: str, workdir: Path, path: str) -> tuple[keras.Model, dict]:
 def uninterrupted(name: str) -> tuple[keras.Model, dict]:
     make_callback, epochs, _ = SCENARIOS[name]
     x, y = data()
-    model = new_model()
+    model = new_model(name)
     history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0,
                         callbacks=[make_callback()])
     return model, history.history
