@@ -206,6 +206,20 @@ def check_distillation_adds_the_teacher_loss():
     np.testing.assert_allclose(history.history["loss"][0], plain + 0.5 * 4.0 * kl, rtol=1e-4)
 
 
+def check_new_criteria_inside_fit():
+    """GraSP and SynFlow score inside a GMP fit: their gradients (finite-difference H g,
+    dR/dw) run on this backend (second-order Taylor reads the loss gradients Taylor does)."""
+    data = kerasprune.CriterionData(X[:128], Y[:128])
+    for options in ({"criterion": "grasp"}, {"criterion": "synflow"}):
+        pruned = compiled(kerasprune.prune(cnn(), **options))
+        gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                         finetune_epochs=0, update_every=2, data=data)
+        pruned.fit(X, Y, batch_size=64, epochs=1, callbacks=[gmp], verbose=0)
+        reached = kerasprune.sparsity_report(pruned).total
+        assert 0.45 < reached < 0.55, (options, reached)
+        assert np.isfinite(np.asarray(pruned(X[:8]))).all(), options
+
+
 CHECKS = [
     check_gmp_masks_strip_and_saving,
     check_imp_resumes_exactly_from_a_saved_model,
@@ -216,6 +230,7 @@ CHECKS = [
     check_tfmot_steps_and_masks_in_a_jitted_fit,
     check_quantization_aware_training_keeps_masks_and_saves,
     check_distillation_adds_the_teacher_loss,
+    check_new_criteria_inside_fit,
 ]
 
 
