@@ -163,11 +163,12 @@ def _gradient_batches(criterion: str, weight: np.ndarray, gradients) -> list:
             f"{shapes}. Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback "
             "or `data=(x, y)` to one_shot_prune."
         )
-    return [np.asarray(g, np.float64) for g in batches]
+    return batches
 
 
 def _taylor(weight: np.ndarray, batches: list, axis: int) -> np.ndarray:
-    per_batch = [by_channel(weight * g, axis).sum(axis=1) for g in batches]
+    per_batch = [by_channel(weight * np.asarray(g, np.float64), axis).sum(axis=1)
+                 for g in batches]
     return np.mean(np.square(per_batch), axis=0)
 
 
@@ -184,7 +185,8 @@ def taylor2_loss_change(weight: np.ndarray, gradients: list, axis: int,
     [0.5, 4.0]
     """
     weight = np.asarray(weight, np.float64)
-    gradient = np.mean(gradients, axis=0)
+    gradients = np.asarray(gradients, np.float64)
+    gradient = gradients.mean(axis=0)
     if curvature is None:
         curvature = np.mean(np.square(gradients), axis=0)
     elif np.shape(curvature) != weight.shape:
