@@ -35,7 +35,13 @@ from kerasprune.core.registry import (
     prunable_weight_names,
     unprunable_layers,
 )
-from kerasprune.core.validation import check_choice, check_int, check_model, check_positive, is_number
+from kerasprune.core.validation import (
+    check_choice,
+    check_int,
+    check_model,
+    check_positive,
+    is_number,
+)
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
 
