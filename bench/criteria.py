@@ -201,6 +201,14 @@ def table(results: list[dict], rows: list[Row], args, minutes: float) -> str:
         UNSTRUCTURED_TARGETS if r.kind == "weights" else CHANNEL_TARGETS)]) for r in rows}
     lines += [
         "",
+        "Reading the table: OBD and Wanda rank single weights alike (OBD's score is Wanda's "
+        "squared), so their rows match. L0 counts a channel's nonzero weights, which are "
+        "equal for every live channel when only whole channels are pruned: its ties are "
+        "broken by L1, so here it is L1 (it differs after unstructured pruning). GraSP, "
+        "SynFlow and SNIP were designed to score a network at initialization, not a "
+        "trained one. GraSP's `Hg` matches TensorFlow's double backprop "
+        "(tests/core/test_gradient_flow.py).",
+        "",
         "At or below the random floor at some target (mean accuracy): unstructured: "
         f"{', '.join(floor['weights']) or 'none'}; channels: "
         f"{', '.join(floor['channels']) or 'none'}.",
