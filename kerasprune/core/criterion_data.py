@@ -210,9 +210,11 @@ class CriterionData:
 
     Pass it as `data=` to a pruning callback or to `one_shot_prune`:
     right before each mask update it computes what the model's patterns and criteria
-    need: the loss gradients (Taylor, SNIP, OBD; RigL's regrowth), the per-channel
-    activity of the pruned layers' outputs (APoZ, mean activation), the norms of their
-    input features (Wanda). SparseGPT reads `x` itself (calibration data).
+    need: the loss gradients (Taylor of first and second order, SNIP; RigL's regrowth),
+    GraSP's Hessian-gradient products, the per-channel activity of the pruned layers'
+    outputs (APoZ, mean activation, correlation, entropy; LDA with the labels `y`), the
+    norms of their input features (Wanda, OBD). SparseGPT reads `x` itself (calibration
+    data); SynFlow needs no data (`update_data`).
 
     Args:
         x: input sample (a few hundred examples are enough), an array or a dict of
