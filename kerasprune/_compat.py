@@ -332,3 +332,21 @@ def sync_training_state(model: keras.Model) -> None:
     sync = getattr(model, "jax_state_sync", None)
     if sync is not None:
         sync()
+
+
+@contextlib.contextmanager
+def linear_softmax_outputs(model):
+    """Within the block, every layer of `model` whose `activation` is a softmax (or log
+    softmax) computes without it: SynFlow sums the network's outputs, which a softmax
+    would make constant."""
+    softmaxes = (keras.activations.softmax, keras.activations.log_softmax)
+    swapped = [layer for layer in model._flatten_layers(include_self=False)
+               if getattr(layer, "activation", None) in softmaxes]
+    originals = [layer.activation for layer in swapped]
+    for layer in swapped:
+        object.__setattr__(layer, "activation", keras.activations.linear)
+    try:
+        yield
+    finally:
+        for layer, activation in zip(swapped, originals):
+            object.__setattr__(layer, "activation", activation)

@@ -42,11 +42,13 @@ Methods and their `callback` section:
 - `l0`: `L0PruningCallback` (its `get_config()`); needs `prune.penalty: {class_name:
   L0Gates, config: {strength: 1e-4}}` and a channels pattern;
 - `one-shot`: `one_shot_prune` with `sparsity`, `criterion` (`magnitude`, `snip`, `obd`,
-  `wanda` or `sparsegpt`, on `training.criterion_samples` examples) and `reconstruct`
-  (channels patterns), then `training.epochs` of fine-tuning (0: none).
+  `wanda`, `grasp`, `synflow`, `random` or `sparsegpt`, on `training.criterion_samples`
+  examples) and `reconstruct` (channels patterns), then `training.epochs` of fine-tuning
+  (0: none).
 
 The `prune` section's `criterion` scores the weights of every method (`gmp` with `wanda`,
-`imp` with `sparsegpt`, ...), from `training.criterion_samples` examples.
+`imp` with `sparsegpt`, gradual random removal: `gmp` with `random` and a `seed`, ...),
+from `training.criterion_samples` examples.
 
 Patterns are spelled by name, with their first argument or their arguments as a mapping:
 `channels`, `{channels: taylor}`, `{channels: {criterion: l1, min_channels: 4}}`,
@@ -83,6 +85,7 @@ from kerasprune.callbacks.pruning_callback import PruningCallback
 from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import CriterionData
 from kerasprune.core.weight_criteria import CRITERIA as ONE_SHOT_CRITERIA
+from kerasprune.core.weight_criteria import NEEDS
 from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.l0_gates import L0Gates
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
@@ -104,7 +107,7 @@ ONE_SHOT = "one-shot"
 METHODS = (*CALLBACKS, ONE_SHOT)
 ONE_SHOT_KEYS = ("sparsity", "criterion", "reconstruct")
 PRUNE_KEYS = ("scope", "layers", "exclude", "sparsity_overrides", "block_shape", "pattern",
-              "min_density", "mask_dtype", "penalty", "criterion", "policy")
+              "min_density", "mask_dtype", "penalty", "criterion", "policy", "seed")
 # Pattern names of the YAML spelling, and the argument a short value stands for.
 PATTERNS = {"unstructured": (Unstructured, "criterion"), "blocks": (Blocks, "block_shape"),
             "channels": (Channels, "criterion"), "nm": (NM, None)}
@@ -361,8 +364,8 @@ class Recipe:
         scope = arguments.pop("scope", "global")
         criterion = self.callback.get("criterion", arguments.pop("criterion", "magnitude"))
         arguments.pop("criterion", None)
-        if criterion == "snip" and not getattr(model, "compiled", False):
-            model = self.compile(_copy(model))  # SNIP needs the loss; the input stays as is
+        if NEEDS.get(criterion) == "gradients" and not getattr(model, "compiled", False):
+            model = self.compile(_copy(model))  # SNIP, GraSP need the loss; input untouched
         return one_shot_prune(model, self.callback["sparsity"], scope=scope,
                               criterion=criterion, data=sample,
                               reconstruct=self.callback.get("reconstruct", False), **arguments)

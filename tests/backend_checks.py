@@ -248,6 +248,20 @@ def check_l0_gates_train_and_fold_into_hard_masks():
         assert kept.sum() == kept.size // 2, kept
 
 
+def check_new_criteria_inside_fit():
+    """GraSP and SynFlow score inside a GMP fit: their gradients (finite-difference H g,
+    dR/dw) run on this backend (second-order Taylor reads the loss gradients Taylor does)."""
+    data = kerasprune.CriterionData(X[:128], Y[:128])
+    for options in ({"criterion": "grasp"}, {"criterion": "synflow"}):
+        pruned = compiled(kerasprune.prune(cnn(), **options))
+        gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                         finetune_epochs=0, update_every=2, data=data)
+        pruned.fit(X, Y, batch_size=64, epochs=1, callbacks=[gmp], verbose=0)
+        reached = kerasprune.sparsity_report(pruned).total
+        assert 0.45 < reached < 0.55, (options, reached)
+        assert np.isfinite(np.asarray(pruned(X[:8]))).all(), options
+
+
 CHECKS = [
     check_gmp_masks_strip_and_saving,
     check_imp_resumes_exactly_from_a_saved_model,
@@ -260,6 +274,7 @@ CHECKS = [
     check_distillation_adds_the_teacher_loss,
     check_movement_scores_follow_the_sgd_steps_and_reach_the_target,
     check_l0_gates_train_and_fold_into_hard_masks,
+    check_new_criteria_inside_fit,
 ]
 
 

@@ -44,6 +44,7 @@ NUMPY_TESTS: dict[str, tuple[str, ...]] = {
     "kerasprune/structured/channel_patterns.py": ("tests/structured/test_channel_patterns.py",
                                                   *GROUPS),
     "kerasprune/structured/criteria.py": ("tests/structured/test_criteria.py",
+                                          "tests/structured/test_redundancy_criteria.py",
                                           "tests/structured/test_channel_patterns.py"),
     "kerasprune/structured/channel_analysis.py": CHANNELS,
     "kerasprune/structured/layer_rules.py": CHANNELS,

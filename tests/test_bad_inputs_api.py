@@ -332,8 +332,9 @@ CASES = [
                                                                criterion="snip"), V,
      r"pass data=\(x, y\)"),
     ("one_shot/criterion", lambda c: kerasprune.one_shot_prune(c["plain"], .5,
-                                                               criterion="grasp"), V,
-     r"`criterion` must be one of \(None, 'magnitude', 'snip', 'obd', 'wanda', 'sparsegpt'\)"),
+                                                               criterion="grasp2"), V,
+     r"`criterion` must be one of \(None, 'magnitude', 'snip', 'obd', 'wanda', 'grasp', "
+     r"'synflow', 'random', 'sparsegpt'\)"),
     ("CriterionData/y", lambda c: CriterionData(X, Y[:3]), V, r"of equal length"),
     ("report/input_shape", lambda c: kerasprune.sparsity_report(c["plain"], input_shape=(0,)),
      V, r"`input_shape` must be a tuple of positive ints"),

@@ -311,3 +311,26 @@ def test_l0_recipe_trains_gates_and_keeps_half_the_channels(digits):
     kept = [w.masks[0].numpy().reshape(-1, w.masks[0].shape[-1]).any(axis=0)
             for w in kerasprune.prune_wrappers(pruned)]
     assert [int(k.sum()) for k in kept] == [4, 16]  # half of conv's 8, hidden's 32
+
+
+@pytest.mark.parametrize("section, criterion, seed", [
+    ("prune: {criterion: random, seed: 3}", "random", 3),
+    ("prune: {pattern: {channels: fpgm}, exclude: [logits]}", "magnitude", 0),
+])
+def test_new_criteria_and_the_random_seed_reach_the_wrappers(section, criterion, seed):
+    recipe = Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\n{section}")
+    wrappers = kerasprune.prune_wrappers(recipe.prune_model(small_cnn()))
+    assert {(w.criterion, w.seed) for w in wrappers} == {(criterion, seed)}
+
+
+def test_a_one_shot_grasp_recipe_compiles_a_copy_for_its_gradients(digits):
+    x, y, test = fit_data(digits)
+    recipe = Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.6, criterion: grasp}\n"
+                              f"training: {{epochs: 0, {LOSS}}}")
+    pruned, _, _ = recipe.run(small_cnn(), x, y, validation_data=test, verbose=0)
+    assert kerasprune.sparsity_report(pruned).total == pytest.approx(0.6, abs=0.01)
+    with pytest.raises(ValueError, match="criterion"):
+        Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.6, criterion: grasp2}")
+    with pytest.raises(ValueError, match="criterion"):
+        Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\nprune: {{pattern: {{channels: "
+                         "cosine2}}")

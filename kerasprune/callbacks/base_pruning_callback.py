@@ -368,9 +368,9 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"needs {' and '.join(needs)} on data. Pass "
                 "`data=kerasprune.CriterionData(x_sample, y_sample)`."
             )
-        if "gradients" in needs and self.data.y is None:
+        if {"gradients", "labels"} & set(needs) and self.data.y is None:
             raise ValueError(
-                f"{name}: a pattern of this model needs loss gradients, so the "
+                f"{name}: a pattern of this model needs loss gradients or labels, so the "
                 "`data` needs targets: CriterionData(x_sample, y_sample)."
             )
         steps = self.params.get("steps") if self.params else None

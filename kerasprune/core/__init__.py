@@ -9,8 +9,9 @@ Owns, in the order a mask update runs through them:
 - the sparsity schedules (the target as a function of the step);
 - the selectors (`selectors`: how each policy chooses masks, never writing them), the
   mask patterns (how weights are grouped and scored), the weight criteria
-  (`weight_criteria`: magnitude, SNIP, OBD, Wanda, one saliency per weight that a pattern
-  pools; `linear_views`: a layer's kernel as `X @ W` on its input), the scopes
+  (`weight_criteria`: magnitude, SNIP, OBD, Wanda, GraSP, SynFlow, random, one saliency per
+  weight that a pattern pools; `gradient_flow`: GraSP's `Hg` and SynFlow's `dR/dw`;
+  `linear_views`: a layer's kernel as `X @ W` on its input), the scopes
   (`scopes`: which parts share a target; `allocation`: floors, ERK, LAMP) and the one
   selection rule (`selection`, `order_statistics`);
 - `mask_update`: the one place masks are written (`update`, `write_masks`, `update_masks`),

@@ -35,11 +35,16 @@ class ChannelActivity:
     """Statistics of one layer's output per channel, over a data sample.
 
     `zero_fraction`: the fraction of outputs <= 0 (zero after a ReLU: APoZ);
-    `mean`: the mean of the ReLU of the outputs (the mean-activation criterion).
+    `mean`: the mean of the ReLU of the outputs (the mean-activation criterion);
+    `pooled`: `(examples, channels)`, each example's output averaged over every axis but
+    the channel axis (correlation, entropy, LDA); `labels`: the class of each example
+    (the argmax of one-hot targets), or None without targets (LDA).
     """
 
     zero_fraction: np.ndarray
     mean: np.ndarray
+    pooled: np.ndarray | None = None
+    labels: np.ndarray | None = None
 
 
 def loss_gradients(
@@ -73,14 +78,14 @@ def loss_gradients(
 
 
 def channel_activity(
-    model: keras.Model, x, *, batch_size: int = 64, wrappers: list | None = None
+    model: keras.Model, x, *, batch_size: int = 64, wrappers: list | None = None, y=None
 ) -> dict[str, ChannelActivity]:
     """Per-channel output statistics of pruned layers over `x`, keyed by weight path.
 
     Runs `model` on `x` in inference mode, batch by batch, and reduces the output of each
     wrapper in `wrappers` (default: all) to one `ChannelActivity` per output channel
-    (the last axis, or axis 1 for `channels_first` layers). Every pruned weight of a
-    wrapper maps to its layer's statistics.
+    (the last axis, or axis 1 for `channels_first` layers), with the sample's labels
+    from `y` when given. Every pruned weight of a wrapper maps to its layer's statistics.
 
     Example:
 
@@ -96,10 +101,13 @@ def channel_activity(
     zeros = {id(w): 0.0 for w in wrappers}
     sums = {id(w): 0.0 for w in wrappers}
     counts = {id(w): 0 for w in wrappers}
+    pooled = {id(w): [] for w in wrappers}
 
     def observe(wrapper, inputs, outputs):
         axis = 1 if getattr(wrapper.layer, "data_format", None) == "channels_first" else -1
         values = np.moveaxis(np.asarray(outputs, np.float64), axis, -1)
+        pooled[id(wrapper)].append(values.reshape(values.shape[0], -1, values.shape[-1])
+                                   .mean(axis=1))
         values = values.reshape(-1, values.shape[-1])
         zeros[id(wrapper)] = zeros[id(wrapper)] + (values <= 0).sum(axis=0)
         sums[id(wrapper)] = sums[id(wrapper)] + np.maximum(values, 0).sum(axis=0)
@@ -108,13 +116,30 @@ def channel_activity(
     with _compat.observing_calls(wrappers, observe):
         for xb, _ in batches(x, None, batch_size):
             model(xb, training=False)
+    labels = None if y is None else class_labels(y)
     result = {}
     for wrapper in wrappers:
         n = max(counts[id(wrapper)], 1)
         key = id(wrapper)
-        stats = ChannelActivity(np.asarray(zeros[key]) / n, np.asarray(sums[key]) / n)
+        rows = np.concatenate(pooled[key]) if pooled[key] else None
+        stats = ChannelActivity(np.asarray(zeros[key]) / n, np.asarray(sums[key]) / n,
+                                rows, labels)
         result.update({weight.path: stats for weight in wrapper.pruned_weights})
     return result
+
+
+def class_labels(y) -> np.ndarray:
+    """The class of each example: `y` itself, or the argmax of one-hot rows.
+
+    Example:
+
+    >>> class_labels(np.array([[0, 1], [1, 0]])).tolist(), class_labels([2, 0]).tolist()
+    ([1, 0], [2, 0])
+    """
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return y.reshape(len(y), -1).argmax(axis=1)
+    return y.reshape(len(y))
 
 
 def input_norms(model: keras.Model, x, *, batch_size: int = 64,
@@ -185,9 +210,11 @@ class CriterionData:
 
     Pass it as `data=` to a pruning callback or to `one_shot_prune`:
     right before each mask update it computes what the model's patterns and criteria
-    need: the loss gradients (Taylor, SNIP, OBD; RigL's regrowth), the per-channel
-    activity of the pruned layers' outputs (APoZ, mean activation), the norms of their
-    input features (Wanda). SparseGPT reads `x` itself (calibration data).
+    need: the loss gradients (Taylor of first and second order, SNIP; RigL's regrowth),
+    GraSP's Hessian-gradient products, the per-channel activity of the pruned layers'
+    outputs (APoZ, mean activation, correlation, entropy; LDA with the labels `y`), the
+    norms of their input features (Wanda, OBD). SparseGPT reads `x` itself (calibration
+    data); SynFlow needs no data (`update_data`).
 
     Args:
         x: input sample (a few hundred examples are enough), an array or a dict of
@@ -220,21 +247,38 @@ class CriterionData:
 
     def gradients(self, model: keras.Model, paths: Sequence[str] | None = None):
         """`{weight path: [gradient per batch]}` for `paths` (default: the weights of
-        every wrapper whose pattern needs gradients)."""
+        every wrapper whose pattern or criterion needs gradients; for a wrapper pruned by
+        GraSP, its Hessian-gradient product `[H g]`)."""
         if self.y is None:
             raise ValueError(
                 "Loss gradients need targets: create the CriterionData with `y` "
                 "(CriterionData(x, y))."
             )
-        if paths is None:
-            paths = [weight.path for wrapper in prune_wrappers(model)
-                     if "gradients" in _needs(wrapper) for weight in wrapper.pruned_weights]
-        return loss_gradients(model, self.x, self.y, batch_size=self.batch_size, paths=paths)
+        if paths is not None:
+            return loss_gradients(model, self.x, self.y, batch_size=self.batch_size,
+                                  paths=paths)
+        wrappers = [w for w in prune_wrappers(model) if "gradients" in _needs(w)]
+        grasp = [w for w in wrappers if w.criterion == "grasp"]
+        paths = [weight.path for wrapper in wrappers if wrapper.criterion != "grasp"
+                 for weight in wrapper.pruned_weights]
+        result = loss_gradients(model, self.x, self.y, batch_size=self.batch_size,
+                                paths=paths) if paths else {}
+        if grasp:
+            from kerasprune.core.gradient_flow import hessian_gradients  # built on this module
+
+            result.update(hessian_gradients(model, self.x, self.y, grasp,
+                                            batch_size=self.batch_size))
+        return result
 
     def activations(self, model: keras.Model) -> dict[str, ChannelActivity]:
         """`{weight path: ChannelActivity}` for every wrapper whose pattern needs them."""
         wrappers = [w for w in prune_wrappers(model) if w.pattern.needs_activations]
-        return channel_activity(model, self.x, batch_size=self.batch_size, wrappers=wrappers)
+        if self.y is None and any(w.pattern.needs_labels for w in wrappers):
+            raise ValueError(
+                "A class-discriminative criterion (Channels('lda')) needs the labels of the "
+                "sample: create the CriterionData with `y` (CriterionData(x, y)).")
+        return channel_activity(model, self.x, batch_size=self.batch_size, wrappers=wrappers,
+                                y=self.y)
 
     def input_norms(self, model: keras.Model) -> dict[str, np.ndarray]:
         """`{weight path: squared input-feature norms}` for every wrapper whose criterion
@@ -249,16 +293,40 @@ class CriterionData:
         return {name: providers[name](model) for name in needed_data(model) if name in KINDS}
 
 
+def update_data(model: keras.Model, data: "CriterionData | None") -> dict:
+    """The keyword arguments of `update_masks` that the model's criteria need: what
+    `data` gives (`CriterionData.for_update`), and SynFlow's data-free gradients for the
+    wrappers pruned by `"synflow"` (`data`, if given, only sets the input's shape).
+
+    Example:
+
+    >>> import kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
+    ...                          criterion="synflow")
+    >>> sorted(update_data(model, None))
+    ['gradients']
+    """
+    values = data.for_update(model) if data is not None else {}
+    flow = [w for w in prune_wrappers(model) if w.follows is None and w.criterion == "synflow"]
+    if flow:
+        from kerasprune.core.gradient_flow import synflow_gradients  # built on this module
+
+        values["gradients"] = {**values.get("gradients", {}), **synflow_gradients(
+            model, flow, None if data is None else data.x)}
+    return values
+
+
 def needed_data(model: keras.Model) -> list[str]:
     """What the model's patterns and weight criteria need from a `CriterionData`:
-    `"gradients"`, `"activations"`, `"input_norms"`, `"calibration"` (the inputs
-    themselves, for SparseGPT)."""
+    `"gradients"`, `"activations"`, `"input_norms"`, `"labels"` (the targets, for LDA),
+    `"calibration"` (the inputs themselves, for SparseGPT)."""
     needs = set().union(*(_needs(w) for w in prune_wrappers(model)))
-    return [name for name in (*KINDS, "calibration") if name in needs]
+    return [name for name in (*KINDS, "labels", "calibration") if name in needs]
 
 
 def _needs(wrapper) -> set[str]:
     pattern = wrapper.pattern
-    flags = {"gradients": pattern.needs_gradients, "activations": pattern.needs_activations}
+    flags = {"gradients": pattern.needs_gradients, "activations": pattern.needs_activations,
+             "labels": pattern.needs_labels}
     return {name for name, flag in flags.items() if flag} | (
         {NEEDS[wrapper.criterion]} - {None})

@@ -60,3 +60,40 @@ def _jax_gradients(model, x, y, variables) -> list:
     grads = jax.grad(loss)([v.value for v in trainable])
     by_id = {id(v): g for v, g in zip(trainable, grads)}
     return [by_id.get(id(v)) for v in variables]
+
+
+def output_gradients(model: keras.Model, x, variables: Sequence) -> list[np.ndarray | None]:
+    """Gradients of the sum of `model`'s outputs on `x` (inference mode) for each of
+    `variables` (None where the sum does not depend on it): SynFlow's `dR/dw`.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, use_bias=False)])
+    >>> output_gradients(model, np.ones((1, 3)), [model.layers[0].kernel])[0].tolist()
+    [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            total = tf.add_n([tf.reduce_sum(o) for o in tf.nest.flatten(
+                model(x, training=False))])
+        grads = tape.gradient(total, [v.value for v in variables])
+    elif backend == "jax":
+        import jax
+
+        trainable = model.trainable_variables
+        fixed = [v.value for v in model.non_trainable_variables]
+
+        def total(values):
+            outputs = model.stateless_call(values, fixed, x, training=False)[0]
+            return sum(o.sum() for o in jax.tree_util.tree_leaves(outputs))
+
+        by_id = dict(zip(map(id, trainable),
+                         jax.grad(total)([v.value for v in trainable])))
+        grads = [by_id.get(id(v)) for v in variables]
+    else:
+        raise ValueError("Output gradients are computed on the TensorFlow and JAX backends of "
+                         f"Keras 3. Received: backend {backend!r}")
+    return [None if g is None else np.asarray(g, np.float64) for g in grads]

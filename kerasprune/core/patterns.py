@@ -38,6 +38,8 @@ class MaskPattern:
     needs_gradients = False
     #: True for criteria that need the layer's output on data (APoZ, mean activation).
     needs_activations = False
+    #: True for criteria that need the sample's labels (LDA).
+    needs_labels = False
 
     def group_scores(
         self,

@@ -31,6 +31,7 @@ from kerasprune.core.registry import (
 )
 from kerasprune.core.validation import (
     check_choice,
+    check_int,
     check_scale,
     check_sparsity,
     is_number,
@@ -86,8 +87,10 @@ class PruneWrapper(keras.layers.Wrapper):
             `L0Gates`: hard-concrete gates on the output channels, held in `gates`), or
             None.
         criterion: how the pruned weights are scored, pooled into the pattern's groups:
-            `"magnitude"` (the default), `"snip"`, `"obd"`, `"wanda"` or `"sparsegpt"`
-            (see `kerasprune.prune`); a `Channels` pattern has its own criterion.
+            `"magnitude"` (the default), `"snip"`, `"obd"`, `"wanda"`, `"grasp"`,
+            `"synflow"`, `"random"` or `"sparsegpt"` (see `kerasprune.prune`); a
+            `Channels` pattern has its own criterion.
+        seed: seed of the `"random"` criterion's order.
 
     Example:
 
@@ -113,6 +116,7 @@ class PruneWrapper(keras.layers.Wrapper):
         pattern: patterns_lib.MaskPattern | dict | None = None,
         penalty=None,
         criterion: str | None = None,
+        seed: int = 0,
         **kwargs,
     ):
         check_backend()
@@ -139,6 +143,7 @@ class PruneWrapper(keras.layers.Wrapper):
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.criterion = check_criterion(criterion, self.pattern)
+        self.seed = check_int("seed", seed, minimum=0)
         self.penalty = check_penalty(penalty)
         if isinstance(self.penalty, L0Gates) and not getattr(self.pattern, "prunes_channels",
                                                              False):
@@ -310,6 +315,7 @@ class PruneWrapper(keras.layers.Wrapper):
             pattern=keras.saving.serialize_keras_object(self.pattern),
             penalty=penalty_config(self.penalty),
             criterion=self.criterion,
+            seed=self.seed,
         )
         return config
 
@@ -410,6 +416,10 @@ def check_criterion(criterion, pattern) -> str:
             f"`criterion` scores single weights, and the {pattern!r} pattern scores its "
             "groups by its own criterion: give `criterion` with Unstructured, Blocks or NM "
             f"patterns only. Received: criterion={criterion!r}, pattern={pattern!r}")
+    if criterion == "grasp" and type(pattern).__name__ != "Unstructured":
+        raise ValueError(
+            "GraSP's scores are signed, and block and N:M patterns pool magnitudes: give "
+            f"criterion='grasp' with unstructured pruning. Received: pattern={pattern!r}")
     if legacy not in (None, "magnitude", criterion):
         raise ValueError(
             f"The pattern {pattern!r} scores by {legacy!r}: give `criterion={legacy!r}` "

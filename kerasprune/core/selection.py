@@ -439,7 +439,9 @@ def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=
             "and updates weights layer by layer on calibration data, not by a score per "
             "weight: prune it with kerasprune.one_shot_prune(model, sparsity, data=...) or "
             "a pruning callback given `data=kerasprune.CriterionData(x)`.")
-    return pattern.pool(saliency(criterion, np.asarray(weight), gradients, input_norms))
+    index = next(i for i, w in enumerate(wrapper.pruned_weights) if w is weight)
+    return pattern.pool(saliency(criterion, np.asarray(weight), gradients, input_norms,
+                                 seed=wrapper.seed, name=f"{wrapper.layer.name}/{index}"))
 
 
 def _as_float(scores) -> np.ndarray:

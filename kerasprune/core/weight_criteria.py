@@ -15,36 +15,60 @@ prunes the groups (single weights, `Blocks`, `NM` runs) of lowest pooled salienc
   and without updating the weights that stay. For single weights and N:M runs it ranks
   weights as Wanda does (it is Wanda's score squared); `Blocks` pool them differently.
 
+- `"grasp"`: `w * (H g)`, GraSP (Wang et al. 2020, pruning before training): `-w * (H g)`
+  estimates how much removing the weight reduces the gradient flow `g^T g`, and GraSP
+  removes the weights of largest `-w * (H g)` first, so the lowest `w * (H g)` here. Signed
+  (the selection ranks signed scores; LAMP's squared scores do not suit it); `H g` from
+  `kerasprune.core.gradient_flow.hessian_gradients`.
+- `"synflow"`: `|w * dR/dw|`, SynFlow (Tanaka et al. 2020): data-free, `R` the sum of the
+  outputs of the network with absolute weights on an input of ones. Iterative in the
+  paper (100 rounds of pruning, rescoring between them): `one_shot_prune` runs those
+  rounds; a gradual callback rescores at each of its updates.
+- `"random"`: a fixed random order per weight tensor (from the wrapper's `seed`, the
+  layer's name and the weight's index), the baseline every criterion must beat; the same
+  order at every update, so masks grow along it and a resumed run prunes the same weights.
+
 `"sparsegpt"` (layer-wise OBS with weight updates, Frantar & Alistarh 2023) is not a
 per-weight score: wrappers may carry it, and `kerasprune.oneshot` prunes them.
 
-The data comes from `kerasprune.CriterionData`: loss gradients per batch for SNIP,
-per-feature input norms for Wanda and OBD.
+The data comes from `kerasprune.CriterionData` under the `gradients` key of
+`update_masks`: the loss gradients per batch for SNIP, `[H g]` for GraSP, `[dR/dw]` for
+SynFlow (computed without data); per-feature input norms for Wanda and OBD.
 """
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 #: Criteria that score each weight.
-WEIGHT_CRITERIA = ("magnitude", "snip", "obd", "wanda")
+WEIGHT_CRITERIA = ("magnitude", "snip", "obd", "wanda", "grasp", "synflow", "random")
 #: Every criterion a wrapper may carry.
 CRITERIA = (*WEIGHT_CRITERIA, "sparsegpt")
 #: What each criterion needs from a `CriterionData` (keys of `update_masks`' data).
 NEEDS = {"magnitude": None, "snip": "gradients", "obd": "input_norms",
-         "wanda": "input_norms", "sparsegpt": "calibration"}
+         "wanda": "input_norms", "sparsegpt": "calibration", "grasp": "gradients",
+         "synflow": None, "random": None}
+#: What a criterion calls its `gradients` (in error messages).
+_DERIVATIVE = {"snip": "the loss gradients", "grasp": "the Hessian-gradient product H g",
+               "synflow": "the SynFlow gradients dR/dw"}
 
 
 def saliency(criterion: str, weight: np.ndarray, gradients: list | None = None,
-             input_norms: np.ndarray | None = None) -> np.ndarray:
-    """The saliency of every weight (non-negative, the weight's shape).
+             input_norms: np.ndarray | None = None, *, seed: int = 0,
+             name: str = "") -> np.ndarray:
+    """The saliency of every weight (the weight's shape; signed for GraSP only).
 
     Args:
         criterion: one of `WEIGHT_CRITERIA`.
         weight: the weight's values.
-        gradients: its loss gradient on each of a few batches (SNIP).
+        gradients: per batch, the weight's loss gradient (SNIP), or one `H g` (GraSP), or
+            one `dR/dw` (SynFlow).
         input_norms: the squared norm of each input feature over the sample, shaped to
             broadcast against the weight (Wanda, OBD; `LinearView.per_feature`).
+        seed, name: the `"random"` order's seed and the weight's name (each tensor its
+            own order).
 
     Example:
 
@@ -53,13 +77,19 @@ def saliency(criterion: str, weight: np.ndarray, gradients: list | None = None,
     [[4.0, 2.0], [0.5, 2.0]]
     >>> saliency("obd", w, input_norms=np.array([[4.0], [0.25]])).tolist()
     [[16.0, 4.0], [0.25, 4.0]]
+    >>> saliency("grasp", w, gradients=[np.array([[1.0, 1.0], [-1.0, 0.5]])]).tolist()
+    [[2.0, -1.0], [-1.0, 2.0]]
     """
     weight = np.asarray(weight)
     if criterion == "magnitude":
         return np.abs(weight)
-    if criterion == "snip":
+    if criterion == "random":
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode()), *weight.shape])
+        return rng.random(weight.shape).astype(np.float32)
+    if criterion in _DERIVATIVE:
         _check_gradients(criterion, weight, gradients)
-        return np.abs(weight * np.sum(gradients, axis=0))
+        product = weight * np.sum(gradients, axis=0)
+        return product if criterion == "grasp" else np.abs(product)
     if criterion in ("wanda", "obd"):
         if input_norms is None:
             raise ValueError(
@@ -74,9 +104,10 @@ def saliency(criterion: str, weight: np.ndarray, gradients: list | None = None,
 
 def _check_gradients(criterion, weight, gradients) -> None:
     if not gradients or any(np.shape(g) != weight.shape for g in gradients):
+        how = ("It is computed without data by one_shot_prune and the pruning callbacks"
+               if criterion == "synflow" else "Pass `data=(x, y)` to one_shot_prune or "
+               "`data=kerasprune.CriterionData(x, y)` to the pruning callback")
         raise ValueError(
-            f"The {criterion!r} criterion needs the loss gradients of the weight (each of "
-            f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
-            "one_shot_prune or `data=kerasprune.CriterionData(x, y)` to the "
-            "pruning callback."
+            f"The {criterion!r} criterion needs {_DERIVATIVE[criterion]} of the weight "
+            f"(each of shape {weight.shape}). {how}."
         )

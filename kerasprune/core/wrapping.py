@@ -36,7 +36,7 @@ from kerasprune.core.registry import (
     unprunable_layers,
 )
 from kerasprune.core.penalties import check_penalty
-from kerasprune.core.validation import check_choice, check_model, is_number
+from kerasprune.core.validation import check_choice, check_int, check_model, is_number
 
 LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
 
@@ -67,6 +67,7 @@ def prune(
     penalty=None,
     criterion: str | None = None,
     policy: str | None = None,
+    seed: int = 0,
 ) -> keras.Model:
     """Return a copy of `model` whose prunable layers are wrapped in `PruneWrapper`.
 
@@ -119,8 +120,10 @@ def prune(
             (single weights, `Blocks`, `NM` runs): `"magnitude"` (default), `"snip"`
             (`|w * g|`, needs loss gradients), `"wanda"` (`|w| * ||x_j||`) or `"obd"`
             (`w^2 ||x_j||^2`, the layer-wise diagonal Hessian), which need a sample of
-            inputs, or `"sparsegpt"` (layer-wise OBS with weight updates,
-            `kerasprune.oneshot`); see `kerasprune.core.weight_criteria`.
+            inputs, `"grasp"` (`w * Hg`, needs loss gradients; unstructured only),
+            `"synflow"` (data-free; iterative in `one_shot_prune`), `"random"`, or
+            `"sparsegpt"` (layer-wise OBS with weight updates, `kerasprune.oneshot`); see
+            `kerasprune.core.weight_criteria`.
             The callbacks and `one_shot_prune` take the data from their `data=`
             (`kerasprune.CriterionData`).
         policy: `"xnnpack_sparse"` prunes exactly the layers XNNPACK's sparse inference
@@ -130,6 +133,7 @@ def prune(
             still applied). A model that breaks a condition of that subgraph is refused,
             naming the layer and the condition. The path runs on ARM CPUs (XNNPACK turns it
             off on x86 with AVX) once at least 2/3 of those weights are zero.
+        seed: seed of `criterion="random"` (a fixed random order per weight tensor).
 
     Returns:
         A new model with the same weights, ready for pruning.
@@ -156,6 +160,7 @@ def prune(
     penalty = check_penalty(penalty)
     pattern = _pattern(block_shape, pattern)
     check_criterion(criterion, pattern)
+    check_int("seed", seed, minimum=0)
     names = [l.name for l in all_layers(model) if not isinstance(l, keras.layers.InputLayer)]
     include = _selector("layers", layers, names, model)
     skip = _selector("exclude", exclude, names, model)
@@ -186,6 +191,7 @@ def prune(
             pattern=pattern,
             penalty=penalty,
             criterion=criterion,
+            seed=seed,
         )
 
     return copy_model(model, replace)

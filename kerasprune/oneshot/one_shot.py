@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 
 from kerasprune.core.criterion_data import CriterionData, needed_data
+from kerasprune.core.gradient_flow import synflow_targets
 from kerasprune.core.mask_update import update
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.validation import check_choice, check_model, check_sparsity
@@ -40,10 +41,14 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
         criterion: how weights are chosen (see `kerasprune.prune`): `"magnitude"` (the
             default), `"snip"` (needs loss gradients: `data=(x, y)` and a compiled loss),
             `"wanda"` (`|w| * ||x_j||`) and `"obd"` (`w^2 ||x_j||^2`) on calibration
-            inputs `data=(x,)`, or `"sparsegpt"` (OBS layer by layer on calibration
-            inputs: the kept weights are updated to make up for the pruned ones). Any
-            weight pattern: unstructured, `pattern=kerasprune.NM(2, 4)`,
-            `block_shape=(4, 1)`.
+            inputs `data=(x,)`, `"sparsegpt"` (OBS layer by layer on calibration
+            inputs: the kept weights are updated to make up for the pruned ones), or
+            for pruning before training: `"grasp"` (`w * Hg`, needs `data=(x, y)`),
+            `"synflow"` (data-free, run as the paper does: 100 rounds of pruning, each
+            rescoring the weights left, on an exponential schedule to `sparsity`; see
+            `kerasprune.core.gradient_flow`) and `"random"`. Any weight pattern:
+            unstructured, `pattern=kerasprune.NM(2, 4)`, `block_shape=(4, 1)` (GraSP:
+            unstructured only).
         data: `(x, y)`, `(x,)` or a `kerasprune.CriterionData`: the sample the criterion
             (or the model's patterns, e.g. `Channels("taylor")`) is computed on; `x` may
             be a dict of arrays (a KerasHub task's inputs).
@@ -94,7 +99,9 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
         )
     if reconstruct:
         _check_reconstruct(pruned)
-    update(pruned, criterion_selector(pruned, data), sparsity)
+    synflow = any(w.criterion == "synflow" for w in prune_wrappers(pruned))
+    for target in synflow_targets(sparsity) if synflow else [sparsity]:
+        update(pruned, criterion_selector(pruned, data), target, sparsity)
     if reconstruct:
         refit_consumers(pruned, dense, data.x, batch_size=data.batch_size)
     return pruned

@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from kerasprune.core.allocation import lamp_scores
-from kerasprune.core.criterion_data import CriterionData
+from kerasprune.core.criterion_data import CriterionData, update_data
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.scopes import scope_sets, select_in_scope
 from kerasprune.core.selection import WeightSet
@@ -130,5 +130,4 @@ def criterion_selector(model, data: CriterionData | None, *,
         raise ValueError(
             "Either every pruned layer of a model is pruned by 'sparsegpt' or none is. "
             f"Received: {sorted({w.layer.name: w.criterion for w in leaders}.items())}")
-    values = data.for_update(model) if data is not None else {}
-    return ToTarget(**values, masks_only_grow=masks_only_grow)
+    return ToTarget(**update_data(model, data), masks_only_grow=masks_only_grow)

@@ -1,6 +1,7 @@
 """structured: pruning whole channels, units, heads and N:M groups, and shrinking the model.
 
-Owns the group criteria (L1, L2, Taylor, APoZ, mean activation, random; attention
+Owns the group criteria (L1, L2, L0, Taylor of first and second order, APoZ, mean
+activation, FPGM, cosine, correlation, entropy, LDA, random; attention
 heads), the structured mask patterns (`Channels`, `NM`), the channel groups of a model
 graph and their selection, and `shrink`, the surgery that rebuilds a smaller dense model.
 `layer_rules` holds the rule interface (how channels flow through a layer type, which

@@ -21,6 +21,8 @@ from kerasprune.core.validation import check_choice, is_int, is_number
 from kerasprune.structured.criteria import (
     ACTIVATION_CRITERIA,
     CRITERIA,
+    GRADIENT_CRITERIA,
+    LABEL_CRITERIA,
     by_channel,
     channel_axis,
     channel_scores,
@@ -48,9 +50,13 @@ class Channels(MaskPattern):
     which have no graph to follow, are always pruned that way).
 
     Args:
-        criterion: `"l1"`, `"l2"`, `"taylor"` (needs `data=CriterionData(x, y)`
-            on the pruning callback), `"apoz"` or `"mean_activation"` (need
-            `data=CriterionData(x)`), or `"random"`.
+        criterion: from the weights: `"l1"`, `"l2"`, `"l0"` (nonzero count), `"fpgm"`
+            (geometric median), `"cosine"` (collinear filters), `"random"`; from loss
+            gradients (`data=CriterionData(x, y)` on the pruning callback): `"taylor"`,
+            `"taylor2"` (second order); from the layer's outputs (`data=CriterionData(x)`):
+            `"apoz"`, `"mean_activation"`, `"correlation"`, `"entropy"`, and `"lda"`
+            (needs labels: `CriterionData(x, y)`). See
+            `kerasprune.structured.criteria`.
         normalize: `"size"` divides each score by the channel's weight count (mean |w|
             for L1), `"layer"` divides the layer's scores by their L2 norm (Molchanov et
             al.), `"none"` keeps raw scores. Irrelevant in layer scope.
@@ -139,11 +145,15 @@ class Channels(MaskPattern):
 
     @property
     def needs_gradients(self) -> bool:
-        return self.criterion == "taylor"
+        return self.criterion in GRADIENT_CRITERIA
 
     @property
     def needs_activations(self) -> bool:
         return self.criterion in ACTIVATION_CRITERIA
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.criterion in LABEL_CRITERIA
 
     @property
     def selects_over_model(self) -> bool:

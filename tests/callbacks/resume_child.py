@@ -72,10 +72,17 @@ SCENARIOS = {
             0.8, stabilization_epochs=1, pruning_epochs=2, finetune_epochs=1, update_every=2),
         4, (2, 1)),
     "l0": (lambda: L0PruningCallback(0.5, gate_epochs=2, finetune_epochs=1), 3, (1, 2)),
+    "gmp_random": (  # gradual random removal: the baseline policy resumes as GMP does
+        lambda: kerasprune.PruningCallback(
+            0.8, stabilization_epochs=0, pruning_epochs=3, finetune_epochs=1,
+            update_every=2),
+        4, (2, 1)),
 }
 #: How a scenario's model is pruned, when not `prune(model, scope="global")`.
 PRUNE_ARGUMENTS = {"l0": {"layers": ["conv", "hidden"], "pattern": kerasprune.Channels(),
-                          "penalty": L0Gates(1e-3)}}
+                          "penalty": L0Gates(1e-3)},
+                   # gradual random removal: the baseline policy resumes as GMP does
+                   "gmp_random": {"scope": "global", "criterion": "random", "seed": 7}}
 
 
 def data():

@@ -123,7 +123,7 @@ def test_the_criterion_is_saved_with_the_wrapper(tmp_path):
 def test_bad_criteria_are_refused_before_anything_is_built():
     model = dense_model(np.ones((4, 2), "float32"))
     with pytest.raises(ValueError, match=r"`criterion` must be one of .*Received: criterion="):
-        kerasprune.prune(model, criterion="grasp")
+        kerasprune.prune(model, criterion="grasp2")
     with pytest.raises(ValueError, match="Channels.*own criterion"):
         kerasprune.prune(model, criterion="wanda", pattern=kerasprune.Channels())
     with pytest.raises(ValueError, match="give `criterion='snip'`"):

@@ -351,7 +351,8 @@ def test_taylor_and_apoz_score_channels_with_the_data_given_to_update_masks(kind
 
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"criterion": "l3"}, ValueError, "`criterion` must be one of ('l1', 'l2', 'taylor', "
-     "'random', 'apoz', 'mean_activation'). Received: criterion='l3'"),
+     "'random', 'apoz', 'mean_activation', 'taylor2', 'l0', 'fpgm', 'cosine', 'correlation', "
+     "'entropy', 'lda'). Received: criterion='l3'"),
     ({"normalize": "max"}, ValueError,
      "`normalize` must be one of ('none', 'size', 'layer'). Received: normalize='max'"),
     ({"combine": "min"}, ValueError,

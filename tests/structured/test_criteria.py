@@ -154,7 +154,7 @@ def test_head_scores_sum_the_head_slices_of_all_projections():
 
 def test_unknown_criterion_is_rejected():
     with pytest.raises(ValueError, match="criterion"):
-        channel_scores(np.ones((2, 2)), "l0")
+        channel_scores(np.ones((2, 2)), "l7")
 
 
 def _dead_unit_model():
@@ -262,7 +262,8 @@ def test_taylor_message_names_the_shapes_it_received():
     message = (
         "The 'taylor' criterion needs the loss gradients of the weight on one or more "
         "batches, each of shape (6, 3). Received: gradients of shapes [(3, 6)]. "
-        "Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback."
+        "Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback or "
+        "`data=(x, y)` to one_shot_prune."
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         channel_scores(np.ones((6, 3)), "taylor", gradients=[np.ones((3, 6))])
