@@ -243,18 +243,17 @@ def check_samples(model: keras.Model, x: Any, name: str) -> None:
     """Refuse input samples `x` that `model` cannot run on: one array per model input,
     each `(n, *input shape)`, numeric (strings only for string inputs) and finite.
 
-    A dict `x` (named inputs) and a subclassed model (no symbolic inputs) get the dtype
-    and finiteness checks only.
+    A dict `x` (named inputs) and a subclassed model (no symbolic inputs) get the
+    finiteness check only.
 
     Example:
 
     >>> import keras, numpy as np
-    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
-    >>> check_samples(model, np.zeros((4, 5)), "data")
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)], name="net")
+    >>> check_samples(model, np.zeros((4, 5)), "data")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `data` must hold samples of shape (n, 8) for model 'sequential'. Received: \
-an array of shape (4, 5)
+    ValueError: `data` must hold samples of shape (n, 8) for model 'net'. Received: an ...
     """
     arrays = list(x.values()) if isinstance(x, dict) else (
         list(x) if isinstance(x, (list, tuple)) else [x])
