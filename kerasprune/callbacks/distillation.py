@@ -99,6 +99,7 @@ class Distillation(keras.callbacks.Callback):
         self.temperature, self.weight = float(temperature), float(weight)
         self.features, self.feature_weight = features, float(feature_weight)
         self._model_loss = None
+        self._step_expected = False
 
     def get_config(self) -> dict:
         """The settings; the teacher is a model, given again to `from_config`."""
@@ -119,6 +120,9 @@ class Distillation(keras.callbacks.Callback):
         self._check_teacher(model)
         self._check_outputs(model)
         extract = self._extractors(model)
+        left = vars(model).get("compute_loss")
+        if getattr(left, "fit_params", self.params) is not self.params:
+            del model.compute_loss  # left by a fit that stopped before on_train_end
         model_loss = model.compute_loss
         temperature, weight, feature_weight = self.temperature, self.weight, self.feature_weight
         teacher = self.teacher
@@ -137,18 +141,32 @@ class Distillation(keras.callbacks.Callback):
                     for s, t in zip(student_features, teacher_features))
             return loss
 
+        compute_loss.fit_params = self.params  # one dict per fit, shared by its callbacks
         self._model_loss = model_loss
         model.compute_loss = compute_loss
-        traced = model.make_train_function(force=True) or model.train_function
+        model.make_train_function(force=True)  # a model trained before has traced its step
+        model.train_function = self._guarded(model, model.train_function)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._step_expected = True
+
+    def _guarded(self, model, traced):
+        """`traced`, undone when its fit stops without on_train_end: at an error in a
+        step, or at the next fit's first step (a fit stopped in another callback)."""
 
         def train_function(*args, **kwargs):
+            if not self._step_expected:  # a later fit, without this callback
+                self.on_train_end()
+                model.make_train_function(force=True)
+                return model.train_function(*args, **kwargs)
+            self._step_expected = False
             try:
                 return traced(*args, **kwargs)
-            except BaseException:  # a fit that stops here never calls on_train_end
+            except BaseException:
                 self.on_train_end()
                 raise
 
-        model.train_function = train_function
+        return train_function
 
     def on_train_end(self, logs=None):
         model = self.model
