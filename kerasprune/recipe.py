@@ -387,6 +387,17 @@ class Recipe:
             if not isinstance(config.get("reconstruct", False), bool):
                 raise ValueError("`reconstruct` must be true or false. "
                                  f"Received: reconstruct={config['reconstruct']!r}")
+            pattern = self.prune_arguments().get("pattern")
+            if config.get("reconstruct") and not isinstance(pattern, Channels):
+                raise ValueError(
+                    "`reconstruct: true` refits the layers after removed channels: give "
+                    "`prune: {pattern: channels}` (or use `criterion: sparsegpt` to update "
+                    f"the weights unstructured pruning keeps). Received: pattern={pattern!r}")
+            if self.distillation is not None and self.training["epochs"] == 0:
+                raise ValueError(
+                    "The `distillation` section teaches while the model trains, and method "
+                    "'one-shot' with `training: {epochs: 0}` does not train: give epochs "
+                    "of fine-tuning, or drop the section. Received: epochs=0")
             return
         if self.method == "penalty" and self.prune.get("penalty") is None:
             raise ValueError(
@@ -517,6 +528,11 @@ def _check_prune(arguments: dict) -> None:
     """What `kerasprune.prune` would refuse that needs no model."""
     if arguments.get("policy") is not None:
         check_choice("policy", arguments["policy"], POLICIES)
+        if arguments.get("layers") is not None:
+            raise ValueError(
+                f"`policy: {arguments['policy']}` chooses the layers to prune itself: give "
+                "`exclude` to leave some dense, not `layers`. "
+                f"Received: layers={arguments['layers']!r}")
     if "penalty" in arguments:
         check_penalty(arguments["penalty"])
     if "criterion" in arguments:

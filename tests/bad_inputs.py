@@ -19,6 +19,7 @@ import kerasprune
 import tflite_export
 from kerasprune import Channels, PruneWrapper, PruningCallback
 from kerasprune.cli import main
+from kerasprune.quantization import quantize_model
 from kerasprune.recipe import Recipe
 
 X = np.random.default_rng(0).random((16, 8), dtype=np.float32)
@@ -91,7 +92,8 @@ def ctx(tmp_path_factory):
          "taylor": compiled(kerasprune.prune(plain(), pattern=Channels("taylor"))),
          "unstructured": kerasprune.one_shot_prune(plain(), 0.5),
          "gain": gain_model(),
-         "tiny": Tiny(), "folder": folder}
+         "tiny": Tiny(), "folder": folder,
+         "qat": quantize_model(kerasprune.prune(plain()))}
     kernel = kerasprune.prune_wrappers(c["nan"])[0].layer.kernel
     kernel.assign(np.where(np.eye(8, 6) > 0, np.nan, np.asarray(kernel)))
     inputs = keras.Input((8,))

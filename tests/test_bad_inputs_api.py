@@ -22,17 +22,29 @@ from kerasprune import (
     PruningCallback,
     RigLCallback,
 )
+from kerasprune.callbacks.distillation import Distillation
 from kerasprune.core.group_lasso import GroupLasso
 from kerasprune.core.sparsity_schedules import CycleSparsity, cycle_sparsities
 from kerasprune.core.wrapping import UnprunableLayerWarning
+from kerasprune.quantization import calibrate, quantize_model
 from kerasprune.retrain import ALLR, LLR, LRW, SLR, allr_d1
 from kerasprune.recipe import Recipe
+from tflite_export import LatencyTable
 from tests.bad_inputs import (GMP, IMP, X, Y, Tiny, check_refused, compiled, ctx, fit,  # noqa: F401
                               fit_generator, plain)
 
 V, T, W = ValueError, TypeError, UserWarning
+O = kerasprune.one_shot_prune
 P = kerasprune.prune
 U = kerasprune.update_masks
+
+
+def two_inputs() -> keras.Model:
+    """Two model inputs merged by the first layer that reads them."""
+    a, b = keras.Input((3,)), keras.Input((5,))
+    merged = keras.layers.Concatenate(name="both")([a, b])
+    return keras.Model([a, b], keras.layers.Dense(2)(merged))
+
 
 # (id, call, what it raises or warns, pattern of the message)
 CASES = [
@@ -338,6 +350,73 @@ CASES = [
     ("CriterionData/y", lambda c: CriterionData(X, Y[:3]), V, r"of equal length"),
     ("report/input_shape", lambda c: kerasprune.sparsity_report(c["plain"], input_shape=(0,)),
      V, r"`input_shape` must be a tuple of positive ints"),
+    # round three: one-shot calibration data, quantization, latency, distillation, recipes
+    ("one_shot/data width", lambda c: O(c["plain"], .5, criterion="wanda", data=(X[:, :5],)),
+     V, r"`data` must hold samples of shape \(n, 8\) for model 'plain'.*\(16, 5\)"),
+    ("one_shot/data nan", lambda c: O(c["plain"], .5, criterion="wanda", data=(X * np.nan,)),
+     V, r"`data` holds NaN or Inf values \(128 of 128\)"),
+    ("one_shot/sparsegpt inf", lambda c: O(c["plain"], .5, criterion="sparsegpt",
+                                           data=(X * np.inf,)), V, r"`data` holds NaN or Inf"),
+    ("one_shot/data strings", lambda c: O(c["plain"], .5, criterion="obd",
+                                          data=(np.full((4, 8), "a"),)), T,
+     r"`data` must hold numbers for model 'plain'. Received: an array of dtype <U1"),
+    ("one_shot/reconstruct str", lambda c: O(c["plain"], .5, pattern=Channels(), data=(X,),
+                                             reconstruct="no"), T,
+     r"`reconstruct` must be True or False. Received: reconstruct='no'"),
+    ("one_shot/reconstruct width", lambda c: O(c["plain"], .5, pattern=Channels(),
+                                               data=(X[:, :4],), reconstruct=True), V,
+     r"`data` must hold samples of shape \(n, 8\)"),
+    ("one_shot/reconstruct nan", lambda c: O(c["plain"], .5, pattern=Channels(),
+                                             data=(X * np.nan,), reconstruct=True), V,
+     r"`data` holds NaN or Inf"),
+    ("one_shot/snip one-hot", lambda c: O(compiled(plain()), .5, criterion="snip",
+                                          data=(X, np.eye(3)[Y])), V,
+     r"loss cannot be computed on the criterion data's \(x, y\).*one-hot"),
+    ("one_shot/snip labels", lambda c: O(compiled(plain()), .5, criterion="snip",
+                                         data=(X, Y + 10)), V,
+     r"loss cannot be computed.*label value of 12"),
+    ("quantize/merged inputs", lambda c: quantize_model(two_inputs()), V,
+     r"layers that read a model input together with other tensors: \['both'\]"),
+    ("calibrate/width", lambda c: calibrate(c["qat"], X[:, :5]), V,
+     r"`x` must hold samples of shape \(n, 8\) for model 'plain'"),
+    ("calibrate/two arrays", lambda c: calibrate(c["qat"], [X, X]), V,
+     r"`x` must hold one array per input of model 'plain' \(1\). Received: 2 arrays"),
+    ("calibrate/one sample", lambda c: calibrate(c["qat"], X[0]), V, r"shape \(n, 8\)"),
+    ("Channels/table unused", lambda c: Channels(latency_table=lambda r: [1.0] * len(r)), V,
+     r"`latency_table` is read by target='latency' only"),
+    ("Channels/table keys", lambda c: Channels(target="latency", latency_table={"thread": 2}),
+     V, r"takes the keys \['path', 'num_threads'.*Received: unknown keys \['thread'\]"),
+    ("Channels/seed", lambda c: Channels("random", seed="x"), V,
+     r"`seed` must be an int >= 0. Received: seed='x'"),
+    ("latency/negative", lambda c: O(c["plain"], .5, pattern=Channels(
+        target="latency", latency_table=lambda r: [-1.0] * len(r))), V,
+     r"one finite number >= 0 of microseconds per request"),
+    ("LatencyTable/not a table", lambda c: LatencyTable(c["folder"] / "bad.keras"), V,
+     r"Expected path to be a latency table.*holds something else"),
+    ("LatencyTable/folder", lambda c: LatencyTable(c["folder"]), V, r"which is a folder"),
+    ("distill/unbuilt teacher", lambda c: Distillation(c["unbuilt"]), V,
+     r"`teacher` must be a built model"),
+    ("distill/teacher inputs", lambda c: fit(c["pruned"], Distillation(keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(3)]))), V,
+     r"takes inputs of shape \[\(5,\)\] and the model 'plain' \[\(8,\)\]"),
+    ("distill/itself", lambda c: fit(c["pruned"], Distillation(c["pruned"])), V,
+     r"`teacher` is the model being trained \('plain'\)"),
+    ("distill/softmax", lambda c: fit(c["pruned"], Distillation(keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(3, activation="softmax", name="probs")]))), V,
+     r"ends with a softmax \(layer 'probs'\): Distillation compares logits"),
+    ("distill/nan teacher", lambda c: fit(c["pruned"], Distillation(c["nan"])), V,
+     r"The teacher 'plain' has NaN/Inf values"),
+    ("recipe/policy layers", lambda c: Recipe.from_yaml(
+        "method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 1}\n"
+        "prune: {policy: xnnpack_sparse, layers: [d1]}"), V,
+     r"`policy: xnnpack_sparse` chooses the layers to prune itself"),
+    ("recipe/reconstruct", lambda c: Recipe.from_yaml(
+        "method: one-shot\ncallback: {sparsity: 0.5, reconstruct: true}\n"
+        "training: {epochs: 1}"), V, r"`reconstruct: true` .* `prune: \{pattern: channels\}`"),
+    ("recipe/distill no training", lambda c: Recipe.from_yaml(
+        "method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 0}\n"
+        "distillation: {temperature: 2}"), V,
+     r"`distillation` section teaches while the model trains"),
     # shrink
     ("shrink/model", lambda c: kerasprune.shrink("x"), T, r"`model` must be a keras.Model"),
     ("shrink/subclassed", lambda c: kerasprune.shrink(c["tiny"]), V, r"is subclassed"),

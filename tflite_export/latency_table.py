@@ -200,11 +200,22 @@ class LatencyTable:
         return self.path or default_path()
 
     def _load(self) -> dict:
-        try:
-            data = json.loads(self._file().read_text())
-        except (OSError, ValueError):
+        """This machine's entries; a path that holds something else than a table is
+        refused (measuring would overwrite it, or fail to save after minutes)."""
+        path = self._file()
+        if not path.exists():
             return {}
-        stored = data.get(self.machine, {}) if isinstance(data, dict) else {}
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            data = error
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"Expected path to be a latency table (a JSON file LatencyTable wrote) or a "
+                f"new file. Received: path={str(path)!r}, which "
+                + ("is a folder" if path.is_dir() else "holds something else")
+                + "; give another path, or delete the file to measure again.")
+        stored = data.get(self.machine, {})
         return stored if isinstance(stored, dict) else {}
 
     def _save(self) -> None:

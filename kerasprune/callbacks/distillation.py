@@ -23,9 +23,10 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import keras
+import numpy as np
 
 from kerasprune.core.prune_wrapper import PruneWrapper
-from kerasprune.core.validation import check_positive, is_number
+from kerasprune.core.validation import check_model, check_positive, is_number
 
 
 def check_distillation(temperature: float, weight: float,
@@ -92,11 +93,13 @@ class Distillation(keras.callbacks.Callback):
             raise TypeError(
                 "`teacher` must be a keras.Model (the dense model). "
                 f"Received: teacher={teacher!r} of type {type(teacher).__name__}")
+        check_model(teacher, "teacher")  # an unbuilt teacher would teach random logits
         self.pairs = check_distillation(temperature, weight, features, feature_weight)
         self.teacher = teacher
         self.temperature, self.weight = float(temperature), float(weight)
         self.features, self.feature_weight = features, float(feature_weight)
         self._model_loss = None
+        self._step_expected = False
 
     def get_config(self) -> dict:
         """The settings; the teacher is a model, given again to `from_config`."""
@@ -114,8 +117,12 @@ class Distillation(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
+        self._check_teacher(model)
         self._check_outputs(model)
         extract = self._extractors(model)
+        left = vars(model).get("compute_loss")
+        if getattr(left, "fit_params", self.params) is not self.params:
+            del model.compute_loss  # left by a fit that stopped before on_train_end
         model_loss = model.compute_loss
         temperature, weight, feature_weight = self.temperature, self.weight, self.feature_weight
         teacher = self.teacher
@@ -134,9 +141,32 @@ class Distillation(keras.callbacks.Callback):
                     for s, t in zip(student_features, teacher_features))
             return loss
 
+        compute_loss.fit_params = self.params  # one dict per fit, shared by its callbacks
         self._model_loss = model_loss
         model.compute_loss = compute_loss
         model.make_train_function(force=True)  # a model trained before has traced its step
+        model.train_function = self._guarded(model, model.train_function)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._step_expected = True
+
+    def _guarded(self, model, traced):
+        """`traced`, undone when its fit stops without on_train_end: at an error in a
+        step, or at the next fit's first step (a fit stopped in another callback)."""
+
+        def train_function(*args, **kwargs):
+            if not self._step_expected:  # a later fit, without this callback
+                self.on_train_end()
+                model.make_train_function(force=True)
+                return model.train_function(*args, **kwargs)
+            self._step_expected = False
+            try:
+                return traced(*args, **kwargs)
+            except BaseException:
+                self.on_train_end()
+                raise
+
+        return train_function
 
     def on_train_end(self, logs=None):
         model = self.model
@@ -144,6 +174,37 @@ class Distillation(keras.callbacks.Callback):
             del model.compute_loss  # the class's own again
             model.train_function = None  # the next fit traces a step without the teacher
         self._model_loss = None
+
+    def _check_teacher(self, model) -> None:
+        """Refuse a teacher that cannot teach `model`: itself, other inputs, NaN weights,
+        or probabilities where logits are compared."""
+        teacher = self.teacher
+        if teacher is model:
+            raise ValueError(
+                f"`teacher` is the model being trained ('{model.name}'): pass the dense "
+                "model (e.g. the one given to kerasprune.prune) as teacher.")
+        ours, theirs = (getattr(m, "inputs", None) for m in (model, teacher))
+        if ours and theirs and [tuple(t.shape[1:]) for t in ours] != [
+                tuple(t.shape[1:]) for t in theirs]:
+            raise ValueError(
+                f"The teacher '{teacher.name}' takes inputs of shape "
+                f"{[tuple(t.shape[1:]) for t in theirs]} and the model '{model.name}' "
+                f"{[tuple(t.shape[1:]) for t in ours]}: the teacher runs on the model's "
+                "training batches.")
+        bad = [w.path for w in teacher.weights if np.asarray(w).dtype.kind == "f"
+               and not np.isfinite(np.asarray(w)).all()]
+        if bad:
+            raise ValueError(
+                f"The teacher '{teacher.name}' has NaN/Inf values in {bad[:3]}: its logits "
+                "would make the loss NaN.")
+        for which, net in (("teacher", teacher), ("model", model)):
+            last = net.layers[-1] if getattr(net, "layers", None) else None
+            if _applies_softmax(last):
+                raise ValueError(
+                    f"The {which} '{net.name}' ends with a softmax (layer '{last.name}'): "
+                    "Distillation compares logits. Give it a model without the softmax "
+                    "(e.g. keras.Model(m.inputs, m.layers[-2].output)), trained with "
+                    "from_logits=True.")
 
     def _check_outputs(self, model) -> None:
         student, teacher = _outputs(model), _outputs(self.teacher)
@@ -204,6 +265,14 @@ def _layer_output(model, name: str, which: str):
             f"`features` names '{name}', which is not a layer of the {which} "
             f"'{model.name}' (a Functional or Sequential model). Its layers: {sorted(layers)}")
     return layer.output
+
+
+def _applies_softmax(layer) -> bool:
+    if isinstance(layer, PruneWrapper):
+        layer = layer.layer
+    activation = getattr(layer, "activation", None)
+    return isinstance(layer, keras.layers.Softmax) or getattr(
+        activation, "__name__", None) == "softmax"
 
 
 def _as_list(values) -> list:

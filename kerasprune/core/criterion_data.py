@@ -72,7 +72,16 @@ def loss_gradients(
     variables = [v for v in model.trainable_variables if wanted is None or v.path in wanted]
     result: dict[str, list[np.ndarray]] = {v.path: [] for v in variables}
     for xb, yb in batches(x, y, batch_size):
-        for variable, grad in zip(variables, batch_gradients(model, xb, yb, variables)):
+        try:
+            grads = batch_gradients(model, xb, yb, variables)
+        except Exception as error:  # noqa: BLE001 - Keras and the backend raise many kinds
+            problem = " ".join(str(error).split())[:300]
+            raise ValueError(
+                f"Model '{model.name}''s loss cannot be computed on the criterion data's "
+                "(x, y): check that y fits the compiled loss (class indices for a sparse "
+                "loss, one-hot rows for a categorical one, in the model's output range). "
+                f"The loss raised {type(error).__name__}: {problem}") from error
+        for variable, grad in zip(variables, grads):
             result[variable.path].append(np.zeros(variable.shape) if grad is None else grad)
     return result
 

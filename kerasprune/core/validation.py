@@ -237,3 +237,49 @@ def check_finite_weights(wrappers: Iterable) -> None:
                     "diverged: lower the learning rate, or restore finite weights before "
                     "pruning."
                 )
+
+
+def check_samples(model: keras.Model, x: Any, name: str) -> None:
+    """Refuse input samples `x` that `model` cannot run on: one array per model input,
+    each `(n, *input shape)`, numeric (strings only for string inputs) and finite.
+
+    A dict `x` (named inputs) and a subclassed model (no symbolic inputs) get the
+    finiteness check only.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)], name="net")
+    >>> check_samples(model, np.zeros((4, 5)), "data")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `data` must hold samples of shape (n, 8) for model 'net'. Received: an ...
+    """
+    arrays = list(x.values()) if isinstance(x, dict) else (
+        list(x) if isinstance(x, (list, tuple)) else [x])
+    inputs = list(getattr(model, "inputs", None) or []) if not isinstance(x, dict) else []
+    if inputs and len(arrays) != len(inputs):
+        raise ValueError(
+            f"`{name}` must hold one array per input of model '{model.name}' "
+            f"({len(inputs)}). Received: {len(arrays)} arrays")
+    for index, array in enumerate(arrays):
+        array = np.asarray(array)
+        spec = inputs[index] if inputs else None
+        text_input = spec is not None and "string" in str(spec.dtype)
+        if array.dtype.kind in "USO" and not text_input and spec is not None:
+            raise TypeError(
+                f"`{name}` must hold numbers for model '{model.name}'. Received: an array "
+                f"of dtype {array.dtype}")
+        if spec is not None:
+            expected = tuple(spec.shape[1:])
+            if array.ndim != len(expected) + 1 or any(
+                    e is not None and e != a for e, a in zip(expected, array.shape[1:])):
+                wanted = ", ".join(["n"] + ["None" if e is None else str(e) for e in expected])
+                raise ValueError(
+                    f"`{name}` must hold samples of shape ({wanted}) for model "
+                    f"'{model.name}'. Received: an array of shape {array.shape}")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(
+                f"`{name}` holds NaN or Inf values ({array.size - np.isfinite(array).sum()} "
+                f"of {array.size}); scores and statistics computed on them would be NaN. "
+                f"Received: an array of shape {array.shape}")

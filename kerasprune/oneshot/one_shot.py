@@ -11,12 +11,18 @@ channels.
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.core.gradient_flow import synflow_targets
 from kerasprune.core.mask_update import update
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.validation import check_choice, check_model, check_sparsity
+from kerasprune.core.validation import (
+    check_choice,
+    check_model,
+    check_samples,
+    check_sparsity,
+)
 from kerasprune.core.weight_criteria import CRITERIA
 from kerasprune.core.wrapping import prune, strip
 from kerasprune.oneshot.reconstruction import reconstruct as refit_consumers
@@ -80,7 +86,12 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
     check_sparsity("sparsity", sparsity)
     check_model(model)
     check_choice("criterion", criterion, (None, *CRITERIA))
+    if not isinstance(reconstruct, bool):
+        raise TypeError(
+            f"`reconstruct` must be True or False. Received: reconstruct={reconstruct!r}")
     data = _as_criterion_data(data)
+    if data is not None:
+        check_samples(model, data.x if isinstance(data.x, dict) else np.asarray(data.x), "data")
     if not prune_wrappers(model):
         pruned, dense = _pruned_copy(model, criterion, prune_kwargs), model
     elif prune_kwargs or criterion is not None:

@@ -150,17 +150,30 @@ def sparsegpt(matrix: np.ndarray, gram: np.ndarray, choice: MaskChoice, *,
     return weights, pruned
 
 
+#: Tenfold dampening increases tried before giving up on factoring `H`.
+MAX_DAMPENINGS = 16
+
+
 def inverse_factor(gram: np.ndarray, dampening: float) -> tuple[np.ndarray, np.ndarray]:
     """`(U, dead)`: the upper Cholesky factor of the dampened `H^-1` (`H^-1 = U^T U`) and
     the features whose input was always zero. The dampening grows tenfold until the
-    factorization succeeds (a nearly singular `H` from too few samples)."""
-    while True:
+    factorization succeeds (a nearly singular `H` from too few samples); a `H` holding
+    NaN or Inf (inputs that overflowed) is refused, since no dampening can fix it."""
+    if not np.isfinite(gram).all():
+        raise ValueError(
+            "SparseGPT's input statistics X^T X hold NaN or Inf: a layer's calibration "
+            "inputs are not finite (or too large for float32). Pass finite `data` of a "
+            "normal scale.")
+    for _ in range(MAX_DAMPENINGS):
         hessian, dead = dampened(gram, dampening)
         try:
             inverse = np.linalg.inv(np.linalg.cholesky(hessian))  # L^-1: H^-1 = L^-T L^-1
             return np.linalg.cholesky(inverse.T @ inverse).T, dead
         except np.linalg.LinAlgError:
             dampening = max(dampening * 10, 1e-6)
+    raise ValueError(
+        f"SparseGPT could not factor X^T X even dampened by {dampening:g} times its mean "
+        "diagonal: the calibration inputs are degenerate. Pass more (and varied) `data`.")
 
 
 def _cuts(units: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasprune.core.validation import check_int
+from kerasprune.core.validation import check_int, check_samples
 from kerasprune.quantization import modes
 from kerasprune.quantization.quantize_model import quantize_wrappers
 
@@ -43,6 +43,7 @@ def calibrate(model: keras.Model, x, *, batch_size: int = 32) -> None:
             "with kerasprune.quantization.quantize_model(model) first.")
     batch_size = check_int("batch_size", batch_size, minimum=1)
     arrays = _arrays(x)
+    check_samples(model, arrays if len(arrays) > 1 else arrays[0], "x")  # before any range moves
     with modes.calibration():
         for start in range(0, len(arrays[0]), batch_size):
             batch = [a[start:start + batch_size] for a in arrays]

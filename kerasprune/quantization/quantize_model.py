@@ -151,11 +151,24 @@ def _check_structure(model: keras.Model) -> None:
     unknown = [f"{l.name} ({type(_inner(l)).__name__})" for l in model_units(model)
                if not layer_roles.is_known(_inner(l))]
     if operations or unknown:
+        _raise_unknown(model, unknown, operations)
+    several = [layer.name for layer in model_units(model)
+               if id(layer) in _model_input_readers(model)
+               and len(_compat.inbound_producers(layer)) > 1]
+    if several:
         raise ValueError(
-            f"Model '{model.name}' holds what kerasprune.quantization cannot quantize: "
-            f"{unknown + [f'{op.name} (a keras.ops call)' for op in operations]}. Known layer "
-            f"types: {layer_roles.known_types()} (use layers, e.g. keras.layers.Add, rather "
-            "than keras.ops calls between them).")
+            f"Model '{model.name}' has layers that read a model input together with other "
+            f"tensors: {several}. The layer reading a model input quantizes it with one "
+            "range: give each input a layer of its own first (e.g. a Dense or "
+            "keras.layers.Identity per input) before merging them.")
+
+
+def _raise_unknown(model: keras.Model, unknown: list, operations: list) -> None:
+    raise ValueError(
+        f"Model '{model.name}' holds what kerasprune.quantization cannot quantize: "
+        f"{unknown + [f'{op.name} (a keras.ops call)' for op in operations]}. Known layer "
+        f"types: {layer_roles.known_types()} (use layers, e.g. keras.layers.Add, rather "
+        "than keras.ops calls between them).")
 
 
 def _inner(layer):

@@ -32,6 +32,8 @@ from kerasprune.structured.group_selection import select_groups, select_layers
 NORMALIZATIONS = ("none", "size", "layer")
 COMBINATIONS = ("mean", "sum", "max")
 TARGETS = ("channels", "flops", "params", "latency")
+#: The keys of a `tflite_export.LatencyTable` config (`latency_table` given as a dict).
+LATENCY_TABLE_KEYS = ("path", "num_threads", "xnnpack", "runs", "warmup", "verbose")
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
@@ -130,6 +132,19 @@ class Channels(MaskPattern):
             raise TypeError(
                 "`latency_table` must be a callable (requests -> microseconds), a table's "
                 f"config, or None. Received: latency_table={latency_table!r}")
+        if latency_table is not None and target != "latency":
+            raise ValueError(
+                "`latency_table` is read by target='latency' only; with "
+                f"target={target!r} it would be ignored. Received: target={target!r}, "
+                f"latency_table={latency_table!r}")
+        unknown = sorted(set(latency_table) - set(LATENCY_TABLE_KEYS), key=str) if isinstance(
+            latency_table, dict) else []
+        if unknown:
+            raise ValueError(
+                f"`latency_table` as a config takes the keys {list(LATENCY_TABLE_KEYS)} of "
+                f"tflite_export.LatencyTable. Received: unknown keys {unknown}")
+        if not is_int(seed) or seed < 0:
+            raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}")
         self.criterion = criterion
         self.normalize = normalize
         self.min_channels = min_channels

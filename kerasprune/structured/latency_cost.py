@@ -104,9 +104,9 @@ class LatencyCost:
                                                                  chosen)))
             timed.append((call, grids, len(points)))
         values = np.asarray(table(requests) if requests else [], dtype=np.float64)
-        if values.shape != (len(requests),) or not np.all(np.isfinite(values)):
+        if values.shape != (len(requests),) or not np.all(np.isfinite(values) & (values >= 0)):
             raise ValueError(
-                f"The latency table must return one finite number of microseconds per "
+                f"The latency table must return one finite number >= 0 of microseconds per "
                 f"request: {len(requests)} requested. Received: {values!r}")
         self._timed, start = [], 0
         for call, grids, size in timed:

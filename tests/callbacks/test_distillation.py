@@ -183,3 +183,41 @@ distillation: {temperature: 2.0}
         Recipe.from_yaml(text.replace("temperature: 2.0", "alpha: 0.5"))
     with pytest.raises(ValueError, match="temperature"):
         Recipe.from_yaml(text.replace("temperature: 2.0", "temperature: -1"))
+
+
+class StopAfterOneBatch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise KeyboardInterrupt  # Ctrl-C between two steps
+
+
+@pytest.mark.parametrize("where", ["in a step", "in another callback"])
+def test_a_fit_that_stops_early_leaves_no_teacher_behind(where):
+    """Keras never calls on_train_end then; the next fit without Distillation must train
+    on the model's own loss alone."""
+    keras.utils.set_random_seed(0)
+    teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="logits")])
+    x, y = np.random.default_rng(0).normal(size=(16, 4)).astype("float32"), np.arange(16) % 3
+
+    def student():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="logits")])
+        model.set_weights([w * 0 + 0.1 for w in teacher.get_weights()])
+        return model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True)) or model
+
+    def failing_batches():
+        yield x[:8], y[:8]
+        yield x[:8], np.full(8, 7)  # a label out of range: the step itself fails
+
+    interrupted, fresh = student(), student()
+    distill = Distillation(teacher, weight=1000.0)
+    with pytest.raises((KeyboardInterrupt, Exception)):
+        if where == "in a step":
+            interrupted.fit(failing_batches(), epochs=1, verbose=0, callbacks=[distill])
+        else:
+            interrupted.fit(x, y, batch_size=8, epochs=1, verbose=0,
+                            callbacks=[distill, StopAfterOneBatch()])
+    fresh.set_weights(interrupted.get_weights())
+    losses = [m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history["loss"]
+              for m in (interrupted, fresh)]
+    assert losses[0] == losses[1]
+    assert "compute_loss" not in vars(interrupted)

@@ -112,3 +112,12 @@ def test_pruned_weights_stay_pruned_and_inputs_that_never_fire_go_first():
     _, pruned = sparsegpt(w, x.T @ x, choice, blocksize=8)
     assert pruned[10].all() and pruned[5].all()
     assert int(pruned.sum()) == round(0.25 * w.size)
+
+
+def test_statistics_holding_nan_are_refused_rather_than_dampened_forever():
+    from kerasprune.oneshot.sparsegpt import inverse_factor
+
+    gram = np.eye(4)
+    gram[1, 1] = np.inf
+    with pytest.raises(ValueError, match="X\\^T X hold NaN or Inf"):
+        inverse_factor(gram, 0.01)

@@ -108,7 +108,7 @@ def test_global_scope_removes_the_channels_of_least_importance_per_microsecond()
 def test_a_table_that_does_not_answer_each_request_is_refused():
     pattern = kerasprune.Channels(target="latency", latency_table=lambda requests: [1.0])
     pruned = kerasprune.prune(convnet(), pattern=pattern, exclude=["logits"])
-    with pytest.raises(ValueError, match="one finite number of microseconds per request"):
+    with pytest.raises(ValueError, match="one finite number >= 0 of microseconds per request"):
         kerasprune.update_masks(pruned, 0.5)
     with pytest.raises(TypeError, match="`latency_table` must be a callable"):
         kerasprune.Channels(target="latency", latency_table=3)
