@@ -330,7 +330,7 @@ CASES = [
         .1, penalty_epochs=1, finetune_epochs=0, update_every=100)), V,
      r"update_every=100 .* is longer than the penalty phase"),
     ("prune/penalty", lambda c: P(c["plain"], penalty=0), V,
-     r"`penalty` must be a finite float > 0 or None"),
+     r"`penalty` must be a finite float > 0"),
     ("GroupLasso/strength", lambda c: GroupLasso(np.nan), V, r"`strength` must be"),
     ("sensitivity/compile", lambda c: kerasprune.sensitivity(c["plain"], X, Y), V,
      r"is not compiled"),

@@ -28,7 +28,8 @@ SCENARIOS = {
 }
 
 
-def new_model() -> keras.Model:
+def new_model(name: str = "") -> keras.Model:
+    """The same model for every scenario (`name` is the base module's argument)."""
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((7, 7, 1)),
