@@ -71,6 +71,7 @@ def test_prune_checks_the_recipe_before_loading_anything(tmp_path, capsys):
     assert code == 1
     assert "target_sparsity" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+    assert (bad_data / "out" / "pruned.keras").read_bytes() == earlier
 
 
 def test_inspect_and_bench_json(run_dir, capsys):
@@ -145,6 +146,8 @@ def bad_data(run_dir):
     ("unknown layer", "prune: {scope: global, layers: [no_such_layer]}", [], r"no_such_layer"),
     ("wrong shape", None, ["--data", "{wide.npz}"], r"takes inputs of shape \(batch, 7, 7, 1\)"),
     ("no labels", None, ["--data", "{unlabelled.npz}"], r"must hold labels"),
+    ("earlier run's results", None, ["-o", "{earlier}"],
+     r"already holds the results of a run \(.*pruned.keras.*\)"),
 ])
 def test_prune_checks_everything_before_training(bad_data, tmp_path, capsys, case, recipe_change,
                                                  extra, match):
@@ -152,7 +155,9 @@ def test_prune_checks_everything_before_training(bad_data, tmp_path, capsys, cas
         RECIPE.split("\n")[-2 if recipe_change.startswith("export") else 3], recipe_change)
     args = [a.replace("{a_file}", str(bad_data / "a_file")).replace(
         "{wide.npz}", str(bad_data / "wide.npz")).replace(
-        "{unlabelled.npz}", str(bad_data / "unlabelled.npz")) for a in extra]
+        "{unlabelled.npz}", str(bad_data / "unlabelled.npz")).replace(
+        "{earlier}", str(bad_data / "out")) for a in extra]
+    earlier = (bad_data / "out" / "pruned.keras").read_bytes()
     try:
         code = prune_command(bad_data, text, tmp_path / "out", *args)
     except SystemExit as exit_info:  # argparse refuses --runs 0 itself
