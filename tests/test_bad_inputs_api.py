@@ -417,6 +417,10 @@ CASES = [
         "method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 0}\n"
         "distillation: {temperature: 2}"), V,
      r"`distillation` section teaches while the model trains"),
+    ("prune/penalty config typo", lambda c: P(c["plain"], penalty={
+        "class_name": "ElasticNet", "config": {"strenght": 1e-3}}), V,
+     r"ElasticNet config takes \['strength', 'l1_ratio'\]. Received unknown keys: "
+     r"\['strenght'\]"),
     # channel criteria on activation statistics (hostile round 4)
     ("Channels/lda regression y", lambda c: O(
         P(c["plain"], pattern=Channels("lda"), layers=["d1"]), 0.5,
