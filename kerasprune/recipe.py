@@ -69,6 +69,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import re
 from typing import Any, Mapping
 
 import keras
@@ -245,7 +246,7 @@ class Recipe:
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "Recipe text") -> "Recipe":
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_RecipeLoader)
         except yaml.YAMLError as error:
             raise ValueError(f"{source} is not valid YAML: {_yaml_problem(error)}") from None
         return cls.from_dict(data)
@@ -581,6 +582,17 @@ def _check_export(export: dict) -> None:
     if export["quantize"] not in QUANTIZE_MODES:
         raise ValueError(f"`export.quantize` must be one of {list(QUANTIZE_MODES)}. "
                          f"Received: quantize={export['quantize']!r}")
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML 1.1's safe loader, reading `1e-4` as a float as YAML 1.2 does (YAML 1.1 needs a
+    dot, `1.0e-4`, and reads `1e-4` as a string, which a strength or rate refuses)."""
+
+
+_RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -417,6 +417,22 @@ CASES = [
         "method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 0}\n"
         "distillation: {temperature: 2}"), V,
      r"`distillation` section teaches while the model trains"),
+    ("prune/penalty config typo", lambda c: P(c["plain"], penalty={
+        "class_name": "ElasticNet", "config": {"strenght": 1e-3}}), V,
+     r"ElasticNet config takes \['strength', 'l1_ratio'\]. Received unknown keys: "
+     r"\['strenght'\]"),
+    # channel criteria on activation statistics (hostile round 4)
+    ("Channels/lda regression y", lambda c: O(
+        P(c["plain"], pattern=Channels("lda"), layers=["d1"]), 0.5,
+        data=(X, np.linspace(0.0, 1.0, len(X)))), V,
+     r"Channels\('lda'\).*not regression targets. Received: y of dtype float64"),
+    ("Channels/lda 2-d regression y", lambda c: O(
+        P(c["plain"], pattern=Channels("lda"), layers=["d1"]), 0.5,
+        data=(X, np.full((len(X), 3), 0.7))), V,
+     r"not class probabilities"),
+    ("Channels/correlation 1 example", lambda c: O(
+        P(c["plain"], pattern=Channels("correlation"), layers=["d1"]), 0.5, data=(X[:1],)), V,
+     r"'correlation' criterion .* at least 2 of them. Received: `data` with 1 example"),
     # shrink
     ("shrink/model", lambda c: kerasprune.shrink("x"), T, r"`model` must be a keras.Model"),
     ("shrink/subclassed", lambda c: kerasprune.shrink(c["tiny"]), V, r"is subclassed"),
@@ -429,3 +445,16 @@ CASES = [
                          ids=[case[0] for case in CASES])
 def test_bad_input_is_refused_before_any_state_changes(ctx, capsys, call, expected, message):
     check_refused(ctx, capsys, call, expected, message)
+
+
+def test_what_a_user_writes_is_read_as_meant():
+    """Hostile round 4's false rejects: YAML's `1e-4` (a string in YAML 1.1) and numpy seeds."""
+    from kerasprune.core.l0_gates import L0Gates
+    recipe = Recipe.from_yaml(
+        "method: penalty\ncallback: {threshold: 1e-2, penalty_epochs: 1, finetune_epochs: 1}\n"
+        "prune: {penalty: {class_name: ElasticNet, config: {strength: 1e-4}}}\n"
+        "training: {learning_rate: 3E-4}")
+    assert recipe.prune["penalty"]["config"]["strength"] == 1e-4
+    assert recipe.training["learning_rate"] == 3e-4 and recipe.callback["threshold"] == 0.01
+    assert Recipe.from_yaml(recipe.to_yaml()) == recipe
+    assert L0Gates(1e-3, seed=np.int64(3)).get_config()["seed"] == 3

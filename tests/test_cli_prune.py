@@ -145,6 +145,8 @@ def bad_data(run_dir):
     ("unknown layer", "prune: {scope: global, layers: [no_such_layer]}", [], r"no_such_layer"),
     ("wrong shape", None, ["--data", "{wide.npz}"], r"takes inputs of shape \(batch, 7, 7, 1\)"),
     ("no labels", None, ["--data", "{unlabelled.npz}"], r"must hold labels"),
+    ("earlier run's results", None, ["-o", "{earlier}"],
+     r"already holds the results of a run \(.*pruned.keras.*\)"),
 ])
 def test_prune_checks_everything_before_training(bad_data, tmp_path, capsys, case, recipe_change,
                                                  extra, match):
@@ -152,7 +154,9 @@ def test_prune_checks_everything_before_training(bad_data, tmp_path, capsys, cas
         RECIPE.split("\n")[-2 if recipe_change.startswith("export") else 3], recipe_change)
     args = [a.replace("{a_file}", str(bad_data / "a_file")).replace(
         "{wide.npz}", str(bad_data / "wide.npz")).replace(
-        "{unlabelled.npz}", str(bad_data / "unlabelled.npz")) for a in extra]
+        "{unlabelled.npz}", str(bad_data / "unlabelled.npz")).replace(
+        "{earlier}", str(bad_data / "out")) for a in extra]
+    earlier = (bad_data / "out" / "pruned.keras").read_bytes()
     try:
         code = prune_command(bad_data, text, tmp_path / "out", *args)
     except SystemExit as exit_info:  # argparse refuses --runs 0 itself
@@ -162,13 +166,14 @@ def test_prune_checks_everything_before_training(bad_data, tmp_path, capsys, cas
     assert re.search(match, captured.err), captured.err
     assert "Epoch 1/" not in captured.out  # fit never started
     assert not (tmp_path / "out").exists()
+    assert (bad_data / "out" / "pruned.keras").read_bytes() == earlier
 
 
 def test_prune_json_has_the_facts_of_the_text(run_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert prune_command(run_dir, RECIPE, out, "-q") == 0
     text = capsys.readouterr().out
-    assert prune_command(run_dir, RECIPE, out, "--json") == 0
+    assert prune_command(run_dir, RECIPE, tmp_path / "again", "--json") == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["method"] == "gmp" and facts["sparsity"] == pytest.approx(0.8, abs=1e-3)
     assert f"{facts['sparsity']:.2%} of the prunable weights pruned" in text

@@ -38,7 +38,7 @@ import numpy as np
 
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.criterion_data import CriterionData, needed_data
+from kerasprune.core.criterion_data import CriterionData, class_labels, needed_data
 from kerasprune.core.deprecation import renamed_argument
 from kerasprune.callbacks.layer_summaries import LayerSummaries, check_log_dir
 from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity_metric
@@ -373,6 +373,8 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"{name}: a pattern of this model needs loss gradients or labels, so the "
                 "`data` needs targets: CriterionData(x_sample, y_sample)."
             )
+        if "labels" in needs:
+            class_labels(self.data.y)
         steps = self.params.get("steps") if self.params else None
         if not steps:
             raise ValueError(

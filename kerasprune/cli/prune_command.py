@@ -67,13 +67,25 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# Everything `write_run` may write (checked before training: a run never overwrites one).
+RESULT_FILES = ("pruned.keras", "shrunk.keras", "pruned.tflite", "recipe.yaml", "report.md",
+                "layer_sparsity.png", "comparison.png", "schedule.png")
+
+
 def check_output_folder(path: str) -> None:
-    """The output must be a folder (or not exist yet) under a writable parent."""
+    """The output must be a folder (or not exist yet) under a writable parent, holding no
+    earlier run's results."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise FileExistsError(
             f"-o {path!r} is a file; kerasprune prune writes a folder of results "
             "(pruned.keras, pruned.tflite, report.md, ...): give a folder path."
         )
+    previous = sorted(name for name in RESULT_FILES
+                      if os.path.exists(os.path.join(path, name)))
+    if previous:
+        raise FileExistsError(
+            f"-o {path!r} already holds the results of a run ({', '.join(previous)}), "
+            "which this run would overwrite: give a new folder, or move them away first.")
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)

@@ -147,8 +147,21 @@ def class_labels(y) -> np.ndarray:
     """
     y = np.asarray(y)
     if y.ndim >= 2 and y.shape[-1] > 1:
-        return y.reshape(len(y), -1).argmax(axis=1)
-    return y.reshape(len(y))
+        rows = y.reshape(len(y), -1).astype(np.float64)
+        if (rows < 0).any() or not np.allclose(rows.sum(axis=1), 1.0, atol=1e-3):
+            raise ValueError(_NOT_CLASSES + f"Received: y of shape {y.shape} whose rows are "
+                             "not class probabilities (>= 0, summing to 1).")
+        return rows.argmax(axis=1)
+    y = y.reshape(len(y))
+    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        raise ValueError(_NOT_CLASSES + f"Received: y of dtype {y.dtype} holding values such "
+                         f"as {y[:3].tolist()}.")
+    return y
+
+
+_NOT_CLASSES = ("Channels('lda') ranks channels by how well they separate the classes of "
+                "`y`, which must be class indices or one-hot (or probability) rows, not "
+                "regression targets. ")
 
 
 def input_norms(model: keras.Model, x, *, batch_size: int = 64,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasprune.core.validation import check_positive, is_number
+from kerasprune.core.validation import check_positive, is_int, is_number
 
 _EPSILON = 1e-6  # keeps log(u) and log(1 - u) finite
 
@@ -73,9 +73,9 @@ class L0Gates:
             raise ValueError("The stretch interval needs gamma < 0 and zeta > 1. "
                              f"Received: gamma={gamma!r}, zeta={zeta!r}")
         self.gamma, self.zeta = float(gamma), float(zeta)
-        if not isinstance(seed, int) or isinstance(seed, bool):
+        if not is_int(seed):
             raise TypeError(f"`seed` must be an int. Received: seed={seed!r}")
-        self.seed = seed
+        self.seed = int(seed)
 
     def make_gates(self, layer: keras.layers.Layer, pruned_weights: list,
                    name: str) -> "HardConcreteGates":

@@ -20,6 +20,8 @@ Every penalty kind has `get_config` and takes the wrapper's pattern (`for_patter
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 
 from kerasprune.core import patterns as patterns_lib
@@ -138,8 +140,16 @@ def check_penalty(penalty):
                                                L0Gates)):
         return penalty
     if isinstance(penalty, dict) and penalty.get("class_name") in KINDS:
-        kinds = dict(zip(KINDS, (GroupLasso, ElasticNet, SparseGroupLasso, L0Gates)))
-        return kinds[penalty["class_name"]].from_config(dict(penalty.get("config", {})))
+        kind = dict(zip(KINDS, (GroupLasso, ElasticNet, SparseGroupLasso, L0Gates)))[
+            penalty["class_name"]]
+        config = penalty.get("config", {})
+        allowed = [name for name in inspect.signature(kind.__init__).parameters
+                   if name not in ("self", "args", "kwargs")]
+        unknown = sorted(set(config) - set(allowed)) if isinstance(config, dict) else config
+        if unknown:
+            raise ValueError(f"`penalty`'s {kind.__name__} config takes {allowed}. Received "
+                             f"unknown keys: {unknown}")
+        return kind.from_config(dict(config))
     if is_number(penalty):
         return check_positive("penalty", penalty)
     raise ValueError(

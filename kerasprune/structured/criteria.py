@@ -248,6 +248,11 @@ def _activation_score(criterion: str, activity, channels: int) -> np.ndarray:
     if criterion == "mean_activation":
         return np.asarray(activity.mean, np.float64)
     pooled = np.asarray(activity.pooled, np.float64)
+    if len(pooled) < 2:
+        raise ValueError(
+            f"The {criterion!r} criterion compares a channel's outputs across examples, "
+            "which needs at least 2 of them. Received: `data` with "
+            f"{len(pooled)} example(s); pass more to kerasprune.CriterionData.")
     if criterion == "correlation":
         return _correlation(pooled)
     if criterion == "entropy":
