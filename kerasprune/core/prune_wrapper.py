@@ -342,8 +342,9 @@ def _warn_if_dense(wrapper: PruneWrapper) -> None:
     warnings.warn(
         "A pruning-ready model is trained without a pruning callback, and its masks prune "
         "nothing yet: it will end as dense as it started. Add the callback that prunes to "
-        "fit (kerasprune.PruningCallback, IMPCallback, BIMPCallback, RigLCallback or "
-        "PenaltyPruningCallback), or prune it first (update_masks, one_shot_prune).",
+        "fit (kerasprune.PruningCallback, IMPCallback, BIMPCallback, RigLCallback, "
+        "PenaltyPruningCallback, or kerasprune.callbacks' MovementPruningCallback and "
+        "L0PruningCallback), or prune it first (update_masks, one_shot_prune).",
         stacklevel=user_stacklevel())
 
 
