@@ -607,6 +607,17 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "return np.array(kept, dtype=None)", "return np.array(kept, )")},
     ("kerasprune.core.selection.PruningSet.release_scores", "self.scores = None"):
         "Nothing reads the scores once they are released: None frees them as well.",
+    # the integration layers
+    ("kerasprune.callbacks.pruning_callback.PruningCallback.check_begin",
+     "self.stage = STAGES[1]"):
+        "`on_epoch_begin` sets the stage of its epoch before anything reads it.",
+    ("kerasprune.callbacks.sparsity_metric.attach_sparsity_metric",
+     'if getattr(model, "compiled", True):'):
+        "Every Keras model has `compiled` (`keras.Model` sets it): the default is never read.",
+    ("tflite_export.conversion.conversion_failure",
+     'op = getattr(getattr(item, "operator", None), "name", ) or "an op"'):
+        "The converter's errors are protobuf messages (`ConverterErrorData`): `operator` and "
+        "its `name` are always there (empty when unknown), so the default is never read.",
 }
 
 
@@ -637,6 +648,45 @@ def run_mutmut(max_children: int, names: tuple[str, ...], part: str) -> dict[str
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"cpu": cpu, "load": sum(loads) / len(loads) if loads else os.getloadavg()[0]}
+
+
+def retest_without_limit(names: list[str], part: str, max_children: int) -> None:
+    """Run each named mutant's test modules (tests/mutation_scope.py) to the first failure
+    or the end, as mutmut's workers do but without mutmut's CPU limit and without its
+    instrumented run first, and keep the verdict in ./mutants.
+
+    mutmut stops a mutant after twice (its tests' estimate + `timeout_constant`) of CPU
+    time; the estimate counts the tests' calls only, not their module fixtures (a
+    conversion, a whole `kerasprune prune` run, on TensorFlow's threads), so a mutant the
+    integration tests do not catch early can hit the limit without hanging: "timeout"
+    would count it as detected.
+    """
+    import configparser
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    mutmut = config["mutmut"]
+    selection = mutmut["pytest_add_cli_args_test_selection"].split()
+    extra = mutmut["pytest_add_cli_args"].split()
+    command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=native", "-x", "-q",
+               "-p", "no:randomly", "-p", "no:random-order", *selection, *extra]
+    base = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", MUTATION_RUN: part,
+            "PY_IGNORE_IMPORTMISMATCH": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def run(name):
+        result = subprocess.run(command, cwd=ROOT / "mutants", capture_output=True,
+                                env={**base, "MUTANT_UNDER_TEST": name})
+        return name, result.returncode
+
+    metas = {name: meta for meta in (ROOT / "mutants").glob("**/*.py.meta")
+             for name in json.loads(meta.read_text())["exit_code_by_key"]}
+    with ThreadPoolExecutor(max_children) as pool:
+        for name, code in pool.map(run, names):
+            data = json.loads(metas[name].read_text())
+            data["exit_code_by_key"][name] = code
+            metas[name].write_text(json.dumps(data))
+            print(f"{name}: exit {code}", flush=True)
 
 
 def all_mutants(part: str) -> list[str]:
@@ -789,6 +839,15 @@ def report(results: dict[str, dict[str, int | None]], part: str, retested: bool,
             "kept by its forkserver).",
             "",
         ]
+    if (ROOT / "mutants" / f"timeouts-retested-{part}").exists():
+        lines += ["The mutants mutmut stopped at its CPU limit were re-tested to the end "
+                  "without it (`--timeouts`): the limit counts the tests' calls, not their "
+                  "module fixtures, so most of them had not hung; each is listed here by "
+                  "that verdict.", ""]
+    if totals["timeout"] and part == INTEGRATION:
+        lines += [f"**{totals['timeout']} mutants stopped at mutmut's CPU limit are not "
+                  "re-tested yet** (`--timeouts`) and count as detected above; counted as "
+                  f"survivors, the score is {100 * totals['killed'] / max(total, 1):.1f}%.", ""]
     if retested:
         lines += ["The full run's survivors were re-tested after tests were added "
                   "(`--survivors`); the wall time below is the full run's.", ""]
@@ -804,8 +863,8 @@ def report(results: dict[str, dict[str, int | None]], part: str, retested: bool,
         explained += why is not None
         unexplained += why is None
         notes.append(f"- `{name}`: `{' / '.join(changed)}`: {why or '**unexplained**'}")
-    lines.append(f"Survivors: {len(survivors)} ({explained} equivalent, explained below; "
-                 f"{unexplained} unexplained).")
+    lines.append(f"Survivors: {len(survivors)} ({explained} explained below: equivalent, or "
+                 f"only a text's wording; {unexplained} unexplained).")
     lines.append("")
     lines.extend(notes)
     return "\n".join(lines)
@@ -826,14 +885,23 @@ def plant(path: str, old: str, new: str, folder: Path) -> None:
     source.write_text(text.replace(old, new))
 
 
-def hand_written_report(round_: int) -> str:
+def hand_written_report(round_: int, only_missed: bool = False) -> str:
     """Plant each bug of round `round_` of `HAND_WRITTEN` and run its file's tests; the
-    section's text."""
+    section's text. `only_missed`: plant only those missed at first (after tests were
+    written for them), the other rows kept from the round's section in RESULTS.md."""
     import tempfile
 
+    from bench.common import RESULTS
+
     bugs, missed = HAND_WRITTEN[round_], MISSED_AT_FIRST[round_]
+    earlier = Path(RESULTS).read_text().splitlines() if only_missed else []
     rows, caught = [], 0
     for path, old, new, what in bugs:
+        kept = [row for row in earlier if row.startswith(f"| {path} | {what} | ")]
+        if only_missed and (path, old) not in missed and kept:
+            rows.append(kept[-1])
+            caught += "**missed**" not in kept[-1]
+            continue
         with tempfile.TemporaryDirectory() as folder:
             plant(path, old, new, Path(folder))
             command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
@@ -876,29 +944,50 @@ def main(argv=None) -> None:
                         help="continue from ./mutants instead of starting afresh")
     parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
     parser.add_argument("--survivors", action="store_true",
-                        help="re-test the survivors in ./mutants (after adding tests)")
+                        help="re-test the survivors in ./mutants with the tests as they are "
+                        "now (after adding tests)")
+    parser.add_argument("--timeouts", action="store_true",
+                        help="re-test the timed-out mutants in ./mutants without mutmut's CPU "
+                        "limit")
     parser.add_argument("--report-only", action="store_true",
                         help="write the section from ./mutants without running mutmut")
     parser.add_argument("--hand-written", action="store_true",
                         help="plant the hand-written bugs one at a time instead (own section)")
     parser.add_argument("--round", type=int, choices=sorted(HAND_WRITTEN),
                         default=max(HAND_WRITTEN), help="which round of hand-written bugs")
+    parser.add_argument("--missed", action="store_true",
+                        help="with --hand-written: plant again only the bugs missed at first "
+                        "(`MISSED_AT_FIRST`), keeping the other rows of the round's section")
     args = parser.parse_args(argv)
     if args.hand_written:
         start = time.perf_counter()
-        text = hand_written_report(args.round)
+        text = hand_written_report(args.round, args.missed)
         write_section(f"mutation-hand-written-{args.round}", text,
                       wall_seconds=time.perf_counter() - start)
         return
     section, scope, _ = PARTS[args.part]
     start = time.perf_counter()
     used = None
-    if args.survivors:
+    if args.timeouts:
         from mutmut.stats import status_by_exit_code
 
-        names = tuple(name for codes in collect_results(args.part).values()
-                      for name, code in codes.items() if status_by_exit_code[code] == "survived")
-        run_mutmut(args.max_children, names, args.part)
+        names = [name for codes in collect_results(args.part).values()
+                 for name, code in codes.items() if status_by_exit_code[code] == "timeout"]
+        retest_without_limit(names, args.part, args.max_children)
+        (ROOT / "mutants" / f"timeouts-retested-{args.part}").touch()
+    elif args.survivors:
+        from mutmut.stats import status_by_exit_code
+
+        # the tests as they are now (and their mapping), not as the full run copied them
+        shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(ROOT / "setup.cfg", ROOT / "mutants" / "setup.cfg")
+        # those explained (no test can or should kill them) are not run again
+        names = [name for path, codes in collect_results(args.part).items()
+                 for name, code in codes.items()
+                 if status_by_exit_code[code] in ("survived", "no tests")
+                 and explanation(name, mutated_lines(name, path)) is None]
+        retest_without_limit(names, args.part, args.max_children)
         (ROOT / "mutants" / f"retested-{args.part}").touch()
     elif args.keep and (ROOT / "mutants").exists():
         # Named mutants are always re-run by mutmut: name only those not run yet.
@@ -915,7 +1004,8 @@ def main(argv=None) -> None:
     # a re-test's.
     run_file = ROOT / "mutants" / f"full-run-{args.part}.json"
     run = json.loads(run_file.read_text()) if run_file.exists() else {}
-    if used is not None or (not (args.report_only or args.survivors or args.keep)):
+    if used is not None or not (args.report_only or args.survivors or args.keep
+                                or args.timeouts):
         wall = time.perf_counter() - start
         before = run if args.keep else {}
         cpu = before.get("cpu_seconds", 0.0) + (used or {}).get("cpu", 0.0)
