@@ -217,12 +217,24 @@ MISSED_AT_FIRST: dict[int, tuple[tuple[str, str], ...]] = {
     2: (("kerasprune/tfmot/sparsity/keras/prune.py",
          'block_pooling_type="AVG", pruning_policy=None'),
         ("kerasprune/callbacks/pruning_callback.py", "// max(self.finetune_epochs, 1)")),
-    3: (),
+    3: (("kerasprune/callbacks/base_pruning_callback.py",
+         "self.state.write(EPOCHS_DONE, epoch + 1)"),
+        ("kerasprune/callbacks/imp_callback.py",
+         "return [v for v in model.weights if id(v) not in skip]"),
+        ("kerasprune/tfmot/sparsity/keras/pruning_wrapper.py",
+         "return [w for w in prune_wrappers(model) if isinstance(w, PruneLowMagnitude)]"),
+        ("kerasprune/recipe.py", 'reconstruct=self.callback.get("reconstruct", False)'),
+        ("kerasprune/recipe.py", "Distillation(model, **self.distillation)"),
+        ("tflite_export/sparse_kernels.py",
+         '        layer = getattr(layer, "inner_layer", layer)  # inside a QuantizeWrapper\n'),
+        ("tflite_export/conversion.py", "for variable in model.weights:")),
 }
 
 # Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes
 # it), with the reason. A survivor missing here is listed as unexplained.
 _SAME_SLICE = "`slice(None, n)` and `slice(n)` are `slice(0, n)`."
+_WORDING = ("Only the wording (case, markers) of a help or error text: the tests check the "
+            "facts it names (options, values, layers), not its prose.")
 _FLOAT64 = "`astype(None)` converts to float64, the dtype named."
 _RESHAPE = "NumPy reads any negative size in `reshape` as -1 (the rest)."
 _KIND = "NumPy reads the sort kind case-insensitively."
@@ -618,6 +630,29 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      'op = getattr(getattr(item, "operator", None), "name", ) or "an op"'):
         "The converter's errors are protobuf messages (`ConverterErrorData`): `operator` and "
         "its `name` are always there (empty when unknown), so the default is never read.",
+    ("kerasprune.tfmot.sparsity.keras.pruning_wrapper.PruneLowMagnitude.__init__",
+     'kwargs.pop("XXpatternXX", None)  # derived from the settings above'):
+        "`get_config` leaves `pattern` out, so only a `pattern=` passed by hand (not a TFMOT "
+        "argument) reaches here: the mutant refuses it with Python's TypeError instead of "
+        "ignoring it.",
+    # the wording of a help or error text, whose facts the tests check (option names,
+    # values, layers), not its prose or case
+    **{(function, line): _WORDING for function, line in (
+        ("kerasprune.cli.export_command.add_parser",
+         'export.add_argument("--dense", action="store_true", help="DO NOT ENCODE SPARSE '
+         'WEIGHTS")'),
+        ("kerasprune.cli.inspect_command.add_parser",
+         "\"densify; file size raw and gzipped. --json adds tflite's own tensor names.\","),
+        ("kerasprune.cli.prune_command.add_parser",
+         'help="prune a .keras model by a yaml recipe; write the model, tflite file and '
+         'report",'),
+        ("kerasprune.cli.prune_command.add_parser",
+         'help="XXfolder to write into (created if missing)XX")'),
+        ("kerasprune.cli.prune_command.add_parser", '"(DEFAULT 100)")'),
+        ("kerasprune.cli.run_report._report", '"## tflite: dense vs pruned",'),
+        ("kerasprune.tfmot.sparsity.keras.prune._prune_model", '"XXthe variables to prune.XX",'),
+        ("tflite_export.conversion._check_arguments",
+         '"XXset KERAS_BACKEND=tensorflow before importing keras.XX"'))},
 }
 
 
@@ -851,6 +886,9 @@ def report(results: dict[str, dict[str, int | None]], part: str, retested: bool,
     if retested:
         lines += ["The full run's survivors were re-tested after tests were added "
                   "(`--survivors`); the wall time below is the full run's.", ""]
+    first = ROOT / "mutants" / f"first-verdicts-{part}.md"  # written by hand after a run
+    if first.exists():
+        lines += [first.read_text().strip(), ""]
     if totals["not checked"]:
         lines += [f"**Partial run**: {total - totals['not checked']} of {total} mutants were "
                   "tested before the run was stopped; the score is not the campaign's. "
