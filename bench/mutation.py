@@ -23,7 +23,7 @@ cannot be killed (`EQUIVALENT`), or flagged.
     python -m bench.mutation [--part core|channels|integration]  # a fresh run (deletes ./mutants)
     python -m bench.mutation --keep         # continue an interrupted run
     python -m bench.mutation --survivors    # re-test only the survivors (after new tests)
-    python -m bench.mutation --hand-written # the hand-written bugs (`HAND_WRITTEN`)
+    python -m bench.mutation --hand-written [--round N]  # hand-written bugs (`HAND_WRITTEN`)
 """
 
 from __future__ import annotations
@@ -117,11 +117,12 @@ PARTS = {
 # take hours, so a fixed sample of them is run: `(size, seed)` (see `sample`).
 SAMPLES = {INTEGRATION: (150, 34)}
 
-# Ten realistic bugs written by hand in the integration layers, none of issue 34's list or
-# its first 24: `(file, the code, the bug's code, what it breaks)`. `--hand-written` plants
-# each in a copy of the repository and runs the file's test modules (tests/mutation_scope.py,
-# none deselected) and its doctests: the bug is caught when a test fails.
-HAND_WRITTEN = [
+# Realistic bugs written by hand in the integration layers, by round, each round's new
+# (none of issue 34's list, of the 24 its first tests were written for, or of an earlier
+# round): `(file, the code, the bug's code, what it breaks)`. `--hand-written` plants each in
+# a copy of the repository and runs the file's test modules (tests/mutation_scope.py, none
+# deselected) and its doctests: the bug is caught when a test fails.
+HAND_WRITTEN: dict[int, list[tuple[str, str, str, str]]] = {2: [
     ("kerasprune/tfmot/sparsity/keras/update_pruning_step.py",
      "self._catch_up(ahead=1)", "self._catch_up(ahead=0)",
      "TFMOT's step counter off by one: the update a schedule asks for at step k is made "
@@ -159,15 +160,81 @@ HAND_WRITTEN = [
     ("kerasprune/cli/export_command.py",
      "folder = os.path.dirname(os.path.abspath(path))", "folder = os.path.dirname(path)",
      "`kerasprune export -o model.tflite` (a file in the current folder) is refused"),
-]
-# The bugs the suite missed when they were first planted; the test that fails now was
-# written for each.
-MISSED_AT_FIRST = ("kerasprune/tfmot/sparsity/keras/prune.py",
-                   "kerasprune/callbacks/pruning_callback.py")
+], 3: [
+    ("kerasprune/callbacks/base_pruning_callback.py",
+     "self.state.write(EPOCHS_DONE, epoch + 1)", "self.state.write(EPOCHS_DONE, epoch)",
+     "the resume state counts an epoch done one short: a `.keras` run fitted again from "
+     "the epoch before its last is not warned about (it repeats that epoch's schedule)"),
+    ("kerasprune/callbacks/pruning_callback.py",
+     "    model.make_train_function(force=True)\n", "",
+     "`remove_regularization=True` drops the regularizers but the compiled train step, "
+     "traced with them, keeps adding their penalty to the loss"),
+    ("kerasprune/callbacks/rigl_callback.py",
+     "return self.end_epoch * steps_per_epoch",
+     "return (self.end_epoch - 1) * steps_per_epoch",
+     "`RigLCallback(end_epoch=k)` stops moving masks an epoch early (end_epoch read as the "
+     "last epoch that moves)"),
+    ("kerasprune/callbacks/imp_callback.py",
+     "return [v for v in model.weights if id(v) not in skip]",
+     "return [v for v in model.trainable_weights if id(v) not in skip]",
+     "weight rewinding leaves BatchNormalization's moving statistics at their trained "
+     "values (only trainable weights are rewound)"),
+    ("kerasprune/tfmot/sparsity/keras/pruning_wrapper.py",
+     "        if self.current_step() == -1:\n            self.pruning_step.assign(0)\n",
+     "        self.pruning_step.assign(0)\n",
+     "TFMOT's step restarts at 0 on every `fit` (and on a loaded model): a second `fit` "
+     "replays the schedule from its beginning"),
+    ("kerasprune/tfmot/sparsity/keras/pruning_wrapper.py",
+     "return [w for w in prune_wrappers(model) if isinstance(w, PruneLowMagnitude)]",
+     "return [w for w in model.layers if isinstance(w, PruneLowMagnitude)]",
+     "`UpdatePruningStep` finds only top-level wrappers: the layers of a nested model "
+     "wrapped by `prune_low_magnitude` are never pruned"),
+    ("kerasprune/tfmot/sparsity/keras/mask_rules.py",
+     "before = max((count - 1) * width + width - size, 0) // 2", "before = 0",
+     "TFMOT's block pooling pads at the end only, not split as TensorFlow's SAME does: "
+     "blocks of a dimension the block does not divide are scored over other weights"),
+    ("kerasprune/recipe.py",
+     'reconstruct=self.callback.get("reconstruct", False)', "reconstruct=False",
+     "a one-shot recipe's `reconstruct: true` is validated but ignored"),
+    ("kerasprune/recipe.py",
+     "Distillation(model, **self.distillation)", "Distillation(model)",
+     "a recipe's `distillation` settings (temperature, weight) are validated but ignored"),
+    ("kerasprune/cli/export_command.py",
+     "sparse=not args.dense", "sparse=True",
+     "`kerasprune export --dense` still encodes the weights sparse"),
+    ("tflite_export/sparse_kernels.py",
+     '        layer = getattr(layer, "inner_layer", layer)  # inside a QuantizeWrapper\n', "",
+     "the sparse-kernel check skips a quantization-aware model's layers: its Dense kernels "
+     "pruned in the wrong blocks get no reason and no warning"),
+    ("tflite_export/conversion.py",
+     "for variable in model.weights:", "for variable in model.trainable_weights:",
+     "`convert` accepts NaN in a non-trainable weight (BatchNormalization's moving "
+     "variance): the file computes NaN"),
+]}
+# The bugs the suite missed when they were first planted, as `(file, the code)`; the test
+# that fails now was written for each.
+MISSED_AT_FIRST: dict[int, tuple[tuple[str, str], ...]] = {
+    2: (("kerasprune/tfmot/sparsity/keras/prune.py",
+         'block_pooling_type="AVG", pruning_policy=None'),
+        ("kerasprune/callbacks/pruning_callback.py", "// max(self.finetune_epochs, 1)")),
+    3: (("kerasprune/callbacks/base_pruning_callback.py",
+         "self.state.write(EPOCHS_DONE, epoch + 1)"),
+        ("kerasprune/callbacks/imp_callback.py",
+         "return [v for v in model.weights if id(v) not in skip]"),
+        ("kerasprune/tfmot/sparsity/keras/pruning_wrapper.py",
+         "return [w for w in prune_wrappers(model) if isinstance(w, PruneLowMagnitude)]"),
+        ("kerasprune/recipe.py", 'reconstruct=self.callback.get("reconstruct", False)'),
+        ("kerasprune/recipe.py", "Distillation(model, **self.distillation)"),
+        ("tflite_export/sparse_kernels.py",
+         '        layer = getattr(layer, "inner_layer", layer)  # inside a QuantizeWrapper\n'),
+        ("tflite_export/conversion.py", "for variable in model.weights:")),
+}
 
 # Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes
 # it), with the reason. A survivor missing here is listed as unexplained.
 _SAME_SLICE = "`slice(None, n)` and `slice(n)` are `slice(0, n)`."
+_WORDING = ("Only the wording (case, markers) of a help or error text: the tests check the "
+            "facts it names (options, values, layers), not its prose.")
 _FLOAT64 = "`astype(None)` converts to float64, the dtype named."
 _RESHAPE = "NumPy reads any negative size in `reshape` as -1 (the rest)."
 _KIND = "NumPy reads the sort kind case-insensitively."
@@ -552,6 +619,40 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "return np.array(kept, dtype=None)", "return np.array(kept, )")},
     ("kerasprune.core.selection.PruningSet.release_scores", "self.scores = None"):
         "Nothing reads the scores once they are released: None frees them as well.",
+    # the integration layers
+    ("kerasprune.callbacks.pruning_callback.PruningCallback.check_begin",
+     "self.stage = STAGES[1]"):
+        "`on_epoch_begin` sets the stage of its epoch before anything reads it.",
+    ("kerasprune.callbacks.sparsity_metric.attach_sparsity_metric",
+     'if getattr(model, "compiled", True):'):
+        "Every Keras model has `compiled` (`keras.Model` sets it): the default is never read.",
+    ("tflite_export.conversion.conversion_failure",
+     'op = getattr(getattr(item, "operator", None), "name", ) or "an op"'):
+        "The converter's errors are protobuf messages (`ConverterErrorData`): `operator` and "
+        "its `name` are always there (empty when unknown), so the default is never read.",
+    ("kerasprune.tfmot.sparsity.keras.pruning_wrapper.PruneLowMagnitude.__init__",
+     'kwargs.pop("XXpatternXX", None)  # derived from the settings above'):
+        "`get_config` leaves `pattern` out, so only a `pattern=` passed by hand (not a TFMOT "
+        "argument) reaches here: the mutant refuses it with Python's TypeError instead of "
+        "ignoring it.",
+    # the wording of a help or error text, whose facts the tests check (option names,
+    # values, layers), not its prose or case
+    **{(function, line): _WORDING for function, line in (
+        ("kerasprune.cli.export_command.add_parser",
+         'export.add_argument("--dense", action="store_true", help="DO NOT ENCODE SPARSE '
+         'WEIGHTS")'),
+        ("kerasprune.cli.inspect_command.add_parser",
+         "\"densify; file size raw and gzipped. --json adds tflite's own tensor names.\","),
+        ("kerasprune.cli.prune_command.add_parser",
+         'help="prune a .keras model by a yaml recipe; write the model, tflite file and '
+         'report",'),
+        ("kerasprune.cli.prune_command.add_parser",
+         'help="XXfolder to write into (created if missing)XX")'),
+        ("kerasprune.cli.prune_command.add_parser", '"(DEFAULT 100)")'),
+        ("kerasprune.cli.run_report._report", '"## tflite: dense vs pruned",'),
+        ("kerasprune.tfmot.sparsity.keras.prune._prune_model", '"XXthe variables to prune.XX",'),
+        ("tflite_export.conversion._check_arguments",
+         '"XXset KERAS_BACKEND=tensorflow before importing keras.XX"'))},
 }
 
 
@@ -582,6 +683,45 @@ def run_mutmut(max_children: int, names: tuple[str, ...], part: str) -> dict[str
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"cpu": cpu, "load": sum(loads) / len(loads) if loads else os.getloadavg()[0]}
+
+
+def retest_without_limit(names: list[str], part: str, max_children: int) -> None:
+    """Run each named mutant's test modules (tests/mutation_scope.py) to the first failure
+    or the end, as mutmut's workers do but without mutmut's CPU limit and without its
+    instrumented run first, and keep the verdict in ./mutants.
+
+    mutmut stops a mutant after twice (its tests' estimate + `timeout_constant`) of CPU
+    time; the estimate counts the tests' calls only, not their module fixtures (a
+    conversion, a whole `kerasprune prune` run, on TensorFlow's threads), so a mutant the
+    integration tests do not catch early can hit the limit without hanging: "timeout"
+    would count it as detected.
+    """
+    import configparser
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    mutmut = config["mutmut"]
+    selection = mutmut["pytest_add_cli_args_test_selection"].split()
+    extra = mutmut["pytest_add_cli_args"].split()
+    command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=native", "-x", "-q",
+               "-p", "no:randomly", "-p", "no:random-order", *selection, *extra]
+    base = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", MUTATION_RUN: part,
+            "PY_IGNORE_IMPORTMISMATCH": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def run(name):
+        result = subprocess.run(command, cwd=ROOT / "mutants", capture_output=True,
+                                env={**base, "MUTANT_UNDER_TEST": name})
+        return name, result.returncode
+
+    metas = {name: meta for meta in (ROOT / "mutants").glob("**/*.py.meta")
+             for name in json.loads(meta.read_text())["exit_code_by_key"]}
+    with ThreadPoolExecutor(max_children) as pool:
+        for name, code in pool.map(run, names):
+            data = json.loads(metas[name].read_text())
+            data["exit_code_by_key"][name] = code
+            metas[name].write_text(json.dumps(data))
+            print(f"{name}: exit {code}", flush=True)
 
 
 def all_mutants(part: str) -> list[str]:
@@ -734,9 +874,21 @@ def report(results: dict[str, dict[str, int | None]], part: str, retested: bool,
             "kept by its forkserver).",
             "",
         ]
+    if (ROOT / "mutants" / f"timeouts-retested-{part}").exists():
+        lines += ["The mutants mutmut stopped at its CPU limit were re-tested to the end "
+                  "without it (`--timeouts`): the limit counts the tests' calls, not their "
+                  "module fixtures, so most of them had not hung; each is listed here by "
+                  "that verdict.", ""]
+    if totals["timeout"] and part == INTEGRATION:
+        lines += [f"**{totals['timeout']} mutants stopped at mutmut's CPU limit are not "
+                  "re-tested yet** (`--timeouts`) and count as detected above; counted as "
+                  f"survivors, the score is {100 * totals['killed'] / max(total, 1):.1f}%.", ""]
     if retested:
         lines += ["The full run's survivors were re-tested after tests were added "
                   "(`--survivors`); the wall time below is the full run's.", ""]
+    first = ROOT / "mutants" / f"first-verdicts-{part}.md"  # written by hand after a run
+    if first.exists():
+        lines += [first.read_text().strip(), ""]
     if totals["not checked"]:
         lines += [f"**Partial run**: {total - totals['not checked']} of {total} mutants were "
                   "tested before the run was stopped; the score is not the campaign's. "
@@ -749,8 +901,8 @@ def report(results: dict[str, dict[str, int | None]], part: str, retested: bool,
         explained += why is not None
         unexplained += why is None
         notes.append(f"- `{name}`: `{' / '.join(changed)}`: {why or '**unexplained**'}")
-    lines.append(f"Survivors: {len(survivors)} ({explained} equivalent, explained below; "
-                 f"{unexplained} unexplained).")
+    lines.append(f"Survivors: {len(survivors)} ({explained} explained below: equivalent, or "
+                 f"only a text's wording; {unexplained} unexplained).")
     lines.append("")
     lines.extend(notes)
     return "\n".join(lines)
@@ -771,12 +923,23 @@ def plant(path: str, old: str, new: str, folder: Path) -> None:
     source.write_text(text.replace(old, new))
 
 
-def hand_written_report() -> str:
-    """Plant each `HAND_WRITTEN` bug and run its file's tests; the section's text."""
+def hand_written_report(round_: int, only_missed: bool = False) -> str:
+    """Plant each bug of round `round_` of `HAND_WRITTEN` and run its file's tests; the
+    section's text. `only_missed`: plant only those missed at first (after tests were
+    written for them), the other rows kept from the round's section in RESULTS.md."""
     import tempfile
 
+    from bench.common import RESULTS
+
+    bugs, missed = HAND_WRITTEN[round_], MISSED_AT_FIRST[round_]
+    earlier = Path(RESULTS).read_text().splitlines() if only_missed else []
     rows, caught = [], 0
-    for path, old, new, what in HAND_WRITTEN:
+    for path, old, new, what in bugs:
+        kept = [row for row in earlier if row.startswith(f"| {path} | {what} | ")]
+        if only_missed and (path, old) not in missed and kept:
+            rows.append(kept[-1])
+            caught += "**missed**" not in kept[-1]
+            continue
         with tempfile.TemporaryDirectory() as folder:
             plant(path, old, new, Path(folder))
             command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
@@ -789,22 +952,21 @@ def hand_written_report() -> str:
             raise RuntimeError(f"pytest could not run the tests of {path}:\n{result.stdout}")
         caught += bool(failed)
         by = f"`{failed[0]}`" if failed else "**missed**"
-        if path in MISSED_AT_FIRST:
+        if (path, old) in missed:
             by += " (missed at first: the test was written for it)"
         rows.append(f"| {path} | {what} | {by} |")
         print(rows[-1], flush=True)
     return "\n".join([
-        "## Mutation testing, hand-written bugs in the integration layers (bench/mutation.py)",
+        f"## Mutation testing, hand-written bugs in the integration layers, round {round_} "
+        "(bench/mutation.py)",
         "",
-        "Ten realistic bugs written by hand (`HAND_WRITTEN`: a step counter off by one, "
-        "swapped arguments, an exit code, a dropped config key, a wrong default...), each "
-        "planted alone in a copy of the repository, judged by its file's test modules "
-        "(tests/mutation_scope.py, none deselected) and its doctests. The campaign: "
-        "`python -m bench.mutation --hand-written`.",
+        f"{len(bugs)} realistic bugs written by hand (`HAND_WRITTEN[{round_}]`), none planted "
+        "in an earlier round, each planted alone in a copy of the repository, judged by its "
+        "file's test modules (tests/mutation_scope.py, none deselected) and its doctests. "
+        f"The campaign: `python -m bench.mutation --hand-written --round {round_}`.",
         "",
-        f"Caught: {caught} of {len(HAND_WRITTEN)}; when first planted, before the tests "
-        f"written for the ones it missed, the suite caught "
-        f"{len(HAND_WRITTEN) - len(MISSED_AT_FIRST)}.",
+        f"Caught: {caught} of {len(bugs)}; when first planted, before the tests written for "
+        f"the ones it missed, the suite caught {len(bugs) - len(missed)}.",
         "",
         "| file | bug | first test that fails |",
         "|---|---|---|",
@@ -820,26 +982,50 @@ def main(argv=None) -> None:
                         help="continue from ./mutants instead of starting afresh")
     parser.add_argument("--max-children", type=int, default=2, help="parallel test processes")
     parser.add_argument("--survivors", action="store_true",
-                        help="re-test the survivors in ./mutants (after adding tests)")
+                        help="re-test the survivors in ./mutants with the tests as they are "
+                        "now (after adding tests)")
+    parser.add_argument("--timeouts", action="store_true",
+                        help="re-test the timed-out mutants in ./mutants without mutmut's CPU "
+                        "limit")
     parser.add_argument("--report-only", action="store_true",
                         help="write the section from ./mutants without running mutmut")
     parser.add_argument("--hand-written", action="store_true",
                         help="plant the hand-written bugs one at a time instead (own section)")
+    parser.add_argument("--round", type=int, choices=sorted(HAND_WRITTEN),
+                        default=max(HAND_WRITTEN), help="which round of hand-written bugs")
+    parser.add_argument("--missed", action="store_true",
+                        help="with --hand-written: plant again only the bugs missed at first "
+                        "(`MISSED_AT_FIRST`), keeping the other rows of the round's section")
     args = parser.parse_args(argv)
     if args.hand_written:
         start = time.perf_counter()
-        text = hand_written_report()
-        write_section("mutation-hand-written", text, wall_seconds=time.perf_counter() - start)
+        text = hand_written_report(args.round, args.missed)
+        write_section(f"mutation-hand-written-{args.round}", text,
+                      wall_seconds=time.perf_counter() - start)
         return
     section, scope, _ = PARTS[args.part]
     start = time.perf_counter()
     used = None
-    if args.survivors:
+    if args.timeouts:
         from mutmut.stats import status_by_exit_code
 
-        names = tuple(name for codes in collect_results(args.part).values()
-                      for name, code in codes.items() if status_by_exit_code[code] == "survived")
-        run_mutmut(args.max_children, names, args.part)
+        names = [name for codes in collect_results(args.part).values()
+                 for name, code in codes.items() if status_by_exit_code[code] == "timeout"]
+        retest_without_limit(names, args.part, args.max_children)
+        (ROOT / "mutants" / f"timeouts-retested-{args.part}").touch()
+    elif args.survivors:
+        from mutmut.stats import status_by_exit_code
+
+        # the tests as they are now (and their mapping), not as the full run copied them
+        shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(ROOT / "setup.cfg", ROOT / "mutants" / "setup.cfg")
+        # those explained (no test can or should kill them) are not run again
+        names = [name for path, codes in collect_results(args.part).items()
+                 for name, code in codes.items()
+                 if status_by_exit_code[code] in ("survived", "no tests")
+                 and explanation(name, mutated_lines(name, path)) is None]
+        retest_without_limit(names, args.part, args.max_children)
         (ROOT / "mutants" / f"retested-{args.part}").touch()
     elif args.keep and (ROOT / "mutants").exists():
         # Named mutants are always re-run by mutmut: name only those not run yet.
@@ -856,7 +1042,8 @@ def main(argv=None) -> None:
     # a re-test's.
     run_file = ROOT / "mutants" / f"full-run-{args.part}.json"
     run = json.loads(run_file.read_text()) if run_file.exists() else {}
-    if used is not None or (not (args.report_only or args.survivors or args.keep)):
+    if used is not None or not (args.report_only or args.survivors or args.keep
+                                or args.timeouts):
         wall = time.perf_counter() - start
         before = run if args.keep else {}
         cpu = before.get("cpu_seconds", 0.0) + (used or {}).get("cpu", 0.0)

@@ -69,7 +69,7 @@ EXPORT = ("tests/tflite_export/test_conversion.py", "tests/test_bad_inputs_expor
 INTEGRATION_TESTS: dict[str, tuple[str, ...]] = {
     "kerasprune/callbacks/base_pruning_callback.py": (
         *CALLBACK, "tests/callbacks/test_pruning_callback.py",
-        "tests/callbacks/test_sparsity_logging.py"),
+        "tests/callbacks/test_sparsity_logging.py", "tests/core/test_pruning_state.py"),
     "kerasprune/callbacks/pruning_callback.py": ("tests/callbacks/test_pruning_callback.py",
                                                  *CALLBACK),
     "kerasprune/callbacks/imp_callback.py": ("tests/callbacks/test_imp_callback.py", *CALLBACK),

@@ -316,6 +316,8 @@ CASES = [
      r"`drop_fraction` must be a float in \(0, 1\)"),
     ("RigL/every", lambda c: RigLCallback(.5, update_every=0), V,
      r"`update_every` must be an int >= 1"),
+    ("RigL/end", lambda c: RigLCallback(.5, end_epoch=0), V,
+     r"`end_epoch` must be an int >= 1"),
     ("RigL/data", lambda c: RigLCallback(.5, data=(X, Y)), T,
      r"`data` must be a kerasprune.CriterionData or None. Received: data of type tuple"),
     ("fit/rigl no data", lambda c: fit(c["pruned"], RigLCallback(.5)), V,

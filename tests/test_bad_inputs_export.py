@@ -59,7 +59,8 @@ CASES = [
                                                   representative_data=X), V,
      r"with quantize='dynamic' it would be ignored"),
     ("convert/unsupported op", lambda c: TE.convert(c["det"]), V,
-     r"tf.MatrixDeterminant \(layer 'det'\).*replace those layers"),
+     r"tf.MatrixDeterminant \(layer 'det'\).*allows only built-in ops, so that any LiteRT "
+     r"interpreter runs the file: replace those layers by"),
     ("block_shape/float16", lambda c: TE.tflite_block_shape("float16"), V, r"float16"),
     ("block_shape/int4", lambda c: TE.tflite_block_shape("int4"), V, r"quantize to be one of"),
     ("inspect/bytes", lambda c: TE.inspect(b"not a tflite file"), V, r"not a TFLite flatbuffer"),

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import json
@@ -186,6 +187,39 @@ def test_help(command, capsys):
         assert "--json" in text and "-v, --verbose" in text
 
 
+def test_every_argument_of_every_command_says_what_it_is():
+    import argparse
+
+    from kerasprune.cli import _parser
+
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        assert [a.dest for a in command._actions if not a.help] == [], name
+
+
+@pytest.mark.parametrize("argv, missing", [
+    (["prune", "m.keras", "--recipe", "r.yaml", "-o", "out"], "--data"),
+    (["prune", "m.keras", "--data", "d.npz", "-o", "out"], "--recipe"),
+    (["export", "m.keras"], "-o/--output"),
+])
+def test_a_missing_required_option_is_a_usage_error_naming_it(argv, missing, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"the following arguments are required: {missing}" in capsys.readouterr().err
+
+
+def test_a_data_file_without_labels_is_benched_whole_and_calibrates_on_its_first_80_percent(
+        tmp_path):
+    from kerasprune.cli.data import load_data, load_samples
+
+    path = str(tmp_path / "inputs.npz")
+    np.savez(path, x=np.arange(10.0).reshape(10, 1))
+    x, y = load_data(path).evaluation()
+    assert y is None and x.ravel().tolist() == list(range(10))
+    assert load_samples(path).ravel().tolist() == list(range(8))
+
+
 def test_version_matches_the_package():
     assert kerasprune.cli.__version__ == kerasprune.__version__
 
@@ -248,6 +282,11 @@ def test_export_of_a_model_with_nothing_sparse_warns_in_one_line(tmp_path, capsy
     assert "warning" not in captured.out and f"wrote {out}" in captured.out
     facts = run_json(capsys, "export", str(path), "-o", str(out))
     assert facts["warnings"] == [line[len("warning: "):]]
+    with warnings.catch_warnings(record=True) as caught:  # -v: shown in full, as Python does
+        warnings.simplefilter("always")
+        assert main(["-v", "export", str(path), "-o", str(out)]) == 0
+    assert [w.category for w in caught if "Sparsity was asked" in str(w.message)] == [
+        tflite_export.SparsityWarning]
 
 
 def test_bench_runs_with_the_threads_asked(files, tmp_path, capsys):

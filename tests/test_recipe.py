@@ -150,6 +150,7 @@ prune: {{scope: global, exclude: [logits], min_density: 0.25, mask_dtype: uint8,
     ("export: {sparse: maybe}", "sparse"),
     ("training: {metrics: 3}", "metrics"),
     ("training: {criterion_samples: 0}", "criterion_samples"),
+    ("training: {epoch: 3}", r"Unknown keys \['epoch'\] in recipe section `training`"),
 ])
 def test_bad_sections_are_refused_before_training(text, match):
     with pytest.raises(ValueError, match=match):
@@ -334,3 +335,38 @@ def test_a_one_shot_grasp_recipe_compiles_a_copy_for_its_gradients(digits):
     with pytest.raises(ValueError, match="criterion"):
         Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\nprune: {{pattern: {{channels: "
                          "cosine2}}")
+
+
+def test_a_one_shot_criterion_may_be_given_in_the_prune_section_alone():
+    recipe = Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5}\n"
+                              "prune: {criterion: wanda}\ntraining: {epochs: 0}")
+    assert recipe.prune["criterion"] == "wanda" and "criterion" not in recipe.callback
+
+
+def test_a_one_shot_recipe_reconstructs_when_asked(digits):
+    (x, y), _ = digits
+    weights = []
+    for reconstruct in ("false", "true"):
+        recipe = Recipe.from_yaml(f"method: one-shot\ncallback: {{sparsity: 0.5, reconstruct: "
+                                  f"{reconstruct}}}\nprune: {{pattern: channels}}\n"
+                                  "training: {epochs: 0}")
+        keras.utils.set_random_seed(0)
+        pruned, _, _ = recipe.run(small_cnn(), x[:128], y[:128], verbose=0)
+        weights.append([np.array(w) for w in pruned.weights])
+    assert any(not np.allclose(a, b) for a, b in zip(*weights))
+
+
+def test_a_recipes_distillation_settings_reach_the_loss(digits):
+    (x, y), _ = digits
+    losses = []
+    for temperature in (1.0, 8.0):
+        recipe = Recipe.from_yaml(
+            f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{loss: {{class_name: "
+            "SparseCategoricalCrossentropy, config: {from_logits: true}}}\n"
+            f"distillation: {{temperature: {temperature}}}")
+        keras.utils.set_random_seed(0)
+        _, _, history = recipe.run(small_cnn(), x[:64], y[:64], verbose=0)
+        losses.append(history.history["loss"][0])
+    # the student starts as a pruned copy of its (untrained) teacher: the KL term is
+    # small, but T^2 times it differs at T = 1 and T = 8; runs with one T are identical
+    assert abs(losses[0] - losses[1]) > 1e-5

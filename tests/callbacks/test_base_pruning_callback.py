@@ -92,3 +92,24 @@ def test_get_config_is_exactly_the_constructor_arguments(cls, options):
     assert callback.get_config() == options
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
     assert type(restored) is cls and restored.get_config() == options
+
+
+def test_importance_is_the_deprecated_name_of_data():
+    data = kerasprune.CriterionData(X[:4], Y[:4])
+    stages = dict(stabilization_epochs=0, pruning_epochs=1, finetune_epochs=0)
+    with pytest.warns(DeprecationWarning,
+                      match=r"PruningCallback: `importance=` is deprecated .*use `data=`"):
+        callback = kerasprune.PruningCallback(0.5, importance=data, **stages)
+    assert callback.data is data
+    with pytest.raises(ValueError, match=r"give `data=` only \(`importance=` is its old name"):
+        kerasprune.PruningCallback(0.5, importance=data, data=data, **stages)
+
+
+def test_a_fit_with_a_pruning_callback_does_not_warn_that_it_has_none():
+    # stabilization first: the masks prune nothing while the train step is traced
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=1, pruning_epochs=1,
+                                     finetune_epochs=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _dense_model().fit(X, Y, batch_size=4, epochs=2, callbacks=[gmp], verbose=0)
+    assert not [w for w in caught if "without a pruning callback" in str(w.message)]

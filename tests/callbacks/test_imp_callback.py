@@ -1,5 +1,7 @@
 """IMPCallback: prune-retrain cycles, restarted schedules and rewinding inside one fit."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -69,7 +71,10 @@ def test_allr_restarts_each_cycle_from_d_measured_on_the_real_weights(digits):
     model, recorder = pruning_ready(), Recorder()
     imp = IMPCallback(0.9, cycles=2, epochs_per_cycle=1, retrain_schedule="allr",
                       original_learning_rate=0.1, original_epochs=10)
-    model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[recorder, imp], verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=BATCH, epochs=2, callbacks=[recorder, imp], verbose=0)
+    assert not [w for w in caught if "pruned nothing" in str(w.message)]  # both cycles prune
     steps = int(np.ceil(len(x) / BATCH))
     alive = 1.0
     for cycle, record in enumerate(imp.cycle_records):
@@ -268,3 +273,28 @@ def test_warmup_reaches_every_cycles_retraining_schedule():
     cycle = [0.0, 0.05, 0.1, 0.05]
     assert imp.lr_trace == pytest.approx(cycle + cycle)
     assert [r["start_lr"] for r in imp.cycle_records] == pytest.approx([0.1, 0.1])
+
+
+class MovingMean(keras.callbacks.Callback):
+    """BatchNormalization's moving mean at each epoch start (listed after IMP: after its
+    pruning and rewinding)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(np.array(self.model.get_layer("bn").moving_mean))
+
+
+def test_weight_rewinding_restores_batch_normalization_statistics_too():
+    model = kerasprune.prune(keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(16), keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Dense(1)]))
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    x = np.random.default_rng(0).normal(3.0, 1.0, (64, 8)).astype("float32")
+    imp = IMPCallback(0.5, cycles=1, dense_epochs=1, rewind_epoch=0, retrain_schedule=None)
+    means = MovingMean()
+    model.fit(x, x[:, :1], batch_size=16, epochs=2, callbacks=[imp, means], verbose=0)
+    np.testing.assert_array_equal(means.seen[1], means.seen[0])  # rewound to epoch 0
+    assert not np.allclose(np.array(model.get_layer("bn").moving_mean), means.seen[0])

@@ -219,7 +219,9 @@ def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_trai
     model = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.Adam(schedule))
     callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
                                           finetune_epochs=1, finetune_learning_rates=[1e-4])
-    _fit_expecting("created with a LearningRateSchedule", callback, model=model)
+    _fit_expecting(r"sets the learning rate \(`pruning_learning_rate` / "
+                   r"`finetune_learning_rates`\), but the optimizer was created with a "
+                   "LearningRateSchedule", callback, model=model)
 
 
 def test_custom_schedule_starting_before_the_pruning_stage_waits_for_it(digits):

@@ -126,6 +126,7 @@ def test_pruned_conv_warns_that_conv_has_no_sparse_kernel():
     assert len(warned) == 1
     assert "1 convolution kernel(s), which have no sparse kernel in TFLite (conv)" in warned[0]
     assert "1 kernel(s) below the converter's 30% zeros (logits)" in warned[0]
+    assert "convolutions with kerasprune.Channels and kerasprune.shrink" in warned[0]
     assert tflite_export.why_not_sparse_kernel(model) == [  # the details, on demand
         "conv: CONV_2D has no sparse kernel in TFLite, a DENSIFY op expands it (only the "
         "file shrinks)", "logits: 0% zeros (the converter encodes only >= 30%)"]
@@ -256,3 +257,32 @@ def test_tflite_block_shape_matches_the_kernels_that_run_sparse():
         tflite_export.tflite_block_shape("float16")
     with pytest.raises(ValueError, match="quantize='int4'"):
         tflite_export.tflite_block_shape("int4")
+
+
+def test_a_conversion_failure_without_details_is_named_by_its_first_line():
+    from tflite_export.conversion import conversion_failure
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)], name="tiny")
+    error = conversion_failure(RuntimeError("\n  the converter says no\nand more"), model)
+    assert isinstance(error, ValueError)
+    assert str(error) == "TFLite conversion of model 'tiny' failed:   the converter says no"
+
+
+def test_nan_in_a_non_trainable_weight_is_refused_too():
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4),
+                              keras.layers.BatchNormalization(name="bn")])
+    variance = model.get_layer("bn").moving_variance
+    values = np.array(variance)
+    values[0] = np.nan
+    variance.assign(values)
+    with pytest.raises(ValueError, match="Layer 'bn' has 1 NaN/Inf values in its weight "
+                                         "'moving_variance'"):
+        tflite_export.convert(model)
+
+
+def test_why_not_sparse_kernel_reads_the_layers_of_a_quantization_aware_model():
+    from kerasprune.quantization import quantize_model
+
+    qat = quantize_model(pruned(sequential))  # 90% zeros, not in blocks
+    reasons = tflite_export.why_not_sparse_kernel(qat, quantize="int8")
+    assert len(reasons) == 2 and all("not in blocks of 16" in r for r in reasons), reasons

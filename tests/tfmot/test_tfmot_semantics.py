@@ -289,3 +289,92 @@ def test_m_by_n_survives_saving_before_training(tmp_path):
     for wrapper in model.layers:
         runs = np.asarray(wrapper.masks[0]).T.reshape(-1, 4)
         assert (runs.sum(axis=1) == 3).all()
+
+
+def test_strip_pruning_keeps_the_layers_left_unwrapped():
+    class OnlyB(sk.PruningPolicy):
+        def allow_pruning(self, layer):
+            return layer.name == "b"
+
+        def ensure_model_supports_pruning(self, model):
+            pass
+
+    pruned = sk.prune_low_magnitude(_model(), pruning_policy=OnlyB())
+    stripped = sk.strip_pruning(pruned)
+    assert [(type(l).__name__, l.name) for l in stripped.layers] == [("Dense", "a"),
+                                                                      ("Dense", "b")]
+    np.testing.assert_array_equal(stripped(X), pruned(X))
+
+
+class _Scaled(keras.layers.Layer):
+    """A custom layer with its own weight around a Dense: TFMOT cannot prune it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.scale = self.add_weight(shape=(), initializer="ones")
+
+    def call(self, x):
+        return self.scale * self.dense(x)
+
+
+class _Block(keras.layers.Layer):
+    """A custom layer whose only weights are its Dense's: pruned through it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.a = keras.layers.Dense(8, name="a")
+        self.b = keras.layers.Dense(8, name="b")
+        self.block = _Block(name="block")
+        self.scaled = _Scaled(name="scaled")
+
+    def call(self, x):
+        return self.scaled(self.block(self.b(self.a(x))))
+
+
+def test_a_subclassed_model_follows_the_policy_and_names_the_layers_left_dense():
+    class OnlyB(sk.PruningPolicy):
+        def allow_pruning(self, layer):
+            return layer.name != "a"
+
+        def ensure_model_supports_pruning(self, model):
+            pass
+
+    model = _Subclassed()
+    model(X)
+    with pytest.warns(UserWarning, match=r"left dense: \['scaled'\]"):
+        pruned = sk.prune_low_magnitude(model, pruning_policy=OnlyB())
+    names = [w.layer.name for w in kerasprune.prune_wrappers(pruned)]
+    assert "a" not in names and "b" in names
+
+
+def test_is_pruned_m_by_n_reads_tflites_layout_too():
+    from kerasprune.tfmot.sparsity.keras.pruning_utils import is_pruned_m_by_n
+
+    two_by_four = np.array([[1.0, 0.0, 0.0, 2.0], [0.0, 3.0, 4.0, 0.0]])
+    assert is_pruned_m_by_n(two_by_four, last_channel="C_IN")
+    assert not is_pruned_m_by_n(two_by_four + 1.0, last_channel="C_IN")
+
+
+def test_update_pruning_step_prunes_the_layers_of_a_nested_model():
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="inner")],
+                             name="block")
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(8, name="outer")(inner(inputs)))
+    schedule = sk.ConstantSparsity(0.5, begin_step=0, frequency=1)
+    pruned = sk.prune_low_magnitude(model, pruning_schedule=schedule)
+    _fit(pruned, sk.UpdatePruningStep())
+    assert {w.layer.name: w.sparsity for w in kerasprune.prune_wrappers(pruned)} == {
+        "inner": 0.5, "outer": 0.5}
