@@ -378,3 +378,16 @@ def test_update_pruning_step_prunes_the_layers_of_a_nested_model():
     _fit(pruned, sk.UpdatePruningStep())
     assert {w.layer.name: w.sparsity for w in kerasprune.prune_wrappers(pruned)} == {
         "inner": 0.5, "outer": 0.5}
+
+
+def test_a_single_layer_keeps_the_keyword_arguments_given_to_its_wrapper():
+    # TFMOT passes **kwargs of prune_low_magnitude(layer, ...) to PruneLowMagnitude.
+    wrapper = sk.prune_low_magnitude(keras.layers.Dense(2), name="pruned_dense",
+                                     trainable=False)
+    assert (wrapper.name, wrapper.trainable) == ("pruned_dense", False)
+
+
+@pytest.mark.parametrize("value", [(2, 4, 8), (2,), (2, "4"), (2.0, 4), (True, 4), 2])
+def test_m_by_n_must_be_two_integers(value):
+    with pytest.raises(ValueError, match=r"`sparsity_m_by_n` must be a tuple or list of 2 "):
+        sk.prune_low_magnitude(keras.layers.Dense(2), sparsity_m_by_n=value)
