@@ -56,7 +56,8 @@ def test_prune_writes_model_tflite_report_plots_and_recipe(run_dir):
     assert [t.runs for t in inspection.tensors] == ["sparse kernel", "sparse kernel"]
     report = (out / "report.md").read_text()
     assert "| dense |" in report and "| pruned |" in report and "80.0" in report
-    assert "Command: `kerasprune " in report  # the command line that made it
+    # the command line that made it (its own arguments, not the test runner's)
+    assert f"Command: `kerasprune prune {run_dir / 'dense.keras'} --recipe " in report
     for name in ("schedule.png", "layer_sparsity.png", "comparison.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in report

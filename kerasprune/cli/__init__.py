@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit: 0
     """
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the run's report
     verbosity = 1 + args.verbose - args.quiet
     with session(verbosity, args.json) as console:
         try:

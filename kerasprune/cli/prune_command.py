@@ -62,7 +62,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     pruned, callback, _ = recipe.run(model, x, y, validation_data=(x_test, y_test),
                                      verbose=console.progress)
     summary = write_run(Path(args.output), recipe, model, pruned, callback, (x_test, y_test),
-                        train_samples=x, runs=args.runs, verbose=console.progress)
+                        train_samples=x, runs=args.runs, verbose=console.progress,
+                        argv=args.argv)
     console.result(summary.text(), summary.facts())
     return 0
 

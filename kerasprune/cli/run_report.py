@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import sys
 import warnings
 from pathlib import Path
 
@@ -48,8 +47,9 @@ class RunSummary:
 
 
 def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_samples,
-              runs: int = 100, verbose: int = 0) -> RunSummary:
-    """Write the outputs of a pruning run into `out`; returns what the command prints."""
+              runs: int = 100, verbose: int = 0, argv: list[str] = ()) -> RunSummary:
+    """Write the outputs of a pruning run into `out`; returns what the command prints.
+    `argv` is the command's arguments, quoted in the report."""
     from tflite_export.comparison import compare
     from tflite_export.conversion import convert
     from tflite_export.inspection import inspect
@@ -95,13 +95,15 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
         speedup, recipe.shrink, inspect(content).summary(), comparison)
     paths["report.md"] = out / "report.md"
     notes = [str(w.message) for w in caught]
-    paths["report.md"].write_text(_report(recipe, report, summary, sorted(figures), notes))
+    paths["report.md"].write_text(_report(recipe, report, summary, sorted(figures), notes,
+                                          argv))
     summary.written = list(paths.values())
     return summary
 
 
-def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list[str]) -> str:
-    command = " ".join(shlex.quote(a) for a in ["kerasprune", *sys.argv[1:]])
+def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list[str],
+            argv) -> str:
+    command = " ".join(shlex.quote(a) for a in ["kerasprune", *argv])
     target = recipe.callback.get("target_sparsity", recipe.callback.get("sparsity"))
     comparison = summary.comparison
     lines = [
