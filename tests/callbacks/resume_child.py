@@ -90,19 +90,27 @@ def data():
     return x[:N_SAMPLES], y[:N_SAMPLES]
 
 
-def new_model(name: str) -> keras.Model:
+def dense_model() -> keras.Model:
+    """The same seeded dense CNN for every scenario (and the quantization child's)."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
+    return keras.Sequential([
         keras.Input((7, 7, 1)),
         keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
         keras.layers.Flatten(),
         keras.layers.Dense(16, activation="relu", name="hidden"),
         keras.layers.Dense(10, name="logits"),
     ])
-    pruned = kerasprune.prune(model, **PRUNE_ARGUMENTS.get(name, {"scope": "global"}))
-    pruned.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return pruned
+
+
+def compiled(model: keras.Model) -> keras.Model:
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def new_model(name: str) -> keras.Model:
+    return compiled(kerasprune.prune(dense_model(),
+                                     **PRUNE_ARGUMENTS.get(name, {"scope": "global"})))
 
 
 class KillAt(keras.callbacks.Callback):

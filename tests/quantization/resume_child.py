@@ -30,19 +30,8 @@ SCENARIOS = {
 
 def new_model(name: str = "") -> keras.Model:
     """The same model for every scenario (`name` is the base module's argument)."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((7, 7, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(16, activation="relu", name="hidden"),
-        keras.layers.Dense(10, name="logits"),
-    ])
-    qat = quantize_model(kerasprune.prune(model, layers=["hidden", "logits"],
-                                          block_shape=(16, 1)))
-    qat.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return qat
+    return base.compiled(quantize_model(kerasprune.prune(
+        base.dense_model(), layers=["hidden", "logits"], block_shape=(16, 1))))
 
 
 base.SCENARIOS = SCENARIOS
