@@ -98,11 +98,13 @@ def perplexity(model: keras.Model, windows: np.ndarray, batch_size: int = 32) ->
 def prune_once(model: keras.Model, criterion: str, pattern, calibration: np.ndarray,
                sparsity: float = 0.5) -> tuple[keras.Model, float]:
     """The model pruned once by `criterion` in `pattern` (None: unstructured), and the
-    seconds it took."""
+    seconds it took. Wanda compares each output's weights (its paper's comparison
+    group); magnitude and SparseGPT prune each tensor to the target."""
     start = time.perf_counter()
+    scope = "output" if criterion == "wanda" and pattern is None else "layer"
     pruned = kerasprune.one_shot_prune(
         model, sparsity, criterion=criterion, pattern=pattern, exclude=DENSE_LAYERS,
-        data=kerasprune.CriterionData(as_inputs(calibration), batch_size=16))
+        scope=scope, data=kerasprune.CriterionData(as_inputs(calibration), batch_size=16))
     return pruned, time.perf_counter() - start
 
 

@@ -221,3 +221,22 @@ def weight_layers(wrapper) -> list[tuple[keras.layers.Layer, str]]:
             layer = {sub.name: sub for sub in _compat.direct_sublayers(layer)}[part]
         found.append((layer, own))
     return found
+
+
+def output_axes(wrapper, index: int) -> tuple[int, ...]:
+    """The axes of `wrapper`'s pruned weight `index` that index its output units: its
+    linear view's outputs, else (biases, embeddings, recurrent kernels) its last axis.
+
+    Example:
+
+    >>> import kerasprune
+    >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")
+    >>> wrapper = kerasprune.PruneWrapper(mha)
+    >>> _ = wrapper(np.zeros((1, 3, 8)), np.zeros((1, 3, 8)))
+    >>> output_axes(wrapper, 0), output_axes(wrapper, 3)   # query [8, 2, 4], output [2, 4, 8]
+    ((1, 2), (2,))
+    """
+    layer, name = weight_layers(wrapper)[index]
+    view = linear_view(layer, name)
+    return view.out_axes if view is not None else (len(wrapper.pruned_weights[index].shape) - 1,)
+

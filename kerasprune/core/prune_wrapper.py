@@ -38,7 +38,7 @@ from kerasprune.core.validation import (
 )
 
 #: Where a wrapper's target comes from: itself, or a set shared by every wrapper of a scope.
-SCOPES = ("layer", *ALLOCATED_SCOPES)
+SCOPES = ("layer", "output", *ALLOCATED_SCOPES)
 #: Default `min_density`: every pruned tensor keeps at least 1% of its weights.
 DEFAULT_MIN_DENSITY = 0.01
 #: Mask storage: None (the weight's own dtype, the default) or "uint8" (1 byte per weight).
@@ -63,7 +63,9 @@ class PruneWrapper(keras.layers.Wrapper):
             any layer with `get_prunable_weights()`).
         weight_names: names of the variables to prune, relative to `layer` (`"kernel"`,
             or `"query/kernel"` for a sublayer's); defaults to the layer's kernels.
-        scope: `"layer"` (each weight tensor reaches the target on its own), `"global"`
+        scope: `"layer"` (each weight tensor reaches the target on its own), `"output"`
+            (each output unit of each tensor does: Wanda's comparison group;
+            unstructured patterns only), `"global"`
             (one magnitude threshold across all global-scope wrappers of the model),
             `"lamp"` (one threshold on LAMP-normalized magnitudes) or `"erk"` (per-tensor
             sparsities from the Erdos-Renyi-Kernel rule); see `kerasprune.update_masks`.
@@ -143,6 +145,16 @@ class PruneWrapper(keras.layers.Wrapper):
         self.follows = follows
         self.pattern = patterns_lib.get(pattern)
         self.criterion = check_criterion(criterion, self.pattern)
+        if scope == "output" and type(self.pattern) is not patterns_lib.Unstructured:
+            raise ValueError(
+                "`scope='output'` prunes each output unit's weights to the target, weight "
+                "by weight: it needs `pattern=kerasprune.Unstructured()` (N:M already "
+                f"chooses within each output). Received: pattern={self.pattern!r}")
+        if scope == "output" and self.criterion == "sparsegpt":
+            raise ValueError(
+                "`scope='output'` ranks each output unit's weights by a score; 'sparsegpt' "
+                "chooses its masks by OBS, block by block: give scope='layer' (or a "
+                "model-wide scope) with it. Received: scope='output', criterion='sparsegpt'")
         self.seed = check_int("seed", seed, minimum=0)
         self.penalty = check_penalty(penalty)
         if isinstance(self.penalty, L0Gates) and not getattr(self.pattern, "prunes_channels",

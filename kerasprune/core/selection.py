@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from kerasprune.core.allocation import erk_factor
+from kerasprune.core.linear_views import output_axes
 from kerasprune.core.order_statistics import kth_smallest, kth_smallest_of_parts
 from kerasprune.core.weight_criteria import WEIGHT_CRITERIA, saliency
 
@@ -397,6 +398,8 @@ class WeightSet(PruningSet):
                 s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data),
                                     criterion=criterion)
             s = _as_float(s)
+            if wrapper.scope == "output":
+                s = output_ranks(s, tuple(weight.shape), output_axes(wrapper, i))
             if np.isnan(s).any():
                 raise ValueError(
                     f"The {pattern!r} pattern scored groups of '{weight.path}' as NaN "
@@ -442,6 +445,26 @@ def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=
     index = next(i for i, w in enumerate(wrapper.pruned_weights) if w is weight)
     return pattern.pool(saliency(criterion, np.asarray(weight), gradients, input_norms,
                                  seed=wrapper.seed, name=f"{wrapper.layer.name}/{index}"))
+
+
+def output_ranks(scores: np.ndarray, shape: tuple[int, ...],
+                 out_axes: tuple[int, ...]) -> np.ndarray:
+    """Each weight's rank among the weights of its output unit, as a fraction in [0, 1)
+    (flat, in `shape`'s order): selected to a target in layer scope, the same lowest
+    fraction of every output unit goes (Wanda's per-output comparison, Sun et al. 2023).
+
+    Example:
+
+    >>> kernel = np.array([[3.0, 1.0], [5.0, 2.0]])   # [inputs, outputs]
+    >>> output_ranks(kernel.ravel(), kernel.shape, (1,)).tolist()
+    [0.0, 0.0, 0.5, 0.5]
+    """
+    front = tuple(range(len(out_axes)))
+    rows = np.moveaxis(scores.reshape(shape), out_axes, front)
+    flat = rows.reshape(math.prod(rows.shape[: len(out_axes)]), -1)
+    ranks = np.argsort(np.argsort(flat, axis=1, kind="stable"), axis=1, kind="stable")
+    fractions = (ranks / flat.shape[1]).reshape(rows.shape)
+    return np.moveaxis(fractions, front, out_axes).ravel()
 
 
 def _as_float(scores) -> np.ndarray:

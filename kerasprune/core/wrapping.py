@@ -86,7 +86,9 @@ def prune(
     Args:
         model: a built Keras model.
         scope: how the target is shared among the pruned layers: `"layer"` (each
-            weight tensor reaches it), `"global"` (one magnitude threshold across all pruned
+            weight tensor reaches it), `"output"` (each output unit of each tensor reaches
+            it: the comparison group of Wanda, Sun et al. 2023; unstructured patterns
+            only), `"global"` (one magnitude threshold across all pruned
             tensors), `"lamp"` (one threshold on layer-adaptive magnitude scores, Lee et
             al. 2021) or `"erk"` (Erdos-Renyi-Kernel: a tensor's density proportional to
             the sum of its dims over their product, Evci et al. 2020). Each reaches the

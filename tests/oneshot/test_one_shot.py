@@ -133,6 +133,37 @@ def test_every_criterion_prunes_every_weight_pattern_to_the_target(criterion, pa
             assert np.all(mask.reshape(-1, 4, mask.shape[-1]).sum(axis=1) == 2)
 
 
+def test_wanda_in_output_scope_keeps_the_best_half_of_every_output_unit():
+    """Wanda's comparison group (Sun et al. 2023): each output's weights ranked by
+    |w| * ||x_j|| against each other, the same count pruned in every output."""
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8, name="a"),
+                              keras.layers.EinsumDense("ab,bcd->acd", (2, 3), name="e"),
+                              keras.layers.Reshape((6, 1)),
+                              keras.layers.Conv1D(4, 2, name="c")])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 16)) * rng.uniform(0.1, 10, size=16)  # unequal feature norms
+    pruned = one_shot_prune(model, 0.5, criterion="wanda", data=(x,), scope="output")
+    inputs = {"a": x, "e": model.get_layer("a")(x)}
+    conv_in = np.asarray(model.layers[2](model.get_layer("e")(inputs["e"]))).reshape(64, 6)
+    for wrapper in kerasprune.prune_wrappers(pruned):
+        kernel = np.asarray(model.get_layer(wrapper.layer.name).kernel)
+        if wrapper.layer.name == "c":  # im2col: feature (t, 0) of output row r is x[r + t]
+            norms = np.sqrt([(conv_in[:, t : t + 5] ** 2).sum() for t in range(2)])
+            saliency = np.abs(kernel) * norms[:, None, None]
+        else:
+            norms = np.linalg.norm(np.asarray(inputs[wrapper.layer.name]), axis=0)
+            saliency = np.abs(kernel) * norms.reshape((-1,) + (1,) * (kernel.ndim - 1))
+        columns = saliency.reshape(-1, np.prod(kernel.shape[-1 if wrapper.layer.name != "e"
+                                                              else 1:]))
+        mask = np.asarray(wrapper.masks[0]).reshape(columns.shape)
+        assert np.all(mask.sum(axis=0) == columns.shape[0] // 2)
+        for out in range(columns.shape[1]):  # the kept ones outrank the pruned ones
+            assert columns[mask[:, out] == 1, out].min() > columns[mask[:, out] == 0, out].max()
+    layer_scope = one_shot_prune(model, 0.5, criterion="wanda", data=(x,))
+    counts = np.asarray(kerasprune.prune_wrappers(layer_scope)[0].masks[0]).sum(axis=0)
+    assert len(set(counts.tolist())) > 1  # in layer scope the outputs differ
+
+
 def test_a_causal_lm_is_calibrated_on_a_dict_of_inputs():
     keras_hub = pytest.importorskip("keras_hub")
     backbone = keras_hub.models.GPT2Backbone(vocabulary_size=32, num_layers=1, num_heads=2,
