@@ -17,7 +17,7 @@ the latency-targeted model measures, the MAC-targeted runs' accuracy is interpol
 by seed (paired difference with its 95% t interval).
 
 Run: python -m bench.latency_targets [--parts speed accuracy] [--rounds 3] [--seeds 1 2 3]
-     [--data-dir DIR]
+     [--models mobilenetv2 resnet50] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -104,16 +104,18 @@ def common_macs(model: keras.Model) -> int:
     return kerasprune.sparsity_report(model).dense_macs
 
 
-def write_speed(rounds: int) -> None:
+MODELS = {"mobilenetv2": ("MobileNetV2 96x96", lambda: keras.applications.MobileNetV2(
+              (96, 96, 3), weights=None)),
+          "resnet50": ("ResNet50 64x64", lambda: keras.applications.ResNet50(
+              input_shape=(64, 64, 3), weights=None))}
+
+
+def write_speed(rounds: int, models: list[str]) -> None:
     start = time.time()
     table = LatencyTable(verbose=0)
     loads = [os.getloadavg()[0]]
-    models = [("MobileNetV2 96x96", lambda: keras.applications.MobileNetV2(
-                  (96, 96, 3), weights=None)),
-              ("ResNet50 64x64", lambda: keras.applications.ResNet50(
-                  input_shape=(64, 64, 3), weights=None))]
     rows, checks = [], []
-    for name, build in models:
+    for name, build in (MODELS[m] for m in models):
         keras.utils.set_random_seed(0)
         r, c = speed_rows(name, build(), table, rounds)
         rows += r
@@ -223,11 +225,13 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["speed", "accuracy"],
                         choices=["speed", "accuracy"])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                        help="the speed part's models")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     common.add_data_dir_argument(parser)
     args = parser.parse_args()
     if "speed" in args.parts:
-        write_speed(args.rounds)
+        write_speed(args.rounds, args.models)
     if "accuracy" in args.parts:
         write_accuracy(common.load_split(args.data_dir), args.seeds)
 

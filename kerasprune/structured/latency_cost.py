@@ -210,6 +210,23 @@ class Calibration:
         return not self.measures or any(
             abs(m - ratio) <= TOLERANCE or abs(p - predicted) <= 1e-3 for p, m in self.points)
 
+    def missed(self, ratio: float, predicted: float) -> bool:
+        """True when the candidate of this prediction was measured above `ratio` (beyond
+        `TOLERANCE`): the target is not met. Unmeasured candidates are taken at their word.
+
+        Example:
+
+        >>> class Points:
+        ...     def calibration(self, key): return [(0.4, 0.55)]
+        ...     def add_calibration(self, key, predicted, measured): pass
+        ...     def model_ratio(self, reference, candidate): return 0.5
+        >>> calibration = Calibration("m", None, Points())
+        >>> calibration.missed(0.5, 0.4), calibration.missed(0.5, 0.3)
+        (True, False)
+        """
+        return any(abs(p - predicted) <= 1e-3 and m > ratio + TOLERANCE
+                   for p, m in self.points)
+
     def measure(self, predicted: float, reference, candidate) -> float:
         """Time `candidate` against `reference` (both Keras models) and keep the point."""
         measured = float(self.table.model_ratio(reference, candidate))
