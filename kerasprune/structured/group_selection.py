@@ -318,7 +318,8 @@ def _select_for_cost(model, groups, wrappers, units, sparsity: float, final: flo
     for name, choose in rankings.items():
         calibration = Calibration(f"{fingerprint(model)} {name}", latency, table)
         by_group = calibrated_selection(choose, latency, calibration, 1 - sparsity, shrunk)
-        candidates.append((calibration.missed(1 - sparsity, latency(by_group) / latency.dense),
+        candidates.append((calibration.shortfall(1 - sparsity,
+                                                 latency(by_group) / latency.dense),
                            _importance_removed(units, by_group), by_group))
     # NetAdapt's choice among proposals: the measured latency met, then the least lost.
     by_group = min(candidates, key=lambda c: c[:2])[2]
