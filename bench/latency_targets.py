@@ -11,8 +11,9 @@ on first use and its calibration points are kept with it. The same asks as MAC t
 (`target="flops"`) are shown for comparison.
 
 Part 2, accuracy at the same latency: real MNIST (8,000 / 2,000), the FACTS.md CNN trained
-4 epochs, then GMP to a latency target (global scope, groups ranked by importance per
-microsecond) and, from the same dense model, GMP to MAC targets on a grid; at the latency
+4 epochs, then GMP to a latency target (global scope, the proposal ranked by importance per
+microsecond or by importance alone that meets the measured ask removing less importance)
+and, from the same dense model, GMP to MAC targets on a grid; at the latency
 the latency-targeted model measures, the MAC-targeted runs' accuracy is interpolated, seed
 by seed (paired difference with its 95% t interval).
 
@@ -125,7 +126,10 @@ def write_speed(rounds: int, models: list[str]) -> None:
     text = f"""## Latency targets: asking for a fraction of the dense latency
 
 `python -m bench.latency_targets --parts speed`: `Channels("l1", target="latency")` in global
-scope, `update_masks(pruned, 1 - ask)`, `shrink`, convert; the shrunk file's latency over
+scope (two proposals, groups ranked by importance per microsecond and by importance alone,
+each calibrated by timing the model's shrunk candidates against the dense one; the one
+meeting the ask with less importance removed is kept), `update_masks(pruned, 1 - ask)`,
+`shrink`, convert; the shrunk file's latency over
 the dense one's, LiteRT with XNNPACK, 1 thread, batch 1, both protocols, the median of
 {rounds} alternating rounds of 100 invokes each. The {PERCENTILE}th percentile of the invoke
 times is the statistic the target is checked on: with other jobs on this 2-core machine
@@ -202,7 +206,9 @@ def write_accuracy(data, seeds: list[int]) -> None:
 `python -m bench.latency_targets --parts accuracy`: real MNIST (8,000 / 2,000), the
 FACTS.md CNN trained 4 epochs; then GMP (1 pruning epoch, 2 fine-tuning epochs) with
 `Channels("l1", target=...)` in global scope from the same dense model: to a latency target
-(groups ranked by L1 importance per microsecond saved, HALP-style), and to MAC targets
+(two proposals, groups ranked by L1 importance per microsecond saved, HALP-style, and by
+L1 alone, each calibrated by timing shrunk candidates; the one meeting the ask with less
+importance removed is kept), and to MAC targets
 {', '.join(f'{m:.0%}' for m in MAC_GRID)} (groups ranked by L1 alone). Every shrunk model
 is timed against the dense one (the larger of the two protocols' ratios, {PERCENTILE}th
 percentile);
