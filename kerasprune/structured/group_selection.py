@@ -14,8 +14,11 @@ parameters are at most `1 - sparsity` of the dense model's; with `target="latenc
 that its latency predicted by the pattern's latency table
 (`kerasprune.structured.latency_cost`) is, and each unit's scores are first divided by the
 microseconds one of its groups saves, so that a global scope removes the groups of least
-importance per microsecond (HALP's knapsack, greedily). Each member's masks are then
-written along its channel axes; pruned groups stay pruned.
+importance per microsecond (HALP's knapsack, greedily). A table can misprice layers (timed
+alone, they miss what they do to each other), so a latency target also makes the proposal
+ranked by importance alone; both are calibrated to the measured latency, and the one that
+meets it removing less importance is kept (NetAdapt's choice among measured proposals).
+Each member's masks are then written along its channel axes; pruned groups stay pruned.
 """
 
 from __future__ import annotations
@@ -296,21 +299,42 @@ def _select_for_cost(model, groups, wrappers, units, sparsity: float, final: flo
                          target, groups.count)
     table = pattern.latency_model()
     latency = LatencyCost(groups, table)
-    units = _priced(units, latency, groups)
-    calibration = Calibration(fingerprint(model), latency, table)
-
-    def choose(ratio: float) -> np.ndarray:
-        return _by_group(units, _bisected(units, sparsity, final, latency, ratio, target,
-                                          groups.count), groups.count)
-
     dense = []  # the stripped model, made once: the table converts it once
 
     def shrunk(by_group: np.ndarray) -> tuple:
         dense[:] = dense or [strip(model)]
         return dense[0], _candidate(model, groups, wrappers, by_group)
 
-    by_group = calibrated_selection(choose, latency, calibration, 1 - sparsity, shrunk)
+    def chooser(ranked: list[Unit]):
+        return lambda ratio: _by_group(ranked, _bisected(
+            ranked, sparsity, final, latency, ratio, target, groups.count), groups.count)
+
+    rankings = {"per microsecond": chooser(_priced(units, latency, groups)),
+                "importance": chooser(units)}
+    first = {name: choose(1 - sparsity) for name, choose in rankings.items()}
+    if np.array_equal(*first.values()):  # layer scope: pricing a unit changes no choice
+        rankings.pop("importance")
+    candidates = []
+    for name, choose in rankings.items():
+        calibration = Calibration(f"{fingerprint(model)} {name}", latency, table)
+        by_group = calibrated_selection(choose, latency, calibration, 1 - sparsity, shrunk)
+        candidates.append((calibration.shortfall(1 - sparsity,
+                                                 latency(by_group) / latency.dense),
+                           _importance_removed(units, by_group), by_group))
+    # NetAdapt's choice among proposals: the measured latency met, then the least lost.
+    by_group = min(candidates, key=lambda c: c[:2])[2]
     return [by_group[u.index] for u in units]
+
+
+def _importance_removed(units: list[Unit], by_group: np.ndarray) -> float:
+    """The importance the groups `by_group` take away (what a global scope minimizes):
+    the scores, LAMP-normalized in a `"lamp"` scope, of the groups not pruned already."""
+    total = 0.0
+    for unit in units:
+        scores = lamp_scores(unit.scores) if unit.scope == "lamp" else unit.scores
+        taken = by_group[unit.index] & ~unit.already & np.isfinite(scores)
+        total += float(np.sum(scores[taken]))
+    return total
 
 
 def _bisected(units, sparsity: float, final: float, measure, ratio: float, target: str,

@@ -23,7 +23,7 @@ of its latency ran at 0.42 of it. So when the table can also time whole models (
 `model_ratio` method, as `LatencyTable` has), `Calibration` measures the model's own
 shrunk candidates against its dense self and maps the latency asked for to the predicted
 one that really gives it (linear between the measured points); the points are kept with
-the table, per model, so each is measured once.
+the table, per model and ranking, so each is measured once.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class Calibration:
     """Measured latency ratios of a model's shrunk candidates, against the predicted ones.
 
     Args:
-        key: what the points are kept under (`fingerprint(model)`).
+        key: what the points are kept under (`fingerprint(model)` and the ranking).
         cost: the model's `LatencyCost`.
         table: the latency table; it measures (and keeps points) when it has
             `model_ratio(reference, candidate)`, `calibration(key)` and
@@ -209,6 +209,29 @@ class Calibration:
         was measured for this very prediction."""
         return not self.measures or any(
             abs(m - ratio) <= TOLERANCE or abs(p - predicted) <= 1e-3 for p, m in self.points)
+
+    def shortfall(self, ratio: float, predicted: float) -> float:
+        """How far the candidate of this prediction is from meeting `ratio`: 0 when met
+        (measured within `TOLERANCE`, settled by a point at `ratio`, or a table that cannot
+        measure), 1 when it was not measured (the measurements ran out), `1 + excess`
+        when it was measured above `ratio`.
+
+        Example:
+
+        >>> class Points:
+        ...     def calibration(self, key): return [(0.4, 0.55), (0.3, 0.49)]
+        ...     def add_calibration(self, key, predicted, measured): pass
+        ...     def model_ratio(self, reference, candidate): return 0.5
+        >>> calibration = Calibration("m", None, Points())
+        >>> [round(calibration.shortfall(0.5, p), 3) for p in (0.4, 0.3, 0.2)]
+        [1.05, 0.0, 0.0]
+        >>> round(Calibration("m", None, Points()).shortfall(0.4, 0.2), 3)
+        1.0
+        """
+        measured = [m for p, m in self.points if abs(p - predicted) <= 1e-3]
+        if measured:
+            return 0.0 if measured[-1] <= ratio + TOLERANCE else 1.0 + measured[-1] - ratio
+        return 0.0 if self.settled(ratio, predicted) else 1.0
 
     def measure(self, predicted: float, reference, candidate) -> float:
         """Time `candidate` against `reference` (both Keras models) and keep the point."""

@@ -54,6 +54,26 @@ def test_the_training_loss_gains_the_weighted_kl_and_evaluation_does_not(digits)
     assert again.history["loss"][0] == pytest.approx(plain, rel=1e-4)
 
 
+def test_the_teacher_teaches_in_inference_mode_from_the_dense_weights(digits):
+    """Dropout off and BatchNorm on its moving statistics: the soft targets are the dense
+    model's deterministic predictions, and teaching moves none of its weights."""
+    (x, y), _ = digits
+    x, y = x[:64], y[:64]
+    keras.utils.set_random_seed(0)
+    teacher = keras.Sequential([
+        keras.Input((7, 7, 1)), keras.layers.Conv2D(8, 3, name="conv"),
+        keras.layers.BatchNormalization(name="bn"), keras.layers.Flatten(),
+        keras.layers.Dropout(0.5), keras.layers.Dense(10, name="logits")])
+    before = [np.array(w) for w in teacher.weights]
+    student = compile_classifier(kerasprune.prune(small_cnn()), keras.optimizers.SGD(0.0))
+    plain = student.evaluate(x, y, batch_size=64, verbose=0)[0]
+    kl = kl_numpy(np.asarray(teacher(x, training=False)), np.asarray(student(x)), 4.0)
+    history = student.fit(x, y, batch_size=64, epochs=1, verbose=0,
+                          callbacks=[Distillation(teacher, temperature=4.0)])
+    assert history.history["loss"][0] == pytest.approx(plain + 16.0 * kl, rel=1e-4)
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, teacher.weights))
+
+
 def test_features_add_the_mean_squared_difference_of_the_named_layers(digits):
     (x, y), _ = digits
     x, y = x[:64], y[:64]

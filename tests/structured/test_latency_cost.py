@@ -149,3 +149,46 @@ def test_the_calibration_maps_the_asked_ratio_through_the_measured_points():
 def test_grid_spans_the_fewest_to_all_channels():
     assert grid(1, 4).tolist() == [1, 2, 3, 4]
     assert grid(10, 10).tolist() == [10]
+
+
+class MeasuredTable:
+    """A table whose per-layer prices are `work_table(scale)` and whose whole-model
+    "measurement" is the models' plain work (`exact_latency`): a table that misprices
+    layers, and the truth the calibration measures."""
+
+    def __init__(self, scale):
+        self.prices, self.points, self.ratios = work_table(scale), {}, []
+
+    def __call__(self, requests):
+        return self.prices(requests)
+
+    def calibration(self, key):
+        return self.points.get(key, [])
+
+    def add_calibration(self, key, predicted, measured):
+        self.points.setdefault(key, []).append((predicted, measured))
+
+    def model_ratio(self, reference, candidate):
+        self.ratios.append(exact_latency(candidate) / exact_latency(reference))
+        return self.ratios[-1]
+
+
+def test_a_mispriced_table_loses_to_the_importance_ranking_measured_at_the_same_latency():
+    """The table prices the 1x1 conv 30x dearer than it is: ranked per microsecond, its
+    more important channels go first and save little. Both rankings are calibrated to the
+    measured latency; the one that removes less importance is kept."""
+    inputs = keras.Input((8, 8, 3))
+    left = L.Conv2D(16, 3, padding="same", name="left")(inputs)
+    right = L.Conv2D(16, 1, name="right")(inputs)
+    x = L.Concatenate()([left, right])
+    model = keras.Model(inputs, L.Dense(4, name="logits")(L.GlobalAveragePooling2D()(x)))
+    model.get_layer("left").kernel.assign(np.full((3, 3, 3, 16), 0.5))  # mean |w|: 0.5
+    model.get_layer("right").kernel.assign(np.full((1, 1, 3, 16), 1.0))  # mean |w|: 1.0
+    table = MeasuredTable({1: 30.0})
+    pattern = kerasprune.Channels(target="latency", latency_table=table)
+    pruned = kerasprune.prune(model, pattern=pattern, exclude=["logits"], scope="global")
+    kerasprune.update_masks(pruned, 0.4)
+    small = kerasprune.shrink(pruned)
+    assert small.get_layer("right").filters == 16 and small.get_layer("left").filters < 16
+    assert exact_latency(small) / exact_latency(model) <= 0.6 + 0.02
+    assert {key.split(" ", 1)[1] for key in table.points} == {"per microsecond", "importance"}
