@@ -335,8 +335,8 @@ class Recipe:
         (see `exported_model` for what to export). With a `distillation` section, `model`
         (left as it is) is the teacher.
         """
+        sample = self.criterion_data(x, y)  # x not empty, y as long
         self._check_data(model, x, y, validation_data)
-        sample = self.criterion_data(x, y)
         if self.method == ONE_SHOT:
             pruned, callback = self._one_shot(model, sample), None
         else:
@@ -570,7 +570,7 @@ def _check_prune(arguments: dict) -> None:
 
 
 def _check_training(training: dict, method: str) -> None:
-    optimizer = _keras_object("optimizer", keras.optimizers.get, training["optimizer"])
+    _keras_object("optimizer", keras.optimizers.get, training["optimizer"])
     _keras_object("loss", keras.losses.get, training["loss"])
     metrics = training["metrics"]
     if not isinstance(metrics, list):
@@ -585,7 +585,7 @@ def _check_training(training: dict, method: str) -> None:
         raise ValueError(
             "The recipe gives the learning rate twice: `training.learning_rate` "
             f"({training['learning_rate']}) and the optimizer's config "
-            f"({optimizer.get_config()['learning_rate']}); keep one.")
+            f"({training['optimizer']['config']['learning_rate']}); keep one.")
     check_int("batch_size", training["batch_size"], minimum=1)
     check_int("criterion_samples", training["criterion_samples"], minimum=1)
     if training["epochs"] is not None:

@@ -43,6 +43,11 @@ P = kerasprune.prune
 U = kerasprune.update_masks
 
 
+def two_dense() -> keras.Model:
+    """Two Dense layers and nothing else."""
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(6), keras.layers.Dense(3)])
+
+
 def two_dense_inputs() -> keras.Model:
     """Two model inputs (widths 3 and 5), each read by a Dense layer of its own."""
     a, b = keras.Input((3,)), keras.Input((5,))
@@ -468,7 +473,7 @@ CASES = [
      r"`power` must be a finite number > 0. Received: power=-1"),
     ("tfmot/step without wrappers", lambda c: fit(compiled(plain()), S.UpdatePruningStep()), W,
      r"UpdatePruningStep: model 'plain' holds no layer wrapped by prune_low_magnitude"),
-    ("tfmot/step and GMP", lambda c: compiled(S.prune_low_magnitude(plain())).fit(
+    ("tfmot/step and GMP", lambda c: compiled(S.prune_low_magnitude(two_dense())).fit(
         X, Y, epochs=1, verbose=0, callbacks=[S.UpdatePruningStep(), PruningCallback(.5, **GMP)]),
      W, r"UpdatePruningStep.* and PruningCallback.* both update the masks"),
     ("LLR/config key", lambda c: LLR.from_config({**LLR(.1, 10, 20).get_config(), "foo": 1}),
@@ -543,8 +548,8 @@ def test_round_five_inputs_are_read_as_meant():
     pruned = O(two_dense_inputs(), .5, criterion="wanda", data=([X[:, :3], X[:, :5]],))
     assert kerasprune.sparsity_report(pruned).total == pytest.approx(.5, abs=.02)
     tokens = np.random.default_rng(0).integers(0, 20, (8, 5)).astype("float32")
-    content = tflite_export.convert(token_model(), quantize="int8", representative_data=tokens,
-                                    verbose=0)
+    content = tflite_export.convert(token_model(), sparse=False, quantize="int8",
+                                    representative_data=tokens, verbose=0)
     assert content[4:8] == b"TFL3"
     model = compiled(kerasprune.prune(plain()))
     callback = PruningCallback(.5, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=1)

@@ -69,7 +69,7 @@ def test_numpy_counts_time_a_tflite_model():
 
 def test_numpy_types_zero_d_arrays_and_whole_float_steps_are_accepted():
     """Hostile round 5's false rejects: what numpy gives where a scalar or a dtype goes."""
-    from kerasprune.quantization import quantize_model
+    from kerasprune.quantization import quantize_model, quantize_wrappers
     from kerasprune.retrain import LLR, LRW
 
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="d1")])
@@ -78,7 +78,7 @@ def test_numpy_types_zero_d_arrays_and_whole_float_steps_are_accepted():
     assert kerasprune.sparsity_report(kerasprune.one_shot_prune(model, np.array(0.5))).total \
         == 0.5
     assert kerasprune.NM(np.int64(2), np.int64(4)).get_config() == kerasprune.NM(2, 4).get_config()
-    assert kerasprune.prune_wrappers(quantize_model(model, preserve_sparsity=np.True_))
+    assert quantize_wrappers(quantize_model(model, preserve_sparsity=np.True_))
     assert tflite_export.convert(model, sparse=np.True_, verbose=0)[4:8] == b"TFL3"
     assert float(LLR(0.1, 10.0, 20.0)(0)) == float(LLR(0.1, 10, 20)(0))
     with pytest.raises(ValueError, match=r"`original_steps` must be an integer >= 1"):

@@ -364,7 +364,7 @@ def check_representative_data(data, signature: list) -> None:
                 raise ValueError(
                     f"Expected representative_data to hold integers for the model's "
                     f"{_numpy_dtype(spec)} input (token ids, indices). Received: "
-                    f"{values.dtype} values with fractions, such as {values.flat[0]!r}")
+                    f"{values.dtype} values with fractions, such as {values.flat[0].item()!r}")
         try:
             array = np.asarray(array, dtype=np.float32)
         except (TypeError, ValueError) as error:

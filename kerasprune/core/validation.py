@@ -355,7 +355,7 @@ def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y"
             raise ValueError(
                 f"`{name}` must hold class indices in [0, {classes}) for the {classes} outputs "
                 f"of model '{model.name}' ({loss_name}). Received: {labels.dtype} values from "
-                f"{labels.min()!r} to {labels.max()!r}")
+                f"{labels.min().item()!r} to {labels.max().item()!r}")
     try:
         keras.ops.convert_to_numpy(loss(labels[:32], outputs))
     except Exception as error:  # noqa: BLE001 - Keras and the backend raise many kinds

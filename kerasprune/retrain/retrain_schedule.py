@@ -249,7 +249,7 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
     @classmethod
     def from_config(cls, config: dict) -> "RetrainSchedule":
         config = dict(config)
-        known = [p for p in inspect.signature(cls).parameters if p != "self"]
+        known = _constructor_arguments(cls)
         unknown = sorted(set(config) - set(known), key=str)
         if unknown:
             raise ValueError(
@@ -259,3 +259,15 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return cls(**config)
 
 
+def _constructor_arguments(cls) -> list[str]:
+    """The named arguments of `cls` and of the bases its `**kwargs` reach (ALLR's `d1`,
+    then RetrainSchedule's)."""
+    names = []
+    for klass in cls.__mro__:
+        if not issubclass(klass, RetrainSchedule):
+            break
+        for name, parameter in inspect.signature(klass.__init__).parameters.items():
+            named = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            if named and name != "self" and name not in names:
+                names.append(name)
+    return names
