@@ -79,7 +79,8 @@ def test_numpy_types_zero_d_arrays_and_whole_float_steps_are_accepted():
         == 0.5
     assert kerasprune.NM(np.int64(2), np.int64(4)).get_config() == kerasprune.NM(2, 4).get_config()
     assert quantize_wrappers(quantize_model(model, preserve_sparsity=np.True_))
-    assert tflite_export.convert(model, sparse=np.True_, verbose=0)[4:8] == b"TFL3"
+    with pytest.warns(tflite_export.SparsityWarning, match="no weight of model"):
+        assert tflite_export.convert(model, sparse=np.True_, verbose=0)[4:8] == b"TFL3"
     assert float(LLR(0.1, 10.0, 20.0)(0)) == float(LLR(0.1, 10, 20)(0))
     with pytest.raises(ValueError, match=r"`original_steps` must be an integer >= 1"):
         LRW(0.1, 10, 10.5)
