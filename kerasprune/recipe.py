@@ -95,7 +95,10 @@ from kerasprune.core.validation import (
     check_choice,
     check_int,
     check_learning_rate,
+    check_model,
+    check_samples,
     check_sparsity,
+    check_targets,
 )
 from kerasprune.core.wrapping import POLICIES, prune
 from kerasprune.structured.channel_patterns import NM, Channels
@@ -332,7 +335,8 @@ class Recipe:
         (see `exported_model` for what to export). With a `distillation` section, `model`
         (left as it is) is the teacher.
         """
-        sample = self.criterion_data(x, y)
+        sample = self.criterion_data(x, y)  # x not empty, y as long
+        self._check_data(model, x, y, validation_data)
         if self.method == ONE_SHOT:
             pruned, callback = self._one_shot(model, sample), None
         else:
@@ -349,6 +353,18 @@ class Recipe:
             verbose=verbose,
         )
         return pruned, callback, history
+
+    def _check_data(self, model, x, y, validation_data) -> None:
+        """Refuse, before any training, data the model or the loss cannot use."""
+        check_model(model)
+        loss = keras.losses.get(self.training["loss"])
+        check_samples(model, x if isinstance(x, (dict, list, tuple)) else np.asarray(x), "x")
+        check_targets(model, loss, x, y)
+        if validation_data is not None:
+            x_val, y_val = validation_data[0], validation_data[1]
+            check_samples(model, x_val if isinstance(x_val, (dict, list, tuple))
+                          else np.asarray(x_val), "validation_data")
+            check_targets(model, loss, x_val, y_val, "validation_data's y")
 
     def criterion_data(self, x, y) -> CriterionData:
         """The training sample that data-driven criteria (Taylor, APoZ, SNIP, OBD, Wanda,
@@ -554,13 +570,22 @@ def _check_prune(arguments: dict) -> None:
 
 
 def _check_training(training: dict, method: str) -> None:
-    keras.optimizers.get(training["optimizer"])
-    keras.losses.get(training["loss"])
+    _keras_object("optimizer", keras.optimizers.get, training["optimizer"])
+    _keras_object("loss", keras.losses.get, training["loss"])
     metrics = training["metrics"]
     if not isinstance(metrics, list):
         raise ValueError("`metrics` must be a metric name or a list of them. "
                          f"Received: metrics={metrics!r}")
+    for metric in metrics:
+        _keras_object("metrics", keras.metrics.get, metric)
     check_learning_rate("learning_rate", training["learning_rate"], optional=True)
+    given = isinstance(training["optimizer"], Mapping) and "learning_rate" in (
+        training["optimizer"].get("config") or {})
+    if training["learning_rate"] is not None and given:
+        raise ValueError(
+            "The recipe gives the learning rate twice: `training.learning_rate` "
+            f"({training['learning_rate']}) and the optimizer's config "
+            f"({training['optimizer']['config']['learning_rate']}); keep one.")
     check_int("batch_size", training["batch_size"], minimum=1)
     check_int("criterion_samples", training["criterion_samples"], minimum=1)
     if training["epochs"] is not None:
@@ -575,6 +600,33 @@ def _check_training(training: dict, method: str) -> None:
         raise ValueError(f"`validation_split` must be in [0, 1). Received: {split!r}")
 
 
+def _keras_object(key: str, get, value):
+    """`get(value)` (Keras' `optimizers.get`, `losses.get`, `metrics.get`), its error
+    naming the recipe key, the value and, for a serialized object, unknown config keys."""
+    try:
+        return get(value)
+    except Exception as error:  # noqa: BLE001 - Keras raises ValueError or TypeError
+        unknown = _unknown_config_keys(get, value)
+        detail = (f"its config takes {unknown[1]}, not {unknown[0]}" if unknown
+                  else " ".join(str(error).split())[:200])
+        raise ValueError(f"`training.{key}` cannot be built: {detail}. "
+                         f"Received: {key}={value!r}") from None
+
+
+def _unknown_config_keys(get, value) -> tuple[list, list] | None:
+    """For `{class_name, config}`, the config keys its class does not take, and those it
+    takes; None when that cannot be told."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("config"), Mapping):
+        return None
+    try:
+        cls = type(get(value["class_name"]))
+    except Exception:  # noqa: BLE001 - an unknown class name: Keras' message says it
+        return None
+    takes = [p for p in inspect.signature(cls).parameters if p not in ("args", "kwargs")]
+    unknown = sorted(set(value["config"]) - set(takes), key=str)
+    return (unknown, takes) if unknown else None
+
+
 def _check_export(export: dict) -> None:
     if export["sparse"] is not None and not isinstance(export["sparse"], bool):
         raise ValueError(f"`export.sparse` must be true or false. "
@@ -586,7 +638,18 @@ def _check_export(export: dict) -> None:
 
 class _RecipeLoader(yaml.SafeLoader):
     """YAML 1.1's safe loader, reading `1e-4` as a float as YAML 1.2 does (YAML 1.1 needs a
-    dot, `1.0e-4`, and reads `1e-4` as a string, which a strength or rate refuses)."""
+    dot, `1.0e-4`, and reads `1e-4` as a string, which a strength or rate refuses), and
+    refusing a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=True) for key, _ in node.value
+                if isinstance(node, yaml.MappingNode)]
+        twice = sorted({str(key) for i, key in enumerate(keys) if key in keys[:i]})
+        if twice:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"found keys given twice in one mapping: {twice}",
+                node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 _RecipeLoader.add_implicit_resolver(

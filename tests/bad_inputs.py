@@ -123,6 +123,8 @@ def ctx(tmp_path_factory):
     np.savez(folder / "wide.npz", x=np.ones((16, 12), np.float32), y=Y)
     np.savez(folder / "onehot.npz", x=X, y=np.eye(3)[Y])
     np.savez(folder / "no_x.npz", inputs=X)
+    np.savez(folder / "labels.npz", x=X, y=Y + 3)  # beyond the model's 3 outputs
+    np.savez(folder / "nan.npz", x=np.full_like(X, np.nan), y=Y)
     return c
 
 

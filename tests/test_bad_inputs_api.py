@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import kerasprune
+import kerasprune.tfmot as tfmot
 from kerasprune import (
     NM,
     BIMPCallback,
@@ -34,9 +35,24 @@ from tests.bad_inputs import (GMP, IMP, X, Y, Tiny, check_refused, compiled, ctx
                               fit_generator, plain)
 
 V, T, W = ValueError, TypeError, UserWarning
+S = tfmot.sparsity.keras
+RECIPE = ("method: gmp\ncallback: {target_sparsity: 0.5, stabilization_epochs: 0, "
+          "pruning_epochs: 1, finetune_epochs: 0}\n")
 O = kerasprune.one_shot_prune
 P = kerasprune.prune
 U = kerasprune.update_masks
+
+
+def two_dense() -> keras.Model:
+    """Two Dense layers and nothing else."""
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(6), keras.layers.Dense(3)])
+
+
+def two_dense_inputs() -> keras.Model:
+    """Two model inputs (widths 3 and 5), each read by a Dense layer of its own."""
+    a, b = keras.Input((3,)), keras.Input((5,))
+    merged = keras.layers.Concatenate()([keras.layers.Dense(4)(a), keras.layers.Dense(4)(b)])
+    return keras.Model([a, b], keras.layers.Dense(2)(merged))
 
 
 def two_inputs() -> keras.Model:
@@ -444,6 +460,66 @@ CASES = [
     ("Channels/correlation 1 example", lambda c: O(
         P(c["plain"], pattern=Channels("correlation"), layers=["d1"]), 0.5, data=(X[:1],)), V,
      r"'correlation' criterion .* at least 2 of them. Received: `data` with 1 example"),
+    # hostile round 5
+    ("one_shot/two inputs swapped", lambda c: O(two_dense_inputs(), .5, criterion="wanda",
+                                                data=([X[:, :5], X[:, :3]],)), V,
+     r"`data` must hold samples of shape \(n, 3\)"),
+    ("one_shot/below the masks", lambda c: O(c["unstructured"], .2), W,
+     r"one_shot_prune: the model's masks already prune 0.5.* more than the sparsity=0.2"),
+    ("update/below the masks", lambda c: U(c["unstructured"], .2), W,
+     r"update_masks: the model's masks already prune 0.5.*masks_only_grow=False"),
+    ("prune_wrappers/str", lambda c: kerasprune.prune_wrappers("model"), T,
+     r"`model` must be a keras.Model \(or a layer\). Received: model='model'"),
+    ("sensitivity/nan x", lambda c: kerasprune.sensitivity(c["pruned"], X * np.nan, Y,
+                                                           verbose=0), V,
+     r"`x` holds NaN or Inf values \(128 of 128\)"),
+    ("GMP/rates without epochs", lambda c: PruningCallback(.5, finetune_learning_rates=[.1, .01],
+                                                           **GMP), V,
+     r"`finetune_learning_rates` holds one rate per part.*finetune_epochs=0"),
+    ("tfmot/model kwargs", lambda c: S.prune_low_magnitude(c["plain"], pruning_scheduel=None),
+     W, r"for a Sequential they are ignored: \['pruning_scheduel'\]"),
+    ("tfmot/power -1", lambda c: S.PolynomialDecay(.2, .8, 0, 10, power=-1), V,
+     r"`power` must be a finite number > 0. Received: power=-1"),
+    ("tfmot/step without wrappers", lambda c: fit(compiled(plain()), S.UpdatePruningStep()), W,
+     r"UpdatePruningStep: model 'plain' holds no layer wrapped by prune_low_magnitude"),
+    ("tfmot/step and GMP", lambda c: compiled(S.prune_low_magnitude(two_dense())).fit(
+        X, Y, epochs=1, verbose=0, callbacks=[S.UpdatePruningStep(), PruningCallback(.5, **GMP)]),
+     W, r"UpdatePruningStep.* and PruningCallback.* both update the masks"),
+    ("LLR/config key", lambda c: LLR.from_config({**LLR(.1, 10, 20).get_config(), "foo": 1}),
+     V, r"LinearLearningRateRestarting's config takes \['original'.*unknown keys: \['foo'\]"),
+    ("quantize/mixed precision", lambda c: quantize_model(keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(4, dtype="mixed_float16", name="half")])), V,
+     r"computes in float16 or bfloat16 in layers \['half'\]"),
+    ("recipe/key twice", lambda c: Recipe.from_yaml(RECIPE + "training: {epochs: 1}\n"
+                                                    "training: {epochs: 5}"), V,
+     r"found keys given twice in one mapping: \['training'\]"),
+    ("recipe/learning rate twice", lambda c: Recipe.from_yaml(
+        RECIPE + "training: {optimizer: {class_name: Adam, config: {learning_rate: 0.01}}, "
+        "learning_rate: 0.001}"), V, r"gives the learning rate twice.*0.001.*0.01"),
+    ("recipe/metric typo", lambda c: Recipe.from_yaml(RECIPE + "training: {metrics: [acuracy]}"),
+     V, r"`training.metrics` cannot be built: .*acuracy"),
+    ("recipe/loss config typo", lambda c: Recipe.from_yaml(
+        RECIPE + "training: {loss: {class_name: SparseCategoricalCrossentropy, "
+        "config: {from_logit: true}}}"), V,
+     r"`training.loss` cannot be built: its config takes \[.*'from_logits'.*not \['from_logit'\]"),
+    ("recipe/run nan x", lambda c: Recipe.from_yaml(RECIPE).run(c["plain"], X * np.nan, Y,
+                                                                verbose=0), V,
+     r"`x` holds NaN or Inf values"),
+    ("recipe/run x width", lambda c: Recipe.from_yaml(RECIPE).run(c["plain"], X[:, :5], Y,
+                                                                  verbose=0), V,
+     r"`x` must hold samples of shape \(n, 8\) for model 'plain'"),
+    ("recipe/run y None", lambda c: Recipe.from_yaml(RECIPE).run(c["plain"], X, None,
+                                                                 verbose=0), V,
+     r"`y` must hold the targets of the inputs.*Received: y=None"),
+    ("recipe/run labels beyond", lambda c: Recipe.from_yaml(RECIPE).run(c["plain"], X, Y + 3,
+                                                                        verbose=0), V,
+     r"`y` must hold class indices in \[0, 3\) for the 3 outputs of model 'plain'"),
+    ("recipe/run one-hot y", lambda c: Recipe.from_yaml(RECIPE).run(c["plain"], X, np.eye(3)[Y],
+                                                                    verbose=0), V,
+     r"cannot be computed on `y` and the outputs of model 'plain'"),
+    ("recipe/run float y", lambda c: Recipe.from_yaml(RECIPE).run(
+        c["plain"], X, np.linspace(0, 1, len(X)), verbose=0), V,
+     r"`y` must hold class indices in \[0, 3\).*float64 values"),
     # shrink
     ("shrink/model", lambda c: kerasprune.shrink("x"), T, r"`model` must be a keras.Model"),
     ("shrink/subclassed", lambda c: kerasprune.shrink(c["tiny"]), V, r"is subclassed"),
@@ -469,3 +545,23 @@ def test_what_a_user_writes_is_read_as_meant():
     assert recipe.training["learning_rate"] == 3e-4 and recipe.callback["threshold"] == 0.01
     assert Recipe.from_yaml(recipe.to_yaml()) == recipe
     assert L0Gates(1e-3, seed=np.int64(3)).get_config()["seed"] == 3
+
+
+def test_round_five_inputs_are_read_as_meant():
+    """Hostile round 5: a list of arrays for a two-input model's calibration data (as Keras
+    takes it), integer-valued token data for int8 conversion, and a new run started at a
+    later epoch (warned: the schedule's first epochs are skipped)."""
+    import tflite_export
+    from tests.test_bad_inputs_export import token_model
+
+    pruned = O(two_dense_inputs(), .5, criterion="wanda", data=([X[:, :3], X[:, :5]],))
+    assert kerasprune.sparsity_report(pruned).total == pytest.approx(.5, abs=.02)
+    tokens = np.random.default_rng(0).integers(0, 20, (8, 5)).astype("float32")
+    content = tflite_export.convert(token_model(), sparse=False, quantize="int8",
+                                    representative_data=tokens, verbose=0)
+    assert content[4:8] == b"TFL3"
+    model = compiled(kerasprune.prune(plain()))
+    callback = PruningCallback(.5, stabilization_epochs=0, pruning_epochs=2, finetune_epochs=1)
+    with pytest.warns(UserWarning, match=r"this fit starts at epoch 2, but the model's resume "
+                                         r"state says no epoch of this run is done"):
+        model.fit(X, Y, epochs=3, initial_epoch=2, verbose=0, callbacks=[callback])

@@ -3,8 +3,10 @@
 See `tests/bad_inputs.py` for what every row must show.
 """
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tflite_export as TE
 from tests.bad_inputs import X, Y, CommandFailed, check_refused, cli, ctx  # noqa: F401
@@ -15,6 +17,13 @@ V, T, C = ValueError, TypeError, CommandFailed
 
 def content(c):
     return c["content"]
+
+
+def token_model():
+    """A model of integer token inputs (an Embedding first)."""
+    inputs = keras.Input((5,), dtype="int32")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(20, 4)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(2)(pooled))
 
 
 def nan_samples():
@@ -163,6 +172,37 @@ CASES = [
     ("cli/prune runs 0", lambda c: cli(c, "prune", "{ok_keras}", "--recipe", "{recipe_yaml}",
                                        "--data", "{data_npz}", "-o", "{no_folder}", "--runs",
                                        "0"), C, r"Expected runs to be an int >= 1"),
+    # hostile round 5
+    ("convert/signature width", lambda c: TE.convert(c["plain"], input_signature=[
+        tf.TensorSpec((None, 5), tf.float32)]), V,
+     r"Expected input_signature to fit the inputs of model 'plain': 1 spec\(s\) of shapes "
+     r"\[\(None, 8\)\]. Received: \[\(None, 5\)\]"),
+    ("convert/signature str", lambda c: TE.convert(c["plain"], input_signature="x"), T,
+     r"Expected input_signature to be a list of tf.TensorSpec"),
+    ("convert/int8 fractional tokens", lambda c: TE.convert(
+        token_model(), quantize="int8", representative_data=np.random.rand(4, 5)), V,
+     r"representative_data to hold integers for the model's int32 input"),
+    ("why_not_sparse_kernel/str", lambda c: TE.why_not_sparse_kernel("model"), T,
+     r"Expected model to be a keras.Model. Received: model of type str"),
+    ("bench/nan inputs", lambda c: TE.benchmark(content(c), X * np.nan, runs=1, warmup=0), V,
+     r"Expected inputs to hold finite values.*128 NaN/Inf values of 128"),
+    ("bench/labels beyond", lambda c: TE.benchmark(content(c), X, y=Y + 7, runs=1, warmup=0),
+     V, r"Expected y to be class labels in \[0, 3\) for the model's 3 outputs. "
+     r"Received: labels from 7 to 9"),
+    ("compare/labels beyond", lambda c: TE.compare({"a": content(c)}, X, Y + 7, runs=1), V,
+     r"Expected y to be class labels in \[0, 3\)"),
+    ("cli/export onto the model", lambda c: cli(c, "export", "{ok_keras}", "-o", "{ok_keras}"),
+     C, r"--output .*ok.keras' is the model file itself"),
+    ("cli/prune empty output", lambda c: cli(c, "prune", "{ok_keras}", "--recipe",
+                                             "{recipe_yaml}", "--data", "{data_npz}", "-o", ""),
+     C, r"-o must be the path of a folder for the results. Received: -o ''"),
+    ("cli/prune labels beyond", lambda c: cli(c, "prune", "{ok_keras}", "--recipe",
+                                              "{recipe_yaml}", "--data", "{labels_npz}", "-o",
+                                              "{no_folder}"), C,
+     r"`y` must hold class indices in \[0, 3\)"),
+    ("cli/prune nan x", lambda c: cli(c, "prune", "{ok_keras}", "--recipe", "{recipe_yaml}",
+                                      "--data", "{nan_npz}", "-o", "{no_folder}"), C,
+     r"`x` holds NaN or Inf values"),
     ("cli/bench dense", lambda c: cli(c, "bench", "{model_tflite}", "--dense", "{not_tflite}"),
      C, r"not a TFLite flatbuffer"),
 ]

@@ -284,6 +284,7 @@ def benchmark(
         for v in xnnpack
     ]
     check_inputs(loaded[0].interpreter.get_input_details(), _as_list(inputs))
+    check_label_range(loaded[0].interpreter.get_output_details(), y)
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
     interpreters = [item.interpreter for item in loaded]
@@ -304,6 +305,18 @@ def benchmark(
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block)
+
+
+def check_label_range(output_details: list[dict], y) -> None:
+    """Refuse labels no output row can match (accuracy would be 0 without a word)."""
+    if y is None:
+        return
+    classes = int(output_details[0]["shape"][-1])
+    labels = np.asarray(y).reshape(-1)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"Expected y to be class labels in [0, {classes}) for the model's {classes} "
+            f"outputs. Received: labels from {labels.min():g} to {labels.max():g}")
 
 
 def is_keras_model(value: Any) -> bool:
@@ -353,6 +366,13 @@ def check_data(inputs, y) -> None:
             "Expected inputs to be a non-empty array with a batch axis (or a list "
             f"of them). Received: inputs of type {type(inputs).__name__}"
         )
+    for array in arrays:
+        values = np.asarray(array)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise ValueError(
+                "Expected inputs to hold finite values: outputs (and accuracy) computed on "
+                f"NaN/Inf are meaningless. Received: {values.size - np.isfinite(values).sum()} "
+                f"NaN/Inf values of {values.size}, in an array of shape {values.shape}")
     if y is None:
         return
     labels = np.asarray(y)

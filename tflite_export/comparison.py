@@ -13,6 +13,7 @@ from tflite_export.benchmarking import (
     check_block,
     check_counts,
     check_data,
+    check_label_range,
     format_us,
     is_keras_model,
     median_p90,
@@ -176,6 +177,7 @@ def compare(
     arrays = list(x) if isinstance(x, (list, tuple)) else [x]
     for item in loaded.values():
         check_inputs(item.interpreter.get_input_details(), arrays)
+        check_label_range(item.interpreter.get_output_details(), y)
         set_single_sample(item.interpreter, x)
     interpreters = [i.interpreter for i in loaded.values()]
     progress = progress_bar(2 * runs * len(interpreters), verbose, unit_name="invoke")

@@ -130,7 +130,7 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
             f"Received: a model on the {keras.backend.backend()!r} backend; "
             "set KERAS_BACKEND=tensorflow before importing keras."
         )
-    if not isinstance(sparse, bool):
+    if not isinstance(sparse, (bool, np.bool_)):
         raise TypeError(f"Expected sparse to be True or False. Received: sparse={sparse!r}")
     if quantize not in QUANTIZE_MODES:
         raise ValueError(
@@ -204,10 +204,8 @@ def _input_signature(model: keras.Model, given: Sequence | dict | None) -> list:
     of specs for a model with named inputs."""
     import tensorflow as tf
 
-    if isinstance(given, dict):
-        return [given]
     if given is not None:
-        return list(given)
+        return _checked_signature(model, given)
     named = _compat.named_inputs(model)
     if named is not None:
         return [{name: tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=name)
@@ -224,6 +222,34 @@ def _input_signature(model: keras.Model, given: Sequence | dict | None) -> list:
             "Pass input_signature=[tf.TensorSpec(shape, dtype), ...]."
         ) from e
     return [tf.TensorSpec(s.shape, s.dtype) for s in specs]
+
+
+def _checked_signature(model: keras.Model, given: Sequence | dict) -> list:
+    """`given` as the serving function's arguments, refused unless it is TensorSpecs that
+    fit the model's inputs (the trace would fail deep inside TensorFlow)."""
+    import tensorflow as tf
+
+    specs = [given] if isinstance(given, dict) else (
+        list(given) if isinstance(given, (list, tuple)) else None)
+    if specs is None or not specs or not all(
+            isinstance(spec, tf.TensorSpec) for spec in keras.tree.flatten(specs)):
+        raise TypeError(
+            "Expected input_signature to be a list of tf.TensorSpec (one per model input) "
+            f"or a dict of them by input name. Received: input_signature={given!r}")
+    inputs = getattr(model, "inputs", None) if not isinstance(given, dict) else None
+    if not inputs:
+        return specs
+    expected = [tuple(t.shape[1:]) for t in inputs]
+    received = [tuple(spec.shape)[1:] if spec.shape.rank else None for spec in specs]
+    if len(specs) != len(inputs) or any(
+            got is None or len(got) != len(want) or any(
+                w is not None and g is not None and w != g for w, g in zip(want, got))
+            for want, got in zip(expected, received)):
+        raise ValueError(
+            f"Expected input_signature to fit the inputs of model {model.name!r}: "
+            f"{len(inputs)} spec(s) of shapes {[(None, *e) for e in expected]}. Received: "
+            f"{[tuple(spec.shape) for spec in specs]}")
+    return specs
 
 
 def _convert(model, signature, sparse, quantize, representative_data, progress) -> bytes:
@@ -295,7 +321,7 @@ def _configure(converter, sparse, quantize, representative_data, signature) -> N
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8" and representative_data is not None:
-        converter.representative_dataset = _representative(representative_data, signature)
+        converter.representative_dataset = _representative(representative_data, _flat(signature))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     # Without samples (a quantization-aware model), the ranges are its FakeQuant ops'.
 
@@ -304,13 +330,19 @@ def _representative(data, signature) -> Callable[[], Iterable]:
     if callable(data):
         return data
     arrays = list(data) if isinstance(data, (list, tuple)) else [data]
-    arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+    arrays = [np.asarray(a, dtype=_numpy_dtype(spec)) for a, spec in zip(arrays, signature)]
 
     def samples():
         for i in range(min(len(arrays[0]), 200)):
             yield [a[i : i + 1] for a in arrays]
 
     return samples
+
+
+def _numpy_dtype(spec) -> np.dtype:
+    """The numpy dtype a model input takes (float32 for a dict of named inputs)."""
+    dtype = getattr(spec, "dtype", None)
+    return np.dtype(dtype.as_numpy_dtype) if dtype is not None else np.dtype(np.float32)
 
 
 def check_representative_data(data, signature: list) -> None:
@@ -326,6 +358,13 @@ def check_representative_data(data, signature: list) -> None:
             f"has {len(signature)} input(s). Received: {len(arrays)} array(s)"
         )
     for array, spec in zip(arrays, signature):
+        if _numpy_dtype(spec).kind in "iu" and np.asarray(array).dtype.kind in "fc":
+            values = np.asarray(array)
+            if not np.array_equal(values, np.round(values)):
+                raise ValueError(
+                    f"Expected representative_data to hold integers for the model's "
+                    f"{_numpy_dtype(spec)} input (token ids, indices). Received: "
+                    f"{values.dtype} values with fractions, such as {values.flat[0].item()!r}")
         try:
             array = np.asarray(array, dtype=np.float32)
         except (TypeError, ValueError) as error:

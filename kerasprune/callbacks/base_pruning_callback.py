@@ -344,8 +344,15 @@ class BasePruningCallback(keras.callbacks.Callback):
                 "kerasprune.prune(model) with dense masks.", stacklevel=user_stacklevel())
 
     def _check_resumed_epoch(self, epoch: int) -> None:
-        done = int(self.state.read(EPOCHS_DONE)) if (
-            self.state is not None and EPOCHS_DONE in self.state.spec) else 0
+        tracked = self.state is not None and EPOCHS_DONE in self.state.spec
+        done = int(self.state.read(EPOCHS_DONE)) if tracked else 0
+        if tracked and done == 0 and epoch > 0:
+            warnings.warn(
+                f"{type(self).__name__}: this fit starts at epoch {epoch}, but the model's "
+                "resume state says no epoch of this run is done: the schedule's epochs "
+                f"0..{epoch - 1} are skipped and the masks jump to epoch {epoch}'s target. "
+                "Start a new run with fit(..., initial_epoch=0), or resume from the model "
+                "the interrupted run saved.", stacklevel=user_stacklevel())
         if epoch < done:
             warnings.warn(
                 f"{type(self).__name__}: the model's resume state says {done} epochs of this "

@@ -29,6 +29,7 @@ from kerasprune.core.validation import (
     check_learning_rate,
     check_sparsity,
     check_update_every,
+    is_bool,
 )
 
 STAGES = ("stabilization", "pruning", "finetuning")
@@ -110,12 +111,19 @@ class PruningCallback(BasePruningCallback):
             "pruning_learning_rate", pruning_learning_rate, optional=True
         )
         self.finetune_learning_rates = _rates(finetune_learning_rates)
-        if not isinstance(remove_regularization, bool):
+        if self.finetune_learning_rates and len(self.finetune_learning_rates) > finetune_epochs:
+            raise ValueError(
+                "`finetune_learning_rates` holds one rate per part of the fine-tuning stage, "
+                "and each part needs at least one epoch: the rates after the first "
+                f"{self.finetune_epochs} would never be used. Received: "
+                f"finetune_learning_rates={finetune_learning_rates!r}, "
+                f"finetune_epochs={finetune_epochs!r}")
+        if not is_bool(remove_regularization):
             raise TypeError(
                 "`remove_regularization` must be True or False. "
                 f"Received: remove_regularization={remove_regularization!r}"
             )
-        self.remove_regularization = remove_regularization
+        self.remove_regularization = bool(remove_regularization)
         self.stage = STAGES[0]
 
     @property

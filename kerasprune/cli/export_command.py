@@ -72,6 +72,11 @@ def check_arguments(args: argparse.Namespace) -> None:
             f"--quantize {args.quantize} it would be ignored. Add --quantize int8 or drop it."
         )
     check_output_file(args.output)
+    if os.path.exists(args.model) and os.path.exists(args.output) and os.path.samefile(
+            args.model, args.output):
+        raise FileExistsError(
+            f"--output {args.output!r} is the model file itself: the TFLite file would "
+            "overwrite the .keras model. Give another path (such as model.tflite).")
 
 
 def check_output_file(path: str, option: str = "--output") -> None:

@@ -76,6 +76,9 @@ RESULT_FILES = ("pruned.keras", "shrunk.keras", "pruned.tflite", "recipe.yaml", 
 def check_output_folder(path: str) -> None:
     """The output must be a folder (or not exist yet) under a writable parent, holding no
     earlier run's results."""
+    if not path.strip():
+        raise ValueError(f"-o must be the path of a folder for the results. Received: "
+                         f"-o {path!r}")
     if os.path.exists(path) and not os.path.isdir(path):
         raise FileExistsError(
             f"-o {path!r} is a file; kerasprune prune writes a folder of results "

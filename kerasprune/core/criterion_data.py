@@ -211,20 +211,28 @@ def input_norms(model: keras.Model, x, *, batch_size: int = 64,
 
 
 def batches(x, y, batch_size: int):
-    """`(x, y)` batches of a sample (`x` an array or a structure of arrays, `y` an array
-    or None), in order."""
+    """`(x, y)` batches of a sample (`x` an array, or a dict or list of arrays: one per
+    model input; `y` an array or None), in order."""
     for start in range(0, sample_size(x), batch_size):
         stop = start + batch_size
-        part = {k: v[start:stop] for k, v in x.items()} if isinstance(x, dict) else x[start:stop]
+        if isinstance(x, dict):
+            part = {k: v[start:stop] for k, v in x.items()}
+        else:
+            part = [v[start:stop] for v in x] if _is_list(x) else x[start:stop]
         yield part, None if y is None else y[start:stop]
 
 
 def sample_size(x) -> int:
-    """The number of examples in `x` (an array, or a dict of arrays of one length); 0 when
-    it is not such a sample."""
-    leaves = list(x.values()) if isinstance(x, dict) else [x]
+    """The number of examples in `x` (an array, or a dict or list of arrays of one length);
+    0 when it is not such a sample."""
+    leaves = list(x.values()) if isinstance(x, dict) else (list(x) if _is_list(x) else [x])
     lengths = {len(a) if hasattr(a, "__len__") and np.ndim(a) else -1 for a in leaves}
     return lengths.pop() if len(lengths) == 1 and -1 not in lengths else 0
+
+
+def _is_list(x) -> bool:
+    """A list or tuple of arrays (one per input of a multi-input model), as Keras takes."""
+    return isinstance(x, (list, tuple)) and bool(x) and all(hasattr(a, "shape") for a in x)
 
 
 class CriterionData:
@@ -261,7 +269,7 @@ class CriterionData:
         if not size or (y is not None and (not hasattr(y, "__len__") or size != len(y))):
             raise ValueError(
                 "`x` must be a non-empty array, and `y` None or an array of equal length "
-                "(`x` may be a dict of arrays of one length). "
+                "(`x` may be a dict or list of arrays of one length). "
                 f"Received: x of type {type(x).__name__}, y of type {type(y).__name__}"
             )
         self.x, self.y = x, y

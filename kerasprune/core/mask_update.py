@@ -22,7 +22,12 @@ from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.scopes import layer_target
 from kerasprune.core.selectors import Selector, ToTarget
-from kerasprune.core.validation import check_finite_weights, check_sparsity
+from kerasprune.core.validation import (
+    check_finite_weights,
+    check_sparsity,
+    is_bool,
+    is_number,
+)
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ def update_masks(
     >>> round(kerasprune.update_masks(pruned, 0.25, masks_only_grow=False), 2)
     0.25
     """
-    if not isinstance(masks_only_grow, bool):
+    if not is_bool(masks_only_grow):
         raise TypeError(
             "`masks_only_grow` must be True or False. "
             f"Received: masks_only_grow={masks_only_grow!r}"
@@ -218,7 +223,24 @@ def update_masks(
         )
     selector = ToTarget(gradients=gradients, activations=activations, input_norms=input_norms,
                         masks_only_grow=masks_only_grow)
+    if masks_only_grow:
+        warn_if_masks_exceed(model, sparsity, "update_masks")
     return update(model, selector, sparsity, final_sparsity).sparsity
+
+
+def warn_if_masks_exceed(model, sparsity, caller: str) -> None:
+    """Warn when `model`'s masks already prune more than the `sparsity` asked of `caller`:
+    masks only grow, so the result is not the sparsity asked."""
+    if not is_number(sparsity) or not isinstance(model, keras.layers.Layer):
+        return  # check_pruning_request refuses it, naming the argument
+    reached = overall_sparsity(prune_wrappers(model))
+    if reached > float(sparsity) + 1e-3:
+        warnings.warn(
+            f"{caller}: the model's masks already prune {reached:.4f} of its weights, more "
+            f"than the sparsity={float(sparsity):g} asked: masks only grow, so it stays at "
+            f"{reached:.4f}. Raise the sparsity, or let masks shrink with "
+            "update_masks(model, sparsity, masks_only_grow=False).",
+            stacklevel=user_stacklevel())
 
 
 def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list:

@@ -39,6 +39,10 @@ def prune_wrappers(model: keras.layers.Layer) -> list:
     >>> [w.name for w in prune_wrappers(kerasprune.prune(model))]
     ['prune_out']
     """
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(
+            f"`model` must be a keras.Model (or a layer). Received: model={model!r} of type "
+            f"{type(model).__name__}")
     return [layer for layer in all_layers(model) if isinstance(layer, PruneWrapper)]
 
 

@@ -129,7 +129,7 @@ class PruneWrapper(keras.layers.Wrapper):
         _check_layer(layer, weight_names)
         _check_options(scope, sparsity_override, sparsity_scale)
         check_min_density(min_density)
-        check_mask_dtype(mask_dtype)
+        mask_dtype = check_mask_dtype(mask_dtype)
         kwargs.setdefault("name", f"prune_{layer.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
@@ -450,12 +450,19 @@ def check_min_density(min_density) -> float:
     return float(min_density)
 
 
-def check_mask_dtype(mask_dtype) -> None:
-    """None (the weight's dtype) or "uint8"."""
-    if mask_dtype not in MASK_DTYPES or isinstance(mask_dtype, bool):
+def check_mask_dtype(mask_dtype) -> str | None:
+    """None (the weight's dtype) or "uint8" (also spelled `np.uint8`); returns the name."""
+    name = mask_dtype
+    if mask_dtype is not None and not isinstance(mask_dtype, (str, bool)):
+        try:  # numpy and TensorFlow dtypes, as Keras' own dtype arguments take them
+            name = keras.backend.standardize_dtype(mask_dtype)
+        except (TypeError, ValueError, AttributeError):
+            name = mask_dtype
+    if name not in MASK_DTYPES or isinstance(name, bool):
         raise ValueError(
             f"`mask_dtype` must be one of {MASK_DTYPES}. Received: mask_dtype={mask_dtype!r}"
         )
+    return name
 
 
 def _check_options(scope, sparsity_override, sparsity_scale) -> None:

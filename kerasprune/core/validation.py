@@ -15,20 +15,27 @@ import keras
 import numpy as np
 
 
+def _scalar(value: Any) -> Any:
+    """A 0-d numpy array's item (what `np.mean` or `np.clip` of a scalar give); else `value`."""
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def is_number(value: Any) -> bool:
-    """True for real numbers (Python or numpy scalars), False for bools and strings.
+    """True for real numbers (Python or numpy scalars, 0-d arrays), False for bools and
+    strings.
 
     Example:
 
     >>> import numpy as np
-    >>> is_number(np.float32(0.5)), is_number(True), is_number("0.5")
-    (True, False, False)
+    >>> is_number(np.float32(0.5)), is_number(np.array(0.5)), is_number(True), is_number("0.5")
+    (True, True, False, False)
     """
+    value = _scalar(value)
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def is_int(value: Any) -> bool:
-    """True for integers (Python or numpy), False for bools.
+    """True for integers (Python or numpy scalars, 0-d arrays), False for bools.
 
     Example:
 
@@ -36,7 +43,32 @@ def is_int(value: Any) -> bool:
     >>> is_int(np.int64(3)), is_int(3.0), is_int(False)
     (True, False, False)
     """
+    value = _scalar(value)
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_whole(value: Any) -> bool:
+    """True for integers and integer-valued floats (step counts computed by division, as
+    Keras' own schedules take them), False for bools.
+
+    Example:
+
+    >>> is_whole(10.0), is_whole(10.5), is_whole(True)
+    (True, False, False)
+    """
+    return is_int(value) or (is_number(value) and float(_scalar(value)).is_integer())
+
+
+def is_bool(value: Any) -> bool:
+    """True for True and False, numpy's included (`np.all(...)` gives `np.True_`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> is_bool(np.True_), is_bool(1), is_bool("yes")
+    (True, False, False)
+    """
+    return isinstance(value, (bool, np.bool_))
 
 
 def check_sparsity(name: str, value: Any, *, allow_zero: bool = True) -> float:
@@ -283,3 +315,53 @@ def check_samples(model: keras.Model, x: Any, name: str) -> None:
                 f"`{name}` holds NaN or Inf values ({array.size - np.isfinite(array).sum()} "
                 f"of {array.size}); scores and statistics computed on them would be NaN. "
                 f"Received: an array of shape {array.shape}")
+
+
+def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y") -> None:
+    """Refuse training targets `y` that `loss` cannot use with `model`'s outputs on `x`
+    (checked on the dense model before any training): None, NaN/Inf, class labels that are
+    not whole numbers or lie outside the outputs of a sparse categorical loss, and targets
+    the loss raises on for a first batch.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="net")
+    >>> check_targets(model, keras.losses.SparseCategoricalCrossentropy(), np.zeros((2, 4)),
+    ...               np.array([0, 7]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `y` must hold class indices in [0, 3) for the 3 outputs of model 'net' ...
+    """
+    if y is None:
+        raise ValueError(f"`{name}` must hold the targets of the inputs, which the loss "
+                         f"needs. Received: {name}=None")
+    labels = None if isinstance(y, (dict, list, tuple)) else np.asarray(y)
+    if labels is not None and labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        bad = labels.size - np.isfinite(labels).sum()
+        raise ValueError(f"`{name}` holds NaN or Inf values ({bad} of {labels.size}): the "
+                         f"loss would be NaN. Received: an array of shape {labels.shape}")
+    first = {k: v[:32] for k, v in x.items()} if isinstance(x, dict) else (
+        [v[:32] for v in x] if isinstance(x, (list, tuple)) else x[:32])
+    outputs = model(first, training=False)
+    if labels is None or not hasattr(outputs, "shape"):
+        return
+    loss_name = getattr(loss, "name", None) or getattr(loss, "__name__", "")
+    if "sparse_categorical" in str(loss_name):
+        classes = int(outputs.shape[-1])
+        whole = labels.dtype.kind in "iu" or (
+            labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)))
+        if not whole or labels.min() < 0 or labels.max() >= classes:
+            raise ValueError(
+                f"`{name}` must hold class indices in [0, {classes}) for the {classes} outputs "
+                f"of model '{model.name}' ({loss_name}). Received: {labels.dtype} values from "
+                f"{labels.min().item()!r} to {labels.max().item()!r}")
+    try:
+        keras.ops.convert_to_numpy(loss(labels[:32], outputs))
+    except Exception as error:  # noqa: BLE001 - Keras and the backend raise many kinds
+        problem = " ".join(str(error).split())[:300]
+        raise ValueError(
+            f"The loss ({loss_name}) cannot be computed on `{name}` and the outputs of model "
+            f"'{model.name}': check that {name} fits it (class indices for a sparse loss, "
+            f"one-hot rows for a categorical one). The loss raised {type(error).__name__}: "
+            f"{problem}") from error

@@ -15,13 +15,14 @@ import numpy as np
 
 from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.core.gradient_flow import synflow_targets
-from kerasprune.core.mask_update import update
+from kerasprune.core.mask_update import update, warn_if_masks_exceed
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.validation import (
     check_choice,
     check_model,
     check_samples,
     check_sparsity,
+    is_bool,
 )
 from kerasprune.core.weight_criteria import CRITERIA
 from kerasprune.core.wrapping import prune, strip
@@ -86,12 +87,13 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
     check_sparsity("sparsity", sparsity)
     check_model(model)
     check_choice("criterion", criterion, (None, *CRITERIA))
-    if not isinstance(reconstruct, bool):
+    if not is_bool(reconstruct):
         raise TypeError(
             f"`reconstruct` must be True or False. Received: reconstruct={reconstruct!r}")
     data = _as_criterion_data(data)
     if data is not None:
-        check_samples(model, data.x if isinstance(data.x, dict) else np.asarray(data.x), "data")
+        check_samples(model, data.x if isinstance(data.x, (dict, list, tuple))
+                      else np.asarray(data.x), "data")
     if not prune_wrappers(model):
         pruned, dense = _pruned_copy(model, criterion, prune_kwargs), model
     elif prune_kwargs or criterion is not None:
@@ -101,6 +103,7 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
             f"Received extra options: {sorted(prune_kwargs) + (['criterion'] if criterion else [])}"
         )
     else:
+        warn_if_masks_exceed(model, sparsity, "one_shot_prune")
         pruned, dense = model, strip(model) if reconstruct else None
     needs = needed_data(pruned)
     if (needs or reconstruct) and data is None:

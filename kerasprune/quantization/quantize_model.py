@@ -26,7 +26,7 @@ from kerasprune.core.model_walk import (
 )
 from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.selectors import Selector
-from kerasprune.core.validation import check_model
+from kerasprune.core.validation import check_model, is_bool
 from kerasprune.core.wrapping import prune
 from kerasprune.quantization import layer_roles
 from kerasprune.quantization.activation_range import DEFAULT_EMA_DECAY, check_ema_decay
@@ -70,7 +70,7 @@ def quantize_model(
     """
     model = check_model(model)
     ema_decay = check_ema_decay(ema_decay)
-    if not isinstance(preserve_sparsity, bool):
+    if not is_bool(preserve_sparsity):
         raise TypeError(
             "`preserve_sparsity` must be True or False. "
             f"Received: preserve_sparsity={preserve_sparsity!r}")
@@ -145,6 +145,14 @@ def _check_structure(model: keras.Model) -> None:
             "whose graph says where each activation range goes. Received: model "
             f"'{model.name}' of type {type(model).__name__}"
             + (f" with nested models {nested}" if nested else ""))
+    half = [l.name for l in model_units(model)
+            if _inner(l).dtype_policy.compute_dtype in ("float16", "bfloat16")]
+    if half:
+        raise ValueError(
+            f"Model '{model.name}' computes in float16 or bfloat16 in layers {half} (a "
+            "mixed-precision policy): quantize_model simulates int8 arithmetic on float32 "
+            "values. Build the model under keras.mixed_precision.set_global_policy("
+            "'float32') (copy the weights over) and quantize that.")
     graph = _compat.functional_graph(model)
     operations = [n.operation for n in (_compat.graph_nodes(graph) if graph else [])
                   if not isinstance(n.operation, keras.layers.Layer)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 
 from kerasprune.core.prune_wrapper import PruneWrapper
+from kerasprune.core.validation import is_bool
 from kerasprune.quantization import layer_roles, modes
 from kerasprune.quantization.activation_range import (
     DEFAULT_EMA_DECAY,
@@ -59,7 +60,7 @@ class QuantizeWrapper(keras.layers.Wrapper):
         **kwargs,
     ):
         inner = _check_layer(layer)
-        if not isinstance(quantize_inputs, bool):
+        if not is_bool(quantize_inputs):
             raise TypeError(
                 "`quantize_inputs` must be True or False. "
                 f"Received: quantize_inputs={quantize_inputs!r}")
@@ -67,7 +68,7 @@ class QuantizeWrapper(keras.layers.Wrapper):
         kwargs.setdefault("name", f"quant_{inner.name}")
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
-        self.quantize_inputs = quantize_inputs
+        self.quantize_inputs = bool(quantize_inputs)
         self.ema_decay = ema_decay
         self.input_range = (ActivationRange(ema_decay, name="input_range")
                             if quantize_inputs else None)

@@ -36,6 +36,7 @@ not rise again after its warm-up.
 Steps are optimizer steps: convert epochs with `epochs * steps_per_epoch`.
 """
 
+import inspect
 import math
 import warnings
 from typing import Optional, Sequence, Union
@@ -45,7 +46,7 @@ import keras
 from keras import ops
 
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.validation import is_int, is_number
+from kerasprune.core.validation import is_number, is_whole
 
 LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
 
@@ -152,7 +153,7 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"{name}: `original` must be a finite float > 0 or a keras "
                 f"LearningRateSchedule. Received: original={original!r}"
             )
-        if not is_int(retrain_steps) or retrain_steps < 1:
+        if not is_whole(retrain_steps) or retrain_steps < 1:
             raise ValueError(
                 f"{name}: `retrain_steps` must be an integer >= 1. "
                 f"Received: retrain_steps={retrain_steps!r}"
@@ -163,7 +164,7 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"{name} needs the original training length: pass `original_steps` "
                 f"(steps of the original training). Received: original_steps=None"
             )
-        if original_steps is not None and (not is_int(original_steps) or original_steps < 1):
+        if original_steps is not None and (not is_whole(original_steps) or original_steps < 1):
             raise ValueError(
                 f"{name}: `original_steps` must be an integer >= 1. "
                 f"Received: original_steps={original_steps!r}"
@@ -172,7 +173,7 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
             raise ValueError(
                 f"{name}: `warmup` must be a fraction in [0, 1). Received: warmup={warmup!r}"
             )
-        if not is_int(start_step) or start_step < 0:
+        if not is_whole(start_step) or start_step < 0:
             raise ValueError(
                 f"{name}: `start_step` must be an integer >= 0. "
                 f"Received: start_step={start_step!r}"
@@ -248,8 +249,25 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
     @classmethod
     def from_config(cls, config: dict) -> "RetrainSchedule":
         config = dict(config)
+        known = _constructor_arguments(cls)
+        unknown = sorted(set(config) - set(known), key=str)
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}'s config takes {known}. Received unknown keys: {unknown}")
         if isinstance(config["original"], dict):
             config["original"] = keras.optimizers.schedules.deserialize(config["original"])
         return cls(**config)
 
 
+def _constructor_arguments(cls) -> list[str]:
+    """The named arguments of `cls` and of the bases its `**kwargs` reach (ALLR's `d1`,
+    then RetrainSchedule's)."""
+    names = []
+    for klass in cls.__mro__:
+        if not issubclass(klass, RetrainSchedule):
+            break
+        for name, parameter in inspect.signature(klass.__init__).parameters.items():
+            named = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            if named and name != "self" and name not in names:
+                names.append(name)
+    return names

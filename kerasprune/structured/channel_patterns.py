@@ -17,7 +17,7 @@ from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.patterns import MaskPattern
 from kerasprune.core.registry import named_variables, prunable_weight_names
-from kerasprune.core.validation import check_choice, is_int, is_number
+from kerasprune.core.validation import check_choice, is_bool, is_int, is_number
 from kerasprune.structured.criteria import (
     ACTIVATION_CRITERIA,
     CRITERIA,
@@ -120,7 +120,7 @@ class Channels(MaskPattern):
             raise ValueError(
                 f"`max_fraction` must be a number in (0, 1]. Received: max_fraction={max_fraction!r}"
             )
-        if not isinstance(groups, bool):
+        if not is_bool(groups):
             raise TypeError(f"`groups` must be True or False. Received: groups={groups!r}")
         if target != "channels" and not groups:
             raise ValueError(
@@ -306,10 +306,9 @@ class NM(MaskPattern):
     pools_weights = True
 
     def __init__(self, n: int = 2, m: int = 4):
-        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (n, m))
-        if not ok or not 1 <= n < m:
+        if not (is_int(n) and is_int(m)) or not 1 <= n < m:
             raise ValueError(f"Expected ints with 1 <= n < m. Received: n={n!r}, m={m!r}")
-        self.n, self.m = n, m
+        self.n, self.m = int(n), int(m)
 
     @property
     def sparsity(self) -> float:

@@ -155,7 +155,8 @@ def test_layers_lists_and_bad_input():
     with pytest.raises(ValueError, match="You passed an object of type: str"):
         sk.prune_low_magnitude("model")
     native = kerasprune.prune(_model())
-    _fit(native, sk.UpdatePruningStep())  # no PruneLowMagnitude: nothing to do, as in TFMOT
+    with pytest.warns(UserWarning, match="holds no layer wrapped by prune_low_magnitude"):
+        _fit(native, sk.UpdatePruningStep())  # no PruneLowMagnitude: nothing to do (TFMOT)
     assert [w.sparsity for w in kerasprune.prune_wrappers(native)] == [0.0, 0.0]
 
 

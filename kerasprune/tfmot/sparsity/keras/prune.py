@@ -65,6 +65,13 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
     """
     params = dict(pruning_schedule=pruning_schedule, block_size=block_size,
                   block_pooling_type=block_pooling_type, sparsity_m_by_n=sparsity_m_by_n)
+    if kwargs and isinstance(to_prune, (list, keras.Model)):
+        warnings.warn(
+            f"prune_low_magnitude passes keyword arguments to the wrapper of a single layer "
+            f"only (as TFMOT does); for a {type(to_prune).__name__} they are ignored: "
+            f"{sorted(kwargs)}. Check their spelling against prune_low_magnitude's "
+            "arguments (pruning_schedule, block_size, block_pooling_type, pruning_policy, "
+            "sparsity_m_by_n).", stacklevel=user_stacklevel())
     if isinstance(to_prune, list):
         return [_wrap_listed(layer, params) for layer in to_prune]
     if isinstance(to_prune, keras.Model):

@@ -218,8 +218,10 @@ class PolynomialDecay(PruningSchedule):
         self._validate_step(begin_step, end_step, frequency, allow_negative_1=False)
         check_sparsity("initial_sparsity", initial_sparsity)
         check_sparsity("final_sparsity", final_sparsity)
-        if not is_number(power):
-            raise ValueError(f"`power` must be a number. Received: power={power!r}")
+        if not is_number(power) or not 0 < power < float("inf"):
+            # power <= 0 never reaches final_sparsity (0) or leaves [initial, final] (< 0)
+            raise ValueError(
+                f"`power` must be a finite number > 0. Received: power={power!r}")
         if final_sparsity < initial_sparsity:
             warnings.warn(
                 f"PolynomialDecay decreases from initial_sparsity={initial_sparsity} to "

@@ -63,7 +63,13 @@ class UpdatePruningStep(BasePruningCallback):
     def on_train_begin(self, logs=None):
         self.prunable_layers = collect_prunable_layers(self.model)
         if not self.prunable_layers:
+            warnings.warn(
+                f"UpdatePruningStep: model '{self.model.name}' holds no layer wrapped by "
+                "prune_low_magnitude, so this fit prunes nothing. Train "
+                "tfmot.sparsity.keras.prune_low_magnitude(model), not the original model.",
+                stacklevel=user_stacklevel())
             return
+        self._check_company(_compat.fit_callbacks(self))
         for wrapper in self.prunable_layers:
             wrapper.start_training()
         self.start_logging()
