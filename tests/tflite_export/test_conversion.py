@@ -286,3 +286,20 @@ def test_why_not_sparse_kernel_reads_the_layers_of_a_quantization_aware_model():
     qat = quantize_model(pruned(sequential))  # 90% zeros, not in blocks
     reasons = tflite_export.why_not_sparse_kernel(qat, quantize="int8")
     assert len(reasons) == 2 and all("not in blocks of 16" in r for r in reasons), reasons
+
+
+
+def test_nan_in_a_weight_no_layer_owns_names_the_model():
+    # A model whose `weights` lists a variable none of its layers created (a user's
+    # override): the check still names where it is, the model itself.
+    foreign = keras.Variable(np.array([1.0, np.nan], dtype="float32"), name="foreign")
+
+    class Listing(keras.Sequential):
+        @property
+        def weights(self):
+            return super().weights + [foreign]
+
+    model = Listing([keras.Input((4,)), keras.layers.Dense(2, name="fc")], name="listing")
+    with pytest.raises(ValueError, match="Layer 'listing' has 1 NaN/Inf values in its weight "
+                                         "'foreign'"):
+        tflite_export.convert(model)
