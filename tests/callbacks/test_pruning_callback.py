@@ -309,3 +309,21 @@ def test_update_every_as_long_as_the_pruning_stage_prunes_once_to_the_target():
                         verbose=0)  # 3 steps per epoch
     assert history.history["sparsity"] == [pytest.approx(0.6, abs=1e-3)] * 2
     assert _exactly_pruned(model, 0.6)
+
+
+def test_a_custom_schedule_must_end_within_the_pruning_stage_at_the_target_at_most():
+    # 2 steps per epoch (128 samples, batches of 64), one pruning epoch: it ends at step 2
+    stages = dict(stabilization_epochs=0, pruning_epochs=1, finetune_epochs=1)
+    late = kerasprune.ConstantSparsity(0.5, begin_step=0, end_step=3)
+    _fit_expecting(r"The schedule ends at step 3, after the pruning stage ends \(step 2 = 2 "
+                   r"steps x 1 epochs\)", kerasprune.PruningCallback(0.5, schedule=late, **stages))
+    above = kerasprune.PolynomialDecay(0.1, 0.6, begin_step=0, end_step=1, frequency=1)
+    _fit_expecting(r"ends at sparsity 0\.6\d*, above `target_sparsity`=0\.55",
+                   kerasprune.PruningCallback(0.55, schedule=above, **stages))
+    # at the stage's last step, to the target exactly: accepted
+    on_time = kerasprune.PolynomialDecay(0.1, 0.6, begin_step=0, end_step=2, frequency=1)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    model.fit(np.random.rand(128, 7, 7, 1), np.random.randint(0, 10, 128), batch_size=64,
+              epochs=2, verbose=0,
+              callbacks=[kerasprune.PruningCallback(0.6, schedule=on_time, **stages)])
+    assert _exactly_pruned(model, 0.6)
