@@ -303,3 +303,35 @@ def test_nan_in_a_weight_no_layer_owns_names_the_model():
     with pytest.raises(ValueError, match="Layer 'listing' has 1 NaN/Inf values in its weight "
                                          "'foreign'"):
         tflite_export.convert(model)
+
+
+def _kernel_warnings(model):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tflite_export.convert(model)
+    return [str(w.message) for w in caught
+            if issubclass(w.category, tflite_export.SparseKernelWarning)]
+
+
+def test_the_wrong_kernel_warning_counts_a_layers_inputs_not_its_outputs():
+    # 32 -> 64 -> 10 in (4, 1) blocks: every layer's inputs are a multiple of 4 (the last
+    # one's 10 outputs are not, which the kernel does not mind)
+    assert _kernel_warnings(pruned(sequential, block_shape=(4, 1))) == []
+
+    def thirty_inputs():
+        return keras.Sequential([keras.Input((30,)), keras.layers.Dense(8, name="odd"),
+                                 keras.layers.Dense(4, name="out")])
+
+    model = kerasprune.prune(thirty_inputs(), block_shape=(4, 1))
+    kerasprune.update_masks(model, 0.75)
+    [message] = _kernel_warnings(model)
+    assert "'odd' (30 inputs, blocks of 4)" in message and "'out'" not in message
+
+
+def test_why_not_sparse_kernel_reads_the_layers_of_a_nested_model():
+    block = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, name="inner")],
+                             name="block")
+    model = pruned(lambda: keras.Sequential([keras.Input((32,)), block,
+                                             keras.layers.Dense(10, name="top")]))
+    reasons = tflite_export.why_not_sparse_kernel(model)  # 90% zeros, not in blocks
+    assert sorted(r.split(":")[0] for r in reasons) == ["inner", "top"], reasons
