@@ -335,3 +335,17 @@ def test_why_not_sparse_kernel_reads_the_layers_of_a_nested_model():
                                              keras.layers.Dense(10, name="top")]))
     reasons = tflite_export.why_not_sparse_kernel(model)  # 90% zeros, not in blocks
     assert sorted(r.split(":")[0] for r in reasons) == ["inner", "top"], reasons
+
+
+def test_int8_calibration_reads_every_sample_given_up_to_200_one_at_a_time():
+    from tflite_export.conversion import _representative
+
+    x = np.arange(300 * 8, dtype="float64").reshape(300, 8)
+    seen = list(_representative(x, None)())
+    assert len(seen) == 200 and all(s[0].shape == (1, 8) for s in seen)
+    np.testing.assert_array_equal(np.concatenate([s[0] for s in seen]), x[:200])
+    assert seen[0][0].dtype == np.float32
+    pairs = list(_representative([x[:50], -x[:50]], None)())  # one array per input
+    assert len(pairs) == 50 and np.array_equal(pairs[7][1], -x[7:8])
+    calls = lambda: iter([[x[:1]]])  # noqa: E731  a callable is the converter's own
+    assert _representative(calls, None) is calls
