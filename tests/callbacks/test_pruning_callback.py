@@ -327,3 +327,26 @@ def test_a_custom_schedule_must_end_within_the_pruning_stage_at_the_target_at_mo
               epochs=2, verbose=0,
               callbacks=[kerasprune.PruningCallback(0.6, schedule=on_time, **stages)])
     assert _exactly_pruned(model, 0.6)
+
+
+def test_removed_regularizers_are_gone_from_the_layers_configs_too(tmp_path):
+    # so that the saved fine-tuned model does not bring them back when loaded
+    l2 = keras.regularizers.L2(0.1)
+    base = keras.Sequential([
+        keras.Input((4, 4, 2)),
+        keras.layers.DepthwiseConv2D(3, padding="same", depthwise_regularizer=l2, name="dw"),
+        keras.layers.SeparableConv2D(4, 3, depthwise_regularizer=l2, pointwise_regularizer=l2,
+                                     name="sep"),
+        keras.layers.Flatten(), keras.layers.Dense(3, kernel_regularizer=l2, name="fc")])
+    model = kerasprune.prune(base)
+    model.compile("sgd", "mse")
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, remove_regularization=True)
+    model.fit(np.ones((8, 4, 4, 2)), np.ones((8, 3)), epochs=2, batch_size=4,
+              callbacks=[callback], verbose=0)
+    model.save(tmp_path / "tuned.keras")
+    loaded = kerasprune.strip(keras.saving.load_model(tmp_path / "tuned.keras"))
+    for name in ("dw", "sep", "fc"):
+        config = loaded.get_layer(name).get_config()
+        assert [key for key, value in config.items()
+                if key.endswith("_regularizer") and value is not None] == [], name
