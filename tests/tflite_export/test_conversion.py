@@ -349,3 +349,29 @@ def test_int8_calibration_reads_every_sample_given_up_to_200_one_at_a_time():
     assert len(pairs) == 50 and np.array_equal(pairs[7][1], -x[7:8])
     calls = lambda: iter([[x[:1]]])  # noqa: E731  a callable is the converter's own
     assert _representative(calls, None) is calls
+
+
+def test_a_signature_given_as_a_dict_feeds_each_input_by_its_name():
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    inputs = {"ids": keras.Input((4,), name="ids"), "mask": keras.Input((4,), name="mask")}
+    outputs = keras.layers.Dense(2)(keras.layers.Concatenate()([inputs["ids"], inputs["mask"]]))
+    model = keras.Model(inputs, outputs)
+    # given in another order than the model's inputs, with a fixed batch of 3
+    signature = {name: tf.TensorSpec((3, 4), tf.float32, name=name) for name in ("mask", "ids")}
+    content = tflite_export.convert(model, sparse=False, input_signature=signature)
+    feed = {"ids": X[:3, :4], "mask": -2 * X[3:6, 4:8]}
+    runner = Interpreter(model_content=content).get_signature_runner()
+    [result] = runner(**feed).values()
+    np.testing.assert_allclose(result, model(feed), rtol=1e-5, atol=1e-5)
+
+
+def test_a_quantization_aware_model_exports_dynamic_range_before_calibration():
+    from kerasprune.quantization import quantize_model
+
+    qat = quantize_model(keras.Sequential([keras.Input((32,)), keras.layers.Dense(64)]))
+    with pytest.raises(ValueError, match="never saw data"):
+        tflite_export.convert(qat, quantize="int8")
+    report = tflite_export.inspect(tflite_export.convert(qat, quantize="dynamic", sparse=False))
+    assert "QUANTIZE" not in report.ops and [t.dtype for t in report.tensors] == ["int8"]

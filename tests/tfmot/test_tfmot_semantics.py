@@ -427,3 +427,13 @@ def test_pruning_summaries_log_tfmots_tags_at_the_optimizers_step(tmp_path):
     # TensorBoard's own logs, per epoch (TFMOT's default `update_freq="epoch"`)
     train = read_scalars(tmp_path / "train")
     assert "epoch_loss" in train and not [t for t in train if t.startswith("batch_")]
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_a_frozen_model_stays_frozen_when_wrapped(functional):
+    model = _model()
+    if functional:
+        model = keras.Model(model.inputs, model.outputs, name="net")
+    model.trainable = False
+    pruned = sk.prune_low_magnitude(model)
+    assert pruned.trainable is False and pruned.trainable_weights == []
