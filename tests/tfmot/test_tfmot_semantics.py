@@ -437,3 +437,18 @@ def test_a_frozen_model_stays_frozen_when_wrapped(functional):
     model.trainable = False
     pruned = sk.prune_low_magnitude(model)
     assert pruned.trainable is False and pruned.trainable_weights == []
+
+
+def test_weights_set_by_hand_during_an_epoch_are_masked_again_when_it_ends():
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=sk.ConstantSparsity(0.5, 1, 1))
+    wrapper = model.layers[0]
+
+    def overwrite(batch, logs):  # after the last batch: every weight set, pruned ones too
+        if batch == 3:
+            wrapper.layer.kernel.assign(np.ones((8, 8), "float32"))
+
+    model.compile("sgd", "mse")
+    model.fit(X, Y, batch_size=4, verbose=0, callbacks=[
+        keras.callbacks.LambdaCallback(on_train_batch_end=overwrite), sk.UpdatePruningStep()])
+    kernel, mask = np.asarray(wrapper.layer.kernel), np.asarray(wrapper.masks[0])
+    assert mask.mean() == 0.5 and np.array_equal(kernel, mask)  # re-masked as TFMOT does
