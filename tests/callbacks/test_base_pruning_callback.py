@@ -138,3 +138,21 @@ def test_the_data_reaches_a_data_driven_criterion():
     magnitude = kerasprune.one_shot_prune(dense, 0.5)  # what the weights alone would keep
     assert not np.array_equal(np.asarray(kerasprune.prune_wrappers(magnitude)[0].masks[0]),
                               np.asarray(mask))
+
+
+def test_a_resumed_run_above_its_target_is_not_warned_again():
+    # A threshold that removes more than the target warns once; the same run resumed from
+    # its state is not told that its masks already prune more than the target.
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]),
+                             penalty=1e-3)
+    model.compile("sgd", "mse")
+    callback = kerasprune.PenaltyPruningCallback(10.0, penalty_epochs=1, finetune_epochs=1,
+                                                 target_sparsity=0.5)
+    with pytest.warns(UserWarning, match="removed more than the target"):
+        model.fit(X, Y, batch_size=4, epochs=1, callbacks=[callback], verbose=0)
+    assert kerasprune.sparsity_report(model).total > 0.5 + 1e-3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, Y, batch_size=4, initial_epoch=1, epochs=2, callbacks=[callback],
+                  verbose=0)
+    assert not [w for w in caught if "already prune" in str(w.message)]
