@@ -209,9 +209,12 @@ class BasePruningCallback(keras.callbacks.Callback):
         elif rate is None and batch == 0:
             self.trace["learning_rate"].append((step, self._optimizer_rate()))
 
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.steps_per_epoch:
+            self._count_epoch_done()
+
     def on_epoch_end(self, epoch, logs=None):
-        if self.state is not None and EPOCHS_DONE in self.state.spec:
-            self.state.write(EPOCHS_DONE, epoch + 1)
+        self._count_epoch_done()  # again, for an epoch its data ended early
         if logs is not None:
             logs.update(self.log_values())
 
@@ -333,6 +336,12 @@ class BasePruningCallback(keras.callbacks.Callback):
         """Tell the wrappers a callback prunes them in this fit (or no longer)."""
         for wrapper in prune_wrappers(self.model):
             wrapper.driven = driving
+
+    def _count_epoch_done(self) -> None:
+        # At the epoch's last step, before any callback's on_epoch_end: a BackupAndRestore
+        # listed first saves the epoch's state with the epoch counted.
+        if self.state is not None and EPOCHS_DONE in self.state.spec:
+            self.state.write(EPOCHS_DONE, self.epoch + 1)
 
     def _check_above_target(self) -> None:
         reached = overall_sparsity(prune_wrappers(self.model))

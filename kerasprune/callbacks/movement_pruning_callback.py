@@ -112,6 +112,7 @@ class MovementPruningCallback(PruningCallback):
             self._before = [np.array(np.asarray(v), np.float32) for v in self._scored()]
 
     def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
         if self.stage == STAGES[2] or not self._before:
             return
         _compat.sync_training_state(self.model)  # JAX: the step's values into the variables

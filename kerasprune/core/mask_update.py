@@ -280,7 +280,7 @@ def check_pruning_request(model, sparsity: float, final_sparsity: float) -> list
             f"Model '{model.name}' has no PruneWrapper layers: call kerasprune.prune(model) "
             "first."
         )
-    unbuilt = [w.name for w in wrappers if not w.masks]
+    unbuilt = [w.name for w in wrappers if not w.masks and not w.built]
     if unbuilt:
         raise ValueError(
             f"PruneWrapper layers {unbuilt} are not built yet (they have no weights): call "

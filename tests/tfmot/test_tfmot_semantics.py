@@ -453,3 +453,17 @@ def test_weights_set_by_hand_during_an_epoch_are_masked_again_when_it_ends():
         keras.callbacks.LambdaCallback(on_train_batch_end=overwrite), sk.UpdatePruningStep()])
     kernel, mask = np.asarray(wrapper.layer.kernel), np.asarray(wrapper.masks[0])
     assert mask.mean() == 0.5 and np.array_equal(kernel, mask)  # re-masked as TFMOT does
+
+
+def test_a_wrapped_weightless_layer_is_not_taken_for_an_unbuilt_one():
+    """TFMOT wraps Dropout too (nothing to prune): fit without UpdatePruningStep gets TFMOT's
+    own advice, not a claim that the Dropout wrapper is unbuilt."""
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="d"),
+                              keras.layers.Dropout(0.1, name="drop"), keras.layers.Dense(2)])
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(model)
+    pruned.compile("adam", "mse")
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1)
+    with pytest.raises(Exception, match="requires the UpdatePruningStep callback"):
+        pruned.fit(np.ones((8, 8)), np.ones((8, 2)), epochs=2, callbacks=[callback], verbose=0)
+    assert kerasprune.update_masks(pruned, 0.5) == pytest.approx(0.5, abs=0.02)
