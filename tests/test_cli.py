@@ -298,3 +298,17 @@ def test_bench_runs_with_the_threads_asked(files, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["num_threads"] == 2
     assert main(["bench", str(out), "--dense", str(files["dense"]), *quick]) == 0
     assert json.loads(capsys.readouterr().out)["num_threads"] == 2
+
+
+def test_export_int8_of_a_quantization_aware_model_needs_no_data(tmp_path, capsys):
+    from kerasprune.quantization import calibrate, quantize_model
+
+    qat = quantize_model(keras.Sequential([keras.Input((32,)), keras.layers.Dense(8),
+                                           keras.layers.Dense(4)]))
+    calibrate(qat, X)  # its own activation ranges
+    qat.save(tmp_path / "qat.keras")
+    out = tmp_path / "qat.tflite"
+    assert main(["export", str(tmp_path / "qat.keras"), "-o", str(out), "--quantize", "int8",
+                 "-q"]) == 0
+    report = tflite_export.inspect(out)
+    assert report.ops[0] == "QUANTIZE" and {t.dtype for t in report.tensors} == {"int8"}

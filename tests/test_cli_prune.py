@@ -237,3 +237,13 @@ def test_prune_follows_the_recipes_export_section(tmp_path, digits):
     assert code == 0
     tensors = tflite_export.inspect(tmp_path / "out" / "pruned.tflite").tensors
     assert [(t.dtype, t.sparse) for t in tensors] == [("float16", False)] * 2
+
+
+def test_data_of_any_length_fits_an_input_with_an_unknown_dimension(tmp_path):
+    from kerasprune.cli.prune_command import check_input_shape
+
+    model = keras.Sequential([keras.Input((None, 4)), keras.layers.Dense(2)], name="seq")
+    check_input_shape(model, np.zeros((3, 7, 4)), "d.npz")  # any length: accepted
+    with pytest.raises(ValueError, match=r"model 'seq' takes inputs of shape \(batch, None, 4\)"
+                                         r"\. Received: samples of shape \(3, 7, 5\)"):
+        check_input_shape(model, np.zeros((3, 7, 5)), "d.npz")

@@ -370,3 +370,39 @@ def test_a_recipes_distillation_settings_reach_the_loss(digits):
     # the student starts as a pruned copy of its (untrained) teacher: the KL term is
     # small, but T^2 times it differs at T = 1 and T = 8; runs with one T are identical
     assert abs(losses[0] - losses[1]) > 1e-5
+
+
+def test_the_training_sections_optimizer_loss_metrics_and_criterion_samples_reach_the_run(
+        digits):
+    (x, y), _ = digits
+    recipe = Recipe.from_yaml(f"""
+method: gmp
+callback: {TINY_GMP}
+training:
+  optimizer: sgd
+  learning_rate: 0.05
+  loss: {{class_name: CategoricalCrossentropy, config: {{label_smoothing: 0.25}}}}
+  metrics: [mae]
+  criterion_samples: 8
+""")
+    model = keras.Sequential([keras.Input((7, 7, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    pruned, callback, history = recipe.run(model, x[:32], keras.utils.to_categorical(y[:32]),
+                                           verbose=0)
+    assert isinstance(pruned.optimizer, keras.optimizers.SGD)
+    assert float(pruned.optimizer.learning_rate) == pytest.approx(0.05)
+    assert isinstance(pruned.loss, keras.losses.CategoricalCrossentropy)
+    assert pruned.loss.get_config()["label_smoothing"] == 0.25
+    assert set(history.history) >= {"loss", "mae"} and "accuracy" not in history.history
+    assert len(callback.data.x) == len(callback.data.y) == 8  # the data criteria compute on
+
+
+def test_a_one_shot_recipe_prunes_globally_unless_told(digits):
+    x, y, _ = fit_data(digits, n=64)
+    recipe = Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5}\n"
+                              "training: {epochs: 0}")
+    pruned, _, _ = recipe.run(small_cnn(), x, y, verbose=0)
+    report = kerasprune.sparsity_report(pruned)
+    assert report.total == pytest.approx(0.5, abs=1e-3)
+    # one threshold over the model: its layers end at different sparsities
+    assert len({round(1 - r.nonzeros / r.size, 3) for r in report.rows}) > 1

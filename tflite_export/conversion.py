@@ -66,8 +66,8 @@ def convert(
             inputs/outputs; needs `representative_data`, except for a model made
             by `kerasprune.quantization.quantize_model`, which exports as "int8"
             with the activation ranges it trained, or as "dynamic").
-        representative_data: samples for int8 calibration: an array with a
-            batch axis (or a list of arrays, one per input), or a callable
+        representative_data: samples for int8 calibration (the first 200 are used): an
+            array with a batch axis (or a list of arrays, one per input), or a callable
             returning an iterable of input lists as the TFLite converter wants.
             Not for a quantization-aware model (its ranges come from training).
         input_signature: list of `tf.TensorSpec` (or a dict of them by input

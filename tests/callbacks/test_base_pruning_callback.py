@@ -113,3 +113,46 @@ def test_a_fit_with_a_pruning_callback_does_not_warn_that_it_has_none():
         warnings.simplefilter("always")
         _dense_model().fit(X, Y, batch_size=4, epochs=2, callbacks=[gmp], verbose=0)
     assert not [w for w in caught if "without a pruning callback" in str(w.message)]
+
+
+@pytest.mark.parametrize("cls, options", CALLBACK_OPTIONS,
+                         ids=[cls.__name__ for cls, _ in CALLBACK_OPTIONS])
+def test_every_callback_keeps_the_data_it_is_given(cls, options):
+    data = kerasprune.CriterionData(X[:4], Y[:4])
+    assert cls(**options, data=data).data is data
+
+
+def test_the_data_reaches_a_data_driven_criterion():
+    # Wanda scores |w| times its input's norm: the data decides the masks. With a learning
+    # rate of 0, GMP's one update keeps what one-shot Wanda on the same data keeps.
+    data = kerasprune.CriterionData(X * np.linspace(0.1, 3.0, 8, dtype="float32"))
+    dense = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    expected = kerasprune.one_shot_prune(dense, 0.5, criterion="wanda", data=data)
+    model = kerasprune.prune(dense, criterion="wanda")
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0, schedule="one_shot", data=data)
+    model.fit(X, Y, batch_size=4, epochs=1, callbacks=[gmp], verbose=0)
+    [mask], [wanted] = (kerasprune.prune_wrappers(m)[0].masks for m in (model, expected))
+    np.testing.assert_array_equal(np.asarray(mask), np.asarray(wanted))
+    magnitude = kerasprune.one_shot_prune(dense, 0.5)  # what the weights alone would keep
+    assert not np.array_equal(np.asarray(kerasprune.prune_wrappers(magnitude)[0].masks[0]),
+                              np.asarray(mask))
+
+
+def test_a_resumed_run_above_its_target_is_not_warned_again():
+    # A threshold that removes more than the target warns once; the same run resumed from
+    # its state is not told that its masks already prune more than the target.
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]),
+                             penalty=1e-3)
+    model.compile("sgd", "mse")
+    callback = kerasprune.PenaltyPruningCallback(10.0, penalty_epochs=1, finetune_epochs=1,
+                                                 target_sparsity=0.5)
+    with pytest.warns(UserWarning, match="removed more than the target"):
+        model.fit(X, Y, batch_size=4, epochs=1, callbacks=[callback], verbose=0)
+    assert kerasprune.sparsity_report(model).total > 0.5 + 1e-3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, Y, batch_size=4, initial_epoch=1, epochs=2, callbacks=[callback],
+                  verbose=0)
+    assert not [w for w in caught if "already prune" in str(w.message)]

@@ -298,3 +298,12 @@ def test_weight_rewinding_restores_batch_normalization_statistics_too():
     model.fit(x, x[:, :1], batch_size=16, epochs=2, callbacks=[imp, means], verbose=0)
     np.testing.assert_array_equal(means.seen[1], means.seen[0])  # rewound to epoch 0
     assert not np.allclose(np.array(model.get_layer("bn").moving_mean), means.seen[0])
+
+
+def test_original_epochs_defaults_to_the_dense_epochs():
+    # as documented: ALLR, which needs the original length, then needs no `original_epochs`
+    imp = IMPCallback(0.8, retrain_schedule="allr", original_learning_rate=0.1, dense_epochs=3)
+    assert imp.original_epochs == 3 and imp.get_config()["original_epochs"] == 3
+    given = IMPCallback(0.8, retrain_schedule="allr", original_learning_rate=0.1,
+                        dense_epochs=3, original_epochs=7)
+    assert given.original_epochs == 7

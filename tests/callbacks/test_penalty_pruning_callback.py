@@ -133,3 +133,19 @@ def test_update_every_longer_than_half_the_penalty_phase_removes_once_in_it():
     sparsity = _removals(update_every=3, steps=4)
     assert sparsity[:3] == [0.0] * 3
     assert sparsity[3] > 0.0
+
+
+def test_a_fit_resumed_into_fine_tuning_trains_without_the_penalty():
+    # e.g. a saved model fitted again from the first fine-tuning epoch: no penalty from its
+    # first step on (the penalty is part of the wrappers' config, so a loaded model has it)
+    x = np.random.default_rng(0).random((32, 8), dtype=np.float32)
+    y = np.random.default_rng(1).random((32, 1), dtype=np.float32)
+    model = _penalized_dense()
+    callback = PenaltyPruningCallback(1e-3, penalty_epochs=1, finetune_epochs=1)
+    penalized = []
+    spy = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: penalized.append(
+        any(w.penalized for w in kerasprune.prune_wrappers(model))))
+    history = model.fit(x, y, initial_epoch=1, epochs=2, batch_size=8,
+                        callbacks=[callback, spy], verbose=0)
+    assert history.history["stage"] == [1]
+    assert penalized == [False] * 4 and float(sum(model.losses)) == 0.0

@@ -309,3 +309,44 @@ def test_update_every_as_long_as_the_pruning_stage_prunes_once_to_the_target():
                         verbose=0)  # 3 steps per epoch
     assert history.history["sparsity"] == [pytest.approx(0.6, abs=1e-3)] * 2
     assert _exactly_pruned(model, 0.6)
+
+
+def test_a_custom_schedule_must_end_within_the_pruning_stage_at_the_target_at_most():
+    # 2 steps per epoch (128 samples, batches of 64), one pruning epoch: it ends at step 2
+    stages = dict(stabilization_epochs=0, pruning_epochs=1, finetune_epochs=1)
+    late = kerasprune.ConstantSparsity(0.5, begin_step=0, end_step=3)
+    _fit_expecting(r"The schedule ends at step 3, after the pruning stage ends \(step 2 = 2 "
+                   r"steps x 1 epochs\)", kerasprune.PruningCallback(0.5, schedule=late, **stages))
+    above = kerasprune.PolynomialDecay(0.1, 0.6, begin_step=0, end_step=1, frequency=1)
+    _fit_expecting(r"ends at sparsity 0\.6\d*, above `target_sparsity`=0\.55",
+                   kerasprune.PruningCallback(0.55, schedule=above, **stages))
+    # at the stage's last step, to the target exactly: accepted
+    on_time = kerasprune.PolynomialDecay(0.1, 0.6, begin_step=0, end_step=2, frequency=1)
+    model = compile_classifier(kerasprune.prune(small_cnn()))
+    model.fit(np.random.rand(128, 7, 7, 1), np.random.randint(0, 10, 128), batch_size=64,
+              epochs=2, verbose=0,
+              callbacks=[kerasprune.PruningCallback(0.6, schedule=on_time, **stages)])
+    assert _exactly_pruned(model, 0.6)
+
+
+def test_removed_regularizers_are_gone_from_the_layers_configs_too(tmp_path):
+    # so that the saved fine-tuned model does not bring them back when loaded
+    l2 = keras.regularizers.L2(0.1)
+    base = keras.Sequential([
+        keras.Input((4, 4, 2)),
+        keras.layers.DepthwiseConv2D(3, padding="same", depthwise_regularizer=l2, name="dw"),
+        keras.layers.SeparableConv2D(4, 3, depthwise_regularizer=l2, pointwise_regularizer=l2,
+                                     name="sep"),
+        keras.layers.Flatten(), keras.layers.Dense(3, kernel_regularizer=l2, name="fc")])
+    model = kerasprune.prune(base)
+    model.compile("sgd", "mse")
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, remove_regularization=True)
+    model.fit(np.ones((8, 4, 4, 2)), np.ones((8, 3)), epochs=2, batch_size=4,
+              callbacks=[callback], verbose=0)
+    model.save(tmp_path / "tuned.keras")
+    loaded = kerasprune.strip(keras.saving.load_model(tmp_path / "tuned.keras"))
+    for name in ("dw", "sep", "fc"):
+        config = loaded.get_layer(name).get_config()
+        assert [key for key, value in config.items()
+                if key.endswith("_regularizer") and value is not None] == [], name

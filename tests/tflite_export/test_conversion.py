@@ -286,3 +286,92 @@ def test_why_not_sparse_kernel_reads_the_layers_of_a_quantization_aware_model():
     qat = quantize_model(pruned(sequential))  # 90% zeros, not in blocks
     reasons = tflite_export.why_not_sparse_kernel(qat, quantize="int8")
     assert len(reasons) == 2 and all("not in blocks of 16" in r for r in reasons), reasons
+
+
+
+def test_nan_in_a_weight_no_layer_owns_names_the_model():
+    # A model whose `weights` lists a variable none of its layers created (a user's
+    # override): the check still names where it is, the model itself.
+    foreign = keras.Variable(np.array([1.0, np.nan], dtype="float32"), name="foreign")
+
+    class Listing(keras.Sequential):
+        @property
+        def weights(self):
+            return super().weights + [foreign]
+
+    model = Listing([keras.Input((4,)), keras.layers.Dense(2, name="fc")], name="listing")
+    with pytest.raises(ValueError, match="Layer 'listing' has 1 NaN/Inf values in its weight "
+                                         "'foreign'"):
+        tflite_export.convert(model)
+
+
+def _kernel_warnings(model):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tflite_export.convert(model)
+    return [str(w.message) for w in caught
+            if issubclass(w.category, tflite_export.SparseKernelWarning)]
+
+
+def test_the_wrong_kernel_warning_counts_a_layers_inputs_not_its_outputs():
+    # 32 -> 64 -> 10 in (4, 1) blocks: every layer's inputs are a multiple of 4 (the last
+    # one's 10 outputs are not, which the kernel does not mind)
+    assert _kernel_warnings(pruned(sequential, block_shape=(4, 1))) == []
+
+    def thirty_inputs():
+        return keras.Sequential([keras.Input((30,)), keras.layers.Dense(8, name="odd"),
+                                 keras.layers.Dense(4, name="out")])
+
+    model = kerasprune.prune(thirty_inputs(), block_shape=(4, 1))
+    kerasprune.update_masks(model, 0.75)
+    [message] = _kernel_warnings(model)
+    assert "'odd' (30 inputs, blocks of 4)" in message and "'out'" not in message
+
+
+def test_why_not_sparse_kernel_reads_the_layers_of_a_nested_model():
+    block = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, name="inner")],
+                             name="block")
+    model = pruned(lambda: keras.Sequential([keras.Input((32,)), block,
+                                             keras.layers.Dense(10, name="top")]))
+    reasons = tflite_export.why_not_sparse_kernel(model)  # 90% zeros, not in blocks
+    assert sorted(r.split(":")[0] for r in reasons) == ["inner", "top"], reasons
+
+
+def test_int8_calibration_reads_every_sample_given_up_to_200_one_at_a_time():
+    from tflite_export.conversion import _representative
+
+    x = np.arange(300 * 8, dtype="float64").reshape(300, 8)
+    seen = list(_representative(x, None)())
+    assert len(seen) == 200 and all(s[0].shape == (1, 8) for s in seen)
+    np.testing.assert_array_equal(np.concatenate([s[0] for s in seen]), x[:200])
+    assert seen[0][0].dtype == np.float32
+    pairs = list(_representative([x[:50], -x[:50]], None)())  # one array per input
+    assert len(pairs) == 50 and np.array_equal(pairs[7][1], -x[7:8])
+    calls = lambda: iter([[x[:1]]])  # noqa: E731  a callable is the converter's own
+    assert _representative(calls, None) is calls
+
+
+def test_a_signature_given_as_a_dict_feeds_each_input_by_its_name():
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    inputs = {"ids": keras.Input((4,), name="ids"), "mask": keras.Input((4,), name="mask")}
+    outputs = keras.layers.Dense(2)(keras.layers.Concatenate()([inputs["ids"], inputs["mask"]]))
+    model = keras.Model(inputs, outputs)
+    # given in another order than the model's inputs, with a fixed batch of 3
+    signature = {name: tf.TensorSpec((3, 4), tf.float32, name=name) for name in ("mask", "ids")}
+    content = tflite_export.convert(model, sparse=False, input_signature=signature)
+    feed = {"ids": X[:3, :4], "mask": -2 * X[3:6, 4:8]}
+    runner = Interpreter(model_content=content).get_signature_runner()
+    [result] = runner(**feed).values()
+    np.testing.assert_allclose(result, model(feed), rtol=1e-5, atol=1e-5)
+
+
+def test_a_quantization_aware_model_exports_dynamic_range_before_calibration():
+    from kerasprune.quantization import quantize_model
+
+    qat = quantize_model(keras.Sequential([keras.Input((32,)), keras.layers.Dense(64)]))
+    with pytest.raises(ValueError, match="never saw data"):
+        tflite_export.convert(qat, quantize="int8")
+    report = tflite_export.inspect(tflite_export.convert(qat, quantize="dynamic", sparse=False))
+    assert "QUANTIZE" not in report.ops and [t.dtype for t in report.tensors] == ["int8"]

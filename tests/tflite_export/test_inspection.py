@@ -18,12 +18,12 @@ def mlp():
     )
 
 
-def converted(block_shape=None, sparsity=0.9, sparse=True):
+def converted(block_shape=None, sparsity=0.9, sparse=True, quantize=None):
     model = kerasprune.prune(mlp(), block_shape=block_shape)
     kerasprune.update_masks(model, sparsity)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", tflite_export.SparsityWarning)
-        return tflite_export.convert(model, sparse=sparse)
+        return tflite_export.convert(model, sparse=sparse, quantize=quantize)
 
 
 def test_block_sparse_file_runs_on_the_sparse_kernel():
@@ -137,3 +137,12 @@ def test_a_sparse_output_layer_is_named_as_the_model_output():
 ])
 def test_keras_layer_reads_the_layer_path_from_a_tensor_name(name, op, layer):
     assert keras_layer(name, op) == layer
+
+
+def test_float16_weights_stored_sparse_are_expanded_by_dequantize():
+    report = tflite_export.inspect(converted(block_shape=(4, 1), quantize="float16"))
+    assert [(t.dtype, t.sparse, t.block_shape, t.runs) for t in report.tensors] == [
+        ("float16", True, (1, 4), "DEQUANTIZE")] * 2
+    assert report.densified == list(report.tensors) and report.on_sparse_kernel == []
+    assert report.summary() == "2 DEQUANTIZE"
+    assert "| sparse | 1x4 | DEQUANTIZE |" in str(report)

@@ -392,3 +392,64 @@ def test_a_single_layer_keeps_the_keyword_arguments_given_to_its_wrapper():
 def test_m_by_n_must_be_two_integers(value):
     with pytest.raises(ValueError, match=r"`sparsity_m_by_n` must be a tuple or list of 2 "):
         sk.prune_low_magnitude(keras.layers.Dense(2), sparsity_m_by_n=value)
+
+
+class _DenseAndBias(keras.layers.Dense, sk.PrunableLayer):
+    """A layer that prunes two weights: TFMOT numbers the second one's tags `_1`."""
+
+    def get_prunable_weights(self):
+        return [self.kernel, self.bias]
+
+
+def test_pruning_summaries_log_tfmots_tags_at_the_optimizers_step(tmp_path):
+    from tests.helpers import read_scalars
+
+    model = keras.Sequential([keras.Input((8,)), sk.prune_low_magnitude(
+        _DenseAndBias(8, name="c"), pruning_schedule=sk.ConstantSparsity(0.5, 0, frequency=2))])
+    wrapper = model.layers[0]
+    seen = []  # each threshold when an epoch begins, as the summaries read it
+    spy = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(
+        [float(np.asarray(t)) for t in wrapper.thresholds]))
+    model.compile("sgd", "mse")
+    model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[
+        sk.UpdatePruningStep(), sk.PruningSummaries(log_dir=str(tmp_path)), spy])
+    scalars = read_scalars(tmp_path / "metrics")
+    name = "prune_low_magnitude_c"
+    assert sorted(scalars) == sorted(f"{name}/{kind}:0/{what}" for kind, what in (
+        ("mask", "sparsity"), ("mask_1", "sparsity"), ("threshold", "threshold"),
+        ("threshold_1", "threshold")))
+    # written when each epoch begins, at the optimizer's step: 0, then 4 (4 batches)
+    assert scalars[f"{name}/mask:0/sparsity"] == [(0, 0.0), (4, 0.5)]
+    assert scalars[f"{name}/mask_1:0/sparsity"] == [(0, 0.0), (4, 0.5)]
+    assert scalars[f"{name}/threshold:0/threshold"] == [
+        (0, 0.0), (4, pytest.approx(seen[1][0]))]
+    assert scalars[f"{name}/threshold_1:0/threshold"][1] == (4, pytest.approx(seen[1][1]))
+    assert 0.0 < seen[1][0] != seen[1][1]
+    # TensorBoard's own logs, per epoch (TFMOT's default `update_freq="epoch"`)
+    train = read_scalars(tmp_path / "train")
+    assert "epoch_loss" in train and not [t for t in train if t.startswith("batch_")]
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_a_frozen_model_stays_frozen_when_wrapped(functional):
+    model = _model()
+    if functional:
+        model = keras.Model(model.inputs, model.outputs, name="net")
+    model.trainable = False
+    pruned = sk.prune_low_magnitude(model)
+    assert pruned.trainable is False and pruned.trainable_weights == []
+
+
+def test_weights_set_by_hand_during_an_epoch_are_masked_again_when_it_ends():
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=sk.ConstantSparsity(0.5, 1, 1))
+    wrapper = model.layers[0]
+
+    def overwrite(batch, logs):  # after the last batch: every weight set, pruned ones too
+        if batch == 3:
+            wrapper.layer.kernel.assign(np.ones((8, 8), "float32"))
+
+    model.compile("sgd", "mse")
+    model.fit(X, Y, batch_size=4, verbose=0, callbacks=[
+        keras.callbacks.LambdaCallback(on_train_batch_end=overwrite), sk.UpdatePruningStep()])
+    kernel, mask = np.asarray(wrapper.layer.kernel), np.asarray(wrapper.masks[0])
+    assert mask.mean() == 0.5 and np.array_equal(kernel, mask)  # re-masked as TFMOT does
