@@ -305,7 +305,11 @@ MISSED_AT_FIRST: dict[int, tuple[tuple[str, str], ...]] = {
         ("tflite_export/sparse_kernels.py",
          '        layer = getattr(layer, "inner_layer", layer)  # inside a QuantizeWrapper\n'),
         ("tflite_export/conversion.py", "for variable in model.weights:")),
-    4: (),
+    4: (("kerasprune/callbacks/base_pruning_callback.py",
+         "if tracked and done == 0 and epoch > 0:"),
+        ("kerasprune/tfmot/sparsity/keras/prune.py",
+         "            return strip_pruning(layer)\n"),
+        ("kerasprune/core/prune_wrapper.py", "            seed=self.seed,\n")),
 }
 # The test modules of the files the hand-written bugs reach outside the mutation campaigns'
 # scope (tests/mutation_scope.py): the wrapper, its resume state and shrink's surgery.
