@@ -98,12 +98,14 @@ def test_the_sample_is_the_same_on_every_run_and_grows_by_adding():
 
 
 def test_every_hand_written_bug_can_still_be_planted_and_is_judged_by_tests():
-    from bench.mutation import HAND_WRITTEN, MISSED_AT_FIRST, ROOT
+    from bench.mutation import HAND_WRITTEN, HAND_WRITTEN_TESTS, MISSED_AT_FIRST, ROOT
 
     for round_, bugs in HAND_WRITTEN.items():
         for path, old, new, what in bugs:
             # the code a bug replaces is there exactly once (a refactoring would lose it)
             assert (ROOT / path).read_text().count(old) == 1, (round_, path, old)
-            assert old != new and what and RELEVANT_TESTS[path], (round_, path)
+            tests = {**HAND_WRITTEN_TESTS, **RELEVANT_TESTS}[path]
+            assert old != new and what and tests, (round_, path)
+            assert all((ROOT / test.split("::")[0]).exists() for test in tests), tests
         planted = {(path, old) for path, old, _, _ in bugs}
         assert set(MISSED_AT_FIRST[round_]) <= planted, round_

@@ -156,3 +156,13 @@ def test_a_resumed_run_above_its_target_is_not_warned_again():
         model.fit(X, Y, batch_size=4, initial_epoch=1, epochs=2, callbacks=[callback],
                   verbose=0)
     assert not [w for w in caught if "already prune" in str(w.message)]
+
+
+def test_a_new_run_started_at_epoch_one_is_warned_that_epoch_zero_is_skipped():
+    # The boundary of the check: a single skipped epoch already skips the ramp's first target.
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                     finetune_epochs=0)
+    with pytest.warns(UserWarning, match=r"this fit starts at epoch 1, but the model's resume "
+                                         r"state says no epoch of this run is done"):
+        _dense_model().fit(X, Y, batch_size=4, initial_epoch=1, epochs=2, callbacks=[gmp],
+                           verbose=0)

@@ -115,8 +115,9 @@ def test_callback_resume_state_survives_a_keras_file(tmp_path, digits):
 
 
 def test_wrapper_config_holds_every_option():
+    # `seed` decides which weights criterion="random" prunes: a restored wrapper keeps it.
     options = dict(weight_names=["kernel"], scope="erk", sparsity_override=0.3, min_density=0.2,
-                   mask_dtype="uint8", penalty=1e-3)
+                   mask_dtype="uint8", penalty=1e-3, criterion="random", seed=7)
     pattern = kerasprune.Blocks((2, 1))
     wrappers = [
         (kerasprune.PruneWrapper(keras.layers.Dense(4), pattern=pattern, **options), options),

@@ -381,6 +381,21 @@ def test_update_pruning_step_prunes_the_layers_of_a_nested_model():
         "inner": 0.5, "outer": 0.5}
 
 
+def test_strip_pruning_strips_the_layers_of_a_nested_model():
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="inner")],
+                             name="block")
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(8, name="outer")(inner(inputs)))
+    schedule = sk.ConstantSparsity(0.5, begin_step=0, frequency=1)
+    pruned = sk.prune_low_magnitude(model, pruning_schedule=schedule)
+    _fit(pruned, sk.UpdatePruningStep())
+    stripped = sk.strip_pruning(pruned)
+    assert kerasprune.prune_wrappers(stripped) == []
+    assert [type(layer).__name__ for layer in stripped.get_layer("block").layers] == ["Dense"]
+    assert np.mean(np.asarray(stripped.get_layer("block").layers[0].kernel) == 0) == 0.5
+    np.testing.assert_allclose(stripped(X), pruned(X), rtol=1e-5, atol=1e-6)
+
+
 def test_a_single_layer_keeps_the_keyword_arguments_given_to_its_wrapper():
     # TFMOT passes **kwargs of prune_low_magnitude(layer, ...) to PruneLowMagnitude.
     wrapper = sk.prune_low_magnitude(keras.layers.Dense(2), name="pruned_dense",
