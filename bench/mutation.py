@@ -162,7 +162,7 @@ HAND_WRITTEN: dict[int, list[tuple[str, str, str, str]]] = {2: [
      "`kerasprune export -o model.tflite` (a file in the current folder) is refused"),
 ], 3: [
     ("kerasprune/callbacks/base_pruning_callback.py",
-     "self.state.write(EPOCHS_DONE, epoch + 1)", "self.state.write(EPOCHS_DONE, epoch)",
+     "self.state.write(EPOCHS_DONE, self.epoch + 1)", "self.state.write(EPOCHS_DONE, self.epoch)",
      "the resume state counts an epoch done one short: a `.keras` run fitted again from "
      "the epoch before its last is not warned about (it repeats that epoch's schedule)"),
     ("kerasprune/callbacks/pruning_callback.py",
@@ -295,7 +295,7 @@ MISSED_AT_FIRST: dict[int, tuple[tuple[str, str], ...]] = {
          'block_pooling_type="AVG", pruning_policy=None'),
         ("kerasprune/callbacks/pruning_callback.py", "// max(self.finetune_epochs, 1)")),
     3: (("kerasprune/callbacks/base_pruning_callback.py",
-         "self.state.write(EPOCHS_DONE, epoch + 1)"),
+         "self.state.write(EPOCHS_DONE, self.epoch + 1)"),
         ("kerasprune/callbacks/imp_callback.py",
          "return [v for v in model.weights if id(v) not in skip]"),
         ("kerasprune/tfmot/sparsity/keras/pruning_wrapper.py",

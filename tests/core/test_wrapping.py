@@ -125,7 +125,8 @@ def test_default_prunable_layers_and_weights():
 
 
 def test_embedding_is_pruned():
-    model = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(50, 8, name="embedding"),
+    model = keras.Sequential([keras.Input((5,), dtype="int32"),
+                              keras.layers.Embedding(50, 8, name="embedding"),
                               keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
     pruned = kerasprune.prune(model)
     kerasprune.update_masks(pruned, 0.6)
