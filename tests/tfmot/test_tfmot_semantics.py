@@ -369,7 +369,9 @@ def test_is_pruned_m_by_n_reads_tflites_layout_too():
     assert not is_pruned_m_by_n(two_by_four + 1.0, last_channel="C_IN")
 
 
-def test_update_pruning_step_prunes_the_layers_of_a_nested_model():
+def _nested_model_pruned_to_half():
+    """A Dense inside a nested Sequential ("block") and one outside, pruned and fit by
+    TFMOT's API to 50%."""
     inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="inner")],
                              name="block")
     inputs = keras.Input((8,))
@@ -377,18 +379,17 @@ def test_update_pruning_step_prunes_the_layers_of_a_nested_model():
     schedule = sk.ConstantSparsity(0.5, begin_step=0, frequency=1)
     pruned = sk.prune_low_magnitude(model, pruning_schedule=schedule)
     _fit(pruned, sk.UpdatePruningStep())
+    return pruned
+
+
+def test_update_pruning_step_prunes_the_layers_of_a_nested_model():
+    pruned = _nested_model_pruned_to_half()
     assert {w.layer.name: w.sparsity for w in kerasprune.prune_wrappers(pruned)} == {
         "inner": 0.5, "outer": 0.5}
 
 
 def test_strip_pruning_strips_the_layers_of_a_nested_model():
-    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="inner")],
-                             name="block")
-    inputs = keras.Input((8,))
-    model = keras.Model(inputs, keras.layers.Dense(8, name="outer")(inner(inputs)))
-    schedule = sk.ConstantSparsity(0.5, begin_step=0, frequency=1)
-    pruned = sk.prune_low_magnitude(model, pruning_schedule=schedule)
-    _fit(pruned, sk.UpdatePruningStep())
+    pruned = _nested_model_pruned_to_half()
     stripped = sk.strip_pruning(pruned)
     assert kerasprune.prune_wrappers(stripped) == []
     assert [type(layer).__name__ for layer in stripped.get_layer("block").layers] == ["Dense"]
