@@ -338,17 +338,20 @@ def test_why_not_sparse_kernel_reads_the_layers_of_a_nested_model():
 
 
 def test_int8_calibration_reads_every_sample_given_up_to_200_one_at_a_time():
+    import tensorflow as tf
+
     from tflite_export.conversion import _representative
 
+    spec = tf.TensorSpec((None, 8), tf.float32)
     x = np.arange(300 * 8, dtype="float64").reshape(300, 8)
-    seen = list(_representative(x, None)())
+    seen = list(_representative(x, [spec])())
     assert len(seen) == 200 and all(s[0].shape == (1, 8) for s in seen)
     np.testing.assert_array_equal(np.concatenate([s[0] for s in seen]), x[:200])
     assert seen[0][0].dtype == np.float32
-    pairs = list(_representative([x[:50], -x[:50]], None)())  # one array per input
+    pairs = list(_representative([x[:50], -x[:50]], [spec, spec])())  # one array per input
     assert len(pairs) == 50 and np.array_equal(pairs[7][1], -x[7:8])
     calls = lambda: iter([[x[:1]]])  # noqa: E731  a callable is the converter's own
-    assert _representative(calls, None) is calls
+    assert _representative(calls, [spec]) is calls
 
 
 def test_a_signature_given_as_a_dict_feeds_each_input_by_its_name():
