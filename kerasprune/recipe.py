@@ -358,12 +358,15 @@ class Recipe:
         """Refuse, before any training, data the model or the loss cannot use."""
         check_model(model)
         loss = keras.losses.get(self.training["loss"])
-        check_samples(model, x if isinstance(x, (dict, list, tuple)) else np.asarray(x), "x")
+
+        def as_sample(v):  # an array-like as an array; a dict or list of arrays as it is
+            return v if isinstance(v, (dict, list, tuple)) else np.asarray(v)
+
+        check_samples(model, as_sample(x), "x")
         check_targets(model, loss, x, y)
         if validation_data is not None:
             x_val, y_val = validation_data[0], validation_data[1]
-            check_samples(model, x_val if isinstance(x_val, (dict, list, tuple))
-                          else np.asarray(x_val), "validation_data")
+            check_samples(model, as_sample(x_val), "validation_data")
             check_targets(model, loss, x_val, y_val, "validation_data's y")
 
     def criterion_data(self, x, y) -> CriterionData:

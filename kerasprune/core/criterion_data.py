@@ -23,7 +23,7 @@ from kerasprune import _compat
 from kerasprune.core.gradients import batch_gradients
 from kerasprune.core.linear_views import linear_view, weight_layers
 from kerasprune.core.model_walk import prune_wrappers
-from kerasprune.core.validation import check_int
+from kerasprune.core.validation import check_int, is_array_list, sample_slice
 from kerasprune.core.weight_criteria import NEEDS
 
 #: What a `CriterionData` computes, by the name `update_masks` takes it under.
@@ -215,24 +215,15 @@ def batches(x, y, batch_size: int):
     model input; `y` an array or None), in order."""
     for start in range(0, sample_size(x), batch_size):
         stop = start + batch_size
-        if isinstance(x, dict):
-            part = {k: v[start:stop] for k, v in x.items()}
-        else:
-            part = [v[start:stop] for v in x] if _is_list(x) else x[start:stop]
-        yield part, None if y is None else y[start:stop]
+        yield sample_slice(x, start, stop), None if y is None else y[start:stop]
 
 
 def sample_size(x) -> int:
     """The number of examples in `x` (an array, or a dict or list of arrays of one length);
     0 when it is not such a sample."""
-    leaves = list(x.values()) if isinstance(x, dict) else (list(x) if _is_list(x) else [x])
+    leaves = list(x.values()) if isinstance(x, dict) else (list(x) if is_array_list(x) else [x])
     lengths = {len(a) if hasattr(a, "__len__") and np.ndim(a) else -1 for a in leaves}
     return lengths.pop() if len(lengths) == 1 and -1 not in lengths else 0
-
-
-def _is_list(x) -> bool:
-    """A list or tuple of arrays (one per input of a multi-input model), as Keras takes."""
-    return isinstance(x, (list, tuple)) and bool(x) and all(hasattr(a, "shape") for a in x)
 
 
 class CriterionData:

@@ -317,6 +317,25 @@ def check_samples(model: keras.Model, x: Any, name: str) -> None:
                 f"Received: an array of shape {array.shape}")
 
 
+def sample_slice(x: Any, start: int, stop: int) -> Any:
+    """Examples `start:stop` of a sample: an array, or a dict or list of arrays (one per
+    model input).
+
+    Example:
+
+    >>> [a.tolist() for a in sample_slice([np.arange(4), np.arange(4) * 2], 1, 3)]
+    [[1, 2], [2, 4]]
+    """
+    if isinstance(x, dict):
+        return {k: v[start:stop] for k, v in x.items()}
+    return [v[start:stop] for v in x] if is_array_list(x) else x[start:stop]
+
+
+def is_array_list(x: Any) -> bool:
+    """A list or tuple of arrays (one per input of a multi-input model), as Keras takes."""
+    return isinstance(x, (list, tuple)) and bool(x) and all(hasattr(a, "shape") for a in x)
+
+
 def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y") -> None:
     """Refuse training targets `y` that `loss` cannot use with `model`'s outputs on `x`
     (checked on the dense model before any training): None, NaN/Inf, class labels that are
@@ -341,9 +360,7 @@ def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y"
         bad = labels.size - np.isfinite(labels).sum()
         raise ValueError(f"`{name}` holds NaN or Inf values ({bad} of {labels.size}): the "
                          f"loss would be NaN. Received: an array of shape {labels.shape}")
-    first = {k: v[:32] for k, v in x.items()} if isinstance(x, dict) else (
-        [v[:32] for v in x] if isinstance(x, (list, tuple)) else x[:32])
-    outputs = model(first, training=False)
+    outputs = model(sample_slice(x, 0, 32), training=False)
     if labels is None or not hasattr(outputs, "shape"):
         return
     loss_name = getattr(loss, "name", None) or getattr(loss, "__name__", "")
