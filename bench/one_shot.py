@@ -4,11 +4,12 @@ Two parts, each writing its own section of bench/RESULTS.md:
 
 - `lm`: a GPT-2-style causal LM built from a config (`keras_hub.models.GPT2Backbone`,
   KerasHub's `ByteTokenizer`, no download; `examples/one_shot_lm.py`), trained here on
-  Python's own `pydoc_data.topics` text, pruned once from 128 calibration sequences of the
+  English text that ships with Python (`pydoc_data.topics` and the standard library's
+  docstrings), pruned once from 128 calibration sequences of the
   training text by magnitude, Wanda (each output unit to the target: `scope="output"`, as
   in its paper) and SparseGPT at 50% unstructured and at 2:4 (every
   kernel of the transformer blocks; the embeddings, tied to the output projection, stay
-  dense), scored by per-byte perplexity on the held-out topics. One trained model and
+  dense), scored by per-byte perplexity on held-out documents. One trained model and
   one calibration sample per seed. SparseGPT's wall time and the growth of the resident
   memory while it runs (sampled every 5 ms) are measured too.
 - `cnn`: the FACTS.md CNN trained dense on the MNIST 8k split, pruned once (every kernel,
@@ -18,7 +19,7 @@ Two parts, each writing its own section of bench/RESULTS.md:
   least-squares reconstruction, then `shrink`. Test accuracy on the 2k split.
 
     python -m bench.one_shot --part lm --cache-dir /tmp/lm_cache
-        # 3 seeds, about 30 min of training each on 2 cores; the trained models are kept
+        # 3 seeds, about 45 min of training each on 2 cores; the trained models are kept
         # in --cache-dir, so a rerun only prunes (a few minutes per seed)
     python -m bench.one_shot --part cnn    # 3 seeds, about 10 min
     python -m bench.one_shot --part cnn --quick   # 1 seed, prints only
@@ -85,7 +86,7 @@ def _rss() -> int:
 
 def lm_seed(seed: int, args) -> dict:
     keras.utils.set_random_seed(seed)
-    train_text, test_text = lm.topics_text()
+    train_text, test_text = lm.english_text()
     windows = lm.sequences(train_text, args.length)
     test = lm.sequences(test_text, args.length)[: args.held_out]
     model = lm.build_lm(args.layers, args.hidden, args.heads, args.length)
@@ -95,15 +96,19 @@ def lm_seed(seed: int, args) -> dict:
     if cache is not None and cache.exists():
         model.load_weights(cache)
     else:
-        lm.train(model, windows, steps=args.steps, batch_size=args.batch_size,
-                 learning_rate=args.learning_rate, seed=seed)
+        losses = lm.train(model, windows, steps=args.steps, batch_size=args.batch_size,
+                          learning_rate=args.learning_rate, seed=seed)
+        print(f"seed {seed}: training loss by tenths of the run: "
+              + ", ".join(f"{np.mean(part):.3f}" for part in np.array_split(losses, 10)),
+              flush=True)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             model.save_weights(cache)
     trained = time.perf_counter() - start
     calibration = windows[np.random.default_rng(seed).choice(len(windows), 128, replace=False)]
     result = {"parameters": model.count_params(), "dense": lm.perplexity(model, test),
-              "train_seconds": trained, "perplexity": {}, "seconds": {}, "memory": {}}
+              "train_seconds": trained, "perplexity": {}, "seconds": {}, "memory": {},
+              "passes": args.steps * args.batch_size * args.length / windows.size}
     for name, pattern in lm.PATTERNS.items():
         for criterion in LM_CRITERIA:
             with PeakMemory() as memory:
@@ -139,16 +144,18 @@ def lm_table(results: list[dict], args) -> str:
         f"GPT-2-style causal LM built from a config (`GPT2Backbone`: {args.layers} layers, "
         f"hidden {args.hidden}, {args.heads} heads, feed-forward {4 * args.hidden}, bytes "
         f"as tokens with KerasHub's `ByteTokenizer`; {first['parameters']:,} parameters), "
-        f"trained here for {args.steps} steps (Adam {args.learning_rate:g}, cosine decay, "
-        f"batches of {args.batch_size} sequences of {args.length} bytes) on Python's "
-        "`pydoc_data.topics` (the first 90% of the topics; no download). Pruned once, "
-        "without retraining, from 128 calibration sequences drawn from the training text: "
+        f"trained here for {args.steps} steps (Adam {args.learning_rate:g}, 5% linear warmup, "
+        f"cosine decay, batches of {args.batch_size} sequences of {args.length} bytes: "
+        f"{first['passes']:.1f} passes over the training text) on English text that ships with Python: the `pydoc_data` topics and the "
+        "standard library's docstrings, read from its source (no download; "
+        "`examples/one_shot_lm.py`'s `documents`), every tenth document held out. Pruned "
+        "once, without retraining, from 128 calibration sequences drawn from the training text: "
         "every kernel of the transformer blocks (attention query/key/value/output, "
         "feed-forward) to 50% in each tensor (`one_shot_prune`, layer scope; Wanda in "
         "`scope=\"output\"`, each output unit to 50%, its paper's comparison group) or to "
         "2:4 (`NM(2, 4)`); the embeddings (tied to the output projection) stay dense. "
         "Per-byte "
-        f"perplexity on {args.held_out} held-out sequences of the last 10% of the topics. "
+        f"perplexity on {args.held_out} held-out sequences (the held-out documents' first). "
         f"{len(results)} seeds (one trained model and one calibration sample each); "
         "mean ± std.",
         "",
@@ -312,7 +319,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--held-out", type=int, default=256)
+    parser.add_argument("--held-out", type=int, default=512)
     parser.add_argument("--cache-dir", default=None,
                         help="keep trained LM weights here and reuse them")
     parser.add_argument("--cnn-epochs", type=int, default=4)

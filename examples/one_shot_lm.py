@@ -2,7 +2,8 @@
 
 Builds a GPT-2-style causal LM from a config (`keras_hub.models.GPT2Backbone` with
 KerasHub's `ByteTokenizer`: no download), trains it briefly on English text that ships
-with Python itself (`pydoc_data.topics`: the language reference's topics), then prunes
+with Python itself (the `pydoc_data` topics and the standard library's docstrings), every
+tenth document held out, then prunes
 its transformer blocks once with each criterion, at 50% unstructured and at 2:4, and
 prints the held-out perplexity (per byte) of each:
 
@@ -18,8 +19,12 @@ embeddings (tied to the output projection) stay dense, as in the papers.
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
 import os
+import sysconfig
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -33,20 +38,39 @@ CRITERIA = ("magnitude", "wanda", "sparsegpt")
 PATTERNS = {"50%": None, "2:4": kerasprune.NM(2, 4)}
 #: The embeddings stay dense (the token embedding is also the output projection).
 DENSE_LAYERS = ["token_embedding", "position_embedding"]
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def topics_text(held_out: float = 0.1) -> tuple[str, str]:
-    """`(train, held-out)` text: the `pydoc_data` topics in order, the last `held_out`
-    fraction of them (by characters) held out."""
+@functools.cache
+def documents() -> tuple[str, ...]:
+    """English text that ships with Python itself, one string per document: the
+    `pydoc_data` topics (the language reference's sections) and the docstrings of the
+    standard library's modules, read from their source (nothing is imported)."""
     from pydoc_data.topics import topics
 
     texts = [topics[key] for key in sorted(topics)]
-    total, cut, seen = sum(map(len, texts)), 0, 0
-    for cut, text in enumerate(texts):
-        if seen >= (1 - held_out) * total:
-            break
-        seen += len(text)
-    return "\n".join(texts[:cut]), "\n".join(texts[cut:])
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for path in sorted(stdlib.rglob("*.py")):
+        if {"test", "tests", "site-packages", "idlelib"} & set(path.relative_to(stdlib).parts):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        nodes = (node for node in ast.walk(tree) if isinstance(node, DOCUMENTED))
+        text = "\n\n".join(filter(None, map(ast.get_docstring, nodes)))
+        if text:
+            texts.append(text)
+    return tuple(texts)
+
+
+def english_text(held_out: int = 10) -> tuple[str, str]:
+    """`(train, held-out)` text: every `held_out`-th document (`documents`) held out, so
+    both halves come from the same kinds of text and share no document."""
+    texts = documents()
+    test = set(range(held_out - 1, len(texts), held_out))
+    return ("\n".join(t for i, t in enumerate(texts) if i not in test),
+            "\n".join(t for i, t in enumerate(texts) if i in test))
 
 
 def sequences(text: str, length: int) -> np.ndarray:
@@ -72,14 +96,23 @@ def build_lm(layers: int, hidden: int, heads: int, length: int) -> keras.Model:
 
 
 def train(model: keras.Model, windows: np.ndarray, *, steps: int, batch_size: int,
-          learning_rate: float, seed: int) -> None:
-    """Adam with a cosine decay, on random batches of `windows`."""
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.1)
+          learning_rate: float, seed: int, verbose: int = 1) -> list[float]:
+    """Adam on random batches of `windows`: a linear warmup over the first 5% of the steps,
+    then a cosine decay to a tenth. Returns the training loss of each step."""
+    warmup = max(1, steps // 20)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, steps - warmup), alpha=0.1, warmup_target=learning_rate,
+        warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     order = np.random.default_rng(seed).integers(0, len(windows), size=(steps, batch_size))
+    progress, losses = keras.utils.Progbar(steps, verbose=verbose), []
     for rows in order:
-        model.train_on_batch(as_inputs(windows[rows]), windows[rows, 1:])
+        logs = model.train_on_batch(as_inputs(windows[rows]), windows[rows, 1:],
+                                    return_dict=True)
+        losses.append(float(logs["loss"]))
+        progress.add(1, [("loss", losses[-1])])
+    return losses
 
 
 def perplexity(model: keras.Model, windows: np.ndarray, batch_size: int = 32) -> float:
@@ -113,16 +146,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--hidden", type=int, default=288)
     parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--length", type=int, default=128, help="tokens per sequence")
-    parser.add_argument("--steps", type=int, default=600, help="training steps")
+    parser.add_argument("--length", type=int, default=64, help="tokens per sequence")
+    parser.add_argument("--steps", type=int, default=1000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--calibration", type=int, default=128, help="sequences")
-    parser.add_argument("--held-out", type=int, default=256, help="sequences scored")
+    parser.add_argument("--held-out", type=int, default=512, help="sequences scored")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
-    train_text, test_text = topics_text()
+    train_text, test_text = english_text()
     windows = sequences(train_text, args.length)
     test = sequences(test_text, args.length)[: args.held_out]
     model = build_lm(args.layers, args.hidden, args.heads, args.length)
