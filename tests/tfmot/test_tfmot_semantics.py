@@ -483,3 +483,28 @@ def test_a_wrapped_weightless_layer_is_not_taken_for_an_unbuilt_one():
     with pytest.raises(Exception, match="requires the UpdatePruningStep callback"):
         pruned.fit(np.ones((8, 8)), np.ones((8, 2)), epochs=2, callbacks=[callback], verbose=0)
     assert kerasprune.update_masks(pruned, 0.5) == pytest.approx(0.5, abs=0.02)
+
+
+EDGE_SCHEDULES = [
+    sk.ConstantSparsity(0.5, begin_step=3, end_step=30, frequency=7),
+    sk.ConstantSparsity(0.5, begin_step=0, frequency=5),
+    sk.ConstantSparsity(0.5, begin_step=6, end_step=6, frequency=4),
+    sk.PolynomialDecay(0.1, 0.5, begin_step=4, end_step=25, frequency=3),
+    sk.PolynomialDecay(0.1, 0.5, begin_step=2, end_step=17, power=1, frequency=5),
+]
+
+
+@pytest.mark.parametrize("schedule", EDGE_SCHEDULES, ids=lambda s: str(s.get_config()))
+def test_the_callbacks_shortcuts_agree_with_the_schedule_at_every_step(schedule):
+    # What the callback reads (`decision`, `last_pruning_step`, `first_step`) against the
+    # tensors the schedule returns, step by step over its edges.
+    steps = range(0, 46)
+    tensors = [schedule(step) for step in steps]
+    prunes = [step for step, (should, _) in zip(steps, tensors) if bool(should)]
+    assert [schedule.decision(step) for step in steps] == [
+        (bool(should), pytest.approx(float(sparsity))) for should, sparsity in tensors]
+    assert schedule.first_step() == next(step for step in prunes if step >= 1)
+    for after in range(-1, 45):
+        for upto in range(after, 46):
+            inside = [step for step in prunes if after < step <= upto]
+            assert schedule.last_pruning_step(after, upto) == (inside[-1] if inside else None)
