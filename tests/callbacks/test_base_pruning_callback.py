@@ -234,3 +234,23 @@ def test_each_policy_writes_the_masks_at_exactly_its_steps(name):
     assert [step for step, _ in callback.trace["sparsity"]] == steps
     assert callback.trace["sparsity"][-1][1] == pytest.approx(
         kerasprune.sparsity_report(model).total)
+
+
+def _resume_warnings(model, callback, initial_epoch, epochs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, Y, batch_size=4, initial_epoch=initial_epoch, epochs=epochs,
+                  callbacks=[callback], verbose=0)
+    return [str(w.message) for w in caught if "resume state says" in str(w.message)]
+
+
+def test_a_fit_resumed_one_epoch_before_the_epochs_done_is_warned_and_one_at_them_is_not():
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=3,
+                                     finetune_epochs=0)
+    model = _dense_model()
+    assert _resume_warnings(model, gmp, 0, 2) == []
+    [message] = _resume_warnings(model, gmp, 1, 2)  # epoch 1 is done already
+    assert "says 2 epochs of this run are done, but this fit starts at epoch 1" in message
+    assert "run epochs 1..1 of the schedule again" in message
+    assert "initial_epoch=2" in message
+    assert _resume_warnings(model, gmp, 2, 3) == []  # the exact continuation

@@ -508,3 +508,27 @@ def test_the_callbacks_shortcuts_agree_with_the_schedule_at_every_step(schedule)
         for upto in range(after, 46):
             inside = [step for step in prunes if after < step <= upto]
             assert schedule.last_pruning_step(after, upto) == (inside[-1] if inside else None)
+
+
+@pytest.mark.parametrize("options", [
+    dict(pruning_schedule=sk.PolynomialDecay(0.2, 0.7, begin_step=2, end_step=20, power=2,
+                                             frequency=3),
+         block_size=(2, 1), block_pooling_type="MAX"),
+    dict(pruning_schedule=sk.ConstantSparsity(0.6, begin_step=1, end_step=9, frequency=4),
+         sparsity_m_by_n=(1, 4)),
+], ids=["blocks", "m_by_n"])
+def test_every_wrapper_argument_survives_its_config_and_a_keras_file(options, tmp_path):
+    wrapper = sk.PruneLowMagnitude(keras.layers.Dense(4, name="fc"), name="pruned_fc",
+                                   **options)
+    model = keras.Sequential([keras.Input((8,)), wrapper])
+    model.save(tmp_path / "model.keras")
+    with sk.prune_scope():
+        loaded = keras.saving.load_model(tmp_path / "model.keras").layers[0]
+    for restored in (sk.PruneLowMagnitude.from_config(wrapper.get_config()), loaded):
+        assert restored.name == "pruned_fc"
+        assert restored.pruning_schedule.get_config() == options["pruning_schedule"].get_config()
+        assert restored.block_size == tuple(options.get("block_size", (1, 1)))
+        assert restored.block_pooling_type == options.get("block_pooling_type", "AVG")
+        assert restored.sparsity_m_by_n == options.get("sparsity_m_by_n")
+        assert repr(restored.pattern) == repr(wrapper.pattern)
+    assert int(loaded.pruning_step.numpy()) == -1
