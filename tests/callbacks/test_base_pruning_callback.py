@@ -206,6 +206,9 @@ UPDATE_STEPS = {
     "gmp_one_shot_every_step": (kerasprune.PruningCallback, 0.5, {
         "stabilization_epochs": 0, "pruning_epochs": 1, "finetune_epochs": 1,
         "update_every": 1, "schedule": "one_shot"}, 2, [0, 0, 1, 2]),
+    "gmp_one_shot_by_epoch": (kerasprune.PruningCallback, 0.5, {
+        "stabilization_epochs": 0, "pruning_epochs": 2, "finetune_epochs": 0,
+        "schedule": "one_shot"}, 2, [0, 0, 3]),
     "movement": (MovementPruningCallback, 0.6, {
         "stabilization_epochs": 0, "pruning_epochs": 2, "finetune_epochs": 1}, 3, [0, 3, 6]),
     "imp": (kerasprune.IMPCallback, 0.6, {"cycles": 3, "epochs_per_cycle": 2,
@@ -217,6 +220,8 @@ UPDATE_STEPS = {
         "penalty_epochs": 2, "finetune_epochs": 1}, 3, [0, 3, 6]),
     "rigl": (kerasprune.RigLCallback, 0.6, {"update_every": 2, "end_epoch": 2}, 3,
              [0, 0, 2, 4]),
+    "rigl_default_end": (kerasprune.RigLCallback, 0.6, {"update_every": 2}, 5,
+                         [0, 0, 2, 4, 6, 8, 10]),  # 3/4 of 15 steps: moves before step 11
     "l0": (L0PruningCallback, 0.5, {"gate_epochs": 2, "finetune_epochs": 1}, 3, [0, 6]),
 }
 
