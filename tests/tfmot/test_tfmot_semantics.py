@@ -6,6 +6,7 @@ import pytest
 
 import kerasprune
 import kerasprune.tfmot as tfmot
+from kerasprune.tfmot.sparsity.keras.pruning_wrapper import collect_prunable_layers
 
 sk = tfmot.sparsity.keras
 X = np.random.default_rng(0).standard_normal((16, 8)).astype("float32")
@@ -532,3 +533,54 @@ def test_every_wrapper_argument_survives_its_config_and_a_keras_file(options, tm
         assert restored.sparsity_m_by_n == options.get("sparsity_m_by_n")
         assert repr(restored.pattern) == repr(wrapper.pattern)
     assert int(loaded.pruning_step.numpy()) == -1
+
+
+class _TwoDense(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a, self.b = keras.layers.Dense(8, name="a"), keras.layers.Dense(8, name="b")
+
+    def call(self, x):
+        return self.b(self.a(x))
+
+
+def _functional():
+    inputs = keras.Input((8,))
+    return keras.Model(inputs, keras.layers.Dense(8, name="b")(
+        keras.layers.Dense(8, name="a")(inputs)))
+
+
+def _subclassed():
+    model = _TwoDense()
+    model(X)
+    return model
+
+
+TO_PRUNE = {
+    "layer": lambda: keras.layers.Dense(8, name="a"),
+    "list": lambda: [keras.layers.Dense(8, name="a"), keras.layers.Dense(8, name="b")],
+    "sequential": _model,
+    "functional": _functional,
+    "nested": lambda: keras.Sequential([keras.Input((8,)), _functional()]),
+    "subclassed": _subclassed,
+}
+
+
+@pytest.mark.parametrize("kind", TO_PRUNE)
+@pytest.mark.parametrize("options", [
+    dict(pruning_schedule=sk.PolynomialDecay(0.1, 0.6, begin_step=2, end_step=12, power=2,
+                                             frequency=5),
+         block_size=(2, 1), block_pooling_type="MAX"),
+    dict(pruning_schedule=sk.ConstantSparsity(0.3, begin_step=4, frequency=6),
+         sparsity_m_by_n=(1, 4)),
+], ids=["blocks", "m_by_n"])
+def test_every_prune_low_magnitude_argument_reaches_every_wrapper(kind, options):
+    pruned = sk.prune_low_magnitude(TO_PRUNE[kind](), **options)
+    wrappers = ([pruned] if kind == "layer" else pruned if kind == "list"
+                else collect_prunable_layers(pruned))
+    assert sorted(w.layer.name for w in wrappers) == (["a"] if kind == "layer" else ["a", "b"])
+    for wrapper in wrappers:
+        assert wrapper.pruning_schedule.get_config() == options["pruning_schedule"].get_config()
+        assert wrapper.block_size == tuple(options.get("block_size", (1, 1)))
+        assert wrapper.block_pooling_type == options.get("block_pooling_type", "AVG")
+        assert wrapper.sparsity_m_by_n == options.get("sparsity_m_by_n")
