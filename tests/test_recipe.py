@@ -151,6 +151,10 @@ prune: {{scope: global, exclude: [logits], min_density: 0.25, mask_dtype: uint8,
     ("training: {metrics: 3}", "metrics"),
     ("training: {criterion_samples: 0}", "criterion_samples"),
     ("training: {epoch: 3}", r"Unknown keys \['epoch'\] in recipe section `training`"),
+    ("training: {epochs: 0}", r"epochs"),  # one-shot alone may skip fine-tuning
+    ("training: {batch_size: 0}", "batch_size"),
+    ("training: {validation_split: 1.0}", "validation_split"),
+    ("training: {validation_split: -0.1}", "validation_split"),
 ])
 def test_bad_sections_are_refused_before_training(text, match):
     with pytest.raises(ValueError, match=match):
@@ -438,3 +442,9 @@ def test_every_section_and_setting_survives_from_callback_and_yaml(cls, options)
                                 "prune": prune, "training": training, "shrink": False,
                                 "export": export, "distillation": distillation}
     assert loaded.make_callback().get_config() == callback.get_config()
+
+
+def test_the_edges_of_the_training_section_that_are_allowed():
+    Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{epochs: 1, "
+                     "batch_size: 1, validation_split: 0.0, criterion_samples: 1}")
+    Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 0}")
