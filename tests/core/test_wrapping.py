@@ -405,3 +405,12 @@ def test_the_wrapper_computes_in_its_layers_dtype_policy():
     assert keras.backend.standardize_dtype(outputs.dtype) == "float16"
     restored = kerasprune.PruneWrapper.from_config(wrapper.get_config())
     assert restored.dtype_policy.name == "mixed_float16"
+
+
+@pytest.mark.parametrize("options, names", [
+    ({}, ["gamma", "beta"]), ({"center": False}, ["gamma"]), ({"scale": False}, ["beta"])])
+def test_a_normalization_layer_follows_with_the_weights_it_has(options, names):
+    wrapper = kerasprune.PruneWrapper(keras.layers.BatchNormalization(**options), follows="conv")
+    keras.Sequential([keras.Input((4,)), wrapper])
+    assert wrapper.weight_names == names
+    assert [tuple(m.shape) for m in wrapper.masks] == [(4,)] * len(names)
