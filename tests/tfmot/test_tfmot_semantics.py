@@ -1,5 +1,7 @@
 """TFMOT's semantics on kerasprune: schedules, the step clock, per-layer schedules, m-by-n."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -584,3 +586,31 @@ def test_every_prune_low_magnitude_argument_reaches_every_wrapper(kind, options)
         assert wrapper.block_size == tuple(options.get("block_size", (1, 1)))
         assert wrapper.block_pooling_type == options.get("block_pooling_type", "AVG")
         assert wrapper.sparsity_m_by_n == options.get("sparsity_m_by_n")
+
+
+@pytest.mark.parametrize("schedule, sparsity, warned", [
+    (sk.ConstantSparsity(0.5, begin_step=4, end_step=4), 0.5, False),  # the fit's last step
+    (sk.ConstantSparsity(0.5, begin_step=5), 0.0, True),  # one step after it
+    (sk.PolynomialDecay(0.0, 0.5, begin_step=50, end_step=100), 0.0, False),  # asks 0 so far
+    (sk.ConstantSparsity(0.0, begin_step=50), 0.0, False),  # asks 0
+], ids=["last_step", "after_the_last_step", "ramp_from_zero_later", "zero_target"])
+def test_a_schedule_is_named_when_it_asked_for_sparsity_the_fit_never_reached(
+        schedule, sparsity, warned):
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=schedule)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(model, sk.UpdatePruningStep())  # 4 steps
+    named = [str(w.message) for w in caught if "no mask was updated" in str(w.message)]
+    assert bool(named) is warned
+    if warned:
+        assert "training ran to step 4" in named[0] and "first prunes at step 5" in named[0]
+    assert [w.sparsity for w in model.layers] == [sparsity, sparsity]
+
+
+@pytest.mark.parametrize("built", [True, False], ids=["built", "built_by_fit"])
+def test_a_schedule_pruning_only_at_step_one_prunes_a_wrapper_fit_builds_too(built):
+    schedule = sk.ConstantSparsity(0.5, begin_step=1, end_step=1)
+    layers = [sk.prune_low_magnitude(keras.layers.Dense(8, name="a"), pruning_schedule=schedule)]
+    model = keras.Sequential(([keras.Input((8,))] if built else []) + layers)
+    _fit(model, sk.UpdatePruningStep())
+    assert model.layers[0].sparsity == 0.5
