@@ -312,7 +312,10 @@ MISSED_AT_FIRST: dict[int, tuple[tuple[str, str], ...]] = {
         ("kerasprune/core/prune_wrapper.py", "            seed=self.seed,\n")),
 }
 # The test modules of the files the hand-written bugs reach outside the mutation campaigns'
-# scope (tests/mutation_scope.py): the wrapper, its resume state and shrink's surgery.
+# scope (tests/mutation_scope.py): the wrapper, its resume state and shrink's surgery, the
+# callbacks and TFMOT modules mutmut does not mutate, and export's other modules.
+_CALLBACK = ("tests/callbacks/test_base_pruning_callback.py", "tests/test_bad_inputs_api.py")
+_TFMOT = RELEVANT_TESTS["kerasprune/tfmot/sparsity/keras/prune.py"][:-1]
 HAND_WRITTEN_TESTS = {
     "kerasprune/core/prune_wrapper.py": ("tests/core/test_wrapping.py",
                                          "tests/core/test_saving.py",
@@ -320,6 +323,27 @@ HAND_WRITTEN_TESTS = {
     "kerasprune/core/pruning_state.py": ("tests/core/test_pruning_state.py",
                                          "tests/core/test_saving.py"),
     "kerasprune/structured/surgery.py": ("tests/structured/test_surgery.py",),
+    "kerasprune/callbacks/movement_pruning_callback.py": (
+        "tests/callbacks/test_movement_pruning_callback.py", *_CALLBACK),
+    "kerasprune/callbacks/l0_pruning_callback.py": (
+        "tests/callbacks/test_l0_pruning_callback.py", *_CALLBACK),
+    "kerasprune/callbacks/distillation.py": ("tests/callbacks/test_distillation.py",
+                                             "tests/test_recipe.py"),
+    "kerasprune/tfmot/sparsity/keras/prunable_layer.py": _TFMOT,
+    "kerasprune/tfmot/quantization/keras/quantize.py": ("tests/tfmot/test_quantization.py",),
+    "kerasprune/tfmot/experimental/combine/__init__.py": ("tests/tfmot/test_quantization.py",),
+    **{f"tflite_export/{name}.py": (f"tests/tflite_export/test_{name}.py",) for name in (
+        "benchmarking", "comparison", "interpreter", "latency_table", "progress",
+        "xnnpack_sparse")},
+    # the packages' names and TFMOT's import paths
+    "kerasprune/callbacks/__init__.py": (*_CALLBACK, "tests/test_public_api.py"),
+    "kerasprune/cli/__main__.py": RELEVANT_TESTS["kerasprune/cli/__init__.py"][:-1],
+    **{path: ("tests/tflite_export/test_conversion.py", "tests/tflite_export/test_interpreter.py")
+       for path in ("tflite_export/__init__.py", "tflite_export/_compat.py")},
+    **{str(path.relative_to(ROOT)): (*_TFMOT, "tests/tfmot/test_comprehensive_guide.py",
+                                     "tests/tfmot/test_quantization.py")
+       for path in sorted((ROOT / "kerasprune/tfmot").rglob("*.py"))
+       if path.name == "__init__.py" or "python" in path.parts},
 }
 
 # Survivors that no test can kill, keyed by (function, the mutated line as mutmut writes

@@ -40,7 +40,6 @@ import kerasprune  # noqa: E402
 import tflite_export  # noqa: E402
 from examples import datasets  # noqa: E402
 from kerasprune.recipe import Recipe  # noqa: E402
-from tflite_export.benchmarking import protocol_line  # noqa: E402
 
 LOSS = {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}}
 
@@ -222,7 +221,7 @@ def main(argv=None) -> None:
     print()
     print(table(comparison, inspections, labels, mac_ratio))
     print()
-    print(protocol_line(comparison.num_threads, comparison.block))
+    print(comparison.protocol)
     for note in comparison.notes:
         print(f"note: {note}")
     print(f"\nWrote {out}/: dense.keras (the start of every row), dense.tflite, "

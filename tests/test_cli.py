@@ -289,15 +289,17 @@ def test_export_of_a_model_with_nothing_sparse_warns_in_one_line(tmp_path, capsy
         tflite_export.SparsityWarning]
 
 
-def test_bench_runs_with_the_threads_asked(files, tmp_path, capsys):
+def test_bench_runs_with_the_threads_runs_and_warmup_asked(files, tmp_path, capsys):
     out = tmp_path / "pruned.tflite"
     main(["export", str(files["keras"]), "-o", str(out)])
-    quick = ["--runs", "2", "--warmup", "0", "--threads", "2", "--json"]
+    quick = ["--runs", "2", "--warmup", "1", "--threads", "2", "--json"]
     capsys.readouterr()
-    assert main(["bench", str(out), *quick]) == 0
-    assert json.loads(capsys.readouterr().out)["num_threads"] == 2
-    assert main(["bench", str(out), "--dense", str(files["dense"]), *quick]) == 0
-    assert json.loads(capsys.readouterr().out)["num_threads"] == 2
+    for dense in ([], ["--dense", str(files["dense"])]):  # alone, and against a baseline
+        assert main(["bench", str(out), *dense, *quick]) == 0
+        facts = json.loads(capsys.readouterr().out)
+        assert (facts["num_threads"], facts["runs"], facts["warmup"]) == (2, 2, 1)
+        assert "2 thread(s), 2 timed invokes per configuration and protocol after 1 " \
+               "untimed ones" in facts["protocol"]
 
 
 def test_export_int8_of_a_quantization_aware_model_needs_no_data(tmp_path, capsys):

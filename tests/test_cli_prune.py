@@ -56,6 +56,7 @@ def test_prune_writes_model_tflite_report_plots_and_recipe(run_dir):
     assert [t.runs for t in inspection.tensors] == ["sparse kernel", "sparse kernel"]
     report = (out / "report.md").read_text()
     assert "| dense |" in report and "| pruned |" in report and "80.0" in report
+    assert "5 timed invokes per configuration and protocol after 5 untimed ones" in report
     # the command line that made it (its own arguments, not the test runner's)
     assert f"Command: `kerasprune prune {run_dir / 'dense.keras'} --recipe " in report
     for name in ("schedule.png", "layer_sparsity.png", "comparison.png"):

@@ -109,3 +109,17 @@ def test_every_hand_written_bug_can_still_be_planted_and_is_judged_by_tests():
             assert all((ROOT / test.split("::")[0]).exists() for test in tests), tests
         planted = {(path, old) for path, old, _, _ in bugs}
         assert set(MISSED_AT_FIRST[round_]) <= planted, round_
+
+
+def test_every_file_of_the_integration_layers_has_the_tests_that_judge_a_bug_in_it():
+    from bench.mutation import HAND_WRITTEN_TESTS, ROOT
+
+    judged = {**HAND_WRITTEN_TESTS, **RELEVANT_TESTS}
+    for pattern in ("kerasprune/callbacks/*.py", "kerasprune/tfmot/**/*.py",
+                    "kerasprune/cli/*.py", "tflite_export/*.py"):
+        for path in ROOT.glob(pattern):
+            name = str(path.relative_to(ROOT))
+            assert judged.get(name), name
+    for path, tests in judged.items():
+        assert (ROOT / path).is_file(), path
+        assert all((ROOT / test).is_file() for test in tests), path

@@ -151,6 +151,10 @@ prune: {{scope: global, exclude: [logits], min_density: 0.25, mask_dtype: uint8,
     ("training: {metrics: 3}", "metrics"),
     ("training: {criterion_samples: 0}", "criterion_samples"),
     ("training: {epoch: 3}", r"Unknown keys \['epoch'\] in recipe section `training`"),
+    ("training: {epochs: 0}", r"epochs"),  # one-shot alone may skip fine-tuning
+    ("training: {batch_size: 0}", "batch_size"),
+    ("training: {validation_split: 1.0}", "validation_split"),
+    ("training: {validation_split: -0.1}", "validation_split"),
 ])
 def test_bad_sections_are_refused_before_training(text, match):
     with pytest.raises(ValueError, match=match):
@@ -406,3 +410,41 @@ def test_a_one_shot_recipe_prunes_globally_unless_told(digits):
     assert report.total == pytest.approx(0.5, abs=1e-3)
     # one threshold over the model: its layers end at different sparsities
     assert len({round(1 - r.nonzeros / r.size, 3) for r in report.rows}) > 1
+
+
+from tests.callbacks.test_base_pruning_callback import CALLBACK_OPTIONS  # noqa: E402
+
+METHODS = {cls: method for method, cls in kerasprune.recipe.CALLBACKS.items()}
+
+
+@pytest.mark.parametrize("cls, options", CALLBACK_OPTIONS,
+                         ids=[cls.__name__ for cls, _ in CALLBACK_OPTIONS])
+def test_every_section_and_setting_survives_from_callback_and_yaml(cls, options):
+    # Every key of every section away from its default: nothing is dropped, swapped with
+    # another section or read back as its default.
+    method = METHODS[cls]
+    penalty = ({"class_name": "L0Gates", "config": {"strength": 1e-4}} if method == "l0"
+               else 1e-3)
+    prune = {"scope": "global", "exclude": ["logits"], "sparsity_overrides": {"hidden": 0.3},
+             "pattern": {"channels": {"criterion": "l2", "min_channels": 2}},
+             "min_density": 0.05, "mask_dtype": "uint8", "penalty": penalty, "seed": 3}
+    training = {"optimizer": "sgd", "learning_rate": 0.02, "loss": "mse", "metrics": ["mae"],
+                "batch_size": 8, "epochs": 5, "validation_split": 0.1,
+                "criterion_samples": 32}
+    export = {"sparse": False, "quantize": "int8"}
+    distillation = {"temperature": 2.0, "weight": 0.5, "features": ["hidden"],
+                    "feature_weight": 0.25}
+    callback = cls(**options)
+    recipe = Recipe.from_callback(callback, prune=prune, training=training, shrink=False,
+                                  export=export, distillation=distillation)
+    loaded = Recipe.from_yaml(recipe.to_yaml())
+    assert loaded.as_dict() == {"method": method, "callback": callback.get_config(),
+                                "prune": prune, "training": training, "shrink": False,
+                                "export": export, "distillation": distillation}
+    assert loaded.make_callback().get_config() == callback.get_config()
+
+
+def test_the_edges_of_the_training_section_that_are_allowed():
+    Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{epochs: 1, "
+                     "batch_size: 1, validation_split: 0.0, criterion_samples: 1}")
+    Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 0}")

@@ -84,6 +84,8 @@ class BenchmarkReport:
             class (argmax), or None without a Keras model.
         num_threads: interpreter threads of the timings.
         block: consecutive invokes per block in the blocked protocol.
+        runs: timed invokes per setting and protocol.
+        warmup: untimed invokes per setting first.
     """
 
     timings: tuple[Timing, ...]
@@ -93,6 +95,13 @@ class BenchmarkReport:
     agreement: float | None
     num_threads: int = 1
     block: int = 50
+    runs: int = 100
+    warmup: int = 10
+
+    @property
+    def protocol(self) -> str:
+        """How the timings were measured (`protocol_line`)."""
+        return protocol_line(self.num_threads, self.block, self.runs, self.warmup)
 
     @property
     def fastest(self) -> Timing:
@@ -116,7 +125,7 @@ class BenchmarkReport:
         best = self.fastest
         return {
             **dataclasses.asdict(self),
-            "protocol": protocol_line(self.num_threads, self.block),
+            "protocol": self.protocol,
             "recommended": {"setting": best.setting, "resolver": best.resolver,
                             "backend": best.backend, "latency_us": best.conservative_us},
             "recommendation": self.recommendation,
@@ -136,7 +145,7 @@ class BenchmarkReport:
                 f"{format_us(t.blocked_median_us)} | {format_us(t.blocked_p90_us)} |"
             )
         lines.append("")
-        lines.append(protocol_line(self.num_threads, self.block))
+        lines.append(self.protocol)
         lines.append(self.recommendation)
         lines.append(f"file: {self.file_bytes:,} B")
         if self.accuracy is not None:
@@ -154,10 +163,11 @@ class BenchmarkReport:
         return self.to_markdown()
 
 
-def protocol_line(num_threads: int, block: int) -> str:
+def protocol_line(num_threads: int, block: int, runs: int, warmup: int) -> str:
     """The sentence that says how a latency table was measured."""
     return (
-        f"Latency: one sample per invoke, {num_threads} thread(s); interleaved = the "
+        f"Latency: one sample per invoke, {num_threads} thread(s), {runs} timed invokes per "
+        f"configuration and protocol after {warmup} untimed ones; interleaved = the "
         f"configurations alternate invoke by invoke; blocked = {block} consecutive invokes "
         "per configuration after untimed warm-up ones, alternating block by block."
     )
@@ -304,7 +314,7 @@ def benchmark(
         max_abs_diff = float(np.max(np.abs(outputs - expected)))
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
-                           num_threads, block)
+                           num_threads, block, runs, warmup)
 
 
 def check_label_range(output_details: list[dict], y) -> None:

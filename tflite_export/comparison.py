@@ -67,6 +67,13 @@ class Comparison:
     num_threads: int
     notes: tuple[str, ...] = ()
     block: int = 50
+    runs: int = 100
+    warmup: int = 10
+
+    @property
+    def protocol(self) -> str:
+        """How the latencies were measured (`protocol_line`)."""
+        return protocol_line(self.num_threads, self.block, self.runs, self.warmup)
 
     def speedup(self, name: str, protocol: str = "conservative") -> float:
         """Baseline latency / `name`'s: "interleaved", "blocked", or "conservative"
@@ -96,7 +103,8 @@ class Comparison:
                              for p in ("interleaved", "blocked", "conservative")}}
                 for r in self.rows]
         return {"baseline": base.name, "rows": rows, "num_threads": self.num_threads,
-                "block": self.block, "protocol": protocol_line(self.num_threads, self.block),
+                "block": self.block, "runs": self.runs, "warmup": self.warmup,
+                "protocol": self.protocol,
                 "notes": list(self.notes)}
 
     def to_markdown(self) -> str:
@@ -118,7 +126,7 @@ class Comparison:
                 f"{self.speedup(r.name, 'blocked'):.2f}x | {accuracy} | {r.weights} | {r.runtime} |"
             )
         lines.append("")
-        lines.append(protocol_line(self.num_threads, self.block))
+        lines.append(self.protocol)
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -201,7 +209,7 @@ def compare(
             )
         )
     notes = tuple(f"{name}: {n}" for name, item in loaded.items() for n in item.notes)
-    return Comparison(tuple(rows), num_threads, notes, block)
+    return Comparison(tuple(rows), num_threads, notes, block, runs, warmup)
 
 
 def _tflite(name: str, model, verbose) -> bytes:

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 import kerasprune
+from kerasprune.callbacks.l0_pruning_callback import L0PruningCallback
+from kerasprune.callbacks.movement_pruning_callback import MovementPruningCallback
+from kerasprune.core.l0_gates import L0Gates
 
 X = np.random.default_rng(0).standard_normal((12, 8)).astype("float32")
 Y = np.random.default_rng(1).standard_normal((12, 4)).astype("float32")
@@ -82,6 +85,11 @@ CALLBACK_OPTIONS = [
     (kerasprune.PenaltyPruningCallback, dict(
         threshold=0.02, penalty_epochs=3, finetune_epochs=2, update_every=9,
         target_sparsity=0.6)),
+    (MovementPruningCallback, dict(
+        target_sparsity=0.8, stabilization_epochs=1, pruning_epochs=3, finetune_epochs=2,
+        initial_sparsity=0.3, update_every=7, schedule="one_shot", pruning_learning_rate=0.05,
+        finetune_learning_rates=[1e-3, 1e-4], remove_regularization=True, log_dir="logs")),
+    (L0PruningCallback, dict(target_sparsity=0.7, gate_epochs=3, finetune_epochs=2)),
 ]
 
 
@@ -115,8 +123,10 @@ def test_a_fit_with_a_pruning_callback_does_not_warn_that_it_has_none():
     assert not [w for w in caught if "without a pruning callback" in str(w.message)]
 
 
-@pytest.mark.parametrize("cls, options", CALLBACK_OPTIONS,
-                         ids=[cls.__name__ for cls, _ in CALLBACK_OPTIONS])
+TAKING_DATA = [(cls, options) for cls, options in CALLBACK_OPTIONS if cls is not L0PruningCallback]
+
+
+@pytest.mark.parametrize("cls, options", TAKING_DATA, ids=[cls.__name__ for cls, _ in TAKING_DATA])
 def test_every_callback_keeps_the_data_it_is_given(cls, options):
     data = kerasprune.CriterionData(X[:4], Y[:4])
     assert cls(**options, data=data).data is data
@@ -166,3 +176,86 @@ def test_a_new_run_started_at_epoch_one_is_warned_that_epoch_zero_is_skipped():
                                          r"state says no epoch of this run is done"):
         _dense_model().fit(X, Y, batch_size=4, initial_epoch=1, epochs=2, callbacks=[gmp],
                            verbose=0)
+
+
+
+def _model_for(cls):
+    """The two-layer model each policy prunes (penalties and gates where it needs them)."""
+    options = {kerasprune.PenaltyPruningCallback: {"penalty": 1e-3},
+               L0PruningCallback: {"pattern": kerasprune.Channels(), "penalty": L0Gates(1e-3),
+                                   "layers": ["hidden"]}}.get(cls, {})
+    model = kerasprune.prune(keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(8, activation="relu", name="hidden"),
+        keras.layers.Dense(4, name="out")]), **options)
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    return model
+
+
+GMP_STAGES = {"stabilization_epochs": 1, "pruning_epochs": 2, "finetune_epochs": 1}
+# The steps of fit at which each policy writes the masks, at 3 steps an epoch (12 samples,
+# batch 4): `trace`'s first entry is the fit's start, the others are the mask updates.
+# GMP's targets are exact in whole weights: its fine-tuning start does not top them up.
+# (class, target or threshold, options, epochs, steps)
+UPDATE_STEPS = {
+    "gmp_epoch": (kerasprune.PruningCallback, 0.5, GMP_STAGES, 4, [0, 3, 6]),
+    "gmp_every_2": (kerasprune.PruningCallback, 0.5, {**GMP_STAGES, "update_every": 2}, 4,
+                    [0, 3, 5, 7]),
+    "gmp_more_than_half_the_stage": (kerasprune.PruningCallback, 0.5, {
+        "stabilization_epochs": 0, "pruning_epochs": 2, "finetune_epochs": 0,
+        "update_every": 4}, 2, [0, 0]),
+    "gmp_one_shot_every_step": (kerasprune.PruningCallback, 0.5, {
+        "stabilization_epochs": 0, "pruning_epochs": 1, "finetune_epochs": 1,
+        "update_every": 1, "schedule": "one_shot"}, 2, [0, 0, 1, 2]),
+    "gmp_one_shot_by_epoch": (kerasprune.PruningCallback, 0.5, {
+        "stabilization_epochs": 0, "pruning_epochs": 2, "finetune_epochs": 0,
+        "schedule": "one_shot"}, 2, [0, 0, 3]),
+    "movement": (MovementPruningCallback, 0.6, {
+        "stabilization_epochs": 0, "pruning_epochs": 2, "finetune_epochs": 1}, 3, [0, 3, 6]),
+    "imp": (kerasprune.IMPCallback, 0.6, {"cycles": 3, "epochs_per_cycle": 2,
+                                          "dense_epochs": 1, "retrain_schedule": None},
+            7, [0, 3, 9, 15]),
+    "penalty_every_2": (kerasprune.PenaltyPruningCallback, 1e-9, {
+        "penalty_epochs": 2, "finetune_epochs": 1, "update_every": 2}, 3, [0, 2, 4, 6]),
+    "penalty_epoch": (kerasprune.PenaltyPruningCallback, 1e-9, {
+        "penalty_epochs": 2, "finetune_epochs": 1}, 3, [0, 3, 6]),
+    "rigl": (kerasprune.RigLCallback, 0.6, {"update_every": 2, "end_epoch": 2}, 3,
+             [0, 0, 2, 4]),
+    "rigl_default_end": (kerasprune.RigLCallback, 0.6, {"update_every": 2}, 5,
+                         [0, 0, 2, 4, 6, 8, 10]),  # 3/4 of 15 steps: moves before step 11
+    "l0": (L0PruningCallback, 0.5, {"gate_epochs": 2, "finetune_epochs": 1}, 3, [0, 6]),
+}
+
+
+@pytest.mark.parametrize("name", UPDATE_STEPS)
+def test_each_policy_writes_the_masks_at_exactly_its_steps(name):
+    cls, first, options, epochs, steps = UPDATE_STEPS[name]
+    if cls is kerasprune.RigLCallback:
+        options = {**options, "data": kerasprune.CriterionData(X, Y)}
+    callback = cls(first, **options)
+    model = _model_for(cls)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a threshold of 1e-9 removes nothing: warned
+        model.fit(X, Y, batch_size=4, epochs=epochs, callbacks=[callback], verbose=0)
+    assert [step for step, _ in callback.trace["sparsity"]] == steps
+    assert callback.trace["sparsity"][-1][1] == pytest.approx(
+        kerasprune.sparsity_report(model).total)
+
+
+def _resume_warnings(model, callback, initial_epoch, epochs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, Y, batch_size=4, initial_epoch=initial_epoch, epochs=epochs,
+                  callbacks=[callback], verbose=0)
+    return [str(w.message) for w in caught if "resume state says" in str(w.message)]
+
+
+def test_a_fit_resumed_one_epoch_before_the_epochs_done_is_warned_and_one_at_them_is_not():
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=3,
+                                     finetune_epochs=0)
+    model = _dense_model()
+    assert _resume_warnings(model, gmp, 0, 2) == []
+    [message] = _resume_warnings(model, gmp, 1, 2)  # epoch 1 is done already
+    assert "says 2 epochs of this run are done, but this fit starts at epoch 1" in message
+    assert "run epochs 1..1 of the schedule again" in message
+    assert "initial_epoch=2" in message
+    assert _resume_warnings(model, gmp, 2, 3) == []  # the exact continuation

@@ -307,3 +307,31 @@ def test_original_epochs_defaults_to_the_dense_epochs():
     given = IMPCallback(0.8, retrain_schedule="allr", original_learning_rate=0.1,
                         dense_epochs=3, original_epochs=7)
     assert given.original_epochs == 7
+
+
+def test_cycles_count_the_weights_of_leaders_only_not_of_the_layers_that_follow_them():
+    # Two channel-pruned convolutions whose whole-channel sparsities differ (2 of 8, 2 of
+    # 6), each followed by a BatchNormalization whose masks mirror it: the cycle's
+    # sparsity and pruned fraction are those of the convolutions' weights alone, as the
+    # logs' `sparsity` is.
+    inputs = keras.Input((6, 6, 2))
+    h = keras.layers.Conv2D(8, 3, name="conv1")(inputs)
+    h = keras.layers.BatchNormalization(name="bn1")(h)
+    h = keras.layers.Conv2D(6, 1, name="conv2")(h)
+    h = keras.layers.BatchNormalization(name="bn2")(h)
+    outputs = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(h))
+    model = kerasprune.prune(keras.Model(inputs, outputs), pattern=kerasprune.Channels(),
+                             layers=["conv1", "conv2"])
+    followers = [w for w in kerasprune.prune_wrappers(model) if w.follows is not None]
+    assert [w.follows for w in followers] == ["conv1", "conv2"]
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 6, 6, 2)), rng.normal(size=(12, 3))
+    imp = IMPCallback(0.5, cycles=2, epochs_per_cycle=1, retrain_schedule=None)
+    model.fit(x, y, batch_size=4, epochs=2, callbacks=[imp], verbose=0)
+    logged = [sparsity for _, sparsity in imp.trace["sparsity"][1:]]  # after each pruning
+    assert [r["sparsity"] for r in imp.cycle_records] == pytest.approx(logged)
+    assert logged[-1] == pytest.approx(0.5, abs=0.02)
+    kept = [1.0, *(1.0 - s for s in logged)]
+    assert [r["pruned_fraction"] for r in imp.cycle_records] == pytest.approx(
+        [1.0 - after / before for before, after in zip(kept, kept[1:])])

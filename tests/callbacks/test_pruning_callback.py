@@ -350,3 +350,20 @@ def test_removed_regularizers_are_gone_from_the_layers_configs_too(tmp_path):
         config = loaded.get_layer(name).get_config()
         assert [key for key, value in config.items()
                 if key.endswith("_regularizer") and value is not None] == [], name
+
+
+def test_an_embeddings_regularizer_is_removed_from_the_layer_too():
+    base = keras.Sequential([
+        keras.Input((3,), dtype="int32"),
+        keras.layers.Embedding(10, 4, embeddings_regularizer=keras.regularizers.L2(0.1),
+                               name="emb"),
+        keras.layers.Flatten(), keras.layers.Dense(2, name="fc")])
+    model = kerasprune.prune(base)
+    model.compile("sgd", "mse")
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, remove_regularization=True)
+    x = np.arange(24).reshape(8, 3) % 10
+    model.fit(x, np.ones((8, 2)), epochs=2, batch_size=4, callbacks=[callback], verbose=0)
+    assert not model.losses
+    stripped = kerasprune.strip(model)
+    assert stripped.get_layer("emb").get_config()["embeddings_regularizer"] is None

@@ -147,3 +147,11 @@ def test_rigl_logs_the_decaying_drop_fraction_of_each_epoch(digits):
     history = model.fit(x[:64], y[:64], epochs=3, batch_size=16, callbacks=[rigl], verbose=0)
     # f(t) at each epoch's first step (0, 4, 8) of the 8-step update phase.
     assert history.history["drop_fraction"] == pytest.approx([0.4, 0.2, 0.0], abs=1e-7)
+
+
+def test_the_drop_fraction_decays_on_a_half_cosine_to_zero_and_stays_there():
+    rigl = RigLCallback(0.5, update_every=1, drop_fraction=0.4, end_epoch=2)
+    rigl.schedule = rigl.make_schedule(4)  # an update phase of 8 steps
+    fractions = [rigl.drop_fraction_at(step) for step in (0, 2, 4, 6, 8, 9, 12, 16)]
+    assert fractions == pytest.approx([0.4, 0.2 + 0.1 * 2 ** 0.5, 0.2, 0.2 - 0.1 * 2 ** 0.5,
+                                       0.0, 0.0, 0.0, 0.0], abs=1e-12)

@@ -384,3 +384,33 @@ def test_training_a_pruning_ready_model_without_a_pruning_callback_is_named(digi
         with warnings.catch_warnings():
             warnings.filterwarnings("error", message=".*without a pruning callback.*")
             fresh.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=callbacks)
+
+
+def test_a_wrappers_sparsity_counts_every_mask_it_holds():
+    wrapper = kerasprune.PruneWrapper(keras.layers.Dense(4), weight_names=["kernel", "bias"],
+                                      scope="global", min_density=0.0)
+    model = keras.Sequential([keras.Input((8,)), wrapper])
+    wrapper.layer.bias.assign(np.full(4, 10.0, "float32"))  # the bias survives whole
+    kerasprune.update_masks(model, 0.5)
+    kept = [int(np.count_nonzero(np.asarray(m))) for m in wrapper.masks]
+    assert kept[1] == 4 and kept[0] < 32  # the two masks at different sparsities
+    assert wrapper.sparsity == pytest.approx(1.0 - sum(kept) / 36)
+
+
+def test_the_wrapper_computes_in_its_layers_dtype_policy():
+    dense = keras.layers.Dense(4, dtype="mixed_float16")
+    wrapper = kerasprune.PruneWrapper(dense)
+    assert wrapper.dtype_policy.name == "mixed_float16"
+    outputs = keras.Sequential([keras.Input((8,)), wrapper])(np.ones((2, 8), "float32"))
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float16"
+    restored = kerasprune.PruneWrapper.from_config(wrapper.get_config())
+    assert restored.dtype_policy.name == "mixed_float16"
+
+
+@pytest.mark.parametrize("options, names", [
+    ({}, ["gamma", "beta"]), ({"center": False}, ["gamma"]), ({"scale": False}, ["beta"])])
+def test_a_normalization_layer_follows_with_the_weights_it_has(options, names):
+    wrapper = kerasprune.PruneWrapper(keras.layers.BatchNormalization(**options), follows="conv")
+    keras.Sequential([keras.Input((4,)), wrapper])
+    assert wrapper.weight_names == names
+    assert [tuple(m.shape) for m in wrapper.masks] == [(4,)] * len(names)

@@ -1,11 +1,14 @@
 """TFMOT's semantics on kerasprune: schedules, the step clock, per-layer schedules, m-by-n."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
 
 import kerasprune
 import kerasprune.tfmot as tfmot
+from kerasprune.tfmot.sparsity.keras.pruning_wrapper import collect_prunable_layers
 
 sk = tfmot.sparsity.keras
 X = np.random.default_rng(0).standard_normal((16, 8)).astype("float32")
@@ -483,3 +486,131 @@ def test_a_wrapped_weightless_layer_is_not_taken_for_an_unbuilt_one():
     with pytest.raises(Exception, match="requires the UpdatePruningStep callback"):
         pruned.fit(np.ones((8, 8)), np.ones((8, 2)), epochs=2, callbacks=[callback], verbose=0)
     assert kerasprune.update_masks(pruned, 0.5) == pytest.approx(0.5, abs=0.02)
+
+
+EDGE_SCHEDULES = [
+    sk.ConstantSparsity(0.5, begin_step=3, end_step=30, frequency=7),
+    sk.ConstantSparsity(0.5, begin_step=0, frequency=5),
+    sk.ConstantSparsity(0.5, begin_step=6, end_step=6, frequency=4),
+    sk.PolynomialDecay(0.1, 0.5, begin_step=4, end_step=25, frequency=3),
+    sk.PolynomialDecay(0.1, 0.5, begin_step=2, end_step=17, power=1, frequency=5),
+]
+
+
+@pytest.mark.parametrize("schedule", EDGE_SCHEDULES, ids=lambda s: str(s.get_config()))
+def test_the_callbacks_shortcuts_agree_with_the_schedule_at_every_step(schedule):
+    # What the callback reads (`decision`, `last_pruning_step`, `first_step`) against the
+    # tensors the schedule returns, step by step over its edges.
+    steps = range(0, 46)
+    tensors = [schedule(step) for step in steps]
+    prunes = [step for step, (should, _) in zip(steps, tensors) if bool(should)]
+    assert [schedule.decision(step) for step in steps] == [
+        (bool(should), pytest.approx(float(sparsity))) for should, sparsity in tensors]
+    assert schedule.first_step() == next(step for step in prunes if step >= 1)
+    for after in range(-1, 45):
+        for upto in range(after, 46):
+            inside = [step for step in prunes if after < step <= upto]
+            assert schedule.last_pruning_step(after, upto) == (inside[-1] if inside else None)
+
+
+@pytest.mark.parametrize("options", [
+    dict(pruning_schedule=sk.PolynomialDecay(0.2, 0.7, begin_step=2, end_step=20, power=2,
+                                             frequency=3),
+         block_size=(2, 1), block_pooling_type="MAX"),
+    dict(pruning_schedule=sk.ConstantSparsity(0.6, begin_step=1, end_step=9, frequency=4),
+         sparsity_m_by_n=(1, 4)),
+], ids=["blocks", "m_by_n"])
+def test_every_wrapper_argument_survives_its_config_and_a_keras_file(options, tmp_path):
+    wrapper = sk.PruneLowMagnitude(keras.layers.Dense(4, name="fc"), name="pruned_fc",
+                                   **options)
+    model = keras.Sequential([keras.Input((8,)), wrapper])
+    model.save(tmp_path / "model.keras")
+    with sk.prune_scope():
+        loaded = keras.saving.load_model(tmp_path / "model.keras").layers[0]
+    for restored in (sk.PruneLowMagnitude.from_config(wrapper.get_config()), loaded):
+        assert restored.name == "pruned_fc"
+        assert restored.pruning_schedule.get_config() == options["pruning_schedule"].get_config()
+        assert restored.block_size == tuple(options.get("block_size", (1, 1)))
+        assert restored.block_pooling_type == options.get("block_pooling_type", "AVG")
+        assert restored.sparsity_m_by_n == options.get("sparsity_m_by_n")
+        assert repr(restored.pattern) == repr(wrapper.pattern)
+    assert int(loaded.pruning_step.numpy()) == -1
+
+
+class _TwoDense(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a, self.b = keras.layers.Dense(8, name="a"), keras.layers.Dense(8, name="b")
+
+    def call(self, x):
+        return self.b(self.a(x))
+
+
+def _functional():
+    inputs = keras.Input((8,))
+    return keras.Model(inputs, keras.layers.Dense(8, name="b")(
+        keras.layers.Dense(8, name="a")(inputs)))
+
+
+def _subclassed():
+    model = _TwoDense()
+    model(X)
+    return model
+
+
+TO_PRUNE = {
+    "layer": lambda: keras.layers.Dense(8, name="a"),
+    "list": lambda: [keras.layers.Dense(8, name="a"), keras.layers.Dense(8, name="b")],
+    "sequential": _model,
+    "functional": _functional,
+    "nested": lambda: keras.Sequential([keras.Input((8,)), _functional()]),
+    "subclassed": _subclassed,
+}
+
+
+@pytest.mark.parametrize("kind", TO_PRUNE)
+@pytest.mark.parametrize("options", [
+    dict(pruning_schedule=sk.PolynomialDecay(0.1, 0.6, begin_step=2, end_step=12, power=2,
+                                             frequency=5),
+         block_size=(2, 1), block_pooling_type="MAX"),
+    dict(pruning_schedule=sk.ConstantSparsity(0.3, begin_step=4, frequency=6),
+         sparsity_m_by_n=(1, 4)),
+], ids=["blocks", "m_by_n"])
+def test_every_prune_low_magnitude_argument_reaches_every_wrapper(kind, options):
+    pruned = sk.prune_low_magnitude(TO_PRUNE[kind](), **options)
+    wrappers = ([pruned] if kind == "layer" else pruned if kind == "list"
+                else collect_prunable_layers(pruned))
+    assert sorted(w.layer.name for w in wrappers) == (["a"] if kind == "layer" else ["a", "b"])
+    for wrapper in wrappers:
+        assert wrapper.pruning_schedule.get_config() == options["pruning_schedule"].get_config()
+        assert wrapper.block_size == tuple(options.get("block_size", (1, 1)))
+        assert wrapper.block_pooling_type == options.get("block_pooling_type", "AVG")
+        assert wrapper.sparsity_m_by_n == options.get("sparsity_m_by_n")
+
+
+@pytest.mark.parametrize("schedule, sparsity, warned", [
+    (sk.ConstantSparsity(0.5, begin_step=4, end_step=4), 0.5, False),  # the fit's last step
+    (sk.ConstantSparsity(0.5, begin_step=5), 0.0, True),  # one step after it
+    (sk.PolynomialDecay(0.0, 0.5, begin_step=50, end_step=100), 0.0, False),  # asks 0 so far
+    (sk.ConstantSparsity(0.0, begin_step=50), 0.0, False),  # asks 0
+], ids=["last_step", "after_the_last_step", "ramp_from_zero_later", "zero_target"])
+def test_a_schedule_is_named_when_it_asked_for_sparsity_the_fit_never_reached(
+        schedule, sparsity, warned):
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=schedule)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(model, sk.UpdatePruningStep())  # 4 steps
+    named = [str(w.message) for w in caught if "no mask was updated" in str(w.message)]
+    assert bool(named) is warned
+    if warned:
+        assert "training ran to step 4" in named[0] and "first prunes at step 5" in named[0]
+    assert [w.sparsity for w in model.layers] == [sparsity, sparsity]
+
+
+@pytest.mark.parametrize("built", [True, False], ids=["built", "built_by_fit"])
+def test_a_schedule_pruning_only_at_step_one_prunes_a_wrapper_fit_builds_too(built):
+    schedule = sk.ConstantSparsity(0.5, begin_step=1, end_step=1)
+    layers = [sk.prune_low_magnitude(keras.layers.Dense(8, name="a"), pruning_schedule=schedule)]
+    model = keras.Sequential(([keras.Input((8,))] if built else []) + layers)
+    _fit(model, sk.UpdatePruningStep())
+    assert model.layers[0].sparsity == 0.5

@@ -141,6 +141,10 @@ class PruneLowMagnitude(PruneWrapper):
         ]
         self.pruning_vars = list(zip(self.pruned_weights, self.masks, self.thresholds))
         self.pruning_obj = Pruning(self)
+        if self._first_step == 0:
+            # Built by the first (traced) train step of a fit UpdatePruningStep started:
+            # step 0 is decided, so the next catch-up includes step 1.
+            self.pruning_obj.checked_step = 0
 
     def start_training(self) -> None:
         """What `UpdatePruningStep.on_train_begin` does: a new wrapper's step goes from
