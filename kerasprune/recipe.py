@@ -231,8 +231,8 @@ class Recipe:
                 return cls(method, callback.get_config(), prune or {}, training or {},
                            shrink, export or {}, distillation)
         raise TypeError(
-            "`callback` must be a PruningCallback, IMPCallback, BIMPCallback, RigLCallback "
-            f"or PenaltyPruningCallback. Received: callback of type {type(callback).__name__}"
+            f"`callback` must be one of {[c.__name__ for c in CALLBACKS.values()]}. "
+            f"Received: callback of type {type(callback).__name__}"
         )
 
     @classmethod

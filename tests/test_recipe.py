@@ -448,3 +448,12 @@ def test_the_edges_of_the_training_section_that_are_allowed():
     Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{epochs: 1, "
                      "batch_size: 1, validation_split: 0.0, criterion_samples: 1}")
     Recipe.from_yaml("method: one-shot\ncallback: {sparsity: 0.5}\ntraining: {epochs: 0}")
+
+
+def test_from_callback_refuses_another_callback_naming_every_method_s_class():
+    from kerasprune.recipe import CALLBACKS
+
+    with pytest.raises(TypeError, match="EarlyStopping") as error:
+        Recipe.from_callback(keras.callbacks.EarlyStopping())
+    assert all(cls.__name__ in str(error.value) for cls in CALLBACKS.values())
+    assert len(CALLBACKS) == 7
