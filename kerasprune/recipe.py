@@ -91,6 +91,7 @@ from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.l0_gates import L0Gates
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.penalties import check_penalty
+from kerasprune.core.prune_wrapper import check_mask_dtype, check_min_density
 from kerasprune.core.validation import (
     check_choice,
     check_int,
@@ -558,13 +559,8 @@ def _check_prune(arguments: dict) -> None:
     if "criterion" in arguments:
         check_choice("criterion", arguments["criterion"], ONE_SHOT_CRITERIA)
     if "min_density" in arguments:
-        value = arguments["min_density"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ValueError(f"`min_density` must be a float in [0, 1]. "
-                             f"Received: min_density={value!r}")
-    if arguments.get("mask_dtype") not in (None, "float32", "uint8"):
-        raise ValueError("`mask_dtype` must be null, 'float32' or 'uint8'. "
-                         f"Received: mask_dtype={arguments['mask_dtype']!r}")
+        check_min_density(arguments["min_density"])
+    check_mask_dtype(arguments.get("mask_dtype"))
     block = arguments.get("block_shape")
     if block is not None:
         if "pattern" in arguments:

@@ -376,7 +376,7 @@ CASES = [
      r"'synflow', 'random', 'sparsegpt'\)"),
     ("CriterionData/y", lambda c: CriterionData(X, Y[:3]), V, r"of equal length"),
     ("report/input_shape", lambda c: kerasprune.sparsity_report(c["plain"], input_shape=(0,)),
-     V, r"`input_shape` must be a tuple of positive ints"),
+     V, r"`input_shape` must be a non-empty tuple of positive ints"),
     # round three: one-shot calibration data, quantization, latency, distillation, recipes
     ("one_shot/data width", lambda c: O(c["plain"], .5, criterion="wanda", data=(X[:, :5],)),
      V, r"`data` must hold samples of shape \(n, 8\) for model 'plain'.*\(16, 5\)"),
