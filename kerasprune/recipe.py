@@ -100,6 +100,7 @@ from kerasprune.core.validation import (
     check_samples,
     check_sparsity,
     check_targets,
+    sample_slice,
 )
 from kerasprune.core.wrapping import POLICIES, prune
 from kerasprune.structured.channel_patterns import NM, Channels
@@ -249,6 +250,11 @@ class Recipe:
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "Recipe text") -> "Recipe":
+        if isinstance(text, os.PathLike) or (isinstance(text, str) and "\n" not in text and (
+                text.strip().endswith((".yaml", ".yml")) or os.path.exists(text))):
+            raise ValueError(
+                "`text` must be the YAML text of a recipe, and this looks like a path: "
+                f"read a recipe file with Recipe.load(path). Received: text={text!r}")
         try:
             data = yaml.load(text, Loader=_RecipeLoader)
         except yaml.YAMLError as error:
@@ -374,7 +380,15 @@ class Recipe:
         """The training sample that data-driven criteria (Taylor, APoZ, SNIP, OBD, Wanda,
         SparseGPT, RigL) use."""
         n = self.training["criterion_samples"]
-        return CriterionData(x[:n], None if y is None else y[:n])
+        for name, value in (("x", x), ("y", y)):
+            if value is not None and not isinstance(value, (dict, list, tuple, np.ndarray)) \
+                    and not hasattr(value, "shape"):
+                raise TypeError(
+                    f"`{name}` must be an array (or a dict or list of arrays, one per model "
+                    "input): a recipe reads its criterion sample and checks the data before "
+                    "training, which a dataset or generator does not allow. Received: "
+                    f"{name} of type {type(value).__name__}")
+        return CriterionData(sample_slice(x, 0, n), None if y is None else sample_slice(y, 0, n))
 
     def exported_model(self, pruned: keras.Model) -> keras.Model:
         """What `kerasprune prune` exports: `shrink(pruned)` when `shrink` is on, else `pruned`."""
