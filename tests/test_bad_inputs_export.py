@@ -213,6 +213,8 @@ CASES = [
      r"Expected quantize to be one of"),
     ("convert/verbose tensor", lambda c: TE.convert(c["plain"], verbose=tf.constant(0)), V,
      r"Expected verbose to be 0, 1, 2 or 'auto'"),
+    ("bench/xnnpack bool", lambda c: TE.benchmark(content(c), X, xnnpack=True, runs=1), V,
+     r"Expected xnnpack to be a non-empty sequence of booleans. Received: xnnpack=True"),
     ("cli/export to a .keras path", lambda c: cli(c, "export", "{ok_keras}", "-o",
                                                   "{bad_keras}"), C,
      r"--output '.*bad.keras' names a Keras model file, and export writes a TFLite flatbuffer"),

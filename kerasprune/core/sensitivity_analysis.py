@@ -194,9 +194,9 @@ def sensitivity(
     if not isinstance(metric, str):
         raise ValueError(f"`metric` must be 'loss' or the name of one of the model's compiled "
                          f"metrics. Received: metric={metric!r}")
-    require_targets(y)
     work = _measured_model(model, prune_kwargs)
     data = CriterionData(x, y, batch_size=batch_size)
+    require_targets(y)
     check_samples(model, x if isinstance(x, (dict, list, tuple)) else np.asarray(x), "x")
     criterion_data = data.for_update(work) if needed_data(work) else {}
 
