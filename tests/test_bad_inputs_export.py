@@ -215,6 +215,10 @@ CASES = [
      r"Expected verbose to be 0, 1, 2 or 'auto'"),
     ("bench/xnnpack bool", lambda c: TE.benchmark(content(c), X, xnnpack=True, runs=1), V,
      r"Expected xnnpack to be a non-empty sequence of booleans. Received: xnnpack=True"),
+    ("why_not_sparse_kernel/quantize", lambda c: TE.why_not_sparse_kernel(
+        c["plain"], quantize=tf.constant(1.0)), V, r"Expected quantize to be one of"),
+    ("LatencyTable/path number", lambda c: TE.LatencyTable(3), T,
+     r"Expected path to be None or the path of a latency table.*Received: path=3 of type int"),
     ("cli/export to a .keras path", lambda c: cli(c, "export", "{ok_keras}", "-o",
                                                   "{bad_keras}"), C,
      r"--output '.*bad.keras' names a Keras model file, and export writes a TFLite flatbuffer"),

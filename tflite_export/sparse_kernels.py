@@ -184,6 +184,7 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"Expected model to be a keras.Model. Received: model of type {type(model).__name__}")
+    check_quantize(quantize)
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     return [text for _, _, text in _reasons(model, quantize)]
