@@ -91,6 +91,7 @@ from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.l0_gates import L0Gates
 from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
 from kerasprune.core.penalties import check_penalty
+from kerasprune.core.prune_wrapper import check_mask_dtype, check_min_density
 from kerasprune.core.validation import (
     check_choice,
     check_int,
@@ -99,6 +100,7 @@ from kerasprune.core.validation import (
     check_samples,
     check_sparsity,
     check_targets,
+    sample_slice,
 )
 from kerasprune.core.wrapping import POLICIES, prune
 from kerasprune.structured.channel_patterns import NM, Channels
@@ -248,6 +250,11 @@ class Recipe:
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "Recipe text") -> "Recipe":
+        if isinstance(text, os.PathLike) or (isinstance(text, str) and "\n" not in text and (
+                text.strip().endswith((".yaml", ".yml")) or os.path.exists(text))):
+            raise ValueError(
+                "`text` must be the YAML text of a recipe, and this looks like a path: "
+                f"read a recipe file with Recipe.load(path). Received: text={text!r}")
         try:
             data = yaml.load(text, Loader=_RecipeLoader)
         except yaml.YAMLError as error:
@@ -373,7 +380,15 @@ class Recipe:
         """The training sample that data-driven criteria (Taylor, APoZ, SNIP, OBD, Wanda,
         SparseGPT, RigL) use."""
         n = self.training["criterion_samples"]
-        return CriterionData(x[:n], None if y is None else y[:n])
+        for name, value in (("x", x), ("y", y)):
+            if value is not None and not isinstance(value, (dict, list, tuple, np.ndarray)) \
+                    and not hasattr(value, "shape"):
+                raise TypeError(
+                    f"`{name}` must be an array (or a dict or list of arrays, one per model "
+                    "input): a recipe reads its criterion sample and checks the data before "
+                    "training, which a dataset or generator does not allow. Received: "
+                    f"{name} of type {type(value).__name__}")
+        return CriterionData(sample_slice(x, 0, n), None if y is None else sample_slice(y, 0, n))
 
     def exported_model(self, pruned: keras.Model) -> keras.Model:
         """What `kerasprune prune` exports: `shrink(pruned)` when `shrink` is on, else `pruned`."""
@@ -558,13 +573,8 @@ def _check_prune(arguments: dict) -> None:
     if "criterion" in arguments:
         check_choice("criterion", arguments["criterion"], ONE_SHOT_CRITERIA)
     if "min_density" in arguments:
-        value = arguments["min_density"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ValueError(f"`min_density` must be a float in [0, 1]. "
-                             f"Received: min_density={value!r}")
-    if arguments.get("mask_dtype") not in (None, "float32", "uint8"):
-        raise ValueError("`mask_dtype` must be null, 'float32' or 'uint8'. "
-                         f"Received: mask_dtype={arguments['mask_dtype']!r}")
+        check_min_density(arguments["min_density"])
+    check_mask_dtype(arguments.get("mask_dtype"))
     block = arguments.get("block_shape")
     if block is not None:
         if "pattern" in arguments:

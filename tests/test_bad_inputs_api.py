@@ -6,6 +6,7 @@ See `tests/bad_inputs.py` for what every row must show.
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasprune
 import kerasprune.tfmot as tfmot
@@ -28,7 +29,7 @@ from kerasprune.core.group_lasso import GroupLasso
 from kerasprune.core.sparsity_schedules import CycleSparsity, cycle_sparsities
 from kerasprune.core.wrapping import UnprunableLayerWarning
 from kerasprune.quantization import calibrate, quantize_model
-from kerasprune.retrain import ALLR, LLR, LRW, SLR, allr_d1
+from kerasprune.retrain import ALLR, LLR, LRW, SLR, allr_d1  # noqa: F401
 from kerasprune.recipe import Recipe
 from tflite_export import LatencyTable
 from tests.bad_inputs import (GMP, IMP, X, Y, Tiny, check_refused, compiled, ctx, fit,  # noqa: F401
@@ -376,7 +377,7 @@ CASES = [
      r"'synflow', 'random', 'sparsegpt'\)"),
     ("CriterionData/y", lambda c: CriterionData(X, Y[:3]), V, r"of equal length"),
     ("report/input_shape", lambda c: kerasprune.sparsity_report(c["plain"], input_shape=(0,)),
-     V, r"`input_shape` must be a tuple of positive ints"),
+     V, r"`input_shape` must be a non-empty tuple of positive ints"),
     # round three: one-shot calibration data, quantization, latency, distillation, recipes
     ("one_shot/data width", lambda c: O(c["plain"], .5, criterion="wanda", data=(X[:, :5],)),
      V, r"`data` must hold samples of shape \(n, 8\) for model 'plain'.*\(16, 5\)"),
@@ -520,6 +521,74 @@ CASES = [
     ("recipe/run float y", lambda c: Recipe.from_yaml(RECIPE).run(
         c["plain"], X, np.linspace(0, 1, len(X)), verbose=0), V,
      r"`y` must hold class indices in \[0, 3\).*float64 values"),
+    # systematic sweep: every argument of the public callables fed hostile values
+    ("Unstructured/tensor", lambda c: kerasprune.Unstructured(tf.constant(0.5)), V,
+     r"`criterion` must be one of \('magnitude', 'snip'\). Received: criterion=<tf.Tensor"),
+    ("Channels/array", lambda c: Channels(np.array(["l1", "l2"])), V, r"`criterion` must be"),
+    ("GMP/update_every tensor", lambda c: PruningCallback(.5, update_every=tf.constant(2.0),
+                                                          **GMP), V, r"`update_every` must be"),
+    ("shrink/verbose tensor", lambda c: kerasprune.shrink(c["unstructured"],
+                                                          verbose=tf.constant(0)), V,
+     r"`verbose` must be one of \(0, 1\) or 'auto'"),
+    ("sensitivity/verbose", lambda c: kerasprune.sensitivity(c["pruned"], X, Y, verbose="yes"),
+     V, r"`verbose` must be one of \(0, 1, 2\) or 'auto'. Received: verbose='yes'"),
+    ("sensitivity/metric list", lambda c: kerasprune.sensitivity(c["pruned"], X, Y,
+                                                                 metric=["loss"], verbose=0), V,
+     r"`metric` must be 'loss' or the name of one of the model's compiled metrics"),
+    ("sensitivity/y None", lambda c: kerasprune.sensitivity(c["pruned"], X, None, verbose=0), V,
+     r"`y` must hold the targets of the inputs.*Received: y=None"),
+    ("report/input_shape []", lambda c: kerasprune.sparsity_report(c["plain"], input_shape=[]),
+     V, r"`input_shape` must be a non-empty tuple of positive ints"),
+    ("report/input_shape wrong", lambda c: kerasprune.sparsity_report(c["plain"],
+                                                                      input_shape=(5,)), V,
+     r"`input_shape` must fit the input of model 'plain', of shape \(8,\). "
+     r"Received: input_shape=\(5,\)"),
+    ("report/baseline str", lambda c: kerasprune.sparsity_report(c["pruned"], baseline="x"), T,
+     r"`baseline` must be a keras.Model. Received: baseline='x'"),
+    ("register/names dict", lambda c: kerasprune.register_prunable(keras.layers.Dense,
+                                                                   {"kernel": 1}), T,
+     r"`weight_names` must be a non-empty list"),
+    ("register/names int", lambda c: kerasprune.register_prunable(keras.layers.Dense, 3), T,
+     r"`weight_names` must be a non-empty list"),
+    ("LLR/max_lr -1", lambda c: LLR(0.1, 10, 100, max_lr=-1), V,
+     r"`max_lr` must be a finite float > 0 or None. Received: max_lr=-1"),
+    ("LLR/max_lr str", lambda c: LLR(0.1, 10, 100, max_lr="0.2"), V, r"`max_lr` must be"),
+    ("LLR/max_lr nan", lambda c: LLR(0.1, 10, 100, max_lr=np.nan), V, r"`max_lr` must be"),
+    ("allr_d1/fraction str", lambda c: allr_d1([X], [X], "half"), V,
+     r"`pruned_fraction` must be a float in \(0, 1\]. Received: pruned_fraction='half'"),
+    ("allr_d1/fraction True", lambda c: allr_d1([X], [X], True), V, r"`pruned_fraction`"),
+    ("allr_d1/weights float", lambda c: allr_d1(0.5, [X], 0.5), T,
+     r"`weights_before` must be a non-empty list of weight arrays"),
+    ("allr_d1/weights shapes", lambda c: allr_d1([X], [X[:, :3]], 0.5), V,
+     r"must hold the same tensors. Received shapes \[\(16, 8\)\] and \[\(16, 3\)\]"),
+    ("Poly/power inf", lambda c: PolynomialDecay(0, .5, 0, 10, power=np.inf), V,
+     r"`power` must be a finite float > 0"),
+    ("IMP/lr dict", lambda c: IMPCallback(.5, original_learning_rate={"a": 1},
+                                          original_epochs=3), V,
+     r"`original_learning_rate` is a dict, and so must be a serialized Keras learning-rate "
+     r"schedule"),
+    ("tfmot/policy str", lambda c: S.prune_low_magnitude(c["plain"], pruning_policy="xnnpack"),
+     T, r"`pruning_policy` must be a PruningPolicy.*Received: pruning_policy='xnnpack'"),
+    ("tfmot/pooling list", lambda c: S.prune_low_magnitude(c["plain"],
+                                                           block_pooling_type=["AVG"]), V,
+     r"`block_pooling_type` must be 'AVG' or 'MAX'"),
+    ("tfmot/m_by_n empty", lambda c: S.prune_low_magnitude(c["plain"], sparsity_m_by_n=()), V,
+     r"`sparsity_m_by_n`"),
+    ("tfmot/summaries freq", lambda c: S.PruningSummaries(str(c["folder"] / "logs"),
+                                                          update_freq="step"), V,
+     r"`update_freq` must be 'epoch', 'batch' or an int number of batches >= 1. "
+     r"Received: update_freq='step'"),
+    ("recipe/mask_dtype float32", lambda c: Recipe.from_yaml(
+        RECIPE + "prune: {mask_dtype: float32}"), V,
+     r"`mask_dtype` must be one of \(None, 'uint8'\)"),
+    ("recipe/from_yaml path", lambda c: Recipe.from_yaml(str(c["folder"] / "recipe.yaml")), V,
+     r"looks like a path: read a recipe file with Recipe.load\(path\)"),
+    ("recipe/run dataset", lambda c: Recipe.from_yaml(RECIPE).run(
+        c["plain"], tf.data.Dataset.from_tensor_slices((X, Y)).batch(8), None, verbose=0), T,
+     r"`x` must be an array \(or a dict or list of arrays.*Received: x of type _BatchDataset"),
+    ("fit/empty data", lambda c: c["pruned"].fit(X[:0], Y[:0], epochs=1, verbose=0,
+                     callbacks=[PruningCallback(.5, **GMP)]), V,
+     r"PruningCallback: fit was given no data \(0 steps per epoch\)"),
     # shrink
     ("shrink/model", lambda c: kerasprune.shrink("x"), T, r"`model` must be a keras.Model"),
     ("shrink/subclassed", lambda c: kerasprune.shrink(c["tiny"]), V, r"is subclassed"),

@@ -206,6 +206,22 @@ CASES = [
     ("cli/prune nan x", lambda c: cli(c, "prune", "{ok_keras}", "--recipe", "{recipe_yaml}",
                                       "--data", "{nan_npz}", "-o", "{no_folder}"), C,
      r"`x` holds NaN or Inf values"),
+    # systematic sweep
+    ("convert/quantize tensor", lambda c: TE.convert(c["plain"], quantize=tf.constant(1.0)), V,
+     r"Expected quantize to be one of \(None, 'float16', 'dynamic', 'int8'\)"),
+    ("block_shape/quantize list", lambda c: TE.tflite_block_shape(["int8"]), V,
+     r"Expected quantize to be one of"),
+    ("convert/verbose tensor", lambda c: TE.convert(c["plain"], verbose=tf.constant(0)), V,
+     r"Expected verbose to be 0, 1, 2 or 'auto'"),
+    ("bench/xnnpack bool", lambda c: TE.benchmark(content(c), X, xnnpack=True, runs=1), V,
+     r"Expected xnnpack to be a non-empty sequence of booleans. Received: xnnpack=True"),
+    ("why_not_sparse_kernel/quantize", lambda c: TE.why_not_sparse_kernel(
+        c["plain"], quantize=tf.constant(1.0)), V, r"Expected quantize to be one of"),
+    ("LatencyTable/path number", lambda c: TE.LatencyTable(3), T,
+     r"Expected path to be None or the path of a latency table.*Received: path=3 of type int"),
+    ("cli/export to a .keras path", lambda c: cli(c, "export", "{ok_keras}", "-o",
+                                                  "{bad_keras}"), C,
+     r"--output '.*bad.keras' names a Keras model file, and export writes a TFLite flatbuffer"),
     ("cli/bench dense", lambda c: cli(c, "bench", "{model_tflite}", "--dense", "{not_tflite}"),
      C, r"not a TFLite flatbuffer"),
 ]

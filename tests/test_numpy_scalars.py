@@ -63,7 +63,7 @@ def test_numpy_counts_time_a_tflite_model():
     x = np.ones((4, 8), np.float32)
     report = tflite_export.benchmark(tflite_export.convert(model, sparse=False), x,
                                      runs=np.int64(2), warmup=np.int64(0),
-                                     num_threads=np.int64(1), xnnpack=(False,))
+                                     num_threads=np.array(1), xnnpack=(False,))
     assert len(report.timings) == 1 and report.timings[0].median_us > 0
 
 

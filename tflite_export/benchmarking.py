@@ -276,7 +276,7 @@ def benchmark(
     """
     check_counts(runs, warmup)
     check_block(block)
-    if not xnnpack or any(not isinstance(v, bool) for v in xnnpack):
+    if not _is_bool_sequence(xnnpack):
         raise ValueError(
             "Expected xnnpack to be a non-empty sequence of booleans. "
             f"Received: xnnpack={xnnpack!r}"
@@ -352,6 +352,16 @@ def median_p90(seconds: np.ndarray) -> tuple[float, float]:
 
 def _as_list(inputs) -> list[np.ndarray]:
     return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+
+def _is_bool_sequence(values) -> bool:
+    """A non-empty sequence of booleans (a list, tuple or numpy array of them)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        return False
+    try:
+        return len(values) > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
+    except TypeError:  # a 0-d array or tensor
+        return False
 
 
 def check_counts(runs: int, warmup: int) -> None:

@@ -33,8 +33,8 @@ from kerasprune.quantization import modes
 from tflite_export import _compat, inspection
 from tflite_export.progress import progress_bar
 from tflite_export.sparse_kernels import (
-    QUANTIZE_MODES,
     all_layers,
+    check_quantize,
     warn_if_not_sparse,
     warn_if_sparse_kernel_is_wrong,
 )
@@ -132,10 +132,7 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         )
     if not isinstance(sparse, (bool, np.bool_)):
         raise TypeError(f"Expected sparse to be True or False. Received: sparse={sparse!r}")
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(
-            f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
-        )
+    check_quantize(quantize)
     if not model.built:
         raise ValueError(
             f"The model {model.name!r} is not built: call it on data (or build it) first."

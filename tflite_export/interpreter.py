@@ -187,7 +187,10 @@ def load_interpreter(
 
 
 def is_count(value: Any) -> bool:
-    """True for Python or numpy integers, False for bools and floats."""
+    """True for Python or numpy integers (0-d integer arrays too), False for bools and
+    floats."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 

@@ -100,12 +100,15 @@ class LatencyTable:
         if not is_count(num_threads) or num_threads < 1:
             raise ValueError(
                 f"Expected num_threads to be an int >= 1. Received: num_threads={num_threads!r}")
-        if not isinstance(xnnpack, bool):
+        if not isinstance(xnnpack, (bool, np.bool_)):
             raise TypeError(f"Expected xnnpack to be True or False. Received: {xnnpack!r}")
         check_counts(runs, warmup)
         check_block(runs)
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError("Expected path to be None or the path of a latency table (a str or "
+                            f"os.PathLike). Received: path={path!r} of type {type(path).__name__}")
         self.path = None if path is None else Path(path)
-        self.num_threads, self.xnnpack = int(num_threads), xnnpack
+        self.num_threads, self.xnnpack = int(num_threads), bool(xnnpack)
         self.runs, self.warmup, self.verbose = int(runs), int(warmup), verbose
         self.machine = machine_key(self.num_threads, xnnpack)
         stored = self._load()

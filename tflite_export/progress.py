@@ -10,6 +10,7 @@ TensorFlow (seconds) just to draw a bar, so without Keras loaded the same line
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 
@@ -22,9 +23,9 @@ def progress_bar(target: int, verbose: int | str = "auto", unit_name: str = "ste
     >>> bar = progress_bar(3, verbose=0)
     >>> bar.add(3)
     """
-    if verbose == "auto":
+    if isinstance(verbose, str) and verbose == "auto":
         verbose = 1 if getattr(sys.stdout, "isatty", lambda: False)() else 0
-    if verbose not in (0, 1, 2):
+    if not isinstance(verbose, numbers.Integral) or verbose not in (0, 1, 2):
         raise ValueError(f"Expected verbose to be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
     if "keras" in sys.modules:
         return sys.modules["keras"].utils.Progbar(target, verbose=verbose, unit_name=unit_name)

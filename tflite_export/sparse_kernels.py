@@ -40,6 +40,14 @@ class SparseKernelWarning(UserWarning):
     """A weight of the TFLite file runs on a sparse kernel that computes it wrong."""
 
 
+def check_quantize(quantize) -> None:
+    """One of `QUANTIZE_MODES` (None or a string: an array's `in` would compare elementwise)."""
+    if not (quantize is None or isinstance(quantize, str)) or quantize not in QUANTIZE_MODES:
+        raise ValueError(
+            f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
+        )
+
+
 def tflite_block_shape(quantize: str | None = None) -> tuple[int, int]:
     """The `block_shape` for `kerasprune.prune` that TFLite's sparse kernel runs.
 
@@ -55,10 +63,7 @@ def tflite_block_shape(quantize: str | None = None) -> tuple[int, int]:
     >>> tflite_block_shape(), tflite_block_shape("int8")
     ((4, 1), (16, 1))
     """
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(
-            f"Expected quantize to be one of {QUANTIZE_MODES}. Received: quantize={quantize!r}"
-        )
+    check_quantize(quantize)
     if quantize == "float16":
         raise ValueError(
             'quantize="float16" has no sparse kernel in TFLite: its weights are expanded '
@@ -179,6 +184,7 @@ def why_not_sparse_kernel(model: keras.Model, quantize: str | None = None) -> li
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"Expected model to be a keras.Model. Received: model of type {type(model).__name__}")
+    check_quantize(quantize)
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     return [text for _, _, text in _reasons(model, quantize)]

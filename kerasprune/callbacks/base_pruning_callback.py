@@ -392,6 +392,10 @@ class BasePruningCallback(keras.callbacks.Callback):
         if "labels" in needs:
             class_labels(self.data.y)
         steps = self.params.get("steps") if self.params else None
+        if steps == 0:
+            raise ValueError(
+                f"{name}: fit was given no data (0 steps per epoch): pass the training "
+                "samples to fit, or a `steps_per_epoch` >= 1.")
         if not steps:
             raise ValueError(
                 f"{name} needs the number of steps per epoch: pass `steps_per_epoch` to fit "

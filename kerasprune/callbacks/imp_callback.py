@@ -127,8 +127,6 @@ class IMPCallback(BasePruningCallback):
                 )
         if original_epochs is None and self.dense_epochs > 0:
             original_epochs = self.dense_epochs
-        if isinstance(original_learning_rate, dict):
-            original_learning_rate = keras.optimizers.schedules.deserialize(original_learning_rate)
         original_learning_rate = check_learning_rate(
             "original_learning_rate", original_learning_rate, optional=True, schedule_ok=True)
         if warmup is not None:

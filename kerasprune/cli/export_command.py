@@ -64,6 +64,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# Suffixes of Keras files, which a TFLite file must not be written under.
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse option combinations and paths that would fail, or be ignored, after loading."""
     if args.representative_data and args.quantize != "int8":
@@ -77,6 +81,11 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise FileExistsError(
             f"--output {args.output!r} is the model file itself: the TFLite file would "
             "overwrite the .keras model. Give another path (such as model.tflite).")
+    if args.output.lower().endswith(KERAS_SUFFIXES):
+        raise ValueError(
+            f"--output {args.output!r} names a Keras model file, and export writes a TFLite "
+            "flatbuffer (a model there would be lost, and the file would not load as Keras). "
+            "Give a path ending in .tflite.")
 
 
 def check_output_file(path: str, option: str = "--output") -> None:

@@ -15,6 +15,7 @@ import keras
 
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.deprecation import REMOVED_IN
+from kerasprune.core.validation import check_choice
 
 
 POOLINGS = ("mean", "max")
@@ -146,11 +147,7 @@ class Unstructured(MaskPattern):
     pools_weights = True
 
     def __init__(self, criterion: str = "magnitude"):
-        if criterion not in UNSTRUCTURED_CRITERIA:
-            raise ValueError(
-                f"`criterion` must be one of {UNSTRUCTURED_CRITERIA}. "
-                f"Received: criterion={criterion!r}"
-            )
+        check_choice("criterion", criterion, UNSTRUCTURED_CRITERIA)
         if criterion == "snip":
             warnings.warn(
                 "Unstructured('snip') is deprecated and will be removed in kerasprune "
@@ -239,8 +236,7 @@ class Blocks(MaskPattern):
                 "`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
                 f"Received: block_shape={block_shape!r}"
             )
-        if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
+        check_choice("pooling", pooling, POOLINGS)
         self.block_shape = tuple(int(b) for b in block_shape)
         self.pooling = pooling
 

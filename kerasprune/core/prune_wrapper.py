@@ -35,6 +35,7 @@ from kerasprune.core.validation import (
     check_scale,
     check_sparsity,
     is_number,
+    is_single,
 )
 
 #: Where a wrapper's target comes from: itself, or a set shared by every wrapper of a scope.
@@ -314,6 +315,24 @@ class PruneWrapper(keras.layers.Wrapper):
         kept = sum(int(np.count_nonzero(m.numpy())) for m in self.masks)
         return 1.0 - kept / total if total else 0.0
 
+    def load_own_variables(self, store) -> None:
+        # Keras matches saved layers by position and type, not by name: weights saved from a
+        # model pruned on other layers reach this wrapper with nothing (or another
+        # layer's mask) where its masks go. Say so, instead of "expected 2 variables".
+        own = _compat.own_variables(self)
+        saved = [tuple(store[key].shape) for key in sorted(store.keys(), key=int)]
+        if saved != [tuple(v.shape) for v in own]:
+            raise ValueError(
+                f"Layer '{self.name}' (the pruning wrapper of '{self.layer.name}') finds "
+                f"{len(saved)} saved variables of shapes {saved} at its place in the weights "
+                f"file, where it holds {[(v.name, tuple(v.shape)) for v in own]}. The file was "
+                "saved from a model pruned on other layers (or not pruned): Keras matches "
+                "layers by their order and type, not by name. Load it into a model pruned "
+                "the same way (the same `layers`/`exclude` in kerasprune.prune), or load "
+                "dense weights into the dense model before pruning it."
+            )
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -458,7 +477,7 @@ def check_mask_dtype(mask_dtype) -> str | None:
             name = keras.backend.standardize_dtype(mask_dtype)
         except (TypeError, ValueError, AttributeError):
             name = mask_dtype
-    if name not in MASK_DTYPES or isinstance(name, bool):
+    if not is_single(name) or name not in MASK_DTYPES or isinstance(name, bool):
         raise ValueError(
             f"`mask_dtype` must be one of {MASK_DTYPES}. Received: mask_dtype={mask_dtype!r}"
         )

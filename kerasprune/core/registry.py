@@ -225,8 +225,8 @@ def register_prunable(layer_class: type, weight_names: list[str] | tuple[str, ..
             "`layer_class` must be a subclass of keras.layers.Layer. "
             f"Received: layer_class={layer_class!r}"
         )
-    if isinstance(weight_names, str) or not weight_names or not all(
-        isinstance(n, str) for n in weight_names
+    if not isinstance(weight_names, (list, tuple)) or not weight_names or not all(
+        isinstance(n, str) and n for n in weight_names
     ):
         raise TypeError(
             "`weight_names` must be a non-empty list of variable names such as ['kernel']. "

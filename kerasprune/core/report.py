@@ -23,7 +23,7 @@ from kerasprune.core.registry import (
     named_variables,
     prunable_weight_names,
 )
-from kerasprune.core.validation import check_model
+from kerasprune.core.validation import check_model, is_int
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,8 @@ def sparsity_report(
     (0.5, 32, 16, 2.0)
     """
     check_model(model)
+    if baseline is not None:
+        check_model(baseline, "baseline")
     if input_shape is None and not _input_fully_known(model):
         macs = None
     else:
@@ -266,16 +268,33 @@ def _input_fully_known(model) -> bool:
     )
 
 
+def _check_input_shape(model, input_shape) -> None:
+    """One example's shape: positive ints, fitting the model's input where it is known."""
+    if not isinstance(input_shape, (tuple, list)) or not input_shape or not all(
+        is_int(d) and d > 0 for d in input_shape
+    ):
+        raise ValueError(
+            "`input_shape` must be a non-empty tuple of positive ints (one example, without "
+            f"the batch axis). Received: input_shape={input_shape!r}"
+        )
+    inputs = keras.tree.flatten(getattr(model, "inputs", None) or [])
+    if len(inputs) > 1:
+        raise ValueError(
+            f"`input_shape` describes one input, and model '{model.name}' has {len(inputs)}: "
+            "leave `input_shape` out (their shapes are known). "
+            f"Received: input_shape={tuple(input_shape)!r}")
+    known = tuple(inputs[0].shape[1:]) if inputs else None
+    if known is not None and (len(known) != len(input_shape) or any(
+            k is not None and k != d for k, d in zip(known, input_shape))):
+        raise ValueError(
+            f"`input_shape` must fit the input of model '{model.name}', of shape {known}. "
+            f"Received: input_shape={tuple(input_shape)!r}")
+
+
 def _example_input(model, input_shape):
     """A batch of one zero example, in the structure the model is called with."""
     if input_shape is not None:
-        if not isinstance(input_shape, (tuple, list)) or not all(
-            isinstance(d, int) and d > 0 for d in input_shape
-        ):
-            raise ValueError(
-                "`input_shape` must be a tuple of positive ints (one example, without the "
-                f"batch axis). Received: input_shape={input_shape!r}"
-            )
+        _check_input_shape(model, input_shape)
         return np.zeros((1, *input_shape), dtype="float32")
     if not _input_fully_known(model):
         raise ValueError(

@@ -24,7 +24,13 @@ from kerasprune.core.criterion_data import CriterionData, needed_data
 from kerasprune.core.mask_update import update, write_masks
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.selectors import LayerTargets
-from kerasprune.core.validation import check_model, check_samples, check_sparsity
+from kerasprune.core.validation import (
+    check_model,
+    check_samples,
+    check_sparsity,
+    check_verbose,
+    require_targets,
+)
 from kerasprune.core.wrapping import prune
 
 DEFAULT_SPARSITIES = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
@@ -184,8 +190,13 @@ def sensitivity(
     (['a', 'b'], ['a', 'b'])
     """
     sparsities = _check_sparsities(sparsities)
+    verbose = check_verbose(verbose, levels=(0, 1, 2))
+    if not isinstance(metric, str):
+        raise ValueError(f"`metric` must be 'loss' or the name of one of the model's compiled "
+                         f"metrics. Received: metric={metric!r}")
     work = _measured_model(model, prune_kwargs)
     data = CriterionData(x, y, batch_size=batch_size)
+    require_targets(y)
     check_samples(model, x if isinstance(x, (dict, list, tuple)) else np.asarray(x), "x")
     criterion_data = data.for_update(work) if needed_data(work) else {}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from kerasprune.core.validation import check_int, check_sparsity, is_number
+from kerasprune.core.validation import check_int, check_positive, check_sparsity
 
 
 class SparsitySchedule:
@@ -119,8 +119,7 @@ class PolynomialDecay(SparsitySchedule):
                 "`initial_sparsity` must be <= `final_sparsity`. Received: "
                 f"initial_sparsity={initial_sparsity}, final_sparsity={final_sparsity}"
             )
-        if not is_number(power) or not power > 0:
-            raise ValueError(f"`power` must be a number > 0. Received: power={power!r}")
+        check_positive("power", power)
         _check_steps(begin_step, end_step, frequency)
         self.initial_sparsity = float(initial_sparsity)
         self.final_sparsity = float(final_sparsity)

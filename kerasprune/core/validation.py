@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any, Iterable
 
 import keras
@@ -135,6 +136,8 @@ def check_learning_rate(
     """
     if value is None and optional:
         return None
+    if schedule_ok and isinstance(value, dict):
+        value = _schedule_from_config(name, value)
     if schedule_ok and isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
         return value
     if not (is_number(value) and math.isfinite(value) and value > 0):
@@ -143,6 +146,17 @@ def check_learning_rate(
         allowed += " or None" if optional else ""
         raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}")
     return float(value)
+
+
+def _schedule_from_config(name: str, config: dict) -> Any:
+    """A Keras learning-rate schedule from its serialized config (as `get_config` gives)."""
+    try:
+        return keras.optimizers.schedules.deserialize(config)
+    except Exception as error:  # noqa: BLE001 - Keras raises ValueError, TypeError, KeyError
+        raise ValueError(
+            f"`{name}` is a dict, and so must be a serialized Keras learning-rate schedule "
+            "({'class_name': ..., 'config': {...}}), which this one is not: "
+            f"{' '.join(str(error).split())[:200]} Received: {name}={config!r}") from None
 
 
 def check_positive(name: str, value: Any, *, optional: bool = False) -> float | None:
@@ -176,9 +190,45 @@ def check_choice(name: str, value: Any, choices: Iterable) -> Any:
     ValueError: `scope` must be one of ('layer', 'global'). Received: scope='model'
     """
     choices = tuple(choices)
-    if isinstance(value, (list, dict, set)) or value not in choices:
+    if not is_single(value) or value not in choices:
         raise ValueError(f"`{name}` must be one of {choices}. Received: {name}={value!r}")
     return value
+
+
+def is_single(value: Any) -> bool:
+    """True for a value that `==` compares whole: not a list, dict or set, nor an array or
+    tensor (whose `==` compares element by element, or fails against a string).
+
+    Example:
+
+    >>> import numpy as np
+    >>> is_single("layer"), is_single(np.str_("layer")), is_single(np.array(["layer"]))
+    (True, True, False)
+    """
+    if isinstance(value, (list, dict, set)):
+        return False
+    return isinstance(value, np.generic) or not hasattr(value, "shape")
+
+
+def check_verbose(value: Any, levels: tuple = (0, 1)) -> int:
+    """`"auto"` (a progress bar when stdout is a terminal) or one of `levels`, Keras'
+    verbosity levels; returns the level.
+
+    Example:
+
+    >>> check_verbose(0), check_verbose(True)
+    (0, 1)
+    >>> check_verbose("yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: `verbose` must be one of (0, 1) or 'auto'. Received: verbose='yes'
+    """
+    if isinstance(value, str) and value == "auto":
+        return int(sys.stdout.isatty())
+    if not (is_int(value) or is_bool(value)) or int(_scalar(value)) not in levels:
+        raise ValueError(
+            f"`verbose` must be one of {levels} or 'auto'. Received: verbose={value!r}")
+    return int(_scalar(value))
 
 
 def check_update_every(value: Any) -> str | int:
@@ -189,7 +239,7 @@ def check_update_every(value: Any) -> str | int:
     >>> check_update_every(100), check_update_every("epoch")
     (100, 'epoch')
     """
-    if value == "epoch" and isinstance(value, str):
+    if isinstance(value, str) and value == "epoch":
         return value
     if not is_int(value) or value < 1:
         raise ValueError(
@@ -336,6 +386,21 @@ def is_array_list(x: Any) -> bool:
     return isinstance(x, (list, tuple)) and bool(x) and all(hasattr(a, "shape") for a in x)
 
 
+def require_targets(y: Any, name: str = "y") -> None:
+    """Refuse `y=None` where the loss needs targets.
+
+    Example:
+
+    >>> require_targets(None)
+    Traceback (most recent call last):
+    ...
+    ValueError: `y` must hold the targets of the inputs, which the loss needs. Received: y=None
+    """
+    if y is None:
+        raise ValueError(f"`{name}` must hold the targets of the inputs, which the loss "
+                         f"needs. Received: {name}=None")
+
+
 def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y") -> None:
     """Refuse training targets `y` that `loss` cannot use with `model`'s outputs on `x`
     (checked on the dense model before any training): None, NaN/Inf, class labels that are
@@ -352,9 +417,7 @@ def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y"
     ...
     ValueError: `y` must hold class indices in [0, 3) for the 3 outputs of model 'net' ...
     """
-    if y is None:
-        raise ValueError(f"`{name}` must hold the targets of the inputs, which the loss "
-                         f"needs. Received: {name}=None")
+    require_targets(y, name)
     labels = None if isinstance(y, (dict, list, tuple)) else np.asarray(y)
     if labels is not None and labels.dtype.kind == "f" and not np.isfinite(labels).all():
         bad = labels.size - np.isfinite(labels).sum()

@@ -46,7 +46,7 @@ import keras
 from keras import ops
 
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.validation import is_number, is_whole
+from kerasprune.core.validation import check_positive, is_number, is_whole
 
 LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
 
@@ -131,13 +131,14 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
     ):
         warmup = self.default_warmup if warmup is None else warmup
         self._validate(original, retrain_steps, original_steps, warmup, start_step)
+        max_lr = check_positive("max_lr", max_lr, optional=True)
         self.original = original
         self.retrain_steps = int(retrain_steps)
         self.original_steps = None if original_steps is None else int(original_steps)
         self.warmup = float(warmup)
         self.start_step = int(start_step)
         self.warmup_steps = int(self.warmup * self.retrain_steps)
-        self.max_lr = float(max_lr) if max_lr is not None else self._original_max()
+        self.max_lr = max_lr if max_lr is not None else self._original_max()
         self.last_lr = self._original_last()
 
     def _validate(self, original, retrain_steps, original_steps, warmup, start_step):

@@ -161,18 +161,20 @@ def allr_d1(
     >>> allr_d1([np.array([3.0, 4.0])], [np.array([0.0, 4.0])], 0.5)  # 3/(5*sqrt(.5))
     0.848528137423857
     """
-    if not 0.0 < pruned_fraction <= 1.0:
+    if not (is_number(pruned_fraction) and 0.0 < pruned_fraction <= 1.0):
         raise ValueError(
-            "`pruned_fraction` must be in (0, 1]. "
+            "`pruned_fraction` must be a float in (0, 1]. "
             f"Received: pruned_fraction={pruned_fraction!r}"
         )
-    if len(weights_before) != len(weights_after):
+    before = _weight_arrays("weights_before", weights_before)
+    after = _weight_arrays("weights_after", weights_after)
+    if [w.shape for w in before] != [w.shape for w in after]:
         raise ValueError(
-            "`weights_before` and `weights_after` must hold the same tensors. Received "
-            f"{len(weights_before)} and {len(weights_after)} tensors"
+            "`weights_before` and `weights_after` must hold the same tensors. Received shapes "
+            f"{[w.shape for w in before]} and {[w.shape for w in after]}"
         )
-    before = np.concatenate([np.ravel(w).astype("float64") for w in weights_before])
-    after = np.concatenate([np.ravel(w).astype("float64") for w in weights_after])
+    before = np.concatenate([np.ravel(w) for w in before])
+    after = np.concatenate([np.ravel(w) for w in after])
     norm = np.linalg.norm(before)
     if norm == 0.0:
         return 0.0
@@ -234,3 +236,15 @@ CLR, LLR = CyclicLearningRateRestarting, LinearLearningRateRestarting
 ALLR = AdaptiveLinearLearningRateRestarting
 
 RETRAIN_SCHEDULES = {"ft": FT, "lrw": LRW, "slr": SLR, "clr": CLR, "llr": LLR, "allr": ALLR}
+
+
+def _weight_arrays(name: str, weights) -> list[np.ndarray]:
+    """`weights` (a list of arrays or variables) as float64 arrays."""
+    arrays = ([np.asarray(w) for w in weights]
+              if isinstance(weights, (list, tuple)) and weights else [])
+    if not arrays or any(a.dtype.kind not in "biuf" for a in arrays):
+        raise TypeError(
+            f"`{name}` must be a non-empty list of weight arrays (numbers). "
+            f"Received: {name} of type {type(weights).__name__}"
+        )
+    return [a.astype("float64") for a in arrays]

@@ -19,7 +19,6 @@ Which channels go is `ChannelAnalysis`'s decision; how each layer is rebuilt is 
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
@@ -28,7 +27,7 @@ import keras
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import copy_model, is_graph_model, prune_wrappers
-from kerasprune.core.validation import check_model
+from kerasprune.core.validation import check_model, check_verbose
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import (
     ChannelAnalysis,
@@ -89,10 +88,7 @@ def shrink(model: keras.Model, *, verbose: int | str = "auto") -> keras.Model:
     2.0
     """
     check_model(model)
-    if verbose == "auto":
-        verbose = int(sys.stdout.isatty())
-    if verbose not in (0, 1):
-        raise ValueError(f"`verbose` must be 0, 1 or 'auto'. Received: verbose={verbose!r}")
+    verbose = check_verbose(verbose)
     if prune_wrappers(model):
         model = strip(model)
     graph = graph_of(model)

@@ -141,3 +141,21 @@ def test_a_saved_penalty_still_acts_after_loading(tmp_path):
     assert [w.penalized for w in kerasprune.prune_wrappers(loaded)] == [True]
     penalty = float(sum(model.losses))
     assert penalty > 0 and float(sum(loaded.losses)) == pytest.approx(penalty)
+
+
+def test_weights_of_a_model_pruned_on_other_layers_are_refused_by_name(tmp_path):
+    """Keras matches a `.weights.h5` file's layers by order and type: a wrapper that finds
+    no masks at its place names itself and the likely cause (not "expected 2 variables")."""
+    def model():
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="d1"),
+                                 keras.layers.Dense(3, name="d2")])
+
+    saved = kerasprune.prune(model(), layers=["d1"])
+    saved.save_weights(tmp_path / "d1.weights.h5")
+    same = kerasprune.prune(model(), layers=["d1"])
+    same.load_weights(tmp_path / "d1.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(same.get_weights(), saved.get_weights()))
+    with pytest.raises(ValueError, match=r"Layer 'prune_d2' \(the pruning wrapper of 'd2'\) "
+                                         r"finds 0 saved variables .* saved from a model "
+                                         r"pruned on other layers"):
+        kerasprune.prune(model()).load_weights(tmp_path / "d1.weights.h5")

@@ -115,7 +115,7 @@ def test_schedules_serialize_with_every_argument(schedule):
      "`initial_sparsity` must be <= `final_sparsity`. Received: initial_sparsity=0.6, "
      "final_sparsity=0.5"),
     (lambda: kerasprune.PolynomialDecay(0.1, 0.5, 0, 10, power="3"),
-     "`power` must be a number > 0. Received: power='3'"),
+     "`power` must be a finite float > 0. Received: power='3'"),
     (lambda: CycleSparsity(0.9, cycles=0),
      "`cycles` must be an int >= 1. Received: cycles=0"),
     (lambda: CycleSparsity(0.9, cycles=2, begin_step=-2),

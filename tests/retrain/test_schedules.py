@@ -246,11 +246,11 @@ def test_allr_d1_edges_and_messages():
     assert allr_d1(before, after, 0.5) == approx(0.6 / math.sqrt(0.5))
     assert allr_d1(before, after, 1.0) == approx(0.6)  # everything alive was pruned
     assert allr_d1([np.zeros(3)], [np.zeros(3)], 0.5) == 0.0
-    message = "`pruned_fraction` must be in (0, 1]. Received: pruned_fraction=1.5"
+    message = "`pruned_fraction` must be a float in (0, 1]. Received: pruned_fraction=1.5"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         allr_d1(before, after, 1.5)
     message = ("`weights_before` and `weights_after` must hold the same tensors. "
-               "Received 1 and 2 tensors")
+               "Received shapes [(2,)] and [(2,), (2,)]")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         allr_d1(before, after * 2, 0.5)
 

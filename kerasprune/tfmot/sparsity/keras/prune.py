@@ -72,6 +72,8 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
             f"{sorted(kwargs)}. Check their spelling against prune_low_magnitude's "
             "arguments (pruning_schedule, block_size, block_pooling_type, pruning_policy, "
             "sparsity_m_by_n).", stacklevel=user_stacklevel())
+    if pruning_policy is not None:
+        _check_policy(pruning_policy)
     if isinstance(to_prune, list):
         return [_wrap_listed(layer, params) for layer in to_prune]
     if isinstance(to_prune, keras.Model):
@@ -81,6 +83,16 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
     if isinstance(to_prune, keras.layers.Layer):
         return PruneLowMagnitude(to_prune, **params, **kwargs)
     raise ValueError(_WHAT_CAN_BE_PRUNED.format(input=type(to_prune).__name__))
+
+
+def _check_policy(policy) -> None:
+    """A `PruningPolicy` (or an object with its two methods)."""
+    if not all(callable(getattr(policy, name, None))
+               for name in ("allow_pruning", "ensure_model_supports_pruning")):
+        raise TypeError(
+            "`pruning_policy` must be a PruningPolicy, such as "
+            "tfmot.sparsity.keras.PruneForLatencyOnXNNPack(), or None. "
+            f"Received: pruning_policy={policy!r} of type {type(policy).__name__}")
 
 
 def _wrap_listed(layer, params):

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 
+from kerasprune.core.validation import is_int
 from kerasprune.tfmot.sparsity.keras.pruning_wrapper import collect_prunable_layers
 
 
@@ -32,6 +33,10 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     def __init__(self, log_dir, update_freq="epoch", **kwargs):
         if not isinstance(log_dir, str) or not log_dir:
             raise ValueError(f"`log_dir` must be a non-empty string. Received: log_dir={log_dir!r}")
+        if not (isinstance(update_freq, str) and update_freq in ("epoch", "batch")) and not (
+                is_int(update_freq) and update_freq >= 1):
+            raise ValueError("`update_freq` must be 'epoch', 'batch' or an int number of "
+                             f"batches >= 1. Received: update_freq={update_freq!r}")
         super().__init__(log_dir=log_dir, update_freq=update_freq, **kwargs)
         self._metrics_writer = None
 

@@ -77,13 +77,13 @@ class PruneLowMagnitude(PruneWrapper):
         schedule = _default_schedule() if pruning_schedule is None else pruning_schedule
         self.pruning_schedule = schedules.deserialize(schedule)
         self.block_size = _positive_pair("block_size", block_size)
-        if block_pooling_type not in _POOLING:
+        if not isinstance(block_pooling_type, str) or block_pooling_type not in _POOLING:
             raise ValueError(
                 "`block_pooling_type` must be 'AVG' or 'MAX'. "
                 f"Received: block_pooling_type={block_pooling_type!r}"
             )
         self.block_pooling_type = block_pooling_type
-        self.sparsity_m_by_n = None if not sparsity_m_by_n else _m_by_n(sparsity_m_by_n)
+        self.sparsity_m_by_n = None if sparsity_m_by_n is None else _m_by_n(sparsity_m_by_n)
         if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
             raise ValueError(
                 "`layer` must be a keras.layers.Layer instance (not a model). "
