@@ -28,6 +28,7 @@ Two parts, each writing its own section of bench/RESULTS.md:
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 from pathlib import Path
@@ -92,22 +93,24 @@ def lm_seed(seed: int, args) -> dict:
     model = lm.build_lm(args.layers, args.hidden, args.heads, args.length)
     name = f"lm_{args.layers}x{args.hidden}_{args.length}_{args.steps}_{seed}.weights.h5"
     cache = Path(args.cache_dir) / name if args.cache_dir else None
-    start = time.perf_counter()
     if cache is not None and cache.exists():
         model.load_weights(cache)
+        training = json.loads(cache.with_suffix(".json").read_text())
     else:
+        start = time.perf_counter()
         losses = lm.train(model, windows, steps=args.steps, batch_size=args.batch_size,
                           learning_rate=args.learning_rate, seed=seed)
-        print(f"seed {seed}: training loss by tenths of the run: "
-              + ", ".join(f"{np.mean(part):.3f}" for part in np.array_split(losses, 10)),
-              flush=True)
+        training = {"seconds": time.perf_counter() - start,
+                    "loss_by_tenth": [float(np.mean(p)) for p in np.array_split(losses, 10)]}
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             model.save_weights(cache)
-    trained = time.perf_counter() - start
+            cache.with_suffix(".json").write_text(json.dumps(training))
+    print(f"seed {seed}: training loss by tenths of the run: "
+          + ", ".join(f"{x:.3f}" for x in training["loss_by_tenth"]), flush=True)
     calibration = windows[np.random.default_rng(seed).choice(len(windows), 128, replace=False)]
     result = {"parameters": model.count_params(), "dense": lm.perplexity(model, test),
-              "train_seconds": trained, "perplexity": {}, "seconds": {}, "memory": {},
+              "training": training, "perplexity": {}, "seconds": {}, "memory": {},
               "passes": args.steps * args.batch_size * args.length / windows.size}
     for name, pattern in lm.PATTERNS.items():
         for criterion in LM_CRITERIA:
@@ -121,7 +124,8 @@ def lm_seed(seed: int, args) -> dict:
                   f"+{memory.growth / 2**20:.0f} MiB", flush=True)
             del pruned
     result["sizes"] = lm_sizes(model, args)
-    print(f"seed {seed}: dense {result['dense']:.4f}, trained in {trained:.0f} s", flush=True)
+    print(f"seed {seed}: dense {result['dense']:.4f}, trained in {training['seconds']:.0f} s",
+          flush=True)
     return result
 
 
@@ -156,8 +160,11 @@ def lm_table(results: list[dict], args) -> str:
         "2:4 (`NM(2, 4)`); the embeddings (tied to the output projection) stay dense. "
         "Per-byte "
         f"perplexity on {args.held_out} held-out sequences (the held-out documents' first). "
-        f"{len(results)} seeds (one trained model and one calibration sample each); "
-        "mean ± std.",
+        f"{len(results)} seed{'s' if len(results) > 1 else ''} (one trained model and one "
+        "calibration sample each); mean ± std."
+        + ("" if len(results) >= 3 else
+           f" Fewer than the 3 seeds the comparison needs: each trains for "
+           f"{np.mean([r['training']['seconds'] for r in results]) / 60:.0f} minutes here."),
         "",
         "| pattern | dense | magnitude | Wanda | SparseGPT | Wanda / magnitude increase "
         "| SparseGPT / magnitude increase | target |",
@@ -203,8 +210,10 @@ def lm_table(results: list[dict], args) -> str:
         + "; magnitude: "
         + ", ".join(f"{np.mean([r['seconds'][(n, 'magnitude')] for r in results]):.1f} s "
                     f"({n})" for n in lm.PATTERNS)
-        + f". Training took {np.mean([r['train_seconds'] for r in results]) / 60:.0f} min "
-        "per seed.",
+        + f". Training took {np.mean([r['training']['seconds'] for r in results]) / 60:.0f} "
+        "min per seed; its loss (nats per byte, mean of each tenth of the steps): "
+        + "; ".join(f"seed {i}: " + ", ".join(f"{x:.2f}" for x in r["training"]["loss_by_tenth"])
+                    for i, r in enumerate(results)) + ".",
         "",
         "Per seed (dense / magnitude / Wanda / SparseGPT perplexity): "
         + "; ".join(f"seed {i}: " + ", ".join(
