@@ -650,3 +650,29 @@ def test_shrink_shows_keras_progress_bar_over_the_layers_it_rebuilds(capsys):
     assert capsys.readouterr().out == ""
     with pytest.raises(ValueError, match="`verbose` must be one of \\(0, 1\\) or 'auto'"):
         shrink(model, verbose=2)
+
+
+@keras.saving.register_keras_serializable("kerasprune_tests")
+class TwoDense(keras.Model):
+    """A Functional subclass, as KerasHub's models are: its graph built in `__init__`."""
+
+    def __init__(self, hidden: int = 6, **kwargs):
+        inputs = keras.Input((4,))
+        x = keras.layers.Dense(hidden, activation="relu", name="hidden")(inputs)
+        super().__init__(inputs, keras.layers.Dense(3, name="out")(x), **kwargs)
+        self.hidden = hidden
+
+    def get_config(self):
+        return {"hidden": self.hidden, "name": self.name}
+
+
+def test_shrink_of_a_functional_subclass_keeps_the_kept_channels_weights():
+    model = TwoDense()
+    zero_channels(model.get_layer("hidden"), [0, 2, 4])
+    small = shrink(model)
+    assert type(small).__name__ == "TwoDense" and small is not model
+    assert small.get_layer("hidden").units == 3
+    x = RNG.normal(size=(5, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(small(x)), np.asarray(model(x)), atol=1e-6)
+    kept = model.get_layer("hidden").get_weights()[0][:, [1, 3, 5]]
+    np.testing.assert_array_equal(small.get_layer("hidden").get_weights()[0], kept)
