@@ -202,7 +202,10 @@ def lm_table(results: list[dict], args) -> str:
         "float64, query/key/value sharing one) + one block's calibration activations "
         f"({sizes['block_inputs'] / mib:.1f} MiB of block inputs, "
         f"{sizes['block_activations'] / mib:.1f} MiB at the feed-forward width) = "
-        f"{bound / mib:.1f} MiB. The calibration runs one batch of 16 sequences at a time, "
+        f"{bound / mib:.1f} MiB: "
+        + ("within it. " if max(growth) <= bound else
+           f"missed by up to {(max(growth) - bound) / mib:.0f} MiB. ")
+        + "The calibration runs one batch of 16 sequences at a time, "
         "each pass stopped at the block being pruned, so the activations held are one "
         "batch's, not the calibration set's. Wanda: "
         + ", ".join(f"{np.mean([r['seconds'][(n, 'wanda')] for r in results]):.0f} s ({n})"
