@@ -287,6 +287,108 @@ HAND_WRITTEN: dict[int, list[tuple[str, str, str, str]]] = {2: [
      "    if not decision.removed.any():\n", "    if decision.removed.any():\n",
      "`shrink`'s warning is inverted: every shrink that removes channels warns \"shrink "
      "removed nothing\", and one that removes nothing is silent"),
+], 5: [
+    ("kerasprune/callbacks/base_pruning_callback.py",
+     "        if epoch < done:\n",
+     "        if epoch < done - 1:\n",
+     "a fit resumed one epoch too early (`initial_epoch=k-1` after k epochs done) runs "
+     "epoch k-1 of the schedule again without the warning that names `initial_epoch=k`"),
+    ("kerasprune/callbacks/distillation.py",
+     "loss = loss + weight * temperature ** 2 * soft_kl(",
+     "loss = loss + weight * temperature * soft_kl(",
+     "`Distillation` scales the KL term by T instead of T**2, so the training loss is "
+     "not the documented `weight * T^2 * KL`"),
+    ("kerasprune/callbacks/bimp_callback.py",
+     "        if cycle < self.cycles:\n",
+     "        if cycle <= self.cycles:\n",
+     "`BIMPCallback`'s last cycle does not take the remainder of R = T - T0 (R=3, 2 "
+     "cycles: 1 + 1 epochs, not 1 + 2), so `total_epochs` falls short of the budget and "
+     "the last ALLR schedule is too short"),
+    ("kerasprune/callbacks/pruning_callback.py",
+     '            "remove_regularization": self.remove_regularization,\n',
+     "",
+     "`PruningCallback.get_config` drops `remove_regularization`: a callback rebuilt "
+     "from its config (a recipe, `from_config`) keeps the regularizers in fine-tuning"),
+    ("kerasprune/tfmot/sparsity/keras/prune.py",
+     "return PruneLowMagnitude(to_prune, **params, **kwargs)",
+     "return PruneLowMagnitude(to_prune, **params)",
+     "`prune_low_magnitude(layer, name=..., ...)` drops the keyword arguments meant for "
+     "the wrapper of a single layer instead of passing them on"),
+    ("kerasprune/tfmot/sparsity/keras/pruning_wrapper.py",
+     "            block_pooling_type=self.block_pooling_type,\n",
+     "",
+     "`PruneLowMagnitude.get_config` drops `block_pooling_type`: a wrapper with "
+     "`block_pooling_type='MAX'` comes back from a saved model pooling by 'AVG'"),
+    ("kerasprune/tfmot/sparsity/keras/pruning_schedule.py",
+     "last = upto if end < 0 else min(upto, end)",
+     "last = upto if end < 0 else min(upto, end - 1)",
+     "TFMOT schedules skip their update at `end_step`: a `PolynomialDecay` whose end "
+     "falls on its frequency never reaches `final_sparsity` in training"),
+    ("kerasprune/tfmot/sparsity/keras/update_pruning_step.py",
+     "return not should_have and wrapper.pruning_schedule.decision(step)[1] > 0.0",
+     "return should_have and wrapper.pruning_schedule.decision(step)[1] > 0.0",
+     "`UpdatePruningStep` no longer warns when training ended before a schedule's first "
+     "pruning step (begin_step beyond the fit), and warns instead where it did prune"),
+    ("kerasprune/recipe.py",
+     'x, y, epochs=epochs, batch_size=self.training["batch_size"],',
+     "x, y, epochs=epochs,",
+     "`Recipe.run` ignores `training.batch_size` and fits with Keras' default batch of 32"),
+    ("kerasprune/cli/export_command.py",
+     "sparse=not args.dense",
+     "sparse=True",
+     "`kerasprune export --dense` still encodes sparse weights instead of writing a "
+     "dense file"),
+    ("kerasprune/cli/bench_command.py",
+     "options = dict(num_threads=args.threads,",
+     "options = dict(num_threads=1,",
+     "`kerasprune bench --threads N` times with 1 thread whatever N"),
+    ("tflite_export/conversion.py",
+     '    if quantize == "float16":\n        converter.target_spec.supported_types',
+     '    if quantize == "fp16":\n        converter.target_spec.supported_types',
+     '`convert(quantize="float16")` writes int8 dynamic-range weights instead of float16 '
+     "ones"),
+    ("tflite_export/benchmarking.py",
+     "                           num_threads, block, runs, warmup)",
+     "                           block, num_threads, runs, warmup)",
+     "`benchmark`'s report swaps `num_threads` and `block`: it says 50 threads and "
+     "blocks of 1 (in `to_dict`, the protocol line and the recommendation)"),
+    ("tflite_export/inspection.py",
+     'block_dims = sparsity.get("dim_metadata", [])[rank:]',
+     'block_dims = sparsity.get("dim_metadata", [])[:rank]',
+     "`inspect` reads a sparse tensor's block shape from the original dimensions' "
+     "metadata instead of the block dimensions', so a 1x4-block FULLY_CONNECTED weight "
+     "is reported with a wrong block"),
+    ("tflite_export/comparison.py",
+     "load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)",
+     "load_interpreter(c, num_threads=num_threads)",
+     "`compare(..., xnnpack=False)` still runs the models with the XNNPACK delegate "
+     "instead of built-in kernels"),
+    ("kerasprune/core/prune_wrapper.py",
+     "            min_density=self.min_density,\n",
+     "",
+     "`PruneWrapper.get_config` drops `min_density`: a saved and loaded model's wrappers "
+     "fall back to the default 0.01"),
+    ("kerasprune/core/prune_wrapper.py",
+     "        if training and not self.driven:\n",
+     "        if training and self.driven:\n",
+     "the \"trained without a pruning callback\" warning is lost when a model trains "
+     "without one, and shows instead when a callback drives a fit that has not pruned yet"),
+    ("kerasprune/core/prune_wrapper.py",
+     'config["pruning_state"] = {"spec": state.spec, "owner": state.owner}',
+     'config["pruning_state"] = {"spec": state.spec}',
+     "a saved model's resume state loses its owner: a run resumed from the `.keras` file "
+     "warns that it replaces another run's state and starts afresh instead of resuming"),
+    ("kerasprune/core/pruning_state.py",
+     'float(self.read("epochs_done")) >= total)',
+     'float(self.read("epochs_done")) > total)',
+     "a run that did all its epochs is not `finished`: a new callback with other "
+     "settings on the pruned model is refused as a changed resume instead of starting a "
+     "new run"),
+    ("kerasprune/structured/surgery.py",
+     "        smaller.set_weights(new.get_weights())\n",
+     "",
+     "`shrink` of a Functional subclass (KerasHub) puts freshly initialised weights in "
+     "the smaller layers instead of the kept channels' weights, so its outputs change"),
 ]}
 # The bugs the suite missed when they were first planted, as `(file, the code)`; the test
 # that fails now was written for each.
@@ -310,6 +412,7 @@ MISSED_AT_FIRST: dict[int, tuple[tuple[str, str], ...]] = {
         ("kerasprune/tfmot/sparsity/keras/prune.py",
          "            return strip_pruning(layer)\n"),
         ("kerasprune/core/prune_wrapper.py", "            seed=self.seed,\n")),
+    5: (("kerasprune/structured/surgery.py", "        smaller.set_weights(new.get_weights())\n"),),
 }
 # The test modules of the files the hand-written bugs reach outside the mutation campaigns'
 # scope (tests/mutation_scope.py): the wrapper, its resume state and shrink's surgery, the
