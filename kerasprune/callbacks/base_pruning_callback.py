@@ -108,6 +108,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         self.schedule: SparsitySchedule | None = None
         self.state: PruningState | None = None
         self._last_rate: float | None = None
+        self._ran_to: int | None = None  # the epoch this fit has run to
         #: `{"sparsity": [(step, value)], "learning_rate": [(step, value)]}` of the last
         #: fit: the sparsity after every mask update, the learning rate whenever the
         #: callback set it (else read at each epoch's start).
@@ -184,6 +185,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         self.check_begin()
         self.schedule = self.make_schedule(self.steps_per_epoch)
         self._last_rate = None
+        self._ran_to = None
         self._check_company(_compat.fit_callbacks(self))
         self._check_above_target()
         self._drive(True)
@@ -191,6 +193,7 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self._ran_to = epoch + 1
         step = self.global_step(0)
         if not self.trace["sparsity"]:  # where this fit starts
             self._check_resumed_epoch(epoch)
@@ -230,11 +233,17 @@ class BasePruningCallback(keras.callbacks.Callback):
         self._drive(False)
         self.stop_logging()
         reached = overall_sparsity(prune_wrappers(self.model))
-        epochs = self.params.get("epochs") if self.params else None
+        asked = self.params.get("epochs") if self.params else None
+        # The epochs that ran, not those asked: EarlyStopping or any callback setting
+        # `model.stop_training` ends a fit before `asked`.
+        epochs = self._ran_to if self._ran_to is not None else asked
         if epochs is not None and epochs < self.total_epochs and reached < self.target_sparsity:
+            why = (f"model.stop_training was set, e.g. by EarlyStopping, in a fit asked for "
+                   f"{asked} epochs" if asked is not None and epochs < asked
+                   else f"fit was given epochs={asked}")
             warnings.warn(
                 f"{type(self).__name__}: fit stopped after epoch {epochs} of the "
-                f"{self.total_epochs} the schedule needs, so the model has sparsity "
+                f"{self.total_epochs} the schedule needs ({why}), so the model has sparsity "
                 f"{reached:.4f}, not the target {self.target_sparsity}. Continue with the "
                 f"same callback: fit(..., initial_epoch={epochs}, epochs={self.total_epochs}).",
                 stacklevel=user_stacklevel(),

@@ -66,6 +66,23 @@ def test_a_fit_stopped_early_warns_only_when_the_target_is_not_reached():
     assert "initial_epoch=1, epochs=2" in message
 
 
+class StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+def test_a_fit_stopped_by_another_callback_warns_with_the_epochs_that_ran():
+    # fit is asked for the whole schedule (3 epochs) but a callback stops it after the first.
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                     finetune_epochs=1, initial_sparsity=0.25)
+    with pytest.warns(UserWarning, match="fit stopped after epoch 1 of the 3") as caught:
+        _dense_model().fit(X, Y, batch_size=4, epochs=3, verbose=0,
+                           callbacks=[gmp, StopAfterFirstEpoch()])
+    [message] = [str(w.message) for w in caught if "fit stopped" in str(w.message)]
+    assert "model.stop_training was set" in message and "asked for 3 epochs" in message
+    assert "sparsity 0.2500, not the target 0.5" in message
+
+
 # Every constructor argument of each callback set away from its default (`importance`,
 # which holds data, is the one argument get_config leaves out).
 CALLBACK_OPTIONS = [
