@@ -170,10 +170,14 @@ class PruningCallback(BasePruningCallback):
                     f"pruning stage ends (step {last} = {steps_per_epoch} steps x "
                     f"{self.finetune_start} epochs)."
                 )
-            if self.schedule_option(self.schedule_option.end_step) > self.target_sparsity:
+            begin = self.stabilization_epochs * steps_per_epoch
+            final = _final_sparsity(self.schedule_option, begin, last)
+            if abs(final - self.target_sparsity) > 1e-6:
+                # Below the target, fine-tuning's start would jump the masks to the target
+                # in one step, which the schedule was given to avoid.
+                side = "above" if final > self.target_sparsity else "below"
                 raise ValueError(
-                    f"The schedule ends at sparsity "
-                    f"{self.schedule_option(self.schedule_option.end_step)}, above "
+                    f"The schedule ends at sparsity {final}, {side} "
                     f"`target_sparsity`={self.target_sparsity}. Give the callback the "
                     "schedule's final sparsity as its target."
                 )
@@ -251,6 +255,18 @@ def _schedule_option(schedule):
         "`schedule` must be 'cubic', 'linear', 'one_shot' or a SparsitySchedule. "
         f"Received: schedule={schedule!r}"
     )
+
+
+def _final_sparsity(schedule: SparsitySchedule, begin: int, last: int) -> float:
+    """The sparsity `schedule` leaves the masks at when the pruning stage (steps `begin`
+    to `last`, the first fine-tuning step) ends: its value at `end_step` if that is
+    `last`, else at its last update inside the stage (a user schedule may update past the
+    `end_step` it declares), else at `end_step`."""
+    if schedule.end_step != last:
+        for step in range(last - 1, begin - 1, -1):
+            if schedule.updates_at(step):
+                return float(schedule(step))
+    return float(schedule(schedule.end_step))
 
 
 def _rates(rates) -> list[float] | None:

@@ -320,6 +320,10 @@ def test_a_custom_schedule_must_end_within_the_pruning_stage_at_the_target_at_mo
     above = kerasprune.PolynomialDecay(0.1, 0.6, begin_step=0, end_step=1, frequency=1)
     _fit_expecting(r"ends at sparsity 0\.6\d*, above `target_sparsity`=0\.55",
                    kerasprune.PruningCallback(0.55, schedule=above, **stages))
+    # ending below the target would jump the masks to it when fine-tuning starts
+    below = kerasprune.ConstantSparsity(0.5, begin_step=0, end_step=2)
+    _fit_expecting(r"ends at sparsity 0\.5, below `target_sparsity`=0\.8",
+                   kerasprune.PruningCallback(0.8, schedule=below, **stages))
     # at the stage's last step, to the target exactly: accepted
     on_time = kerasprune.PolynomialDecay(0.1, 0.6, begin_step=0, end_step=2, frequency=1)
     model = compile_classifier(kerasprune.prune(small_cnn()))
