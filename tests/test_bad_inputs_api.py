@@ -554,6 +554,10 @@ CASES = [
      r"`max_lr` must be a finite float > 0 or None. Received: max_lr=-1"),
     ("LLR/max_lr str", lambda c: LLR(0.1, 10, 100, max_lr="0.2"), V, r"`max_lr` must be"),
     ("LLR/max_lr nan", lambda c: LLR(0.1, 10, 100, max_lr=np.nan), V, r"`max_lr` must be"),
+    ("LLR/max_lr below constant", lambda c: LLR(0.1, 10, 100, max_lr=0.05), V,
+     r"LinearLearningRateRestarting: `max_lr` is the largest rate of the original schedule, "
+     r"which is the constant original=0.1: max_lr must be >= it \(or None\). "
+     r"Received: max_lr=0.05"),
     ("allr_d1/fraction str", lambda c: allr_d1([X], [X], "half"), V,
      r"`pruned_fraction` must be a float in \(0, 1\]. Received: pruned_fraction='half'"),
     ("allr_d1/fraction True", lambda c: allr_d1([X], [X], True), V, r"`pruned_fraction`"),

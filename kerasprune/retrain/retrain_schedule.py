@@ -132,6 +132,12 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
         warmup = self.default_warmup if warmup is None else warmup
         self._validate(original, retrain_steps, original_steps, warmup, start_step)
         max_lr = check_positive("max_lr", max_lr, optional=True)
+        if max_lr is not None and not callable(original) and max_lr < original:
+            # A constant original's largest rate is itself: a lower max_lr contradicts it.
+            raise ValueError(
+                f"{type(self).__name__}: `max_lr` is the largest rate of the original "
+                f"schedule, which is the constant original={original}: max_lr must be >= it "
+                f"(or None). Received: max_lr={max_lr}")
         self.original = original
         self.retrain_steps = int(retrain_steps)
         self.original_steps = None if original_steps is None else int(original_steps)
