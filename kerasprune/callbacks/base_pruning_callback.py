@@ -417,11 +417,24 @@ def _describe(callback) -> str:
     return f"{type(callback).__name__}(target_sparsity={callback.target_sparsity})"
 
 
+#: Keras callbacks that set the optimizer's learning rate themselves.
+_RATE_SETTERS = (keras.callbacks.LearningRateScheduler, keras.callbacks.ReduceLROnPlateau)
+
+
 def check_settable_learning_rate(callback: keras.callbacks.Callback, what: str) -> None:
-    """Refuse an optimizer whose learning rate is a schedule, which a callback cannot set."""
+    """Refuse an optimizer whose learning rate is a schedule, which a callback cannot set,
+    and another callback of the fit that sets it too (one of them would silently win)."""
     if _compat.learning_rate_is_schedule(callback.model.optimizer):
         raise ValueError(
             f"{type(callback).__name__} sets the learning rate ({what}), but the optimizer "
             "was created with a LearningRateSchedule. Create the optimizer with a float "
             "learning rate, or leave those options unset."
+        )
+    setters = [type(c).__name__ for c in _compat.fit_callbacks(callback)
+               if isinstance(c, _RATE_SETTERS)]
+    if setters:
+        raise ValueError(
+            f"{type(callback).__name__} sets the learning rate ({what}), and so does "
+            f"{', '.join(setters)} in the same fit: each would overwrite the other's rate. "
+            "Keep one: leave those options unset, or remove the other callback."
         )

@@ -164,13 +164,14 @@ def test_bad_callback_settings_raise_at_construction(change, message):
         kerasprune.PruningCallback(**kwargs)
 
 
-def _fit_expecting(error_match, callback, epochs=2, model=None, batch_size=64):
+def _fit_expecting(error_match, callback, epochs=2, model=None, batch_size=64, others=()):
     x = np.random.rand(128, 7, 7, 1).astype("float32")
     y = np.random.randint(0, 10, 128)
     model = model or compile_classifier(kerasprune.prune(small_cnn()))
     before = {w.path: np.asarray(w).copy() for w in model.weights}
     with pytest.raises(ValueError, match=error_match):
-        model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=[callback], verbose=0)
+        model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=[callback, *others],
+                  verbose=0)
     # Refused before the first step: nothing was trained or pruned (a resume state, all
     # zeros, may have been attached to receive a restored run).
     after = {w.path: np.asarray(w) for w in model.weights}
@@ -212,6 +213,15 @@ def test_custom_schedule_object_is_used():
     model.fit(np.random.rand(64, 7, 7, 1), np.random.randint(0, 10, 64), epochs=1,
               callbacks=[callback], verbose=0)
     assert _exactly_pruned(model, 0.6)
+
+
+def test_learning_rate_options_with_a_keras_rate_callback_are_refused_before_training():
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=1, pruning_epochs=1,
+                                          finetune_epochs=0, pruning_learning_rate=0.01)
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch, rate: 0.5)
+    _fit_expecting(r"PruningCallback sets the learning rate \(`pruning_learning_rate` / "
+                   r"`finetune_learning_rates`\), and so does LearningRateScheduler in the "
+                   "same fit", callback, others=[scheduler])
 
 
 def test_learning_rate_options_with_a_schedule_optimizer_are_refused_before_training():
