@@ -163,6 +163,11 @@ CASES = [
      r"`final_sparsity` must be"),
     ("update/gradients", lambda c: U(c["pruned"], .5, gradients=[1.0]), T,
      r"`gradients` must be a dict"),
+    ("update/gradients key", lambda c: U(c["pruned"], .5, gradients={"nosuch": [X]}), V,
+     r"`gradients` has keys \['nosuch'\], which are not weight paths of the model: "
+     r"\['[^']*d1/kernel'"),
+    ("update/input_norms key", lambda c: U(c["pruned"], .5, input_norms={"d1": X}), V,
+     r"`input_norms` has keys \['d1'\], which are not weight paths"),
     ("update/2x to 100%", lambda c: U(c["doubled"], .9), V,
      r"Layer 'd1' would be pruned to 100% or more: its `sparsity_scale` 2.0"),
     ("update/nan weights", lambda c: U(c["nan"], .5), V,

@@ -24,6 +24,7 @@ from kerasprune.core.scopes import layer_target
 from kerasprune.core.selectors import Selector, ToTarget
 from kerasprune.core.validation import (
     check_finite_weights,
+    check_known_keys,
     check_sparsity,
     is_bool,
     is_number,
@@ -221,11 +222,25 @@ def update_masks(
             "`gradients` must be a dict {weight path: [gradient per batch]} or None. "
             f"Received: gradients of type {type(gradients).__name__}"
         )
+    _check_data_keys(model, gradients=gradients, activations=activations,
+                     input_norms=input_norms)
     selector = ToTarget(gradients=gradients, activations=activations, input_norms=input_norms,
                         masks_only_grow=masks_only_grow)
     if masks_only_grow:
         warn_if_masks_exceed(model, sparsity, "update_masks")
     return update(model, selector, sparsity, final_sparsity).sparsity
+
+
+def _check_data_keys(model, **mappings) -> None:
+    """Refuse criterion data keyed by anything but the model's weight paths (a key that
+    matches no weight would be ignored)."""
+    if not isinstance(model, keras.layers.Layer):
+        return  # check_pruning_request refuses it, naming the argument
+    paths = [v.path for v in model.weights]
+    pruned = [w.path for wrapper in prune_wrappers(model) for w in wrapper.pruned_weights]
+    for name, mapping in mappings.items():
+        if isinstance(mapping, Mapping):
+            check_known_keys(name, mapping, paths, "weight paths", shown=pruned)
 
 
 def warn_if_masks_exceed(model, sparsity, caller: str) -> None:

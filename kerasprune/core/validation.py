@@ -195,6 +195,27 @@ def check_choice(name: str, value: Any, choices: Iterable) -> Any:
     return value
 
 
+def check_known_keys(name: str, keys: Iterable, allowed: Iterable[str], what: str,
+                     shown: Iterable[str] | None = None) -> None:
+    """Refuse `keys` (of the mapping argument `name`) that are not in `allowed`, which
+    are `what`; the message lists `shown` (default: `allowed`).
+
+    Example:
+
+    >>> check_known_keys("gradients", ["nosuch"], ["d/kernel", "d/bias"], "weight paths",
+    ...                  shown=["d/kernel"])
+    Traceback (most recent call last):
+    ...
+    ValueError: `gradients` has keys ['nosuch'], which are not weight paths of the model: ['d/kernel']
+    """
+    allowed = set(allowed)
+    unknown = sorted((key for key in keys if key not in allowed), key=str)
+    if unknown:
+        shown = sorted(allowed) if shown is None else list(shown)
+        raise ValueError(
+            f"`{name}` has keys {unknown}, which are not {what} of the model: {shown}")
+
+
 def is_single(value: Any) -> bool:
     """True for a value that `==` compares whole: not a list, dict or set, nor an array or
     tensor (whose `==` compares element by element, or fails against a string).
