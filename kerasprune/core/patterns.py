@@ -15,7 +15,7 @@ import keras
 
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.deprecation import REMOVED_IN
-from kerasprune.core.validation import check_choice
+from kerasprune.core.validation import check_choice, check_shape
 
 
 POOLINGS = ("mean", "max")
@@ -226,18 +226,8 @@ class Blocks(MaskPattern):
     pools_weights = True
 
     def __init__(self, block_shape: tuple[int, ...], pooling: str = "mean"):
-        block_shape = tuple(block_shape) if isinstance(block_shape, (tuple, list)) else block_shape
-        if (
-            not isinstance(block_shape, tuple)
-            or not block_shape
-            or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in block_shape)
-        ):
-            raise ValueError(
-                "`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
-                f"Received: block_shape={block_shape!r}"
-            )
+        self.block_shape = check_shape("block_shape", block_shape, "(4, 1)")
         check_choice("pooling", pooling, POOLINGS)
-        self.block_shape = tuple(int(b) for b in block_shape)
         self.pooling = pooling
 
     def _full_block(self, ndim: int) -> tuple[int, ...]:

@@ -195,6 +195,28 @@ def check_choice(name: str, value: Any, choices: Iterable) -> Any:
     return value
 
 
+def check_shape(name: str, value: Any, example: str) -> tuple[int, ...]:
+    """A non-empty shape of positive ints: a tuple, a list or a 1-d integer array.
+
+    Example:
+
+    >>> import numpy as np
+    >>> check_shape("block_shape", np.array([4, 1]), "(4, 1)")
+    (4, 1)
+    >>> check_shape("block_shape", (4, 0), "(4, 1)")
+    Traceback (most recent call last):
+    ...
+    ValueError: `block_shape` must be a non-empty tuple of positive ints, such as (4, 1). Received: block_shape=(4, 0)
+    """
+    values = value.tolist() if isinstance(value, np.ndarray) and value.ndim == 1 else value
+    if (not isinstance(values, (tuple, list)) or not values
+            or not all(is_int(v) and v >= 1 for v in values)):
+        raise ValueError(
+            f"`{name}` must be a non-empty tuple of positive ints, such as {example}. "
+            f"Received: {name}={value!r}")
+    return tuple(int(v) for v in values)
+
+
 def check_known_keys(name: str, keys: Iterable, allowed: Iterable[str], what: str,
                      shown: Iterable[str] | None = None) -> None:
     """Refuse `keys` (of the mapping argument `name`) that are not in `allowed`, which

@@ -82,6 +82,10 @@ def test_blocks_take_a_list_and_refuse_anything_but_positive_ints_in_full():
     import re
 
     assert Blocks([4, 1]).block_shape == (4, 1)
+    assert Blocks(np.array([4, 1])).block_shape == (4, 1)  # a 1-d integer array, as a list
+    for bad in (np.array([4.0, 1.0]), np.array([[4, 1]])):
+        with pytest.raises(ValueError, match=r"^`block_shape` must be a non-empty tuple"):
+            Blocks(bad)
     for bad in ((), 4, "41", (4, 0), (2.0, 1)):
         message = ("`block_shape` must be a non-empty tuple of positive ints, such as (4, 1). "
                    f"Received: block_shape={bad!r}")
