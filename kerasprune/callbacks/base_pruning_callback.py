@@ -407,8 +407,13 @@ class BasePruningCallback(keras.callbacks.Callback):
                 "samples to fit, or a `steps_per_epoch` >= 1.")
         if not steps:
             raise ValueError(
-                f"{name} needs the number of steps per epoch: pass `steps_per_epoch` to fit "
-                "when the data has no known length."
+                f"{name} needs the number of steps per epoch, which this data does not tell "
+                "(a generator, or a tf.data pipeline after `filter`): the callback's clock is "
+                "fit's step (epoch x steps per epoch), on which its sparsity schedule (with "
+                "update_every='epoch' too), learning rates and resume state are laid out "
+                "before the first step. Either pass `steps_per_epoch` to fit, or give a "
+                "tf.data.Dataset its length: "
+                "`dataset.apply(tf.data.experimental.assert_cardinality(n))`."
             )
         return int(steps)
 

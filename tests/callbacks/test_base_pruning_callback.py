@@ -83,6 +83,17 @@ def test_a_fit_stopped_by_another_callback_warns_with_the_epochs_that_ran():
     assert "sparsity 0.2500, not the target 0.5" in message
 
 
+def test_data_of_unknown_length_is_refused_saying_why_epoch_updates_need_it():
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((X, Y)).filter(lambda x, y: True).batch(4)
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0, update_every="epoch")
+    with pytest.raises(ValueError, match=r"with update_every='epoch' too\).*pass "
+                       r"`steps_per_epoch` to fit.*assert_cardinality\(n\)"):
+        _dense_model().fit(data, epochs=1, callbacks=[gmp], verbose=0)
+
+
 # Every constructor argument of each callback set away from its default (`importance`,
 # which holds data, is the one argument get_config leaves out).
 CALLBACK_OPTIONS = [
