@@ -297,6 +297,14 @@ def in_stateless_scope() -> bool:
     return inside()
 
 
+def writing_legacy_config() -> bool:
+    """True while Keras writes or reads a legacy `.h5` model file: its loader neither keeps
+    nor applies build configs, so what a layer keeps there must be in its config."""
+    from keras.src.backend.common import global_state
+
+    return bool(global_state.get_global_attribute("use_legacy_config", False))
+
+
 def scoped_value(variable):
     """A variable's value in the current `StatelessScope`, or None if the scope does not
     map it (JAX's optimizer step maps only trainable and optimizer variables)."""
