@@ -224,9 +224,10 @@ def test_version_matches_the_package():
     assert kerasprune.cli.__version__ == kerasprune.__version__
 
 
-def imported_modules(*argv: str) -> tuple[subprocess.CompletedProcess, str]:
+def imported_modules(*argv: str, module: str = "kerasprune.cli"
+                     ) -> tuple[subprocess.CompletedProcess, str]:
     """Run the command in a fresh process; returns it and its `-X importtime` log."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "kerasprune.cli", *argv],
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", module, *argv],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     return result, result.stderr
 
@@ -236,6 +237,13 @@ def imported_modules(*argv: str) -> tuple[subprocess.CompletedProcess, str]:
 def test_help_and_argument_errors_do_not_import_tensorflow(argv):
     result, imports = imported_modules(*argv)
     assert result.returncode in (0, 2)
+    assert "tensorflow" not in imports and "keras" not in imports.replace("kerasprune", "")
+
+
+def test_python_m_kerasprune_is_the_command_and_its_help_is_quick():
+    result, imports = imported_modules("--help", module="kerasprune")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage: kerasprune ")
     assert "tensorflow" not in imports and "keras" not in imports.replace("kerasprune", "")
 
 
