@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 
 import json
@@ -276,6 +277,25 @@ def test_missing_and_wrong_files_give_clear_errors(files, tmp_path, capsys):
     assert "No model file" in capsys.readouterr().err
     assert main(["export", str(files["keras"]), "-o", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_broken_data_files_are_named_with_the_array(files, tmp_path, capsys):
+    broken, objects = tmp_path / "broken.npz", tmp_path / "objects.npz"
+    broken.write_bytes(files["data"].read_bytes()[:200])  # a download cut short
+    np.savez(objects, x=X, y=np.array([str(v) for v in Y], dtype=object))
+    assert main(["bench", str(files["sparse"]), "--runs", "1", "--data", str(broken)]) == 1
+    assert f"--data {str(broken)!r} is not a .npz file (truncated?)" in capsys.readouterr().err
+    assert main(["bench", str(files["sparse"]), "--runs", "1", "--data", str(objects)]) == 1
+    assert (f"--data {str(objects)!r}: array 'y' holds Python objects"
+            in capsys.readouterr().err)
+
+
+def test_a_keras_file_whose_config_is_not_json_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.keras"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("config.json", "{not json")
+    assert main(["export", str(bad), "-o", str(tmp_path / "x.tflite")]) == 1
+    assert f"{str(bad)!r} is a corrupt .keras file: its config.json" in capsys.readouterr().err
 
 
 def test_export_of_a_model_with_nothing_sparse_warns_in_one_line(tmp_path, capsys):
