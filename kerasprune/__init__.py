@@ -83,7 +83,8 @@ def _started_as_the_command() -> bool:
     TensorFlow."""
     argv = list(getattr(sys, "orig_argv", []))
     module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
-    return module in ("kerasprune", "kerasprune.cli") or Path(sys.argv[0] if sys.argv else "").stem in (
+    script = Path(sys.argv[0] if sys.argv else "").stem
+    return module in ("kerasprune", "kerasprune.cli") or script in (
         "kerasprune", "kerasprune-script")
 
 
