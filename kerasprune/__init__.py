@@ -78,11 +78,13 @@ _MOVED = {
 
 
 def _started_as_the_command() -> bool:
-    """True when the `kerasprune` command (its console script, or `python -m
-    kerasprune.cli`) imports this package: its `--help` must not wait for TensorFlow."""
+    """True when the `kerasprune` command (its console script, `python -m kerasprune` or
+    `python -m kerasprune.cli`) imports this package: its `--help` must not wait for
+    TensorFlow."""
     argv = list(getattr(sys, "orig_argv", []))
     module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
-    return module == "kerasprune.cli" or Path(sys.argv[0] if sys.argv else "").stem in (
+    script = Path(sys.argv[0] if sys.argv else "").stem
+    return module in ("kerasprune", "kerasprune.cli") or script in (
         "kerasprune", "kerasprune-script")
 
 

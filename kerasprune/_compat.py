@@ -297,6 +297,24 @@ def in_stateless_scope() -> bool:
     return inside()
 
 
+def lambda_copy(layer: keras.layers.Lambda) -> keras.layers.Lambda:
+    """A new `Lambda` calling the same in-memory functions. Its config round trip would
+    fail: safe mode refuses a Python lambda, and an unregistered def is not found by name."""
+    config = layer.get_config()
+    for key in ("function", "output_shape", "mask", "arguments"):
+        config.pop(key, None)
+    return keras.layers.Lambda(layer.function, output_shape=layer._output_shape,
+                               mask=layer.mask, arguments=dict(layer.arguments), **config)
+
+
+def writing_legacy_config() -> bool:
+    """True while Keras writes or reads a legacy `.h5` model file: its loader neither keeps
+    nor applies build configs, so what a layer keeps there must be in its config."""
+    from keras.src.backend.common import global_state
+
+    return bool(global_state.get_global_attribute("use_legacy_config", False))
+
+
 def scoped_value(variable):
     """A variable's value in the current `StatelessScope`, or None if the scope does not
     map it (JAX's optimizer step maps only trainable and optimizer variables)."""

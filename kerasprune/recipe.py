@@ -85,6 +85,7 @@ from kerasprune.callbacks.penalty_pruning_callback import PenaltyPruningCallback
 from kerasprune.callbacks.pruning_callback import PruningCallback
 from kerasprune.callbacks.rigl_callback import RigLCallback
 from kerasprune.core.criterion_data import CriterionData
+from kerasprune.core.deprecation import renamed_argument
 from kerasprune.core.weight_criteria import CRITERIA as ONE_SHOT_CRITERIA
 from kerasprune.core.weight_criteria import NEEDS
 from kerasprune.oneshot.one_shot import one_shot_prune
@@ -290,14 +291,17 @@ class Recipe:
 
     # -- running -----------------------------------------------------------------------
 
-    def make_callback(self, importance: CriterionData | None = None):
-        """The pruning callback of the `callback` section (None for `"one-shot"`)."""
+    def make_callback(self, data: CriterionData | None = None,
+                      importance: CriterionData | None = None):
+        """The pruning callback of the `callback` section (None for `"one-shot"`), given
+        `data` for its criterion if it takes any (`importance=` is its deprecated name)."""
+        data = renamed_argument("Recipe.make_callback", "importance", importance, "data", data)
         if self.method == ONE_SHOT:
             return None
         config = dict(self.callback)
         callback_class = CALLBACKS[self.method]
-        if importance is not None and _takes(callback_class, "importance"):
-            config["importance"] = importance
+        if data is not None and _takes(callback_class, "data"):
+            config["data"] = data
         return callback_class.from_config(config)
 
     def pattern(self) -> MaskPattern | None:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 
 import json
@@ -224,9 +225,10 @@ def test_version_matches_the_package():
     assert kerasprune.cli.__version__ == kerasprune.__version__
 
 
-def imported_modules(*argv: str) -> tuple[subprocess.CompletedProcess, str]:
+def imported_modules(*argv: str, module: str = "kerasprune.cli"
+                     ) -> tuple[subprocess.CompletedProcess, str]:
     """Run the command in a fresh process; returns it and its `-X importtime` log."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "kerasprune.cli", *argv],
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", module, *argv],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     return result, result.stderr
 
@@ -236,6 +238,13 @@ def imported_modules(*argv: str) -> tuple[subprocess.CompletedProcess, str]:
 def test_help_and_argument_errors_do_not_import_tensorflow(argv):
     result, imports = imported_modules(*argv)
     assert result.returncode in (0, 2)
+    assert "tensorflow" not in imports and "keras" not in imports.replace("kerasprune", "")
+
+
+def test_python_m_kerasprune_is_the_command_and_its_help_is_quick():
+    result, imports = imported_modules("--help", module="kerasprune")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage: kerasprune ")
     assert "tensorflow" not in imports and "keras" not in imports.replace("kerasprune", "")
 
 
@@ -268,6 +277,25 @@ def test_missing_and_wrong_files_give_clear_errors(files, tmp_path, capsys):
     assert "No model file" in capsys.readouterr().err
     assert main(["export", str(files["keras"]), "-o", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_broken_data_files_are_named_with_the_array(files, tmp_path, capsys):
+    broken, objects = tmp_path / "broken.npz", tmp_path / "objects.npz"
+    broken.write_bytes(files["data"].read_bytes()[:200])  # a download cut short
+    np.savez(objects, x=X, y=np.array([str(v) for v in Y], dtype=object))
+    assert main(["bench", str(files["sparse"]), "--runs", "1", "--data", str(broken)]) == 1
+    assert f"--data {str(broken)!r} is not a .npz file (truncated?)" in capsys.readouterr().err
+    assert main(["bench", str(files["sparse"]), "--runs", "1", "--data", str(objects)]) == 1
+    assert (f"--data {str(objects)!r}: array 'y' holds Python objects"
+            in capsys.readouterr().err)
+
+
+def test_a_keras_file_whose_config_is_not_json_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.keras"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("config.json", "{not json")
+    assert main(["export", str(bad), "-o", str(tmp_path / "x.tflite")]) == 1
+    assert f"{str(bad)!r} is a corrupt .keras file: its config.json" in capsys.readouterr().err
 
 
 def test_export_of_a_model_with_nothing_sparse_warns_in_one_line(tmp_path, capsys):

@@ -1,5 +1,7 @@
 """Recipes: YAML round trips with the callbacks' get_config, checks, and a run."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -261,6 +263,19 @@ def test_run_uses_the_training_sections_epochs_and_learning_rate(digits):
     assert len(history.history["loss"]) == 4  # the recipe's epochs, past the callback's
     assert history.history["learning_rate"] == pytest.approx([0.02] * 4)
     assert history.history["stage"] == [1, 2, 2, 2]
+
+
+def test_run_gives_its_callback_the_data_without_a_deprecation_warning():
+    recipe = Recipe.from_yaml(TRAINING_RECIPE.replace("epochs: 4", "epochs: 2"))
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 4), dtype=np.float32), rng.integers(0, 3, 16)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, callback, _ = recipe.run(model, x, y, verbose=0)
+    assert isinstance(callback.data, kerasprune.CriterionData)
+    assert not [w for w in caught if issubclass(w.category, DeprecationWarning)
+                and "kerasprune" in str(w.message)]
 
 
 class BatchCounter(keras.callbacks.Callback):

@@ -183,9 +183,12 @@ def compare(
         for name, c in contents.items()
     }
     arrays = list(x) if isinstance(x, (list, tuple)) else [x]
-    for item in loaded.values():
-        check_inputs(item.interpreter.get_input_details(), arrays)
-        check_label_range(item.interpreter.get_output_details(), y)
+    for name, item in loaded.items():
+        try:
+            check_inputs(item.interpreter.get_input_details(), arrays)
+            check_label_range(item.interpreter.get_output_details(), y)
+        except ValueError as error:  # which of the models does not take x (or y)
+            raise ValueError(f"models[{name!r}] does not take the data given: {error}") from None
         set_single_sample(item.interpreter, x)
     interpreters = [i.interpreter for i in loaded.values()]
     progress = progress_bar(2 * runs * len(interpreters), verbose, unit_name="invoke")

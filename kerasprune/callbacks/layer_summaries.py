@@ -25,7 +25,8 @@ SUBDIR = "pruning"
 
 
 def check_log_dir(log_dir) -> str | None:
-    """`log_dir` as a string, or None; refuses anything that is not a non-empty path.
+    """`log_dir` as a string, or None; refuses anything that is not a non-empty path, and a
+    path that is, or lies under, a file.
 
     Example:
 
@@ -43,7 +44,14 @@ def check_log_dir(log_dir) -> str | None:
             "`log_dir` must be a non-empty path (str or os.PathLike) or None. "
             f"Received: log_dir={log_dir!r}"
         )
-    return os.fspath(log_dir)
+    path = os.fspath(log_dir)
+    existing = path
+    while existing and not os.path.exists(existing):  # the folders are made when writing
+        existing = os.path.dirname(existing)
+    if existing and not os.path.isdir(existing):
+        raise ValueError(f"`log_dir` must be a folder (or where one can be made); {existing!r} "
+                         f"is a file. Received: log_dir={log_dir!r}")
+    return path
 
 
 def layer_scalars(model) -> dict[str, float]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
+import zlib
 from typing import Any
 
 LAYOUT = "a .npz file with arrays x and y (or x_train, y_train, x_test, y_test)"
@@ -72,12 +74,12 @@ def load_data(path: str, option: str = "--data") -> Data:
         raise FileNotFoundError(f"No data file at {option} {path!r}.")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{option} {path!r} is not a .npz file: {error}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{option} {path!r} is not a .npz file (truncated?): {error}") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{option} {path!r} must be {LAYOUT}, not a single .npy array.")
     with loaded:
-        arrays = {name: loaded[name] for name in loaded.files}
+        arrays = {name: _read_array(loaded, name, path, option) for name in loaded.files}
     if {"x_train", "x_test"} <= set(arrays):
         data = Data(path, *(arrays.get(name) for name in SPLIT))
     elif "x" in arrays:
@@ -107,6 +109,20 @@ def load_samples(path: str, option: str = "--representative-data"):
             f"{LAYOUT}. Received: {type(array).__name__}"
         )
     return array
+
+
+def _read_array(loaded, name: str, path: str, option: str):
+    try:
+        return loaded[name]
+    except ValueError as error:
+        if "allow_pickle" in str(error):  # numpy refuses object arrays without pickle
+            raise ValueError(f"{option} {path!r}: array {name!r} holds Python objects, which "
+                             "are not loaded (pickle runs code); save numbers, such as int "
+                             "class labels.") from None
+        raise ValueError(f"{option} {path!r}: array {name!r} cannot be read: {error}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{option} {path!r}: array {name!r} cannot be read (truncated or "
+                         f"corrupt file?): {error}") from None
 
 
 def _split(path: str, x, y, option: str) -> Data:

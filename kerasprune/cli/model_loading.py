@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import zipfile
+import zlib
 
 
 def add_import_option(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +20,8 @@ def add_import_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_keras_file(path: str) -> None:
-    """Refuse a missing file, or one that is not a `.keras` archive, before importing Keras."""
+    """Refuse a missing file, one that is not a `.keras` archive, or one whose config.json
+    is not JSON, before importing Keras."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
     if not _is_keras_archive(path):
@@ -27,6 +30,12 @@ def check_keras_file(path: str) -> None:
             "config.json, and this one is not (corrupt, truncated, or another format such as "
             ".h5 or a SavedModel)."
         )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            json.loads(archive.read("config.json"))
+    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise ValueError(f"{path!r} is a corrupt .keras file: its config.json cannot be read "
+                         f"as JSON ({error}).") from None
 
 
 def load_keras_model(path: str, imports: list[str]):

@@ -83,6 +83,8 @@ def is_graph_model(model: keras.Model) -> bool:
 
 def fresh_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
     """A new, unbuilt layer with the same config (weights are copied later)."""
+    if type(layer) is keras.layers.Lambda:  # its functions are in memory: no round trip
+        return _compat.lambda_copy(layer)
     return layer.__class__.from_config(layer.get_config())
 
 

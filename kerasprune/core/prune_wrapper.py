@@ -348,12 +348,17 @@ class PruneWrapper(keras.layers.Wrapper):
             criterion=self.criterion,
             seed=self.seed,
         )
+        state = getattr(self, "pruning_state", None)
+        if state is not None and _compat.writing_legacy_config():
+            # A legacy `.h5` saves the state's values among this wrapper's weights but
+            # not the build config that rebuilds it: `from_config` rebuilds it from here.
+            config["pruning_state"] = keras.saving.serialize_keras_object(state)
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        state = config.pop("pruning_state", None)  # where files before 0.3 kept it
+        state = config.pop("pruning_state", None)  # files before 0.3 and legacy .h5 keep it
         wrapper = super().from_config(config)
         if state is not None:
             keras.saving.deserialize_keras_object(state).attach_to(wrapper)

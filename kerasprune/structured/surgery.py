@@ -26,7 +26,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.model_walk import copy_model, is_graph_model, prune_wrappers
+from kerasprune.core.model_walk import copy_model, fresh_copy, is_graph_model, prune_wrappers
 from kerasprune.core.validation import check_model, check_verbose
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import (
@@ -173,15 +173,21 @@ def _new_operations(graph, decision: Decision, new_ops: dict, new_weights: dict,
             new_ops[id(op)] = op  # a stateless keras.ops operation
         else:
             cls, config, new_weights[id(op)] = _shrunk_layer(node, decision)
-            try:
-                new_ops[id(op)] = cls.from_config(config)
-            except Exception as error:  # any failure here means we cannot rebuild it
-                raise ValueError(
-                    f"shrink cannot re-create layer '{op.name}' ({type(op).__name__}) from "
-                    f"its config: {error}"
-                ) from error
+            new_ops[id(op)] = _recreated(op, cls, config)
         if decision.call_at(node) is not None:
             progress.add(1)
+
+
+def _recreated(op: keras.layers.Layer, cls: type, config: dict) -> keras.layers.Layer:
+    if cls is keras.layers.Lambda and config == op.get_config():
+        return fresh_copy(op)  # its functions are in memory: a config round trip refuses them
+    try:
+        return cls.from_config(config)
+    except Exception as error:  # any failure here means we cannot rebuild it
+        raise ValueError(
+            f"shrink cannot re-create layer '{op.name}' ({type(op).__name__}) from "
+            f"its config: {error}"
+        ) from error
 
 
 class _Inlined:

@@ -119,3 +119,22 @@ def test_trace_follows_the_schedule_and_the_learning_rate(data):
 def test_bad_log_dir_is_refused():
     with pytest.raises(ValueError, match="log_dir"):
         _gmp(log_dir=3)
+
+
+def test_a_log_dir_that_is_a_file_is_refused_naming_it(tmp_path):
+    path = tmp_path / "not_a_dir"
+    path.write_text("kept")
+    for log_dir in (path, path / "sub"):
+        with pytest.raises(ValueError, match=r"`log_dir` must be a folder.*not_a_dir' is a file"):
+            kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                       finetune_epochs=0, log_dir=log_dir)
+    # A file made after the callback: refused when fit begins, before any step.
+    later = tmp_path / "later"
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0, log_dir=later)
+    later.write_text("kept")
+    model = kerasprune.prune(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"`log_dir` must be a folder"):
+        model.fit(np.zeros((4, 4)), np.zeros((4, 2)), callbacks=[gmp], verbose=0)
+    assert later.read_text() == "kept" and path.read_text() == "kept"

@@ -159,3 +159,26 @@ def test_weights_of_a_model_pruned_on_other_layers_are_refused_by_name(tmp_path)
                                          r"finds 0 saved variables .* saved from a model "
                                          r"pruned on other layers"):
         kerasprune.prune(model()).load_weights(tmp_path / "d1.weights.h5")
+
+
+def test_a_legacy_h5_file_keeps_masks_and_resume_state(tmp_path):
+    """A legacy `.h5` saves the resume state's values among the first wrapper's weights:
+    loading rebuilds that state, so the file loads with its predictions, masks and state."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 8), dtype=np.float32), rng.random((32, 1), dtype=np.float32)
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(16),
+                                               keras.layers.Dense(1)]))
+    model.compile(keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError())
+    gmp = kerasprune.PruningCallback(0.7, stabilization_epochs=0, pruning_epochs=2,
+                                     finetune_epochs=1)
+    with pytest.warns(UserWarning, match="fit stopped after epoch 1"):
+        model.fit(x, y, batch_size=8, epochs=1, callbacks=[gmp], verbose=0)
+    model.save(tmp_path / "mid.h5")
+    loaded = keras.saving.load_model(tmp_path / "mid.h5")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    for mine, theirs in zip(masks_of(model), masks_of(loaded)):
+        np.testing.assert_array_equal(mine, theirs)
+    state = kerasprune.prune_wrappers(loaded)[0].pruning_state
+    assert float(state.read("epochs_done")) == 1.0
+    assert state.owner == kerasprune.prune_wrappers(model)[0].pruning_state.owner

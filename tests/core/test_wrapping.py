@@ -414,3 +414,26 @@ def test_a_normalization_layer_follows_with_the_weights_it_has(options, names):
     keras.Sequential([keras.Input((4,)), wrapper])
     assert wrapper.weight_names == names
     assert [tuple(m.shape) for m in wrapper.masks] == [(4,)] * len(names)
+
+
+def _double_it(t):  # a plain def, not registered with Keras
+    return t * 2.0
+
+
+@pytest.mark.parametrize("function", [lambda t: t * 2.0, _double_it], ids=["lambda", "def"])
+def test_a_model_with_a_lambda_layer_is_pruned_and_stripped(function):
+    """The copy keeps the in-memory function: no config round trip, which Keras' safe mode
+    refuses for a Python lambda and cannot resolve for an unregistered def."""
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Lambda(function, name="twice")(keras.layers.Dense(4, name="a")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="c")(hidden))
+    x = np.random.default_rng(0).random((4, 8), dtype=np.float32)
+    pruned = kerasprune.prune(model)
+    assert [w.layer.name for w in kerasprune.prune_wrappers(pruned)] == ["a", "c"]
+    np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    kerasprune.update_masks(pruned, 0.5)
+    stripped = kerasprune.strip(pruned)
+    assert stripped.get_layer("twice").function is function
+    np.testing.assert_allclose(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0),
+                               atol=1e-6)

@@ -676,3 +676,20 @@ def test_shrink_of_a_functional_subclass_keeps_the_kept_channels_weights():
     np.testing.assert_allclose(np.asarray(small(x)), np.asarray(model(x)), atol=1e-6)
     kept = model.get_layer("hidden").get_weights()[0][:, [1, 3, 5]]
     np.testing.assert_array_equal(small.get_layer("hidden").get_weights()[0], kept)
+
+
+def test_a_lambda_layer_is_kept_as_it_is_and_the_rest_shrinks():
+    layers = keras.layers
+    inputs = keras.Input((8,))
+    hidden = layers.Lambda(lambda t: t * 2.0, name="twice")(
+        layers.Dense(16, activation="relu", name="a")(inputs))
+    model = keras.Model(inputs, layers.Dense(4, name="c")(layers.Dense(16, name="b")(hidden)))
+    x = np.random.default_rng(0).random((8, 8), dtype=np.float32)
+    with pytest.warns(kerasprune.structured.group_selection.LayersLeftWholeWarning,
+                      match="'twice' \\(Lambda\\)"):
+        pruned = kerasprune.prune(model, pattern=Channels(), exclude=["c"])
+        kerasprune.update_masks(pruned, 0.5)
+    small = shrink(pruned, verbose=0)
+    assert small.get_layer("b").units == 8 and small.get_layer("a").units == 16
+    np.testing.assert_allclose(small.predict(x, verbose=0), pruned.predict(x, verbose=0),
+                               atol=1e-5)

@@ -102,3 +102,11 @@ def test_table_reports_both_protocols_and_the_conservative_speedup(dense_and_pru
     assert "2 thread(s)" in text and "blocked = 2 consecutive invokes" in text
     with pytest.raises(ValueError, match="protocol"):
         table.speedup("pruned", "fastest")
+
+
+def test_the_model_that_does_not_take_x_is_named():
+    mlp = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    x = np.zeros((4, 8), np.float32)
+    with pytest.raises(ValueError, match=r"models\['cnn'\] does not take the data given"):
+        tflite_export.compare({"mlp": mlp, "cnn": cnn}, x, runs=1, warmup=0, verbose=0)
