@@ -23,7 +23,7 @@ from kerasprune.core.registry import (
     named_variables,
     prunable_weight_names,
 )
-from kerasprune.core.validation import check_model, is_int
+from kerasprune.core.validation import check_model, check_shape
 
 
 @dataclass(frozen=True)
@@ -270,13 +270,8 @@ def _input_fully_known(model) -> bool:
 
 def _check_input_shape(model, input_shape) -> None:
     """One example's shape: positive ints, fitting the model's input where it is known."""
-    if not isinstance(input_shape, (tuple, list)) or not input_shape or not all(
-        is_int(d) and d > 0 for d in input_shape
-    ):
-        raise ValueError(
-            "`input_shape` must be a non-empty tuple of positive ints (one example, without "
-            f"the batch axis). Received: input_shape={input_shape!r}"
-        )
+    input_shape = check_shape("input_shape", input_shape,
+                              "(28, 28, 1): one example, without the batch axis")
     inputs = keras.tree.flatten(getattr(model, "inputs", None) or [])
     if len(inputs) > 1:
         raise ValueError(
