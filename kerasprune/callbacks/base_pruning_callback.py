@@ -186,6 +186,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         self.schedule = self.make_schedule(self.steps_per_epoch)
         self._last_rate = None
         self._ran_to = None
+        self._epoch_sparsity = {}
         self._check_company(_compat.fit_callbacks(self))
         self._check_above_target()
         self._drive(True)
@@ -218,6 +219,7 @@ class BasePruningCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._count_epoch_done()  # again, for an epoch its data ended early
+        self._epoch_sparsity[epoch] = overall_sparsity(prune_wrappers(self.model))
         if logs is not None:
             logs.update(self.log_values())
 
@@ -233,6 +235,9 @@ class BasePruningCallback(keras.callbacks.Callback):
         self._drive(False)
         self.stop_logging()
         reached = overall_sparsity(prune_wrappers(self.model))
+        restored = self._restored_sparsity()
+        if restored is not None:
+            reached = restored
         asked = self.params.get("epochs") if self.params else None
         # The epochs that ran, not those asked: EarlyStopping or any callback setting
         # `model.stop_training` ends a fit before `asked`.
@@ -248,6 +253,32 @@ class BasePruningCallback(keras.callbacks.Callback):
                 f"same callback: fit(..., initial_epoch={epochs}, epochs={self.total_epochs}).",
                 stacklevel=user_stacklevel(),
             )
+
+    def _restored_sparsity(self) -> float | None:
+        """The sparsity an `EarlyStopping(restore_best_weights=True)` of this fit restores
+        (in its `on_train_end`, before or after this one's), warned when below the last
+        epoch's: the masks are weights of the model, so their best epoch's come back too."""
+        if not self._epoch_sparsity:
+            return None
+        reached = self._epoch_sparsity[max(self._epoch_sparsity)]
+        for other in _compat.fit_callbacks(self):
+            best = getattr(other, "best_weights", None)
+            if not (isinstance(other, keras.callbacks.EarlyStopping)
+                    and other.restore_best_weights and best is not None):
+                continue
+            restored = self._epoch_sparsity.get(other.best_epoch)
+            if restored is None or restored >= reached - 1e-6:
+                return None
+            warnings.warn(
+                f"{type(self).__name__}: EarlyStopping(restore_best_weights=True) restores "
+                f"the weights of epoch {other.best_epoch + 1} (its best "
+                f"{other.monitor!r}), masks included, so the model ends with sparsity "
+                f"{restored:.4f}, not the {reached:.4f} this fit reached (target "
+                f"{self.target_sparsity}). Let it compare only epochs at the target: "
+                "EarlyStopping(..., start_from_epoch=<the first epoch at the target>).",
+                stacklevel=user_stacklevel())
+            return restored
+        return None
 
     # -- shared work -------------------------------------------------------------------
 

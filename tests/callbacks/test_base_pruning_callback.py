@@ -287,3 +287,31 @@ def test_a_fit_resumed_one_epoch_before_the_epochs_done_is_warned_and_one_at_the
     assert "run epochs 1..1 of the schedule again" in message
     assert "initial_epoch=2" in message
     assert _resume_warnings(model, gmp, 2, 3) == []  # the exact continuation
+
+
+@pytest.mark.parametrize("early_stopping_first", [False, True])
+def test_early_stopping_restoring_an_epoch_below_the_target_warns(early_stopping_first):
+    # mode="max" on the loss: the first epoch stays the best, so EarlyStopping restores its
+    # weights, masks included (0.25 of the ramp), whichever of the two ends the fit first.
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=2,
+                                     finetune_epochs=1, initial_sparsity=0.25)
+    stop = keras.callbacks.EarlyStopping("loss", mode="max", patience=10,
+                                         restore_best_weights=True)
+    model = _dense_model()
+    with pytest.warns(UserWarning, match="restore_best_weights=True") as caught:
+        model.fit(X, Y, batch_size=4, epochs=3, verbose=0,
+                  callbacks=[stop, gmp] if early_stopping_first else [gmp, stop])
+    assert kerasprune.sparsity_report(model).total == pytest.approx(0.25)
+    [message] = [str(w.message) for w in caught if "restore_best" in str(w.message)]
+    assert "epoch 1" in message and "sparsity 0.2500, not the 0.5000" in message
+
+
+def test_early_stopping_restoring_an_epoch_at_the_target_is_quiet():
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=2)
+    stop = keras.callbacks.EarlyStopping("loss", mode="max", patience=10,
+                                         restore_best_weights=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _dense_model().fit(X, Y, batch_size=4, epochs=3, verbose=0, callbacks=[gmp, stop])
+    assert not [w for w in caught if "restore_best_weights" in str(w.message)]
