@@ -35,9 +35,10 @@ def prune_wrappers(model: keras.layers.Layer) -> list:
     Example:
 
     >>> import keras, kerasprune
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
-    >>> [w.name for w in prune_wrappers(kerasprune.prune(model))]
-    ['prune_out']
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="hidden"),
+    ...                           keras.layers.Dense(2, name="out")])
+    >>> [w.layer.name for w in prune_wrappers(kerasprune.prune(model))]
+    ['hidden', 'out']
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(

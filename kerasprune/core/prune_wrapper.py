@@ -94,6 +94,9 @@ class PruneWrapper(keras.layers.Wrapper):
             `"synflow"`, `"random"` or `"sparsegpt"` (see `kerasprune.prune`); a
             `Channels` pattern has its own criterion.
         seed: seed of the `"random"` criterion's order.
+        name: the wrapper's name; `"prune_<layer name>"` by default. `kerasprune.prune`
+            gives a wrapper producing a model output the layer's own name, so that the
+            model's output names (keys of dict targets, losses and logs) do not change.
 
     Example:
 

@@ -17,6 +17,7 @@ from kerasprune.core.model_walk import (
     all_layers,
     copy_model,
     fresh_copy,
+    is_graph_model,
     model_units,
     prune_wrappers,
     wraps_pruned_layer,
@@ -175,9 +176,14 @@ def prune(
         sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
     )
 
+    outputs = _output_layers(model)
+
     def replace(layer, twin):
+        # A wrapper producing a model output keeps the layer's name: Keras names the
+        # model's outputs (keys of dict targets, losses, metrics and logs) after it.
+        name = {"name": layer.name} if id(layer) in outputs else {}
         if id(layer) in followers:
-            return PruneWrapper(twin or fresh_copy(layer), follows=followers[id(layer)])
+            return PruneWrapper(twin or fresh_copy(layer), follows=followers[id(layer)], **name)
         if id(layer) not in chosen:
             return None
         override, scale = overrides.get(layer.name, (None, None))
@@ -194,9 +200,17 @@ def prune(
             penalty=penalty,
             criterion=criterion,
             seed=seed,
+            **name,
         )
 
     return copy_model(model, replace)
+
+
+def _output_layers(model: keras.Model) -> set[int]:
+    """Ids of the layers whose outputs are a graph model's outputs."""
+    if not is_graph_model(model):
+        return set()
+    return {id(_compat.producer_of(tensor)) for tensor in model.outputs}
 
 
 POLICIES = (xnnpack_sparse.POLICY,)

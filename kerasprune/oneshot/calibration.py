@@ -39,8 +39,8 @@ class Calibration:
     >>> model = kerasprune.prune(keras.Sequential([keras.Input((3,)),
     ...     keras.layers.Dense(4, name="a"), keras.layers.Dense(2, name="b")]))
     >>> calibration = Calibration(model, np.ones((8, 3)), batch_size=4)
-    >>> [layer.name for layer in calibration.call_order(kerasprune.prune_wrappers(model))]
-    ['prune_a', 'prune_b']
+    >>> [w.layer.name for w in calibration.call_order(kerasprune.prune_wrappers(model))]
+    ['a', 'b']
     >>> b = model.layers[1]
     >>> first_batch = next(calibration.inputs(b, [b.layer]))
     >>> first_batch[id(b.layer)][0].shape

@@ -75,13 +75,13 @@ def test_synflow_gradient_is_the_path_sum_of_absolute_weights():
     model.get_layer("a").set_weights([w1])
     model.get_layer("b").set_weights([w2])
     pruned = kerasprune.prune(model, criterion="synflow")
-    a, b = (pruned.get_layer(f"prune_{n}").layer.kernel for n in "ab")
+    a, b = (w.layer.kernel for w in kerasprune.prune_wrappers(pruned))
     grads = synflow_gradients(pruned, kerasprune.prune_wrappers(pruned))
     np.testing.assert_allclose(grads[a.path][0], np.tile(np.abs(w2).sum(1), (3, 1)), rtol=1e-5)
     np.testing.assert_allclose(grads[b.path][0], np.tile(np.abs(w1).sum(0)[:, None], (1, 2)),
                                rtol=1e-5)
     np.testing.assert_array_equal(np.asarray(a), w1.astype("float32"))  # signs restored
-    assert pruned.get_layer("prune_b").layer.activation is keras.activations.softmax
+    assert kerasprune.prune_wrappers(pruned)[1].layer.activation is keras.activations.softmax
 
 
 def test_one_shot_synflow_runs_its_rounds_on_an_exponential_schedule():

@@ -155,7 +155,7 @@ def test_weights_of_a_model_pruned_on_other_layers_are_refused_by_name(tmp_path)
     same = kerasprune.prune(model(), layers=["d1"])
     same.load_weights(tmp_path / "d1.weights.h5")
     assert all(np.array_equal(a, b) for a, b in zip(same.get_weights(), saved.get_weights()))
-    with pytest.raises(ValueError, match=r"Layer 'prune_d2' \(the pruning wrapper of 'd2'\) "
+    with pytest.raises(ValueError, match=r"Layer 'd2' \(the pruning wrapper of 'd2'\) "
                                          r"finds 0 saved variables .* saved from a model "
                                          r"pruned on other layers"):
         kerasprune.prune(model()).load_weights(tmp_path / "d1.weights.h5")

@@ -437,3 +437,26 @@ def test_a_model_with_a_lambda_layer_is_pruned_and_stripped(function):
     assert stripped.get_layer("twice").function is function
     np.testing.assert_allclose(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0),
                                atol=1e-6)
+
+
+def test_output_names_survive_pruning_so_dict_targets_and_losses_still_match(tmp_path):
+    a, b = keras.Input((8,), name="a"), keras.Input((4,), name="b")
+    h = keras.layers.Concatenate()([keras.layers.Dense(8, name="da")(a),
+                                    keras.layers.Dense(8, name="db")(b)])
+    model = keras.Model([a, b], [keras.layers.Dense(3, name="o1")(h),
+                                 keras.layers.Dense(1, name="o2")(h)])
+    pruned = kerasprune.prune(model)
+    assert pruned.output_names == ["o1", "o2"]
+    assert len(kerasprune.prune_wrappers(pruned)) == 4  # the outputs' layers are pruned too
+    pruned.compile("adam", {"o1": "mse", "o2": "mse"})
+    x = {"a": np.ones((8, 8), "float32"), "b": np.ones((8, 4), "float32")}
+    y = {"o1": np.zeros((8, 3), "float32"), "o2": np.zeros((8, 1), "float32")}
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0)
+    history = pruned.fit(x, y, epochs=1, verbose=0, callbacks=[gmp])
+    assert {"o1_loss", "o2_loss"} <= set(history.history)
+    pruned.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.output_names == ["o1", "o2"]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0)[0], pruned.predict(x, verbose=0)[0])
+    assert kerasprune.strip(loaded).output_names == ["o1", "o2"]
