@@ -113,6 +113,14 @@ CALLBACKS = {"gmp": PruningCallback, "imp": IMPCallback, "bimp": BIMPCallback,
 ONE_SHOT = "one-shot"
 METHODS = (*CALLBACKS, ONE_SHOT)
 ONE_SHOT_KEYS = ("sparsity", "criterion", "reconstruct")
+
+
+def _method_spelling(method):
+    """`GMP`, `One_Shot`, `oneshot`: a method's name as the papers write it, in any case."""
+    if not isinstance(method, str):
+        return method
+    spelled = method.strip().lower().replace("_", "-")
+    return ONE_SHOT if spelled == "oneshot" else spelled
 PRUNE_KEYS = ("scope", "layers", "exclude", "sparsity_overrides", "block_shape", "pattern",
               "min_density", "mask_dtype", "penalty", "criterion", "policy", "seed")
 # Pattern names of the YAML spelling, and the argument a short value stands for.
@@ -184,7 +192,8 @@ class Recipe:
     distillation: dict | None = None
 
     def __post_init__(self):
-        check_choice("method", self.method, METHODS)
+        spelled = _method_spelling(self.method)
+        self.method = spelled if spelled in METHODS else check_choice("method", self.method, METHODS)
         for name in ("callback", "prune", "training", "export"):
             if not isinstance(getattr(self, name), Mapping):
                 raise ValueError(

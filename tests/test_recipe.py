@@ -472,3 +472,18 @@ def test_from_callback_refuses_another_callback_naming_every_method_s_class():
         Recipe.from_callback(keras.callbacks.EarlyStopping())
     assert all(cls.__name__ in str(error.value) for cls in CALLBACKS.values())
     assert len(CALLBACKS) == 7
+
+
+@pytest.mark.parametrize("spelling, method", [("GMP", "gmp"), (" Imp ", "imp"),
+                                              ("One_Shot", "one-shot"), ("oneshot", "one-shot")])
+def test_method_is_read_in_any_case_and_with_an_underscore(spelling, method):
+    callback = ("{sparsity: 0.5}" if method == "one-shot" else
+                "{target_sparsity: 0.5, stabilization_epochs: 0, pruning_epochs: 1, "
+                "finetune_epochs: 0}" if method == "gmp" else
+                "{target_sparsity: 0.5, cycles: 1, epochs_per_cycle: 1, retrain_schedule: ft, "
+                "original_learning_rate: 0.1}")
+    recipe = Recipe.from_yaml(f"method: {spelling!r}\ncallback: {callback}\n"
+                              "training: {epochs: 1}\n")
+    assert recipe.method == method
+    with pytest.raises(ValueError, match=r"Received: method='GMPX'"):
+        Recipe.from_yaml(f"method: GMPX\ncallback: {callback}\n")
