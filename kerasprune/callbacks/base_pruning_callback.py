@@ -109,6 +109,7 @@ class BasePruningCallback(keras.callbacks.Callback):
         self.state: PruningState | None = None
         self._last_rate: float | None = None
         self._ran_to: int | None = None  # the epoch this fit has run to
+        self._epoch_sparsity: dict[int, float] = {}  # each epoch's sparsity at its end
         #: `{"sparsity": [(step, value)], "learning_rate": [(step, value)]}` of the last
         #: fit: the sparsity after every mask update, the learning rate whenever the
         #: callback set it (else read at each epoch's start).
