@@ -14,11 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def dampened(gram: np.ndarray, dampening: float) -> tuple[np.ndarray, np.ndarray]:
+def dampened(gram: np.ndarray, dampening: float, *,
+             overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`(H, dead)`: `gram` with `dampening` times its mean diagonal added to the diagonal
     (so that it is invertible with few samples), and the features whose input was always
-    zero (`dead`; their diagonal set to 1: their weights do not matter)."""
-    gram = np.array(gram, dtype=np.float64)
+    zero (`dead`; their diagonal set to 1: their weights do not matter). `overwrite`:
+    `gram` (float64) becomes `H` in place, for a caller that no longer needs it (a large
+    layer's `X^T X` is not copied)."""
+    gram = gram if overwrite else np.array(gram, dtype=np.float64)
     dead = np.diag(gram) == 0
     gram[dead, dead] = 1.0
     diagonal = np.diag(gram)

@@ -109,10 +109,11 @@ class MaskChoice:
         return pruned.reshape(scores.shape)
 
 
-def sparsegpt(matrix: np.ndarray, gram: np.ndarray, choice: MaskChoice, *,
+def sparsegpt(matrix: np.ndarray, gram: "np.ndarray | tuple", choice: MaskChoice, *,
               blocksize: int = 128, dampening: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Prune `matrix` (`[in, out]`) given its inputs' `gram` (`X^T X`); returns the new
-    matrix (pruned weights exactly 0, the others updated) and the pruned weights.
+    """Prune `matrix` (`[in, out]`) given its inputs' `gram` (`X^T X`, or its
+    `inverse_factor`: computed once for the matrices that read the same inputs); returns
+    the new matrix (pruned weights exactly 0, the others updated) and the pruned weights.
 
     Example:
 
@@ -124,7 +125,7 @@ def sparsegpt(matrix: np.ndarray, gram: np.ndarray, choice: MaskChoice, *,
     >>> int(pruned.sum()), bool(np.all(new[pruned] == 0))
     (16, True)
     """
-    upper, dead = inverse_factor(gram, dampening)
+    upper, dead = gram if isinstance(gram, tuple) else inverse_factor(gram, dampening)
     weights = np.array(matrix, dtype=np.float64)
     pruned = np.zeros(weights.shape, dtype=bool)
     n = weights.shape[0]
@@ -154,23 +155,42 @@ def sparsegpt(matrix: np.ndarray, gram: np.ndarray, choice: MaskChoice, *,
 MAX_DAMPENINGS = 16
 
 
-def inverse_factor(gram: np.ndarray, dampening: float) -> tuple[np.ndarray, np.ndarray]:
+def inverse_factor(gram: np.ndarray, dampening: float, *,
+                   overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`(U, dead)`: the upper Cholesky factor of the dampened `H^-1` (`H^-1 = U^T U`) and
     the features whose input was always zero. The dampening grows tenfold until the
     factorization succeeds (a nearly singular `H` from too few samples); a `H` holding
-    NaN or Inf (inputs that overflowed) is refused, since no dampening can fix it."""
+    NaN or Inf (inputs that overflowed) is refused, since no dampening can fix it.
+    `overwrite`: `gram` is dampened in place (see `dampened`) rather than copied.
+
+    One Cholesky factorization and one triangular inverse: with `J` the reversal of the
+    features, `J H J = L L^T` gives `H = R R^T` for the upper triangular `R = J L J`, so
+    `H^-1 = R^-T R^-1` and `U = R^-1 = J L^-1 J` (upper, positive diagonal: the factor).
+
+    Example:
+
+    >>> gram = np.array([[4.0, 2.0], [2.0, 3.0]])
+    >>> upper, _ = inverse_factor(gram, 0.0)
+    >>> bool(np.allclose(upper.T @ upper, np.linalg.inv(gram)))
+    True
+    """
     if not np.isfinite(gram).all():
         raise ValueError(
             "SparseGPT's input statistics X^T X hold NaN or Inf: a layer's calibration "
             "inputs are not finite (or too large for float32). Pass finite `data` of a "
             "normal scale.")
+    hessian, dead = dampened(gram, 0.0, overwrite=overwrite)
+    diagonal = np.diag_indices_from(hessian)
+    unit, added = float(np.mean(hessian[diagonal])), 0.0  # dampening is in mean diagonals
     for _ in range(MAX_DAMPENINGS):
-        hessian, dead = dampened(gram, dampening)
+        hessian[diagonal] += (dampening - added) * unit
+        added = dampening
         try:
-            inverse = np.linalg.inv(np.linalg.cholesky(hessian))  # L^-1: H^-1 = L^-T L^-1
-            return np.linalg.cholesky(inverse.T @ inverse).T, dead
+            lower_inverse = np.linalg.inv(np.linalg.cholesky(hessian[::-1, ::-1]))
         except np.linalg.LinAlgError:
             dampening = max(dampening * 10, 1e-6)
+            continue
+        return np.ascontiguousarray(lower_inverse[::-1, ::-1]), dead
     raise ValueError(
         f"SparseGPT could not factor X^T X even dampened by {dampening:g} times its mean "
         "diagonal: the calibration inputs are degenerate. Pass more (and varied) `data`.")

@@ -27,7 +27,7 @@ from kerasprune.core.selection import WeightSet
 from kerasprune.core.selectors import Selector, ToTarget
 from kerasprune.core.validation import check_int, check_positive
 from kerasprune.oneshot.calibration import Calibration
-from kerasprune.oneshot.sparsegpt import MaskChoice, sparsegpt
+from kerasprune.oneshot.sparsegpt import MaskChoice, inverse_factor, sparsegpt
 from kerasprune.oneshot.statistics import check_views, weight_grams
 
 
@@ -78,14 +78,17 @@ class SparseGPTSelector(Selector):
 
     def _layer(self, wrapper, views, grams, targets) -> tuple:
         masks, values = [], []
+        factors = {}  # weights that read the same inputs share one Gram matrix and factor
         for i, (weight, view, gram) in enumerate(zip(wrapper.pruned_weights, views, grams)):
-            old = np.asarray(wrapper.masks[i])
+            if id(gram) not in factors:  # the Gram matrix is not needed after: no copy
+                factors[id(gram)] = inverse_factor(gram, self.dampening, overwrite=True)
+            old, kernel = np.asarray(wrapper.masks[i]), np.asarray(weight)
             choice = MaskChoice(wrapper.pattern, view, targets[(id(wrapper), i)],
                                 old if self.masks_only_grow else None)
-            matrix, pruned = sparsegpt(view.matrix(np.asarray(weight)), gram, choice,
-                                       blocksize=self.blocksize, dampening=self.dampening)
+            matrix, pruned = sparsegpt(view.matrix(kernel), factors[id(gram)], choice,
+                                       blocksize=self.blocksize)
             masks.append(view.kernel(~pruned).astype(old.dtype))
-            values.append(view.kernel(matrix))
+            values.append(view.kernel(matrix).astype(kernel.dtype))
         return wrapper, masks, values
 
 

@@ -43,8 +43,11 @@ def weight_grams(calibration: Calibration, wrapper) -> list[np.ndarray]:
             owner = _sharing(pairs, views, batch)
         for i in sorted(set(owner)):
             for inputs in batch.get(id(pairs[i][0]), []):
-                features = views[i].features(inputs).astype(np.float32)
-                grams[i] = grams.get(i, 0.0) + (features.T @ features).astype(np.float64)
+                features = views[i].features(inputs).astype(np.float32, copy=False)
+                product = features.T @ features
+                if i not in grams:
+                    grams[i] = np.zeros(product.shape)
+                grams[i] += product  # in place: no float64 copy of the product, no new sum
     missing = [f"{wrapper.layer.name}/{name}" for i, name in enumerate(wrapper.weight_names)
                if owner is None or owner[i] not in grams]
     if missing:

@@ -60,3 +60,11 @@ def test_dampening_adds_to_the_diagonal_and_marks_inputs_that_never_fire():
     mean_diagonal = (4.0 + 2.0 + 1.0) / 3  # the dead feature counts with 1
     np.testing.assert_allclose(np.diag(hessian), np.array([4.0, 2.0, 1.0]) + 0.1 * mean_diagonal)
     assert hessian[0, 1] == 1.0 and gram[2, 2] == 0.0  # off-diagonal kept, input not changed
+
+
+def test_dampening_in_place_reuses_the_matrix():
+    gram = np.array([[4.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    copied, _ = dampened(gram, 0.1)
+    hessian, dead = dampened(gram, 0.1, overwrite=True)
+    assert hessian is gram and dead.tolist() == [False, False, True]
+    np.testing.assert_array_equal(hessian, copied)

@@ -121,3 +121,38 @@ def test_statistics_holding_nan_are_refused_rather_than_dampened_forever():
     gram[1, 1] = np.inf
     with pytest.raises(ValueError, match="X\\^T X hold NaN or Inf"):
         inverse_factor(gram, 0.01)
+
+
+def test_the_factor_is_the_upper_cholesky_of_the_inverse_and_the_dampening_grows_until_it_factors():
+    from kerasprune.oneshot.obs import dampened
+    from kerasprune.oneshot.sparsegpt import inverse_factor
+
+    x, _ = layer_problem(n_in=12, samples=200)
+    gram = x.T @ x
+    upper, dead = inverse_factor(gram, 0.01)
+    assert np.all(np.tril(upper, -1) == 0) and np.all(np.diag(upper) > 0) and not dead.any()
+    np.testing.assert_allclose(upper.T @ upper, np.linalg.inv(dampened(gram, 0.01)[0]),
+                               rtol=1e-9, atol=1e-12)
+    singular = x[:3].T @ x[:3]  # rank 3 of 12: Cholesky fails undampened, then at 1e-6
+    upper, _ = inverse_factor(singular, 0.0)
+    np.testing.assert_allclose(upper.T @ upper, np.linalg.inv(dampened(singular, 1e-6)[0]),
+                               rtol=1e-6)
+
+
+def test_in_place_the_factor_holds_at_most_two_more_grams_of_numpy_memory():
+    import tracemalloc
+
+    from kerasprune.oneshot.sparsegpt import inverse_factor
+
+    x, _ = layer_problem(n_in=200, samples=400)
+    gram = x.T @ x
+    expected, _ = inverse_factor(gram, 0.01)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        upper, _ = inverse_factor(gram, 0.01, overwrite=True)  # gram becomes the dampened H
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(upper, expected, rtol=1e-12, atol=1e-15)
+    assert peak <= 2.2 * gram.nbytes  # the factor and one intermediate; no copy of H

@@ -148,3 +148,31 @@ def test_a_kerashub_decoder_is_pruned_block_by_block():
             mask = np.asarray(mask)
             assert np.all(np.moveaxis(mask, -2, -1).reshape(-1, 4).sum(axis=1) == 2)
     assert np.all(np.isfinite(np.asarray(pruned(x))))
+
+
+def test_projections_reading_one_input_share_one_factor_and_get_their_own_updates(monkeypatch):
+    from kerasprune.oneshot import sparsegpt_selector
+
+    factored = []
+    original = sparsegpt_selector.inverse_factor
+    monkeypatch.setattr(sparsegpt_selector, "inverse_factor",
+                        lambda gram, *a, **k: factored.append(gram.shape) or original(
+                            gram, *a, **k))
+    inputs = keras.Input((3, 8))
+    model = keras.Model(inputs, keras.layers.MultiHeadAttention(2, 4, name="mha")(inputs,
+                                                                                 inputs))
+    x = RNG.normal(size=(6, 3, 8)).astype("float32")
+    pruned = kerasprune.one_shot_prune(model, 0.5, criterion="sparsegpt", data=(x,))
+    assert factored == [(8, 8), (8, 8)]  # query, key and value share one; the output its own
+    features = x.reshape(-1, 8)
+    gram = (features.T @ features).astype(np.float64)
+    (wrapper,) = kerasprune.prune_wrappers(pruned)
+    mha = model.get_layer("mha")
+    for sub in ("query", "key", "value"):
+        kernel = np.asarray(getattr(mha, f"_{sub}_dense").kernel, np.float64)  # [8, 2, 4]
+        view = LinearView(kernel.shape, (0,))
+        expected, _ = sparsegpt(view.matrix(kernel), gram,
+                                MaskChoice(Unstructured(), view, 0.5, None))
+        index = wrapper.weight_names.index(f"{sub}/kernel")
+        np.testing.assert_allclose(np.asarray(wrapper.pruned_weights[index]),
+                                   view.kernel(expected), rtol=1e-4, atol=1e-5)
