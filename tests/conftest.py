@@ -1,3 +1,4 @@
+import collections
 import json
 import os
 from pathlib import Path
@@ -48,9 +49,49 @@ def mnist():
     return load_embedded_mnist()
 
 
+#: Modules of a minute or so each (subprocesses, whole example runs), longest first.
+LONGEST_FIRST = (
+    "tests/test_layer_coverage.py",
+    "tests/callbacks/test_resume_after_kill.py",
+    "tests/tfmot/scripts/test_scripts.py",
+    "tests/test_readme.py",
+    "tests/test_backends.py",
+    "tests/test_kerashub.py",
+    "tests/examples/test_quickstart.py",
+    "tests/test_cli_prune.py",
+    "tests/examples/test_keras_applications.py",
+    "tests/core/test_round_trip.py",
+    "tests/test_cli.py",
+    "tests/examples/test_one_shot_lm.py",
+    "tests/test_distributed.py",
+    "tests/examples/test_kerashub_text.py",
+    "tests/quantization/test_resume_after_kill.py",
+)
+
+
+def pytest_configure(config):
+    """`make test` runs each module whole on one of two workers (`--dist loadscope`), in
+    collection order: xdist's own order (most tests first) would leave the long modules
+    of one or two tests for the end, one worker running them while the other is idle."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def longest_first(items: list) -> None:
+    """The modules of LONGEST_FIRST first, the others by their number of tests (the short
+    modules last, to even out the two workers' ends); the order inside a module is kept."""
+    modules = [item.nodeid.split("::")[0] for item in items]
+    counts = collections.Counter(modules)
+    rank = {module: i for i, module in enumerate(LONGEST_FIRST)}
+    order = sorted(range(len(items)), key=lambda i: (
+        rank.get(modules[i], len(rank)), -counts[modules[i]], modules[i], i))
+    items[:] = [items[i] for i in order]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Under mutmut (bench/mutation.py): a mutant's own test modules only, fastest first
-    (mutmut's own runs: the modules of the campaign's files).
+    """The longest modules first (see `longest_first`). Under mutmut (bench/mutation.py):
+    a mutant's own test modules only, fastest first (mutmut's own runs: the modules of the
+    campaign's files).
 
     mutmut's forkserver workers receive the tests in no particular order and stop at the
     first failure, so a mutant a quick test catches would often wait for slow ones. mutmut's
@@ -62,6 +103,7 @@ def pytest_collection_modifyitems(config, items):
 
     mutant = os.environ.get("MUTANT_UNDER_TEST")
     if mutant is None or not os.environ.get(MUTATION_RUN):
+        longest_first(items)
         return
     # The doctests of a mutated file are its functions' (through their trampolines), not
     # those of mutmut's copies of them (`x_f__mutmut_3`), which call no trampoline.

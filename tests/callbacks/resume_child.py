@@ -1,11 +1,12 @@
 """Child process of the kill -9 resume tests (`test_resume_after_kill.py`).
 
-`python -m tests.callbacks.resume_child WORKDIR` works through the scenarios below in
-order, keeping its progress in files under WORKDIR, so that each run of the process does
-the next piece of work:
+`python -m tests.callbacks.resume_child WORKDIR NAME...` works through the scenarios below
+in order, keeping its progress in files under WORKDIR. It imports TensorFlow once, then
+forks a new process for each piece of work (TensorFlow has run nothing before the fork, so
+each one starts as a fresh process would, without the import's seconds):
 
 - a scenario not yet started: start its `fit`, with `keras.callbacks.BackupAndRestore`
-  and saving a `.keras` file at every epoch end, and SIGKILL this process at the
+  and saving a `.keras` file at every epoch end, and SIGKILL the process at the
   scenario's kill step, mid-cycle;
 - a scenario killed before: resume it both ways, by running the same `fit` call again
   (`BackupAndRestore` restores it) and by `load_model` + `fit(initial_epoch=k)`; run
@@ -13,8 +14,9 @@ the next piece of work:
   new callback); then run the same training uninterrupted from scratch, and store the
   four results in `WORKDIR/<scenario>.npz`.
 
-The parent runs this process until it exits 0: one SIGKILL per scenario. Everything is
-seeded and op determinism is on, so an exact resume gives bit-identical weights.
+A new process is forked until one exits 0: one SIGKILL per scenario. The exit codes
+(negative: the signal) are printed as a JSON list. Everything is seeded and op
+determinism is on, so an exact resume gives bit-identical weights.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -240,5 +243,26 @@ def main(workdir: Path, names: list[str]) -> None:
         finish(name, workdir)
 
 
+def run_until_done(workdir: Path, names: list[str]) -> list[int]:
+    """`main` in a new forked process, again after each SIGKILL; returns the exit codes."""
+    codes = []
+    for _ in range(len(names) + 1):
+        pid = os.fork()
+        if pid == 0:  # the child: its own exit, without the parent's exit handlers
+            code = 0
+            try:
+                main(workdir, names)
+            except Exception:  # reported through the exit code
+                traceback.print_exc()
+                code = 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        if codes[-1] != -signal.SIGKILL:
+            break
+    return codes
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))
+    print(json.dumps(run_until_done(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))))

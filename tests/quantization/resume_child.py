@@ -3,12 +3,14 @@
 
 `python -m tests.quantization.resume_child WORKDIR` runs that module's machinery (start,
 SIGKILL mid-fit, resume through `BackupAndRestore`, a `.keras` file and a split fit, then
-the uninterrupted reference) with its model replaced by `quantize_model(prune(cnn))`: GMP
-prunes inside a quantization-aware fit, whose activation ranges move every step.
+the uninterrupted reference, each piece in a new forked process) with its model replaced
+by `quantize_model(prune(cnn))`: GMP prunes inside a quantization-aware fit, whose
+activation ranges move every step.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -38,4 +40,4 @@ base.SCENARIOS = SCENARIOS
 base.new_model = new_model
 
 if __name__ == "__main__":
-    base.main(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))
+    print(json.dumps(base.run_until_done(Path(sys.argv[1]), sys.argv[2:] or list(SCENARIOS))))
