@@ -83,7 +83,7 @@ class SparseGPTSelector(Selector):
             if id(gram) not in factors:  # the Gram matrix is not needed after: no copy
                 factors[id(gram)] = inverse_factor(gram, self.dampening, overwrite=True)
             old, kernel = np.asarray(wrapper.masks[i]), np.asarray(weight)
-            choice = MaskChoice(wrapper.pattern, view, targets[(id(wrapper), i)],
+            choice = MaskChoice(wrapper.weight_pattern(i), view, targets[(id(wrapper), i)],
                                 old if self.masks_only_grow else None)
             matrix, pruned = sparsegpt(view.matrix(kernel), factors[id(gram)], choice,
                                        blocksize=self.blocksize)
