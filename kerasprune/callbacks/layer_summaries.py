@@ -72,12 +72,13 @@ def layer_scalars(model) -> dict[str, float]:
     for wrapper in prune_wrappers(model):
         if wrapper.follows is not None:
             continue
-        for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
+        for i, (weight, mask) in enumerate(zip(wrapper.pruned_weights, wrapper.masks)):
             name = f"{wrapper.layer.name}/{weight.name}"
             mask = np.asarray(mask)
             scalars[f"sparsity/{name}"] = 1.0 - int(np.count_nonzero(mask)) / max(mask.size, 1)
             if isinstance(wrapper.pattern, (Unstructured, Blocks)):
-                scalars[f"threshold/{name}"] = _threshold(wrapper.pattern, weight, mask)
+                scalars[f"threshold/{name}"] = _threshold(wrapper.weight_pattern(i), weight,
+                                                          mask)
     return scalars
 
 

@@ -14,7 +14,7 @@ is written onto the patterns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import keras
 import numpy as np
@@ -171,7 +171,8 @@ def input_norms(model: keras.Model, x, *, batch_size: int = 64,
     A weight's input features are those of its layer's linear view
     (`kerasprune.core.linear_views`: a Dense layer's inputs, an EinsumDense's contracted
     axes, a convolution's unfolded patches); each result is shaped to broadcast against
-    the weight. Runs `model` on `x` in inference mode, batch by batch. Weights without a
+    the weight. Runs `model` on `x` in inference mode, batch by batch, in one pass (for
+    the inputs through the layers pruned before, see `input_norms_of`). Weights without a
     linear view (embeddings, recurrent kernels) are refused.
 
     Example:
@@ -183,7 +184,51 @@ def input_norms(model: keras.Model, x, *, batch_size: int = 64,
     [[10.0], [4.0]]
     """
     wrappers = prune_wrappers(model) if wrappers is None else wrappers
-    views = {}  # id(layer) -> [(weight, view)]
+    views = _norm_views(wrappers)
+    sums: dict[str, np.ndarray] = {}
+
+    def observe(layer, inputs, outputs):
+        _add_norms(sums, views[id(layer)][1], inputs[0])
+
+    with _compat.observing_calls([layer for layer, _ in views.values()], observe):
+        for xb, _ in batches(x, None, batch_size):
+            model(xb, training=False)
+    return _summed_norms(views, sums)
+
+
+def input_norms_of(wrappers: list, layer_inputs: Iterable[dict[int, list]]
+                   ) -> dict[str, np.ndarray]:
+    """`input_norms` of `wrappers`' weights from their layers' inputs given batch by batch:
+    `{id(layer): [its input on each call]}` for the layers `norm_layers(wrappers)` (what
+    sequential calibration, `kerasprune.oneshot.calibration.Calibration.inputs`, yields).
+
+    Example:
+
+    >>> import kerasprune
+    >>> model = kerasprune.prune(keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)]))
+    >>> (dense,) = norm_layers(model.layers)
+    >>> input_norms_of(model.layers, [{id(dense): [np.array([[1.0, 2.0]])]},
+    ...                               {id(dense): [np.array([[3.0, 0.0]])]}])[
+    ...     dense.kernel.path].tolist()
+    [[10.0], [4.0]]
+    """
+    views = _norm_views(wrappers)
+    sums: dict[str, np.ndarray] = {}
+    for batch in layer_inputs:
+        for key, (_, pairs) in views.items():
+            for inputs in batch.get(key, []):
+                _add_norms(sums, pairs, inputs)
+    return _summed_norms(views, sums)
+
+
+def norm_layers(wrappers: list) -> list[keras.layers.Layer]:
+    """The layers whose inputs the input norms of `wrappers`' weights are taken from."""
+    return [layer for layer, _ in _norm_views(wrappers).values()]
+
+
+def _norm_views(wrappers: list) -> dict[int, tuple]:
+    """`{id(layer): (layer, [(weight, its linear view)])}` of the wrappers' weights."""
+    views: dict[int, tuple] = {}
     for wrapper in wrappers:
         pairs = zip(wrapper.pruned_weights, weight_layers(wrapper), wrapper.weight_names)
         for weight, (layer, name), full_name in pairs:
@@ -196,16 +241,16 @@ def input_norms(model: keras.Model, x, *, batch_size: int = 64,
                     "kerasprune knows (Dense, EinsumDense, Conv1D and Conv2D have). Exclude "
                     f"the layer: kerasprune.prune(..., exclude=[{wrapper.layer.name!r}]).")
             views.setdefault(id(layer), (layer, []))[1].append((weight, view))
-    sums: dict[str, np.ndarray] = {}
+    return views
 
-    def observe(layer, inputs, outputs):
-        for weight, view in views[id(layer)][1]:
-            features = view.features(np.asarray(inputs[0], np.float64))
-            sums[weight.path] = sums.get(weight.path, 0.0) + np.square(features).sum(axis=0)
 
-    with _compat.observing_calls([layer for layer, _ in views.values()], observe):
-        for xb, _ in batches(x, None, batch_size):
-            model(xb, training=False)
+def _add_norms(sums: dict, pairs: list, inputs) -> None:
+    for weight, view in pairs:
+        features = view.features(np.asarray(inputs, np.float64))
+        sums[weight.path] = sums.get(weight.path, 0.0) + np.square(features).sum(axis=0)
+
+
+def _summed_norms(views: dict, sums: dict) -> dict[str, np.ndarray]:
     return {weight.path: view.per_feature(sums.get(weight.path, np.zeros(view.in_features)))
             for _, pairs in views.values() for weight, view in pairs}
 

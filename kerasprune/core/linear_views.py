@@ -240,3 +240,27 @@ def output_axes(wrapper, index: int) -> tuple[int, ...]:
     view = linear_view(layer, name)
     return view.out_axes if view is not None else (len(wrapper.pruned_weights[index].shape) - 1,)
 
+
+
+def pattern_axes(wrapper, index: int) -> tuple[int, ...]:
+    """The axes of `wrapper`'s pruned weight `index` in the `[..., in, out]` order weight
+    patterns read (N:M runs, blocks): the other axes, then the last of its linear view's
+    input axes (the fastest-varying input feature: a convolution's input channels) and
+    the last of its output axes. A weight without a view keeps its own order.
+
+    Example:
+
+    >>> import kerasprune
+    >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")
+    >>> wrapper = kerasprune.PruneWrapper(mha)
+    >>> _ = wrapper(np.zeros((1, 3, 8)), np.zeros((1, 3, 8)))
+    >>> pattern_axes(wrapper, 0), pattern_axes(wrapper, 3)   # query [8, 2, 4], output [2, 4, 8]
+    ((1, 0, 2), (0, 1, 2))
+    """
+    layer, name = weight_layers(wrapper)[index]
+    view = linear_view(layer, name)
+    ndim = len(wrapper.pruned_weights[index].shape)
+    if view is None:
+        return tuple(range(ndim))
+    last = (view.in_axes[-1], view.out_axes[-1])
+    return tuple(a for a in range(ndim) if a not in last) + last

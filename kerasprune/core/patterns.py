@@ -8,6 +8,7 @@ counts, ties) lives in `kerasprune.core.selection` and is the same for every pat
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -113,6 +114,12 @@ class MaskPattern:
         """The weights of `layer` this pattern masks; None for its prunable kernels."""
         return None
 
+    def along(self, axes: tuple[int, ...]) -> "MaskPattern":
+        """This pattern for a weight whose axes, read in the order `axes`, are laid out
+        `[..., in, out]` (`kerasprune.core.linear_views.pattern_axes`). Patterns whose
+        groups do not depend on which axis is the input return themselves."""
+        return self
+
     def get_config(self) -> dict:
         return {}
 
@@ -201,14 +208,54 @@ class Unstructured(MaskPattern):
         return f"Unstructured({self.criterion!r})"
 
 
+class LaidOut(MaskPattern):
+    """A pattern whose groups lie along a weight's input and output axes: taken as its
+    last two axes, `[..., in, out]` (a Dense or convolution kernel), unless `along(axes)`
+    gave the weight's own layout (an attention query kernel `[hidden, heads, dim]`, whose
+    input axis is the first, is read as `[heads, hidden, dim]`).
+
+    Example:
+
+    >>> query = Blocks((4, 1)).along((1, 0, 2))   # [hidden, heads, dim]: 4 hidden entries
+    >>> ids = query.group_ids((8, 2, 3))
+    >>> ids[:, 0, 0].tolist()
+    [0, 0, 0, 0, 3, 3, 3, 3]
+    """
+
+    #: The weight's axes in the order the pattern reads them (None: as they are).
+    axes: tuple[int, ...] | None = None
+
+    def along(self, axes):
+        axes = tuple(int(a) for a in axes)
+        if axes == tuple(range(len(axes))):
+            return self
+        laid = copy.copy(self)
+        laid.axes = axes
+        return laid
+
+    def laid(self, array: np.ndarray) -> np.ndarray:
+        """`array` (in the weight's layout) in the pattern's `[..., in, out]` layout."""
+        return array if self.axes is None else np.transpose(array, self.axes)
+
+    def unlaid(self, array: np.ndarray) -> np.ndarray:
+        """The inverse of `laid`."""
+        return array if self.axes is None else np.transpose(array, np.argsort(self.axes))
+
+    def laid_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A weight's shape in the pattern's layout."""
+        return tuple(shape) if self.axes is None else tuple(shape[a] for a in self.axes)
+
+
 @keras.saving.register_keras_serializable(package="kerasprune")
-class Blocks(MaskPattern):
+class Blocks(LaidOut):
     """Blocks over the last axes of a weight, scored by the mean (or max) magnitude in it.
 
     `block_shape=(4, 1)` on a Dense kernel `[in, out]` groups 4 consecutive input rows
     of one output column: the layout TFLite's sparse FULLY_CONNECTED kernel runs
     (a 1x4 block in TFLite's `[out, in]` order). On a conv kernel `[h, w, in, out]` the
-    block covers the `(in, out)` axes. Edge blocks of a dimension that the block does not
+    block covers the `(in, out)` axes; on a pruned layer's kernel whose input axis is not
+    the second last (an attention query `[hidden, heads, dim]`), the layer's own input and
+    last output axes (`LaidOut`). Edge blocks of a dimension that the block does not
     divide are smaller; their size is counted exactly.
 
     Args:
@@ -254,6 +301,7 @@ class Blocks(MaskPattern):
         self._full_block(len(shape))
 
     def group_scores(self, weight, gradients=None, activations=None):
+        weight = self.laid(np.asarray(weight))
         sizes = self._blocked(np.ones(weight.shape, dtype=np.int64)).sum(axis=1)
         magnitudes = np.abs(self._blocked(weight))
         if self.pooling == "max":
@@ -262,12 +310,13 @@ class Blocks(MaskPattern):
         return magnitudes.sum(axis=1) / sizes, sizes
 
     def expand(self, keep, shape):
-        return self._tile(keep, shape).astype(np.float32)
+        return self.unlaid(self._tile(keep, self.laid_shape(shape))).astype(np.float32)
 
     def group_ids(self, shape):
+        shape = self.laid_shape(shape)
         block = self._full_block(len(shape))
-        return self._tile(np.arange(int(np.prod([-(-n // b) for n, b in zip(shape, block)]))),
-                          shape)
+        return self.unlaid(self._tile(
+            np.arange(int(np.prod([-(-n // b) for n, b in zip(shape, block)]))), shape))
 
     def _tile(self, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """One value per block, repeated over the block's entries of `shape`."""

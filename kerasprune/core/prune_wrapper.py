@@ -18,6 +18,7 @@ from kerasprune import _compat
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.group_lasso import AddedPenalty
 from kerasprune.core.l0_gates import L0Gates
+from kerasprune.core.linear_views import pattern_axes
 from kerasprune.core.penalties import check_penalty, penalty_config, weight_penalty
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.mask_constraint import MaskConstraint, apply_mask
@@ -224,16 +225,16 @@ class PruneWrapper(keras.layers.Wrapper):
             )
         self.weight_names = list(names)
         self.pruned_weights = [variables[n] for n in names]
-        for weight in self.pruned_weights:
+        for index, weight in enumerate(self.pruned_weights):
             try:
-                self.pattern.check_shape(tuple(weight.shape))
+                self.weight_pattern(index).check_shape(tuple(weight.shape))
             except ValueError as error:
                 raise ValueError(
                     f"Layer '{self.layer.name}' cannot be pruned with `pattern`="
                     f"{self.pattern!r}: its weight '{weight.name}' has shape "
                     f"{tuple(weight.shape)}. {error}"
                 ) from None
-        for name, weight in zip(names, self.pruned_weights):
+        for index, (name, weight) in enumerate(zip(names, self.pruned_weights)):
             mask = self.add_weight(
                 shape=weight.shape,
                 initializer="ones",
@@ -243,11 +244,17 @@ class PruneWrapper(keras.layers.Wrapper):
             )
             self.masks.append(mask)
             weight.constraint = MaskConstraint(mask, weight.constraint)
-            penalty = weight_penalty(self.penalty, self.pattern)
+            penalty = weight_penalty(self.penalty, self.weight_pattern(index))
             if penalty is not None:
                 weight.regularizer = AddedPenalty(penalty, weight.regularizer)
         if isinstance(self.penalty, L0Gates):
             self.gates = self.penalty.make_gates(self.layer, self.pruned_weights, self.name)
+
+    def weight_pattern(self, index: int) -> patterns_lib.MaskPattern:
+        """The pattern laid along pruned weight `index`'s own input and output axes
+        (`kerasprune.core.linear_views.pattern_axes`): N:M runs and blocks lie along the
+        layer's input axis, whichever axis of the kernel that is."""
+        return self.pattern.along(pattern_axes(self, index))
 
     @property
     def penalized(self) -> bool:

@@ -391,7 +391,7 @@ class WeightSet(PruningSet):
         self.tensors = [(w, i) for w in wrappers for i in range(len(w.pruned_weights))]
         learned, scores, sizes, already = scores, [], [], []
         for wrapper, i in self.tensors:
-            weight, pattern = wrapper.pruned_weights[i], wrapper.pattern
+            weight, pattern = wrapper.pruned_weights[i], wrapper.weight_pattern(i)
             if learned and weight.path in learned:
                 s, n = pattern.learned_scores(np.asarray(learned[weight.path]))
             else:
@@ -422,7 +422,7 @@ class WeightSet(PruningSet):
         for t, (wrapper, i) in enumerate(self.tensors):
             keep = ~pruned[t]
             weight = wrapper.pruned_weights[i]
-            mask = wrapper.pattern.expand(keep, tuple(weight.shape))
+            mask = wrapper.weight_pattern(i).expand(keep, tuple(weight.shape))
             by_wrapper.setdefault(id(wrapper), []).append(mask)
             if i == len(wrapper.pruned_weights) - 1:
                 yield wrapper, by_wrapper.pop(id(wrapper))
@@ -433,7 +433,8 @@ def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=
     """`(scores, sizes)` of the groups of one pruned `weight` of `wrapper`: its pattern's
     own scores for the magnitude criterion (and channel criteria), else the weight
     criterion (`criterion`, or the wrapper's) pooled into the pattern's groups."""
-    criterion, pattern = criterion or wrapper.criterion, wrapper.pattern
+    index = next(i for i, w in enumerate(wrapper.pruned_weights) if w is weight)
+    criterion, pattern = criterion or wrapper.criterion, wrapper.weight_pattern(index)
     if criterion == "magnitude":
         return pattern.group_scores(np.asarray(weight), gradients, activations)
     if criterion not in WEIGHT_CRITERIA:
@@ -442,7 +443,6 @@ def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=
             "and updates weights layer by layer on calibration data, not by a score per "
             "weight: prune it with kerasprune.one_shot_prune(model, sparsity, data=...) or "
             "a pruning callback given `data=kerasprune.CriterionData(x)`.")
-    index = next(i for i, w in enumerate(wrapper.pruned_weights) if w is weight)
     return pattern.pool(saliency(criterion, np.asarray(weight), gradients, input_norms,
                                  seed=wrapper.seed, name=f"{wrapper.layer.name}/{index}"))
 

@@ -138,8 +138,9 @@ class Threshold(Selector):
 
     def select(self, model, wrappers, sparsity, final):
         for wrapper in wrappers:
-            yield wrapper, [self._mask(wrapper.pattern, np.asarray(v), np.asarray(m))
-                            for v, m in zip(wrapper.pruned_weights, wrapper.masks)]
+            yield wrapper, [self._mask(wrapper.weight_pattern(i), np.asarray(v), np.asarray(m))
+                            for i, (v, m) in enumerate(zip(wrapper.pruned_weights,
+                                                           wrapper.masks))]
 
     def _mask(self, pattern, weight: np.ndarray, mask: np.ndarray) -> np.ndarray:
         rms, ids = group_rms(pattern, weight)
@@ -169,9 +170,9 @@ class DropAndRegrow(Selector):
         self.regrown = 0
         for wrapper in wrappers:
             masks = []
-            for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
+            for i, (weight, mask) in enumerate(zip(wrapper.pruned_weights, wrapper.masks)):
                 gradient = np.sum(self.gradients[weight.path], axis=0)
-                new, moved = drop_and_grow(wrapper.pattern, np.asarray(weight),
+                new, moved = drop_and_grow(wrapper.weight_pattern(i), np.asarray(weight),
                                            np.asarray(mask), gradient, self.fraction)
                 masks.append(new)
                 self.regrown += moved

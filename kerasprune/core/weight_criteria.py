@@ -33,7 +33,8 @@ per-weight score: wrappers may carry it, and `kerasprune.oneshot` prunes them.
 
 The data comes from `kerasprune.CriterionData` under the `gradients` key of
 `update_masks`: the loss gradients per batch for SNIP, `[H g]` for GraSP, `[dR/dw]` for
-SynFlow (computed without data); per-feature input norms for Wanda and OBD.
+SynFlow (computed without data); per-feature input norms for Wanda and OBD (taken by
+`kerasprune.oneshot` sequentially: each layer's through the layers pruned before it).
 """
 
 from __future__ import annotations

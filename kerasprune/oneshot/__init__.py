@@ -8,6 +8,7 @@ the per-layer input statistics (`statistics`: `X^T X` of each weight's linear vi
 accumulated over batches), Optimal Brain Surgeon's closed forms (`obs`), SparseGPT
 (`sparsegpt`: OBS with lazy column blocks, dampening and adaptive masks in any weight
 pattern; `sparsegpt_selector`: the engine's `Selector` that runs it layer by layer),
+Wanda and OBD on the same sequential calibration (`sequential_norms`),
 and the least-squares reconstruction of the layers that consume removed channels
 (`reconstruction`). Masks are written by `kerasprune.core.mask_update` only.
 May import: `kerasprune.core`, `kerasprune.structured`, `kerasprune._compat`, keras,

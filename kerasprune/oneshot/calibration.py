@@ -71,6 +71,16 @@ class Calibration:
         by_id = {id(layer): layer for layer in layers}
         return [by_id[key] for key in calls]
 
+    def pruning_order(self, wrappers: list) -> list:
+        """`call_order(wrappers)`, refusing wrappers a forward pass never calls (their
+        inputs cannot be calibrated)."""
+        order = self.call_order(wrappers)
+        unused = [w.layer.name for w in wrappers if w not in order]
+        if unused:
+            raise ValueError(f"The calibration data never reaches the pruned layers {unused}: "
+                             "a forward pass of the model does not call them.")
+        return order
+
     def inputs(self, stop_after, layers: list) -> Iterator[dict[int, list[np.ndarray]]]:
         """Per batch, `{id(layer): [its input on each call]}` for `layers`, the pass
         stopped once `stop_after` (a layer called once per pass, see `call_order`) has

@@ -49,7 +49,9 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
             default), `"snip"` (needs loss gradients: `data=(x, y)` and a compiled loss),
             `"wanda"` (`|w| * ||x_j||`) and `"obd"` (`w^2 ||x_j||^2`) on calibration
             inputs `data=(x,)`, `"sparsegpt"` (OBS layer by layer on calibration
-            inputs: the kept weights are updated to make up for the pruned ones), or
+            inputs: the kept weights are updated to make up for the pruned ones; it,
+            Wanda and OBD calibrate sequentially: each layer on the inputs that went
+            through the layers pruned before it), or
             for pruning before training: `"grasp"` (`w * Hg`, needs `data=(x, y)`),
             `"synflow"` (data-free, run as the paper does: 100 rounds of pruning, each
             rescoring the weights left, on an exponential schedule to `sparsity`; see

@@ -20,13 +20,14 @@ from typing import Iterator
 import numpy as np
 
 from kerasprune.core.allocation import lamp_scores
-from kerasprune.core.criterion_data import CriterionData, update_data
+from kerasprune.core.criterion_data import CriterionData, needed_data, update_data
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.scopes import scope_sets, select_in_scope
 from kerasprune.core.selection import WeightSet
 from kerasprune.core.selectors import Selector, ToTarget
 from kerasprune.core.validation import check_int, check_positive
 from kerasprune.oneshot.calibration import Calibration
+from kerasprune.oneshot.sequential_norms import SequentialNorms
 from kerasprune.oneshot.sparsegpt import MaskChoice, inverse_factor, sparsegpt
 from kerasprune.oneshot.statistics import check_views, weight_grams
 
@@ -67,12 +68,7 @@ class SparseGPTSelector(Selector):
         views = {id(w): check_views(w) for w in wrappers}  # refused before any change
         targets = tensor_targets(wrappers, sparsity, final, self.masks_only_grow)
         calibration = Calibration(model, self.x, batch_size=self.batch_size)
-        order = calibration.call_order(wrappers)
-        unused = [w.layer.name for w in wrappers if w not in order]
-        if unused:
-            raise ValueError(f"The calibration data never reaches the pruned layers {unused}: "
-                             "a forward pass of the model does not call them.")
-        for wrapper in order:
+        for wrapper in calibration.pruning_order(wrappers):
             yield self._layer(wrapper, views[id(wrapper)], weight_grams(calibration, wrapper),
                               targets)
 
@@ -83,7 +79,7 @@ class SparseGPTSelector(Selector):
             if id(gram) not in factors:  # the Gram matrix is not needed after: no copy
                 factors[id(gram)] = inverse_factor(gram, self.dampening, overwrite=True)
             old, kernel = np.asarray(wrapper.masks[i]), np.asarray(weight)
-            choice = MaskChoice(wrapper.pattern, view, targets[(id(wrapper), i)],
+            choice = MaskChoice(wrapper.weight_pattern(i), view, targets[(id(wrapper), i)],
                                 old if self.masks_only_grow else None)
             matrix, pruned = sparsegpt(view.matrix(kernel), factors[id(gram)], choice,
                                        blocksize=self.blocksize)
@@ -111,8 +107,10 @@ def tensor_targets(wrappers: list, sparsity: float, final: float,
 def criterion_selector(model, data: CriterionData | None, *,
                        masks_only_grow: bool = True) -> Selector:
     """The selector for `model`'s wrappers and their criteria, with the data of `data`:
-    a `SparseGPTSelector` on `data.x` when they are pruned by `"sparsegpt"`, else
-    `ToTarget` with what their criteria need.
+    a `SparseGPTSelector` on `data.x` when they are pruned by `"sparsegpt"`, a
+    `SequentialNorms` when input norms are all they need (Wanda, OBD: sequential
+    calibration, as SparseGPT's), else `ToTarget` with what their criteria need (computed
+    in one pass: gradients, or channel patterns that select over the whole model).
 
     Example:
 
@@ -133,4 +131,8 @@ def criterion_selector(model, data: CriterionData | None, *,
         raise ValueError(
             "Either every pruned layer of a model is pruned by 'sparsegpt' or none is. "
             f"Received: {sorted({w.layer.name: w.criterion for w in leaders}.items())}")
+    if (data is not None and needed_data(model) == ["input_norms"]
+            and not any(w.pattern.selects_over_model for w in leaders)):
+        return SequentialNorms(data.x, batch_size=data.batch_size,
+                               masks_only_grow=masks_only_grow)
     return ToTarget(**update_data(model, data), masks_only_grow=masks_only_grow)

@@ -15,7 +15,7 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.patterns import MaskPattern
+from kerasprune.core.patterns import LaidOut, MaskPattern
 from kerasprune.core.registry import named_variables, prunable_weight_names
 from kerasprune.core.validation import check_choice, is_bool, is_int, is_number
 from kerasprune.structured.criteria import (
@@ -281,11 +281,13 @@ class Channels(MaskPattern):
 
 
 @keras.saving.register_keras_serializable(package="kerasprune")
-class NM(MaskPattern):
+class NM(LaidOut):
     """N:M sparsity: at most `n` nonzeros in every `m` consecutive weights of the input axis.
 
-    Groups are runs of `m` consecutive entries along the input axis (axis -2 of a Dense
-    kernel `[in, out]` or a conv kernel `[..., in, out]`), the layout of 2:4 sparse tensor
+    Groups are runs of `m` consecutive entries along the input axis (the reduction axis:
+    axis -2 of a Dense kernel `[in, out]`, the input channels of a conv kernel
+    `[..., in, out]`, the hidden axis of an attention query kernel `[hidden, heads, dim]`,
+    the pruned layer's own input axis, see `LaidOut`), the layout of 2:4 sparse tensor
     cores. Each weight is scored by its magnitude rank inside its run, so the selection
     prunes the smallest weight of every run first: at the target sparsity `1 - n/m`
     (0.5 for 2:4) every run keeps exactly `n` weights, and a gradual schedule passes
@@ -316,16 +318,18 @@ class NM(MaskPattern):
         return 1.0 - self.n / self.m
 
     def check_shape(self, shape):
-        if len(shape) < 2 or shape[-2] % self.m:
+        laid = self.laid_shape(shape)
+        if len(shape) < 2 or laid[-2] % self.m:
+            axis = len(shape) - 2 if self.axes is None else self.axes[-2]
             raise ValueError(
-                f"NM({self.n}, {self.m}) needs a kernel whose input axis (-2) is a multiple "
-                f"of {self.m}. Received: shape={tuple(shape)}"
+                f"NM({self.n}, {self.m}) needs a kernel whose input axis ({axis}) is a "
+                f"multiple of {self.m}. Received: shape={tuple(shape)}"
             )
 
     def _runs(self, array: np.ndarray) -> np.ndarray:
-        """`array` as `(runs, m)`, runs along axis -2 (axis 0 of a vector)."""
+        """`array` (in the weight's layout) as `(runs, m)`, runs along the input axis."""
         self.check_shape(array.shape)
-        moved = np.moveaxis(array, -2, -1)
+        moved = np.moveaxis(self.laid(array), -2, -1)
         return moved.reshape(-1, self.m)
 
     def group_scores(self, weight, gradients=None, activations=None):
@@ -338,8 +342,10 @@ class NM(MaskPattern):
         return self._unruns(scores, np.shape(weight)).ravel(), np.ones(scores.size, np.int64)
 
     def _unruns(self, runs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        moved_shape = shape[:-2] + (shape[-1], shape[-2])
-        return np.moveaxis(runs.reshape(moved_shape), -1, -2)
+        """The inverse of `_runs`, for a weight of `shape` (its own layout)."""
+        laid = self.laid_shape(shape)
+        moved_shape = laid[:-2] + (laid[-1], laid[-2])
+        return self.unlaid(np.moveaxis(runs.reshape(moved_shape), -1, -2))
 
     def pruned_groups(self, mask):
         return np.asarray(mask).ravel() == 0

@@ -143,8 +143,9 @@ def test_wanda_in_output_scope_keeps_the_best_half_of_every_output_unit():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 16)) * rng.uniform(0.1, 10, size=16)  # unequal feature norms
     pruned = one_shot_prune(model, 0.5, criterion="wanda", data=(x,), scope="output")
-    inputs = {"a": x, "e": model.get_layer("a")(x)}
-    conv_in = np.asarray(model.layers[2](model.get_layer("e")(inputs["e"]))).reshape(64, 6)
+    a, e, reshape, _ = pruned.layers  # inputs through the layers pruned before (sequential)
+    inputs = {"a": x, "e": a(x)}
+    conv_in = np.asarray(reshape(e(inputs["e"]))).reshape(64, 6)
     for wrapper in kerasprune.prune_wrappers(pruned):
         kernel = np.asarray(model.get_layer(wrapper.layer.name).kernel)
         if wrapper.layer.name == "c":  # im2col: feature (t, 0) of output row r is x[r + t]

@@ -55,14 +55,15 @@ def test_two_four_runs_are_valid_along_the_input_and_blocks_stay_whole():
     assert int(pruned.sum()) == 4 * round(0.6 * 80)
 
 
-def test_n_m_runs_across_the_outputs_of_an_attention_kernel_are_valid():
-    # A query kernel [features, heads, dim]: NM runs along its axis -2, the heads.
-    view = LinearView((16, 4, 3), (0,))
+def test_n_m_runs_along_the_input_axis_of_an_attention_kernel_are_valid():
+    # A query kernel [features, heads, dim] (3 heads): NM laid along its input axis, the
+    # features, read as [heads, features, dim].
+    view = LinearView((16, 3, 2), (0,))
     x, _ = layer_problem(n_in=16)
-    kernel = RNG.normal(size=(16, 4, 3))
-    choice = MaskChoice(NM(2, 4), view, 0.5, None)
+    kernel = RNG.normal(size=(16, 3, 2))
+    choice = MaskChoice(NM(2, 4).along((1, 0, 2)), view, 0.5, None)
     _, pruned = sparsegpt(view.matrix(kernel), x.T @ x, choice, blocksize=8)
-    assert np.all(view.kernel(pruned).sum(axis=1) == 2)
+    assert np.all(view.kernel(pruned).reshape(4, 4, 3, 2).sum(axis=1) == 2)
 
 
 def test_the_first_feature_pruned_alone_gets_the_exact_obs_update():

@@ -144,9 +144,12 @@ def test_a_kerashub_decoder_is_pruned_block_by_block():
     (first, second) = sorted(kerasprune.prune_wrappers(pruned), key=lambda w: w.layer.name)
     assert first.layer.name == "transformer_layer_0" and len(first.masks) == 6
     for wrapper in (first, second):
-        for mask in wrapper.masks:
-            mask = np.asarray(mask)
-            assert np.all(np.moveaxis(mask, -2, -1).reshape(-1, 4).sum(axis=1) == 2)
+        for name, mask in zip(wrapper.weight_names, wrapper.masks):
+            # runs along the input axis: hidden, axis 0, of the [hidden, heads, dim]
+            # query, key and value kernels; axis -2 of the others
+            axis = 0 if name.split("/")[-2] in ("query", "key", "value") else -2
+            runs = np.moveaxis(np.asarray(mask), axis, -1).reshape(-1, 4)
+            assert np.all(runs.sum(axis=1) == 2), name
     assert np.all(np.isfinite(np.asarray(pruned(x))))
 
 

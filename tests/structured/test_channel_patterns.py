@@ -430,3 +430,45 @@ def test_protect_breaks_ties_by_position_in_a_wide_layer_too():
     protected = Channels(min_channels=20, max_fraction=1.0).protect(scores)
     first_threes = np.flatnonzero(scores == 3)[:20]
     assert np.flatnonzero(np.isinf(protected)).tolist() == first_threes.tolist()
+
+
+def attention_model(heads: int = 3, key_dim: int = 4, hidden: int = 16) -> keras.Model:
+    inputs = keras.Input((5, hidden))
+    attention = keras.layers.MultiHeadAttention(heads, key_dim, name="mha")
+    return keras.Model(inputs, attention(inputs, inputs))
+
+
+def test_nm_on_attention_kernels_runs_along_their_input_axis_and_wanda_reads_it():
+    """2:4 is defined along the reduction axis: the hidden axis of the query, key and
+    value kernels [hidden, heads, dim] (axis 0), head_dim of the output kernel
+    [heads, dim, hidden]. There the input norms vary inside a run, so Wanda's 2:4 is not
+    magnitude's."""
+    model = attention_model()
+    x = RNG.normal(size=(32, 5, 16)) * RNG.uniform(0.05, 20, size=16)  # unequal norms
+    masks = {}
+    for criterion in ("magnitude", "wanda"):
+        pruned = kerasprune.one_shot_prune(model, 0.5, criterion=criterion, data=(x,),
+                                           pattern=NM(2, 4))
+        (wrapper,) = kerasprune.prune_wrappers(pruned)
+        masks[criterion] = {name.split("/")[0]: np.asarray(mask)
+                            for name, mask in zip(wrapper.weight_names, wrapper.masks)}
+    for name in ("query", "key", "value"):
+        for criterion, mask in ((c, m[name]) for c, m in masks.items()):
+            assert mask.shape == (16, 3, 4)
+            runs = mask.reshape(4, 4, 3, 4)  # 4 runs of 4 consecutive hidden entries
+            assert np.all(runs.sum(axis=1) == 2), (criterion, name)
+        assert not np.array_equal(masks["wanda"][name], masks["magnitude"][name]), name
+    output = masks["wanda"]["attention_output"]  # [heads, dim, hidden]: runs along dim
+    assert np.all(output.sum(axis=1) == 2)
+
+
+def test_nm_and_blocks_refuse_an_attention_kernel_by_its_input_axis():
+    # 3 heads of 4 would pass along the heads; the hidden axis (6) is what must divide.
+    with pytest.raises(ValueError, match=r"input axis \(0\) is a multiple of 4"):
+        kerasprune.prune(attention_model(heads=4, hidden=6), pattern=NM(2, 4))
+    model = kerasprune.prune(attention_model(), pattern=kerasprune.Blocks((4, 1)))
+    (wrapper,) = kerasprune.prune_wrappers(model)
+    kerasprune.update_masks(model, 0.5)
+    query = np.asarray(wrapper.masks[0]).reshape(4, 4, 3, 4)  # blocks of 4 hidden entries
+    assert np.all(query.all(axis=1) | ~query.any(axis=1))
+    assert 0 < query.mean() < 1
