@@ -315,6 +315,14 @@ def writing_legacy_config() -> bool:
     return bool(global_state.get_global_attribute("use_legacy_config", False))
 
 
+def calling_layer() -> keras.layers.Layer | None:
+    """The outermost layer (usually the model) of the call under way, or None outside a call."""
+    from keras.src.backend.common import global_state
+
+    context = global_state.get_global_attribute("current_call_ctx")
+    return None if context is None else context.entry_layer
+
+
 def scoped_value(variable):
     """A variable's value in the current `StatelessScope`, or None if the scope does not
     map it (JAX's optimizer step maps only trainable and optimizer variables)."""

@@ -409,13 +409,11 @@ class Recipe:
 
     def _one_shot(self, model: keras.Model, sample: CriterionData) -> keras.Model:
         arguments = self.prune_arguments()
-        scope = arguments.pop("scope", "global")
         criterion = self.callback.get("criterion", arguments.pop("criterion", "magnitude"))
         arguments.pop("criterion", None)
         if NEEDS.get(criterion) == "gradients" and not getattr(model, "compiled", False):
             model = self.compile(_copy(model))  # SNIP, GraSP need the loss; input untouched
-        return one_shot_prune(model, self.callback["sparsity"], scope=scope,
-                              criterion=criterion, data=sample,
+        return one_shot_prune(model, self.callback["sparsity"], criterion=criterion, data=sample,
                               reconstruct=self.callback.get("reconstruct", False), **arguments)
 
     # -- checks ------------------------------------------------------------------------

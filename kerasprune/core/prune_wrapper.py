@@ -380,9 +380,14 @@ class PruneWrapper(keras.layers.Wrapper):
 
 def _warn_if_dense(wrapper: PruneWrapper) -> None:
     """Warn (once per wrapper; the same message and line, so Python shows it once) when a
-    wrapper whose masks prune nothing is trained with no pruning callback."""
-    if getattr(wrapper, "_warned_dense", False) or not wrapper.masks or any(
-            not np.all(_compat.value_now(m)) for m in wrapper.masks):
+    model whose masks prune nothing is trained with no pruning callback. One dense wrapper
+    is not enough: global scope may leave a layer whole while the others are pruned."""
+    if getattr(wrapper, "_warned_dense", False) or not wrapper.masks:
+        return
+    model = _compat.calling_layer() or wrapper
+    wrappers = [layer for layer in [model, *_compat.flatten_layers(model)]
+                if isinstance(layer, PruneWrapper)]
+    if any(not np.all(_compat.value_now(m)) for w in wrappers for m in w.masks):
         return
     wrapper._warned_dense = True
     warnings.warn(

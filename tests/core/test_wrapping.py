@@ -386,6 +386,22 @@ def test_training_a_pruning_ready_model_without_a_pruning_callback_is_named(digi
             fresh.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=callbacks)
 
 
+def test_a_model_pruned_elsewhere_is_not_called_dense_for_a_layer_left_whole(digits):
+    import warnings
+
+    (x, y), _ = digits
+    model = kerasprune.prune(small_cnn(), scope="global")
+    kerasprune.update_masks(model, 0.5)
+    first, *others = kerasprune.prune_wrappers(model)
+    for mask in first.masks:  # as a global threshold may leave a layer whole
+        mask.assign(np.ones(mask.shape, mask.dtype))
+    assert any(not np.all(np.asarray(m)) for w in others for m in w.masks)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*without a pruning callback.*")
+        model.fit(x[:64], y[:64], epochs=1, verbose=0)
+
+
 def test_a_wrappers_sparsity_counts_every_mask_it_holds():
     wrapper = kerasprune.PruneWrapper(keras.layers.Dense(4), weight_names=["kernel", "bias"],
                                       scope="global", min_density=0.0)
