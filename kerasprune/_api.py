@@ -5,6 +5,9 @@
 """
 
 from kerasprune import plot, retrain
+# Not public names here, but their saved classes must be registered with Keras on
+# `import kerasprune`, so that every file kerasprune writes loads after it.
+from kerasprune import quantization, tfmot  # noqa: F401
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.callbacks.bimp_callback import BIMPCallback
 from kerasprune.callbacks.imp_callback import IMPCallback

@@ -182,3 +182,56 @@ def test_a_legacy_h5_file_keeps_masks_and_resume_state(tmp_path):
     state = kerasprune.prune_wrappers(loaded)[0].pruning_state
     assert float(state.read("epochs_done")) == 1.0
     assert state.owner == kerasprune.prune_wrappers(model)[0].pruning_state.owner
+
+
+FRESH_LOAD = """
+import importlib, json, pkgutil, sys
+import keras
+
+def registered():
+    return {name for name in keras.saving.get_custom_objects()
+            if name.split(">")[0].split(".")[0] == "kerasprune"}
+
+paths, found = sys.argv[1:], {}
+try:
+    keras.saving.load_model(paths[0])
+except Exception as error:  # Keras' own error: no library can step in before it
+    found["without"] = str(error)[:300]
+import kerasprune
+found["loaded"] = [len(keras.saving.load_model(path).layers) for path in paths]
+first = registered()
+for module in pkgutil.walk_packages(kerasprune.__path__, "kerasprune."):
+    if ".cli" not in module.name and not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+found["registered"], found["missing"] = len(first), sorted(registered() - first)
+print(json.dumps(found))
+"""
+
+
+def test_import_kerasprune_is_all_loading_its_files_needs_in_a_new_process(tmp_path):
+    """As the README's saving paragraph says: a new process loads a pruned file only after
+    `import kerasprune`, and that import registers every class kerasprune saves."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kerasprune.quantization import quantize_model
+
+    mlp = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8), keras.layers.Dense(2)])
+    pruned = kerasprune.prune(mlp)
+    kerasprune.update_masks(pruned, 0.5)
+    paths = [str(tmp_path / "pruned.keras"), str(tmp_path / "qat.keras")]
+    pruned.save(paths[0])
+    quantize_model(pruned).save(paths[1])
+    root = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, *paths], cwd=tmp_path, capture_output=True,
+        text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert "could not be deserialized" in found.get("without", ""), found
+    assert found["loaded"] == [len(pruned.layers), len(mlp.layers)]
+    assert found["missing"] == [] and found["registered"] > 20
