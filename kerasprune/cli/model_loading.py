@@ -10,6 +10,10 @@ import sys
 import zipfile
 import zlib
 
+#: What Keras imports by a saved object's module name (serialization_lib); `builtins`
+#: names Keras' own functions.
+KERAS_PACKAGES = ("keras", "keras_hub", "keras_cv", "keras_nlp", "builtins")
+
 
 def add_import_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -44,9 +48,8 @@ def load_keras_model(path: str, imports: list[str]):
     import keras
 
     import kerasprune
-    import kerasprune.tfmot  # noqa: F401  registers PruneLowMagnitude
 
-    kerasprune._load_api()  # registers PruneWrapper and the patterns for loading
+    kerasprune._load_api()  # registers every class kerasprune saves
 
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -55,7 +58,49 @@ def load_keras_model(path: str, imports: list[str]):
             importlib.import_module(name)
         except ImportError as error:
             raise ImportError(f"--import {name}: {error}") from error
-    return keras.saving.load_model(path)
+    try:
+        return keras.saving.load_model(path)
+    except (TypeError, ValueError) as error:
+        missing = _unregistered(_config(path), set(keras.saving.get_custom_objects()))
+        if not missing:
+            raise
+        name, module = missing[0]
+        where = (f"--import {module}" if module != "__main__" else
+                 "--import MODULE (it was defined in a script: move it to a module)")
+        raise TypeError(
+            f"{path!r} uses the class {name!r} (module {module!r}), which is not registered "
+            f"with Keras: pass {where}, the module that defines it and registers it with "
+            "@keras.saving.register_keras_serializable()."
+        ) from error
+
+
+def _config(path: str):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json"))
+
+
+def _unregistered(config, registered: set[str]) -> list[tuple[str, str]]:
+    """`(class name, module)` of every object in a saved config that Keras can find neither
+    among its own modules nor among the registered classes."""
+    if isinstance(config, list):
+        children, found = config, []
+    elif isinstance(config, dict):
+        children, found = list(config.values()), _unregistered_here(config, registered)
+    else:
+        return []
+    for child in children:
+        found += [entry for entry in _unregistered(child, registered) if entry not in found]
+    return found
+
+
+def _unregistered_here(config: dict, registered: set[str]) -> list[tuple[str, str]]:
+    module, name = config.get("module"), config.get("class_name")
+    if not isinstance(module, str) or not isinstance(name, str) or \
+            module.split(".")[0] in KERAS_PACKAGES:
+        return []
+    if name == "function":  # a function saves its name as its config
+        name = config.get("config")
+    return [] if (config.get("registered_name") or name) in registered else [(name, module)]
 
 
 def _is_keras_archive(path: str) -> bool:
