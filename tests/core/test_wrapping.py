@@ -460,3 +460,28 @@ def test_output_names_survive_pruning_so_dict_targets_and_losses_still_match(tmp
     assert loaded.output_names == ["o1", "o2"]
     np.testing.assert_allclose(loaded.predict(x, verbose=0)[0], pruned.predict(x, verbose=0)[0])
     assert kerasprune.strip(loaded).output_names == ["o1", "o2"]
+
+
+class WithSequentialBody(keras.Model):
+    """A subclassed model holding a Sequential that its first call builds (no Input)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.body = keras.Sequential([keras.layers.Dense(8, activation="relu", name="in1"),
+                                      keras.layers.Dense(8, name="in2")])
+        self.head = keras.layers.Dense(2, name="head")
+
+    def call(self, x):
+        return self.head(self.body(x))
+
+
+def test_a_sequential_inside_a_subclassed_model_calls_its_wrappers_and_strips_exactly():
+    model, x = WithSequentialBody(), np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    model(x)
+    pruned = kerasprune.prune(model)
+    np.testing.assert_allclose(np.asarray(pruned(x)), np.asarray(model(x)), atol=1e-6)
+    kerasprune.update_masks(pruned, 0.5)
+    masked = np.asarray(pruned(x))
+    assert np.abs(masked - np.asarray(model(x))).max() > 1e-3  # the masks are applied
+    plain = kerasprune.strip(pruned)
+    np.testing.assert_allclose(np.asarray(plain(x)), masked, atol=1e-6)
