@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 from typing import Any, Iterable
 
@@ -236,6 +237,28 @@ def check_known_keys(name: str, keys: Iterable, allowed: Iterable[str], what: st
         shown = sorted(allowed) if shown is None else list(shown)
         raise ValueError(
             f"`{name}` has keys {unknown}, which are not {what} of the model: {shown}")
+
+
+def check_name_patterns(name: str, value: Any) -> list[re.Pattern]:
+    """Layer names or regular expressions (strings or compiled), one or a list, compiled.
+
+    Example:
+
+    >>> import re
+    >>> [p.pattern for p in check_name_patterns("layers", ["dense", re.compile("conv.*")])]
+    ['dense', 'conv.*']
+    """
+    items = [value] if isinstance(value, (str, re.Pattern)) else value
+    if not isinstance(items, (list, tuple, set)) or not items or not all(
+        isinstance(item, (str, re.Pattern)) for item in items
+    ):
+        raise TypeError(
+            f"`{name}` must be a layer name, a regex (a string or re.compile(...)), a list "
+            f"of them, or a callable layer -> bool. Received: {name}={value!r}")
+    try:
+        return [re.compile(item) for item in items]
+    except re.error as error:
+        raise ValueError(f"`{name}` holds an invalid regular expression: {error}") from error
 
 
 def is_single(value: Any) -> bool:

@@ -1,5 +1,6 @@
 """prune() and strip() on every kind of Keras model, layer selection, bad input."""
 
+import re
 import warnings
 
 import keras
@@ -142,6 +143,8 @@ def test_layers_and_exclude_by_name_regex_and_callable():
     assert [w.layer.name for w in kerasprune.prune_wrappers(by_regex)] == ["hidden", "logits"]
     by_callable = kerasprune.prune(model, exclude=lambda l: isinstance(l, keras.layers.Dense))
     assert [w.layer.name for w in kerasprune.prune_wrappers(by_callable)] == ["conv"]
+    compiled = kerasprune.prune(model, layers=[re.compile("hid.*")], exclude=re.compile("c.*"))
+    assert [w.layer.name for w in kerasprune.prune_wrappers(compiled)] == ["hidden"]
 
 
 class Scale(keras.layers.Layer):
@@ -203,6 +206,7 @@ BAD_PRUNE_CALLS = [
     ("model", {"exclude": 5}, TypeError, "`exclude` must be"),
     ("model", {"layers": ["(unclosed"]}, ValueError, "invalid regular expression"),
     ("model", {"layers": ["no_such_layer"]}, ValueError, "'no_such_layer', which matches no layer"),
+    ("model", {"exclude": re.compile("nope")}, ValueError, "'nope', which matches no layer"),
     ("model", {"exclude": ["conv", "hidden", "logits"]}, ValueError, "No prunable layer"),
     ("model", {"sparsity_overrides": {"hidden": 1.5}}, ValueError, "sparsity_overrides\\['hidden'\\]"),
     ("model", {"sparsity_overrides": {"nope": 0.5}}, ValueError, "names layer 'nope'"),
