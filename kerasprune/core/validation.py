@@ -7,11 +7,12 @@ value received and what is allowed, in Keras' style (`... Received: name=value`)
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import re
 import sys
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import keras
 import numpy as np
@@ -259,6 +260,41 @@ def check_name_patterns(name: str, value: Any) -> list[re.Pattern]:
         return [re.compile(item) for item in items]
     except re.error as error:
         raise ValueError(f"`{name}` holds an invalid regular expression: {error}") from error
+
+
+def class_name_of(value: Any) -> str | None:
+    """The bare class name of a Keras spelling `{"class_name": ..., "config": ...}` (a
+    registered name such as `"kerasprune>Blocks"` loses its package), or None."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("class_name"), str):
+        return None
+    return value["class_name"].rpartition(">")[2]
+
+
+def from_class_config(name: str, value: Mapping, kinds: Mapping[str, type]) -> Any:
+    """An instance of one of `kinds` (`{class name: class}`) from its Keras spelling
+    `{"class_name": "ElasticNet", "config": {...}}`, the config's keys checked against
+    the class's arguments (a recipe's spelling of penalties and patterns).
+
+    Example:
+
+    >>> from kerasprune.core.patterns import Blocks
+    >>> from_class_config("pattern", {"class_name": "Blocks", "config": {"block_shape": [4, 1]}},
+    ...                   {"Blocks": Blocks}).block_shape
+    (4, 1)
+    """
+    kind = kinds.get(class_name_of(value))
+    if kind is None:
+        raise ValueError(f"`{name}`'s class_name must be one of {sorted(kinds)}. "
+                         f"Received: {name}={value!r}")
+    config = value.get("config") or {}
+    allowed = [parameter for parameter in inspect.signature(kind.__init__).parameters
+               if parameter not in ("self", "args", "kwargs")]
+    unknown = sorted(set(config) - set(allowed), key=str) if isinstance(config, Mapping) \
+        else config
+    if unknown:
+        raise ValueError(f"`{name}`'s {kind.__name__} config takes {allowed}. Received "
+                         f"unknown keys: {unknown}")
+    return kind.from_config(dict(config))
 
 
 def is_single(value: Any) -> bool:
