@@ -20,7 +20,6 @@ Every penalty kind has `get_config` and takes the wrapper's pattern (`for_patter
 
 from __future__ import annotations
 
-
 import keras
 
 from kerasprune.core import patterns as patterns_lib
