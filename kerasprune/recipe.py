@@ -90,7 +90,7 @@ from kerasprune.core.weight_criteria import CRITERIA as ONE_SHOT_CRITERIA
 from kerasprune.core.weight_criteria import NEEDS
 from kerasprune.oneshot.one_shot import one_shot_prune
 from kerasprune.core.l0_gates import L0Gates
-from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured
+from kerasprune.core.patterns import Blocks, MaskPattern, Unstructured, get as get_pattern
 from kerasprune.core.penalties import check_penalty
 from kerasprune.core.prune_wrapper import check_mask_dtype, check_min_density
 from kerasprune.core.validation import (
@@ -521,7 +521,7 @@ def make_pattern(spelling: Any) -> MaskPattern:
     if isinstance(spelling, MaskPattern):
         return spelling
     if isinstance(spelling, Mapping) and "class_name" in spelling:
-        return keras.saving.deserialize_keras_object(dict(spelling))
+        return get_pattern(dict(spelling))
     if isinstance(spelling, str):
         name, value = spelling, None
     elif isinstance(spelling, Mapping) and len(spelling) == 1:

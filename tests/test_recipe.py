@@ -98,6 +98,8 @@ LOSS = "loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: 
     ("{unstructured: snip}", kerasprune.Unstructured("snip")),
     ("{class_name: Channels, registered_name: kerasprune>Channels, "
      "config: {criterion: l2}}", kerasprune.Channels("l2")),
+    ("{class_name: Blocks, config: {block_shape: [4, 1]}}", kerasprune.Blocks((4, 1))),
+    ('{class_name: "kerasprune>NM", config: {n: 2, m: 4}}', kerasprune.NM(2, 4)),
 ])
 def test_patterns_have_a_natural_yaml_spelling(spelling, expected):
     recipe = Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\nprune: {{pattern: {spelling}}}")
@@ -172,6 +174,9 @@ def test_bad_sections_are_refused_before_training(text, match):
      "prune: {penalty: 0.001}", "Received: penalty=0.001"),
     ("method: penalty\ncallback: {threshold: 0.01, penalty_epochs: 1, finetune_epochs: 0}\n"
      "prune: {penalty: {class_name: Lasso}}", "Received: penalty="),
+    ("method: gmp\ncallback: {target_sparsity: 0.5}\n"
+     "prune: {pattern: {class_name: Blocks, config: {shape: [4, 1]}}}",
+     r"Blocks config takes \['block_shape'.*unknown keys: \['shape'\]"),
     ("method: one-shot\ncallback: {sparsity: 0.5}", "epochs"),
     ("method: one-shot\ncallback: {target_sparsity: 0.5}\ntraining: {epochs: 1}", "sparsity"),
     ("method: one-shot\ncallback: {sparsity: 0.5, criterion: taylor}\ntraining: {epochs: 1}",

@@ -203,32 +203,13 @@ class LatencyTable:
         return self.path or default_path()
 
     def _load(self) -> dict:
-        """This machine's entries; a path that holds something else than a table is
-        refused (measuring would overwrite it, or fail to save after minutes)."""
-        path = self._file()
-        if not path.exists():
-            return {}
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            data = error
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"Expected path to be a latency table (a JSON file LatencyTable wrote) or a "
-                f"new file. Received: path={str(path)!r}, which "
-                + ("is a folder" if path.is_dir() else "holds something else")
-                + "; give another path, or delete the file to measure again.")
-        stored = data.get(self.machine, {})
-        return stored if isinstance(stored, dict) else {}
+        """This machine's entries (a path that is not a table is refused: `_read_tables`)."""
+        return _read_tables(self._file()).get(self.machine, {})
 
     def _save(self) -> None:
         path = self._file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data = data if isinstance(data, dict) else {}
+        data = _read_tables(path)  # read again: another process may have added entries
         stored = data.get(self.machine, {})
         models = {**stored.get("models", {}), **self.calibrations}
         data[self.machine] = {"layers": {**stored.get("layers", {}), **self.entries},
@@ -236,6 +217,37 @@ class LatencyTable:
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=0, sort_keys=True))
         os.replace(tmp, path)
+
+
+_TABLE_KEYS = {"layers", "models"}
+
+
+def _read_tables(path: Path) -> dict:
+    """`{machine key: {"layers": {...}, "models": {...}}}` from a cache file ({} when there
+    is none). Any other file is refused, so that it is never overwritten (measuring
+    would replace the user's file, or fail to save after minutes)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = None
+    if not _is_table(data):
+        raise ValueError(
+            "Expected path to be a latency table (a JSON file LatencyTable wrote: "
+            '{machine: {"layers": {...}, "models": {...}}}) or a new file. Received: '
+            f"path={str(path)!r}, which "
+            + ("is a folder" if path.is_dir() else "holds something else")
+            + " (it is left as it is); give another path, or delete the file to measure "
+            "again.")
+    return data
+
+
+def _is_table(data) -> bool:
+    return isinstance(data, dict) and all(
+        isinstance(machine, dict) and set(machine) <= _TABLE_KEYS
+        and all(isinstance(part, dict) for part in machine.values())
+        for machine in data.values())
 
 
 def request_key(request) -> str:

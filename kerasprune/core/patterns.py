@@ -16,7 +16,8 @@ import keras
 
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.deprecation import REMOVED_IN
-from kerasprune.core.validation import check_choice, check_shape
+from kerasprune.core.validation import (
+    check_choice, check_shape, class_name_of, from_class_config)
 
 
 POOLINGS = ("mean", "max")
@@ -335,6 +336,15 @@ class Blocks(LaidOut):
         return f"Blocks({self.block_shape}{pooling})"
 
 
+def _kerasprune_patterns() -> dict[str, type]:
+    """`{class name: class}` of the patterns kerasprune registers with Keras."""
+    return {
+        name.partition(">")[2]: cls for name, cls in keras.saving.get_custom_objects().items()
+        if name.startswith("kerasprune>") and isinstance(cls, type)
+        and issubclass(cls, MaskPattern)
+    }
+
+
 def get(pattern: "MaskPattern | dict | None") -> MaskPattern:
     """Return a pattern from an instance, a serialized config or None (unstructured).
 
@@ -348,6 +358,9 @@ def get(pattern: "MaskPattern | dict | None") -> MaskPattern:
     if isinstance(pattern, MaskPattern):
         return pattern
     if isinstance(pattern, dict):
+        kinds = _kerasprune_patterns()
+        if class_name_of(pattern) in kinds:  # also without Keras' registered name
+            return from_class_config("pattern", pattern, kinds)
         return keras.saving.deserialize_keras_object(pattern)
     raise TypeError(
         "`pattern` must be a kerasprune.patterns.MaskPattern instance or None. "

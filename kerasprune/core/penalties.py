@@ -20,14 +20,13 @@ Every penalty kind has `get_config` and takes the wrapper's pattern (`for_patter
 
 from __future__ import annotations
 
-import inspect
-
 import keras
 
 from kerasprune.core import patterns as patterns_lib
 from kerasprune.core.group_lasso import GroupLasso
 from kerasprune.core.l0_gates import L0Gates
-from kerasprune.core.validation import check_positive, is_number
+from kerasprune.core.validation import (
+    check_positive, class_name_of, from_class_config, is_number)
 
 #: The penalty kinds `prune(model, penalty=...)` takes besides a float.
 KINDS = ("GroupLasso", "ElasticNet", "SparseGroupLasso", "L0Gates")
@@ -139,17 +138,9 @@ def check_penalty(penalty):
     if penalty is None or isinstance(penalty, (GroupLasso, ElasticNet, SparseGroupLasso,
                                                L0Gates)):
         return penalty
-    if isinstance(penalty, dict) and penalty.get("class_name") in KINDS:
-        kind = dict(zip(KINDS, (GroupLasso, ElasticNet, SparseGroupLasso, L0Gates)))[
-            penalty["class_name"]]
-        config = penalty.get("config", {})
-        allowed = [name for name in inspect.signature(kind.__init__).parameters
-                   if name not in ("self", "args", "kwargs")]
-        unknown = sorted(set(config) - set(allowed)) if isinstance(config, dict) else config
-        if unknown:
-            raise ValueError(f"`penalty`'s {kind.__name__} config takes {allowed}. Received "
-                             f"unknown keys: {unknown}")
-        return kind.from_config(dict(config))
+    if class_name_of(penalty) in KINDS:
+        return from_class_config("penalty", penalty, dict(zip(
+            KINDS, (GroupLasso, ElasticNet, SparseGroupLasso, L0Gates))))
     if is_number(penalty):
         return check_positive("penalty", penalty)
     raise ValueError(

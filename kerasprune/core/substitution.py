@@ -97,7 +97,8 @@ def layer_at(model: keras.layers.Layer, path: Path) -> keras.layers.Layer:
 
 def swap_in(parent: keras.layers.Layer, old: keras.layers.Layer, new: keras.layers.Layer) -> None:
     """Make `parent` hold and call `new` wherever it held `old` (attributes, lists, dicts,
-    and the nodes of its graph for a Functional subclass)."""
+    and the nodes of its graph: a Functional subclass's, or the one a built Sequential
+    calls instead of its layer list)."""
     for name, value in list(vars(parent).items()):
         if value is old:
             object.__setattr__(parent, name, new)
@@ -109,8 +110,9 @@ def swap_in(parent: keras.layers.Layer, old: keras.layers.Layer, new: keras.laye
             for key, item in value.items():
                 if item is old:
                     dict.__setitem__(value, key, new)
-    if _compat.functional_graph(parent) is parent:
-        _compat.substitute_operation(parent, old, new)
+    graph = _compat.functional_graph(parent)
+    if graph is not None:
+        _compat.substitute_operation(graph, old, new)
 
 
 def substitute_at(model: keras.Model, path: Path, new: keras.layers.Layer) -> keras.layers.Layer:

@@ -7,10 +7,12 @@ value received and what is allowed, in Keras' style (`... Received: name=value`)
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
+import re
 import sys
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import keras
 import numpy as np
@@ -236,6 +238,63 @@ def check_known_keys(name: str, keys: Iterable, allowed: Iterable[str], what: st
         shown = sorted(allowed) if shown is None else list(shown)
         raise ValueError(
             f"`{name}` has keys {unknown}, which are not {what} of the model: {shown}")
+
+
+def check_name_patterns(name: str, value: Any) -> list[re.Pattern]:
+    """Layer names or regular expressions (strings or compiled), one or a list, compiled.
+
+    Example:
+
+    >>> import re
+    >>> [p.pattern for p in check_name_patterns("layers", ["dense", re.compile("conv.*")])]
+    ['dense', 'conv.*']
+    """
+    items = [value] if isinstance(value, (str, re.Pattern)) else value
+    if not isinstance(items, (list, tuple, set)) or not items or not all(
+        isinstance(item, (str, re.Pattern)) for item in items
+    ):
+        raise TypeError(
+            f"`{name}` must be a layer name, a regex (a string or re.compile(...)), a list "
+            f"of them, or a callable layer -> bool. Received: {name}={value!r}")
+    try:
+        return [re.compile(item) for item in items]
+    except re.error as error:
+        raise ValueError(f"`{name}` holds an invalid regular expression: {error}") from error
+
+
+def class_name_of(value: Any) -> str | None:
+    """The bare class name of a Keras spelling `{"class_name": ..., "config": ...}` (a
+    registered name such as `"kerasprune>Blocks"` loses its package), or None."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("class_name"), str):
+        return None
+    return value["class_name"].rpartition(">")[2]
+
+
+def from_class_config(name: str, value: Mapping, kinds: Mapping[str, type]) -> Any:
+    """An instance of one of `kinds` (`{class name: class}`) from its Keras spelling
+    `{"class_name": "ElasticNet", "config": {...}}`, the config's keys checked against
+    the class's arguments (a recipe's spelling of penalties and patterns).
+
+    Example:
+
+    >>> from kerasprune.core.patterns import Blocks
+    >>> from_class_config("pattern", {"class_name": "Blocks", "config": {"block_shape": [4, 1]}},
+    ...                   {"Blocks": Blocks}).block_shape
+    (4, 1)
+    """
+    kind = kinds.get(class_name_of(value))
+    if kind is None:
+        raise ValueError(f"`{name}`'s class_name must be one of {sorted(kinds)}. "
+                         f"Received: {name}={value!r}")
+    config = value.get("config") or {}
+    allowed = [parameter for parameter in inspect.signature(kind.__init__).parameters
+               if parameter not in ("self", "args", "kwargs")]
+    unknown = sorted(set(config) - set(allowed), key=str) if isinstance(config, Mapping) \
+        else config
+    if unknown:
+        raise ValueError(f"`{name}`'s {kind.__name__} config takes {allowed}. Received "
+                         f"unknown keys: {unknown}")
+    return kind.from_config(dict(config))
 
 
 def is_single(value: Any) -> bool:

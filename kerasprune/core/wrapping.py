@@ -37,9 +37,11 @@ from kerasprune.core.registry import (
     unprunable_layers,
 )
 from kerasprune.core.penalties import check_penalty
-from kerasprune.core.validation import check_choice, check_int, check_model, is_number
+from kerasprune.core.validation import (
+    check_choice, check_int, check_model, check_name_patterns, is_number)
 
-LayerSelector = Union[None, str, Iterable[str], Callable[[keras.layers.Layer], bool]]
+LayerSelector = Union[
+    None, str, re.Pattern, Iterable[str | re.Pattern], Callable[[keras.layers.Layer], bool]]
 
 
 PRUNABLE_BY_DEFAULT = (
@@ -94,8 +96,9 @@ def prune(
             al. 2021) or `"erk"` (Erdos-Renyi-Kernel: a tensor's density proportional to
             the sum of its dims over their product, Evci et al. 2020). Each reaches the
             model-wide target exactly.
-        layers: which layers to prune: layer names, regular expressions (full match),
-            or a callable `layer -> bool`; a composite layer's sublayers count too.
+        layers: which layers to prune: layer names, regular expressions (strings or
+            `re.compile(...)`, full match), or a callable `layer -> bool`; a composite
+            layer's sublayers count too.
             Default: every layer with known prunable weights except tied embeddings. A
             name or regex that matches no layer of the model is an error.
         exclude: layers to leave dense, in the same forms.
@@ -309,22 +312,11 @@ def _selector(
         return None
     if callable(value):
         return value
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, (list, tuple, set)) or not names or not all(
-        isinstance(n, str) for n in names
-    ):
-        raise TypeError(
-            f"`{argument}` must be a layer name, a regex, a list of them, or a callable "
-            f"layer -> bool. Received: {argument}={value!r}"
-        )
-    try:
-        regexes = [re.compile(n) for n in names]
-    except re.error as error:
-        raise ValueError(f"`{argument}` holds an invalid regular expression: {error}") from error
-    for name, regex in zip(names, regexes):
+    regexes = check_name_patterns(argument, value)
+    for regex in regexes:
         if not any(regex.fullmatch(layer_name) for layer_name in layer_names):
             raise ValueError(
-                f"`{argument}` holds {name!r}, which matches no layer of model "
+                f"`{argument}` holds {regex.pattern!r}, which matches no layer of model "
                 f"'{model.name}' (names match in full and are case-sensitive). Its layers: "
                 f"{layer_names}. Received: {argument}={value!r}"
             )

@@ -129,6 +129,11 @@ class RetrainSchedule(keras.optimizers.schedules.LearningRateSchedule):
         start_step: int = 0,
         max_lr: Optional[float] = None,
     ):
+        if type(self)._decay is RetrainSchedule._decay:
+            raise TypeError(
+                f"{type(self).__name__} computes no learning rate: RetrainSchedule is the "
+                "base class of the retraining schedules. Use one of kerasprune.retrain's "
+                "FT, LRW, SLR, CLR, LLR or ALLR (or implement `_decay(t)` in a subclass).")
         warmup = self.default_warmup if warmup is None else warmup
         self._validate(original, retrain_steps, original_steps, warmup, start_step)
         max_lr = check_positive("max_lr", max_lr, optional=True)

@@ -26,7 +26,8 @@ import keras
 
 from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
-from kerasprune.core.model_walk import copy_model, fresh_copy, is_graph_model, prune_wrappers
+from kerasprune.core.model_walk import (
+    all_layers, copy_model, fresh_copy, is_graph_model, prune_wrappers, wraps_pruned_layer)
 from kerasprune.core.validation import check_model, check_verbose
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import (
@@ -69,7 +70,8 @@ def shrink(model: keras.Model, *, verbose: int | str = "auto") -> keras.Model:
         TypeError: if `model` is not a `keras.Model`.
         ValueError: naming the model or layer when it cannot be rebuilt (subclassed
             models, layers called more than once, layers that cannot be re-created
-            from their config).
+            from their config, pruned layers inside a quantization wrapper: shrink
+            before `quantize_model`).
 
     Example:
 
@@ -89,6 +91,7 @@ def shrink(model: keras.Model, *, verbose: int | str = "auto") -> keras.Model:
     """
     check_model(model)
     verbose = check_verbose(verbose)
+    _check_no_outer_wrappers(model)
     if prune_wrappers(model):
         model = strip(model)
     graph = graph_of(model)
@@ -108,6 +111,19 @@ def shrink(model: keras.Model, *, verbose: int | str = "auto") -> keras.Model:
     if is_graph_model(model):
         return rebuilt
     return _shrunk_in_class(model, new_ops)
+
+
+def _check_no_outer_wrappers(model: keras.Model) -> None:
+    """Refuse a pruned layer inside another wrapper (quantization-aware training's): shrink
+    does not look into it, so its zero channels would silently stay."""
+    outer = [layer for layer in all_layers(model) if wraps_pruned_layer(layer)]
+    if outer:
+        kinds = sorted({type(layer).__name__ for layer in outer})
+        raise ValueError(
+            f"shrink cannot remove channels of pruned layers inside other wrappers: model "
+            f"'{model.name}' holds {[layer.name for layer in outer]} ({', '.join(kinds)}). "
+            "Shrink first, then wrap: e.g. "
+            "kerasprune.quantization.quantize_model(kerasprune.shrink(pruned)).")
 
 
 def _shrunk_in_class(model: keras.Model, new_ops: dict) -> keras.Model:

@@ -1,5 +1,6 @@
 """prune() and strip() on every kind of Keras model, layer selection, bad input."""
 
+import re
 import warnings
 
 import keras
@@ -142,6 +143,8 @@ def test_layers_and_exclude_by_name_regex_and_callable():
     assert [w.layer.name for w in kerasprune.prune_wrappers(by_regex)] == ["hidden", "logits"]
     by_callable = kerasprune.prune(model, exclude=lambda l: isinstance(l, keras.layers.Dense))
     assert [w.layer.name for w in kerasprune.prune_wrappers(by_callable)] == ["conv"]
+    compiled = kerasprune.prune(model, layers=[re.compile("hid.*")], exclude=re.compile("c.*"))
+    assert [w.layer.name for w in kerasprune.prune_wrappers(compiled)] == ["hidden"]
 
 
 class Scale(keras.layers.Layer):
@@ -203,6 +206,7 @@ BAD_PRUNE_CALLS = [
     ("model", {"exclude": 5}, TypeError, "`exclude` must be"),
     ("model", {"layers": ["(unclosed"]}, ValueError, "invalid regular expression"),
     ("model", {"layers": ["no_such_layer"]}, ValueError, "'no_such_layer', which matches no layer"),
+    ("model", {"exclude": re.compile("nope")}, ValueError, "'nope', which matches no layer"),
     ("model", {"exclude": ["conv", "hidden", "logits"]}, ValueError, "No prunable layer"),
     ("model", {"sparsity_overrides": {"hidden": 1.5}}, ValueError, "sparsity_overrides\\['hidden'\\]"),
     ("model", {"sparsity_overrides": {"nope": 0.5}}, ValueError, "names layer 'nope'"),
@@ -476,3 +480,28 @@ def test_output_names_survive_pruning_so_dict_targets_and_losses_still_match(tmp
     assert loaded.output_names == ["o1", "o2"]
     np.testing.assert_allclose(loaded.predict(x, verbose=0)[0], pruned.predict(x, verbose=0)[0])
     assert kerasprune.strip(loaded).output_names == ["o1", "o2"]
+
+
+class WithSequentialBody(keras.Model):
+    """A subclassed model holding a Sequential that its first call builds (no Input)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.body = keras.Sequential([keras.layers.Dense(8, activation="relu", name="in1"),
+                                      keras.layers.Dense(8, name="in2")])
+        self.head = keras.layers.Dense(2, name="head")
+
+    def call(self, x):
+        return self.head(self.body(x))
+
+
+def test_a_sequential_inside_a_subclassed_model_calls_its_wrappers_and_strips_exactly():
+    model, x = WithSequentialBody(), np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    model(x)
+    pruned = kerasprune.prune(model)
+    np.testing.assert_allclose(np.asarray(pruned(x)), np.asarray(model(x)), atol=1e-6)
+    kerasprune.update_masks(pruned, 0.5)
+    masked = np.asarray(pruned(x))
+    assert np.abs(masked - np.asarray(model(x))).max() > 1e-3  # the masks are applied
+    plain = kerasprune.strip(pruned)
+    np.testing.assert_allclose(np.asarray(plain(x)), masked, atol=1e-6)

@@ -99,6 +99,13 @@ def test_strip_removes_the_pruning_and_keeps_the_quantizers():
     assert np.array_equal(np.asarray(stripped(x)), np.asarray(qat(x)))
 
 
+def test_shrink_refuses_pruned_layers_inside_quantize_wrappers_naming_the_order():
+    qat = quantize_model(pruned_cnn())
+    with pytest.raises(ValueError, match=r"\['quant_hidden', 'quant_logits'\] \(QuantizeWrapper\).*"
+                                         r"quantize_model\(kerasprune.shrink\(pruned\)\)"):
+        kerasprune.shrink(qat)
+
+
 def test_what_cannot_be_quantized_is_refused_by_name():
     inputs = keras.Input((4,))
     with_op = keras.Model(inputs, keras.layers.Dense(2)(keras.ops.exp(inputs)))

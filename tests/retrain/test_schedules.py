@@ -358,3 +358,10 @@ def test_a_scalar_only_original_is_read_at_every_step_when_they_are_few():
                "set it exactly.")
     with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
         LLR(OneStepAtATime(), retrain_steps=100, original_steps=50_000)
+
+
+def test_the_base_class_is_refused_naming_the_schedules_to_use():
+    from kerasprune.retrain import RetrainSchedule
+
+    with pytest.raises(TypeError, match=r"RetrainSchedule is the base class.*FT, LRW, SLR, CLR, LLR or ALLR"):
+        RetrainSchedule(0.1, 100)

@@ -74,3 +74,12 @@ def test_the_table_travels_with_the_pattern(tmp_path):
 def test_bad_settings_are_refused(kwargs, match, tmp_path):
     with pytest.raises((TypeError, ValueError), match=match):
         LatencyTable(tmp_path / "t.json", **kwargs)
+
+
+@pytest.mark.parametrize("text", ['{"my": "notes"}', '{"a": {"layers": [1]}}', "[1, 2]"])
+def test_a_json_file_that_is_not_a_table_is_refused_and_left_as_it_is(text, tmp_path):
+    path = tmp_path / "notes.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"latency table.*notes\.json.*holds something else"):
+        LatencyTable(path)
+    assert path.read_text() == text
