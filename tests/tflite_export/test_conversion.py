@@ -74,6 +74,14 @@ def test_block_pruned_model_converts_with_matching_outputs_and_sparse_kernels(bu
     assert warned == []
 
 
+def test_the_pruned_copy_of_a_called_subclassed_model_converts_without_a_signature():
+    model = kerasprune.prune(subclassed(), block_shape=(4, 1))  # the copy is never called
+    kerasprune.update_masks(model, 0.75)
+    content, _ = convert_quietly(model)
+    tflite_out = run(load_interpreter(content).interpreter, X)
+    np.testing.assert_allclose(tflite_out, np.asarray(model(X)), atol=1e-5, rtol=0)
+
+
 def test_convert_strips_a_copy_and_leaves_the_pruned_model_untouched():
     model = pruned(sequential, block_shape=(4, 1))
     tflite_export.convert(model)
