@@ -84,9 +84,15 @@ def convert(
     Returns:
         The TFLite flatbuffer as bytes.
 
+    Weights LiteRT reads wrong when stored sparse (inside a recurrent layer's loop,
+    float16 in blocks) make the whole file dense, with a `SparsityWarning` naming them.
+    The file is run once on one or two synthetic samples against the model.
+
     Raises:
         ValueError: naming the layer and weight, when a weight holds NaN or Inf
-            (the file would compute NaN).
+            (the file would compute NaN); naming the options to change, when the file's
+            outputs are NaN where the model's are finite or off beyond a tolerance set by
+            `quantize`.
 
     Example:
     import kerasprune, tflite_export
