@@ -352,6 +352,14 @@ def set_input_shape_arg(layer: keras.layers.Layer, shape) -> None:
     object.__setattr__(layer, "_input_shape_arg", shape)
 
 
+def copy_called_state(source: keras.Model, target: keras.Model) -> None:
+    """Mark `target` called on data when `source` was: Keras' export reads a subclassed
+    model's input shapes only from a model it saw called, and a copy built from its
+    config has the shapes but not the flag."""
+    if getattr(source, "_called", False):
+        target._called = True
+
+
 def sync_training_state(model: keras.Model) -> None:
     """Put the values of a JAX `fit` in progress back into the model's variables, so a
     callback can read them between batches (a no-op on TensorFlow)."""

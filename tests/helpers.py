@@ -168,3 +168,25 @@ def xnnpack_net(size: int = 16, *, stem=None, middle=None, end=None) -> keras.Mo
         x = middle(x)
     x = (end or (lambda t: layers.GlobalAveragePooling2D(keepdims=True, name="mean")(t)))(x)
     return keras.Model(inputs, layers.Dense(10, name="logits")(layers.Flatten()(x)))
+
+
+def float16_block_sparse_file() -> bytes:
+    """What TensorFlow's converter writes for float16 weights zero in blocks of 4 inputs
+    (`convert` stores those dense, as LiteRT reads them wrong)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    kernels = [rng.normal(size=(n_in, n_out)).astype(np.float32) for n_in, n_out in
+               [(32, 16), (16, 4)]]
+    for kernel in kernels:  # [in, out]: every other block of 4 inputs zero, in each column
+        kernel.reshape(-1, 4, kernel.shape[1])[::2] = 0
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 32), tf.float32)])
+    def serve(x):
+        return tf.matmul(tf.nn.relu(tf.matmul(x, kernels[0])), kernels[1])
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [serve.get_concrete_function()])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()

@@ -277,6 +277,9 @@ def test_missing_and_wrong_files_give_clear_errors(files, tmp_path, capsys):
     assert "No model file" in capsys.readouterr().err
     assert main(["export", str(files["keras"]), "-o", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
+    missing_folder = str(tmp_path / "out") + "/"  # a folder by its slash, not made yet
+    assert main(["export", str(files["keras"]), "-o", missing_folder]) == 1
+    assert f"--output {missing_folder!r} is a folder" in capsys.readouterr().err
 
 
 def test_broken_data_files_are_named_with_the_array(files, tmp_path, capsys):

@@ -20,6 +20,7 @@ import dataclasses
 import os
 import sys
 import time
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -308,13 +309,33 @@ def benchmark(
     )
     outputs = run(loaded[0].interpreter, inputs)
     accuracy = top1(outputs, y) if y is not None else None
-    max_abs_diff = agreement = None
+    max_abs_diff = agreement = expected = None
     if keras_model is not None:
         expected = np.asarray(keras_model.predict(inputs, batch_size=256, verbose=0))
         max_abs_diff = float(np.max(np.abs(outputs - expected)))
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
+    warn_if_not_finite(outputs, expected)
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block, runs, warmup)
+
+
+def warn_if_not_finite(outputs: np.ndarray, expected: np.ndarray | None = None,
+                       name: str = "The TFLite file") -> None:
+    """Warn when the file's outputs hold NaN/Inf (where the Keras model's, if given, are
+    finite): accuracy, agreement and max_abs_diff computed on them mean nothing."""
+    bad = int(outputs.size - np.count_nonzero(np.isfinite(outputs)))
+    if not bad or (expected is not None and not np.isfinite(expected).all()):
+        return
+    from kerasprune.core.caller import user_stacklevel
+
+    warnings.warn(
+        f"{name} outputs {bad} NaN/Inf value(s) of {outputs.size}"
+        + (" where the Keras model's are finite" if expected is not None else "")
+        + ": its accuracy, agreement and max_abs_diff mean nothing. The file computes "
+        "wrong outputs: convert it again with sparse=False (or without quantize).",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def check_label_range(output_details: list[dict], y) -> None:

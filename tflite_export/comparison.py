@@ -22,6 +22,7 @@ from tflite_export.benchmarking import (
     time_blocked,
     time_interleaved,
     top1,
+    warn_if_not_finite,
 )
 from tflite_export.inspection import inspect
 from tflite_export.interpreter import check_inputs, load_interpreter, read_model, run
@@ -198,7 +199,9 @@ def compare(
     rows = []
     for (name, item), seconds, block_seconds in zip(loaded.items(), times, blocked):
         report = inspect(contents[name])
-        accuracy = top1(run(item.interpreter, x), y) if y is not None else None
+        outputs = run(item.interpreter, x)
+        warn_if_not_finite(outputs, name=f"models[{name!r}]")
+        accuracy = top1(outputs, y) if y is not None else None
         rows.append(
             ComparisonRow(
                 name,

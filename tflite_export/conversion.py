@@ -30,13 +30,16 @@ import numpy as np
 import kerasprune
 from kerasprune import quantization
 from kerasprune.quantization import modes
-from tflite_export import _compat, inspection
+from kerasprune.core.caller import user_stacklevel
+from tflite_export import _compat, inspection, parity
 from tflite_export.progress import progress_bar
 from tflite_export.sparse_kernels import (
+    SparsityWarning,
     all_layers,
     check_quantize,
     warn_if_not_sparse,
     warn_if_sparse_kernel_is_wrong,
+    wrongly_sparse_weights,
 )
 
 # What a conversion's progress bar counts: trace, freeze and convert, then the checks.
@@ -81,9 +84,15 @@ def convert(
     Returns:
         The TFLite flatbuffer as bytes.
 
+    Weights LiteRT reads wrong when stored sparse (inside a recurrent layer's loop,
+    float16 in blocks) make the whole file dense, with a `SparsityWarning` naming them.
+    The file is run once on one or two synthetic samples against the model.
+
     Raises:
         ValueError: naming the layer and weight, when a weight holds NaN or Inf
-            (the file would compute NaN).
+            (the file would compute NaN); naming the options to change, when the file's
+            outputs are NaN where the model's are finite or off beyond a tolerance set by
+            `quantize`.
 
     Example:
     import kerasprune, tflite_export
@@ -109,14 +118,50 @@ def convert(
     tracing = (modes.for_converter(activation_ranges=quantize == "int8") if trained_ranges
                else contextlib.nullcontext())
     with tracing:
-        content = _convert(model, signature, sparse, quantize, representative_data, progress)
+        converter = _converter(model, signature, progress)
+        content = _convert(converter, model, sparse, quantize, representative_data, signature)
+        wrong = wrongly_sparse_weights(content) if sparse else []
+        if wrong:
+            _warn_stored_dense(model, wrong)
+            sparse = False
+            content = _convert(converter, model, sparse, quantize, representative_data,
+                               signature)
+    progress.update(3)
     if quantize == "int8":
         _check_int8(content)
+    known_wrong = sparse and warn_if_sparse_kernel_is_wrong(content)
     if sparse:
-        warn_if_sparse_kernel_is_wrong(content)
         warn_if_not_sparse(model, content, quantize)
+    if not known_wrong:
+        _check_outputs(model, content, signature, quantize, sparse)
     progress.update(_STAGES)
     return content
+
+
+def _warn_stored_dense(model: keras.Model, wrong: list[str]) -> None:
+    warnings.warn(
+        f"Sparsity was asked for but model '{model.name}' is stored dense (as sparse=False): "
+        f"LiteRT computes these weights wrong when they are stored sparse: "
+        f"{', '.join(wrong)}. The file computes the model's outputs and is as large as a "
+        "dense one. Pass sparse=False (kerasprune export --dense) to convert without this "
+        "warning.",
+        SparsityWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+def _check_outputs(model: keras.Model, content: bytes, signature: list,
+                   quantize: str | None, sparse: bool) -> None:
+    """The file against the model on synthetic samples (`parity.check_file_computes`)."""
+    inputs = parity.sample_inputs(_flat(signature))
+    args = keras.tree.pack_sequence_as(signature, inputs)
+    try:
+        with _float32_compute(model):
+            expected = model(args[0] if len(args) == 1 else list(args), training=False)
+    except Exception:  # the model's own checks refuse synthetic samples: nothing to compare
+        return
+    expected = [np.asarray(e) for e in keras.tree.flatten(expected)]
+    parity.check_file_computes(content, inputs, expected, quantize=quantize, sparse=sparse)
 
 
 def _check_arguments(model, sparse, quantize, representative_data) -> None:
@@ -249,8 +294,7 @@ def _checked_signature(model: keras.Model, given: Sequence | dict) -> list:
     return specs
 
 
-def _convert(model, signature, sparse, quantize, representative_data, progress) -> bytes:
-    converter = _converter(model, signature, progress)
+def _convert(converter, model, sparse, quantize, representative_data, signature) -> bytes:
     _configure(converter, sparse, quantize, representative_data, signature)
     with warnings.catch_warnings():
         # TF's own int8 noise; our float inputs are quantized by a QUANTIZE op.
@@ -259,7 +303,6 @@ def _convert(model, signature, sparse, quantize, representative_data, progress) 
             content = converter.convert()
         except Exception as error:  # the converter raises its own ConverterError
             raise conversion_failure(error, model) from None
-    progress.update(3)
     return content
 
 

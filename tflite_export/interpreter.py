@@ -231,6 +231,19 @@ def run(
     return np.concatenate(outputs)
 
 
+def invoke_once(interpreter: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Every output of one invoke on `inputs` (one array per model input, one batch).
+
+    Example:
+    outputs = invoke_once(load_interpreter(content).interpreter, [x[:1]])
+    """
+    details = interpreter.get_input_details()
+    check_inputs(details, list(inputs))
+    _set_inputs(interpreter, details, list(inputs))
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
+
+
 def check_inputs(input_details: list[dict], arrays: list[np.ndarray]) -> None:
     """Refuse arrays that do not match the model's inputs after the batch axis.
 

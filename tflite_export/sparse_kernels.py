@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from kerasprune.core.caller import user_stacklevel
-from tflite_export import inspection
+from tflite_export import _compat, inspection
 
 QUANTIZE_MODES = (None, "float16", "dynamic", "int8")
 # The converter encodes a weight sparse only from this fraction of zeros on.
@@ -104,9 +104,10 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
     )
 
 
-def warn_if_sparse_kernel_is_wrong(content: bytes) -> None:
+def warn_if_sparse_kernel_is_wrong(content: bytes) -> bool:
     """Warn, naming the layers, when TFLite's sparse FULLY_CONNECTED kernel will compute
-    some of them wrong: their number of inputs is not a multiple of their block.
+    some of them wrong: their number of inputs is not a multiple of their block. Returns
+    whether it warned.
 
     Measured with ai-edge-litert 2.3.0 and TensorFlow 2.21's converter: the float (1x4),
     int8 (1x16) and dynamic-range kernels return outputs off by 0.02-0.4 for such a
@@ -116,7 +117,7 @@ def warn_if_sparse_kernel_is_wrong(content: bytes) -> None:
     wrong = [t for t in inspection.inspect(content).on_sparse_kernel
              if t.block_shape and t.shape[-1] % t.block_shape[-1]]
     if not wrong:
-        return
+        return False
     names = ", ".join(f"'{t.layer or t.name}' ({t.shape[-1]} inputs, blocks of "
                       f"{t.block_shape[-1]})" for t in wrong)
     warnings.warn(
@@ -128,6 +129,44 @@ def warn_if_sparse_kernel_is_wrong(content: bytes) -> None:
         SparseKernelWarning,
         stacklevel=user_stacklevel(),
     )
+    return True
+
+
+def wrongly_sparse_weights(content: bytes) -> list[str]:
+    """The weights the file stores sparse where LiteRT reads them wrong, as "'layer', ...
+    (why)", one item per reason.
+
+    Measured with ai-edge-litert 2.3.0 and TensorFlow 2.21's converter
+    (tests/tflite_export/test_recurrent_and_mixed_precision.py): a sparse weight inside a
+    control-flow body (the WHILE loop of a recurrent layer) can give outputs off by 0.1-0.8,
+    NaN on the first XNNPACK invoke (a SimpleRNN or LSTM on 3 features; on 4 it happens to be
+    right), and none runs on a sparse kernel anyway; a float16 weight stored sparse in blocks
+    goes straight to DEQUANTIZE, which reads it as dense: NaN outputs. Stored dense, both
+    are exact.
+    """
+    model, schema = _compat.flatbuffer_model(content)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    found: dict[str, list[str]] = {}
+    for index, graph in enumerate(model.subgraphs):
+        readers = {}
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            for tensor in op.inputs:
+                readers.setdefault(int(tensor), names[max(code.builtinCode,
+                                                          code.deprecatedBuiltinCode)])
+        for i, tensor in enumerate(graph.tensors):
+            if tensor.sparsity is None:
+                continue
+            if index > 0:
+                why = "read inside a WHILE loop, as a recurrent layer's weights are"
+            elif readers.get(i) == "DEQUANTIZE":
+                why = "float16 stored sparse, which DEQUANTIZE reads as dense"
+            else:
+                continue
+            name = tensor.name.decode()
+            layer = inspection.keras_layer(name, "FULLY_CONNECTED") or name
+            found.setdefault(why, []).append(f"'{layer}'")
+    return [f"{', '.join(dict.fromkeys(layers))} ({why})" for why, layers in found.items()]
 
 
 def _xnnpack_sparse_ready(model: keras.Model, report) -> bool:

@@ -89,10 +89,11 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def check_output_file(path: str, option: str = "--output") -> None:
-    """A file path whose folder exists and that is not a folder itself."""
-    if os.path.isdir(path):
+    """A file path whose folder exists and that is not a folder itself (nor names one by a
+    trailing slash, existing or not)."""
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise IsADirectoryError(f"{option} {path!r} is a folder; give the path of a file to "
-                                "write.")
+                                "write (such as model.tflite).")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"The folder of {option} {path!r} does not exist.")

@@ -181,6 +181,7 @@ def _rebuilt(model: keras.Model) -> tuple[keras.Model, dict]:
         new_model = substitution.construct(cls, config)
         new_model.build_from_config(model.get_build_config())
         new_model.built = True  # building by a symbolic run leaves the flag unset
+        _compat.copy_called_state(model, new_model)
     except Exception as error:  # the user's class decides what its config holds
         raise ValueError(
             f"Could not copy subclassed model '{model.name}' of type {cls.__name__} from "

@@ -6,6 +6,7 @@ import pytest
 
 import kerasprune
 import tflite_export
+from tests.helpers import float16_block_sparse_file
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,13 @@ def test_benchmark_of_a_file_with_a_reference_model(trained, tmp_path):
     assert report.max_abs_diff <= 1e-5
     text = str(report)
     assert "median us" in text and "tensorflow" in text and "max abs diff" in text
+
+
+def test_a_file_that_outputs_nan_is_named_not_reported_as_a_normal_result():
+    x = np.random.default_rng(0).normal(size=(4, 32)).astype(np.float32)
+    with pytest.warns(UserWarning, match="outputs 16 NaN/Inf value.*mean nothing"):
+        tflite_export.benchmark(float16_block_sparse_file(), x, runs=2, warmup=0,
+                                xnnpack=(False,))
 
 
 def test_benchmark_notes_xnnpack_refusal():

@@ -74,6 +74,14 @@ def test_block_pruned_model_converts_with_matching_outputs_and_sparse_kernels(bu
     assert warned == []
 
 
+def test_the_pruned_copy_of_a_called_subclassed_model_converts_without_a_signature():
+    model = kerasprune.prune(subclassed(), block_shape=(4, 1))  # the copy is never called
+    kerasprune.update_masks(model, 0.75)
+    content, _ = convert_quietly(model)
+    tflite_out = run(load_interpreter(content).interpreter, X)
+    np.testing.assert_allclose(tflite_out, np.asarray(model(X)), atol=1e-5, rtol=0)
+
+
 def test_convert_strips_a_copy_and_leaves_the_pruned_model_untouched():
     model = pruned(sequential, block_shape=(4, 1))
     tflite_export.convert(model)
@@ -187,10 +195,15 @@ def test_blocks_along_the_outputs_are_not_the_sparse_kernels_blocks():
         kerasprune.strip(pruned(four_wide, block_shape=(4, 1)))) == []
 
 
-def test_float16_warns_that_weights_are_dequantized():
-    content, warned = convert_quietly(pruned(sequential, block_shape=(4, 1)), quantize="float16")
-    assert all(t.runs == "DEQUANTIZE" for t in tflite_export.inspect(content).sparse_tensors)
-    assert len(warned) == 1 and "float16" in warned[0]
+def test_float16_in_blocks_is_stored_dense_since_dequantize_reads_it_as_dense():
+    model = pruned(sequential, block_shape=(4, 1))
+    content, warned = convert_quietly(model, quantize="float16")
+    report = tflite_export.inspect(content)
+    assert report.sparse_tensors == [] and [t.dtype for t in report.tensors] == ["float16"] * 2
+    tflite_out = run(load_interpreter(content).interpreter, X)
+    np.testing.assert_allclose(tflite_out, np.asarray(model(X)), atol=1e-2, rtol=0)
+    assert len(warned) == 1
+    assert "stored dense" in warned[0] and "float16 stored sparse, which DEQUANTIZE" in warned[0]
 
 
 def test_dynamic_quantization_keeps_the_sparse_kernel():

@@ -10,6 +10,7 @@ import pytest
 import kerasprune
 import tflite_export
 from tflite_export.inspection import keras_layer
+from tests.helpers import float16_block_sparse_file
 
 
 def mlp():
@@ -140,7 +141,7 @@ def test_keras_layer_reads_the_layer_path_from_a_tensor_name(name, op, layer):
 
 
 def test_float16_weights_stored_sparse_are_expanded_by_dequantize():
-    report = tflite_export.inspect(converted(block_shape=(4, 1), quantize="float16"))
+    report = tflite_export.inspect(float16_block_sparse_file())
     assert [(t.dtype, t.sparse, t.block_shape, t.runs) for t in report.tensors] == [
         ("float16", True, (1, 4), "DEQUANTIZE")] * 2
     assert report.densified == list(report.tensors) and report.on_sparse_kernel == []

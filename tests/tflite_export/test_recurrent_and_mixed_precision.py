@@ -1,5 +1,6 @@
-"""convert() on what needs care: recurrent layers (a WHILE loop of built-in ops, fixed batch)
-and mixed-precision models (traced computing in float32)."""
+"""convert() on what needs care: recurrent layers (a WHILE loop of built-in ops, fixed batch,
+weights stored dense), float16 weights in blocks (stored dense) and mixed-precision models
+(traced computing in float32)."""
 
 import keras
 import numpy as np
@@ -8,6 +9,7 @@ import tensorflow as tf
 
 import kerasprune
 import tflite_export
+from tflite_export import conversion, sparse_kernels
 from tflite_export.interpreter import load_interpreter, run
 
 SEQUENCES = np.random.default_rng(0).random((6, 5, 4), dtype=np.float32)
@@ -46,6 +48,46 @@ def test_input_signature_sets_another_fixed_batch_and_run_pads_the_last_one():
     assert list(interpreter.get_input_details()[0]["shape_signature"]) == [4, 5, 4]
     out = run(interpreter, SEQUENCES)  # 6 samples: a batch of 4, then 2 padded to 4
     np.testing.assert_allclose(out, np.asarray(model(SEQUENCES)), atol=1e-5, rtol=0)
+
+
+def pruned_simple_rnn():
+    # 3 features: LiteRT reads these sparse weights wrong (with 4 it happens to be right)
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.SimpleRNN(8, name="rnn"),
+                              keras.layers.Dense(3, name="head")])
+    pruned = kerasprune.prune(model, layers=["rnn"])
+    kerasprune.update_masks(pruned, 0.5)
+    return pruned
+
+
+def test_recurrent_weights_are_stored_dense_with_a_warning_naming_the_layer():
+    model = pruned_simple_rnn()
+    with pytest.warns(tflite_export.SparsityWarning, match="'rnn' \\(read inside a WHILE loop"):
+        content = tflite_export.convert(model)
+    assert sparse_kernels.wrongly_sparse_weights(content) == []
+    x = SEQUENCES[..., :3]
+    np.testing.assert_allclose(run(load_interpreter(content).interpreter, x),
+                               np.asarray(model(x)), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("build, quantize", [
+    (pruned_simple_rnn, None),  # sparse weights inside the WHILE loop: outputs off
+    (lambda: pruned_dense(block_shape=(4, 1)), "float16"),  # DEQUANTIZE of sparse: NaN
+])
+def test_litert_computes_these_sparse_weights_wrong_and_the_output_check_refuses_them(
+        build, quantize, monkeypatch):
+    # With the weights left sparse, the check of the file against Keras catches LiteRT's
+    # bug; when a LiteRT release fixes it, this fails and storing them dense can go.
+    monkeypatch.setattr(conversion, "wrongly_sparse_weights", lambda content: [])
+    with pytest.raises(ValueError, match="does not compute the model's outputs.*sparse=False"):
+        tflite_export.convert(build(), quantize=quantize)
+
+
+def pruned_dense(block_shape):
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(16, name="a"),
+                              keras.layers.Dense(4, name="b")])
+    pruned = kerasprune.prune(model, block_shape=block_shape)
+    kerasprune.update_masks(pruned, 0.75)
+    return pruned
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""Does a TFLite file compute what its Keras model computes? One small, deterministic check.
+
+`convert` runs it on every file it writes, so that a converter or LiteRT bug giving wrong
+outputs (NaN, or values off) is an error naming the options to change, not a silent wrong
+file. It feeds one or two synthetic samples: fast, and enough to catch a wrong kernel.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from kerasprune.core.caller import user_stacklevel
+from tflite_export import inspection
+from tflite_export.interpreter import invoke_once, load_interpreter
+from tflite_export.sparse_kernels import SparseKernelWarning
+
+# Largest |TFLite - Keras| accepted, as a fraction of the largest |Keras output| (at least
+# 1), per `quantize`. An "int8" file quantizes activations to the ranges of the user's
+# data, which synthetic samples may leave: only finiteness is checked then.
+TOLERANCE = {None: 1e-3, "float16": 2e-2, "dynamic": 0.2, "int8": None}
+# A dimension the signature leaves open (other than the batch) takes this size.
+_OPEN_SIZE = 4
+
+
+def sample_inputs(specs: Sequence) -> list[np.ndarray]:
+    """Deterministic samples for `tf.TensorSpec`s: two (or the fixed batch) of normal
+    floats; integer and boolean inputs (token ids, masks) hold ones, valid for any
+    vocabulary of two tokens or more."""
+    rng = np.random.default_rng(0)
+    arrays = []
+    for spec in specs:
+        dims = list(spec.shape)
+        shape = [(2 if i == 0 else _OPEN_SIZE) if d is None else int(d)
+                 for i, d in enumerate(dims)]
+        dtype = np.dtype(spec.dtype.as_numpy_dtype)
+        arrays.append(rng.normal(size=shape).astype(dtype) if dtype.kind == "f"
+                      else np.ones(shape, dtype))
+    return arrays
+
+
+def check_file_computes(content: bytes, inputs: list[np.ndarray], expected: list[np.ndarray],
+                        *, quantize: str | None, sparse: bool) -> None:
+    """Raise a ValueError when the file's outputs on `inputs` hold NaN/Inf where the Keras
+    model's (`expected`) are finite, or differ from them beyond `TOLERANCE[quantize]`."""
+    tolerance = TOLERANCE[quantize]
+    problem = _mismatch(_outputs(content, inputs, xnnpack=True), expected, tolerance)
+    if problem is None:
+        return
+    if _mismatch(_outputs(content, inputs, xnnpack=False), expected, tolerance) is None:
+        warnings.warn(
+            f"With XNNPACK, LiteRT's default delegate, the TFLite file does not compute the "
+            f"model's outputs (sparse={sparse}, quantize={quantize!r}): {problem}; with the "
+            "built-in kernels it does. Run it with experimental_op_resolver_type="
+            "OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, or convert with sparse=False.",
+            SparseKernelWarning,
+            stacklevel=user_stacklevel(),
+        )
+        return
+    options = f"sparse={sparse}, quantize={quantize!r}"
+    if sparse:
+        stored = sorted({t.layer or t.name for t in inspection.inspect(content).sparse_tensors})
+        advice = ("The weights stored sparse are the likely cause"
+                  + (f" ({', '.join(stored)})" if stored else "")
+                  + ": convert with sparse=False (kerasprune export --dense)")
+    elif quantize is not None:
+        advice = f"Convert without quantize={quantize!r}, or with another mode"
+    else:
+        advice = ("This is a converter or LiteRT bug: export the model another way "
+                  "(model.export(path, format='tf_saved_model'))")
+    raise ValueError(
+        f"The TFLite file does not compute the model's outputs ({options}): {problem} on "
+        f"{len(inputs[0])} synthetic sample(s). {advice}.")
+
+
+def _outputs(content: bytes, inputs: list[np.ndarray], xnnpack: bool) -> list[np.ndarray]:
+    return invoke_once(load_interpreter(content, xnnpack=xnnpack).interpreter, inputs)
+
+
+def _mismatch(outputs: list[np.ndarray], expected: list[np.ndarray],
+              tolerance: float | None) -> str | None:
+    """What is wrong with `outputs`, in words, or None. Values are compared only for a
+    single output (the order of several may differ from Keras')."""
+    expected = [np.asarray(e, dtype=np.float32) for e in expected]
+    outputs = [np.asarray(o, dtype=np.float32) for o in outputs]
+    if all(np.isfinite(e).all() for e in expected):
+        bad = sum(int(o.size - np.isfinite(o).sum()) for o in outputs)
+        if bad:
+            return f"{bad} NaN/Inf output value(s) where the Keras model's are finite"
+    if tolerance is None or len(outputs) != 1 or len(expected) != 1:
+        return None
+    got, want = outputs[0], expected[0]
+    if got.shape != want.shape:
+        return None
+    scale = max(1.0, float(np.nanmax(np.abs(want), initial=0.0)))
+    diff = float(np.nanmax(np.abs(got - want), initial=0.0))
+    if diff > tolerance * scale:
+        return (f"outputs off by up to {diff:.3g} from Keras' (accepted: {tolerance:g} x "
+                f"{scale:.3g})")
+    return None
