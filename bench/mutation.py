@@ -438,6 +438,9 @@ HAND_WRITTEN_TESTS = {
     **{f"tflite_export/{name}.py": (f"tests/tflite_export/test_{name}.py",) for name in (
         "benchmarking", "comparison", "interpreter", "latency_table", "progress",
         "xnnpack_sparse")},
+    "tflite_export/parity.py": ("tests/tflite_export/test_recurrent_and_mixed_precision.py",
+                                "tests/tflite_export/test_conversion.py",
+                                "tests/tflite_export/test_sparse_kernels.py"),
     # the packages' names and TFMOT's import paths
     "kerasprune/callbacks/__init__.py": (*_CALLBACK, "tests/test_public_api.py"),
     "kerasprune/cli/__main__.py": RELEVANT_TESTS["kerasprune/cli/__init__.py"][:-1],

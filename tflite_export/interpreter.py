@@ -10,12 +10,13 @@ the reason is kept in `LoadedInterpreter.notes`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import numbers
 import os
 import warnings
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -229,6 +230,21 @@ def run(
         out = interpreter.get_output_details()[0]
         outputs.append(interpreter.get_tensor(out["index"])[:real].copy())
     return np.concatenate(outputs)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Descriptor 2 (where LiteRT's native code logs, such as "Created TensorFlow Lite
+    XNNPACK delegate for CPU") to /dev/null for a while; Python errors still raise."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def invoke_once(interpreter: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
