@@ -9,23 +9,10 @@ show, since they are printed after stderr is back.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Send file descriptor 2 (what native code writes to) to /dev/null for a while."""
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+from tflite_export.interpreter import native_stderr_silenced
 
 
 def import_quietly() -> None:
