@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tests import distributed_checks
+from tests import backend_checks, distributed_checks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,5 +72,6 @@ def test_multi_worker_mirrored_strategy_gives_the_masks_of_one_device(tmp_path):
 
 def test_jax_data_parallel_on_two_devices_gives_the_masks_of_one_device(tmp_path):
     finish(start("data_parallel_fit", tmp_path / "single.npz", KERAS_BACKEND="jax",
-                 XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+                 XLA_FLAGS="--xla_force_host_platform_device_count=2 "
+                 + backend_checks.QUICK_COMPILE))
     assert_same_pruning(tmp_path / "single.npz", tmp_path / "single_parallel.npz")
