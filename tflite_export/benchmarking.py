@@ -30,6 +30,8 @@ from tflite_export.interpreter import (
     check_inputs,
     is_count,
     load_interpreter,
+    model_input_details,
+    model_output_details,
     read_model,
     run,
 )
@@ -294,8 +296,8 @@ def benchmark(
         load_interpreter(content, num_threads=num_threads, xnnpack=v, backends=backends)
         for v in xnnpack
     ]
-    check_inputs(loaded[0].interpreter.get_input_details(), _as_list(inputs))
-    check_label_range(loaded[0].interpreter.get_output_details(), y)
+    check_inputs(model_input_details(loaded[0].interpreter), _as_list(inputs))
+    check_label_range(model_output_details(loaded[0].interpreter), y)
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
     interpreters = [item.interpreter for item in loaded]

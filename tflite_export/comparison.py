@@ -25,7 +25,14 @@ from tflite_export.benchmarking import (
     warn_if_not_finite,
 )
 from tflite_export.inspection import inspect
-from tflite_export.interpreter import check_inputs, load_interpreter, read_model, run
+from tflite_export.interpreter import (
+    check_inputs,
+    load_interpreter,
+    model_input_details,
+    model_output_details,
+    read_model,
+    run,
+)
 from tflite_export.progress import progress_bar
 
 
@@ -186,8 +193,8 @@ def compare(
     arrays = list(x) if isinstance(x, (list, tuple)) else [x]
     for name, item in loaded.items():
         try:
-            check_inputs(item.interpreter.get_input_details(), arrays)
-            check_label_range(item.interpreter.get_output_details(), y)
+            check_inputs(model_input_details(item.interpreter), arrays)
+            check_label_range(model_output_details(item.interpreter), y)
         except ValueError as error:  # which of the models does not take x (or y)
             raise ValueError(f"models[{name!r}] does not take the data given: {error}") from None
         set_single_sample(item.interpreter, x)

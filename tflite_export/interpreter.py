@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import numbers
 import os
+import re
 import warnings
 from typing import Any, Iterator, Sequence
 
@@ -29,6 +30,8 @@ _BACKEND_MODULES = {
 }
 
 _TFLITE_IDENTIFIER = b"TFL3"
+# The names a traced function gives its positional arguments and its flat outputs.
+_POSITIONAL_NAME = re.compile(r"(?:args|output)_(\d+)")
 
 
 @dataclasses.dataclass
@@ -213,7 +216,7 @@ def run(
     y = run(load_interpreter(content).interpreter, x_test)
     """
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
-    input_details = interpreter.get_input_details()
+    input_details = model_input_details(interpreter)
     check_inputs(input_details, inputs)
     n = len(inputs[0])
     fixed = int(input_details[0].get("shape_signature", [-1])[0])
@@ -227,7 +230,7 @@ def run(
                      for a in chunk]
         _set_inputs(interpreter, input_details, chunk)
         interpreter.invoke()
-        out = interpreter.get_output_details()[0]
+        out = model_output_details(interpreter)[0]
         outputs.append(interpreter.get_tensor(out["index"])[:real].copy())
     return np.concatenate(outputs)
 
@@ -253,11 +256,42 @@ def invoke_once(interpreter: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarr
     Example:
     outputs = invoke_once(load_interpreter(content).interpreter, [x[:1]])
     """
-    details = interpreter.get_input_details()
+    details = model_input_details(interpreter)
     check_inputs(details, list(inputs))
     _set_inputs(interpreter, details, list(inputs))
     interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
+    return [interpreter.get_tensor(d["index"]).copy() for d in model_output_details(interpreter)]
+
+
+def model_input_details(interpreter: Any) -> list[dict]:
+    """`get_input_details()` in the model's input order (`get_input_details` lists them by
+    tensor index: a file's three inputs can come as args_2, args_0, args_1)."""
+    return _in_signature_order(interpreter, interpreter.get_input_details(), "inputs")
+
+
+def model_output_details(interpreter: Any) -> list[dict]:
+    """`get_output_details()` in the model's output order (see `model_input_details`)."""
+    return _in_signature_order(interpreter, interpreter.get_output_details(), "outputs")
+
+
+def _in_signature_order(interpreter: Any, details: list[dict], kind: str) -> list[dict]:
+    """`details` in the order of the file's only signature: positional names (args_0,
+    output_0, ...) by number, other names (a dict's keys) sorted, as `keras.tree.flatten`
+    orders a dict. A file without exactly one signature keeps the order given."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        return details
+    runner = interpreter.get_signature_runner(next(iter(signatures)))
+    named = runner.get_input_details() if kind == "inputs" else runner.get_output_details()
+    by_index = {int(d["index"]): d for d in details}
+    if sorted(by_index) != sorted(int(d["index"]) for d in named.values()):
+        return details
+    return [by_index[int(named[name]["index"])] for name in sorted(named, key=_name_order)]
+
+
+def _name_order(name: str) -> tuple:
+    match = _POSITIONAL_NAME.fullmatch(name)
+    return (0, int(match.group(1)), "") if match else (1, 0, name)
 
 
 def check_inputs(input_details: list[dict], arrays: list[np.ndarray]) -> None:
@@ -292,6 +326,6 @@ def _set_inputs(interpreter: Any, details: list[dict], arrays: list[np.ndarray])
             resized = True
     if resized:
         interpreter.allocate_tensors()
-        details = interpreter.get_input_details()
+        details = model_input_details(interpreter)
     for detail, array in zip(details, arrays):
         interpreter.set_tensor(detail["index"], np.asarray(array, dtype=detail["dtype"]))

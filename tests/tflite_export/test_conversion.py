@@ -391,3 +391,28 @@ def test_a_quantization_aware_model_exports_dynamic_range_before_calibration():
         tflite_export.convert(qat, quantize="int8")
     report = tflite_export.inspect(tflite_export.convert(qat, quantize="dynamic", sparse=False))
     assert "QUANTIZE" not in report.ops and [t.dtype for t in report.tensors] == ["int8"]
+
+
+def test_the_output_check_compares_every_output_of_a_multi_output_model():
+    from tflite_export import parity
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, [keras.layers.Dense(3, name="first")(hidden),
+                                 keras.layers.Dense(2, name="second")(hidden)])
+    content = tflite_export.convert(model, sparse=False)
+    samples = parity.sample_inputs([tf_spec((None, 6))])
+    right = [np.asarray(o) for o in model(samples[0])]
+    parity.check_file_computes(content, samples, right, quantize=None, sparse=False)
+    # a file whose second output is off (the model it is checked against differs there)
+    model.get_layer("second").bias.assign([0.5, 0.0])
+    wrong = [np.asarray(o) for o in model(samples[0])]
+    with pytest.raises(ValueError, match=r"output 2 of 2 .*off by up to 0\.5"):
+        parity.check_file_computes(content, samples, wrong, quantize=None, sparse=False)
+
+
+def tf_spec(shape):
+    import tensorflow as tf
+
+    return tf.TensorSpec(shape, tf.float32)

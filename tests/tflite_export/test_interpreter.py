@@ -73,3 +73,29 @@ def test_bad_arguments(model_and_content):
         load_interpreter(content, num_threads=0)
     with pytest.raises(ValueError, match="1 input"):
         run(load_interpreter(content).interpreter, [X, X])
+
+
+def _three_inputs_three_outputs(widths):
+    inputs = [keras.Input((width,), name=f"in{k}") for k, width in enumerate(widths)]
+    joined = keras.layers.Concatenate()(inputs)
+    outputs = [keras.layers.Dense(units, name=f"out{units}")(joined) for units in (3, 1, 2)]
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("widths", [(2, 3, 5), (4, 4, 4)], ids=["widths", "same-width"])
+def test_inputs_and_outputs_follow_the_models_order_not_the_tensor_indices(widths):
+    # LiteRT lists a file's 3 inputs as args_2, args_0, args_1 and its outputs as 1, 0, 2:
+    # fed in that order, inputs of one width were silently swapped (and others refused)
+    from tflite_export.interpreter import invoke_once
+
+    keras.utils.set_random_seed(0)
+    model = _three_inputs_three_outputs(widths)
+    content = tflite_export.convert(model, sparse=False)
+    x = [np.random.default_rng(k).random((5, w), dtype=np.float32) for k, w in enumerate(widths)]
+    interpreter = load_interpreter(content).interpreter
+    expected = model.predict(x, verbose=0)
+    got = invoke_once(interpreter, x)
+    assert [o.shape for o in got] == [(5, 3), (5, 1), (5, 2)]
+    for output, want in zip(got, expected):
+        np.testing.assert_allclose(output, want, atol=1e-5)
+    np.testing.assert_allclose(run(interpreter, x), expected[0], atol=1e-5)
