@@ -110,7 +110,15 @@ def _build(api, content: bytes, num_threads: int, resolver: str):
             experimental_op_resolver_type=kind,
         )
     interpreter.allocate_tensors()
+    if resolver == "xnnpack":
+        _invoke_on_zeros(interpreter)  # XNNPACK may refuse a node only at the first invoke
     return interpreter
+
+
+def _invoke_on_zeros(interpreter) -> None:
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    interpreter.invoke()
 
 
 def _build_with_fallback(api, content: bytes, num_threads: int, xnnpack: bool):

@@ -99,3 +99,21 @@ def test_inputs_and_outputs_follow_the_models_order_not_the_tensor_indices(width
     for output, want in zip(got, expected):
         np.testing.assert_allclose(output, want, atol=1e-5)
     np.testing.assert_allclose(run(interpreter, x), expected[0], atol=1e-5)
+
+
+def test_xnnpack_refusing_a_node_at_the_first_invoke_falls_back_to_builtin_kernels():
+    # int8 FULLY_CONNECTED stored sparse after a convolution: XNNPACK accepts the file when
+    # tensors are allocated and fails to prepare the node at the first invoke, where
+    # convert's own output check crashed with a RuntimeError
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16, 4)), keras.layers.Conv1D(8, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    x = np.random.default_rng(0).normal(size=(32, 16, 4)).astype(np.float32)
+    with pytest.warns(tflite_export.SparsityWarning):
+        content = tflite_export.convert(pruned, quantize="int8", representative_data=x)
+    loaded = load_interpreter(content)
+    assert loaded.resolver == "builtin" and "XNNPACK refused" in loaded.notes[0]
+    outputs = run(loaded.interpreter, x)
+    assert np.max(np.abs(outputs - pruned.predict(x, verbose=0))) < 0.1
