@@ -182,6 +182,7 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         raise ValueError(
             f"The model {model.name!r} is not built: call it on data (or build it) first."
         )
+    check_quantize_fits(model, quantize)
     if quantization.quantize_wrappers(model):
         _check_quantization_aware(model, quantize, representative_data)
         return
@@ -306,8 +307,25 @@ def _convert(converter, model, sparse, quantize, representative_data, signature)
     return content
 
 
+def check_quantize_fits(model: keras.Model, quantize: str | None) -> None:
+    """Refuse quantize="int8" for a model with recurrent layers: TensorFlow's int8
+    calibrator crashes the Python process (a segmentation fault) on their loop."""
+    recurrent = _recurrent_layers(model)
+    if quantize == "int8" and recurrent:
+        raise ValueError(
+            f'quantize="int8" cannot convert the recurrent layer(s) {", ".join(recurrent)} of '
+            f"model {model.name!r}: TensorFlow's int8 calibration crashes the process on "
+            'their loop. Use quantize="dynamic" (int8 weights, float activations) or '
+            '"float16".')
+
+
+def _recurrent_layers(model: keras.Model) -> list[str]:
+    return [layer.name for layer in _compat.flatten_layers(model)
+            if isinstance(layer, keras.layers.RNN)]
+
+
 def _has_recurrent_layer(model: keras.Model) -> bool:
-    return any(isinstance(layer, keras.layers.RNN) for layer in _compat.flatten_layers(model))
+    return bool(_recurrent_layers(model))
 
 
 def _with_batch(spec, batch: int):
