@@ -89,7 +89,9 @@ def convert(
     The file is run once on one or two synthetic samples against the model.
 
     Raises:
-        ValueError: naming the layer and weight, when a weight holds NaN or Inf
+        ValueError: naming the recurrent layers, for quantize="int8" of a model that
+            has some (TensorFlow's int8 calibration crashes the process on their loop);
+            naming the layer and weight, when a weight holds NaN or Inf
             (the file would compute NaN); naming the options to change, when the file's
             outputs are NaN where the model's are finite or off beyond a tolerance set by
             `quantize`.
