@@ -34,6 +34,7 @@ from tflite_export.interpreter import (
     model_output_details,
     read_model,
     run,
+    run_outputs,
 )
 from tflite_export.progress import progress_bar
 
@@ -260,7 +261,9 @@ def benchmark(
         inputs: samples with a batch axis (a list of arrays for several
             inputs). Latency uses the first sample; accuracy all of them.
         y: integer labels for `inputs`; gives `accuracy`.
-        keras_model: reference Keras model when `model_or_bytes` is a file.
+        keras_model: reference Keras model when `model_or_bytes` is a file. With
+            several outputs, `max_abs_diff` is over all of them; `accuracy` and
+            `agreement` read the first.
         num_threads: interpreter threads.
         runs: timed invokes per configuration and protocol.
         warmup: untimed invokes first (and before every block).
@@ -309,16 +312,39 @@ def benchmark(
         Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b))
         for v, item, t, b in zip(xnnpack, loaded, times, blocked)
     )
-    outputs = run(loaded[0].interpreter, inputs)
+    every_output = run_outputs(loaded[0].interpreter, inputs)
+    outputs = every_output[0]
     accuracy = top1(outputs, y) if y is not None else None
     max_abs_diff = agreement = expected = None
     if keras_model is not None:
-        expected = np.asarray(keras_model.predict(inputs, batch_size=256, verbose=0))
-        max_abs_diff = float(np.max(np.abs(outputs - expected)))
+        # several outputs: the largest difference over all, the agreement of the first
+        every_expected = _flat_outputs(keras_model.predict(inputs, batch_size=256, verbose=0))
+        _check_same_outputs(every_output, every_expected)
+        expected = every_expected[0]
+        max_abs_diff = max(float(np.max(np.abs(o - e)))
+                           for o, e in zip(every_output, every_expected))
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
     warn_if_not_finite(outputs, expected)
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block, runs, warmup)
+
+
+def _flat_outputs(predicted) -> list[np.ndarray]:
+    """`predict`'s outputs as a list in the file's order (a dict's sorted by name)."""
+    if isinstance(predicted, dict):
+        return [np.asarray(predicted[name]) for name in sorted(predicted)]
+    if isinstance(predicted, (list, tuple)):
+        return [np.asarray(p) for p in predicted]
+    return [np.asarray(predicted)]
+
+
+def _check_same_outputs(outputs: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    """Refuse a keras_model whose outputs are not the file's (count and shapes)."""
+    if [o.shape for o in outputs] != [e.shape for e in expected]:
+        raise ValueError(
+            "keras_model does not compute the file's outputs: the file gives shapes "
+            f"{[o.shape for o in outputs]}, keras_model {[e.shape for e in expected]}. "
+            "Pass the model the file was converted from.")
 
 
 def warn_if_not_finite(outputs: np.ndarray, expected: np.ndarray | None = None,

@@ -214,14 +214,25 @@ def _first_line(error: BaseException) -> str:
 def run(
     interpreter: Any, x: np.ndarray | Sequence[np.ndarray], batch_size: int = 256
 ) -> np.ndarray:
-    """Runs a single-output interpreter over `x` in batches, returns outputs.
+    """Runs an interpreter over `x` in batches, returns its (first) output.
 
     `x` is one array (or a list, one per model input) with a batch axis first. A file
     converted with a fixed batch (recurrent layers convert with batch 1) runs in
-    batches of that size.
+    batches of that size. `run_outputs` returns every output.
 
     Example:
     y = run(load_interpreter(content).interpreter, x_test)
+    """
+    return run_outputs(interpreter, x, batch_size)[0]
+
+
+def run_outputs(
+    interpreter: Any, x: np.ndarray | Sequence[np.ndarray], batch_size: int = 256
+) -> list[np.ndarray]:
+    """Every output of the interpreter over `x` (in the model's output order), as `run`.
+
+    Example:
+    logits, boxes = run_outputs(load_interpreter(content).interpreter, x_test)
     """
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
     input_details = model_input_details(interpreter)
@@ -229,7 +240,7 @@ def run(
     n = len(inputs[0])
     fixed = int(input_details[0].get("shape_signature", [-1])[0])
     batch_size = fixed if fixed > 0 else batch_size
-    outputs = []
+    batches = []
     for start in range(0, n, batch_size):
         chunk = [a[start : start + batch_size] for a in inputs]
         real = len(chunk[0])
@@ -238,9 +249,9 @@ def run(
                      for a in chunk]
         _set_inputs(interpreter, input_details, chunk)
         interpreter.invoke()
-        out = model_output_details(interpreter)[0]
-        outputs.append(interpreter.get_tensor(out["index"])[:real].copy())
-    return np.concatenate(outputs)
+        batches.append([interpreter.get_tensor(out["index"])[:real].copy()
+                        for out in model_output_details(interpreter)])
+    return [np.concatenate(parts) for parts in zip(*batches)]
 
 
 @contextlib.contextmanager
