@@ -117,3 +117,20 @@ def test_xnnpack_refusing_a_node_at_the_first_invoke_falls_back_to_builtin_kerne
     assert loaded.resolver == "builtin" and "XNNPACK refused" in loaded.notes[0]
     outputs = run(loaded.interpreter, x)
     assert np.max(np.abs(outputs - pruned.predict(x, verbose=0))) < 0.1
+
+
+def test_named_inputs_are_fed_by_name_order_in_convert_s_own_check():
+    # three named inputs of one shape: LiteRT listed them as alpha, zeta, mid; convert's
+    # output check fed them in that order and refused a right file as 'off by 0.9'
+    from tflite_export.interpreter import invoke_once
+
+    keras.utils.set_random_seed(0)
+    names = ("zeta", "alpha", "mid")
+    inputs = {name: keras.Input((4,), name=name) for name in names}
+    joined = keras.layers.Concatenate()([keras.layers.Dense(4)(inputs[n]) for n in names])
+    model = keras.Model(inputs, keras.layers.Dense(2)(joined))
+    content = tflite_export.convert(model, sparse=False)
+    x = {n: np.random.default_rng(k).normal(size=(3, 4)).astype(np.float32)
+         for k, n in enumerate(names)}
+    [got] = invoke_once(load_interpreter(content).interpreter, [x[n] for n in sorted(x)])
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5)
