@@ -284,7 +284,10 @@ def invoke_once(interpreter: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarr
 
 def model_input_details(interpreter: Any) -> list[dict]:
     """`get_input_details()` in the model's input order (`get_input_details` lists them by
-    tensor index: a file's three inputs can come as args_2, args_0, args_1)."""
+    tensor index: a file's three inputs can come as args_2, args_0, args_1). The order is
+    the file's signature's: positional names (`convert`'s files) by number, other names
+    sorted (a dict's order; Keras' own export names a list's inputs by layer name, so its
+    files take them in that sorted order)."""
     return _in_signature_order(interpreter, interpreter.get_input_details(), "inputs")
 
 
