@@ -504,6 +504,7 @@ def test_method_is_read_in_any_case_and_with_an_underscore(spelling, method):
 @pytest.mark.parametrize("spelling, expected", [
     ("None", None), ("none", None), ("null", None), ("FLOAT16", "float16"), ("Int8", "int8")])
 def test_export_quantize_takes_any_case_and_none_as_python_writes_it(spelling, expected):
-    recipe = Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\nexport: {{quantize: {spelling}}}")
+    recipe = Recipe.from_yaml(
+        f"method: gmp\ncallback: {TINY_GMP}\nexport: {{quantize: {spelling}}}")
     assert recipe.export["quantize"] == expected
     assert Recipe.from_yaml(recipe.to_yaml()) == recipe

@@ -142,8 +142,8 @@ def test_an_optimizer_with_a_schedule_is_refused_before_the_model_changes(digits
     compile_classifier(model, keras.optimizers.SGD(decay))
     before = [v.path for v in model.variables]
     with pytest.raises(ValueError, match="LearningRateSchedule"):
-        model.fit(x[:64], y[:64], epochs=2, callbacks=[BIMPCallback(0.5, total_epochs=2, dense_epochs=1)],
-                  verbose=0)
+        model.fit(x[:64], y[:64], epochs=2, verbose=0,
+                  callbacks=[BIMPCallback(0.5, total_epochs=2, dense_epochs=1)])
     # the refused fit added no state: a retry is a first try
     assert [v.path for v in model.variables] == before
     assert all(getattr(w, "pruning_state", None) is None for w in kerasprune.prune_wrappers(model))

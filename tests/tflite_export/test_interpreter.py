@@ -106,8 +106,8 @@ def test_xnnpack_refusing_a_node_at_the_first_invoke_falls_back_to_builtin_kerne
     # tensors are allocated and fails to prepare the node at the first invoke, where
     # convert's own output check crashed with a RuntimeError
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((16, 4)), keras.layers.Conv1D(8, 3), keras.layers.Flatten(),
-                              keras.layers.Dense(3)])
+    model = keras.Sequential([keras.Input((16, 4)), keras.layers.Conv1D(8, 3),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
     pruned = kerasprune.prune(model)
     kerasprune.update_masks(pruned, 0.5)
     x = np.random.default_rng(0).normal(size=(32, 16, 4)).astype(np.float32)
