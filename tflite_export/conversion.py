@@ -70,7 +70,8 @@ def convert(
             by `kerasprune.quantization.quantize_model`, which exports as "int8"
             with the activation ranges it trained, or as "dynamic").
         representative_data: samples for int8 calibration (the first 200 are used): an
-            array with a batch axis (or a list of arrays, one per input), or a callable
+            array with a batch axis (or a list of arrays, one per input, or a dict of
+            them by input name), or a callable
             returning an iterable of input lists as the TFLite converter wants.
             Not for a quantization-aware model (its ranges come from training).
         input_signature: list of `tf.TensorSpec` (or a dict of them by input
@@ -111,7 +112,8 @@ def convert(
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
     if quantize == "int8" and not trained_ranges and not callable(representative_data):
-        check_representative_data(representative_data, _flat(signature))
+        check_representative_data(_representative_arrays(representative_data, signature),
+                                  _flat(signature))
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     if input_signature is None and _has_recurrent_layer(model):
@@ -381,22 +383,48 @@ def _configure(converter, sparse, quantize, representative_data, signature) -> N
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8" and representative_data is not None:
-        converter.representative_dataset = _representative(representative_data, _flat(signature))
+        converter.representative_dataset = _representative(representative_data, signature)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     # Without samples (a quantization-aware model), the ranges are its FakeQuant ops'.
 
 
 def _representative(data, signature) -> Callable[[], Iterable]:
+    """One sample at a time; several inputs as a dict by the file's input names, since
+    the calibrator feeds a list in the order of its tensor indices, not the model's."""
     if callable(data):
         return data
-    arrays = list(data) if isinstance(data, (list, tuple)) else [data]
-    arrays = [np.asarray(a, dtype=_numpy_dtype(spec)) for a, spec in zip(arrays, signature)]
+    specs = _flat(signature)
+    arrays = [np.asarray(a, dtype=_numpy_dtype(spec))
+              for a, spec in zip(_representative_arrays(data, signature), specs)]
+    names = _input_names(signature)
 
     def samples():
         for i in range(min(len(arrays[0]), 200)):
-            yield [a[i : i + 1] for a in arrays]
+            batch = [a[i : i + 1] for a in arrays]
+            yield batch if len(batch) == 1 else dict(zip(names, batch))
 
     return samples
+
+
+def _input_names(signature) -> list[str]:
+    """The converted file's input names, in `_flat(signature)`'s order: a dict's keys, or
+    the traced function's positional names (a spec's own name when it has one)."""
+    if len(signature) == 1 and isinstance(signature[0], dict):
+        return sorted(signature[0])
+    return [getattr(spec, "name", None) or f"args_{i}" for i, spec in enumerate(signature)]
+
+
+def _representative_arrays(data, signature) -> list:
+    """`data` as one array per input in `_flat(signature)`'s order; a dict of arrays by
+    input name for a model with named inputs."""
+    if isinstance(data, dict):
+        names = _input_names(signature)
+        if sorted(data) != sorted(names):
+            raise ValueError(
+                f"Expected representative_data as a dict to have the model's input names "
+                f"{names}. Received: keys {sorted(data)}")
+        return [data[name] for name in names]
+    return list(data) if isinstance(data, (list, tuple)) else [data]
 
 
 def _numpy_dtype(spec) -> np.dtype:
