@@ -240,6 +240,7 @@ def run_outputs(
     n = len(inputs[0])
     fixed = int(input_details[0].get("shape_signature", [-1])[0])
     batch_size = fixed if fixed > 0 else batch_size
+    output_details = model_output_details(interpreter)  # indices stay through resizes
     batches = []
     for start in range(0, n, batch_size):
         chunk = [a[start : start + batch_size] for a in inputs]
@@ -250,7 +251,7 @@ def run_outputs(
         _set_inputs(interpreter, input_details, chunk)
         interpreter.invoke()
         batches.append([interpreter.get_tensor(out["index"])[:real].copy()
-                        for out in model_output_details(interpreter)])
+                        for out in output_details])
     return [np.concatenate(parts) for parts in zip(*batches)]
 
 
