@@ -232,7 +232,7 @@ def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int,
 
 def set_single_sample(interpreter: Any, inputs: np.ndarray | Sequence[np.ndarray]) -> None:
     """Feeds the first sample of `inputs` (batch of 1) to the interpreter."""
-    run(interpreter, [a[:1] for a in _as_list(inputs)])
+    run(interpreter, [a[:1] for a in as_list(inputs)])
 
 
 def benchmark(
@@ -259,7 +259,8 @@ def benchmark(
     Args:
         model_or_bytes: a Keras model, TFLite bytes, or a .tflite path.
         inputs: samples with a batch axis (a list of arrays for several
-            inputs). Latency uses the first sample; accuracy all of them.
+            inputs, or a dict by input name). Latency uses the first sample; accuracy
+            all of them.
         y: integer labels for `inputs`; gives `accuracy`.
         keras_model: reference Keras model when `model_or_bytes` is a file. With
             several outputs, `max_abs_diff` is over all of them; `accuracy` and
@@ -299,7 +300,7 @@ def benchmark(
         load_interpreter(content, num_threads=num_threads, xnnpack=v, backends=backends)
         for v in xnnpack
     ]
-    check_inputs(model_input_details(loaded[0].interpreter), _as_list(inputs))
+    check_inputs(model_input_details(loaded[0].interpreter), as_list(inputs))
     check_label_range(model_output_details(loaded[0].interpreter), y)
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
@@ -312,7 +313,7 @@ def benchmark(
         Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b))
         for v, item, t, b in zip(xnnpack, loaded, times, blocked)
     )
-    every_output = run_outputs(loaded[0].interpreter, inputs)
+    every_output = run_outputs(loaded[0].interpreter, as_list(inputs))
     outputs = every_output[0]
     accuracy = top1(outputs, y) if y is not None else None
     max_abs_diff = agreement = expected = None
@@ -399,7 +400,11 @@ def median_p90(seconds: np.ndarray) -> tuple[float, float]:
     return float(np.median(seconds) * 1e6), float(np.percentile(seconds, 90) * 1e6)
 
 
-def _as_list(inputs) -> list[np.ndarray]:
+def as_list(inputs) -> list[np.ndarray]:
+    """One array per input, in the file's order: a dict's by sorted name (as `convert`
+    orders named inputs)."""
+    if isinstance(inputs, dict):
+        return [inputs[name] for name in sorted(inputs)]
     return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
 
 
@@ -429,11 +434,12 @@ def check_block(block: int) -> None:
 
 def check_data(inputs, y) -> None:
     """Refuse empty inputs, and labels that are not one integer per sample."""
-    arrays = _as_list(inputs)
+    arrays = as_list(inputs)
     if not arrays or any(not hasattr(a, "shape") or len(a) == 0 for a in arrays):
         raise ValueError(
             "Expected inputs to be a non-empty array with a batch axis (or a list "
-            f"of them). Received: inputs of type {type(inputs).__name__}"
+            f"of them, or a dict by input name). Received: inputs of type "
+            f"{type(inputs).__name__}"
         )
     for array in arrays:
         values = np.asarray(array)

@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 
 from tflite_export.benchmarking import (
+    as_list,
     check_block,
     check_counts,
     check_data,
@@ -190,7 +191,7 @@ def compare(
         name: load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)
         for name, c in contents.items()
     }
-    arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+    arrays = as_list(x)
     for name, item in loaded.items():
         try:
             check_inputs(model_input_details(item.interpreter), arrays)
@@ -206,7 +207,7 @@ def compare(
     rows = []
     for (name, item), seconds, block_seconds in zip(loaded.items(), times, blocked):
         report = inspect(contents[name])
-        outputs = run(item.interpreter, x)
+        outputs = run(item.interpreter, arrays)
         warn_if_not_finite(outputs, name=f"models[{name!r}]")
         accuracy = top1(outputs, y) if y is not None else None
         rows.append(

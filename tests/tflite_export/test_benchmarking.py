@@ -207,3 +207,18 @@ def test_a_multi_output_model_is_compared_on_every_output():
     with pytest.raises(ValueError, match=r"keras_model does not compute the file's outputs"):
         tflite_export.benchmark(content, x, keras_model=keras.Sequential(
             [keras.Input((8,)), keras.layers.Dense(3)]), runs=1, warmup=0, xnnpack=(False,))
+
+
+def test_a_model_with_named_inputs_takes_a_dict_of_samples():
+    # refused ('inputs of type dict'), though keras_model.predict of such a model needs one
+    inputs = {name: keras.Input((4,), name=name) for name in ("b", "a")}
+    model = keras.Model(inputs, keras.layers.Dense(3)(
+        keras.layers.Concatenate()([inputs["b"], 3 * inputs["a"]])))
+    x = {name: np.random.default_rng(k).normal(size=(8, 4)).astype(np.float32)
+         for k, name in enumerate(("b", "a"))}
+    content = tflite_export.convert(model, sparse=False)
+    report = tflite_export.benchmark(content, x, keras_model=model, runs=1, warmup=0,
+                                     xnnpack=(False,))
+    assert report.max_abs_diff <= 1e-5
+    table = tflite_export.compare({"file": content}, x, np.zeros(8, int), runs=1, warmup=0)
+    assert table.rows[0].accuracy is not None
