@@ -655,9 +655,13 @@ def _check_export(export: dict) -> None:
     if export["sparse"] is not None and not isinstance(export["sparse"], bool):
         raise ValueError(f"`export.sparse` must be true or false. "
                          f"Received: sparse={export['sparse']!r}")
-    if export["quantize"] not in QUANTIZE_MODES:
-        raise ValueError(f"`export.quantize` must be one of {list(QUANTIZE_MODES)}. "
-                         f"Received: quantize={export['quantize']!r}")
+    quantize = export["quantize"]
+    if isinstance(quantize, str):  # any case; None spelled as Python writes it
+        quantize = None if quantize.lower() in ("none", "null") else quantize.lower()
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"`export.quantize` must be one of null (no quantization), "
+                         f"{', '.join(QUANTIZE_MODES[1:])}. Received: quantize={quantize!r}")
+    export["quantize"] = quantize
 
 
 class _RecipeLoader(yaml.SafeLoader):
@@ -680,6 +684,11 @@ _RecipeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"))
+# YAML 1.1 reads `2:4` as the base-60 number 124 (YAML 1.2 has no base 60): a string, so
+# that `{nm: 2:4}` means 2:4. Put first: the first resolver that matches wins.
+for _first in "-+0123456789":
+    _RecipeLoader.yaml_implicit_resolvers[_first].insert(0, (
+        "tag:yaml.org,2002:str", re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")))
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

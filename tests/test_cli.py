@@ -345,3 +345,20 @@ def test_export_int8_of_a_quantization_aware_model_needs_no_data(tmp_path, capsy
                  "-q"]) == 0
     report = tflite_export.inspect(out)
     assert report.ops[0] == "QUANTIZE" and {t.dtype for t in report.tensors} == {"int8"}
+
+
+def test_export_of_a_compiled_model_says_nothing_about_its_optimizer(tmp_path, capsys):
+    # Keras warned "Skipping variable loading for optimizer 'adam'" for a model saved
+    # compiled but untrained: a file needs no optimizer, export loads without compiling
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    pruned = kerasprune.prune(model)
+    kerasprune.update_masks(pruned, 0.5)
+    pruned.compile("adam", "mse")
+    pruned.save(tmp_path / "compiled.keras")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["export", str(tmp_path / "compiled.keras"), "-o",
+                     str(tmp_path / "c.tflite"), "--dense", "-q"]) == 0
+    said = capsys.readouterr()
+    assert "optimizer" not in said.out + said.err + " ".join(str(w.message) for w in caught)
+    assert (tmp_path / "c.tflite").stat().st_size > 0

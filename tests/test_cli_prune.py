@@ -250,3 +250,20 @@ def test_data_of_any_length_fits_an_input_with_an_unknown_dimension(tmp_path):
     with pytest.raises(ValueError, match=r"model 'seq' takes inputs of shape \(batch, None, 4\)"
                                          r"\. Received: samples of shape \(3, 7, 5\)"):
         check_input_shape(model, np.zeros((3, 7, 5)), "d.npz")
+
+
+def test_an_int8_export_of_a_recurrent_model_is_refused_before_training(tmp_path, capsys):
+    # TensorFlow's int8 calibration crashed the process on the recurrent loop, after training
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.GRU(4, name="gru"),
+                              keras.layers.Dense(2)])
+    model.save(tmp_path / "rnn.keras")
+    np.savez(tmp_path / "seq.npz", x=np.zeros((10, 5, 3), np.float32), y=np.zeros(10, int))
+    (tmp_path / "recipe.yaml").write_text(RECIPE.replace("{sparse: true}",
+                                                         "{sparse: true, quantize: int8}"))
+    code = main(["prune", str(tmp_path / "rnn.keras"), "--recipe", str(tmp_path / "recipe.yaml"),
+                 "--data", str(tmp_path / "seq.npz"), "-o", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 1 and "Epoch 1/" not in captured.out
+    assert re.search(r'quantize="int8" cannot convert the recurrent layer\(s\) gru .*"dynamic"',
+                     captured.err), captured.err
+    assert not (tmp_path / "out" / "pruned.keras").exists()

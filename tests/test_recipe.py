@@ -93,6 +93,7 @@ LOSS = "loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: 
     ("{blocks: [4, 1]}", kerasprune.Blocks((4, 1))),
     ("{blocks: {block_shape: [2, 2], pooling: max}}", kerasprune.Blocks((2, 2), pooling="max")),
     ('{nm: "2:4"}', kerasprune.NM(2, 4)),
+    ("{nm: 2:4}", kerasprune.NM(2, 4)),  # unquoted: YAML 1.1 read the base-60 number 124
     ("{nm: [1, 4]}", kerasprune.NM(1, 4)),
     ("unstructured", kerasprune.Unstructured()),
     ("{unstructured: snip}", kerasprune.Unstructured("snip")),
@@ -498,3 +499,12 @@ def test_method_is_read_in_any_case_and_with_an_underscore(spelling, method):
     assert recipe.method == method
     with pytest.raises(ValueError, match=r"Received: method='GMPX'"):
         Recipe.from_yaml(f"method: GMPX\ncallback: {callback}\n")
+
+
+@pytest.mark.parametrize("spelling, expected", [
+    ("None", None), ("none", None), ("null", None), ("FLOAT16", "float16"), ("Int8", "int8")])
+def test_export_quantize_takes_any_case_and_none_as_python_writes_it(spelling, expected):
+    recipe = Recipe.from_yaml(
+        f"method: gmp\ncallback: {TINY_GMP}\nexport: {{quantize: {spelling}}}")
+    assert recipe.export["quantize"] == expected
+    assert Recipe.from_yaml(recipe.to_yaml()) == recipe

@@ -30,8 +30,11 @@ from tflite_export.interpreter import (
     check_inputs,
     is_count,
     load_interpreter,
+    model_input_details,
+    model_output_details,
     read_model,
     run,
+    run_outputs,
 )
 from tflite_export.progress import progress_bar
 
@@ -229,7 +232,7 @@ def time_interleaved(interpreters: Sequence[Any], *, runs: int, warmup: int,
 
 def set_single_sample(interpreter: Any, inputs: np.ndarray | Sequence[np.ndarray]) -> None:
     """Feeds the first sample of `inputs` (batch of 1) to the interpreter."""
-    run(interpreter, [a[:1] for a in _as_list(inputs)])
+    run(interpreter, [a[:1] for a in as_list(inputs)])
 
 
 def benchmark(
@@ -256,9 +259,12 @@ def benchmark(
     Args:
         model_or_bytes: a Keras model, TFLite bytes, or a .tflite path.
         inputs: samples with a batch axis (a list of arrays for several
-            inputs). Latency uses the first sample; accuracy all of them.
+            inputs, or a dict by input name). Latency uses the first sample; accuracy
+            all of them.
         y: integer labels for `inputs`; gives `accuracy`.
-        keras_model: reference Keras model when `model_or_bytes` is a file.
+        keras_model: reference Keras model when `model_or_bytes` is a file. With
+            several outputs, `max_abs_diff` is over all of them; `accuracy` and
+            `agreement` read the first.
         num_threads: interpreter threads.
         runs: timed invokes per configuration and protocol.
         warmup: untimed invokes first (and before every block).
@@ -294,8 +300,8 @@ def benchmark(
         load_interpreter(content, num_threads=num_threads, xnnpack=v, backends=backends)
         for v in xnnpack
     ]
-    check_inputs(loaded[0].interpreter.get_input_details(), _as_list(inputs))
-    check_label_range(loaded[0].interpreter.get_output_details(), y)
+    check_inputs(model_input_details(loaded[0].interpreter), as_list(inputs))
+    check_label_range(model_output_details(loaded[0].interpreter), y)
     for item in loaded:
         set_single_sample(item.interpreter, inputs)
     interpreters = [item.interpreter for item in loaded]
@@ -307,16 +313,39 @@ def benchmark(
         Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b))
         for v, item, t, b in zip(xnnpack, loaded, times, blocked)
     )
-    outputs = run(loaded[0].interpreter, inputs)
+    every_output = run_outputs(loaded[0].interpreter, as_list(inputs))
+    outputs = every_output[0]
     accuracy = top1(outputs, y) if y is not None else None
     max_abs_diff = agreement = expected = None
     if keras_model is not None:
-        expected = np.asarray(keras_model.predict(inputs, batch_size=256, verbose=0))
-        max_abs_diff = float(np.max(np.abs(outputs - expected)))
+        # several outputs: the largest difference over all, the agreement of the first
+        every_expected = _flat_outputs(keras_model.predict(inputs, batch_size=256, verbose=0))
+        _check_same_outputs(every_output, every_expected)
+        expected = every_expected[0]
+        max_abs_diff = max(float(np.max(np.abs(o - e)))
+                           for o, e in zip(every_output, every_expected))
         agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
     warn_if_not_finite(outputs, expected)
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block, runs, warmup)
+
+
+def _flat_outputs(predicted) -> list[np.ndarray]:
+    """`predict`'s outputs as a list in the file's order (a dict's sorted by name)."""
+    if isinstance(predicted, dict):
+        return [np.asarray(predicted[name]) for name in sorted(predicted)]
+    if isinstance(predicted, (list, tuple)):
+        return [np.asarray(p) for p in predicted]
+    return [np.asarray(predicted)]
+
+
+def _check_same_outputs(outputs: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    """Refuse a keras_model whose outputs are not the file's (count and shapes)."""
+    if [o.shape for o in outputs] != [e.shape for e in expected]:
+        raise ValueError(
+            "keras_model does not compute the file's outputs: the file gives shapes "
+            f"{[o.shape for o in outputs]}, keras_model {[e.shape for e in expected]}. "
+            "Pass the model the file was converted from.")
 
 
 def warn_if_not_finite(outputs: np.ndarray, expected: np.ndarray | None = None,
@@ -371,7 +400,11 @@ def median_p90(seconds: np.ndarray) -> tuple[float, float]:
     return float(np.median(seconds) * 1e6), float(np.percentile(seconds, 90) * 1e6)
 
 
-def _as_list(inputs) -> list[np.ndarray]:
+def as_list(inputs) -> list[np.ndarray]:
+    """One array per input, in the file's order: a dict's by sorted name (as `convert`
+    orders named inputs)."""
+    if isinstance(inputs, dict):
+        return [inputs[name] for name in sorted(inputs)]
     return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
 
 
@@ -401,11 +434,12 @@ def check_block(block: int) -> None:
 
 def check_data(inputs, y) -> None:
     """Refuse empty inputs, and labels that are not one integer per sample."""
-    arrays = _as_list(inputs)
+    arrays = as_list(inputs)
     if not arrays or any(not hasattr(a, "shape") or len(a) == 0 for a in arrays):
         raise ValueError(
             "Expected inputs to be a non-empty array with a batch axis (or a list "
-            f"of them). Received: inputs of type {type(inputs).__name__}"
+            f"of them, or a dict by input name). Received: inputs of type "
+            f"{type(inputs).__name__}"
         )
     for array in arrays:
         values = np.asarray(array)

@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 
 from tflite_export.benchmarking import (
+    as_list,
     check_block,
     check_counts,
     check_data,
@@ -25,7 +26,14 @@ from tflite_export.benchmarking import (
     warn_if_not_finite,
 )
 from tflite_export.inspection import inspect
-from tflite_export.interpreter import check_inputs, load_interpreter, read_model, run
+from tflite_export.interpreter import (
+    check_inputs,
+    load_interpreter,
+    model_input_details,
+    model_output_details,
+    read_model,
+    run,
+)
 from tflite_export.progress import progress_bar
 
 
@@ -183,11 +191,11 @@ def compare(
         name: load_interpreter(c, num_threads=num_threads, xnnpack=xnnpack)
         for name, c in contents.items()
     }
-    arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+    arrays = as_list(x)
     for name, item in loaded.items():
         try:
-            check_inputs(item.interpreter.get_input_details(), arrays)
-            check_label_range(item.interpreter.get_output_details(), y)
+            check_inputs(model_input_details(item.interpreter), arrays)
+            check_label_range(model_output_details(item.interpreter), y)
         except ValueError as error:  # which of the models does not take x (or y)
             raise ValueError(f"models[{name!r}] does not take the data given: {error}") from None
         set_single_sample(item.interpreter, x)
@@ -199,7 +207,7 @@ def compare(
     rows = []
     for (name, item), seconds, block_seconds in zip(loaded.items(), times, blocked):
         report = inspect(contents[name])
-        outputs = run(item.interpreter, x)
+        outputs = run(item.interpreter, arrays)
         warn_if_not_finite(outputs, name=f"models[{name!r}]")
         accuracy = top1(outputs, y) if y is not None else None
         rows.append(

@@ -70,7 +70,8 @@ def convert(
             by `kerasprune.quantization.quantize_model`, which exports as "int8"
             with the activation ranges it trained, or as "dynamic").
         representative_data: samples for int8 calibration (the first 200 are used): an
-            array with a batch axis (or a list of arrays, one per input), or a callable
+            array with a batch axis (or a list of arrays, one per input, or a dict of
+            them by input name), or a callable
             returning an iterable of input lists as the TFLite converter wants.
             Not for a quantization-aware model (its ranges come from training).
         input_signature: list of `tf.TensorSpec` (or a dict of them by input
@@ -89,7 +90,9 @@ def convert(
     The file is run once on one or two synthetic samples against the model.
 
     Raises:
-        ValueError: naming the layer and weight, when a weight holds NaN or Inf
+        ValueError: naming the recurrent layers, for quantize="int8" of a model that
+            has some (TensorFlow's int8 calibration crashes the process on their loop);
+            naming the layer and weight, when a weight holds NaN or Inf
             (the file would compute NaN); naming the options to change, when the file's
             outputs are NaN where the model's are finite or off beyond a tolerance set by
             `quantize`.
@@ -109,7 +112,8 @@ def convert(
     # Before strip: a stripped subclassed copy has not been called on data yet.
     signature = _input_signature(model, input_signature)
     if quantize == "int8" and not trained_ranges and not callable(representative_data):
-        check_representative_data(representative_data, _flat(signature))
+        check_representative_data(_representative_arrays(representative_data, signature),
+                                  _flat(signature))
     if kerasprune.prune_wrappers(model):
         model = kerasprune.strip(model)
     if input_signature is None and _has_recurrent_layer(model):
@@ -182,6 +186,7 @@ def _check_arguments(model, sparse, quantize, representative_data) -> None:
         raise ValueError(
             f"The model {model.name!r} is not built: call it on data (or build it) first."
         )
+    check_quantize_fits(model, quantize)
     if quantization.quantize_wrappers(model):
         _check_quantization_aware(model, quantize, representative_data)
         return
@@ -306,8 +311,25 @@ def _convert(converter, model, sparse, quantize, representative_data, signature)
     return content
 
 
+def check_quantize_fits(model: keras.Model, quantize: str | None) -> None:
+    """Refuse quantize="int8" for a model with recurrent layers: TensorFlow's int8
+    calibrator crashes the Python process (a segmentation fault) on their loop."""
+    recurrent = _recurrent_layers(model)
+    if quantize == "int8" and recurrent:
+        raise ValueError(
+            f'quantize="int8" cannot convert the recurrent layer(s) {", ".join(recurrent)} of '
+            f"model {model.name!r}: TensorFlow's int8 calibration crashes the process on "
+            'their loop. Use quantize="dynamic" (int8 weights, float activations) or '
+            '"float16".')
+
+
+def _recurrent_layers(model: keras.Model) -> list[str]:
+    return [layer.name for layer in _compat.flatten_layers(model)
+            if isinstance(layer, keras.layers.RNN)]
+
+
 def _has_recurrent_layer(model: keras.Model) -> bool:
-    return any(isinstance(layer, keras.layers.RNN) for layer in _compat.flatten_layers(model))
+    return bool(_recurrent_layers(model))
 
 
 def _with_batch(spec, batch: int):
@@ -361,22 +383,48 @@ def _configure(converter, sparse, quantize, representative_data, signature) -> N
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8" and representative_data is not None:
-        converter.representative_dataset = _representative(representative_data, _flat(signature))
+        converter.representative_dataset = _representative(representative_data, signature)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     # Without samples (a quantization-aware model), the ranges are its FakeQuant ops'.
 
 
 def _representative(data, signature) -> Callable[[], Iterable]:
+    """One sample at a time; several inputs as a dict by the file's input names, since
+    the calibrator feeds a list in the order of its tensor indices, not the model's."""
     if callable(data):
         return data
-    arrays = list(data) if isinstance(data, (list, tuple)) else [data]
-    arrays = [np.asarray(a, dtype=_numpy_dtype(spec)) for a, spec in zip(arrays, signature)]
+    specs = _flat(signature)
+    arrays = [np.asarray(a, dtype=_numpy_dtype(spec))
+              for a, spec in zip(_representative_arrays(data, signature), specs)]
+    names = _input_names(signature)
 
     def samples():
         for i in range(min(len(arrays[0]), 200)):
-            yield [a[i : i + 1] for a in arrays]
+            batch = [a[i : i + 1] for a in arrays]
+            yield batch if len(batch) == 1 else dict(zip(names, batch))
 
     return samples
+
+
+def _input_names(signature) -> list[str]:
+    """The converted file's input names, in `_flat(signature)`'s order: a dict's keys, or
+    the traced function's positional names (a spec's own name when it has one)."""
+    if len(signature) == 1 and isinstance(signature[0], dict):
+        return sorted(signature[0])
+    return [getattr(spec, "name", None) or f"args_{i}" for i, spec in enumerate(signature)]
+
+
+def _representative_arrays(data, signature) -> list:
+    """`data` as one array per input in `_flat(signature)`'s order; a dict of arrays by
+    input name for a model with named inputs."""
+    if isinstance(data, dict):
+        names = _input_names(signature)
+        if sorted(data) != sorted(names):
+            raise ValueError(
+                f"Expected representative_data as a dict to have the model's input names "
+                f"{names}. Received: keys {sorted(data)}")
+        return [data[name] for name in names]
+    return list(data) if isinstance(data, (list, tuple)) else [data]
 
 
 def _numpy_dtype(spec) -> np.dtype:

@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import numbers
 import os
+import re
 import warnings
 from typing import Any, Iterator, Sequence
 
@@ -29,6 +30,8 @@ _BACKEND_MODULES = {
 }
 
 _TFLITE_IDENTIFIER = b"TFL3"
+# The names a traced function gives its positional arguments and its flat outputs.
+_POSITIONAL_NAME = re.compile(r"(?:args|output)_(\d+)")
 
 
 @dataclasses.dataclass
@@ -107,7 +110,15 @@ def _build(api, content: bytes, num_threads: int, resolver: str):
             experimental_op_resolver_type=kind,
         )
     interpreter.allocate_tensors()
+    if resolver == "xnnpack":
+        _invoke_on_zeros(interpreter)  # XNNPACK may refuse a node only at the first invoke
     return interpreter
+
+
+def _invoke_on_zeros(interpreter) -> None:
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    interpreter.invoke()
 
 
 def _build_with_fallback(api, content: bytes, num_threads: int, xnnpack: bool):
@@ -203,22 +214,34 @@ def _first_line(error: BaseException) -> str:
 def run(
     interpreter: Any, x: np.ndarray | Sequence[np.ndarray], batch_size: int = 256
 ) -> np.ndarray:
-    """Runs a single-output interpreter over `x` in batches, returns outputs.
+    """Runs an interpreter over `x` in batches, returns its (first) output.
 
     `x` is one array (or a list, one per model input) with a batch axis first. A file
     converted with a fixed batch (recurrent layers convert with batch 1) runs in
-    batches of that size.
+    batches of that size. `run_outputs` returns every output.
 
     Example:
     y = run(load_interpreter(content).interpreter, x_test)
     """
+    return run_outputs(interpreter, x, batch_size)[0]
+
+
+def run_outputs(
+    interpreter: Any, x: np.ndarray | Sequence[np.ndarray], batch_size: int = 256
+) -> list[np.ndarray]:
+    """Every output of the interpreter over `x` (in the model's output order), as `run`.
+
+    Example:
+    logits, boxes = run_outputs(load_interpreter(content).interpreter, x_test)
+    """
     inputs = list(x) if isinstance(x, (list, tuple)) else [x]
-    input_details = interpreter.get_input_details()
+    input_details = model_input_details(interpreter)
     check_inputs(input_details, inputs)
     n = len(inputs[0])
     fixed = int(input_details[0].get("shape_signature", [-1])[0])
     batch_size = fixed if fixed > 0 else batch_size
-    outputs = []
+    output_details = model_output_details(interpreter)  # indices stay through resizes
+    batches = []
     for start in range(0, n, batch_size):
         chunk = [a[start : start + batch_size] for a in inputs]
         real = len(chunk[0])
@@ -227,9 +250,9 @@ def run(
                      for a in chunk]
         _set_inputs(interpreter, input_details, chunk)
         interpreter.invoke()
-        out = interpreter.get_output_details()[0]
-        outputs.append(interpreter.get_tensor(out["index"])[:real].copy())
-    return np.concatenate(outputs)
+        batches.append([interpreter.get_tensor(out["index"])[:real].copy()
+                        for out in output_details])
+    return [np.concatenate(parts) for parts in zip(*batches)]
 
 
 @contextlib.contextmanager
@@ -253,11 +276,45 @@ def invoke_once(interpreter: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarr
     Example:
     outputs = invoke_once(load_interpreter(content).interpreter, [x[:1]])
     """
-    details = interpreter.get_input_details()
+    details = model_input_details(interpreter)
     check_inputs(details, list(inputs))
     _set_inputs(interpreter, details, list(inputs))
     interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
+    return [interpreter.get_tensor(d["index"]).copy() for d in model_output_details(interpreter)]
+
+
+def model_input_details(interpreter: Any) -> list[dict]:
+    """`get_input_details()` in the model's input order (`get_input_details` lists them by
+    tensor index: a file's three inputs can come as args_2, args_0, args_1). The order is
+    the file's signature's: positional names (`convert`'s files) by number, other names
+    sorted (a dict's order; Keras' own export names a list's inputs by layer name, so its
+    files take them in that sorted order)."""
+    return _in_signature_order(interpreter, interpreter.get_input_details(), "inputs")
+
+
+def model_output_details(interpreter: Any) -> list[dict]:
+    """`get_output_details()` in the model's output order (see `model_input_details`)."""
+    return _in_signature_order(interpreter, interpreter.get_output_details(), "outputs")
+
+
+def _in_signature_order(interpreter: Any, details: list[dict], kind: str) -> list[dict]:
+    """`details` in the order of the file's only signature: positional names (args_0,
+    output_0, ...) by number, other names (a dict's keys) sorted, as `keras.tree.flatten`
+    orders a dict. A file without exactly one signature keeps the order given."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        return details
+    runner = interpreter.get_signature_runner(next(iter(signatures)))
+    named = runner.get_input_details() if kind == "inputs" else runner.get_output_details()
+    by_index = {int(d["index"]): d for d in details}
+    if sorted(by_index) != sorted(int(d["index"]) for d in named.values()):
+        return details
+    return [by_index[int(named[name]["index"])] for name in sorted(named, key=_name_order)]
+
+
+def _name_order(name: str) -> tuple:
+    match = _POSITIONAL_NAME.fullmatch(name)
+    return (0, int(match.group(1)), "") if match else (1, 0, name)
 
 
 def check_inputs(input_details: list[dict], arrays: list[np.ndarray]) -> None:
@@ -292,6 +349,6 @@ def _set_inputs(interpreter: Any, details: list[dict], arrays: list[np.ndarray])
             resized = True
     if resized:
         interpreter.allocate_tensors()
-        details = interpreter.get_input_details()
+        details = model_input_details(interpreter)
     for detail, array in zip(details, arrays):
         interpreter.set_tensor(detail["index"], np.asarray(array, dtype=detail["dtype"]))

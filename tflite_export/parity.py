@@ -83,22 +83,22 @@ def _outputs(content: bytes, inputs: list[np.ndarray], xnnpack: bool) -> list[np
 
 def _mismatch(outputs: list[np.ndarray], expected: list[np.ndarray],
               tolerance: float | None) -> str | None:
-    """What is wrong with `outputs`, in words, or None. Values are compared only for a
-    single output (the order of several may differ from Keras')."""
+    """What is wrong with `outputs` (in the model's order), in words, or None."""
     expected = [np.asarray(e, dtype=np.float32) for e in expected]
     outputs = [np.asarray(o, dtype=np.float32) for o in outputs]
     if all(np.isfinite(e).all() for e in expected):
         bad = sum(int(o.size - np.isfinite(o).sum()) for o in outputs)
         if bad:
             return f"{bad} NaN/Inf output value(s) where the Keras model's are finite"
-    if tolerance is None or len(outputs) != 1 or len(expected) != 1:
+    if tolerance is None or len(outputs) != len(expected):
         return None
-    got, want = outputs[0], expected[0]
-    if got.shape != want.shape:
-        return None
-    scale = max(1.0, float(np.nanmax(np.abs(want), initial=0.0)))
-    diff = float(np.nanmax(np.abs(got - want), initial=0.0))
-    if diff > tolerance * scale:
-        return (f"outputs off by up to {diff:.3g} from Keras' (accepted: {tolerance:g} x "
-                f"{scale:.3g})")
+    for k, (got, want) in enumerate(zip(outputs, expected)):
+        if got.shape != want.shape:
+            continue
+        scale = max(1.0, float(np.nanmax(np.abs(want), initial=0.0)))
+        diff = float(np.nanmax(np.abs(got - want), initial=0.0))
+        if diff > tolerance * scale:
+            which = f"output {k + 1} of {len(outputs)} " if len(outputs) > 1 else ""
+            return (f"{which}outputs off by up to {diff:.3g} from Keras' (accepted: "
+                    f"{tolerance:g} x {scale:.3g})")
     return None

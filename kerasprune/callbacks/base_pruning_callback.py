@@ -155,6 +155,11 @@ class BasePruningCallback(keras.callbacks.Callback):
     def check_begin(self) -> None:
         """Policy-specific checks in `on_train_begin`, before any state changes."""
 
+    def rate_options(self) -> str | None:
+        """The options by which the policy sets the learning rate (named in errors), or
+        None when it leaves the optimizer's rate alone."""
+        return None
+
     def get_config(self) -> dict:
         """The constructor arguments (without `data`, which holds data)."""
         raise NotImplementedError
@@ -172,6 +177,10 @@ class BasePruningCallback(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------------
 
     def set_model(self, model):
+        rate_options = self.rate_options()
+        if rate_options and getattr(model, "optimizer", None) is not None:
+            # before the state below is attached: a refused fit leaves the model as it was
+            refuse_rate_schedule(self, model.optimizer, rate_options)
         super().set_model(model)
         # Before any `on_train_begin`: `BackupAndRestore` loads the weights there, and the
         # state must already exist to receive its values.
@@ -458,15 +467,20 @@ def _describe(callback) -> str:
 _RATE_SETTERS = (keras.callbacks.LearningRateScheduler, keras.callbacks.ReduceLROnPlateau)
 
 
-def check_settable_learning_rate(callback: keras.callbacks.Callback, what: str) -> None:
-    """Refuse an optimizer whose learning rate is a schedule, which a callback cannot set,
-    and another callback of the fit that sets it too (one of them would silently win)."""
-    if _compat.learning_rate_is_schedule(callback.model.optimizer):
+def refuse_rate_schedule(callback: keras.callbacks.Callback, optimizer, what: str) -> None:
+    """Refuse an optimizer whose learning rate is a schedule, which a callback cannot set."""
+    if _compat.learning_rate_is_schedule(optimizer):
         raise ValueError(
             f"{type(callback).__name__} sets the learning rate ({what}), but the optimizer "
             "was created with a LearningRateSchedule. Create the optimizer with a float "
             "learning rate, or leave those options unset."
         )
+
+
+def check_settable_learning_rate(callback: keras.callbacks.Callback, what: str) -> None:
+    """Refuse an optimizer whose learning rate is a schedule, and another callback of the
+    fit that sets the rate too (one of them would silently win)."""
+    refuse_rate_schedule(callback, callback.model.optimizer, what)
     setters = [type(c).__name__ for c in _compat.fit_callbacks(callback)
                if isinstance(c, _RATE_SETTERS)]
     if setters:

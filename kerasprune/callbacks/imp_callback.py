@@ -186,9 +186,14 @@ class IMPCallback(BasePruningCallback):
         self.lr_trace, self.cycle_records, self._cycle_schedules = [], [], {}
         self._original = None
         if self.retrain_schedule is not None:
-            check_settable_learning_rate(self, f"retrain_schedule={self.retrain_schedule!r}")
+            check_settable_learning_rate(self, self.rate_options())
             self._original = self.original_schedule(self.steps_per_epoch)
             self._make_cycle_schedule(self.cycles, start_step=0, d1=1.0)  # fails now, not mid-fit
+
+    def rate_options(self) -> str | None:
+        if self.retrain_schedule is None:
+            return None
+        return f"retrain_schedule={self.retrain_schedule!r}"
 
     def original_schedule(self, steps_per_epoch: int) -> LearningRate:
         """The original training's learning rate (BIMP builds its own here)."""

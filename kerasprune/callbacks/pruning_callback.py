@@ -154,11 +154,14 @@ class PruningCallback(BasePruningCallback):
 
     # -- policy -------------------------------------------------------------------------
 
+    def rate_options(self) -> str | None:
+        if self.pruning_learning_rate is None and not self.finetune_learning_rates:
+            return None
+        return "`pruning_learning_rate` / `finetune_learning_rates`"
+
     def check_begin(self) -> None:
-        if self.pruning_learning_rate is not None or self.finetune_learning_rates:
-            check_settable_learning_rate(
-                self, "`pruning_learning_rate` / `finetune_learning_rates`"
-            )
+        if self.rate_options():
+            check_settable_learning_rate(self, self.rate_options())
         self.stage = STAGES[0]
 
     def make_schedule(self, steps_per_epoch: int) -> SparsitySchedule:

@@ -56,8 +56,8 @@ def _evaluation_data(path: str | None, tflite: str):
         from kerasprune.cli.data import load_data
 
         return load_data(path).evaluation()
-    from tflite_export.interpreter import load_interpreter
+    from tflite_export.interpreter import load_interpreter, model_input_details
 
-    detail = load_interpreter(tflite, xnnpack=False).interpreter.get_input_details()[0]
+    detail = model_input_details(load_interpreter(tflite, xnnpack=False).interpreter)[0]
     shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]]
     return np.random.default_rng(0).random(shape, dtype=np.float32), None

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from kerasprune.cli.data import load_samples
 
         representative = load_samples(args.representative_data)
-    model = load_keras_model(args.model, args.imports)
+    # a file needs no optimizer: a compiled model's would only print Keras' warnings
+    model = load_keras_model(args.model, args.imports, compile=False)
     from kerasprune.quantization import quantize_wrappers
 
     if args.quantize == "int8" and representative is None and not quantize_wrappers(model):

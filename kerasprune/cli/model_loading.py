@@ -42,8 +42,9 @@ def check_keras_file(path: str) -> None:
                          f"as JSON ({error}).") from None
 
 
-def load_keras_model(path: str, imports: list[str]):
-    """Import `imports`, then load the model at `path` (kerasprune's classes registered)."""
+def load_keras_model(path: str, imports: list[str], *, compile: bool = True):
+    """Import `imports`, then load the model at `path` (kerasprune's classes registered);
+    `compile=False` skips its optimizer, loss and metrics (and Keras' warnings about them)."""
     check_keras_file(path)
     import keras
 
@@ -59,7 +60,7 @@ def load_keras_model(path: str, imports: list[str]):
         except ImportError as error:
             raise ImportError(f"--import {name}: {error}") from error
     try:
-        return keras.saving.load_model(path)
+        return keras.saving.load_model(path, compile=compile)
     except (TypeError, ValueError) as error:
         missing = _unregistered(_config(path), set(keras.saving.get_custom_objects()))
         if not missing:

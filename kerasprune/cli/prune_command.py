@@ -57,6 +57,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     _check_plotting()
     model = load_keras_model(args.model, args.imports)
     check_input_shape(model, x, args.data)
+    from tflite_export.conversion import check_quantize_fits
+
+    check_quantize_fits(model, recipe.export["quantize"])  # before training, not after
     from kerasprune.cli.run_report import write_run
 
     pruned, callback, _ = recipe.run(model, x, y, validation_data=(x_test, y_test),

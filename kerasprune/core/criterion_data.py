@@ -271,6 +271,10 @@ def sample_size(x) -> int:
     return lengths.pop() if len(lengths) == 1 and -1 not in lengths else 0
 
 
+def _samples(count: int) -> str:
+    return f" ({count} samples)" if count else ""
+
+
 class CriterionData:
     """A fixed data sample from which criteria get gradients and activations on demand.
 
@@ -306,7 +310,8 @@ class CriterionData:
             raise ValueError(
                 "`x` must be a non-empty array, and `y` None or an array of equal length "
                 "(`x` may be a dict or list of arrays of one length). "
-                f"Received: x of type {type(x).__name__}, y of type {type(y).__name__}"
+                f"Received: x of type {type(x).__name__}{_samples(size)}, y of type "
+                f"{type(y).__name__}{_samples(len(y) if hasattr(y, '__len__') else 0)}"
             )
         self.x, self.y = x, y
         self.batch_size = check_int("batch_size", batch_size, minimum=1)

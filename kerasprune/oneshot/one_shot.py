@@ -109,10 +109,11 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
         pruned, dense = model, strip(model) if reconstruct else None
     needs = needed_data(pruned)
     if (needs or reconstruct) and data is None:
-        raise ValueError(
-            f"The model's criterion needs {' and '.join(needs) or 'calibration'} on data: "
-            "pass data=(x, y) (or data=(x,) when no loss gradient is needed)."
-        )
+        who = [f"The model's criterion needs {' and '.join(needs)} on data"] if needs else []
+        if reconstruct:
+            who.append("reconstruct=True refits the next layers on the layer inputs of data")
+        raise ValueError(f"{'; '.join(who)}: pass data=(x, y) (or data=(x,) when no loss "
+                         "gradient is needed).")
     if reconstruct:
         _check_reconstruct(pruned)
     synflow = any(w.criterion == "synflow" for w in prune_wrappers(pruned))

@@ -133,3 +133,17 @@ def test_data_driven_criteria_get_their_data_in_bimp_and_penalty_pruning(digits)
                 small_cnn(), pattern=kerasprune.Channels("taylor"), exclude=["logits"]))
             bare.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=[
                 type(callback).from_config(callback.get_config())])
+
+
+def test_an_optimizer_with_a_schedule_is_refused_before_the_model_changes(digits):
+    (x, y), _ = digits
+    model = kerasprune.prune(small_cnn())
+    decay = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
+    compile_classifier(model, keras.optimizers.SGD(decay))
+    before = [v.path for v in model.variables]
+    with pytest.raises(ValueError, match="LearningRateSchedule"):
+        model.fit(x[:64], y[:64], epochs=2, verbose=0,
+                  callbacks=[BIMPCallback(0.5, total_epochs=2, dense_epochs=1)])
+    # the refused fit added no state: a retry is a first try
+    assert [v.path for v in model.variables] == before
+    assert all(getattr(w, "pruning_state", None) is None for w in kerasprune.prune_wrappers(model))

@@ -57,7 +57,7 @@ def test_criterion_data_gives_only_what_the_patterns_need():
 
 
 def test_criterion_data_validates_its_sample():
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ValueError, match=r"equal length.* \(3 samples\), y .* \(2 samples\)"):
         CriterionData(np.ones((3, 2)), np.ones((2, 1)))
     with pytest.raises(ValueError, match="non-empty"):
         CriterionData(np.ones((0, 2)))

@@ -185,3 +185,40 @@ def test_time_blocked_runs_each_model_in_blocks_after_its_warm_up():
     times = time_blocked(pair, runs=6, warmup=2, block=3)
     assert log == (["a"] * (2 + 3) + ["b"] * (2 + 3)) * 2
     assert [t.shape for t in times] == [(6,), (6,)]
+
+
+def test_a_multi_output_model_is_compared_on_every_output():
+    # benchmark failed with numpy's 'inhomogeneous shape' on a model of two outputs
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(8)(inputs)
+    model = keras.Model(inputs, [keras.layers.Dense(3, name="first")(hidden),
+                                 keras.layers.Dense(5, name="second")(hidden)])
+    x = np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32)
+    content = tflite_export.convert(model, sparse=False)
+    report = tflite_export.benchmark(content, x, keras_model=model, runs=1, warmup=0,
+                                     xnnpack=(False,))
+    assert report.max_abs_diff <= 1e-5 and report.agreement == 1.0
+    model.get_layer("second").bias.assign(np.full(5, 0.25, np.float32))  # the file's is 0
+    report = tflite_export.benchmark(content, x, keras_model=model, runs=1, warmup=0,
+                                     xnnpack=(False,))
+    assert report.max_abs_diff == pytest.approx(0.25, abs=1e-5)
+    assert report.agreement == 1.0  # the first output still agrees
+    with pytest.raises(ValueError, match=r"keras_model does not compute the file's outputs"):
+        tflite_export.benchmark(content, x, keras_model=keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(3)]), runs=1, warmup=0, xnnpack=(False,))
+
+
+def test_a_model_with_named_inputs_takes_a_dict_of_samples():
+    # refused ('inputs of type dict'), though keras_model.predict of such a model needs one
+    inputs = {name: keras.Input((4,), name=name) for name in ("b", "a")}
+    model = keras.Model(inputs, keras.layers.Dense(3)(
+        keras.layers.Concatenate()([inputs["b"], 3 * inputs["a"]])))
+    x = {name: np.random.default_rng(k).normal(size=(8, 4)).astype(np.float32)
+         for k, name in enumerate(("b", "a"))}
+    content = tflite_export.convert(model, sparse=False)
+    report = tflite_export.benchmark(content, x, keras_model=model, runs=1, warmup=0,
+                                     xnnpack=(False,))
+    assert report.max_abs_diff <= 1e-5
+    table = tflite_export.compare({"file": content}, x, np.zeros(8, int), runs=1, warmup=0)
+    assert table.rows[0].accuracy is not None

@@ -40,6 +40,16 @@ def test_recurrent_model_converts_to_builtin_ops_with_batch_one():
                                atol=1e-5, rtol=0)
 
 
+def test_int8_is_refused_for_recurrent_layers_naming_them_and_the_modes_that_work():
+    # TensorFlow's int8 calibrator crashed the process (a segmentation fault) on the loop
+    model = pruned_recurrent_model()
+    with pytest.raises(ValueError, match=r"recurrent layer\(s\) .*gru.*\"dynamic\""):
+        tflite_export.convert(model, quantize="int8", representative_data=SEQUENCES)
+    content = tflite_export.convert(model, quantize="dynamic")
+    outputs = run(load_interpreter(content).interpreter, SEQUENCES)
+    assert np.max(np.abs(outputs - np.asarray(model(SEQUENCES)))) < 0.1
+
+
 def test_input_signature_sets_another_fixed_batch_and_run_pads_the_last_one():
     model = pruned_recurrent_model()
     content = tflite_export.convert(
