@@ -67,7 +67,8 @@ def test_keras_float8_training_fills_a_stripped_models_zeros_not_a_pruned_ones()
         assert np.array_equal(np.asarray(wrapper.layer.kernel) == 0, masks[wrapper.layer.name] == 0)
 
 
-@keras.saving.register_keras_serializable("kerasprune_tests")
+# Its own package: "kerasprune_tests>Block" is test_layer_coverage's (the last one wins).
+@keras.saving.register_keras_serializable("kerasprune_quantize_tests")
 class Block(keras.layers.Layer):
     """A transformer-like block of two Dense layers: what GPTQ quantizes block by block."""
 
