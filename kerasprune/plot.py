@@ -19,6 +19,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from kerasprune.core.report import sparsity_report
+from kerasprune.core.sensitivity_analysis import SensitivityResult
+from kerasprune.core.validation import is_number
 
 
 def _figure(rows: int = 1, cols: int = 1, *, height: float = 3.2, width: float = 6.4,
@@ -150,12 +152,13 @@ def accuracy_vs_sparsity(
             "`curves` must be a non-empty dict {label: [(sparsity, accuracy), ...]}. "
             f"Received: curves={curves!r}"
         )
+    lines = {label: _curve_pairs(label, points) for label, points in curves.items()}
+    if dense_accuracy is not None and not _finite(dense_accuracy):
+        raise ValueError("`dense_accuracy` must be a finite number or None. "
+                         f"Received: dense_accuracy={dense_accuracy!r}")
     figure = _figure()
     ax = figure.axes[0]
-    for label, points in curves.items():
-        pairs = sorted(points.items() if isinstance(points, Mapping) else points)
-        if not pairs:
-            raise ValueError(f"`curves[{label!r}]` holds no (sparsity, accuracy) pairs.")
+    for label, pairs in lines.items():
         sparsities, accuracies = zip(*pairs)
         ax.plot(sparsities, accuracies, marker="o", label=str(label))
     if dense_accuracy is not None:
@@ -166,6 +169,26 @@ def accuracy_vs_sparsity(
     ax.legend()
     ax.grid(alpha=0.3)
     return figure
+
+
+def _finite(value: Any) -> bool:
+    return is_number(value) and np.isfinite(float(value))
+
+
+def _curve_pairs(label: Any, points: Any) -> list[tuple[float, float]]:
+    """`curves[label]` as sorted (sparsity, accuracy) pairs of finite numbers, or an error
+    naming the curve and the first bad point."""
+    expected = (f"`curves[{label!r}]` must be a non-empty list of (sparsity, accuracy) pairs "
+                "of numbers (or a dict {sparsity: accuracy})")
+    if isinstance(points, Mapping):
+        points = list(points.items())
+    if isinstance(points, (str, bytes)) or not isinstance(points, Sequence) or not points:
+        raise ValueError(f"{expected}. Received: {points!r}")
+    for point in points:
+        if (not isinstance(point, (Sequence, np.ndarray)) or isinstance(point, (str, bytes))
+                or len(point) != 2 or not all(_finite(v) for v in point)):
+            raise ValueError(f"{expected}. Received the point {point!r} in {points!r}")
+    return sorted((float(s), float(a)) for s, a in points)
 
 
 def tflite_comparison(comparison: Any):
@@ -239,6 +262,9 @@ def sensitivity(result: Any, ax=None, *, target: float | None = None):
     >>> [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     ['conv: 50%', 'dense: 83%']
     """
+    if not isinstance(result, SensitivityResult):
+        raise TypeError("`result` must be a kerasprune.SensitivityResult (what "
+                        f"`kerasprune.sensitivity` returns). Received: result={result!r}")
     if ax is None:
         ax = _figure(height=4.0).axes[0]
     grid = (0.0, *result.sparsities)

@@ -74,6 +74,31 @@ def test_accuracy_vs_sparsity_sorts_points_and_draws_the_dense_line():
         plot.accuracy_vs_sparsity({})
 
 
+@pytest.mark.parametrize("points, shown", [
+    ([(0.5,)], "(0.5,)"),
+    ([(0.5, 0.9, 1.0)], "(0.5, 0.9, 1.0)"),
+    ([(0.5, "high")], "(0.5, 'high')"),
+    ([0.5, 0.9], "0.5"),
+    ([(0.5, float("nan"))], "(0.5, nan)"),
+    ("0.5", "'0.5'"),
+    ([], "[]"),
+])
+def test_accuracy_vs_sparsity_names_the_curve_and_the_pairs_for_a_bad_point(points, shown):
+    with pytest.raises(ValueError, match=r"curves\['GMP'\].*\(sparsity, accuracy\) pairs") as error:
+        plot.accuracy_vs_sparsity({"GMP": points})
+    assert shown in str(error.value)
+
+
+def test_accuracy_vs_sparsity_refuses_a_dense_accuracy_that_is_not_a_number():
+    with pytest.raises(ValueError, match="`dense_accuracy` must be a finite number"):
+        plot.accuracy_vs_sparsity({"GMP": [(0.5, 0.9)]}, dense_accuracy="0.99")
+
+
+def test_sensitivity_refuses_what_is_not_a_sensitivity_result():
+    with pytest.raises(TypeError, match="`result` must be a kerasprune.SensitivityResult"):
+        plot.sensitivity({"dense": [0.0, 0.1]})
+
+
 def test_tflite_comparison_plots_latency_and_sizes():
     dense = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64), keras.layers.Dense(4)])
     pruned = kerasprune.prune(dense, block_shape=(4, 1))
