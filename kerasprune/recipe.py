@@ -17,7 +17,7 @@ training:                  # compile and fit settings
   optimizer: adam          # a Keras name or a serialized optimizer
   learning_rate: 0.001
   loss: {class_name: SparseCategoricalCrossentropy, config: {from_logits: true}}
-  metrics: accuracy        # one name or a list
+  metrics: accuracy        # a name, a serialized metric, or a list of these
   batch_size: 64
 shrink: false              # remove the pruned channels after training (channels patterns)
 distillation:              # learn from the input model while pruning (kerasprune.callbacks.distillation)
@@ -211,7 +211,7 @@ class Recipe:
         self.prune = _plain(self.prune)
         self.training = {**TRAINING_DEFAULTS, **_known("training", self.training,
                                                        tuple(TRAINING_DEFAULTS))}
-        if isinstance(self.training["metrics"], str):
+        if isinstance(self.training["metrics"], (str, Mapping)):
             self.training["metrics"] = [self.training["metrics"]]
         self.export = {**EXPORT_DEFAULTS, **_known("export", self.export,
                                                    tuple(EXPORT_DEFAULTS))}
@@ -337,8 +337,12 @@ class Recipe:
         optimizer = keras.optimizers.get(training["optimizer"])
         if training["learning_rate"] is not None:
             optimizer.learning_rate = training["learning_rate"]
+        # A serialized metric is built here: Keras' compile reads a dict in the list as
+        # {output name: metric}.
+        metrics = [keras.metrics.get(m) if isinstance(m, Mapping) else m
+                   for m in training["metrics"]]
         model.compile(optimizer=optimizer, loss=keras.losses.get(training["loss"]),
-                      metrics=list(training["metrics"]))
+                      metrics=metrics)
         return model
 
     def epochs(self, callback=None) -> int:
@@ -597,10 +601,14 @@ def _check_training(training: dict, method: str) -> None:
     _keras_object("optimizer", keras.optimizers.get, training["optimizer"])
     _keras_object("loss", keras.losses.get, training["loss"])
     metrics = training["metrics"]
+    forms = ("`training.metrics` must be a metric name, a serialized metric "
+             "{class_name: ..., config: {...}}, or a list of these")
     if not isinstance(metrics, list):
-        raise ValueError("`metrics` must be a metric name or a list of them. "
-                         f"Received: metrics={metrics!r}")
+        raise ValueError(f"{forms}. Received: metrics={metrics!r}")
     for metric in metrics:
+        if not (isinstance(metric, str) or (isinstance(metric, Mapping)
+                                            and "class_name" in metric)):
+            raise ValueError(f"{forms}. Received the entry {metric!r} in metrics={metrics!r}")
         _keras_object("metrics", keras.metrics.get, metric)
     check_learning_rate("learning_rate", training["learning_rate"], optional=True)
     given = isinstance(training["optimizer"], Mapping) and "learning_rate" in (

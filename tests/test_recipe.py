@@ -196,6 +196,30 @@ def test_metrics_may_be_one_name():
     assert "accuracy" in model.get_metrics_result()
 
 
+def test_metrics_may_be_serialized_metrics_alone_or_in_a_list():
+    top2 = "{class_name: SparseTopKCategoricalAccuracy, config: {k: 2, name: top2}}"
+    for metrics in (f"[accuracy, {top2}]", top2):
+        recipe = Recipe.from_yaml(
+            f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{metrics: {metrics}}}")
+        model = recipe.compile(recipe.prune_model(small_cnn()))
+        model.fit(np.zeros((4, 7, 7, 1)), np.zeros(4), verbose=0)
+        assert "top2" in model.get_metrics_result()
+        assert recipe.compile(recipe.prune_model(small_cnn())).metrics  # built anew each time
+
+
+@pytest.mark.parametrize("metrics, entry", [
+    ("[accuracy, 2]", "2"),
+    ("[accuracy, {top2: {k: 2}}]", "{'top2': {'k': 2}}"),
+    ("[[accuracy]]", "['accuracy']"),
+    ("3", "3"),
+])
+def test_a_bad_metrics_entry_is_refused_when_the_recipe_is_read(metrics, entry):
+    with pytest.raises(ValueError, match=r"`training.metrics` must be a metric name, a "
+                       r"serialized metric \{class_name: \.\.\., config: .*list of these") as error:
+        Recipe.from_yaml(f"method: gmp\ncallback: {TINY_GMP}\ntraining: {{metrics: {metrics}}}")
+    assert entry in str(error.value)
+
+
 def test_a_malformed_yaml_file_is_an_error_naming_the_file_and_line(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("method: gmp\ncallback: {target_sparsity: 0.5\nprune: [\n")
