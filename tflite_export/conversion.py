@@ -133,7 +133,7 @@ def convert(
     progress.update(3)
     if quantize == "int8":
         _check_int8(content)
-    known_wrong = sparse and warn_if_sparse_kernel_is_wrong(content)
+    known_wrong = sparse and warn_if_sparse_kernel_is_wrong(content, quantize)
     if sparse:
         warn_if_not_sparse(model, content, quantize)
     if not known_wrong:

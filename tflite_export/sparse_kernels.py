@@ -104,7 +104,7 @@ def warn_if_not_sparse(model: keras.Model, content: bytes, quantize: str | None)
     )
 
 
-def warn_if_sparse_kernel_is_wrong(content: bytes) -> bool:
+def warn_if_sparse_kernel_is_wrong(content: bytes, quantize: str | None = None) -> bool:
     """Warn, naming the layers, when TFLite's sparse FULLY_CONNECTED kernel will compute
     some of them wrong: their number of inputs is not a multiple of their block. Returns
     whether it warned.
@@ -112,7 +112,9 @@ def warn_if_sparse_kernel_is_wrong(content: bytes) -> bool:
     Measured with ai-edge-litert 2.3.0 and TensorFlow 2.21's converter: the float (1x4),
     int8 (1x16) and dynamic-range kernels return outputs off by 0.02-0.4 for such a
     weight, where the same weights stored dense are exact
-    (tests/tflite_export/test_sparse_kernels.py).
+    (tests/tflite_export/test_sparse_kernels.py). The int8 converter stores a layer in
+    blocks of 16 even when it was pruned without blocks, so only for the other modes does
+    pruning without blocks help.
     """
     wrong = [t for t in inspection.inspect(content).on_sparse_kernel
              if t.block_shape and t.shape[-1] % t.block_shape[-1]]
@@ -120,12 +122,17 @@ def warn_if_sparse_kernel_is_wrong(content: bytes) -> bool:
         return False
     names = ", ".join(f"'{t.layer or t.name}' ({t.shape[-1]} inputs, blocks of "
                       f"{t.block_shape[-1]})" for t in wrong)
+    unblocked = ("quantize='int8' stores such a layer in blocks of 16 even when it is pruned "
+                 "without blocks, so pruning it without blocks does not help here"
+                 if quantize == "int8" else
+                 "pruning such a layer without blocks also works (its zeros are then stored "
+                 "sparse and expanded at load, exactly)")
     warnings.warn(
         f"The TFLite file computes wrong outputs: {names} run(s) on TFLite's sparse "
         "FULLY_CONNECTED kernel, which is wrong when a layer's number of inputs is not a "
-        "multiple of its block. Prune such a layer without blocks (its zeros are then "
-        "stored sparse and expanded at load, exactly) or leave it dense (`exclude=` in "
-        "kerasprune.prune), or convert with sparse=False.",
+        "multiple of its block. Convert with sparse=False (kerasprune export --dense): the "
+        "weights are then stored dense and the file computes the model; or leave such a "
+        f"layer dense (`exclude=` in kerasprune.prune); {unblocked}.",
         SparseKernelWarning,
         stacklevel=user_stacklevel(),
     )

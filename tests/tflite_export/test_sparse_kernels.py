@@ -47,7 +47,27 @@ def test_the_sparse_kernel_is_wrong_when_the_inputs_are_not_a_multiple_of_the_bl
     assert [t.runs for t in tflite_export.inspect(sparse).tensors][0] == "sparse kernel"
     assert np.abs(outputs(sparse, x) - outputs(dense, x)).max() > 0.01   # TFLite's bug
     assert len(warned) == 1
-    assert f"'fc' ({inputs} inputs, blocks of {block})" in str(warned[0].message)
+    message = str(warned[0].message)
+    assert f"'fc' ({inputs} inputs, blocks of {block})" in message
+    assert message.index("sparse=False") < message.index("without blocks also works")
+
+
+def test_int8_of_a_layer_pruned_without_blocks_advises_sparse_false_not_unblocked_pruning():
+    keras.utils.set_random_seed(0)
+    model = kerasprune.prune(keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(16, activation="relu", name="a"),
+        keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)]))
+    kerasprune.update_masks(model, 0.5)
+    x = np.random.default_rng(0).random((32, 8), dtype=np.float32)
+    sparse, warned = convert(model, quantize="int8", representative_data=x)
+    assert [t.block_shape for t in tflite_export.inspect(sparse).tensors][0] == (1, 16)
+    message = str(warned[0].message)
+    assert "'a' (8 inputs, blocks of 16)" in message
+    assert "Prune such a layer without blocks" not in message
+    assert message.index("Convert with sparse=False") < message.index("exclude=")
+    assert "pruning it without blocks does not help" in message
+    dense, warned_dense = convert(model, quantize="int8", representative_data=x, sparse=False)
+    assert not warned_dense   # the advice given first gives a file without the problem
 
 
 def test_no_warning_when_the_inputs_are_a_multiple_of_the_block():
