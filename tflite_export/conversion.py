@@ -32,6 +32,7 @@ from kerasprune import quantization
 from kerasprune.quantization import modes
 from kerasprune.core.caller import user_stacklevel
 from tflite_export import _compat, inspection, parity
+from tflite_export.interpreter import OPEN_SIZE
 from tflite_export.progress import progress_bar
 from tflite_export.sparse_kernels import (
     SparsityWarning,
@@ -131,13 +132,14 @@ def convert(
             content = _convert(converter, model, sparse, quantize, representative_data,
                                signature)
     progress.update(3)
-    if quantize == "int8":
-        _check_int8(content)
-    known_wrong = sparse and warn_if_sparse_kernel_is_wrong(content, quantize)
-    if sparse:
-        warn_if_not_sparse(model, content, quantize)
-    if not known_wrong:
-        _check_outputs(model, content, signature, quantize, sparse)
+    with _open_dims_named(signature):
+        if quantize == "int8":
+            _check_int8(content)
+        known_wrong = sparse and warn_if_sparse_kernel_is_wrong(content, quantize)
+        if sparse:
+            warn_if_not_sparse(model, content, quantize)
+        if not known_wrong:
+            _check_outputs(model, content, signature, quantize, sparse)
     progress.update(_STAGES)
     return content
 
@@ -166,6 +168,26 @@ def _check_outputs(model: keras.Model, content: bytes, signature: list,
         return
     expected = [np.asarray(e) for e in keras.tree.flatten(expected)]
     parity.check_file_computes(content, inputs, expected, quantize=quantize, sparse=sparse)
+
+
+@contextlib.contextmanager
+def _open_dims_named(signature: list):
+    """An interpreter that cannot be built for a file whose inputs leave dims other than
+    the batch open: an error naming them and how to fix them."""
+    try:
+        yield
+    except RuntimeError as error:
+        open_dims = [tuple(spec.shape) for spec in _flat(signature)
+                     if None in tuple(spec.shape)[1:]]
+        if not open_dims:
+            raise
+        raise ValueError(
+            f"The model's input shape(s) {', '.join(map(str, open_dims))} leave dims other "
+            "than the batch unknown (None): the file keeps them dynamic, and LiteRT could "
+            f"not run it with each at size {OPEN_SIZE} to check it ({error}). Fix them: "
+            "convert with input_signature=[tf.TensorSpec((None, 224, 224, 3), tf.float32)] "
+            "(your sizes), or, for `kerasprune export` (which takes no shapes), save the "
+            "model built on a keras.Input of fixed size.") from None
 
 
 def _check_arguments(model, sparse, quantize, representative_data) -> None:

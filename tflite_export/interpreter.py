@@ -32,6 +32,10 @@ _BACKEND_MODULES = {
 _TFLITE_IDENTIFIER = b"TFL3"
 # The names a traced function gives its positional arguments and its flat outputs.
 _POSITIONAL_NAME = re.compile(r"(?:args|output)_(\d+)")
+# A dimension other than the batch that a file leaves open (-1 in its shape_signature) is
+# stored with size 1, at which a convolution's output is empty and LiteRT fails to
+# prepare: the interpreter is built with such dimensions at this size instead.
+OPEN_SIZE = 4
 
 
 @dataclasses.dataclass
@@ -109,10 +113,20 @@ def _build(api, content: bytes, num_threads: int, resolver: str):
             num_threads=num_threads,
             experimental_op_resolver_type=kind,
         )
+    _open_dims_at_a_usable_size(interpreter)
     interpreter.allocate_tensors()
     if resolver == "xnnpack":
         _invoke_on_zeros(interpreter)  # XNNPACK may refuse a node only at the first invoke
     return interpreter
+
+
+def _open_dims_at_a_usable_size(interpreter) -> None:
+    for detail in interpreter.get_input_details():
+        signature = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+        if any(d < 0 for d in signature[1:]):
+            shape = [int(n) if i == 0 or d >= 0 else OPEN_SIZE
+                     for i, (d, n) in enumerate(zip(signature, detail["shape"]))]
+            interpreter.resize_tensor_input(detail["index"], shape)
 
 
 def _invoke_on_zeros(interpreter) -> None:

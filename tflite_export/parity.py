@@ -14,15 +14,14 @@ import numpy as np
 
 from kerasprune.core.caller import user_stacklevel
 from tflite_export import inspection
-from tflite_export.interpreter import invoke_once, load_interpreter, native_stderr_silenced
+from tflite_export.interpreter import (OPEN_SIZE, invoke_once, load_interpreter,
+                                       native_stderr_silenced)
 from tflite_export.sparse_kernels import SparseKernelWarning
 
 # Largest |TFLite - Keras| accepted, as a fraction of the largest |Keras output| (at least
 # 1), per `quantize`. An "int8" file quantizes activations to the ranges of the user's
 # data, which synthetic samples may leave: only finiteness is checked then.
 TOLERANCE = {None: 1e-3, "float16": 2e-2, "dynamic": 0.2, "int8": None}
-# A dimension the signature leaves open (other than the batch) takes this size.
-_OPEN_SIZE = 4
 
 
 def sample_inputs(specs: Sequence) -> list[np.ndarray]:
@@ -33,7 +32,7 @@ def sample_inputs(specs: Sequence) -> list[np.ndarray]:
     arrays = []
     for spec in specs:
         dims = list(spec.shape)
-        shape = [(2 if i == 0 else _OPEN_SIZE) if d is None else int(d)
+        shape = [(2 if i == 0 else OPEN_SIZE) if d is None else int(d)
                  for i, d in enumerate(dims)]
         dtype = np.dtype(spec.dtype.as_numpy_dtype)
         arrays.append(rng.normal(size=shape).astype(dtype) if dtype.kind == "f"

@@ -443,3 +443,29 @@ def test_int8_calibrates_each_input_on_its_own_samples(named, as_dict):
     [got] = invoke_once(load_interpreter(content).interpreter, [x[n] for n in order])
     want = model.predict(x if named else [x[n] for n in names], verbose=0)
     assert np.max(np.abs(got - want)) < 0.1 * np.max(np.abs(want))
+
+
+def fully_convolutional(convolutions: int) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = kerasprune.prune(keras.Sequential(
+        [keras.Input((None, None, 3))] + [layers.Conv2D(4, 3) for _ in range(convolutions)]
+        + [layers.GlobalAveragePooling2D(), layers.Dense(2)]))
+    kerasprune.update_masks(model, 0.5)
+    return model
+
+
+def test_open_spatial_dims_stay_dynamic_and_the_file_is_checked_at_a_size_it_runs():
+    model = fully_convolutional(1)
+    content, _ = convert_quietly(model)   # its check built no interpreter at size 1 before
+    assert tflite_export.inspect(content).tensors
+    for shape in ((2, 6, 9, 3), (1, 11, 5, 3)):
+        x = np.random.default_rng(0).random(shape, dtype=np.float32)
+        got = run(load_interpreter(content, xnnpack=False).interpreter, x)
+        np.testing.assert_allclose(got, model(x), atol=1e-5)
+
+
+def test_open_dims_the_check_cannot_run_are_named_with_input_signature():
+    with pytest.raises(ValueError, match=r"\(None, None, None, 3\) leave dims other than the "
+                       r"batch unknown.*input_signature=.*kerasprune export"):
+        convert_quietly(fully_convolutional(3))   # three 3x3 convolutions empty a 4x4 input
