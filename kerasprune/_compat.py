@@ -384,3 +384,15 @@ def linear_softmax_outputs(model):
     finally:
         for layer, activation in zip(swapped, originals):
             object.__setattr__(layer, "activation", activation)
+
+
+def moving_averages(optimizer) -> dict[int, object]:
+    """The moving average an optimizer with `use_ema=True` keeps of each trainable variable,
+    by `id` of the variable; empty without EMA or before the optimizer's first step."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not getattr(optimizer, "use_ema", False) or not averages:
+        return {}
+    return {id(variable): average
+            for variable, average in zip(optimizer._trainable_variables, averages)
+            if average is not None}
