@@ -350,8 +350,11 @@ def _fit_with_ema(name, *extra, validation_split=0.0):
         first = 0.2  # a threshold that prunes some weights
     model = _model_for(cls)
     model.compile(keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5), "mse")
-    model.fit(X, Y, batch_size=4, epochs=epochs, validation_split=validation_split,
-              callbacks=[cls(first, **options), *extra], verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, Y, batch_size=4, epochs=epochs, validation_split=validation_split,
+                  callbacks=[cls(first, **options), *extra], verbose=0)
+    assert not [w for w in caught if "use_ema=True" in str(w.message)]
     assert kerasprune.sparsity_report(model).total > 0.1
     return model, epochs
 
@@ -372,3 +375,18 @@ def test_swap_ema_weights_swaps_in_and_evaluates_masked_weights(name):
                                   spy, validation_split=0.25)
     assert _unmasked_values(model) == 0
     assert spy.seen == [0] * (2 * epochs)  # each epoch: its end, then its validation
+
+
+def test_an_ema_optimizer_without_a_pruning_callback_is_warned_with_what_to_do():
+    # Fine-tuning a pruned model with plain fit: nothing masks the moving averages.
+    model = _dense_model()
+    kerasprune.update_masks(model, 0.5)
+    model.compile(keras.optimizers.Adam(0.05, use_ema=True), "mse")
+    with pytest.warns(UserWarning, match=r"without a pruning callback by an optimizer with "
+                                         r"use_ema=True.*w\.apply_masks\(\)"):
+        model.fit(X, Y, batch_size=4, epochs=1, verbose=0)
+    assert _unmasked_values(model) > 0  # what the warning says
+    for wrapper in kerasprune.prune_wrappers(model):
+        wrapper.apply_masks()  # what it advises
+    assert _unmasked_values(model) == 0
+    assert kerasprune.sparsity_report(model).total == pytest.approx(0.5)
