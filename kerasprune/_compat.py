@@ -384,3 +384,21 @@ def linear_softmax_outputs(model):
     finally:
         for layer, activation in zip(swapped, originals):
             object.__setattr__(layer, "activation", activation)
+
+
+def ema_optimizer(optimizer):
+    """The optimizer that keeps moving averages of the weights (`use_ema=True`), or None."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    return optimizer if getattr(optimizer, "use_ema", False) else None
+
+
+def moving_averages(optimizer) -> dict[int, object]:
+    """The moving average an optimizer with `use_ema=True` keeps of each trainable variable,
+    by `id` of the variable; empty without EMA or before the optimizer is built."""
+    optimizer = ema_optimizer(optimizer)
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not averages:
+        return {}
+    return {id(variable): average
+            for variable, average in zip(optimizer._trainable_variables, averages)
+            if average is not None}

@@ -45,6 +45,7 @@ from kerasprune.callbacks.sparsity_metric import SparsityMetric, attach_sparsity
 from kerasprune.core.mask_update import (
     MaskRecord,
     check_pruning_request,
+    mask_moving_averages,
     overall_sparsity,
     update,
 )
@@ -224,6 +225,9 @@ class BasePruningCallback(keras.callbacks.Callback):
             self.trace["learning_rate"].append((step, self._optimizer_rate()))
 
     def on_train_batch_end(self, batch, logs=None):
+        # The optimizer's moving averages (`use_ema=True`) follow the weights before the
+        # masks apply; Keras swaps them into the model at epoch ends and when fit ends.
+        mask_moving_averages(self.model)
         if batch + 1 == self.steps_per_epoch:
             self._count_epoch_done()
 

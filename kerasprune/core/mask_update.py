@@ -18,7 +18,9 @@ from typing import Iterable, Mapping
 import keras
 import numpy as np
 
+from kerasprune import _compat
 from kerasprune.core.caller import user_stacklevel
+from kerasprune.core.mask_constraint import apply_mask
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.scopes import layer_target
 from kerasprune.core.selectors import Selector, ToTarget
@@ -77,6 +79,7 @@ def update(model, selector: Selector, sparsity: float = 0.0,
     leaders = [w for w in wrappers if w.follows is None]
     record = write_masks(selector.select(model, leaders, float(sparsity), float(final)),
                          wrappers=wrappers, selector=selector)
+    mask_moving_averages(model)
     missed = getattr(selector, "missed", None)
     if missed:
         warnings.warn(
@@ -147,6 +150,21 @@ def _assign(wrapper, masks, values) -> None:
     for mask, value in zip(wrapper.masks, masks):
         mask.assign(np.asarray(value).astype(mask.dtype))
     wrapper.apply_masks()
+
+
+def mask_moving_averages(model) -> None:
+    """Zero the pruned weights in the moving averages `model`'s optimizer keeps
+    (`use_ema=True`): Keras writes those averages into the model when fit ends and in
+    `keras.callbacks.SwapEMAWeights`, and it averages the weights before the masks apply,
+    so the averages hold the masks only when masked here."""
+    averages = _compat.moving_averages(getattr(model, "optimizer", None))
+    if not averages:
+        return
+    for wrapper in prune_wrappers(model):
+        for weight, mask in zip(wrapper.pruned_weights, wrapper.masks):
+            average = averages.get(id(weight))
+            if average is not None:
+                average.assign(apply_mask(average, mask))
 
 
 def _follower_masks(follower, leader) -> list[np.ndarray]:

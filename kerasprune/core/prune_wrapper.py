@@ -285,6 +285,7 @@ class PruneWrapper(keras.layers.Wrapper):
     def call(self, inputs, *args, training=None, **kwargs):
         if training and not self.driven:
             _warn_if_dense(self)  # once, when the train step is traced
+            _warn_if_ema(self)
         outputs = self.layer(inputs, *args, training=training, **kwargs)
         if not self.masks:  # the wrapped layer built itself in this first call
             with _compat.unlocked_state(self):
@@ -396,6 +397,28 @@ def _warn_if_dense(wrapper: PruneWrapper) -> None:
         "fit (kerasprune.PruningCallback, IMPCallback, BIMPCallback, RigLCallback, "
         "PenaltyPruningCallback, or kerasprune.callbacks' MovementPruningCallback and "
         "L0PruningCallback), or prune it first (update_masks, one_shot_prune).",
+        stacklevel=user_stacklevel())
+
+
+def _warn_if_ema(wrapper: PruneWrapper) -> None:
+    """Warn (once per wrapper; the same message and line, so Python shows it once) when a
+    pruned model is trained with no pruning callback by an optimizer with `use_ema=True`:
+    Keras averages the weights before the masks apply and writes the averages into the
+    model when fit ends, so the pruned weights come back."""
+    model = _compat.calling_layer() or wrapper
+    if getattr(wrapper, "_warned_ema", False) or _compat.ema_optimizer(
+            getattr(model, "optimizer", None)) is None:
+        return
+    if all(np.all(_compat.value_now(m)) for m in wrapper.masks):
+        return
+    wrapper._warned_ema = True
+    warnings.warn(
+        "A pruned model is trained without a pruning callback by an optimizer with "
+        "use_ema=True: Keras writes its moving averages, which the masks do not hold, into "
+        "the model when fit ends (and keras.callbacks.SwapEMAWeights at epoch ends), so the "
+        "pruned weights come back. Compile with use_ema=False, fit with a pruning callback "
+        "(it masks the averages too), or re-apply the masks after fit: "
+        "`for w in kerasprune.prune_wrappers(model): w.apply_masks()`.",
         stacklevel=user_stacklevel())
 
 

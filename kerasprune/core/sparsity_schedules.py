@@ -61,6 +61,13 @@ def _check_steps(begin_step: int, end_step: int, frequency: int) -> None:
 class ConstantSparsity(SparsitySchedule):
     """One target for the whole span: one-shot pruning at `begin_step`, held after.
 
+    Args:
+        target_sparsity: the target from `begin_step` on, in [0, 1).
+        begin_step: the step of the one-shot prune.
+        end_step: the last step at which the masks are recomputed (every `frequency`
+            steps from `begin_step`); default `begin_step`: pruned once, then held.
+        frequency: steps between mask updates.
+
     Example:
 
     >>> schedule = ConstantSparsity(0.8, begin_step=10, end_step=50, frequency=10)
@@ -68,9 +75,10 @@ class ConstantSparsity(SparsitySchedule):
     (0.0, 0.8, True)
     """
 
-    def __init__(self, target_sparsity: float, begin_step: int = 0, end_step: int = 0,
+    def __init__(self, target_sparsity: float, begin_step: int = 0, end_step: int | None = None,
                  frequency: int = 1):
         check_sparsity("target_sparsity", target_sparsity)
+        end_step = begin_step if end_step is None else end_step
         _check_steps(begin_step, end_step, frequency)
         self.target_sparsity = float(target_sparsity)
         self.begin_step, self.end_step, self.frequency = int(begin_step), int(end_step), int(frequency)

@@ -315,3 +315,78 @@ def test_early_stopping_restoring_an_epoch_at_the_target_is_quiet():
         warnings.simplefilter("always")
         _dense_model().fit(X, Y, batch_size=4, epochs=3, verbose=0, callbacks=[gmp, stop])
     assert not [w for w in caught if "restore_best_weights" in str(w.message)]
+
+
+def _unmasked_values(model) -> int:
+    """How many weights the masks prune are not 0 in the model now."""
+    return sum(int(np.count_nonzero(weight.numpy()[np.asarray(mask) == 0]))
+               for wrapper in kerasprune.prune_wrappers(model)
+               for weight, mask in zip(wrapper.pruned_weights, wrapper.masks))
+
+
+class UnmaskedWhenSwapped(keras.callbacks.Callback):
+    """After `SwapEMAWeights` in the list: the unmasked weights of the model it evaluates
+    (validation) and leaves in the model at each epoch end."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_test_begin(self, logs=None):
+        self.seen.append(_unmasked_values(self.model))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(_unmasked_values(self.model))
+
+
+EMA_POLICIES = ["gmp_epoch", "movement", "imp", "penalty_epoch", "rigl", "l0"]
+
+
+def _fit_with_ema(name, *extra, validation_split=0.0):
+    cls, first, options, epochs, _ = UPDATE_STEPS[name]
+    if cls is kerasprune.RigLCallback:
+        options = {**options, "data": kerasprune.CriterionData(X, Y)}
+    if cls is kerasprune.PenaltyPruningCallback:
+        first = 0.2  # a threshold that prunes some weights
+    model = _model_for(cls)
+    model.compile(keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5), "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, Y, batch_size=4, epochs=epochs, validation_split=validation_split,
+                  callbacks=[cls(first, **options), *extra], verbose=0)
+    assert not [w for w in caught if "use_ema=True" in str(w.message)]
+    assert kerasprune.sparsity_report(model).total > 0.1
+    return model, epochs
+
+
+def test_an_ema_optimizer_keeps_the_pruned_weights_at_zero_when_fit_ends():
+    # With use_ema=True Keras writes the optimizer's moving averages into the model when
+    # fit ends: they must be masked too.
+    model, _ = _fit_with_ema("gmp_epoch")
+    assert _unmasked_values(model) == 0
+
+
+@pytest.mark.parametrize("name", EMA_POLICIES)
+def test_swap_ema_weights_swaps_in_and_evaluates_masked_weights(name):
+    # SwapEMAWeights writes the moving averages into the model at every epoch end and for
+    # validation, and fit leaves them there: every policy's masks hold in them.
+    spy = UnmaskedWhenSwapped()
+    model, epochs = _fit_with_ema(name, keras.callbacks.SwapEMAWeights(swap_on_epoch=True),
+                                  spy, validation_split=0.25)
+    assert _unmasked_values(model) == 0
+    assert spy.seen == [0] * (2 * epochs)  # each epoch: its end, then its validation
+
+
+def test_an_ema_optimizer_without_a_pruning_callback_is_warned_with_what_to_do():
+    # Fine-tuning a pruned model with plain fit: nothing masks the moving averages.
+    model = _dense_model()
+    kerasprune.update_masks(model, 0.5)
+    model.compile(keras.optimizers.Adam(0.05, use_ema=True), "mse")
+    with pytest.warns(UserWarning, match=r"without a pruning callback by an optimizer with "
+                                         r"use_ema=True.*w\.apply_masks\(\)"):
+        model.fit(X, Y, batch_size=4, epochs=1, verbose=0)
+    assert _unmasked_values(model) > 0  # what the warning says
+    for wrapper in kerasprune.prune_wrappers(model):
+        wrapper.apply_masks()  # what it advises
+    assert _unmasked_values(model) == 0
+    assert kerasprune.sparsity_report(model).total == pytest.approx(0.5)

@@ -206,7 +206,8 @@ def test_unpruned_model_is_refused_before_training():
 
 
 def test_custom_schedule_object_is_used():
-    schedule = kerasprune.ConstantSparsity(0.6, begin_step=0, end_step=0)
+    # from the epoch's second step (64 samples, batches of 32), held after: no end_step needed
+    schedule = kerasprune.ConstantSparsity(0.6, begin_step=1)
     callback = kerasprune.PruningCallback(0.6, stabilization_epochs=0, pruning_epochs=1,
                                           finetune_epochs=0, schedule=schedule)
     model = compile_classifier(kerasprune.prune(small_cnn()))

@@ -71,6 +71,14 @@ def test_constant_sparsity_updates_every_step_by_default():
     assert (default.begin_step, default.end_step, default.frequency) == (0, 0, 1)
 
 
+def test_constant_sparsity_from_a_later_step_prunes_once_then_holds_by_default():
+    # No end_step given: one-shot at begin_step, the target held after (no refusal).
+    s = kerasprune.ConstantSparsity(0.6, begin_step=4)
+    assert [t for t in range(12) if s.updates_at(t)] == [4]
+    assert [s(t) for t in (3, 4, 11)] == [0.0, 0.6, 0.6]
+    assert s.get_config()["end_step"] == 4
+
+
 @pytest.mark.parametrize("schedule", [
     kerasprune.ConstantSparsity(0.3, begin_step=2, end_step=8, frequency=3),
     kerasprune.PolynomialDecay(0.1, 0.7, begin_step=1, end_step=9, power=2.0, frequency=2),
