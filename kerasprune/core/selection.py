@@ -312,7 +312,7 @@ def warn_if_tied(scores: np.ndarray, already: np.ndarray | None, what: str,
 
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     warn_if_tied(np.array([1.0, 1.0, np.inf]), None, "layer 'a'", "'apoz'")
+    ...     warn_if_tied(np.array([1.0, 1.0, np.inf]), None, "of layer 'a'", "'apoz'")
     >>> "layer 'a'" in str(caught[0].message)
     True
     """
@@ -322,9 +322,10 @@ def warn_if_tied(scores: np.ndarray, already: np.ndarray | None, what: str,
         return
     warnings.warn(
         f"All {live.size} groups {what} that could be pruned score {float(live[0]):.6g} "
-        f"under {criterion}: it cannot tell them apart, so the ones pruned are arbitrary. Use a criterion that suits this "
-        "layer (data-driven criteria need outputs that vary: 'apoz' and 'mean_activation' "
-        "read ReLU outputs), or exclude it.", TiedScoresWarning, stacklevel=user_stacklevel())
+        f"under {criterion}: it cannot tell them apart, so the ones pruned are arbitrary. "
+        "Use a criterion that suits this layer (data-driven criteria need outputs that "
+        "vary: 'apoz' and 'mean_activation' read ReLU outputs), or exclude it.",
+        TiedScoresWarning, stacklevel=user_stacklevel())
 
 
 class PruningSet:
