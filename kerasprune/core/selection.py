@@ -321,8 +321,9 @@ def warn_if_tied(scores: np.ndarray, already: np.ndarray | None, what: str,
     if live.size < 2 or not np.all(live == live[0]):
         return
     warnings.warn(
-        f"All {live.size} groups {what} that could be pruned score {float(live[0]):.6g} "
-        f"under {criterion}: it cannot tell them apart, so the ones pruned are arbitrary. "
+        # No count or value in the text: one warning per layer, not one per pruning step.
+        f"The groups {what} that could be pruned all score the same under {criterion}: "
+        "it cannot tell them apart, so the ones pruned are arbitrary. "
         "Use a criterion that suits this layer (data-driven criteria need outputs that "
         "vary: 'apoz' and 'mean_activation' read ReLU outputs), or exclude it.",
         TiedScoresWarning, stacklevel=user_stacklevel())
