@@ -13,6 +13,7 @@ is written onto the patterns.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -20,6 +21,7 @@ import keras
 import numpy as np
 
 from kerasprune import _compat
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.gradients import batch_gradients
 from kerasprune.core.linear_views import linear_view, weight_layers
 from kerasprune.core.model_walk import prune_wrappers
@@ -135,6 +137,26 @@ def channel_activity(
                                 rows, labels)
         result.update({weight.path: stats for weight in wrapper.pruned_weights})
     return result
+
+
+#: Criteria that read a layer's output as a ReLU sees it, and the activations that fit.
+RELU_CRITERIA = ("apoz", "mean_activation")
+RELU_LIKE = ("relu", "relu6", "linear")
+
+
+def _warn_unless_relu(wrapper) -> None:
+    """Warn when a ReLU-output criterion scores a layer that ends in another nonlinearity:
+    its negative outputs count as zeros, which says nothing of the channel's importance."""
+    criterion = getattr(wrapper.pattern, "criterion", None)
+    activation = getattr(getattr(wrapper.layer, "activation", None), "__name__", None)
+    if criterion not in RELU_CRITERIA or activation is None or activation in RELU_LIKE:
+        return
+    warnings.warn(
+        f"{wrapper.pattern!r} scores layer '{wrapper.layer.name}' by its outputs as a ReLU "
+        f"sees them (outputs <= 0 count as zeros), but the layer ends in {activation!r}: "
+        "the scores do not measure what the criterion is meant for. Use it on ReLU (or "
+        "linear, ReLU-followed) layers; prefer a weight criterion here ('l1', 'taylor').",
+        UserWarning, stacklevel=user_stacklevel())
 
 
 def class_labels(y) -> np.ndarray:
@@ -348,6 +370,8 @@ class CriterionData:
             raise ValueError(
                 "A class-discriminative criterion (Channels('lda')) needs the labels of the "
                 "sample: create the CriterionData with `y` (CriterionData(x, y)).")
+        for wrapper in wrappers:
+            _warn_unless_relu(wrapper)
         return channel_activity(model, self.x, batch_size=self.batch_size, wrappers=wrappers,
                                 y=self.y)
 

@@ -68,13 +68,39 @@ def model_units(model: keras.Model) -> list[keras.layers.Layer]:
     ['mha']
     """
     units: dict[int, keras.layers.Layer] = {}
+    for unit, _ in _walk_units(model):
+        units.setdefault(id(unit), unit)
+    return list(units.values())
+
+
+def enclosing_models(model: keras.Model) -> dict[int, list[keras.Model]]:
+    """`{id(unit): the nested models below `model` that hold the unit}` for each of
+    `model_units(model)` (outermost first; a unit shared by two nested models has both).
+
+    Example:
+
+    >>> import keras
+    >>> block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="d")],
+    ...                          name="block")
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, block(inputs))
+    >>> [[m.name for m in ms] for ms in enclosing_models(model).values()]
+    [['block']]
+    """
+    outer: dict[int, list[keras.Model]] = {}
+    for unit, path in _walk_units(model):
+        known = outer.setdefault(id(unit), [])
+        known += [m for m in path if all(m is not k for k in known)]
+    return outer
+
+
+def _walk_units(model: keras.Model, path: tuple = ()):
+    """`(unit, the nested models on the way to it)` for each unit, repeats included."""
     for layer in _compat.direct_sublayers(model):
         if isinstance(layer, keras.Model):
-            for unit in model_units(layer):
-                units.setdefault(id(unit), unit)
+            yield from _walk_units(layer, path + (layer,))
         elif not isinstance(layer, keras.layers.InputLayer):
-            units.setdefault(id(layer), layer)
-    return list(units.values())
+            yield layer, path
 
 
 def is_graph_model(model: keras.Model) -> bool:

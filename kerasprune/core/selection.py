@@ -18,11 +18,13 @@ otherwise take below it.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from kerasprune.core.allocation import erk_factor
+from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.linear_views import output_axes
 from kerasprune.core.order_statistics import kth_smallest, kth_smallest_of_parts
 from kerasprune.core.weight_criteria import WEIGHT_CRITERIA, saliency
@@ -296,6 +298,37 @@ def _kept(sizes: Sequence, pruned: Sequence[np.ndarray | None], counts: Sequence
     return np.array(kept, dtype=np.int64)
 
 
+class TiedScoresWarning(UserWarning):
+    """Every group a layer could lose scored the same, so which ones go is arbitrary."""
+
+
+def warn_if_tied(scores: np.ndarray, already: np.ndarray | None, what: str,
+                 criterion: str) -> None:
+    """Warn when the live groups of `scores` that no cap protects (finite scores) number
+    two or more and all score the same: the criterion cannot tell them apart (a
+    data-driven criterion whose statistic is constant on this layer, a constant kernel).
+
+    Example:
+
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_tied(np.array([1.0, 1.0, np.inf]), None, "of layer 'a'", "'apoz'")
+    >>> "layer 'a'" in str(caught[0].message)
+    True
+    """
+    open_groups = np.isfinite(scores) if already is None else np.isfinite(scores) & ~already
+    live = scores[open_groups]
+    if live.size < 2 or not np.all(live == live[0]):
+        return
+    warnings.warn(
+        # No count or value in the text: one warning per layer, not one per pruning step.
+        f"The groups {what} that could be pruned all score the same under {criterion}: "
+        "it cannot tell them apart, so the ones pruned are arbitrary. "
+        "Use a criterion that suits this layer (data-driven criteria need outputs that "
+        "vary: 'apoz' and 'mean_activation' read ReLU outputs), or exclude it.",
+        TiedScoresWarning, stacklevel=user_stacklevel())
+
+
 class PruningSet:
     """Parts pruned together: each part a vector of groups with their scores and sizes.
 
@@ -398,6 +431,12 @@ class WeightSet(PruningSet):
                 s, n = group_scores(wrapper, weight, *(d.get(weight.path) for d in data),
                                     criterion=criterion)
             s = _as_float(s)
+            # None when nothing is pruned yet: a first update holds no byte per weight
+            old = (pattern.pruned_groups(np.asarray(wrapper.masks[i]))
+                   if masks_only_grow else None)
+            if not (learned and weight.path in learned):
+                warn_if_tied(s, old, f"of layer '{wrapper.layer.name}' ({weight.name})",
+                             _criterion_name(criterion or wrapper.criterion, pattern))
             if wrapper.scope == "output":
                 s = output_ranks(s, tuple(weight.shape), output_axes(wrapper, i))
             if np.isnan(s).any():
@@ -407,9 +446,7 @@ class WeightSet(PruningSet):
                 )
             scores.append(s if transform is None else transform(s))
             sizes.append(n)
-            # None when nothing is pruned yet: a first update holds no byte per weight
-            already.append(pattern.pruned_groups(np.asarray(wrapper.masks[i]))
-                           if masks_only_grow else None)
+            already.append(old)
         super().__init__(
             scores, sizes, already,
             min_densities=[w.min_density for w, _ in self.tensors],
@@ -445,6 +482,12 @@ def group_scores(wrapper, weight, gradients=None, activations=None, input_norms=
             "a pruning callback given `data=kerasprune.CriterionData(x)`.")
     return pattern.pool(saliency(criterion, np.asarray(weight), gradients, input_norms,
                                  seed=wrapper.seed, name=f"{wrapper.layer.name}/{index}"))
+
+
+def _criterion_name(criterion: str, pattern) -> str:
+    """How a warning names the criterion: a channel pattern scores by its own."""
+    own = criterion == "magnitude" and getattr(pattern, "prunes_channels", False)
+    return f"{pattern!r}" if own else f"criterion {criterion!r}"
 
 
 def output_ranks(scores: np.ndarray, shape: tuple[int, ...],

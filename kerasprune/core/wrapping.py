@@ -16,6 +16,7 @@ from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.model_walk import (
     all_layers,
     copy_model,
+    enclosing_models,
     fresh_copy,
     is_graph_model,
     model_units,
@@ -98,10 +99,12 @@ def prune(
             model-wide target exactly.
         layers: which layers to prune: layer names, regular expressions (strings or
             `re.compile(...)`, full match), or a callable `layer -> bool`; a composite
-            layer's sublayers count too.
+            layer's sublayers count too, and selecting a nested model or a composite
+            layer selects every layer inside it (a callable is asked about those too).
             Default: every layer with known prunable weights except tied embeddings. A
             name or regex that matches no layer of the model is an error.
-        exclude: layers to leave dense, in the same forms.
+        exclude: layers to leave dense, in the same forms (a nested model or composite
+            layer named here leaves everything inside it dense).
         sparsity_overrides: `{layer name: sparsity}` with an absolute final sparsity in
             [0, 1), or a string such as `"0.5x"` for a multiple of the model-wide target
             (pruning refuses a multiple that takes the layer to 100%).
@@ -173,7 +176,8 @@ def prune(
     if policy is not None:
         include = _policy_selector(policy, layers, model)
     candidates = model_units(model)
-    chosen = _choose_layers(candidates, include, skip, explicit=include is not None)
+    chosen = _choose_layers(candidates, enclosing_models(model), include, skip,
+                            explicit=include is not None)
     followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
         sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
@@ -323,12 +327,18 @@ def _selector(
     return lambda layer: any(r.fullmatch(layer.name) for r in regexes)
 
 
-def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple[str, ...]]:
-    """`{id(unit): names of the unit's variables to prune}` for the units to wrap."""
+def _choose_layers(candidates, outer: dict[int, list], include, skip,
+                   explicit: bool) -> dict[int, tuple[str, ...]]:
+    """`{id(unit): names of the unit's variables to prune}` for the units to wrap.
+
+    `outer`: `{id(unit): its enclosing nested models}`; a selector naming a nested model
+    selects every layer inside it.
+    """
     chosen: dict[int, tuple[str, ...]] = {}
     unknown = []
     for layer in candidates:
-        if (skip and skip(layer)) or (not explicit and ties_weights(layer)):
+        path = [*outer.get(id(layer), ()), layer]
+        if (skip and any(skip(l) for l in path)) or (not explicit and ties_weights(layer)):
             continue
         names = prunable_weight_names(layer)
         if explicit and include(layer) and names is None:
@@ -337,7 +347,7 @@ def _choose_layers(candidates, include, skip, explicit: bool) -> dict[int, tuple
                 f"but kerasprune does not know which of its weights to prune. "
                 f"{HOW_TO_MAKE_PRUNABLE}"
             )
-        selected = tuple(n for n in names or () if _selects(layer, n, include, skip))
+        selected = tuple(n for n in names or () if _selects(path, n, include, skip))
         if selected:
             chosen[id(layer)] = selected
         if not explicit:
@@ -365,9 +375,10 @@ def ties_weights(layer: keras.layers.Layer) -> bool:
     return isinstance(layer, keras.layers.Embedding) and tied
 
 
-def _selects(unit, name: str, include, skip) -> bool:
-    """Whether the selectors keep variable `name` of `unit`: a match on any layer on its path."""
-    chain = [unit]
+def _selects(path: list, name: str, include, skip) -> bool:
+    """Whether the selectors keep variable `name` of the unit at the end of `path` (its
+    enclosing nested models, then the unit): a match on any layer on the way to it."""
+    chain = list(path)
     for part in name.split("/")[:-1]:
         by_name = {l.name: l for l in _compat.direct_sublayers(chain[-1])}
         chain.append(by_name[part])

@@ -14,7 +14,8 @@ depthwise kernel (`[h, w, channels, 1]`). Scores (higher = more important):
   ReLU over a data sample (Hu et al., 2016): a channel that is almost always zero matters
   little. `"mean_activation"`: the mean of the channel's ReLU output (Molchanov et al.,
   2017). Both read the layer's output (outputs <= 0 count as zeros, so a linear layer
-  followed by a ReLU is scored as the ReLU sees it) from `kerasprune.CriterionData`;
+  followed by a ReLU is scored as the ReLU sees it) from `kerasprune.CriterionData`; a
+  layer ending in another nonlinearity (tanh, sigmoid) is named in a warning;
 - `"taylor2"`: the second-order Taylor estimate of the loss change when the channel's
   weights `w_s` are set to zero (Molchanov et al., 2019, their second variant):
   `|-g_s . w_s + 1/2 sum h_s w_s^2|`, `g` the mean gradient over the batches and `h` the

@@ -40,7 +40,7 @@ from kerasprune.core.scopes import (
     select_in_scope,
     short_parts,
 )
-from kerasprune.core.selection import PruningSet
+from kerasprune.core.selection import PruningSet, warn_if_tied
 from kerasprune.core.wrapping import strip
 from kerasprune.structured.channel_analysis import variables_by_name
 from kerasprune.structured.channel_groups import ChannelGroups
@@ -149,6 +149,10 @@ def _select_units(units: list[Unit], sparsity: float, final: float,
     """The pruned groups of each unit (a boolean vector per unit), every set of units
     selected in its scope; `fraction` replaces every set's target (cost targets). Sets
     short of their target are appended to `missed` (see `ToTarget.missed`)."""
+    for unit in units:
+        layers = ", ".join(sorted({f"'{w.layer.name}'" for w in unit.members}))
+        warn_if_tied(unit.scores, unit.already, f"of the channels of {layers}",
+                     repr(unit.members[0].pattern))
     result = {}
     for scope, members, target in scope_sets(units, sparsity, final, target_of=Unit.target):
         target = target if fraction is None else fraction

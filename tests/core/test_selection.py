@@ -462,3 +462,21 @@ def test_a_pattern_that_protects_weights_from_a_target_is_named():
     pruned = kerasprune.prune(model, pattern=KeepFirstRow())
     with pytest.warns(UserWarning, match=r"not reached: d/kernel: 0.5000 of 0.9000"):
         kerasprune.update_masks(pruned, 0.9)
+
+
+def test_a_layer_whose_groups_all_score_the_same_is_named_in_a_warning():
+    from kerasprune.core.selection import TiedScoresWarning
+
+    layers = [keras.layers.Dense(4, kernel_initializer="ones", name="flat"),
+              keras.layers.Dense(4, name="varied")]
+    model = kerasprune.prune(keras.Sequential([keras.Input((4,)), *layers]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kerasprune.update_masks(model, 0.5)
+    tied = [str(w.message) for w in caught if w.category is TiedScoresWarning]
+    assert len(tied) == 1 and "'flat'" in tied[0] and "'magnitude'" in tied[0], tied
+    with warnings.catch_warnings(record=True) as caught:  # the pruned zeros do not count
+        warnings.simplefilter("always")
+        kerasprune.update_masks(model, 0.75)
+    tied = [str(w.message) for w in caught if w.category is TiedScoresWarning]
+    assert len(tied) == 1 and "groups of layer 'flat'" in tied[0], tied

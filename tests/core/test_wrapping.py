@@ -147,6 +147,20 @@ def test_layers_and_exclude_by_name_regex_and_callable():
     assert [w.layer.name for w in kerasprune.prune_wrappers(compiled)] == ["hidden"]
 
 
+def test_naming_a_nested_model_selects_every_layer_inside_it():
+    block = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="in1"),
+                              keras.layers.Dense(8, name="in2")], name="block")
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(block(inputs)))
+    names = lambda m: sorted(w.layer.name for w in kerasprune.prune_wrappers(m))
+    assert names(kerasprune.prune(model, exclude=["block"])) == ["head"]
+    assert names(kerasprune.prune(model, layers=["block"])) == ["in1", "in2"]
+    assert names(kerasprune.prune(model, exclude=lambda l: l.name == "block")) == ["head"]
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype("float32")
+    one_shot = kerasprune.one_shot_prune(model, 0.5, exclude=["block"], data=(x,))
+    assert names(one_shot) == ["head"]
+
+
 class Scale(keras.layers.Layer):
     def build(self, shape):
         self.kernel = self.add_weight(shape=shape[1:], name="kernel")

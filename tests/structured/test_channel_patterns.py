@@ -472,3 +472,19 @@ def test_nm_and_blocks_refuse_an_attention_kernel_by_its_input_axis():
     query = np.asarray(wrapper.masks[0]).reshape(4, 4, 3, 4)  # blocks of 4 hidden entries
     assert np.all(query.all(axis=1) | ~query.any(axis=1))
     assert 0 < query.mean() < 1
+
+
+@pytest.mark.parametrize("activation, warned", [
+    ("sigmoid", ["'sigmoid'", "arbitrary"]), ("tanh", ["'tanh'"]), ("relu", [])])
+def test_apoz_on_a_layer_not_ending_in_relu_is_named_in_a_warning(activation, warned):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation, name="a"),
+                              keras.layers.Dense(4, name="c")])
+    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kerasprune.one_shot_prune(model, 0.5, pattern=Channels("apoz"), exclude=["c"],
+                                  data=(x,))
+    messages = [str(w.message) for w in caught]
+    for words in warned:  # sigmoid outputs are never <= 0: every channel's APoZ ties
+        assert any(words in m and "'a'" in m and "Channels('apoz')" in m for m in messages)
+    assert bool(warned) == any("'a'" in m for m in messages), messages
