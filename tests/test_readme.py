@@ -7,6 +7,9 @@ The preamble defines what the README's blocks take as given, on tiny real data:
 - `x`, `y`: 256 training digits; `x_test`, `y_test`: 64 test digits;
 - `loss`: `SparseCategoricalCrossentropy(from_logits=True)`.
 
+A block that loads the embedded digits itself (`examples.datasets.load_embedded_mnist`)
+gets the same tiny sizes: the first 256 training and 64 test digits of what it asked for.
+
 The blocks run in a temporary folder (they write files such as `pruned.keras`).
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 import keras
 import pytest
 
+import examples.datasets
 from tests.helpers import compile_classifier, small_cnn
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -44,6 +48,13 @@ def test_every_python_block_runs(digits, tmp_path, monkeypatch):
         "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     }
     monkeypatch.chdir(tmp_path)
+    load = examples.datasets.load_embedded_mnist
+
+    def tiny(*args, **kwargs):
+        (x, y), (x_test, y_test) = load(*args, **kwargs)
+        return (x[:256], y[:256]), (x_test[:64], y_test[:64])
+
+    monkeypatch.setattr(examples.datasets, "load_embedded_mnist", tiny)
     for number, block in enumerate(python_blocks(README.read_text()), start=1):
         try:
             exec(compile(block, f"README.md python block {number}", "exec"), namespace)
