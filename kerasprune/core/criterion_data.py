@@ -139,16 +139,25 @@ def channel_activity(
     return result
 
 
-#: Criteria that read a layer's output as a ReLU sees it, and the activations that fit.
+#: Criteria that read a layer's output as a ReLU sees it, and the activations that fit
+#: (an allow-list: every other activation, named or not, is warned about).
 RELU_CRITERIA = ("apoz", "mean_activation")
 RELU_LIKE = ("relu", "relu6", "linear")
+
+
+def _activation_name(activation) -> str | None:
+    """The name of a layer's activation: a function's name, else the class name of an
+    activation object (`LeakyReLU`)."""
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", None) or type(activation).__name__
 
 
 def _warn_unless_relu(wrapper) -> None:
     """Warn when a ReLU-output criterion scores a layer that ends in another nonlinearity:
     its negative outputs count as zeros, which says nothing of the channel's importance."""
     criterion = getattr(wrapper.pattern, "criterion", None)
-    activation = getattr(getattr(wrapper.layer, "activation", None), "__name__", None)
+    activation = _activation_name(getattr(wrapper.layer, "activation", None))
     if criterion not in RELU_CRITERIA or activation is None or activation in RELU_LIKE:
         return
     warnings.warn(

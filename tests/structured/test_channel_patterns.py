@@ -475,7 +475,11 @@ def test_nm_and_blocks_refuse_an_attention_kernel_by_its_input_axis():
 
 
 @pytest.mark.parametrize("activation, warned", [
-    ("sigmoid", ["'sigmoid'", "arbitrary"]), ("tanh", ["'tanh'"]), ("relu", [])])
+    ("sigmoid", ["'sigmoid'", "arbitrary"]), ("tanh", ["'tanh'"]), ("relu", []),
+    ("relu6", []), ("linear", []), ("gelu", ["'gelu'"]), ("swish", ["'silu'"]),
+    ("leaky_relu", ["'leaky_relu'"]), ("elu", ["'elu'"]), ("selu", ["'selu'"]),
+    ("softplus", ["'softplus'"]), ("mish", ["'mish'"]),
+    (keras.layers.LeakyReLU(0.1), ["'LeakyReLU'"])])
 def test_apoz_on_a_layer_not_ending_in_relu_is_named_in_a_warning(activation, warned):
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation, name="a"),
                               keras.layers.Dense(4, name="c")])
