@@ -362,3 +362,16 @@ def test_export_of_a_compiled_model_says_nothing_about_its_optimizer(tmp_path, c
     said = capsys.readouterr()
     assert "optimizer" not in said.out + said.err + " ".join(str(w.message) for w in caught)
     assert (tmp_path / "c.tflite").stat().st_size > 0
+
+
+def test_bench_without_data_feeds_every_input_of_a_multi_input_file(tmp_path, capsys):
+    # a sample was built for the first input only: the bench of a two-input file failed
+    ids = keras.Input((3,), dtype="int32", name="ids")
+    values = keras.Input((5,), name="values")
+    tokens = keras.layers.Flatten()(keras.layers.Embedding(7, 2)(ids))
+    model = keras.Model([ids, values],
+                        keras.layers.Dense(2)(keras.layers.Concatenate()([tokens, values])))
+    out = tmp_path / "two_inputs.tflite"
+    out.write_bytes(tflite_export.convert(model, sparse=False))
+    facts = run_json(capsys, "bench", str(out), "--runs", "1", "--warmup", "0")
+    assert facts["runs"] == 1

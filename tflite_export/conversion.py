@@ -88,7 +88,9 @@ def convert(
 
     Weights LiteRT reads wrong when stored sparse (inside a recurrent layer's loop,
     float16 in blocks) make the whole file dense, with a `SparsityWarning` naming them.
-    The file is run once on one or two synthetic samples against the model.
+    The file is run once on one or two synthetic samples against the model; an "int8"
+    file also on the first 8 samples of `representative_data` (arrays), with a warning
+    naming each output off by more than 25% of its range there.
 
     Raises:
         ValueError: naming the recurrent layers, for quantize="int8" of a model that
@@ -140,6 +142,8 @@ def convert(
             warn_if_not_sparse(model, content, quantize)
         if not known_wrong:
             _check_outputs(model, content, signature, quantize, sparse)
+            if quantize == "int8":
+                _check_int8_on_calibration(model, content, representative_data, signature)
     progress.update(_STAGES)
     return content
 
@@ -168,6 +172,35 @@ def _check_outputs(model: keras.Model, content: bytes, signature: list,
         return
     expected = [np.asarray(e) for e in keras.tree.flatten(expected)]
     parity.check_file_computes(content, inputs, expected, quantize=quantize, sparse=sparse)
+
+
+def _check_int8_on_calibration(model: keras.Model, content: bytes, representative_data,
+                               signature: list) -> None:
+    """The int8 file against the model on a few of the samples it was calibrated on
+    (`parity.warn_if_int8_off`); nothing to compare for a callable or trained ranges."""
+    if representative_data is None or callable(representative_data):
+        return
+    specs = _flat(signature)
+    arrays = [np.asarray(a, dtype=_numpy_dtype(spec))
+              for a, spec in zip(_representative_arrays(representative_data, signature), specs)]
+    fixed = specs[0].shape[0] if specs[0].shape.rank else None
+    count = int(fixed) if fixed is not None else min(len(arrays[0]), parity.INT8_SAMPLES)
+    if len(arrays[0]) < count:
+        return
+    inputs = [a[:count] for a in arrays]
+    args = keras.tree.pack_sequence_as(signature, inputs)
+    try:
+        with _float32_compute(model):
+            expected = model(args[0] if len(args) == 1 else list(args), training=False)
+    except Exception:  # noqa: BLE001 - the model's own checks: nothing to compare
+        return
+    parity.warn_if_int8_off(content, inputs, [np.asarray(e) for e in keras.tree.flatten(expected)],
+                            names=_output_names(model))
+
+
+def _output_names(model: keras.Model) -> list[str] | None:
+    names = getattr(model, "output_names", None)
+    return list(names) if isinstance(names, (list, tuple)) else None
 
 
 @contextlib.contextmanager

@@ -24,6 +24,13 @@ from tflite_export.sparse_kernels import SparseKernelWarning
 TOLERANCE = {None: 1e-3, "float16": 2e-2, "dynamic": 0.2, "int8": None}
 
 
+# An "int8" file is compared with its model on this many of its calibration samples; an
+# output off by more than this fraction of its range there (max - min of the model's
+# outputs) is far beyond int8 rounding (1/255 of the range per tensor): a warning.
+INT8_SAMPLES = 8
+INT8_TOLERANCE = 0.25
+
+
 def sample_inputs(specs: Sequence) -> list[np.ndarray]:
     """Deterministic samples for `tf.TensorSpec`s: two (or the fixed batch) of normal
     floats; integer and boolean inputs (token ids, masks) hold ones, valid for any
@@ -72,6 +79,39 @@ def check_file_computes(content: bytes, inputs: list[np.ndarray], expected: list
     raise ValueError(
         f"The TFLite file does not compute the model's outputs ({options}): {problem} on "
         f"{len(inputs[0])} synthetic sample(s). {advice}.")
+
+
+def warn_if_int8_off(content: bytes, inputs: list[np.ndarray], expected: list[np.ndarray],
+                     *, names: Sequence[str] | None = None) -> None:
+    """Warn, naming each output, when an "int8" file's outputs on `inputs` (samples it was
+    calibrated on) are off from the Keras model's (`expected`) by more than
+    `INT8_TOLERANCE` of the output's range."""
+    outputs = _outputs(content, inputs, xnnpack=True)
+    if len(outputs) != len(expected):
+        return
+    off = []
+    for k, (got, want) in enumerate(zip(outputs, expected)):
+        got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+        if got.shape != want.shape or not np.isfinite(want).all():
+            continue
+        span = float(want.max() - want.min()) if want.size else 0.0
+        diff = float(np.max(np.abs(got - want), initial=0.0))
+        if diff > INT8_TOLERANCE * span and diff > 1e-6:
+            name = names[k] if names is not None and len(names) == len(outputs) else None
+            which = f"output {k + 1} of {len(outputs)}" + (f" ({name!r})" if name else "")
+            off.append(f"{which}: off by up to {diff:.3g}, {diff / span:.0%} of its range "
+                       f"{span:.3g}" if span else f"{which}: off by up to {diff:.3g}, its "
+                       "range being 0")
+    if off:
+        warnings.warn(
+            f'The quantize="int8" file does not compute the model\'s outputs on the first '
+            f"{len(inputs[0])} samples of representative_data it was calibrated on: "
+            f"{'; '.join(off)} (int8 rounds to 1/255 of the range; accepted: "
+            f"{INT8_TOLERANCE:.0%}). Check that representative_data holds real inputs "
+            'like those the model will see, or convert with quantize="dynamic".',
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 def _outputs(content: bytes, inputs: list[np.ndarray], xnnpack: bool) -> list[np.ndarray]:

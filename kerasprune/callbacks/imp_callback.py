@@ -33,6 +33,7 @@ from kerasprune.callbacks.base_pruning_callback import (
     check_settable_learning_rate,
 )
 from kerasprune.core.caller import user_stacklevel
+from kerasprune.core.mask_update import reset_moving_averages
 from kerasprune.core.model_walk import prune_wrappers
 from kerasprune.core.sparsity_schedules import CycleSparsity
 from kerasprune.core.validation import (
@@ -288,10 +289,12 @@ class IMPCallback(BasePruningCallback):
     def _rewind(self, wrappers: list) -> None:
         if float(self.state.read("rewind_saved")) == 0:
             return
-        for i, variable in enumerate(_rewindable_weights(self.model)):
+        rewound = _rewindable_weights(self.model)
+        for i, variable in enumerate(rewound):
             variable.assign(self.state.read(f"rewind_{i}").astype(variable.dtype))
         for wrapper in wrappers:  # re-zero the pruned weights
             wrapper.apply_masks()
+        reset_moving_averages(self.model, rewound)  # use_ema=True: average from here on
 
     def _check_schedule_settings(self) -> None:
         name = self.retrain_schedule

@@ -49,15 +49,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _evaluation_data(path: str | None, tflite: str):
-    """The data file's evaluation arrays, or one random input of the model's shape."""
+    """The data file's evaluation arrays, or one random sample for each of the model's
+    inputs, of its shape and dtype (integer and boolean inputs, token ids and masks,
+    hold ones: valid for any vocabulary of two tokens or more)."""
     import numpy as np
 
     if path is not None:
         from kerasprune.cli.data import load_data
 
         return load_data(path).evaluation()
-    from tflite_export.interpreter import load_interpreter, model_input_details
+    from tflite_export.interpreter import OPEN_SIZE, load_interpreter, model_input_details
 
-    detail = model_input_details(load_interpreter(tflite, xnnpack=False).interpreter)[0]
-    shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]]
-    return np.random.default_rng(0).random(shape, dtype=np.float32), None
+    rng = np.random.default_rng(0)
+    samples = []
+    for detail in model_input_details(load_interpreter(tflite, xnnpack=False).interpreter):
+        shape = [int(d) if d >= 0 else 1 if i == 0 else OPEN_SIZE
+                 for i, d in enumerate(detail["shape_signature"])]
+        dtype = np.dtype(detail["dtype"])
+        samples.append(rng.random(shape).astype(dtype) if dtype.kind == "f"
+                       else np.ones(shape, dtype))
+    return (samples[0] if len(samples) == 1 else samples), None

@@ -139,21 +139,60 @@ def channel_activity(
     return result
 
 
-#: Criteria that read a layer's output as a ReLU sees it, and the activations that fit.
+#: Criteria that read a layer's output as a ReLU sees it, and the activations that fit
+#: (an allow-list: every other activation, named or not, is warned about).
 RELU_CRITERIA = ("apoz", "mean_activation")
 RELU_LIKE = ("relu", "relu6", "linear")
 
 
+def _activation_name(activation) -> str | None:
+    """The name of a layer's activation: a function's name, "relu" for a plain
+    `keras.layers.ReLU()`, else the class name of an activation object (`LeakyReLU`)."""
+    if activation is None:
+        return None
+    if (isinstance(activation, keras.layers.ReLU) and not activation.negative_slope
+            and not activation.threshold):
+        return "relu"
+    return getattr(activation, "__name__", None) or type(activation).__name__
+
+
+_ACTIVATION_LAYERS = (keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU,
+                      keras.layers.ELU, keras.layers.PReLU, keras.layers.Softmax)
+_NORMALIZATIONS = (keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+
+
+def _next_activations(layer, depth: int = 4) -> list[str]:
+    """The activation layers a linear layer's output goes through next (past normalization
+    layers: Conv2D -> BatchNormalization -> Activation("swish")), by name."""
+    found = []
+    for consumer in _compat.outbound_consumers(layer) if depth else ():
+        inner = getattr(consumer, "layer", consumer)  # a PruneWrapper of a normalization
+        if isinstance(inner, keras.layers.Activation):
+            found.append(_activation_name(inner.activation))
+        elif isinstance(inner, _ACTIVATION_LAYERS):
+            found.append(_activation_name(inner))
+        elif isinstance(inner, _NORMALIZATIONS):
+            found += _next_activations(consumer, depth - 1)
+    return found
+
+
 def _warn_unless_relu(wrapper) -> None:
-    """Warn when a ReLU-output criterion scores a layer that ends in another nonlinearity:
-    its negative outputs count as zeros, which says nothing of the channel's importance."""
+    """Warn when a ReLU-output criterion scores a layer that ends in another nonlinearity
+    (its own activation, or an activation layer after it): its negative outputs count as
+    zeros, which says nothing of the channel's importance."""
     criterion = getattr(wrapper.pattern, "criterion", None)
-    activation = getattr(getattr(wrapper.layer, "activation", None), "__name__", None)
-    if criterion not in RELU_CRITERIA or activation is None or activation in RELU_LIKE:
+    if criterion not in RELU_CRITERIA:
+        return
+    activation = _activation_name(getattr(wrapper.layer, "activation", None))
+    ends = "ends in"
+    if activation == "linear":
+        activation = next((a for a in _next_activations(wrapper) if a not in RELU_LIKE), None)
+        ends = "is followed by"
+    if activation is None or activation in RELU_LIKE:
         return
     warnings.warn(
         f"{wrapper.pattern!r} scores layer '{wrapper.layer.name}' by its outputs as a ReLU "
-        f"sees them (outputs <= 0 count as zeros), but the layer ends in {activation!r}: "
+        f"sees them (outputs <= 0 count as zeros), but the layer {ends} {activation!r}: "
         "the scores do not measure what the criterion is meant for. Use it on ReLU (or "
         "linear, ReLU-followed) layers; prefer a weight criterion here ('l1', 'taylor').",
         UserWarning, stacklevel=user_stacklevel())

@@ -167,6 +167,17 @@ def mask_moving_averages(model) -> None:
                 average.assign(apply_mask(average, mask))
 
 
+def reset_moving_averages(model, variables) -> None:
+    """Set the moving averages `model`'s optimizer keeps (`use_ema=True`) of `variables` to
+    their current values: after a rewind, averages of the weights before it would be
+    written back into the model when fit ends."""
+    averages = _compat.moving_averages(getattr(model, "optimizer", None))
+    for variable in variables:
+        average = averages.get(id(variable))
+        if average is not None:
+            average.assign(variable)
+
+
 def _follower_masks(follower, leader) -> list[np.ndarray]:
     """A follower's masks (a normalization after a channel-pruned layer): the output
     channels its leader keeps."""

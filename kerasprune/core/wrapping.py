@@ -107,7 +107,9 @@ def prune(
             layer named here leaves everything inside it dense).
         sparsity_overrides: `{layer name: sparsity}` with an absolute final sparsity in
             [0, 1), or a string such as `"0.5x"` for a multiple of the model-wide target
-            (pruning refuses a multiple that takes the layer to 100%).
+            (pruning refuses a multiple that takes the layer to 100%). A nested model
+            named here sets every pruned layer inside it; an entry for an inner layer
+            (or an inner nested model) wins over it.
         block_shape: prune in blocks over the last weight axes, e.g. `(4, 1)`: 4
             consecutive inputs of one Dense unit, the pattern TFLite's sparse
             FULLY_CONNECTED kernel runs fast (use `(16, 1)` for int8 export).
@@ -176,11 +178,11 @@ def prune(
     if policy is not None:
         include = _policy_selector(policy, layers, model)
     candidates = model_units(model)
-    chosen = _choose_layers(candidates, enclosing_models(model), include, skip,
-                            explicit=include is not None)
+    outer = enclosing_models(model)
+    chosen = _choose_layers(candidates, outer, include, skip, explicit=include is not None)
     followers = _normalization_followers(candidates, chosen) if _prunes_channels(pattern) else {}
     overrides = _parse_overrides(
-        sparsity_overrides, {l.name for l in candidates if id(l) in chosen}
+        sparsity_overrides, [l for l in candidates if id(l) in chosen], outer
     )
 
     outputs = _output_layers(model)
@@ -387,7 +389,11 @@ def _selects(path: list, name: str, include, skip) -> bool:
     return include is None or any(include(l) for l in chain)
 
 
-def _parse_overrides(overrides, chosen_names: set[str]) -> dict[str, tuple[float | None, float | None]]:
+def _parse_overrides(overrides, chosen: list, outer: dict[int, list]
+                     ) -> dict[str, tuple[float | None, float | None]]:
+    """`{name of a pruned unit: its override}`; a nested model named in `overrides` gives
+    its override to every pruned unit inside it, unless a name nearer the unit (an inner
+    nested model, or the unit itself) has one. `outer`: as in `_choose_layers`."""
     if overrides is None:
         return {}
     if not isinstance(overrides, dict):
@@ -395,15 +401,22 @@ def _parse_overrides(overrides, chosen_names: set[str]) -> dict[str, tuple[float
             "`sparsity_overrides` must be a dict {layer name: sparsity}. "
             f"Received: sparsity_overrides={overrides!r}"
         )
+    units = sorted({l.name for l in chosen})
+    models = sorted({m.name for l in chosen for m in outer.get(id(l), ())} - set(units))
     parsed = {}
     for name, value in overrides.items():
-        if name not in chosen_names:
+        if name not in units and name not in models:
             raise ValueError(
                 f"`sparsity_overrides` names layer {name!r}, which is not pruned. "
-                f"Pruned layers: {sorted(chosen_names)}"
-            )
+                f"Pruned layers: {units}"
+                + (f"; nested models holding pruned layers: {models}" if models else ""))
         parsed[name] = _parse_override(name, value)
-    return parsed
+    result = {}
+    for unit in chosen:
+        for holder in [*outer.get(id(unit), ()), unit]:  # outermost first: the nearest wins
+            if holder.name in parsed:
+                result[unit.name] = parsed[holder.name]
+    return result
 
 
 def _parse_override(name: str, value) -> tuple[float | None, float | None]:

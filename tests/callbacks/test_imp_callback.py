@@ -335,3 +335,34 @@ def test_cycles_count_the_weights_of_leaders_only_not_of_the_layers_that_follow_
     kept = [1.0, *(1.0 - s for s in logged)]
     assert [r["pruned_fraction"] for r in imp.cycle_records] == pytest.approx(
         [1.0 - after / before for before, after in zip(kept, kept[1:])])
+
+
+class AveragesAtEpochStart(keras.callbacks.Callback):
+    """The largest |moving average - weight| of an EMA optimizer at each epoch start
+    (listed after IMP: after its pruning and rewinding)."""
+
+    def __init__(self):
+        super().__init__()
+        self.gaps = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from kerasprune import _compat
+
+        averages = _compat.moving_averages(self.model.optimizer)
+        self.gaps.append(max((float(np.max(np.abs(np.array(averages[id(v)]) - np.array(v))))
+                              for v in self.model.trainable_weights if id(v) in averages),
+                             default=None))
+
+
+def test_weight_rewinding_resets_the_moving_averages_of_an_ema_optimizer():
+    # the averages still held the pre-rewind weights, written back into the model at the
+    # end of fit (use_ema=True): the rewound ticket was lost
+    keras.utils.set_random_seed(0)
+    model = kerasprune.prune(keras.Sequential([keras.Input((8,)), keras.layers.Dense(16),
+                                               keras.layers.Dense(1)]))
+    model.compile(keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5), "mse")
+    x = np.random.default_rng(0).normal(size=(32, 8)).astype("float32")
+    imp = IMPCallback(0.5, cycles=1, dense_epochs=1, rewind_epoch=0, retrain_schedule=None)
+    gaps = AveragesAtEpochStart()
+    model.fit(x, x[:, :1], batch_size=8, epochs=2, callbacks=[imp, gaps], verbose=0)
+    assert gaps.gaps[1] == 0.0, gaps.gaps  # rewound at epoch 1's start: averages too

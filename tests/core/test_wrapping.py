@@ -161,6 +161,25 @@ def test_naming_a_nested_model_selects_every_layer_inside_it():
     assert names(one_shot) == ["head"]
 
 
+def test_an_override_naming_a_nested_model_sets_every_pruned_layer_inside_it():
+    # `layers` and `exclude` took a nested model's name; `sparsity_overrides` refused it
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="deep")],
+                             name="inner")
+    block = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="in1"), inner,
+                              keras.layers.Dense(8, name="in2")], name="block")
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(block(inputs)))
+    pruned = kerasprune.prune(model, sparsity_overrides={"in2": "2x", "block": 0.5,
+                                                         "inner": 0.25})
+    by_name = {w.layer.name: (w.sparsity_override, w.sparsity_scale)
+               for w in kerasprune.prune_wrappers(pruned)}
+    assert by_name == {"in1": (0.5, None), "deep": (0.25, None), "in2": (None, 2.0),
+                       "head": (None, None)}
+    with pytest.raises(ValueError, match=r"names layer 'nope'.*nested models holding "
+                                         r"pruned layers: \['block', 'inner'\]"):
+        kerasprune.prune(model, sparsity_overrides={"nope": 0.5})
+
+
 class Scale(keras.layers.Layer):
     def build(self, shape):
         self.kernel = self.add_weight(shape=shape[1:], name="kernel")

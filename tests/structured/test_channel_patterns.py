@@ -475,7 +475,11 @@ def test_nm_and_blocks_refuse_an_attention_kernel_by_its_input_axis():
 
 
 @pytest.mark.parametrize("activation, warned", [
-    ("sigmoid", ["'sigmoid'", "arbitrary"]), ("tanh", ["'tanh'"]), ("relu", [])])
+    ("sigmoid", ["'sigmoid'", "arbitrary"]), ("tanh", ["'tanh'"]), ("relu", []),
+    ("relu6", []), ("linear", []), ("gelu", ["'gelu'"]), ("swish", ["'silu'"]),
+    ("leaky_relu", ["'leaky_relu'"]), ("elu", ["'elu'"]), ("selu", ["'selu'"]),
+    ("softplus", ["'softplus'"]), ("mish", ["'mish'"]),
+    (keras.layers.LeakyReLU(0.1), ["'LeakyReLU'"])])
 def test_apoz_on_a_layer_not_ending_in_relu_is_named_in_a_warning(activation, warned):
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation, name="a"),
                               keras.layers.Dense(4, name="c")])
@@ -488,3 +492,23 @@ def test_apoz_on_a_layer_not_ending_in_relu_is_named_in_a_warning(activation, wa
     for words in warned:  # sigmoid outputs are never <= 0: every channel's APoZ ties
         assert any(words in m and "'a'" in m and "Channels('apoz')" in m for m in messages)
     assert bool(warned) == any("'a'" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("after, warned", [
+    (keras.layers.Activation("swish"), "is followed by 'silu'"),
+    (keras.layers.LeakyReLU(0.1), "is followed by 'LeakyReLU'"),
+    (keras.layers.ReLU(), None), (keras.layers.Activation("relu"), None)])
+def test_apoz_on_a_linear_layer_followed_by_another_nonlinearity_is_warned(after, warned):
+    # a linear layer was taken as ReLU-followed: Conv -> BN -> swish (EfficientNet) was silent
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(8, 1, name="a"),
+                              keras.layers.BatchNormalization(), after,
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, name="c")])
+    x = np.random.default_rng(0).normal(size=(16, 4, 4, 3)).astype("float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kerasprune.one_shot_prune(model, 0.5, pattern=Channels("apoz"), exclude=["c"],
+                                  data=(x,))
+    messages = [str(w.message) for w in caught if "as a ReLU sees them" in str(w.message)]
+    assert len(messages) == (warned is not None), messages
+    assert warned is None or ("'a'" in messages[0] and warned in messages[0])

@@ -469,3 +469,28 @@ def test_open_dims_the_check_cannot_run_are_named_with_input_signature():
     with pytest.raises(ValueError, match=r"\(None, None, None, 3\) leave dims other than the "
                        r"batch unknown.*input_signature=.*kerasprune export"):
         convert_quietly(fully_convolutional(3))   # three 3x3 convolutions empty a 4x4 input
+
+
+def test_int8_file_off_on_its_calibration_samples_is_named_in_a_warning(monkeypatch):
+    # only NaN/Inf was checked for int8: a file calibrated on the wrong ranges (here, a
+    # calibrator fed samples 100 times too small) was written without a word
+    from tflite_export import conversion
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, [keras.layers.Dense(3, name="first")(hidden),
+                                 keras.layers.Dense(2, name="second")(hidden)])
+    x = np.random.default_rng(0).normal(size=(32, 8)).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tflite_export.convert(model, sparse=False, quantize="int8", representative_data=x)
+    assert not [w for w in caught if "int8" in str(w.message)], [str(w.message) for w in caught]
+    calibrate = conversion._representative
+    monkeypatch.setattr(conversion, "_representative",
+                        lambda data, signature: calibrate(data * 0.01, signature))
+    with pytest.warns(UserWarning, match=r"int8.*first 8 samples of representative_data") as w:
+        tflite_export.convert(model, sparse=False, quantize="int8", representative_data=x)
+    [message] = [str(m.message) for m in w if "representative_data" in str(m.message)]
+    assert "output 1 of 2 ('first'): off by up to" in message and "% of its range" in message
+    assert "output 2 of 2 ('second')" in message
