@@ -118,6 +118,10 @@ def fresh_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
 def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None:
     """Copy weights between a layer and its copy, looking through PruneWrappers.
 
+    Each layer of the two trees passes its state the way a `.keras` file does
+    (`copy_saved_state`): its variables and what it computes from them (an adapted
+    `Normalization`'s mean and variance), and its assets (a lookup layer's vocabulary).
+
     A wrapper's masks are copied only into another wrapper. An outer wrapper around a
     pruned layer (quantization-aware training's) and its copy around the plain layer are
     copied part by part: the wrapped layers, then the wrapper's own state.
@@ -130,7 +134,28 @@ def copy_weights(source: keras.layers.Layer, target: keras.layers.Layer) -> None
         for old, new in zip(_compat.direct_sublayers(source), _compat.direct_sublayers(target)):
             copy_weights(old, new)
         return
-    target.set_weights(source.get_weights())
+    sources, targets = [source, *all_layers(source)], [target, *all_layers(target)]
+    if [type(l) for l in sources] != [type(l) for l in targets]:
+        raise ValueError(
+            f"The copy of layer '{source.name}' holds the layers "
+            f"{[type(l).__name__ for l in targets]} instead of "
+            f"{[type(l).__name__ for l in sources]}: its class must build the same layers "
+            "from its config.")
+    for old, new in zip(sources, targets):
+        copy_saved_state(old, new)
+
+
+def copy_saved_state(source: keras.layers.Layer, target: keras.layers.Layer) -> None:
+    """Copy the state one layer (not its sublayers) writes to a `.keras` file into its copy,
+    through the hooks Keras' saving calls: `save_own_variables`/`load_own_variables` (a
+    layer may rebuild state from its variables there) and `save_assets`/`load_assets`."""
+    store = {}
+    source.save_own_variables(store)
+    target.load_own_variables(store)
+    if hasattr(source, "save_assets") and hasattr(target, "load_assets"):
+        with tempfile.TemporaryDirectory() as folder:
+            source.save_assets(folder)
+            target.load_assets(folder)
 
 
 def wraps_pruned_layer(layer: keras.layers.Layer) -> bool:
@@ -249,8 +274,7 @@ def _copy_tree_weights(source, target) -> None:
         )
     for s, t in zip(source_children, target_children):
         _copy_tree_weights(s, t)
-    for s, t in zip(_compat.own_variables(source), _compat.own_variables(target)):
-        t.assign(s)
+    copy_saved_state(source, target)
 
 
 def _copy_assets(source, target) -> None:

@@ -235,3 +235,36 @@ def test_import_kerasprune_is_all_loading_its_files_needs_in_a_new_process(tmp_p
     assert "could not be deserialized" in found.get("without", ""), found
     assert found["loaded"] == [len(pruned.layers), len(mlp.layers)]
     assert found["missing"] == [] and found["registered"] > 20
+
+
+def _adapted_normalization_model():
+    x = np.random.default_rng(0).normal(50, 10, (32, 4)).astype("float32")
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(2, name="out")(norm(inputs))), x
+
+
+def _adapted_lookup_model():
+    texts = np.array(["a b c", "b c d", "e f a", "a a d"], dtype=object)
+    vectorize = keras.layers.TextVectorization(max_tokens=10, output_sequence_length=4)
+    vectorize.adapt(texts)
+    inputs = keras.Input((), dtype="string")
+    embedded = keras.layers.Embedding(10, 4)(vectorize(inputs))
+    outputs = keras.layers.Dense(2, name="out")(keras.layers.GlobalAveragePooling1D()(embedded))
+    return keras.Model(inputs, outputs), texts
+
+
+@pytest.mark.parametrize("build", [_adapted_normalization_model, _adapted_lookup_model])
+def test_adapted_preprocessing_state_is_copied_by_prune_and_saved(tmp_path, build):
+    model, x = build()
+    pruned = kerasprune.prune(model, layers=["out"])
+    np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0))
+    pruned.compile("sgd", "mse")
+    pruned.fit(x, np.ones((len(x), 2)), epochs=1, verbose=0,
+               callbacks=[kerasprune.PruningCallback(0.5, stabilization_epochs=0,
+                                                     pruning_epochs=1, finetune_epochs=0)])
+    pruned.save(tmp_path / "pruned.keras")
+    loaded = keras.saving.load_model(tmp_path / "pruned.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), pruned.predict(x, verbose=0),
+                               atol=1e-6)
