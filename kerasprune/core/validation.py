@@ -240,14 +240,17 @@ def check_known_keys(name: str, keys: Iterable, allowed: Iterable[str], what: st
             f"`{name}` has keys {unknown}, which are not {what} of the model: {shown}")
 
 
-def check_name_patterns(name: str, value: Any) -> list[re.Pattern]:
+def check_name_patterns(name: str, value: Any, exact_names=()) -> list[re.Pattern]:
     """Layer names or regular expressions (strings or compiled), one or a list, compiled.
+    A string equal to one of `exact_names` matches that name only: `"block.1"` is not
+    also read as a regex matching `"block_1"`.
 
     Example:
 
     >>> import re
-    >>> [p.pattern for p in check_name_patterns("layers", ["dense", re.compile("conv.*")])]
-    ['dense', 'conv.*']
+    >>> patterns = check_name_patterns("layers", ["b.1", re.compile("c.*")], ["b.1"])
+    >>> [bool(p.fullmatch(name)) for p, name in zip(patterns, ["b_1", "conv"])]
+    [False, True]
     """
     items = [value] if isinstance(value, (str, re.Pattern)) else value
     if not isinstance(items, (list, tuple, set)) or not items or not all(
@@ -257,7 +260,8 @@ def check_name_patterns(name: str, value: Any) -> list[re.Pattern]:
             f"`{name}` must be a layer name, a regex (a string or re.compile(...)), a list "
             f"of them, or a callable layer -> bool. Received: {name}={value!r}")
     try:
-        return [re.compile(item) for item in items]
+        return [re.compile(re.escape(item) if item in exact_names else item)
+                for item in items]
     except re.error as error:
         raise ValueError(f"`{name}` holds an invalid regular expression: {error}") from error
 

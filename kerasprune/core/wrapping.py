@@ -98,7 +98,8 @@ def prune(
             the sum of its dims over their product, Evci et al. 2020). Each reaches the
             model-wide target exactly.
         layers: which layers to prune: layer names, regular expressions (strings or
-            `re.compile(...)`, full match), or a callable `layer -> bool`; a composite
+            `re.compile(...)`, full match; a string equal to a layer's name selects that
+            name only), or a callable `layer -> bool`; a composite
             layer's sublayers count too, and selecting a nested model or a composite
             layer selects every layer inside it (a callable is asked about those too).
             Default: every layer with known prunable weights except tied embeddings. A
@@ -318,7 +319,7 @@ def _selector(
         return None
     if callable(value):
         return value
-    regexes = check_name_patterns(argument, value)
+    regexes = check_name_patterns(argument, value, exact_names=layer_names)
     for regex in regexes:
         if not any(regex.fullmatch(layer_name) for layer_name in layer_names):
             raise ValueError(

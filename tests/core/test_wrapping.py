@@ -147,6 +147,19 @@ def test_layers_and_exclude_by_name_regex_and_callable():
     assert [w.layer.name for w in kerasprune.prune_wrappers(compiled)] == ["hidden"]
 
 
+def test_a_string_equal_to_a_layer_name_selects_that_layer_only():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(4, name="block_1")(keras.layers.Dense(4, name="block.1")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden))
+
+    def wrapped(**kwargs):
+        return [w.layer.name for w in kerasprune.prune_wrappers(kerasprune.prune(model, **kwargs))]
+
+    assert wrapped(exclude=["block.1"]) == ["block_1", "head"]
+    assert wrapped(layers="block.1") == ["block.1"]
+    assert wrapped(layers="block.[0-9]") == ["block.1", "block_1"]  # no such name: a regex
+
+
 def test_naming_a_nested_model_selects_every_layer_inside_it():
     block = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="in1"),
                               keras.layers.Dense(8, name="in2")], name="block")
