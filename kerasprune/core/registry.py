@@ -43,7 +43,8 @@ class LayerSpec:
         tfmot_prunable: TFMOT's default where it differs from `prunable`
             (`kerasprune.tfmot` reads it).
         mac_weights: the variables (attribute paths, `"cell.kernel"`) each of whose
-            entries is one multiply-accumulate per position the layer is applied at.
+            entries is one multiply-accumulate per position the layer is applied at
+            (`()`: its weights take none, as an embedding's lookup).
         positions: where the layer applies those weights, per example.
         extra_macs: multiply-accumulates without weights (attention's score products).
         composite: the layer creates its prunable sublayers in `build`.
@@ -118,6 +119,13 @@ def per_time_step(layer, inputs: list, output: tuple) -> int:
     return int(inputs[0][0])
 
 
+def conv_recurrent_positions(layer, inputs: list, output: tuple) -> int:
+    """ConvLSTM: every output position of every time step (its input and recurrent
+    convolutions both give the step's output positions)."""
+    step = output[1:] if layer.return_sequences else output
+    return per_time_step(layer, inputs, output) * _per_channel(step, layer.data_format)
+
+
 def einsum_positions(layer, inputs: list, output: tuple) -> int:
     """EinsumDense: the output's size over the part of it that the kernel spans."""
     inputs_spec, output_spec = layer.equation.split("->")
@@ -172,16 +180,20 @@ def _state() -> None:
         spec.prunable = spec.mac_weights = ("depthwise_kernel", "pointwise_kernel")
         spec.positions = per_output_channel
         spec.tfmot_prunable = ("pointwise_kernel",)
-    spec_of(layers.Embedding).prunable = ("embeddings",)
-    spec_of("keras_hub>PositionEmbedding").prunable = ("embeddings",)
+    for cls in (layers.Embedding, "keras_hub>PositionEmbedding"):
+        spec_of(cls).prunable = ("embeddings",)
+        spec_of(cls).mac_weights = ()  # a lookup: no multiply-accumulates
     cells = (layers.SimpleRNNCell, layers.LSTMCell, layers.GRUCell,
              _compat.conv_lstm_cell_class())
     for cls in cells:
         spec_of(cls).prunable = ("kernel", "recurrent_kernel")
-    for cls in (layers.SimpleRNN, layers.LSTM, layers.GRU):
+    for cls in (layers.SimpleRNN, layers.LSTM, layers.GRU,
+                layers.ConvLSTM1D, layers.ConvLSTM2D, layers.ConvLSTM3D):
         spec = spec_of(cls)
         spec.mac_weights = ("cell.kernel", "cell.recurrent_kernel")
         spec.positions = per_time_step
+    for cls in (layers.ConvLSTM1D, layers.ConvLSTM2D, layers.ConvLSTM3D):
+        spec_of(cls).positions = conv_recurrent_positions
     for cls in (layers.MultiHeadAttention, layers.GroupQueryAttention, layers.RNN):
         spec_of(cls).composite = True
     spec_of(layers.MultiHeadAttention).extra_macs = attention_scores

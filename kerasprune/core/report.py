@@ -56,12 +56,15 @@ class SparsityReport:
 
     `total` is the sparsity over the rows (the prunable weights); `model_sparsity` is the
     fraction of zeros among all the model's weights (biases and normalization included).
+    `macs_not_counted` names the layers with prunable weights whose MACs kerasprune cannot
+    count (`"name (Class)"`): the MAC totals and `speedup` leave them out.
     """
 
     rows: list[SparsityRow] = field(default_factory=list)
     model_zeros: int = 0
     model_size: int = 0
     macs: list[MacRow] | None = None
+    macs_not_counted: list[str] = field(default_factory=list)
 
     @property
     def dense_macs(self) -> int | None:
@@ -118,6 +121,10 @@ class SparsityReport:
         speedup = "n/a" if self.speedup is None else f"{self.speedup:.2f}x"
         lines.append(f"{'total':<{width}}  {self.dense_macs:>14,}  {self.remaining_macs:>14,}  "
                      f"theoretical speed-up {speedup}")
+        if self.macs_not_counted:
+            lines.append(f"MACs not counted for {', '.join(self.macs_not_counted)}: no MAC "
+                         "count is known for their type, so the totals and speed-up cover "
+                         "the other layers only.")
         return "\n".join(lines)
 
 
@@ -160,7 +167,8 @@ def sparsity_report(
         macs = multiply_accumulates(model, input_shape=input_shape)
         if baseline is not None:
             macs = _against(macs, multiply_accumulates(baseline, input_shape=input_shape))
-    rows = [_row(layer, name, weight) for layer, name, weight in _prunable_weights(model)]
+    prunable = _prunable_weights(model)
+    rows = [_row(layer, name, weight) for layer, name, weight in prunable]
     masks = {id(m) for w in prune_wrappers(model) for m in w.masks}
     values = [np.asarray(v) for v in model.weights if id(v) not in masks]
     return SparsityReport(
@@ -168,7 +176,23 @@ def sparsity_report(
         model_zeros=int(sum(v.size - np.count_nonzero(v) for v in values)),
         model_size=int(sum(v.size for v in values)),
         macs=macs,
+        macs_not_counted=[] if macs is None else _not_counted(model, prunable),
     )
+
+
+def _not_counted(model, prunable) -> list[str]:
+    """`"name (Class)"` of each layer holding a prunable weight that no layer's MAC count
+    covers, unless its spec says its weights take no MACs (an embedding)."""
+    layers = all_layers(model)
+    counted = {id(v) for layer in layers if _counted(layer) for v in mac_variables(layer)}
+    owners = {id(v): layer for layer in layers for v in _compat.own_variables(layer)}
+    names = []
+    for layer, _, weight in prunable:
+        owner = owners.get(id(weight), layer)
+        label = f"{layer.name} ({type(layer).__name__})"
+        if id(weight) not in counted and fact(owner, "mac_weights") != () and label not in names:
+            names.append(label)
+    return names
 
 
 def _prunable_weights(model):

@@ -96,6 +96,36 @@ def test_macs_of_named_inputs_and_convolution_kinds():
     assert rows == {"sep": 9 * (27 + 12), "up": 9 * 72, "dw": 9 * 18}
 
 
+@pytest.mark.parametrize("sequences, positions", [(False, 4 * 36), (True, 4 * 36)])
+def test_macs_of_a_conv_lstm_count_both_convolutions_at_every_step(sequences, positions):
+    inputs = keras.Input((4, 8, 8, 2))  # 4 steps; 3x3 valid: 6x6 output positions
+    x = keras.layers.ConvLSTM2D(4, 3, return_sequences=sequences, name="clstm")(inputs)
+    model = keras.Model(inputs, x)
+    kernels = 3 * 3 * 2 * 16 + 3 * 3 * 4 * 16  # input and recurrent kernels, 4 gates
+    assert {r.layer: r.dense for r in multiply_accumulates(model)} == {
+        "clstm": positions * kernels}
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Scale(keras.layers.Layer):
+    def build(self, shape):
+        self.kernel = self.add_weight(shape=shape[1:], name="kernel")
+
+    def call(self, x):
+        return x * self.kernel
+
+
+def test_a_prunable_layer_without_a_mac_count_is_named_in_the_report():
+    kerasprune.register_prunable(Scale, ["kernel"])
+    inputs = keras.Input((3,), dtype="int32")
+    x = keras.layers.Flatten()(keras.layers.Embedding(10, 2, name="emb")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(Scale(name="scale")(x)))
+    report = kerasprune.sparsity_report(kerasprune.prune(model))
+    assert report.macs_not_counted == ["scale (Scale)"]  # an embedding takes no MACs
+    assert "MACs not counted for scale (Scale)" in str(report)
+    assert kerasprune.sparsity_report(kerasprune.prune(model, layers=["out"])).macs_not_counted == []
+
+
 def test_speedup_of_a_shrunk_model_against_its_baseline():
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="a"),
                               keras.layers.Dense(3, name="b")])
