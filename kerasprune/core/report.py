@@ -226,7 +226,7 @@ def multiply_accumulates(model: keras.Model, *, input_shape: tuple | None = None
 
     One forward pass (batch of 1, zeros, inference mode) records where every Dense,
     EinsumDense, convolution (plain, depthwise, separable, transposed), SimpleRNN/LSTM/
-    GRU and MultiHeadAttention layer is called; a layer's MACs are the positions it is
+    GRU, ConvLSTM and MultiHeadAttention layer is called; a layer's MACs are the positions it is
     applied at (output pixels, time steps, tokens) times its kernel size, plus its products
     without weights (attention scores), summed over its calls: the count of its
     `kerasprune.core.registry.LayerSpec`, which structured pruning's costs read too.
