@@ -219,7 +219,8 @@ def update_masks(
         activations: `{weight path: ChannelActivity}` for patterns whose criterion reads
             the layer's output (`Channels("apoz")`, `Channels("mean_activation")`).
         input_norms: `{weight path: squared norm of each input feature}` for the Wanda
-            criterion (`CriterionData.input_norms`).
+            criterion (`CriterionData.input_norms`). `**kerasprune.CriterionData(x,
+            y).for_update(model)` gives whichever of these three the model's criteria need.
         masks_only_grow: True (GMP, IMP): what was pruned stays pruned, so a lower
             target leaves the masks as they are. False: the masks are chosen afresh and
             may shrink; restored weights restart from zero (for regrowth methods).

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import keras
 
+from kerasprune.core import weight_criteria
 from kerasprune.core.caller import user_stacklevel
 from kerasprune.core.deprecation import REMOVED_IN
 from kerasprune.core.validation import (
@@ -174,10 +175,8 @@ class Unstructured(MaskPattern):
             if not gradients or any(np.shape(g) != weight.shape for g in gradients):
                 raise ValueError(
                     "The 'snip' criterion needs the loss gradients of the weight (each of "
-                    f"shape {weight.shape}) on one or more batches. Pass `data=(x, y)` to "
-                    "one_shot_prune or `data=kerasprune.CriterionData(x, y)` to the "
-                    "pruning callback."
-                )
+                    f"shape {weight.shape}) on one or more batches. "
+                    f"{weight_criteria.data_advice('x, y')}.")
             scores = np.abs(weight * np.sum(gradients, axis=0)).ravel()
         else:
             scores = np.abs(weight).ravel()

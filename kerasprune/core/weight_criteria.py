@@ -94,8 +94,8 @@ def saliency(criterion: str, weight: np.ndarray, gradients: list | None = None,
     if criterion in ("wanda", "obd"):
         if input_norms is None:
             raise ValueError(
-                f"The {criterion!r} criterion needs the norms of the layer's input features: "
-                "pass `data=kerasprune.CriterionData(x)` (a sample of inputs).")
+                f"The {criterion!r} criterion needs the norms of the layer's input features "
+                f"on a sample of inputs. {data_advice('x')}.")
         if criterion == "wanda":
             return (np.abs(weight) * np.sqrt(input_norms)).astype(weight.dtype)
         return (np.square(weight) * input_norms).astype(weight.dtype)  # w^2 * H_jj / 2
@@ -103,11 +103,23 @@ def saliency(criterion: str, weight: np.ndarray, gradients: list | None = None,
                      f"criterion={criterion!r}")
 
 
+def data_advice(sample: str) -> str:
+    """How to give a criterion its data, in each entry point that takes it.
+
+    Example:
+
+    >>> data_advice("x")[:40]
+    'Pass `data=kerasprune.CriterionData(x)` '
+    """
+    return (f"Pass `data=kerasprune.CriterionData({sample})` to the pruning callback or "
+            f"one_shot_prune, or `**kerasprune.CriterionData({sample}).for_update(model)` to "
+            "update_masks")
+
+
 def _check_gradients(criterion, weight, gradients) -> None:
     if not gradients or any(np.shape(g) != weight.shape for g in gradients):
         how = ("It is computed without data by one_shot_prune and the pruning callbacks"
-               if criterion == "synflow" else "Pass `data=(x, y)` to one_shot_prune or "
-               "`data=kerasprune.CriterionData(x, y)` to the pruning callback")
+               if criterion == "synflow" else data_advice("x, y"))
         raise ValueError(
             f"The {criterion!r} criterion needs {_DERIVATIVE[criterion]} of the weight "
             f"(each of shape {weight.shape}). {how}."

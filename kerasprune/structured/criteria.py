@@ -52,6 +52,7 @@ import keras
 from kerasprune import _compat
 from kerasprune.core.criterion_data import ChannelActivity
 from kerasprune.core.validation import check_choice
+from kerasprune.core.weight_criteria import data_advice
 
 CRITERIA = ("l1", "l2", "taylor", "random", "apoz", "mean_activation", "taylor2", "l0",
             "fpgm", "cosine", "correlation", "entropy", "lda")
@@ -161,9 +162,7 @@ def _gradient_batches(criterion: str, weight: np.ndarray, gradients) -> list:
         raise ValueError(
             f"The {criterion!r} criterion needs the loss gradients of the weight on one or "
             f"more batches, each of shape {weight.shape}. Received: gradients of shapes "
-            f"{shapes}. Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback "
-            "or `data=(x, y)` to one_shot_prune."
-        )
+            f"{shapes}. {data_advice('x, y')}.")
     return batches
 
 
@@ -240,10 +239,8 @@ def _activation_score(criterion: str, activity, channels: int) -> np.ndarray:
         shape = None if activity is None else np.shape(activity.mean)
         raise ValueError(
             f"The {criterion!r} criterion needs the layer's output statistics for each of "
-            f"its {channels} channels. Received: statistics of shape {shape}. Pass "
-            f"`data=kerasprune.CriterionData(x{', y' if criterion in LABEL_CRITERIA else ''})`"
-            " to the pruning callback."
-        )
+            f"its {channels} channels. Received: statistics of shape {shape}. "
+            f"{data_advice('x, y' if criterion in LABEL_CRITERIA else 'x')}.")
     if criterion == "apoz":
         return 1.0 - np.asarray(activity.zero_fraction, np.float64)
     if criterion == "mean_activation":

@@ -63,3 +63,16 @@ def test_criterion_data_validates_its_sample():
         CriterionData(np.ones((0, 2)))
     with pytest.raises(ValueError, match="batch_size"):
         CriterionData(np.ones((3, 2)), batch_size=0)
+
+
+@pytest.mark.parametrize("criterion", ["wanda", "snip"])
+def test_update_masks_names_the_way_to_give_it_data_and_that_way_works(criterion):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="d")])
+    pruned = kerasprune.prune(model, criterion=criterion)
+    pruned.compile(loss="mse")
+    with pytest.raises(ValueError, match=r"CriterionData\(x(, y)?\)\.for_update\(model\)` to "
+                                         r"update_masks"):
+        kerasprune.update_masks(pruned, 0.5)
+    x, y = RNG.normal(size=(16, 8)), RNG.normal(size=(16, 4))
+    data = CriterionData(x, y).for_update(pruned)
+    assert kerasprune.update_masks(pruned, 0.5, **data) == 0.5

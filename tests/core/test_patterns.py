@@ -57,8 +57,9 @@ def test_unstructured_criterion_is_checked_and_snip_needs_gradients():
         Unstructured("grasp")
     assert Unstructured("snip").needs_gradients and not Unstructured().needs_gradients
     message = ("The 'snip' criterion needs the loss gradients of the weight (each of shape "
-               "(2, 2)) on one or more batches. Pass `data=(x, y)` to one_shot_prune or "
-               "`data=kerasprune.CriterionData(x, y)` to the pruning callback.")
+               "(2, 2)) on one or more batches. Pass `data=kerasprune.CriterionData(x, y)` "
+               "to the pruning callback or one_shot_prune, or "
+               "`**kerasprune.CriterionData(x, y).for_update(model)` to update_masks.")
     for gradients in (None, [np.ones((2, 3))]):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             Unstructured("snip").group_scores(np.ones((2, 2)), gradients)

@@ -263,7 +263,8 @@ def test_taylor_message_names_the_shapes_it_received():
         "The 'taylor' criterion needs the loss gradients of the weight on one or more "
         "batches, each of shape (6, 3). Received: gradients of shapes [(3, 6)]. "
         "Pass `data=kerasprune.CriterionData(x, y)` to the pruning callback or "
-        "`data=(x, y)` to one_shot_prune."
+        "one_shot_prune, or `**kerasprune.CriterionData(x, y).for_update(model)` to "
+        "update_masks."
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         channel_scores(np.ones((6, 3)), "taylor", gradients=[np.ones((3, 6))])
@@ -299,7 +300,8 @@ def test_activation_scores_are_the_live_fraction_or_the_mean_in_float64():
     assert apoz.tolist() == [0.75, 0.0] and mean.tolist() == [np.float64(np.float32(0.1)), 3.0]
     message = ("The 'apoz' criterion needs the layer's output statistics for each of its 2 "
                "channels. Received: statistics of shape (3,). Pass "
-               "`data=kerasprune.CriterionData(x)` to the pruning callback.")
+               "`data=kerasprune.CriterionData(x)` to the pruning callback or one_shot_prune, "
+               "or `**kerasprune.CriterionData(x).for_update(model)` to update_masks.")
     wrong = ChannelActivity(np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         channel_scores(np.ones((3, 2)), "apoz", activations=wrong)
