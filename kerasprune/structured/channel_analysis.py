@@ -228,6 +228,12 @@ class ChannelAnalysis:
         """The `LayerCall` of `node` (its `rule` is None if the layer was opaque)."""
         return self.calls.get(id(node))
 
+    def call_of(self, layer) -> LayerCall | None:
+        """The `LayerCall` of `layer` (unwrapped), or None if the walk did not reach it
+        (called inside a subclassed model or layer)."""
+        node = self._node_of.get(id(layer))
+        return None if node is None else self.calls[id(node)]
+
     def blocked_by(self, root: int) -> str:
         """Why the channel group of `root` cannot be removed ("" if it can)."""
         index = self._blocked_by[root]

@@ -26,7 +26,7 @@ from kerasprune.structured.channel_analysis import (
     graph_of,
     variables_by_name,
 )
-from kerasprune.structured.layer_rules import ChannelSlot
+from kerasprune.structured.layer_rules import ChannelSlot, why_no_rule
 
 
 @dataclass
@@ -105,8 +105,7 @@ class ChannelGroups:
 
     def _left_whole(self, wrappers, chosen) -> dict[str, str]:
         slotted = {id(s.layer) for s in chosen}
-        reasons = {w.layer.name: f"structured pruning does not follow {type(w.layer).__name__} "
-                   "layers here (no rule, or called inside a nested model)"
+        reasons = {w.layer.name: self._not_followed(w.layer)
                    for w in wrappers if id(w.layer) not in slotted}
         partly_safe = {id(m.slot.layer) for m in self.members if (m.groups >= 0).any()}
         for member in self.members:
@@ -115,6 +114,16 @@ class ChannelGroups:
                 root = self.analysis.roots[member.slot.atoms[0]]
                 reasons.setdefault(layer.name, self.analysis.blocked_by(root))
         return reasons
+
+    def _not_followed(self, layer) -> str:
+        """Why no rule gave a pruned layer channel slots."""
+        call = self.analysis.call_of(layer)
+        if call is None:
+            return (f"structured pruning does not follow {type(layer).__name__} layers called "
+                    "inside a subclassed model or layer")
+        if call.rule is None and call.output is not None:
+            return why_no_rule(call.layer, call.inputs)
+        return f"structured pruning finds no channels to remove in this {type(layer).__name__}"
 
     def __str__(self) -> str:
         lines = [f"{self.count} channel groups in {len(set(self.component.tolist()))} "

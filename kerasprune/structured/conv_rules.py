@@ -55,6 +55,9 @@ class MixerRule(LayerRule):
     def applies(self, layer, inputs) -> bool:
         return getattr(layer, "groups", 1) == 1
 
+    def condition(self, layer) -> str:
+        return "groups=1" if hasattr(layer, "groups") else ""
+
     def propagate(self, analysis, layer, inputs, output) -> None:
         x = inputs[0]
         if not folds_constants(layer):
@@ -109,6 +112,11 @@ class DepthwiseRule(LayerRule):
         if isinstance(layer, _DEPTHWISE):
             return layer.depth_multiplier == 1
         return 1 < layer.groups == layer.filters == inputs[0].shape[-1]
+
+    def condition(self, layer) -> str:
+        if isinstance(layer, _DEPTHWISE):
+            return "depth_multiplier=1"
+        return "groups equal to its filters and its input channels"
 
     @staticmethod
     def _axis(layer) -> int:

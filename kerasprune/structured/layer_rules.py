@@ -79,6 +79,11 @@ class LayerRule:
         """Whether this rule understands this particular layer (its arguments)."""
         return True
 
+    def condition(self, layer) -> str:
+        """What `applies` asks of a layer of this kind, in words ("depth_multiplier=1"),
+        for the warning that names a layer no rule follows; "" if nothing is asked."""
+        return ""
+
     def propagate(self, analysis, layer, inputs, output) -> None:
         """Give `output` its atoms and constants (`analysis.assign` or `analysis.fresh`)."""
         raise NotImplementedError
@@ -157,6 +162,29 @@ def rule_for(layer, inputs) -> LayerRule | None:
             if arity and rule.applies(layer, inputs):
                 return rule
     return None
+
+
+def why_no_rule(layer, inputs) -> str:
+    """Why `rule_for(layer, inputs)` finds no rule, in words for a warning.
+
+    Example:
+
+    >>> from kerasprune.structured import channel_analysis  # registers the built-in rules
+    >>> why_no_rule(keras.layers.DepthwiseConv2D(3, depth_multiplier=2), [keras.Input((4, 4, 2))])
+    'structured pruning follows DepthwiseConv2D layers only with depth_multiplier=1'
+    """
+    kind = type(layer).__name__
+    data_format = getattr(layer, "data_format", "channels_last")
+    if data_format != "channels_last":
+        return (f"structured pruning follows channels_last layers only, and this {kind} has "
+                f"data_format={data_format!r}")
+    conditions = [rule.condition(layer) for spec in specs_along(layer)
+                  for rule in spec.channel_rules]
+    if any(conditions) and all(conditions):
+        return f"structured pruning follows {kind} layers only with {', or '.join(conditions)}"
+    if conditions:
+        return f"structured pruning does not follow this {kind} called on {len(inputs)} inputs"
+    return f"structured pruning has no rule for {kind} layers"
 
 
 def macs(layer, inputs, output, weights: int) -> int:

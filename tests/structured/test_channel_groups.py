@@ -428,12 +428,25 @@ def test_a_recurrent_layer_is_left_whole_and_named_not_a_crash():
     x = keras.layers.LSTM(8, name="lstm")(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
     pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["head"])
-    reason = ("structured pruning does not follow LSTM layers here (no rule, or called "
-              "inside a nested model)")
+    reason = "structured pruning has no rule for LSTM layers"
     assert channel_groups(pruned).left_whole == {"lstm": reason}
     with pytest.warns(LayersLeftWholeWarning, match="'lstm'"):
         assert kerasprune.update_masks(pruned, 0.5) == 0.0
     assert all(np.all(np.asarray(m) == 1) for m in kerasprune.prune_wrappers(pruned)[0].masks)
+
+
+def test_a_layer_left_whole_by_its_arguments_is_named_with_them():
+    inputs = keras.Input((6, 6, 4))
+    x = keras.layers.Conv2D(4, 1, name="c")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name="dw")(x)
+    x = keras.layers.Conv2D(4, 1, name="first", data_format="channels_first")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    pruned = kerasprune.prune(model, pattern=Channels("l1"), exclude=["head"])
+    assert channel_groups(pruned).left_whole == {
+        "dw": "structured pruning follows DepthwiseConv2D layers only with depth_multiplier=1",
+        "first": "structured pruning follows channels_last layers only, and this Conv2D has "
+                 "data_format='channels_first'",
+        "c": "it enters 'dw' (DepthwiseConv2D), which structured pruning does not understand"}
 
 
 def bert_classifier(heads=4, width=32, units=64, length=8):
