@@ -9,6 +9,8 @@ momentum says. The forward pass is the wrapped layer's own, with no extra work.
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import warnings
 
 import numpy as np
@@ -206,6 +208,21 @@ class PruneWrapper(keras.layers.Wrapper):
         elif config:  # saved before the wrapped layer's build config was kept
             super().build_from_config(config)
 
+    # A subclassed model that builds its wrappers in its own code is rebuilt by that code
+    # when loaded, and Keras applies no build config to its layers: the resume state's
+    # spec also travels as this wrapper's asset, which Keras reads before the state's values.
+    def save_assets(self, dir_path):
+        state = getattr(self, "pruning_state", None)
+        if state is not None:
+            with open(os.path.join(dir_path, _STATE_FILE), "w") as file:
+                json.dump({"spec": state.spec, "owner": state.owner}, file)
+
+    def load_assets(self, dir_path):
+        path = os.path.join(dir_path, _STATE_FILE) if dir_path else None
+        if path and os.path.exists(path) and getattr(self, "pruning_state", None) is None:
+            with open(path) as file:
+                PruningState(**json.load(file), dtype="float32").attach_to(self)
+
     def _layer_has_state(self) -> bool:
         return self.layer.built and bool(named_variables(self.layer))
 
@@ -377,6 +394,9 @@ class PruneWrapper(keras.layers.Wrapper):
         # already, the resume state is added by `build_from_config`.
         wrapper.built = False
         return wrapper
+
+
+_STATE_FILE = "pruning_state.json"
 
 
 def _warn_if_dense(wrapper: PruneWrapper) -> None:

@@ -1,5 +1,7 @@
 """A pruned model saves as .keras and resumes training with the same masks."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -186,6 +188,8 @@ def test_a_legacy_h5_file_keeps_masks_and_resume_state(tmp_path):
 
 FRESH_LOAD = """
 import importlib, json, pkgutil, sys
+import warnings
+
 import keras
 
 def registered():
@@ -268,3 +272,23 @@ def test_adapted_preprocessing_state_is_copied_by_prune_and_saved(tmp_path, buil
     loaded = keras.saving.load_model(tmp_path / "pruned.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), pruned.predict(x, verbose=0),
                                atol=1e-6)
+
+
+def test_a_subclassed_model_with_wrappers_by_hand_resumes_from_its_file(tmp_path):
+    model = HandPruned()
+    x, y = np.random.rand(32, 6).astype("float32"), np.random.rand(32, 3).astype("float32")
+    model(x)
+    model.compile("sgd", "mse")
+
+    def callback():
+        return kerasprune.PruningCallback(0.6, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1)
+
+    model.fit(x, y, epochs=2, callbacks=[callback()], verbose=0)
+    model.save(tmp_path / "hand.keras")
+    loaded = keras.saving.load_model(tmp_path / "hand.keras")
+    state = kerasprune.prune_wrappers(loaded)[0].pruning_state
+    assert float(state.read("epochs_done")) == 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*resume state.*")
+        loaded.fit(x, y, epochs=3, initial_epoch=2, callbacks=[callback()], verbose=0)
