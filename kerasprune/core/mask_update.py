@@ -257,6 +257,8 @@ def update_masks(
     selector = ToTarget(gradients=gradients, activations=activations, input_norms=input_norms,
                         masks_only_grow=masks_only_grow)
     if masks_only_grow:
+        final = sparsity if final_sparsity is None else final_sparsity
+        check_pruning_request(model, sparsity, final)  # a refused target is not warned about
         warn_if_masks_exceed(model, sparsity, "update_masks")
     return update(model, selector, sparsity, final_sparsity).sparsity
 

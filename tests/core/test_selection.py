@@ -284,6 +284,15 @@ def test_masks_may_shrink_when_asked():
         kerasprune.update_masks(model, 0.5, masks_only_grow="yes")
 
 
+def test_a_refused_target_is_refused_without_a_warning_first():
+    model = kerasprune.prune(_dense_model())
+    kerasprune.update_masks(model, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Received: sparsity=-0.1"):
+            kerasprune.update_masks(model, -0.1)
+
+
 def test_update_masks_refuses_nan_weights_naming_the_layer():
     model = kerasprune.prune(_dense_model())
     kerasprune.update_masks(model, 0.5)
