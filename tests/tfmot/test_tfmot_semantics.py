@@ -614,3 +614,23 @@ def test_a_schedule_pruning_only_at_step_one_prunes_a_wrapper_fit_builds_too(bui
     model = keras.Sequential(([keras.Input((8,))] if built else []) + layers)
     _fit(model, sk.UpdatePruningStep())
     assert model.layers[0].sparsity == 0.5
+
+
+def _warnings_of(action) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+    return [str(w.message) for w in caught]
+
+
+def test_pruning_summaries_take_a_path(tmp_path):
+    import pathlib
+
+    assert sk.PruningSummaries(log_dir=pathlib.Path(tmp_path)).log_dir == str(tmp_path)
+
+
+def test_m_by_n_on_a_conv1d_quotes_only_the_real_shape():
+    model = keras.Sequential([keras.Input((10, 4)), keras.layers.Conv1D(8, 5, name="c1")])
+    with pytest.raises(ValueError) as error:
+        sk.prune_low_magnitude(model, sparsity_m_by_n=(2, 4))
+    assert "(5, 4, 8)" in str(error.value) and "(1, 1, 1)" not in str(error.value)
