@@ -623,6 +623,12 @@ def _warnings_of(action) -> list[str]:
     return [str(w.message) for w in caught]
 
 
+def test_a_decreasing_decay_warns_with_the_sparsity_its_first_update_holds():
+    with pytest.warns(UserWarning, match=r"stay at 0\.5109, the sparsity of the first "
+                                         r"update \(step 2\)"):
+        sk.PolynomialDecay(0.8, 0.3, begin_step=0, end_step=8, frequency=2)
+
+
 def test_pruning_summaries_take_a_path(tmp_path):
     import pathlib
 
