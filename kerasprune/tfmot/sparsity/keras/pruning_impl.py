@@ -16,10 +16,18 @@ import numpy as np
 
 from kerasprune.core.mask_update import write_masks
 from kerasprune.core.validation import check_finite_weights
-from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask, TFMOTMasks, threshold_of
+from kerasprune.core.validation import is_number
+from kerasprune.tfmot.sparsity.keras.mask_rules import (
+    MByNMask,
+    TFMOTMasks,
+    kept_count,
+    threshold_of,
+)
 
 #: TFMOT's threshold of an m-by-n mask, which has none.
 M_BY_N_THRESHOLD = 999.0
+#: How far below a target a layer's sparsity may end (ties, rounding) before it is named.
+_SLACK = 1e-3
 
 
 class Pruning:
@@ -43,6 +51,8 @@ class Pruning:
         self._wrapper = wrapper
         #: The last step whose decision was taken (None: the one before the next step).
         self.checked_step: int | None = None
+        #: `(step, sparsity)` when a shortfall was last looked for (`shortfall_warning`).
+        self.said: tuple | None = None
 
     def decision(self, step: int) -> tuple[bool, float]:
         """`(should_prune, sparsity)` at `step`: the schedule's, or m-by-n's step 1."""
@@ -68,8 +78,53 @@ class Pruning:
         due = self.last_pruning_step(after, step)
         if due is None:
             return False
-        self.update(self.decision(due)[1])
+        sparsity = self.decision(due)[1]
+        if not 0.0 <= sparsity < 1.0:
+            schedule = self._wrapper.pruning_schedule
+            raise ValueError(
+                f"{type(schedule).__name__} returned sparsity {sparsity:.6g} at step {due} for "
+                f"layer '{self._wrapper.layer.name}': a schedule's sparsity must be in "
+                "[0, 1). The masks were left as they were.")
+        self.update(sparsity)
         return True
+
+    def shortfall(self, step: int) -> str | None:
+        """Why this layer ends below its schedule's final sparsity at `step`, or None
+        when it does not (or the schedule's end is unknown, or m-by-n sets it)."""
+        wrapper, schedule = self._wrapper, self._wrapper.pruning_schedule
+        target = _final_target(schedule)
+        if wrapper.sparsity_m_by_n is not None or not wrapper.masks or target is None:
+            return None
+        reached, (reachable, clamped) = wrapper.sparsity, self._reachable(target)
+        if reached >= reachable - _SLACK:
+            if not clamped:
+                return None
+            return (f"'{wrapper.layer.name}' at {reached:.4g} of final sparsity {target:.4g}: "
+                    f"it is too small, TFMOT's rule keeps at least 1 of its groups "
+                    f"(max(round(n * (1 - s)), 1)), so {reachable:.4g} is its highest")
+        end, last = int(schedule.end_step), self.last_pruning_step(0, step)
+        if step < end:
+            why = f"training ended at step {step}, before end_step {end}"
+        elif last is not None and last < end:
+            why = (f"the last mask update came at step {last}, before end_step {end} "
+                   f"(updates come at begin_step {schedule.begin_step} + k * frequency "
+                   f"{schedule.frequency})")
+        else:
+            why = (f"its masks are below what the schedule asked by step {step} (weights "
+                   "restored from an earlier state, or fit without UpdatePruningStep?)")
+        return f"'{wrapper.layer.name}' at {reached:.4g} of final sparsity {target:.4g}: {why}"
+
+    def _reachable(self, sparsity: float) -> tuple[float, bool]:
+        """The sparsity TFMOT's rule gives this layer's weights at `sparsity`, and whether
+        its "keep at least 1" clamp lowered it."""
+        pattern, total, kept, clamped = self._wrapper.pattern, 0, 0.0, False
+        for weight in self._wrapper.pruned_weights:
+            size = int(np.prod(weight.shape))
+            groups = pattern.group_scores(np.zeros(tuple(weight.shape), "float32"))[0].size
+            total += size
+            kept += kept_count(groups, sparsity) * size / groups
+            clamped |= np.rint(np.float32(groups) * (1 - np.float32(sparsity))) < 1
+        return (1.0 - kept / total if total else 0.0), bool(clamped)
 
     def conditional_mask_update(self, step: int | None = None) -> bool:
         """Update the masks if a mask update is due at `step` (default: the wrapper's
@@ -101,3 +156,29 @@ class Pruning:
         """Multiply each pruned weight by its mask again (TFMOT's re-masking; the masks
         here are hard, so this only matters after weights were set by hand)."""
         self._wrapper.apply_masks()
+
+
+def _final_target(schedule) -> float | None:
+    """The sparsity a schedule asks for at its end (None when its end is unknown)."""
+    begin, end = getattr(schedule, "begin_step", None), getattr(schedule, "end_step", None)
+    if not (is_number(begin) and is_number(end)):
+        return None
+    return schedule.decision(int(end) if end >= 0 else max(int(begin), 1))[1]
+
+
+def shortfall_warning(wrappers) -> str | None:
+    """One message naming each trained wrapper below its schedule's final sparsity, each
+    state said once (the end of `fit` and `strip_pruning` both ask)."""
+    lines = []
+    for wrapper in wrappers:
+        if wrapper.pruning_obj is None or wrapper.current_step() < 1:
+            continue
+        state = (wrapper.current_step(), wrapper.sparsity)
+        line = wrapper.pruning_obj.shortfall(state[0])
+        if line and wrapper.pruning_obj.said != state:
+            lines.append(line)
+        wrapper.pruning_obj.said = state
+    if not lines:
+        return None
+    return ("These layers end below their pruning schedule's final sparsity: "
+            + "; ".join(lines) + ".")
