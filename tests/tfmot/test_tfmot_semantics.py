@@ -652,6 +652,18 @@ def test_a_layer_too_small_for_its_target_is_named():
     assert "'a' at" not in said  # 64 weights reach 0.95 (round(3.2) = 3 kept)
 
 
+@pytest.mark.parametrize("options", [
+    dict(pruning_schedule=sk.ConstantSparsity(0.5, 0, frequency=2), block_size=(3, 3),
+         block_pooling_type="MAX"),  # edge blocks are smaller: counted as blocks
+    dict(pruning_schedule=sk.ConstantSparsity(0.5, 0)),  # never fired: its own warning
+], ids=["uneven_blocks", "never_fired"])
+def test_layers_at_what_their_schedule_asked_are_not_named(options):
+    model = sk.prune_low_magnitude(_model(), **options)
+    said = _warnings_of(lambda: _fit(model, sk.UpdatePruningStep()))
+    said += _warnings_of(lambda: sk.strip_pruning(model))
+    assert not [m for m in said if "final sparsity" in m], said
+
+
 def test_restored_weights_below_the_final_sparsity_are_named_at_strip():
     model = sk.prune_low_magnitude(_model(), pruning_schedule=sk.PolynomialDecay(
         0.2, 0.8, 0, 8, frequency=1))

@@ -90,41 +90,43 @@ class Pruning:
 
     def shortfall(self, step: int) -> str | None:
         """Why this layer ends below its schedule's final sparsity at `step`, or None
-        when it does not (or the schedule's end is unknown, or m-by-n sets it)."""
+        when it does not (or the schedule's end is unknown, or it never fired, which has
+        its own warning, or m-by-n sets it)."""
         wrapper, schedule = self._wrapper, self._wrapper.pruning_schedule
-        target = _final_target(schedule)
-        if wrapper.sparsity_m_by_n is not None or not wrapper.masks or target is None:
+        target, last = _final_target(schedule), self.last_pruning_step(0, step)
+        if wrapper.sparsity_m_by_n is not None or not wrapper.masks or None in (target, last):
             return None
-        reached, (reachable, clamped) = wrapper.sparsity, self._reachable(target)
-        if reached >= reachable - _SLACK:
+        pruned, wanted, clamped = self._pruned_groups(target)
+        where = f"'{wrapper.layer.name}' at {wrapper.sparsity:.4g} of final sparsity {target:.4g}"
+        end = int(schedule.end_step)
+        if pruned >= wanted - _SLACK:
             if not clamped:
                 return None
-            return (f"'{wrapper.layer.name}' at {reached:.4g} of final sparsity {target:.4g}: "
-                    f"it is too small, TFMOT's rule keeps at least 1 of its groups "
-                    f"(max(round(n * (1 - s)), 1)), so {reachable:.4g} is its highest")
-        end, last = int(schedule.end_step), self.last_pruning_step(0, step)
-        if step < end:
+            why = ("it is too small: TFMOT's rule keeps at least 1 of its "
+                   f"{'blocks' if wrapper.block_size != (1, 1) else 'weights'} "
+                   "(max(round(n * (1 - s)), 1))")
+        elif step < end:
             why = f"training ended at step {step}, before end_step {end}"
-        elif last is not None and last < end:
+        elif last < end:
             why = (f"the last mask update came at step {last}, before end_step {end} "
                    f"(updates come at begin_step {schedule.begin_step} + k * frequency "
                    f"{schedule.frequency})")
         else:
             why = (f"its masks are below what the schedule asked by step {step} (weights "
-                   "restored from an earlier state, or fit without UpdatePruningStep?)")
-        return f"'{wrapper.layer.name}' at {reached:.4g} of final sparsity {target:.4g}: {why}"
+                   "restored from an earlier state?)")
+        return f"{where}: {why}"
 
-    def _reachable(self, sparsity: float) -> tuple[float, bool]:
-        """The sparsity TFMOT's rule gives this layer's weights at `sparsity`, and whether
-        its "keep at least 1" clamp lowered it."""
-        pattern, total, kept, clamped = self._wrapper.pattern, 0, 0.0, False
-        for weight in self._wrapper.pruned_weights:
-            size = int(np.prod(weight.shape))
-            groups = pattern.group_scores(np.zeros(tuple(weight.shape), "float32"))[0].size
-            total += size
-            kept += kept_count(groups, sparsity) * size / groups
-            clamped |= np.rint(np.float32(groups) * (1 - np.float32(sparsity))) < 1
-        return (1.0 - kept / total if total else 0.0), bool(clamped)
+    def _pruned_groups(self, sparsity: float) -> tuple[float, float, bool]:
+        """The fraction of the pattern's groups (weights or blocks) pruned, the fraction
+        TFMOT's rule prunes at `sparsity`, and whether its "keep at least 1" lowered it."""
+        pattern, total, pruned, wanted, clamped = self._wrapper.pattern, 0, 0, 0, False
+        for weight, mask in zip(self._wrapper.pruned_weights, self._wrapper.masks):
+            done = pattern.pruned_groups(np.asarray(mask))
+            total += done.size
+            pruned += int(np.count_nonzero(done))
+            wanted += done.size - kept_count(done.size, sparsity)
+            clamped |= np.rint(np.float32(done.size) * (1 - np.float32(sparsity))) < 1
+        return pruned / total, wanted / total, bool(clamped)
 
     def conditional_mask_update(self, step: int | None = None) -> bool:
         """Update the masks if a mask update is due at `step` (default: the wrapper's
