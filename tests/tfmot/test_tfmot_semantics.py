@@ -614,3 +614,138 @@ def test_a_schedule_pruning_only_at_step_one_prunes_a_wrapper_fit_builds_too(bui
     model = keras.Sequential(([keras.Input((8,))] if built else []) + layers)
     _fit(model, sk.UpdatePruningStep())
     assert model.layers[0].sparsity == 0.5
+
+
+def _warnings_of(action) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+    return [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("schedule, epochs, reason", [
+    (sk.PolynomialDecay(0.2, 0.8, 0, 8, power=1, frequency=3), 2,
+     "the last mask update came at step 6, before end_step 8"),
+    (sk.PolynomialDecay(0.2, 0.8, 0, 40, frequency=2), 1,
+     "training ended at step 4, before end_step 40"),
+], ids=["end_step_off_the_frequency_grid", "training_shorter_than_end_step"])
+def test_a_fit_ending_below_the_final_sparsity_names_the_layers_and_why(
+        schedule, epochs, reason):
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=schedule)
+    said = [m for m in _warnings_of(lambda: _fit(model, sk.UpdatePruningStep(), epochs))
+            if "below their pruning schedule's final sparsity" in m]
+    assert len(said) == 1 and said[0].count(reason) == 2, said
+    assert f"'a' at {model.layers[0].sparsity:.4g} of final sparsity 0.8" in said[0]
+    assert not [m for m in _warnings_of(lambda: sk.strip_pruning(model))
+                if "final sparsity" in m]  # said once
+
+
+def test_a_layer_too_small_for_its_target_is_named():
+    model = sk.prune_low_magnitude(
+        keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="a"),
+                          keras.layers.Dense(1, name="head")]),
+        pruning_schedule=sk.ConstantSparsity(0.95, 0, frequency=1))
+    model.compile("sgd", "mse")
+    said = " ".join(_warnings_of(lambda: model.fit(X, Y[:, :1], batch_size=8, verbose=0,
+                                                   callbacks=[sk.UpdatePruningStep()])))
+    assert "'head' at 0.875 of final sparsity 0.95: it is too small" in said
+    assert "'a' at" not in said  # 64 weights reach 0.95 (round(3.2) = 3 kept)
+
+
+@pytest.mark.parametrize("options", [
+    dict(pruning_schedule=sk.ConstantSparsity(0.5, 0, frequency=2), block_size=(3, 3),
+         block_pooling_type="MAX"),  # edge blocks are smaller: counted as blocks
+    dict(pruning_schedule=sk.ConstantSparsity(0.5, 0)),  # never fired: its own warning
+], ids=["uneven_blocks", "never_fired"])
+def test_layers_at_what_their_schedule_asked_are_not_named(options):
+    model = sk.prune_low_magnitude(_model(), **options)
+    said = _warnings_of(lambda: _fit(model, sk.UpdatePruningStep()))
+    said += _warnings_of(lambda: sk.strip_pruning(model))
+    assert not [m for m in said if "final sparsity" in m], said
+
+
+def test_restored_weights_below_the_final_sparsity_are_named_at_strip():
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=sk.PolynomialDecay(
+        0.2, 0.8, 0, 8, frequency=1))
+    early = model.get_weights()
+    _fit(model, sk.UpdatePruningStep(), epochs=1)
+    model.set_weights(early)  # pruning_step goes back too, as EarlyStopping restores it
+    _fit(model, sk.UpdatePruningStep(), epochs=1)  # 4 of the 8 steps
+    restored = model.get_weights()
+    _fit(model, sk.UpdatePruningStep(), epochs=1)
+    model.set_weights(restored)
+    said = " ".join(_warnings_of(lambda: sk.strip_pruning(model)))
+    assert "strip_pruning:" in said and "'a' at" in said and "before end_step 8" in said
+
+
+def test_a_custom_schedule_out_of_range_is_refused_before_the_masks_change():
+    class Ramp(sk.PruningSchedule):
+        def __call__(self, step):
+            return True, 0.3 * step
+
+        def get_config(self):
+            return {"class_name": "Ramp", "config": {}}
+
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=Ramp())
+    with pytest.raises(ValueError, match=r"Ramp returned sparsity 1\.2 at step 4 for layer "
+                                         r"'a'.*\[0, 1\)"):
+        _fit(model, sk.UpdatePruningStep())
+    assert model.layers[0].sparsity == pytest.approx(0.9, abs=0.02)  # step 3's, kept
+
+
+def test_a_decreasing_decay_warns_with_the_sparsity_its_first_update_holds():
+    with pytest.warns(UserWarning, match=r"stay at 0\.5109, the sparsity of the first "
+                                         r"update \(step 2\)"):
+        sk.PolynomialDecay(0.8, 0.3, begin_step=0, end_step=8, frequency=2)
+
+
+@pytest.mark.parametrize("options, named", [
+    (dict(pruning_schedule=sk.ConstantSparsity(0.5, begin_step=1000)),
+     "['pruning_schedule'] not used with sparsity_m_by_n"),
+    (dict(block_size=(1, 4)), "['block_size'] not used with sparsity_m_by_n"),
+])
+def test_settings_m_by_n_does_not_use_are_named(options, named):
+    said = _warnings_of(lambda: sk.prune_low_magnitude(_model(), sparsity_m_by_n=(2, 4),
+                                                       **options))
+    assert any(named in m for m in said), said
+    assert not _warnings_of(lambda: sk.prune_low_magnitude(
+        _model(), sparsity_m_by_n=(2, 4), block_size=[1, 1]))
+
+
+def test_re_pruning_a_pruned_model_names_the_settings_it_ignores():
+    pruned = sk.prune_low_magnitude(_model(), pruning_schedule=sk.ConstantSparsity(0.5, 0))
+    said = " ".join(_warnings_of(lambda: sk.prune_low_magnitude(
+        pruned, pruning_schedule=sk.ConstantSparsity(0.8, 0))))
+    assert ("ignored for their layers: 'a' (pruning_schedule=ConstantSparsity("
+            "target_sparsity=0.8" in said) and "'b' (" in said
+    assert not _warnings_of(lambda: sk.prune_low_magnitude(
+        pruned, pruning_schedule=sk.ConstantSparsity(0.5, 0)))  # the same settings
+    assert not _warnings_of(lambda: sk.prune_low_magnitude(pruned))
+
+
+def test_pruning_summaries_take_a_path(tmp_path):
+    import pathlib
+
+    assert sk.PruningSummaries(log_dir=pathlib.Path(tmp_path)).log_dir == str(tmp_path)
+
+
+def test_m_by_n_on_a_conv1d_quotes_only_the_real_shape():
+    model = keras.Sequential([keras.Input((10, 4)), keras.layers.Conv1D(8, 5, name="c1")])
+    with pytest.raises(ValueError) as error:
+        sk.prune_low_magnitude(model, sparsity_m_by_n=(2, 4))
+    assert "(5, 4, 8)" in str(error.value) and "(1, 1, 1)" not in str(error.value)
+
+
+def test_a_later_fit_without_update_pruning_step_fails_as_the_first_does():
+    import tensorflow as tf
+
+    model = sk.prune_low_magnitude(_model(), pruning_schedule=sk.PolynomialDecay(
+        0.2, 0.8, 0, 8, frequency=2))
+    _fit(model, sk.UpdatePruningStep())
+    masks = [m.numpy() for m in model.layers[0].masks]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="requires the UpdatePruningStep"):
+        model.fit(X, Y, batch_size=4, verbose=0)  # TFMOT would prune here; kerasprune cannot
+    assert all((m.numpy() == old).all() for m, old in zip(model.layers[0].masks, masks))
+    assert model.layers[0].current_step() == 4
+    _fit(model, sk.UpdatePruningStep())  # with it again, it trains on
+    assert model.layers[0].current_step() == 8 and model.layers[0].sparsity > 0.7

@@ -184,7 +184,9 @@ class MByNMask(MaskPattern):
         self.m, self.n = int(m), int(n)
 
     def check_shape(self, shape):
-        rows_for_m_by_n(np.zeros((1,) * len(shape)))
+        if len(shape) not in (2, 4):
+            raise ValueError(
+                "m-by-n sparsity applies to rank-2 (Dense) and rank-4 (Conv2D) kernels.")
 
     def group_scores(self, weight, gradients=None, activations=None):
         weight = np.asarray(weight)

@@ -22,9 +22,15 @@ from kerasprune.core.prune_wrapper import PruneWrapper
 from kerasprune.core.wrapping import UnprunableLayerWarning, strip
 from kerasprune.tfmot.sparsity.keras import pruning_schedule as schedules
 from kerasprune.tfmot.sparsity.keras.prune_registry import PruneRegistry
-from kerasprune.tfmot.sparsity.keras.pruning_wrapper import PruneLowMagnitude
+from kerasprune.tfmot.sparsity.keras.pruning_impl import shortfall_warning
+from kerasprune.tfmot.sparsity.keras.pruning_wrapper import (
+    PruneLowMagnitude,
+    collect_prunable_layers,
+)
 
 # TFMOT's words; a subclassed model is a keras.layers.Layer too (kerasprune prunes it).
+_DEFAULTS = dict(pruning_schedule=None, block_size=(1, 1), block_pooling_type="AVG",
+                 sparsity_m_by_n=None)
 _WHAT_CAN_BE_PRUNED = (
     "`prune_low_magnitude` can only prune an object of the following types: "
     "keras.models.Sequential, keras functional model, keras.layers.Layer, list of "
@@ -38,9 +44,10 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
     """Wrap a model, a layer or a list of layers for pruning during training (TFMOT's API).
 
     A Sequential or Functional model comes back as a new model of the same layers, each
-    wrapped in `PruneLowMagnitude` (wrappers already there are kept), uncompiled; the
-    layers' weights stay shared with the original model, as in TFMOT. A layer returns its
-    wrapper; a list, a list of wrappers.
+    wrapped in `PruneLowMagnitude` (wrappers already there are kept, with a warning naming
+    the settings of this call they ignore), uncompiled; the layers' weights stay shared
+    with the original model, as in TFMOT. A layer returns its wrapper; a list, a list of
+    wrappers.
 
     Args:
         to_prune: a `keras.Model`, a `keras.layers.Layer` or a list of layers.
@@ -48,7 +55,9 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
         block_size: `(height, width)` blocks of 2-D weights.
         block_pooling_type: `"AVG"` or `"MAX"`.
         pruning_policy: a `PruningPolicy` choosing which layers of a model to wrap.
-        sparsity_m_by_n: `(m, n)`: `m` zeros in every `n` consecutive input weights.
+        sparsity_m_by_n: `(m, n)`: `m` zeros in every `n` consecutive input weights, set
+            once at step 1; `pruning_schedule` and `block_size` are then not used (a
+            warning says so when they are given).
         **kwargs: passed to the wrapper when `to_prune` is a layer.
 
     Example:
@@ -72,10 +81,21 @@ def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1),
             f"{sorted(kwargs)}. Check their spelling against prune_low_magnitude's "
             "arguments (pruning_schedule, block_size, block_pooling_type, pruning_policy, "
             "sparsity_m_by_n).", stacklevel=user_stacklevel())
+    unused = [name for name in ("pruning_schedule", "block_size")
+              if sparsity_m_by_n is not None and _given(name, params[name])]
+    if unused:
+        warnings.warn(
+            f"prune_low_magnitude: {unused} not used with sparsity_m_by_n: the m-by-n masks "
+            "are set once, at step 1, as in TFMOT. Received: "
+            + ", ".join(f"{name}={params[name]!r}" for name in unused),
+            stacklevel=user_stacklevel())
     if pruning_policy is not None:
         _check_policy(pruning_policy)
     if isinstance(to_prune, list):
-        return [_wrap_listed(layer, params) for layer in to_prune]
+        kept: list = []
+        wrapped = [_wrap_listed(layer, params, kept) for layer in to_prune]
+        _warn_kept(kept)
+        return wrapped
     if isinstance(to_prune, keras.Model):
         if pruning_policy is not None:
             pruning_policy.ensure_model_supports_pruning(to_prune)
@@ -95,17 +115,54 @@ def _check_policy(policy) -> None:
             f"Received: pruning_policy={policy!r} of type {type(policy).__name__}")
 
 
-def _wrap_listed(layer, params):
+def _wrap_listed(layer, params, kept: list):
     if isinstance(layer, PruneLowMagnitude):
+        kept.extend(_ignored_settings(layer, params))
         return layer
     if isinstance(layer, keras.layers.InputLayer):
         return model_walk.fresh_copy(layer)
     return PruneLowMagnitude(layer, **params)
 
 
+def _ignored_settings(wrapper: PruneLowMagnitude, params: dict) -> list[str]:
+    """`'layer' (name=value)` for each setting asked of an existing wrapper that differs
+    from the one it keeps."""
+    differ = []
+    for name, asked in params.items():
+        if not _given(name, asked):
+            continue
+        has = getattr(wrapper, name)
+        if name == "pruning_schedule":
+            same = schedules.serialize(schedules.deserialize(asked)) == schedules.serialize(has)
+        else:
+            same = (tuple(asked) if isinstance(asked, list) else asked) == has
+        if not same:
+            differ.append(f"{name}={asked!r}")
+    return [f"'{wrapper.layer.name}' ({', '.join(differ)})"] if differ else []
+
+
+def _given(name: str, value) -> bool:
+    """Whether `value` of the argument `name` is other than its default."""
+    if isinstance(value, (list, tuple)):
+        value = tuple(value)
+    return value is not None and not (value is _DEFAULTS[name] or value == _DEFAULTS[name])
+
+
+def _warn_kept(kept: list) -> None:
+    kept = list(dict.fromkeys(kept))
+    if kept:
+        warnings.warn(
+            "prune_low_magnitude keeps the wrappers already there, as TFMOT does, so these "
+            f"settings are ignored for their layers: {'; '.join(kept)}. Strip the model "
+            "(strip_pruning) first to prune it with new settings.",
+            stacklevel=user_stacklevel())
+
+
 def _prune_model(model: keras.Model, params: dict, policy) -> keras.Model:
     unknown: list[str] = []
-    pruned = _wrapped_model(model, params, policy, unknown)
+    kept: list[str] = []
+    pruned = _wrapped_model(model, params, policy, (unknown, kept))
+    _warn_kept(kept)
     if unknown:
         warnings.warn(
             f"These layers have weights but are left dense: {unknown}. Give them a "
@@ -117,12 +174,13 @@ def _prune_model(model: keras.Model, params: dict, policy) -> keras.Model:
     return pruned
 
 
-def _wrapped_model(model: keras.Model, params: dict, policy, unknown: list) -> keras.Model:
-    """`model` rebuilt around its layers, wrapped; the names of unknown layers with
-    weights are appended to `unknown`."""
+def _wrapped_model(model: keras.Model, params: dict, policy, notes) -> keras.Model:
+    """`model` rebuilt around its layers, wrapped; `notes` is `(unknown, kept)`: the
+    names of unknown layers with weights, and of kept wrappers whose settings differ
+    (`_ignored_settings`), are appended to them."""
     if not model_walk.is_graph_model(model):
-        return _copy_subclassed(model, params, policy, unknown)
-    return _rebuild(model, lambda layer: _wrapped(layer, params, policy, unknown))
+        return _copy_subclassed(model, params, policy, notes)
+    return _rebuild(model, lambda layer: _wrapped(layer, params, policy, notes))
 
 
 def _rebuild(model: keras.Model, substitute) -> keras.Model:
@@ -140,15 +198,17 @@ def _rebuild(model: keras.Model, substitute) -> keras.Model:
     return _rebuild_functional(model, once)
 
 
-def _wrapped(layer, params: dict, policy, unknown: list):
+def _wrapped(layer, params: dict, policy, notes):
     if isinstance(layer, keras.Model):
-        return _wrapped_model(layer, params, policy, unknown)
+        return _wrapped_model(layer, params, policy, notes)
+    if isinstance(layer, PruneLowMagnitude):
+        notes[1].extend(_ignored_settings(layer, params))
     if _keeps(layer, policy):
         return layer
     if PruneRegistry.supports(layer):
         return PruneLowMagnitude(layer, **params)
     if layer.weights:
-        unknown.append(layer.name)
+        notes[0].append(layer.name)
     return layer
 
 
@@ -177,17 +237,19 @@ def _rebuild_functional(model: keras.Model, wrap) -> keras.Model:
     return keras.Model(inputs, outputs, name=model.name, trainable=model.trainable)
 
 
-def _copy_subclassed(model, params, policy, unknown) -> keras.Model:
+def _copy_subclassed(model, params, policy, notes) -> keras.Model:
     """A subclassed model cannot be rebuilt around its layers: it is copied (kerasprune's
     `model_walk`) and its copies wrapped."""
 
     def replace(layer, twin):
+        if isinstance(layer, PruneLowMagnitude):
+            notes[1].extend(_ignored_settings(layer, params))
         if _keeps(layer, policy) or isinstance(layer, keras.Model) or _inside_wrapper(layer):
             return layer if isinstance(layer, PruneWrapper) else None
         if PruneRegistry.supports(layer):
             return PruneLowMagnitude(twin if twin is not None else layer, **params)
         if layer.weights and not _is_container(layer):
-            unknown.append(layer.name)
+            notes[0].append(layer.name)
         return None
 
     def _inside_wrapper(layer):
@@ -204,6 +266,9 @@ def _is_container(layer) -> bool:
 def strip_pruning(model: keras.Model) -> keras.Model:
     """A copy of `model` without pruning wrappers; pruned weights stay exactly zero.
 
+    Warns, naming them, about trained layers below their schedule's final sparsity that
+    the end of `fit` did not already name (weights restored from an earlier step).
+
     Example:
 
     >>> import keras
@@ -216,6 +281,9 @@ def strip_pruning(model: keras.Model) -> keras.Model:
         raise ValueError(
             f"`model` must be a keras.Model. Received: model of type {type(model).__name__}"
         )
+    message = shortfall_warning(collect_prunable_layers(model))
+    if message:
+        warnings.warn(f"strip_pruning: {message}", stacklevel=user_stacklevel())
     if not model_walk.is_graph_model(model):
         return strip(model)
     copies = []

@@ -16,10 +16,18 @@ import numpy as np
 
 from kerasprune.core.mask_update import write_masks
 from kerasprune.core.validation import check_finite_weights
-from kerasprune.tfmot.sparsity.keras.mask_rules import MByNMask, TFMOTMasks, threshold_of
+from kerasprune.core.validation import is_number
+from kerasprune.tfmot.sparsity.keras.mask_rules import (
+    MByNMask,
+    TFMOTMasks,
+    kept_count,
+    threshold_of,
+)
 
 #: TFMOT's threshold of an m-by-n mask, which has none.
 M_BY_N_THRESHOLD = 999.0
+#: How far below a target a layer's sparsity may end (ties, rounding) before it is named.
+_SLACK = 1e-3
 
 
 class Pruning:
@@ -43,6 +51,8 @@ class Pruning:
         self._wrapper = wrapper
         #: The last step whose decision was taken (None: the one before the next step).
         self.checked_step: int | None = None
+        #: `(step, sparsity)` when a shortfall was last looked for (`shortfall_warning`).
+        self.said: tuple | None = None
 
     def decision(self, step: int) -> tuple[bool, float]:
         """`(should_prune, sparsity)` at `step`: the schedule's, or m-by-n's step 1."""
@@ -68,8 +78,55 @@ class Pruning:
         due = self.last_pruning_step(after, step)
         if due is None:
             return False
-        self.update(self.decision(due)[1])
+        sparsity = self.decision(due)[1]
+        if not 0.0 <= sparsity < 1.0:
+            schedule = self._wrapper.pruning_schedule
+            raise ValueError(
+                f"{type(schedule).__name__} returned sparsity {sparsity:.6g} at step {due} for "
+                f"layer '{self._wrapper.layer.name}': a schedule's sparsity must be in "
+                "[0, 1). The masks were left as they were.")
+        self.update(sparsity)
         return True
+
+    def shortfall(self, step: int) -> str | None:
+        """Why this layer ends below its schedule's final sparsity at `step`, or None
+        when it does not (or the schedule's end is unknown, or it never fired, which has
+        its own warning, or m-by-n sets it)."""
+        wrapper, schedule = self._wrapper, self._wrapper.pruning_schedule
+        target, last = _final_target(schedule), self.last_pruning_step(0, step)
+        if wrapper.sparsity_m_by_n is not None or not wrapper.masks or None in (target, last):
+            return None
+        pruned, wanted, clamped = self._pruned_groups(target)
+        where = f"'{wrapper.layer.name}' at {wrapper.sparsity:.4g} of final sparsity {target:.4g}"
+        end = int(schedule.end_step)
+        if pruned >= wanted - _SLACK:
+            if not clamped:
+                return None
+            why = ("it is too small: TFMOT's rule keeps at least 1 of its "
+                   f"{'blocks' if wrapper.block_size != (1, 1) else 'weights'} "
+                   "(max(round(n * (1 - s)), 1))")
+        elif step < end:
+            why = f"training ended at step {step}, before end_step {end}"
+        elif last < end:
+            why = (f"the last mask update came at step {last}, before end_step {end} "
+                   f"(updates come at begin_step {schedule.begin_step} + k * frequency "
+                   f"{schedule.frequency})")
+        else:
+            why = (f"its masks are below what the schedule asked by step {step} (weights "
+                   "restored from an earlier state?)")
+        return f"{where}: {why}"
+
+    def _pruned_groups(self, sparsity: float) -> tuple[float, float, bool]:
+        """The fraction of the pattern's groups (weights or blocks) pruned, the fraction
+        TFMOT's rule prunes at `sparsity`, and whether its "keep at least 1" lowered it."""
+        pattern, total, pruned, wanted, clamped = self._wrapper.pattern, 0, 0, 0, False
+        for weight, mask in zip(self._wrapper.pruned_weights, self._wrapper.masks):
+            done = pattern.pruned_groups(np.asarray(mask))
+            total += done.size
+            pruned += int(np.count_nonzero(done))
+            wanted += done.size - kept_count(done.size, sparsity)
+            clamped |= np.rint(np.float32(done.size) * (1 - np.float32(sparsity))) < 1
+        return pruned / total, wanted / total, bool(clamped)
 
     def conditional_mask_update(self, step: int | None = None) -> bool:
         """Update the masks if a mask update is due at `step` (default: the wrapper's
@@ -101,3 +158,29 @@ class Pruning:
         """Multiply each pruned weight by its mask again (TFMOT's re-masking; the masks
         here are hard, so this only matters after weights were set by hand)."""
         self._wrapper.apply_masks()
+
+
+def _final_target(schedule) -> float | None:
+    """The sparsity a schedule asks for at its end (None when its end is unknown)."""
+    begin, end = getattr(schedule, "begin_step", None), getattr(schedule, "end_step", None)
+    if not (is_number(begin) and is_number(end)):
+        return None
+    return schedule.decision(int(end) if end >= 0 else max(int(begin), 1))[1]
+
+
+def shortfall_warning(wrappers) -> str | None:
+    """One message naming each trained wrapper below its schedule's final sparsity, each
+    state said once (the end of `fit` and `strip_pruning` both ask)."""
+    lines = []
+    for wrapper in wrappers:
+        if wrapper.pruning_obj is None or wrapper.current_step() < 1:
+            continue
+        state = (wrapper.current_step(), wrapper.sparsity)
+        line = wrapper.pruning_obj.shortfall(state[0])
+        if line and wrapper.pruning_obj.said != state:
+            lines.append(line)
+        wrapper.pruning_obj.said = state
+    if not lines:
+        return None
+    return ("These layers end below their pruning schedule's final sparsity: "
+            + "; ".join(lines) + ".")

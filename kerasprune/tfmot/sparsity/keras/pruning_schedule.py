@@ -53,6 +53,12 @@ class PruningSchedule(abc.ABC):
     def from_config(cls, config: dict) -> "PruningSchedule":
         return cls(**config)
 
+    def __repr__(self) -> str:
+        config = self.get_config()
+        config = config.get("config", {}) if isinstance(config, dict) else {}
+        arguments = ", ".join(f"{k}={v!r}" for k, v in config.items())
+        return f"{type(self).__name__}({arguments})"
+
     def decision(self, step: int) -> tuple[bool, float]:
         """`(should_prune, sparsity)` at `step` as Python values (what the callback reads)."""
         should, sparsity = self(step)
@@ -222,15 +228,17 @@ class PolynomialDecay(PruningSchedule):
             # power <= 0 never reaches final_sparsity (0) or leaves [initial, final] (< 0)
             raise ValueError(
                 f"`power` must be a finite number > 0. Received: power={power!r}")
-        if final_sparsity < initial_sparsity:
-            warnings.warn(
-                f"PolynomialDecay decreases from initial_sparsity={initial_sparsity} to "
-                f"final_sparsity={final_sparsity}: kerasprune's masks only grow (a pruned "
-                f"weight stays pruned), so the layers stay at {initial_sparsity} once there.",
-                stacklevel=user_stacklevel())
         self.initial_sparsity, self.final_sparsity = initial_sparsity, final_sparsity
         self.power = power
         self.begin_step, self.end_step, self.frequency = begin_step, end_step, frequency
+        if final_sparsity < initial_sparsity:
+            first = self.first_step()  # steps count from 1: step 0 never prunes
+            warnings.warn(
+                f"PolynomialDecay decreases from initial_sparsity={initial_sparsity} to "
+                f"final_sparsity={final_sparsity}: kerasprune's masks only grow (a pruned "
+                f"weight stays pruned), so the layers stay at "
+                f"{self.decision(first)[1]:.4g}, the sparsity of the first update (step "
+                f"{first}), once there.", stacklevel=user_stacklevel())
 
     def _span(self) -> int:
         return max(_step(self.end_step) - _step(self.begin_step), 1)

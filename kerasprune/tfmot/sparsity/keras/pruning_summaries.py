@@ -20,7 +20,7 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     beside what `keras.callbacks.TensorBoard` writes (it needs the `tensorboard` package).
 
     Args:
-        log_dir: the TensorBoard log folder.
+        log_dir: the TensorBoard log folder (a string or a `pathlib.Path`).
         update_freq: as for `keras.callbacks.TensorBoard` (default `"epoch"`).
         **kwargs: passed to `keras.callbacks.TensorBoard`.
 
@@ -31,8 +31,10 @@ class PruningSummaries(keras.callbacks.TensorBoard):
     """
 
     def __init__(self, log_dir, update_freq="epoch", **kwargs):
-        if not isinstance(log_dir, str) or not log_dir:
-            raise ValueError(f"`log_dir` must be a non-empty string. Received: log_dir={log_dir!r}")
+        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
+            raise ValueError("`log_dir` must be a non-empty string or path. "
+                             f"Received: log_dir={log_dir!r}")
+        log_dir = os.fspath(log_dir)
         if not (isinstance(update_freq, str) and update_freq in ("epoch", "batch")) and not (
                 is_int(update_freq) and update_freq >= 1):
             raise ValueError("`update_freq` must be 'epoch', 'batch' or an int number of "

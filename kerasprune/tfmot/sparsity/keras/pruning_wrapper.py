@@ -8,7 +8,9 @@ starts training). Layers without weights (Dropout, Flatten, pooling, ...) are wr
 with nothing to prune. Each training call advances `pruning_step` (in the compiled train
 step too); the mask updates the schedule asks for are made by `UpdatePruningStep` before
 each batch, or by the call itself when it runs eagerly. Training without
-`UpdatePruningStep` raises `InvalidArgumentError` (TensorFlow backend), as in TFMOT.
+`UpdatePruningStep` raises `InvalidArgumentError` (TensorFlow backend), as in TFMOT, and so
+does a later `fit` without it (TFMOT would update the masks in its train step; here they
+would stay as they were).
 The masks are kerasprune's: hard, part of each weight's constraint.
 """
 
@@ -102,6 +104,7 @@ class PruneLowMagnitude(PruneWrapper):
         self.pruning_obj: Pruning | None = None
         self.thresholds: list = []
         self._first_step = -1  # UpdatePruningStep sets 0 before the wrapper is built
+        self._in_fit = None  # TensorFlow: whether UpdatePruningStep runs this training
 
     def _pattern(self) -> MaskPattern:
         if self.sparsity_m_by_n is not None:
@@ -122,7 +125,20 @@ class PruneLowMagnitude(PruneWrapper):
                 initializer=keras.initializers.Constant(self._first_step),
                 aggregation="only_first_replica",
             )
+        self._make_in_fit_flag()
         self._attach_masks()
+
+    def _make_in_fit_flag(self) -> None:
+        """A variable the compiled train step reads: masks are updated by
+        `UpdatePruningStep`, so a fit without it (a later one too) must fail, where TFMOT
+        would update them in the train step. Not a Keras weight: never saved."""
+        if self._in_fit is not None or keras.backend.backend() != "tensorflow":
+            return
+        import tensorflow as tf
+
+        with tf.init_scope():
+            flag = tf.Variable(self._first_step == 0, trainable=False, name="in_fit")
+        object.__setattr__(self, "_in_fit", flag)  # untracked by Keras
 
     def _attach_masks(self) -> None:
         """The masks and thresholds of the prunable weights, once the layer is built."""
@@ -156,6 +172,15 @@ class PruneLowMagnitude(PruneWrapper):
             self.pruning_step.assign(0)
         if self.pruning_obj is not None:
             self.pruning_obj.checked_step = self.current_step()
+        self._set_in_fit(True)
+
+    def stop_training(self) -> None:
+        """What `UpdatePruningStep.on_train_end` does: training without it fails again."""
+        self._set_in_fit(False)
+
+    def _set_in_fit(self, value: bool) -> None:
+        if self._in_fit is not None:
+            self._in_fit.assign(value)
 
     def current_step(self) -> int:
         """The value of `pruning_step` (the wrapper must be built)."""
@@ -180,18 +205,31 @@ class PruneLowMagnitude(PruneWrapper):
 
     def _advance_step(self) -> int | None:
         """`pruning_step += 1`, checked >= 1 as TFMOT does; the new step when eager."""
-        self.pruning_step.assign_add(1)
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
+            with tf.control_dependencies(self._in_fit_check()):  # a failed fit keeps the step
+                self.pruning_step.assign_add(1)
             tf.debugging.assert_greater_equal(
                 self.pruning_step.value, np.int64(1), message=self._PRUNE_CALLBACK_ERROR_MSG)
+        else:
+            self.pruning_step.assign_add(1)
         if not _executing_eagerly():
             return None
         step = self.current_step()
         if step < 1:
             raise ValueError(self._PRUNE_CALLBACK_ERROR_MSG)
         return step
+
+    def _in_fit_check(self) -> list:
+        """The graph's check that `UpdatePruningStep` runs this training (eagerly: raised)."""
+        if self._in_fit is None:
+            return []
+        import tensorflow as tf
+
+        check = tf.debugging.assert_equal(self._in_fit, True,
+                                          message=self._PRUNE_CALLBACK_ERROR_MSG)
+        return [] if check is None else [check]
 
     def get_config(self):
         config = super().get_config()

@@ -6,8 +6,10 @@ training call of the wrapper, so the first batch is step 1 and the count goes on
 `fit` calls and saving. Before each batch the callback makes the mask updates the
 schedules ask for at the coming step (a compiled train step cannot run kerasprune's mask
 update); at the end of each epoch it catches up with steps a custom training loop ran
-without calling `on_train_batch_begin`, and re-masks the weights as TFMOT does. On a model
-without `PruneLowMagnitude` layers it does nothing, as in TFMOT.
+without calling `on_train_batch_begin`, and re-masks the weights as TFMOT does. At the end
+of training it warns, naming them, about layers whose schedule never fired and layers that
+end below their schedule's final sparsity, with the reason. On a model without
+`PruneLowMagnitude` layers it does nothing, as in TFMOT.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import warnings
 from kerasprune import _compat
 from kerasprune.callbacks.base_pruning_callback import BasePruningCallback
 from kerasprune.core.caller import user_stacklevel
+from kerasprune.tfmot.sparsity.keras.pruning_impl import shortfall_warning
 from kerasprune.tfmot.sparsity.keras.pruning_wrapper import (
     PruneLowMagnitude,
     collect_prunable_layers,
@@ -107,6 +110,8 @@ class UpdatePruningStep(BasePruningCallback):
         if not self.prunable_layers:
             return
         self.stop_logging()
+        for wrapper in self.prunable_layers:
+            wrapper.stop_training()
         step = self.step
         never = [w for w in self.prunable_layers
                  if w.masks and w.sparsity == 0.0 and _wanted(w, step)]
@@ -120,6 +125,9 @@ class UpdatePruningStep(BasePruningCallback):
                 "`frequency`, or train longer.",
                 stacklevel=user_stacklevel(),
             )
+        message = shortfall_warning([w for w in self.prunable_layers if w not in never])
+        if message:
+            warnings.warn(f"UpdatePruningStep: {message}", stacklevel=user_stacklevel())
 
     def get_config(self) -> dict:
         return {}
