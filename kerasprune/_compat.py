@@ -386,9 +386,14 @@ def linear_softmax_outputs(model):
             object.__setattr__(layer, "activation", activation)
 
 
+def applying_optimizer(optimizer):
+    """The optimizer that applies the updates: the inner one of a LossScaleOptimizer."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def ema_optimizer(optimizer):
     """The optimizer that keeps moving averages of the weights (`use_ema=True`), or None."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    optimizer = applying_optimizer(optimizer)
     return optimizer if getattr(optimizer, "use_ema", False) else None
 
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import keras
 
+from kerasprune import _compat
 from kerasprune.callbacks.base_pruning_callback import (
     BasePruningCallback,
     check_settable_learning_rate,
@@ -59,8 +60,8 @@ class PruningCallback(BasePruningCallback):
             None to keep the optimizer's.
         finetune_learning_rates: learning rates applied in turn over equal parts of the
             fine-tuning stage (e.g. `[1e-4, 1e-5]`), or None to keep the current one.
-        remove_regularization: drop kernel regularizers and the optimizer's weight decay
-            when fine-tuning starts.
+        remove_regularization: drop kernel regularizers and set the optimizer's weight decay
+            to 0 when fine-tuning starts.
         data: a `kerasprune.CriterionData` for data-driven criteria (`Channels("taylor")`,
             `Channels("apoz")`, SNIP); `importance=` is its deprecated name.
         log_dir: a TensorBoard folder for per-layer sparsity and threshold scalars.
@@ -293,6 +294,8 @@ def _remove_weight_regularization(model: keras.Model) -> None:
         for variable in layer.weights:
             if getattr(variable, "regularizer", None) is not None:
                 variable.regularizer = None
-    if getattr(model.optimizer, "weight_decay", None) is not None:
-        model.optimizer.weight_decay = None
+    for optimizer in (model.optimizer, _compat.applying_optimizer(model.optimizer)):
+        # 0.0, not None: AdamW refuses None when a saved model loads.
+        if getattr(optimizer, "weight_decay", None) is not None:
+            optimizer.weight_decay = 0.0
     model.make_train_function(force=True)

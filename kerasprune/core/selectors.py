@@ -131,16 +131,28 @@ class LayerTargets(Selector):
 
 class Threshold(Selector):
     """Every live group whose RMS norm `||w_g|| / sqrt(|g|)` is below `threshold` is pruned;
-    each weight keeps its largest group, so no layer is emptied."""
+    each weight keeps its largest group, so no layer is emptied. Under a channel pattern the
+    kernel's channels decide and the bias loses exactly those."""
 
     def __init__(self, threshold: float):
         self.threshold = float(threshold)
 
     def select(self, model, wrappers, sparsity, final):
         for wrapper in wrappers:
-            yield wrapper, [self._mask(wrapper.weight_pattern(i), np.asarray(v), np.asarray(m))
-                            for i, (v, m) in enumerate(zip(wrapper.pruned_weights,
-                                                           wrapper.masks))]
+            masks = [self._mask(wrapper.weight_pattern(i), np.asarray(v), np.asarray(m))
+                     for i, (v, m) in enumerate(zip(wrapper.pruned_weights, wrapper.masks))]
+            if getattr(wrapper.pattern, "prunes_channels", False):
+                masks = self._channels_of_kernel(wrapper, masks[0])
+            yield wrapper, masks
+
+    @staticmethod
+    def _channels_of_kernel(wrapper, kernel_mask: np.ndarray) -> list[np.ndarray]:
+        """The kernel's channels decide; every other pruned weight (the bias) follows them,
+        as in `ToTarget`: a bias is not thresholded on its own magnitude."""
+        kept = ~wrapper.pattern.pruned_groups(kernel_mask)
+        return [kernel_mask] + [
+            (np.asarray(m) * wrapper.pattern.expand(kept, tuple(m.shape))).astype(m.dtype)
+            for m in wrapper.masks[1:]]
 
     def _mask(self, pattern, weight: np.ndarray, mask: np.ndarray) -> np.ndarray:
         rms, ids = group_rms(pattern, weight)

@@ -23,10 +23,20 @@ def test_removes_exactly_the_groups_below_the_threshold():
     reached = update(pruned, Threshold(0.1)).sparsity
     assert channels_kept(d.masks[0].numpy()).tolist() == [True, False, True, False, True]
     assert channels_kept(e.masks[0].numpy()).sum() == 1  # its largest unit is kept
-    # Channels masks each removed unit's bias too, and e's inputs from d's removed units:
-    # d loses 2 x (4 + 1), e 2 x (5 + 1) plus 2 inputs of its kept unit; of 20 + 5 + 15 + 3.
-    assert reached == pytest.approx((2 * 5 + 2 * 6 + 2) / (20 + 5 + 15 + 3))
+    # Channels masks each removed unit's bias too (and only those):
+    # d loses 2 x (4 + 1), e 2 x (5 + 1); of 20 + 5 + 15 + 3.
+    assert reached == pytest.approx((2 * 5 + 2 * 6) / (20 + 5 + 15 + 3))
 
+
+def test_a_kept_channel_keeps_its_bias_and_a_removed_one_loses_it():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, name="d")])
+    pruned = kerasprune.prune(model, pattern=kerasprune.Channels(), penalty=1e-3)
+    (d,) = kerasprune.prune_wrappers(pruned)
+    d.layer.kernel.assign(np.ones((4, 5), "float32") * np.array([0.5, 0.01, 0.2, 0.005, 1.0],
+                                                                "float32"))
+    d.layer.bias.assign(np.array([0.001, 0.3, 0.002, 0.003, 0.004], "float32"))  # all small
+    update(pruned, Threshold(0.1))
+    assert d.masks[1].numpy().tolist() == [1, 0, 1, 0, 1]
 
 def test_fit_reaches_the_target_and_fine_tunes_without_the_penalty(digits):
     (x, y), _ = digits

@@ -120,7 +120,7 @@ def test_learning_rates_and_regularization_removed_for_finetuning(digits):
         on_epoch_end=lambda e, l: rates.append(float(model.optimizer.learning_rate)))
     history = model.fit(x, y, epochs=4, batch_size=64, callbacks=[callback, record], verbose=0)
     assert rates == pytest.approx([0.02, 0.02, 1e-3, 1e-4])
-    assert model.optimizer.weight_decay is None
+    assert model.optimizer.weight_decay == 0.0
     assert not model.losses  # no regularization loss left
     # The total loss dropped sharply once the L2 term was gone.
     assert history.history["loss"][2] < history.history["loss"][1]
@@ -382,3 +382,33 @@ def test_an_embeddings_regularizer_is_removed_from_the_layer_too():
     assert not model.losses
     stripped = kerasprune.strip(model)
     assert stripped.get_layer("emb").get_config()["embeddings_regularizer"] is None
+
+
+def _fit_removing_regularization(model):
+    callback = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                          finetune_epochs=1, remove_regularization=True)
+    x, y = np.random.rand(16, 8).astype("float32"), np.random.randint(0, 3, 16)
+    model.fit(x, y, epochs=2, batch_size=8, callbacks=[callback], verbose=0)
+
+
+def test_a_model_whose_weight_decay_was_removed_saves_and_loads(tmp_path):
+    model = kerasprune.prune(keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(3)]))
+    model.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
+    _fit_removing_regularization(model)
+    model.save(tmp_path / "tuned.keras")
+    loaded = keras.saving.load_model(tmp_path / "tuned.keras")
+    assert loaded.optimizer.weight_decay == 0.0
+
+
+def test_weight_decay_is_removed_from_the_optimizer_under_a_loss_scale_optimizer():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = kerasprune.prune(keras.Sequential([
+            keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(3, dtype="float32")]))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.compile(keras.optimizers.AdamW(1e-3, weight_decay=0.05),
+                  "sparse_categorical_crossentropy")
+    _fit_removing_regularization(model)
+    assert model.optimizer.inner_optimizer.weight_decay == 0.0
