@@ -267,7 +267,9 @@ def benchmark(
     A Keras model is first converted with `convert(model)` (sparse) and is
     then also the reference for output agreement. Both protocols (interleaved and
     blocked, see the module docstring) time every setting; `report.recommendation`
-    names the setting that is fastest by the worse of the two.
+    names the setting that is fastest by the worse of the two, among those whose outputs
+    agree with the built-in kernels' (a setting that computes wrong is warned about, never
+    recommended; accuracy and agreement are then the built-in kernels').
 
     Args:
         model_or_bytes: a Keras model, TFLite bytes, or a .tflite path.
