@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kerasprune.core.caller import user_stacklevel
 from tflite_export.interpreter import (
     BACKENDS,
     check_inputs,
@@ -36,6 +37,7 @@ from tflite_export.interpreter import (
     run,
     run_outputs,
 )
+from tflite_export.parity import RUNTIMES_TOLERANCE, output_mismatch
 from tflite_export.progress import progress_bar
 
 
@@ -52,6 +54,9 @@ class Timing:
         notes: fallbacks taken on the way (backend missing, delegate refused).
         blocked_median_us: median latency in the blocked protocol, microseconds.
         blocked_p90_us: 90th percentile in the blocked protocol, microseconds.
+        mismatch: how this setting's outputs differ from the built-in kernels' on the
+            benchmark's inputs, or None when they agree (such a setting is never
+            recommended).
     """
 
     xnnpack: bool
@@ -62,6 +67,7 @@ class Timing:
     notes: tuple[str, ...]
     blocked_median_us: float = float("nan")
     blocked_p90_us: float = float("nan")
+    mismatch: str | None = None
 
     @property
     def conservative_us(self) -> float:
@@ -109,17 +115,23 @@ class BenchmarkReport:
 
     @property
     def fastest(self) -> Timing:
-        """The timing with the lowest conservative latency (worse of the two protocols)."""
-        return min(self.timings, key=lambda t: t.conservative_us)
+        """The timing with the lowest conservative latency (worse of the two protocols),
+        among the settings that compute like the built-in kernels (all, if none does)."""
+        right = [t for t in self.timings if t.mismatch is None] or self.timings
+        return min(right, key=lambda t: t.conservative_us)
 
     @property
     def recommendation(self) -> str:
         """Which runtime setting to deploy this file with, and by how much it wins."""
         best = self.fastest
+        if best.mismatch is not None:
+            return (f"recommended: none of the timed settings; {best.setting} computes wrong "
+                    f"({best.mismatch}): time with built-in kernels (xnnpack=(False,))")
         how = ("the default resolver (XNNPACK)" if best.resolver == "xnnpack" else
                "built-in kernels: OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES")
         others = [t for t in self.timings if t.resolver != best.resolver]
-        versus = "; ".join(f"{format_us(t.conservative_us)} us with {t.setting}" for t in others)
+        versus = "; ".join(f"{format_us(t.conservative_us)} us with {t.setting}"
+                           + (" (computes wrong)" if t.mismatch else "") for t in others)
         return (f"recommended: {how}, {format_us(best.conservative_us)} us per invoke"
                 + (f" (vs {versus})" if versus else "")
                 + f", {self.num_threads} thread(s), the worse of the two protocols")
@@ -161,6 +173,7 @@ class BenchmarkReport:
             )
         notes = sorted({n for t in self.timings for n in t.notes})
         lines.extend(f"note: {n}" for n in notes)
+        lines.extend(f"warning: {wrong_setting_text(t)}" for t in self.timings if t.mismatch)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -254,7 +267,9 @@ def benchmark(
     A Keras model is first converted with `convert(model)` (sparse) and is
     then also the reference for output agreement. Both protocols (interleaved and
     blocked, see the module docstring) time every setting; `report.recommendation`
-    names the setting that is fastest by the worse of the two.
+    names the setting that is fastest by the worse of the two, among those whose outputs
+    agree with the built-in kernels' (a setting that computes wrong is warned about, never
+    recommended; accuracy and agreement are then the built-in kernels').
 
     Args:
         model_or_bytes: a Keras model, TFLite bytes, or a .tflite path.
@@ -309,11 +324,17 @@ def benchmark(
     times = time_interleaved(interpreters, runs=runs, warmup=warmup, progress=progress)
     blocked = time_blocked(interpreters, runs=runs, warmup=min(warmup, block), block=block,
                            progress=progress)
+    every_output, mismatches = _outputs_and_mismatches(content, loaded, inputs, num_threads,
+                                                       backends)
     timings = tuple(
-        Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b))
-        for v, item, t, b in zip(xnnpack, loaded, times, blocked)
+        Timing(v, item.backend, item.resolver, *median_p90(t), tuple(item.notes), *median_p90(b),
+               mismatch)
+        for v, item, t, b, mismatch in zip(xnnpack, loaded, times, blocked, mismatches)
     )
-    every_output = run_outputs(loaded[0].interpreter, as_list(inputs))
+    for timing in timings:
+        if timing.mismatch:
+            warnings.warn(wrong_setting_text(timing), UserWarning,
+                          stacklevel=user_stacklevel())
     outputs = every_output[0]
     accuracy = top1(outputs, y) if y is not None else None
     max_abs_diff = agreement = expected = None
@@ -328,6 +349,33 @@ def benchmark(
     warn_if_not_finite(outputs, expected)
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block, runs, warmup)
+
+
+def _outputs_and_mismatches(content, loaded, inputs, num_threads, backends):
+    """The built-in kernels' outputs over `inputs` (the reference: accuracy and agreement
+    are theirs), and for each loaded interpreter how its outputs differ from them, or None.
+
+    XNNPACK computes some files wrong where the built-in kernels are right (dynamic-range
+    files with (16, 1) blocks, for one): a setting is only recommended if it agrees."""
+    reference = next((item for item in loaded if item.resolver == "builtin"), None)
+    if reference is None:
+        reference = load_interpreter(content, num_threads=num_threads, xnnpack=False,
+                                     backends=backends)
+    expected = run_outputs(reference.interpreter, as_list(inputs))
+    mismatches = [None if item.resolver == "builtin" else
+                  output_mismatch(run_outputs(item.interpreter, as_list(inputs)), expected,
+                                  RUNTIMES_TOLERANCE, "the built-in kernels'")
+                  for item in loaded]
+    return expected, mismatches
+
+
+def wrong_setting_text(timing: Timing) -> str:
+    """The warning for a setting whose outputs differ from the built-in kernels'."""
+    return (f"With {timing.setting}, the file's outputs differ from the built-in kernels' "
+            f"on the benchmark's inputs ({timing.mismatch}): "
+            "it computes wrong and is not recommended; accuracy and agreement are the built-in "
+            "kernels'. Run the file with experimental_op_resolver_type=OpResolverType."
+            "BUILTIN_WITHOUT_DEFAULT_DELEGATES, or convert with sparse=False.")
 
 
 def _flat_outputs(predicted) -> list[np.ndarray]:
@@ -355,8 +403,6 @@ def warn_if_not_finite(outputs: np.ndarray, expected: np.ndarray | None = None,
     bad = int(outputs.size - np.count_nonzero(np.isfinite(outputs)))
     if not bad or (expected is not None and not np.isfinite(expected).all()):
         return
-    from kerasprune.core.caller import user_stacklevel
-
     warnings.warn(
         f"{name} outputs {bad} NaN/Inf value(s) of {outputs.size}"
         + (" where the Keras model's are finite" if expected is not None else "")

@@ -46,6 +46,10 @@ from tflite_export.sparse_kernels import (
 # What a conversion's progress bar counts: trace, freeze and convert, then the checks.
 _STAGES = 4
 
+# In "dynamic" mode TFLite's converter quantizes only weights of at least this many
+# elements; smaller ones stay float32.
+DYNAMIC_MIN_ELEMENTS = 1024
+
 def convert(
     model: keras.Model,
     *,
@@ -66,7 +70,8 @@ def convert(
             (`EXPERIMENTAL_SPARSITY`). Warns with `SparsityWarning` when no
             weight ends up on TFLite's sparse kernel, saying why.
         quantize: None (float32), "float16", "dynamic" (int8 weights, float
-            activations) or "int8" (int8 weights and activations, float
+            activations; the converter leaves weights under 1,024 elements float32, with
+            a warning naming their layers) or "int8" (int8 weights and activations, float
             inputs/outputs; needs `representative_data`, except for a model made
             by `kerasprune.quantization.quantize_model`, which exports as "int8"
             with the activation ranges it trained, or as "dynamic").
@@ -137,6 +142,8 @@ def convert(
     with _open_dims_named(signature):
         if quantize == "int8":
             _check_int8(content)
+        if quantize == "dynamic":
+            _warn_small_weights_float(content)
         known_wrong = sparse and warn_if_sparse_kernel_is_wrong(content, quantize)
         if sparse:
             warn_if_not_sparse(model, content, quantize)
@@ -156,6 +163,23 @@ def _warn_stored_dense(model: keras.Model, wrong: list[str]) -> None:
         "dense one. Pass sparse=False (kerasprune export --dense) to convert without this "
         "warning.",
         SparsityWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+def _warn_small_weights_float(content: bytes) -> None:
+    """Name the weights a "dynamic" file keeps float32 for being too small to quantize."""
+    small = [t for t in inspection.inspect(content).tensors
+             if t.dtype == "float32" and np.prod(t.shape) < DYNAMIC_MIN_ELEMENTS]
+    if not small:
+        return
+    names = ", ".join(f"'{t.layer or t.name}' ({int(np.prod(t.shape))} elements)"
+                      for t in small)
+    warnings.warn(
+        f'quantize="dynamic" left {len(small)} weight(s) float32: {names}. The converter '
+        f"quantizes to int8 only weights of >= {DYNAMIC_MIN_ELEMENTS:,} elements in "
+        "dynamic-range mode; the file is correct, these layers are just not int8.",
+        UserWarning,
         stacklevel=user_stacklevel(),
     )
 

@@ -16,12 +16,16 @@ from kerasprune.core.caller import user_stacklevel
 from tflite_export import inspection
 from tflite_export.interpreter import (OPEN_SIZE, invoke_once, load_interpreter,
                                        native_stderr_silenced)
-from tflite_export.sparse_kernels import SparseKernelWarning
 
 # Largest |TFLite - Keras| accepted, as a fraction of the largest |Keras output| (at least
 # 1), per `quantize`. An "int8" file quantizes activations to the ranges of the user's
 # data, which synthetic samples may leave: only finiteness is checked then.
 TOLERANCE = {None: 1e-3, "float16": 2e-2, "dynamic": 0.2, "int8": None}
+
+# XNNPACK and the built-in kernels running one file may round differently (dynamic-range
+# kernels quantize activations per batch or per row), but no further apart than
+# `convert` accepts from Keras for any mode; beyond that one computes wrong.
+RUNTIMES_TOLERANCE = TOLERANCE["dynamic"]
 
 
 # An "int8" file is compared with its model on this many of its calibration samples; an
@@ -51,11 +55,13 @@ def check_file_computes(content: bytes, inputs: list[np.ndarray], expected: list
                         *, quantize: str | None, sparse: bool) -> None:
     """Raise a ValueError when the file's outputs on `inputs` hold NaN/Inf where the Keras
     model's (`expected`) are finite, or differ from them beyond `TOLERANCE[quantize]`."""
+    from tflite_export.sparse_kernels import SparseKernelWarning  # imports Keras
+
     tolerance = TOLERANCE[quantize]
-    problem = _mismatch(_outputs(content, inputs, xnnpack=True), expected, tolerance)
+    problem = output_mismatch(_outputs(content, inputs, xnnpack=True), expected, tolerance)
     if problem is None:
         return
-    if _mismatch(_outputs(content, inputs, xnnpack=False), expected, tolerance) is None:
+    if output_mismatch(_outputs(content, inputs, xnnpack=False), expected, tolerance) is None:
         warnings.warn(
             f"With XNNPACK, LiteRT's default delegate, the TFLite file does not compute the "
             f"model's outputs (sparse={sparse}, quantize={quantize!r}): {problem}; with the "
@@ -120,15 +126,16 @@ def _outputs(content: bytes, inputs: list[np.ndarray], xnnpack: bool) -> list[np
         return invoke_once(load_interpreter(content, xnnpack=xnnpack).interpreter, inputs)
 
 
-def _mismatch(outputs: list[np.ndarray], expected: list[np.ndarray],
-              tolerance: float | None) -> str | None:
-    """What is wrong with `outputs` (in the model's order), in words, or None."""
+def output_mismatch(outputs: list[np.ndarray], expected: list[np.ndarray],
+                    tolerance: float | None, reference: str = "the Keras model's") -> str | None:
+    """What is wrong with `outputs` (in the model's order) against `expected` (the
+    `reference`'s), in words, or None."""
     expected = [np.asarray(e, dtype=np.float32) for e in expected]
     outputs = [np.asarray(o, dtype=np.float32) for o in outputs]
     if all(np.isfinite(e).all() for e in expected):
         bad = sum(int(o.size - np.isfinite(o).sum()) for o in outputs)
         if bad:
-            return f"{bad} NaN/Inf output value(s) where the Keras model's are finite"
+            return f"{bad} NaN/Inf output value(s) where {reference} are finite"
     if tolerance is None or len(outputs) != len(expected):
         return None
     for k, (got, want) in enumerate(zip(outputs, expected)):
@@ -138,6 +145,6 @@ def _mismatch(outputs: list[np.ndarray], expected: list[np.ndarray],
         diff = float(np.nanmax(np.abs(got - want), initial=0.0))
         if diff > tolerance * scale:
             which = f"output {k + 1} of {len(outputs)} " if len(outputs) > 1 else ""
-            return (f"{which}outputs off by up to {diff:.3g} from Keras' (accepted: "
+            return (f"{which}outputs off by up to {diff:.3g} from {reference} (accepted: "
                     f"{tolerance:g} x {scale:.3g})")
     return None

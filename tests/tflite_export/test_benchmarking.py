@@ -222,3 +222,25 @@ def test_a_model_with_named_inputs_takes_a_dict_of_samples():
     assert report.max_abs_diff <= 1e-5
     table = tflite_export.compare({"file": content}, x, np.zeros(8, int), runs=1, warmup=0)
     assert table.rows[0].accuracy is not None
+
+
+def test_benchmark_never_recommends_xnnpack_when_it_computes_the_file_wrong():
+    # XNNPACK runs a dynamic-range file with (16, 1) blocks wrong (convert warns too)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)),
+                              keras.layers.Dense(64, activation="relu", name="fc"),
+                              keras.layers.Dense(10, name="logits")])
+    model = kerasprune.prune(model, block_shape=(16, 1), exclude=["logits"])
+    kerasprune.update_masks(model, 0.9)
+    with pytest.warns(tflite_export.SparseKernelWarning):
+        content = tflite_export.convert(model, quantize="dynamic")
+    x = np.random.default_rng(0).normal(size=(32, 64)).astype("float32")
+    with pytest.warns(UserWarning, match="With XNNPACK, the file's outputs differ from the "
+                      "built-in kernels'"):
+        report = tflite_export.benchmark(content, x, runs=2, warmup=0, block=1,
+                                         verbose=0)
+    assert report.fastest.resolver == "builtin"
+    assert [t.mismatch is None for t in report.timings] == [False, True]
+    assert "BUILTIN_WITHOUT_DEFAULT_DELEGATES" in report.recommendation
+    assert "warning: With XNNPACK" in str(report)
+    assert report.to_dict()["recommended"]["setting"] == "built-in kernels"

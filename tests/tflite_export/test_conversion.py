@@ -212,6 +212,18 @@ def test_dynamic_quantization_keeps_the_sparse_kernel():
     assert warned == []
 
 
+def test_dynamic_names_the_weights_too_small_to_quantize():
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, name="big"),
+                              keras.layers.Dense(3, name="small")])
+    with pytest.warns(UserWarning, match="float32") as caught:
+        content = tflite_export.convert(model, quantize="dynamic", sparse=False)
+    message = " ".join(str(w.message) for w in caught if "left" in str(w.message))
+    assert "'small' (96 elements)" in message and "'big'" not in message
+    assert ">= 1,024 elements" in message
+    assert {t.layer: t.dtype for t in tflite_export.inspect(content).tensors} == {
+        "big": "int8", "small": "float32"}
+
+
 @pytest.mark.parametrize(
     "kwargs, error, words",
     [
