@@ -267,3 +267,13 @@ def test_an_int8_export_of_a_recurrent_model_is_refused_before_training(tmp_path
     assert re.search(r'quantize="int8" cannot convert the recurrent layer\(s\) gru .*"dynamic"',
                      captured.err), captured.err
     assert not (tmp_path / "out" / "pruned.keras").exists()
+
+
+def test_the_report_takes_every_label_layout_fit_accepts():
+    from kerasprune.cli.run_report import class_labels
+
+    np.testing.assert_array_equal(class_labels(keras.utils.to_categorical([2, 0, 1], 3)),
+                                  [2, 0, 1])
+    np.testing.assert_array_equal(class_labels(np.array([[1.0], [0.0]])), [1, 0])
+    np.testing.assert_array_equal(class_labels(np.array([1, 0, 1])), [1, 0, 1])
+    assert class_labels(np.array([0.3, 1.7], "float32")) is None  # regression: loss only

@@ -7,6 +7,8 @@ import shlex
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclasses.dataclass
 class RunSummary:
@@ -78,7 +80,7 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     paths["pruned.tflite"].write_bytes(content)
     paths["recipe.yaml"] = out / "recipe.yaml"
     recipe.save(paths["recipe.yaml"])
-    comparison = compare({"dense": dense, "pruned": content}, x_test, y_test,
+    comparison = compare({"dense": dense, "pruned": content}, x_test, class_labels(y_test),
                          runs=runs, warmup=min(10, runs), verbose=verbose)
     figures = {"layer_sparsity.png": plot.layer_sparsity(pruned),
                "comparison.png": plot.tflite_comparison(comparison)}
@@ -99,6 +101,18 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
                                           argv))
     summary.written = list(paths.values())
     return summary
+
+
+def class_labels(y):
+    """Integer class labels for `y` where accuracy is defined (integer labels, one-hot
+    rows, binary 0/1 columns); None otherwise (regression), so only the loss is reported."""
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        one_hot = np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)
+        return labels.argmax(axis=1) if one_hot else None
+    labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim == 2 else labels
+    whole = np.issubdtype(labels.dtype, np.number) and bool(np.all(labels == np.round(labels)))
+    return labels.astype("int64") if labels.ndim == 1 and whole else None
 
 
 def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list[str],
