@@ -277,3 +277,7 @@ def test_the_report_takes_every_label_layout_fit_accepts():
     np.testing.assert_array_equal(class_labels(np.array([[1.0], [0.0]])), [1, 0])
     np.testing.assert_array_equal(class_labels(np.array([1, 0, 1])), [1, 0, 1])
     assert class_labels(np.array([0.3, 1.7], "float32")) is None  # regression: loss only
+    from kerasprune.cli.run_report import RunSummary
+
+    regression = RunSummary([], "gmp", 0.5, 0.5, None, 2.0, False, "", None, loss=0.25)
+    assert "Keras test loss 0.25 (no accuracy" in regression.measured()

@@ -23,21 +23,29 @@ class RunSummary:
     shrunk: bool
     weights: str
     comparison: object
+    loss: float | None = None
+
+    def measured(self) -> str:
+        """The Keras test accuracy, or the loss where no accuracy is computed (regression)."""
+        if self.accuracy is not None:
+            return f"; Keras test accuracy {self.accuracy:.4f}"
+        if self.loss is None:
+            return ""
+        return f"; Keras test loss {self.loss:.4g} (no accuracy: y is not class labels)"
 
     def facts(self) -> dict:
         return {
             "written": [str(p) for p in self.written], "method": self.method,
             "sparsity": self.sparsity, "model_sparsity": self.model_sparsity,
-            "accuracy": self.accuracy, "theoretical_speedup": self.theoretical_speedup,
+            "accuracy": self.accuracy, "loss": self.loss, "theoretical_speedup": self.theoretical_speedup,
             "shrunk": self.shrunk, "tflite_weights": self.weights,
             "tflite": self.comparison.to_dict(),
         }
 
     def text(self) -> str:
-        accuracy = "" if self.accuracy is None else f"; Keras test accuracy {self.accuracy:.4f}"
         row = self.comparison["pruned"]
         return "\n".join([
-            f"{self.method}: {self.sparsity:.2%} of the prunable weights pruned{accuracy}",
+            f"{self.method}: {self.sparsity:.2%} of the prunable weights pruned{self.measured()}",
             f"theoretical speed-up {self.theoretical_speedup:.2f}x (dense / remaining "
             "multiply-accumulates" + (", after shrink)" if self.shrunk else ")"),
             f"TFLite speed-up vs dense: {self.comparison.speedup('pruned', 'interleaved'):.2f}x "
@@ -94,7 +102,8 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     evaluated = pruned.evaluate(x_test, y_test, verbose=0, return_dict=True)
     summary = RunSummary(
         [], recipe.method, report.total, report.model_sparsity, evaluated.get("accuracy"),
-        speedup, recipe.shrink, inspect(content).summary(), comparison)
+        speedup, recipe.shrink, inspect(content).summary(), comparison,
+        evaluated.get("loss"))
     paths["report.md"] = out / "report.md"
     notes = [str(w.message) for w in caught]
     paths["report.md"].write_text(_report(recipe, report, summary, sorted(figures), notes,
@@ -132,8 +141,7 @@ def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list
         "",
         f"Reached {report.total:.2%} of the prunable weights "
         f"({report.model_sparsity:.2%} of all weights)"
-        + (f"; Keras test accuracy of the pruned model {summary.accuracy:.4f}."
-           if summary.accuracy is not None else "."),
+        + summary.measured() + " (pruned model).",
         f"Theoretical speed-up {summary.theoretical_speedup:.2f}x (dense / remaining "
         "multiply-accumulates).",
         "",
