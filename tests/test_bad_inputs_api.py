@@ -643,3 +643,11 @@ def test_round_five_inputs_are_read_as_meant():
     with pytest.warns(UserWarning, match=r"this fit starts at epoch 2, but the model's resume "
                                          r"state says no epoch of this run is done"):
         model.fit(X, Y, epochs=3, initial_epoch=2, verbose=0, callbacks=[callback])
+
+
+def test_labels_of_shape_n_for_one_sigmoid_output_are_taken_as_fit_takes_them():
+    from kerasprune.core.validation import check_targets
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    check_targets(model, keras.losses.get("binary_crossentropy"), np.zeros((4, 3)),
+                  np.array([0, 1, 1, 0]))
