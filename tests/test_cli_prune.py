@@ -281,3 +281,11 @@ def test_the_report_takes_every_label_layout_fit_accepts():
 
     regression = RunSummary([], "gmp", 0.5, 0.5, None, 2.0, False, "", None, loss=0.25)
     assert "Keras test loss 0.25 (no accuracy" in regression.measured()
+
+
+def test_the_reported_keras_accuracy_of_a_sigmoid_model_is_binary_accuracy():
+    from kerasprune.cli.run_report import _accuracy
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.set_weights([np.array([[10.0]]), np.array([0.0])])
+    assert _accuracy(model, np.array([[1.0], [-1.0]]), np.array([1, 0])) == 1.0

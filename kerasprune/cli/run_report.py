@@ -37,7 +37,8 @@ class RunSummary:
         return {
             "written": [str(p) for p in self.written], "method": self.method,
             "sparsity": self.sparsity, "model_sparsity": self.model_sparsity,
-            "accuracy": self.accuracy, "loss": self.loss, "theoretical_speedup": self.theoretical_speedup,
+            "accuracy": self.accuracy, "loss": self.loss,
+            "theoretical_speedup": self.theoretical_speedup,
             "shrunk": self.shrunk, "tflite_weights": self.weights,
             "tflite": self.comparison.to_dict(),
         }
@@ -88,7 +89,8 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     paths["pruned.tflite"].write_bytes(content)
     paths["recipe.yaml"] = out / "recipe.yaml"
     recipe.save(paths["recipe.yaml"])
-    comparison = compare({"dense": dense, "pruned": content}, x_test, class_labels(y_test),
+    labels = class_labels(y_test)
+    comparison = compare({"dense": dense, "pruned": content}, x_test, labels,
                          runs=runs, warmup=min(10, runs), verbose=verbose)
     figures = {"layer_sparsity.png": plot.layer_sparsity(pruned),
                "comparison.png": plot.tflite_comparison(comparison)}
@@ -101,7 +103,7 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     speedup = (sparsity_report(exported, baseline=dense) if recipe.shrink else report).speedup
     evaluated = pruned.evaluate(x_test, y_test, verbose=0, return_dict=True)
     summary = RunSummary(
-        [], recipe.method, report.total, report.model_sparsity, evaluated.get("accuracy"),
+        [], recipe.method, report.total, report.model_sparsity, _accuracy(pruned, x_test, labels),
         speedup, recipe.shrink, inspect(content).summary(), comparison,
         evaluated.get("loss"))
     paths["report.md"] = out / "report.md"
@@ -110,6 +112,18 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
                                           argv))
     summary.written = list(paths.values())
     return summary
+
+
+def _accuracy(model, x, labels) -> float | None:
+    """The Keras accuracy on `labels` (None where accuracy is not defined), computed here:
+    the recipe's metrics may not include it."""
+    if labels is None:
+        return None
+    from tflite_export.benchmarking import top1
+
+    predicted = model.predict(x, batch_size=256, verbose=0)
+    return top1(np.asarray(predicted[0] if isinstance(predicted, (list, tuple)) else predicted),
+                labels)
 
 
 def class_labels(y):
