@@ -188,6 +188,10 @@ def _curve_pairs(label: Any, points: Any) -> list[tuple[float, float]]:
         if (not isinstance(point, (Sequence, np.ndarray)) or isinstance(point, (str, bytes))
                 or len(point) != 2 or not all(_finite(v) for v in point)):
             raise ValueError(f"{expected}. Received the point {point!r} in {points!r}")
+    outside = [s for s, _ in points if not 0 <= float(s) <= 1]
+    if outside:
+        raise ValueError(f"`curves[{label!r}]` sparsities must be fractions in [0, 1] (0.9, "
+                         f"not 90). Received: {outside}")
     return sorted((float(s), float(a)) for s, a in points)
 
 

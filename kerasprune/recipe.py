@@ -292,11 +292,19 @@ class Recipe:
                 if key != "distillation" or self.distillation is not None}
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(_plain(self.as_dict()), sort_keys=False)
+        plain = _plain(self.as_dict())
+        try:
+            return yaml.safe_dump(plain, sort_keys=False)
+        except yaml.representer.RepresenterError:
+            field, value = _unrepresentable(plain)
+            raise ValueError(f"Recipe field `{field}` cannot be written as YAML. Received: "
+                             f"{value!r}; give plain values (a pattern as its string, not a "
+                             "compiled regex or a callable).") from None
 
     def save(self, path: str | os.PathLike) -> None:
+        text = self.to_yaml()  # before opening: a failure never truncates an existing file
         with open(path, "w") as f:
-            f.write(self.to_yaml())
+            f.write(text)
 
     # -- running -----------------------------------------------------------------------
 
@@ -715,3 +723,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _unrepresentable(value, field: str = "") -> tuple[str, object]:
+    """The dotted name and value of the first item of `value` YAML cannot represent."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return field, value
+    for key, item in items:
+        try:
+            yaml.safe_dump(item)
+        except yaml.representer.RepresenterError:
+            return _unrepresentable(item, f"{field}.{key}" if field else str(key))
+    return field, value

@@ -643,3 +643,21 @@ def test_round_five_inputs_are_read_as_meant():
     with pytest.warns(UserWarning, match=r"this fit starts at epoch 2, but the model's resume "
                                          r"state says no epoch of this run is done"):
         model.fit(X, Y, epochs=3, initial_epoch=2, verbose=0, callbacks=[callback])
+
+
+def test_labels_of_shape_n_for_one_sigmoid_output_are_taken_as_fit_takes_them():
+    from kerasprune.core.validation import check_targets
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    check_targets(model, keras.losses.get("binary_crossentropy"), np.zeros((4, 3)),
+                  np.array([0, 1, 1, 0]))
+
+
+def test_one_shot_again_on_its_result_with_the_same_criterion_is_taken():
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="fc")])
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype("float32")
+    first = kerasprune.one_shot_prune(model, 0.5, criterion="wanda", data=(x,))
+    again = kerasprune.one_shot_prune(first, 0.75, criterion="wanda", data=(x,))
+    assert kerasprune.sparsity_report(again).total == 0.75
+    with pytest.raises(ValueError, match=r"criterion='sparsegpt'; the wrappers hold \['wanda'\]"):
+        kerasprune.one_shot_prune(first, 0.75, criterion="sparsegpt", data=(x,))

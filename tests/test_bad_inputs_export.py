@@ -236,3 +236,10 @@ def test_the_tables_hold_at_least_120_distinct_cases():
                          ids=[case[0] for case in CASES])
 def test_bad_input_is_refused_before_any_state_changes(ctx, capsys, call, expected, message):
     check_refused(ctx, capsys, call, expected, message)
+
+
+def test_one_sigmoid_output_is_scored_as_binary_accuracy():
+    from tflite_export.benchmarking import check_label_range, top1
+
+    check_label_range([{"shape": (1, 1)}], np.array([0, 1]))
+    assert top1(np.array([[0.9], [0.2], [0.7]]), np.array([1, 0, 0])) == 2 / 3

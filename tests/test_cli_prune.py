@@ -267,3 +267,25 @@ def test_an_int8_export_of_a_recurrent_model_is_refused_before_training(tmp_path
     assert re.search(r'quantize="int8" cannot convert the recurrent layer\(s\) gru .*"dynamic"',
                      captured.err), captured.err
     assert not (tmp_path / "out" / "pruned.keras").exists()
+
+
+def test_the_report_takes_every_label_layout_fit_accepts():
+    from kerasprune.cli.run_report import class_labels
+
+    np.testing.assert_array_equal(class_labels(keras.utils.to_categorical([2, 0, 1], 3)),
+                                  [2, 0, 1])
+    np.testing.assert_array_equal(class_labels(np.array([[1.0], [0.0]])), [1, 0])
+    np.testing.assert_array_equal(class_labels(np.array([1, 0, 1])), [1, 0, 1])
+    assert class_labels(np.array([0.3, 1.7], "float32")) is None  # regression: loss only
+    from kerasprune.cli.run_report import RunSummary
+
+    regression = RunSummary([], "gmp", 0.5, 0.5, None, 2.0, False, "", None, loss=0.25)
+    assert "Keras test loss 0.25 (no accuracy" in regression.measured()
+
+
+def test_the_reported_keras_accuracy_of_a_sigmoid_model_is_binary_accuracy():
+    from kerasprune.cli.run_report import _accuracy
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.set_weights([np.array([[10.0]]), np.array([0.0])])
+    assert _accuracy(model, np.array([[1.0], [-1.0]]), np.array([1, 0])) == 1.0

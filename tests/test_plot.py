@@ -169,3 +169,8 @@ def test_sensitivity_puts_no_allocation_marker_at_the_origin():
             {"c": overrides["c"]})))]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["a: 0%", "b: 0%", f"c: {overrides['c']:.0%}"]
+
+
+def test_accuracy_vs_sparsity_refuses_sparsities_in_percent():
+    with pytest.raises(ValueError, match=r"fractions in \[0, 1\].*Received: \[50, 90\]"):
+        kerasprune.plot.accuracy_vs_sparsity({"GMP": [(50, 0.98), (90, 0.96)]})

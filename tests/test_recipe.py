@@ -532,3 +532,15 @@ def test_export_quantize_takes_any_case_and_none_as_python_writes_it(spelling, e
         f"method: gmp\ncallback: {TINY_GMP}\nexport: {{quantize: {spelling}}}")
     assert recipe.export["quantize"] == expected
     assert Recipe.from_yaml(recipe.to_yaml()) == recipe
+
+
+def test_save_of_a_value_yaml_cannot_hold_names_it_and_keeps_the_file(tmp_path):
+    import re as regex
+
+    path = tmp_path / "r.yaml"
+    path.write_text("kept")
+    gmp = kerasprune.PruningCallback(0.5, stabilization_epochs=0, pruning_epochs=1,
+                                     finetune_epochs=0)
+    with pytest.raises(ValueError, match=r"`prune.layers` cannot be written as YAML"):
+        Recipe.from_callback(gmp, prune={"layers": regex.compile("fc.*")}).save(path)
+    assert path.read_text() == "kept"

@@ -91,7 +91,7 @@ class BenchmarkReport:
         max_abs_diff: largest |TFLite - Keras| output difference, or None
             without a Keras model to compare with.
         agreement: fraction of samples where TFLite and Keras pick the same
-            class (argmax), or None without a Keras model.
+            class (argmax; for one output, above 0.5), or None without a Keras model.
         num_threads: interpreter threads of the timings.
         block: consecutive invokes per block in the blocked protocol.
         runs: timed invokes per setting and protocol.
@@ -345,7 +345,7 @@ def benchmark(
         expected = every_expected[0]
         max_abs_diff = max(float(np.max(np.abs(o - e)))
                            for o, e in zip(every_output, every_expected))
-        agreement = float(np.mean(outputs.argmax(-1) == expected.argmax(-1)))
+        agreement = float(np.mean(predicted_classes(outputs) == predicted_classes(expected)))
     warn_if_not_finite(outputs, expected)
     return BenchmarkReport(timings, len(content), accuracy, max_abs_diff, agreement,
                            num_threads, block, runs, warmup)
@@ -417,7 +417,7 @@ def check_label_range(output_details: list[dict], y) -> None:
     """Refuse labels no output row can match (accuracy would be 0 without a word)."""
     if y is None:
         return
-    classes = int(output_details[0]["shape"][-1])
+    classes = max(2, int(output_details[0]["shape"][-1]))  # one output: binary 0/1
     labels = np.asarray(y).reshape(-1)
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(
@@ -431,9 +431,17 @@ def is_keras_model(value: Any) -> bool:
     return keras is not None and isinstance(value, keras.Model)
 
 
+def predicted_classes(outputs: np.ndarray) -> np.ndarray:
+    """Each row's class: its argmax, or for one output (binary) whether it exceeds 0.5, as
+    Keras' binary accuracy."""
+    if outputs.shape[-1] == 1:
+        return (outputs[..., 0] > 0.5).astype("int64")
+    return outputs.argmax(-1)
+
+
 def top1(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows whose argmax equals the integer label."""
-    return float(np.mean(outputs.argmax(-1) == np.asarray(y).reshape(-1)))
+    """Fraction of rows whose predicted class equals the integer label."""
+    return float(np.mean(predicted_classes(outputs) == np.asarray(y).reshape(-1)))
 
 
 def format_us(microseconds: float) -> str:

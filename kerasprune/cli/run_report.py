@@ -7,6 +7,8 @@ import shlex
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclasses.dataclass
 class RunSummary:
@@ -21,21 +23,30 @@ class RunSummary:
     shrunk: bool
     weights: str
     comparison: object
+    loss: float | None = None
+
+    def measured(self) -> str:
+        """The Keras test accuracy, or the loss where no accuracy is computed (regression)."""
+        if self.accuracy is not None:
+            return f"; Keras test accuracy {self.accuracy:.4f}"
+        if self.loss is None:
+            return ""
+        return f"; Keras test loss {self.loss:.4g} (no accuracy: y is not class labels)"
 
     def facts(self) -> dict:
         return {
             "written": [str(p) for p in self.written], "method": self.method,
             "sparsity": self.sparsity, "model_sparsity": self.model_sparsity,
-            "accuracy": self.accuracy, "theoretical_speedup": self.theoretical_speedup,
+            "accuracy": self.accuracy, "loss": self.loss,
+            "theoretical_speedup": self.theoretical_speedup,
             "shrunk": self.shrunk, "tflite_weights": self.weights,
             "tflite": self.comparison.to_dict(),
         }
 
     def text(self) -> str:
-        accuracy = "" if self.accuracy is None else f"; Keras test accuracy {self.accuracy:.4f}"
         row = self.comparison["pruned"]
         return "\n".join([
-            f"{self.method}: {self.sparsity:.2%} of the prunable weights pruned{accuracy}",
+            f"{self.method}: {self.sparsity:.2%} of the prunable weights pruned{self.measured()}",
             f"theoretical speed-up {self.theoretical_speedup:.2f}x (dense / remaining "
             "multiply-accumulates" + (", after shrink)" if self.shrunk else ")"),
             f"TFLite speed-up vs dense: {self.comparison.speedup('pruned', 'interleaved'):.2f}x "
@@ -78,7 +89,8 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     paths["pruned.tflite"].write_bytes(content)
     paths["recipe.yaml"] = out / "recipe.yaml"
     recipe.save(paths["recipe.yaml"])
-    comparison = compare({"dense": dense, "pruned": content}, x_test, y_test,
+    labels = class_labels(y_test)
+    comparison = compare({"dense": dense, "pruned": content}, x_test, labels,
                          runs=runs, warmup=min(10, runs), verbose=verbose)
     figures = {"layer_sparsity.png": plot.layer_sparsity(pruned),
                "comparison.png": plot.tflite_comparison(comparison)}
@@ -91,14 +103,39 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     speedup = (sparsity_report(exported, baseline=dense) if recipe.shrink else report).speedup
     evaluated = pruned.evaluate(x_test, y_test, verbose=0, return_dict=True)
     summary = RunSummary(
-        [], recipe.method, report.total, report.model_sparsity, evaluated.get("accuracy"),
-        speedup, recipe.shrink, inspect(content).summary(), comparison)
+        [], recipe.method, report.total, report.model_sparsity, _accuracy(pruned, x_test, labels),
+        speedup, recipe.shrink, inspect(content).summary(), comparison,
+        evaluated.get("loss"))
     paths["report.md"] = out / "report.md"
     notes = [str(w.message) for w in caught]
     paths["report.md"].write_text(_report(recipe, report, summary, sorted(figures), notes,
                                           argv))
     summary.written = list(paths.values())
     return summary
+
+
+def _accuracy(model, x, labels) -> float | None:
+    """The Keras accuracy on `labels` (None where accuracy is not defined), computed here:
+    the recipe's metrics may not include it."""
+    if labels is None:
+        return None
+    from tflite_export.benchmarking import top1
+
+    predicted = model.predict(x, batch_size=256, verbose=0)
+    return top1(np.asarray(predicted[0] if isinstance(predicted, (list, tuple)) else predicted),
+                labels)
+
+
+def class_labels(y):
+    """Integer class labels for `y` where accuracy is defined (integer labels, one-hot
+    rows, binary 0/1 columns); None otherwise (regression), so only the loss is reported."""
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        one_hot = np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)
+        return labels.argmax(axis=1) if one_hot else None
+    labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim == 2 else labels
+    whole = np.issubdtype(labels.dtype, np.number) and bool(np.all(labels == np.round(labels)))
+    return labels.astype("int64") if labels.ndim == 1 and whole else None
 
 
 def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list[str],
@@ -118,8 +155,7 @@ def _report(recipe, report, summary: RunSummary, figures: list[str], notes: list
         "",
         f"Reached {report.total:.2%} of the prunable weights "
         f"({report.model_sparsity:.2%} of all weights)"
-        + (f"; Keras test accuracy of the pruned model {summary.accuracy:.4f}."
-           if summary.accuracy is not None else "."),
+        + summary.measured() + " (pruned model).",
         f"Theoretical speed-up {summary.theoretical_speedup:.2f}x (dense / remaining "
         "multiply-accumulates).",
         "",

@@ -542,8 +542,11 @@ def check_targets(model: keras.Model, loss: Any, x: Any, y: Any, name: str = "y"
                 f"`{name}` must hold class indices in [0, {classes}) for the {classes} outputs "
                 f"of model '{model.name}' ({loss_name}). Received: {labels.dtype} values from "
                 f"{labels.min().item()!r} to {labels.max().item()!r}")
+    targets = labels[:32]
+    if targets.ndim + 1 == len(outputs.shape) and outputs.shape[-1] == 1:
+        targets = targets[..., None]  # as `fit`'s compiled loss does: (n,) for (n, 1) outputs
     try:
-        keras.ops.convert_to_numpy(loss(labels[:32], outputs))
+        keras.ops.convert_to_numpy(loss(targets, outputs))
     except Exception as error:  # noqa: BLE001 - Keras and the backend raise many kinds
         problem = " ".join(str(error).split())[:300]
         raise ValueError(

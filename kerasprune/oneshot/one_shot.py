@@ -98,11 +98,13 @@ def one_shot_prune(model: keras.Model, sparsity: float, *, criterion: str | None
                       else np.asarray(data.x), "data")
     if not prune_wrappers(model):
         pruned, dense = _pruned_copy(model, criterion, prune_kwargs), model
-    elif prune_kwargs or criterion is not None:
+    elif prune_kwargs or not _wrappers_hold(model, criterion):
         raise ValueError(
             "The model is already pruning-ready; its wrappers carry the pruning options and "
             "criteria (kerasprune.prune(model, criterion=...)). "
             f"Received extra options: {sorted(prune_kwargs) + (['criterion'] if criterion else [])}"
+            + ("" if criterion is None else f" (criterion={criterion!r}; the wrappers hold "
+               f"{sorted({w.criterion for w in prune_wrappers(model)})})")
         )
     else:
         warn_if_masks_exceed(model, sparsity, "one_shot_prune")
@@ -155,3 +157,8 @@ def _as_criterion_data(data) -> CriterionData | None:
         "`data` must be (x, y), (x,) or a kerasprune.CriterionData. "
         f"Received: data of type {type(data).__name__}"
     )
+
+
+def _wrappers_hold(model, criterion) -> bool:
+    """True when `criterion` is None or what every wrapper of `model` already uses."""
+    return criterion is None or all(w.criterion == criterion for w in prune_wrappers(model))
