@@ -289,3 +289,28 @@ def test_the_reported_keras_accuracy_of_a_sigmoid_model_is_binary_accuracy():
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
     model.set_weights([np.array([[10.0]]), np.array([0.0])])
     assert _accuracy(model, np.array([[1.0], [-1.0]]), np.array([1, 0])) == 1.0
+
+
+def test_a_failure_after_training_keeps_the_model_and_a_report_naming_it(tmp_path, monkeypatch,
+                                                                         capsys):
+    import tflite_export.conversion
+
+    def failing_convert(*args, **kwargs):
+        raise ValueError("conversion broke")
+
+    monkeypatch.setattr(tflite_export.conversion, "convert", failing_convert)
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="fc"),
+                              keras.layers.Dense(2, name="logits")])
+    dense.save(tmp_path / "dense.keras")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(40, 4)).astype("float32"),
+             y=rng.integers(0, 2, 40))
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    code = main(["prune", str(tmp_path / "dense.keras"), "--recipe", str(tmp_path / "r.yaml"),
+                 "--data", str(tmp_path / "d.npz"), "-o", str(tmp_path / "out"), "-q"])
+    assert code == 1 and "conversion broke" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert keras.saving.load_model(out / "pruned.keras") is not None
+    assert (out / "recipe.yaml").exists()
+    assert "failed after training" in (out / "report.md").read_text()
+    assert "conversion broke" in (out / "report.md").read_text()

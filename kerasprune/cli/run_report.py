@@ -60,7 +60,32 @@ class RunSummary:
 def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_samples,
               runs: int = 100, verbose: int = 0, argv: list[str] = ()) -> RunSummary:
     """Write the outputs of a pruning run into `out`; returns what the command prints.
-    `argv` is the command's arguments, quoted in the report."""
+    `argv` is the command's arguments, quoted in the report. The trained model and the recipe
+    are written first: if a later step fails, report.md names the failure and it is raised."""
+    out.mkdir(parents=True, exist_ok=True)
+    exported = recipe.exported_model(pruned)
+    paths = {"pruned.keras": out / "pruned.keras"}
+    pruned.save(paths["pruned.keras"])
+    if recipe.shrink:
+        paths["shrunk.keras"] = out / "shrunk.keras"
+        exported.save(paths["shrunk.keras"])
+    paths["recipe.yaml"] = out / "recipe.yaml"
+    recipe.save(paths["recipe.yaml"])
+    try:
+        return _export_and_report(out, paths, recipe, dense, pruned, exported, callback,
+                                  test_data, train_samples, runs, verbose, argv)
+    except Exception as error:  # the trained model is kept: report.md names the failure
+        paths["report.md"] = out / "report.md"
+        paths["report.md"].write_text(
+            f"# kerasprune prune: failed after training\n\n`kerasprune {' '.join(argv)}`\n\n"
+            f"Training finished; the trained model is in pruned.keras and the recipe in "
+            f"recipe.yaml, but the steps after it failed:\n\n    {type(error).__name__}: "
+            f"{error}\n")
+        raise
+
+
+def _export_and_report(out, paths, recipe, dense, pruned, exported, callback, test_data,
+                       train_samples, runs, verbose, argv) -> RunSummary:
     from tflite_export.comparison import compare
     from tflite_export.conversion import convert
     from tflite_export.inspection import inspect
@@ -68,14 +93,7 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
     from kerasprune import plot
     from kerasprune.core.report import sparsity_report
 
-    out.mkdir(parents=True, exist_ok=True)
     x_test, y_test = test_data
-    exported = recipe.exported_model(pruned)
-    paths = {"pruned.keras": out / "pruned.keras"}
-    pruned.save(paths["pruned.keras"])
-    if recipe.shrink:
-        paths["shrunk.keras"] = out / "shrunk.keras"
-        exported.save(paths["shrunk.keras"])
     export = recipe.export
     representative = train_samples[:100] if export["quantize"] == "int8" else None
     with warnings.catch_warnings(record=True) as caught:
@@ -87,8 +105,6 @@ def write_run(out: Path, recipe, dense, pruned, callback, test_data, *, train_sa
                                warning.lineno)
     paths["pruned.tflite"] = out / "pruned.tflite"
     paths["pruned.tflite"].write_bytes(content)
-    paths["recipe.yaml"] = out / "recipe.yaml"
-    recipe.save(paths["recipe.yaml"])
     labels = class_labels(y_test)
     comparison = compare({"dense": dense, "pruned": content}, x_test, labels,
                          runs=runs, warmup=min(10, runs), verbose=verbose)
